@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Builds the pinned Vault and MinIO servers (and staticcheck) from the Go
+# module proxy, once per version, into a cache shared by every clone on this
+# machine, and links them into .tools/bin/. A vault or minio already on PATH
+# is used instead when its version is acceptable.
+#
+# Usage: tools/install.sh [vault|minio|staticcheck ...]   (default: all)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=versions.env
+. "$root/tools/versions.env"
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/mattersync/tools
+bin=$root/.tools/bin
+mkdir -p "$bin" "$cache"
+export GOTOOLCHAIN=local GOFLAGS=-trimpath
+
+say() { printf 'tools: %s\n' "$*" >&2; }
+
+# on_path NAME: prints the path of NAME found on PATH outside .tools/bin.
+on_path() {
+	local p
+	p=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$bin" | paste -sd: -) type -P "$1" 2>/dev/null) || return 1
+	printf '%s\n' "$p"
+}
+
+# publish NAME DIR: builds happened in DIR.tmp; move it into place atomically
+# so concurrent clones never see a half-written binary.
+publish() {
+	local dir=$2
+	if [ -x "$dir/$1" ]; then rm -rf "$dir.tmp"; return; fi
+	rm -rf "$dir"
+	mv "$dir.tmp" "$dir"
+}
+
+install_vault() {
+	local p v want=${VAULT_VERSION#v}
+	grep -q "github.com/hashicorp/vault $VAULT_VERSION\$" "$root/tools/vault/go.mod" ||
+		{ say "tools/vault/go.mod does not require vault $VAULT_VERSION (tools/versions.env)"; exit 1; }
+	if p=$(on_path vault); then
+		v=$("$p" version 2>/dev/null | sed -n 's/^Vault v\([0-9][0-9.]*\).*/\1/p')
+		# Any 1.15+ dev server has every endpoint mattersync uses.
+		if [ -n "$v" ] && printf '1.15.0\n%s\n' "$v" | sort -V -C; then
+			say "using vault $v from $p"
+			ln -sf "$p" "$bin/vault"
+			return
+		fi
+	fi
+	local sum dir
+	sum=$(cat "$root/tools/vault/go.mod" "$root/tools/vault/go.sum" "$root/tools/vault/main.go" | sha256sum | cut -c1-12)
+	dir=$cache/vault-$want-$sum
+	if [ ! -x "$dir/vault" ]; then
+		say "building vault $want (cold build takes 7-12 minutes on 2 cores)..."
+		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+		(cd "$root/tools/vault" && GONOSUMDB=github.com/hashicorp GOFLAGS="$GOFLAGS -mod=mod" go build -o "$dir.tmp/vault" .)
+		publish vault "$dir"
+	fi
+	ln -sf "$dir/vault" "$bin/vault"
+	say "vault $want: $dir/vault"
+}
+
+install_minio() {
+	local p
+	if p=$(on_path minio) && "$p" --version >/dev/null 2>&1; then
+		say "using minio from $p"
+		ln -sf "$p" "$bin/minio"
+		return
+	fi
+	local dir=$cache/minio-$MINIO_VERSION
+	if [ ! -x "$dir/minio" ]; then
+		say "building minio $MINIO_VERSION (cold build takes about 5 minutes)..."
+		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+		GOBIN=$dir.tmp go install "github.com/minio/minio@$MINIO_VERSION"
+		publish minio "$dir"
+	fi
+	ln -sf "$dir/minio" "$bin/minio"
+	say "minio $MINIO_VERSION: $dir/minio"
+}
+
+install_staticcheck() {
+	local dir=$cache/staticcheck-$STATICCHECK_VERSION
+	if [ ! -x "$dir/staticcheck" ]; then
+		say "building staticcheck $STATICCHECK_VERSION..."
+		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+		GOBIN=$dir.tmp go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+		publish staticcheck "$dir"
+	fi
+	ln -sf "$dir/staticcheck" "$bin/staticcheck"
+}
+
+[ $# -gt 0 ] || set -- vault minio staticcheck
+for t in "$@"; do
+	case $t in
+	vault | minio | staticcheck) "install_$t" ;;
+	*) say "unknown tool $t (want vault, minio or staticcheck)"; exit 2 ;;
+	esac
+done
