@@ -1,0 +1,103 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestIndexRoundTripAndReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "index.db")
+	d, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PutMatter(ctx, Matter{ID: "2026-0001", Name: "Demo v. Example", Role: "rw", Folder: "Demo v. Example [2026-0001]"}); err != nil {
+		t.Fatal(err)
+	}
+	f := File{Matter: "2026-0001", Path: "Pleadings/Motion.docx", FileID: "ab", Size: 10, MtimeNs: 123, Mode: 0o644, Hash: []byte{1, 2, 3}, Version: 4}
+	if err := d.PutFile(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetCursor(ctx, "2026-0001", 17); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Everything survives a reopen, and migrations are not re-applied.
+	d, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	got, err := d.File(ctx, "2026-0001", "Pleadings/Motion.docx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.FileID != f.FileID || got.Version != 4 || got.Size != 10 || !bytes.Equal(got.Hash, f.Hash) || got.Mode != 0o644 {
+		t.Fatalf("File = %+v, want %+v", got, f)
+	}
+	byID, err := d.FileByID(ctx, "2026-0001", "ab")
+	if err != nil || byID.Path != f.Path {
+		t.Fatalf("FileByID = %+v, %v", byID, err)
+	}
+	ms, err := d.Matters(ctx)
+	if err != nil || len(ms) != 1 || ms[0].Cursor != 17 || ms[0].Role != "rw" {
+		t.Fatalf("Matters = %+v, %v", ms, err)
+	}
+
+	// Updating a matter keeps its cursor.
+	if err := d.PutMatter(ctx, Matter{ID: "2026-0001", Name: "Demo", Role: "ro", Folder: "Demo [2026-0001]"}); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ = d.Matters(ctx)
+	if ms[0].Cursor != 17 || ms[0].Role != "ro" || ms[0].Name != "Demo" {
+		t.Fatalf("after update: %+v", ms[0])
+	}
+
+	if err := d.DeleteFile(ctx, "2026-0001", f.Path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.File(ctx, "2026-0001", f.Path); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after delete: %v, want ErrNotFound", err)
+	}
+}
+
+func TestIndexConstraints(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// A file of an unknown matter is refused (foreign key).
+	if err := d.PutFile(ctx, File{Matter: "nope", Path: "a", FileID: "x", Hash: []byte{0}}); err == nil {
+		t.Fatal("PutFile for an unknown matter succeeded")
+	}
+	_ = d.PutMatter(ctx, Matter{ID: "m", Name: "M", Role: "rw", Folder: "M [m]"})
+	_ = d.PutFile(ctx, File{Matter: "m", Path: "a", FileID: "x", Hash: []byte{0}})
+	// Two paths can't share a file ID.
+	if err := d.PutFile(ctx, File{Matter: "m", Path: "b", FileID: "x", Hash: []byte{0}}); err == nil {
+		t.Fatal("two paths with one file ID accepted")
+	}
+	// Deleting the matter removes its files.
+	if err := d.DeleteMatter(ctx, "m"); err != nil {
+		t.Fatal(err)
+	}
+	if fs, _ := d.Files(ctx, "m"); len(fs) != 0 {
+		t.Fatalf("files left after DeleteMatter: %v", fs)
+	}
+	if err := d.AddConflict(ctx, Conflict{Matter: "m", Path: "a", Copy: "a (conflict)", Reason: "concurrent edit", Created: time.Unix(100, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := d.Conflicts(ctx)
+	if err != nil || len(cs) != 1 || cs[0].Copy != "a (conflict)" {
+		t.Fatalf("Conflicts = %+v, %v", cs, err)
+	}
+}

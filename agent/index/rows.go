@@ -1,0 +1,177 @@
+package index
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Matter is a matter the agent syncs.
+type Matter struct {
+	ID, Name, Role, Folder string
+	Cursor                 uint64 // last change-feed sequence applied
+	State                  string // "active" or "removed"
+	LastSync               time.Time
+	LastError              string
+}
+
+// File is what the agent last saw of one synced file.
+type File struct {
+	Matter  string
+	Path    string // normalized, '/'-separated, relative to the matter folder
+	FileID  string
+	Size    int64
+	MtimeNs int64
+	Mode    uint32
+	Hash    []byte // whole-file content hash
+	Version uint64 // remote version the local copy equals
+}
+
+// Conflict records a conflict copy the agent made.
+type Conflict struct {
+	Matter, Path, Copy, Reason string
+	Created                    time.Time
+}
+
+// PutMatter inserts or updates a matter's name, role and folder, keeping its
+// cursor.
+func (d *DB) PutMatter(ctx context.Context, m Matter) error {
+	_, err := d.db.ExecContext(ctx, `INSERT INTO matters (id, name, role, folder, state) VALUES (?, ?, ?, ?, 'active')
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, folder = excluded.folder, state = 'active'`,
+		m.ID, m.Name, m.Role, m.Folder)
+	if err != nil {
+		return fmt.Errorf("index: put matter %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// Matters returns every matter, active or removed, ordered by ID.
+func (d *DB) Matters(ctx context.Context) ([]Matter, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, name, role, folder, cursor, state, last_sync_unix, last_error FROM matters ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("index: matters: %w", err)
+	}
+	defer rows.Close()
+	var out []Matter
+	for rows.Next() {
+		var m Matter
+		var last int64
+		if err := rows.Scan(&m.ID, &m.Name, &m.Role, &m.Folder, &m.Cursor, &m.State, &last, &m.LastError); err != nil {
+			return nil, fmt.Errorf("index: matters: %w", err)
+		}
+		if last > 0 {
+			m.LastSync = time.Unix(last, 0)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// SetMatterState marks a matter active or removed (the user lost access).
+func (d *DB) SetMatterState(ctx context.Context, id, state string) error {
+	return d.exec(ctx, "set matter state", `UPDATE matters SET state = ? WHERE id = ?`, state, id)
+}
+
+// SetCursor records that the change feed has been applied up to seq.
+func (d *DB) SetCursor(ctx context.Context, id string, seq uint64) error {
+	return d.exec(ctx, "set cursor", `UPDATE matters SET cursor = ? WHERE id = ?`, seq, id)
+}
+
+// SetSyncResult records when a matter last synced and its last error ("" for
+// none).
+func (d *DB) SetSyncResult(ctx context.Context, id string, at time.Time, errMsg string) error {
+	return d.exec(ctx, "set sync result", `UPDATE matters SET last_sync_unix = ?, last_error = ? WHERE id = ?`, at.Unix(), errMsg, id)
+}
+
+// File returns the row for a path, or ErrNotFound.
+func (d *DB) File(ctx context.Context, matter, path string) (File, error) {
+	return d.scanFile(d.db.QueryRowContext(ctx, `SELECT matter, path, file_id, size, mtime_ns, mode, hash, version FROM files WHERE matter = ? AND path = ?`, matter, path))
+}
+
+// FileByID returns the row for a file ID, or ErrNotFound.
+func (d *DB) FileByID(ctx context.Context, matter, fileID string) (File, error) {
+	return d.scanFile(d.db.QueryRowContext(ctx, `SELECT matter, path, file_id, size, mtime_ns, mode, hash, version FROM files WHERE matter = ? AND file_id = ?`, matter, fileID))
+}
+
+func (d *DB) scanFile(row *sql.Row) (File, error) {
+	var f File
+	err := row.Scan(&f.Matter, &f.Path, &f.FileID, &f.Size, &f.MtimeNs, &f.Mode, &f.Hash, &f.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return File{}, ErrNotFound
+	}
+	if err != nil {
+		return File{}, fmt.Errorf("index: file: %w", err)
+	}
+	return f, nil
+}
+
+// Files returns every file row of a matter, ordered by path.
+func (d *DB) Files(ctx context.Context, matter string) ([]File, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT matter, path, file_id, size, mtime_ns, mode, hash, version FROM files WHERE matter = ? ORDER BY path`, matter)
+	if err != nil {
+		return nil, fmt.Errorf("index: files: %w", err)
+	}
+	defer rows.Close()
+	var out []File
+	for rows.Next() {
+		var f File
+		if err := rows.Scan(&f.Matter, &f.Path, &f.FileID, &f.Size, &f.MtimeNs, &f.Mode, &f.Hash, &f.Version); err != nil {
+			return nil, fmt.Errorf("index: files: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// PutFile inserts or replaces a file row.
+func (d *DB) PutFile(ctx context.Context, f File) error {
+	return d.exec(ctx, "put file", `INSERT INTO files (matter, path, file_id, size, mtime_ns, mode, hash, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (matter, path) DO UPDATE SET file_id = excluded.file_id, size = excluded.size, mtime_ns = excluded.mtime_ns,
+		mode = excluded.mode, hash = excluded.hash, version = excluded.version`,
+		f.Matter, f.Path, f.FileID, f.Size, f.MtimeNs, f.Mode, f.Hash, f.Version)
+}
+
+// DeleteFile removes a file row; removing a missing row is not an error.
+func (d *DB) DeleteFile(ctx context.Context, matter, path string) error {
+	return d.exec(ctx, "delete file", `DELETE FROM files WHERE matter = ? AND path = ?`, matter, path)
+}
+
+// DeleteMatter removes a matter and all its file rows.
+func (d *DB) DeleteMatter(ctx context.Context, id string) error {
+	return d.exec(ctx, "delete matter", `DELETE FROM matters WHERE id = ?`, id)
+}
+
+// AddConflict records a conflict copy.
+func (d *DB) AddConflict(ctx context.Context, c Conflict) error {
+	return d.exec(ctx, "add conflict", `INSERT OR REPLACE INTO conflicts (matter, path, copy, reason, created_unix) VALUES (?, ?, ?, ?, ?)`,
+		c.Matter, c.Path, c.Copy, c.Reason, c.Created.Unix())
+}
+
+// Conflicts lists recorded conflict copies, newest first.
+func (d *DB) Conflicts(ctx context.Context) ([]Conflict, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT matter, path, copy, reason, created_unix FROM conflicts ORDER BY created_unix DESC, copy`)
+	if err != nil {
+		return nil, fmt.Errorf("index: conflicts: %w", err)
+	}
+	defer rows.Close()
+	var out []Conflict
+	for rows.Next() {
+		var c Conflict
+		var at int64
+		if err := rows.Scan(&c.Matter, &c.Path, &c.Copy, &c.Reason, &at); err != nil {
+			return nil, fmt.Errorf("index: conflicts: %w", err)
+		}
+		c.Created = time.Unix(at, 0)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (d *DB) exec(ctx context.Context, op, query string, args ...any) error {
+	if _, err := d.db.ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("index: %s: %w", op, err)
+	}
+	return nil
+}
