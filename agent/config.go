@@ -1,0 +1,174 @@
+package agent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/mattersync/mattersync/agent/watch"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the agent's configuration file (configs/agent.yaml).
+type Config struct {
+	Gateway struct {
+		URL    string `yaml:"url"`     // https://gateway.firm.example
+		CAFile string `yaml:"ca_file"` // PEM bundle for a private CA; empty: system roots
+	} `yaml:"gateway"`
+	Vault struct {
+		Address string `yaml:"address"`
+		CAFile  string `yaml:"ca_file"`
+		// Auth is how the agent logs in to Vault: "userpass" (dev and
+		// tests), "token" (a token from the environment or a file), or
+		// "oidc" (the firm's identity provider, via `mattersync login`).
+		Auth      string `yaml:"auth"`
+		AuthMount string `yaml:"auth_mount"` // mount path of the auth method
+		Username  string `yaml:"username"`
+		// PasswordEnv / TokenEnv name environment variables holding the
+		// secret: the config file never holds one.
+		PasswordEnv string `yaml:"password_env"`
+		TokenEnv    string `yaml:"token_env"`
+		OIDCRole    string `yaml:"oidc_role"` // identity token role
+	} `yaml:"vault"`
+	Root           string        `yaml:"root"`            // folder holding one folder per matter
+	DeviceName     string        `yaml:"device_name"`     // shown in conflict names and the audit log
+	DataDir        string        `yaml:"data_dir"`        // index, logs, status token
+	KeyCacheTTL    time.Duration `yaml:"key_cache_ttl"`   // how long unwrapped epoch keys stay in memory
+	RescanInterval time.Duration `yaml:"rescan_interval"` // full rescan, the safety net under fsnotify
+	Debounce       time.Duration `yaml:"debounce"`        // quiet time before a changed file is read
+	Ignore         []string      `yaml:"ignore"`          // file name patterns added to the defaults
+	Bandwidth      struct {
+		UploadKiBps   int `yaml:"upload_kibps"` // 0: unlimited
+		DownloadKiBps int `yaml:"download_kibps"`
+	} `yaml:"bandwidth"`
+	// WipeOnRevoke removes local matter folders when the user is revoked;
+	// by default the agent stops and keeps them (IT decides).
+	WipeOnRevoke bool   `yaml:"wipe_on_revoke"`
+	StatusAddr   string `yaml:"status_addr"` // loopback address of the local status endpoint
+	LogLevel     string `yaml:"log_level"`   // debug | info | warn | error
+}
+
+// DefaultConfig returns the defaults for this OS and user.
+func DefaultConfig() Config {
+	var c Config
+	c.Vault.Auth = "userpass"
+	c.Vault.AuthMount = "userpass"
+	c.Vault.OIDCRole = "mattersync"
+	home, _ := os.UserHomeDir()
+	c.Root = filepath.Join(home, "Matters")
+	c.DataDir = defaultDataDir(home)
+	c.DeviceName, _ = os.Hostname()
+	c.KeyCacheTTL = 15 * time.Minute
+	c.RescanInterval = time.Hour
+	c.Debounce = 500 * time.Millisecond
+	c.StatusAddr = "127.0.0.1:47321"
+	c.LogLevel = "info"
+	return c
+}
+
+// defaultDataDir follows each OS's convention for per-user application data.
+func defaultDataDir(home string) string {
+	switch runtime.GOOS {
+	case "windows":
+		if d := os.Getenv("LOCALAPPDATA"); d != "" {
+			return filepath.Join(d, "mattersync")
+		}
+		return filepath.Join(home, "AppData", "Local", "mattersync")
+	case "darwin":
+		return filepath.Join(home, "Library", "Application Support", "mattersync")
+	default:
+		if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+			return filepath.Join(d, "mattersync")
+		}
+		return filepath.Join(home, ".local", "state", "mattersync")
+	}
+}
+
+// LoadConfig reads a config file over the defaults. Unknown keys are errors,
+// so a misspelt setting is never silently ignored.
+func LoadConfig(path string) (Config, error) {
+	c := DefaultConfig()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("agent config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("agent config %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("agent config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate reports every problem in the config at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	checkURL := func(key, v string) {
+		if v == "" {
+			bad("%s is required", key)
+			return
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("%s %q must be an http(s) URL with a host", key, v)
+		}
+	}
+	checkURL("gateway.url", c.Gateway.URL)
+	checkURL("vault.address", c.Vault.Address)
+	switch c.Vault.Auth {
+	case "userpass":
+		if c.Vault.Username == "" {
+			bad("vault.username is required with vault.auth: userpass")
+		}
+	case "token", "oidc":
+	default:
+		bad("vault.auth %q must be userpass, token or oidc", c.Vault.Auth)
+	}
+	if c.Vault.OIDCRole == "" {
+		bad("vault.oidc_role is required")
+	}
+	if c.Root == "" || !filepath.IsAbs(c.Root) {
+		bad("root %q must be an absolute folder path", c.Root)
+	}
+	if c.DataDir == "" || !filepath.IsAbs(c.DataDir) {
+		bad("data_dir %q must be an absolute folder path", c.DataDir)
+	}
+	if c.DeviceName == "" {
+		bad("device_name is required (the host name could not be read)")
+	}
+	if c.KeyCacheTTL < time.Minute || c.KeyCacheTTL > 24*time.Hour {
+		bad("key_cache_ttl %v must be between 1m and 24h", c.KeyCacheTTL)
+	}
+	if c.RescanInterval < time.Minute {
+		bad("rescan_interval %v must be at least 1m", c.RescanInterval)
+	}
+	if c.Debounce < 10*time.Millisecond || c.Debounce > time.Minute {
+		bad("debounce %v must be between 10ms and 1m", c.Debounce)
+	}
+	if _, err := watch.NewIgnore(c.Ignore); err != nil {
+		bad("ignore: %w", err)
+	}
+	if c.Bandwidth.UploadKiBps < 0 || c.Bandwidth.DownloadKiBps < 0 {
+		bad("bandwidth limits must not be negative")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level %q must be debug, info, warn or error", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+// IgnorePatterns returns the default patterns plus the configured ones.
+func (c *Config) IgnorePatterns() []string {
+	return append(append([]string(nil), watch.DefaultIgnore...), c.Ignore...)
+}

@@ -1,0 +1,63 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "agent.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfig(t *testing.T) {
+	root := t.TempDir()
+	good := `
+gateway: {url: "https://gw.firm.example"}
+vault: {address: "https://vault.firm.example:8200", auth: userpass, username: alice, password_env: MATTERSYNC_PASSWORD}
+root: ` + root + `
+device_name: LAPTOP-7
+debounce: 250ms
+ignore: ["*.bak"]
+`
+	c, err := LoadConfig(writeConfig(t, good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Root != root || c.Debounce.Milliseconds() != 250 || c.KeyCacheTTL.Minutes() != 15 || c.DeviceName != "LAPTOP-7" {
+		t.Fatalf("config = %+v", c)
+	}
+	if p := c.IgnorePatterns(); p[len(p)-1] != "*.bak" || len(p) <= 1 {
+		t.Fatalf("IgnorePatterns = %v", p)
+	}
+
+	bad := map[string]string{
+		"unknown key":     good + "colour: blue\n",
+		"misspelt nested": strings.Replace(good, "username:", "usrname:", 1),
+		"missing gateway": strings.Replace(good, `gateway: {url: "https://gw.firm.example"}`, "", 1),
+		"ftp gateway":     strings.Replace(good, "https://gw.firm.example", "ftp://gw", 1),
+		"relative root":   strings.Replace(good, "root: "+root, "root: Matters", 1),
+		"tiny debounce":   strings.Replace(good, "250ms", "1ns", 1),
+		"bad ignore":      strings.Replace(good, `"*.bak"`, `"a/b"`, 1),
+		"bad auth":        strings.Replace(good, "auth: userpass", "auth: kerberos", 1),
+		"not yaml":        "gateway: [",
+	}
+	for name, body := range bad {
+		if _, err := LoadConfig(writeConfig(t, body)); err == nil {
+			t.Errorf("%s: LoadConfig accepted it", name)
+		}
+	}
+	// Every problem is reported at once, each naming its key.
+	_, err = LoadConfig(writeConfig(t, "root: rel\ndebounce: 1ns\n"))
+	for _, key := range []string{"gateway.url", "vault.address", "root", "debounce", "vault.username"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("error %v does not name %s", err, key)
+		}
+	}
+}
