@@ -61,3 +61,11 @@ ignore: ["*.bak"]
 		}
 	}
 }
+
+// The example config in configs/ must always load (with its required
+// placeholders), so the documentation never drifts from the code.
+func TestExampleConfigLoads(t *testing.T) {
+	if _, err := LoadConfig("../configs/agent.yaml"); err != nil {
+		t.Fatal(err)
+	}
+}
