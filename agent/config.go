@@ -92,20 +92,26 @@ func defaultDataDir(home string) string {
 // LoadConfig reads a config file over the defaults. Unknown keys are errors,
 // so a misspelt setting is never silently ignored.
 func LoadConfig(path string) (Config, error) {
-	c := DefaultConfig()
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return c, fmt.Errorf("agent config: %w", err)
+		return DefaultConfig(), fmt.Errorf("agent config: %w", err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("agent config %s: %w", path, err)
-	}
-	if err := c.Validate(); err != nil {
+	c, err := ParseConfig(b)
+	if err != nil {
 		return c, fmt.Errorf("agent config %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// ParseConfig decodes YAML over the defaults, strictly, and validates it.
+func ParseConfig(b []byte) (Config, error) {
+	c := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
 }
 
 // Validate reports every problem in the config at once.

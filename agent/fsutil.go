@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 )
 
-// writeFileAtomic writes data to path via a temp file in the same folder,
+// WriteFileAtomic writes data to path via a temp file in the same folder,
 // fsync and rename, so readers see the old file or the new one, never half.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err

@@ -98,7 +98,7 @@ func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard) 
 		return fmt.Errorf("status endpoint %q must be a loopback address", addr)
 	}
 	token := randomToken()
-	if err := writeFileAtomic(filepath.Join(dataDir, statusTokenFile), []byte(token+"\n"), 0o600); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dataDir, statusTokenFile), []byte(token+"\n"), 0o600); err != nil {
 		return fmt.Errorf("status token: %w", err)
 	}
 	l, err := net.Listen("tcp", addr)
@@ -106,7 +106,7 @@ func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard) 
 		return fmt.Errorf("status endpoint: %w", err)
 	}
 	// Record the real address (the port may have been 0) next to the token.
-	if err := writeFileAtomic(filepath.Join(dataDir, "status.addr"), []byte(l.Addr().String()+"\n"), 0o600); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dataDir, "status.addr"), []byte(l.Addr().String()+"\n"), 0o600); err != nil {
 		l.Close()
 		return fmt.Errorf("status address: %w", err)
 	}

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 )
@@ -19,12 +20,35 @@ func main() {
 	}
 }
 
+// options are the flags every command shares.
+type options struct {
+	configPath string
+}
+
 func newRootCmd() *cobra.Command {
-	return &cobra.Command{
+	opts := &options{}
+	root := &cobra.Command{
 		Use:           "mattersync",
 		Short:         "mattersync agent: end-to-end encrypted sync of legal matter folders",
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.PersistentFlags().StringVar(&opts.configPath, "config", defaultConfigPath(), "agent configuration file (env MATTERSYNC_CONFIG)")
+	root.AddCommand(newConfigCmd(opts), newCheckConfigCmd(opts))
+	return root
+}
+
+// defaultConfigPath is $MATTERSYNC_CONFIG, else the user's config folder
+// (Windows %AppData%, macOS ~/Library/Application Support, Linux
+// ~/.config) + mattersync/agent.yaml.
+func defaultConfigPath() string {
+	if p := os.Getenv("MATTERSYNC_CONFIG"); p != "" {
+		return p
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "agent.yaml"
+	}
+	return filepath.Join(dir, "mattersync", "agent.yaml")
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/mattersync/mattersync/agent"
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+)
+
+func newCheckConfigCmd(opts *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check-config",
+		Short: "Load and validate the configuration file, then exit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := agent.LoadConfig(opts.configPath); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", opts.configPath)
+			return nil
+		},
+	}
+}
+
+// newConfigCmd is used by installers (MSI custom action, macOS postinstall)
+// to write a config from their properties.
+func newConfigCmd(opts *options) *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Create the configuration file"}
+	var (
+		gatewayURL, vaultAddr, root, auth, username, device string
+		force                                               bool
+	)
+	initCmd := &cobra.Command{
+		Use:   "init",
+		Short: "Write a configuration file (the --config path) from flags; refuses to overwrite without --force",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Only what the installer knows goes in the file: per-user and
+			// per-host settings (data dir, device name) keep their defaults,
+			// computed where the agent runs.
+			var f initFile
+			f.Gateway.URL, f.Vault.Address, f.Vault.Auth = gatewayURL, vaultAddr, auth
+			f.Vault.AuthMount, f.Vault.Username, f.Root, f.DeviceName = auth, username, root, device
+			b, err := yaml.Marshal(f)
+			if err != nil {
+				return err
+			}
+			if _, err := agent.ParseConfig(b); err != nil {
+				return fmt.Errorf("config init: %w", err)
+			}
+			if _, err := os.Stat(opts.configPath); err == nil && !force {
+				return fmt.Errorf("config init: %s exists; pass --force to replace it", opts.configPath)
+			} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("config init: %w", err)
+			}
+			if err := os.MkdirAll(filepath.Dir(opts.configPath), 0o755); err != nil {
+				return fmt.Errorf("config init: %w", err)
+			}
+			header := "# mattersync agent configuration, written by `mattersync config init`.\n# See configs/agent.yaml in the documentation for every setting.\n"
+			if err := agent.WriteFileAtomic(opts.configPath, append([]byte(header), b...), 0o644); err != nil {
+				return fmt.Errorf("config init: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", opts.configPath)
+			return nil
+		},
+	}
+	f := initCmd.Flags()
+	f.StringVar(&gatewayURL, "gateway-url", "", "gateway URL (required)")
+	f.StringVar(&vaultAddr, "vault-addr", "", "Vault address (required)")
+	f.StringVar(&root, "root", "", "matters folder (default ~/Matters)")
+	f.StringVar(&auth, "auth", "oidc", "Vault login method: oidc, token or userpass")
+	f.StringVar(&username, "username", "", "Vault user name (userpass)")
+	f.StringVar(&device, "device", "", "device name (default: host name)")
+	f.BoolVar(&force, "force", false, "replace an existing file")
+	cmd.AddCommand(initCmd)
+	return cmd
+}
+
+// initFile is the part of the agent config that `config init` writes.
+type initFile struct {
+	Gateway struct {
+		URL string `yaml:"url"`
+	} `yaml:"gateway"`
+	Vault struct {
+		Address   string `yaml:"address"`
+		Auth      string `yaml:"auth"`
+		AuthMount string `yaml:"auth_mount"`
+		Username  string `yaml:"username,omitempty"`
+	} `yaml:"vault"`
+	Root       string `yaml:"root,omitempty"`
+	DeviceName string `yaml:"device_name,omitempty"`
+}
