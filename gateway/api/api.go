@@ -1,0 +1,254 @@
+// Package api is the wire contract of the gateway's HTTP API: header names,
+// error codes and the JSON bodies, shared by the gateway and its client so
+// the two cannot drift apart. docs/API.md describes the routes.
+package api
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Headers the gateway reads or sets besides the standard ones.
+const (
+	// HeaderDevice names the caller's device (e.g. "LAPTOP-7"): 1 to
+	// MaxDeviceLen printable ASCII characters. Optional; recorded in the
+	// audit log.
+	HeaderDevice = "X-Mattersync-Device"
+	// HeaderChecksum carries the SHA-256 of a chunk body as 64 lowercase hex
+	// characters. Required on chunk PUT; the storage verifies it before the
+	// object becomes visible.
+	HeaderChecksum = "X-Mattersync-Checksum-Sha256"
+	// HeaderRequestID is set on every response; the same ID is in the
+	// request's audit record and log line.
+	HeaderRequestID = "X-Request-Id"
+)
+
+// MaxDeviceLen bounds the device header.
+const MaxDeviceLen = 64
+
+// ValidDevice reports whether s is acceptable as a device header value.
+func ValidDevice(s string) bool {
+	if len(s) == 0 || len(s) > MaxDeviceLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// ETag returns the entity tag of a file version: the decimal version in
+// double quotes.
+func ETag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// ParseETag parses an entity tag written by ETag. A bare decimal is
+// accepted too; weak tags, lists and "*" are not.
+func ParseETag(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 1 {
+		return 0, false
+	}
+	return v, true
+}
+
+// Code is the stable, machine-readable reason in an error body.
+type Code string
+
+// Error codes. Each maps to exactly one HTTP status (see docs/API.md).
+const (
+	CodeInvalidRequest       Code = "invalid_request"       // 400
+	CodeChecksumMismatch     Code = "checksum_mismatch"     // 400
+	CodeIncompleteBody       Code = "incomplete_body"       // 400
+	CodeUnauthenticated      Code = "unauthenticated"       // 401
+	CodeForbidden            Code = "forbidden"             // 403
+	CodeRevoked              Code = "revoked"               // 403: entity is on the deny list
+	CodeNotFound             Code = "not_found"             // 404
+	CodeMethodNotAllowed     Code = "method_not_allowed"    // 405
+	CodeMissingChunks        Code = "missing_chunks"        // 409
+	CodeLegalHold            Code = "legal_hold"            // 409
+	CodeAlreadyDeleted       Code = "already_deleted"       // 409
+	CodeLengthRequired       Code = "length_required"       // 411
+	CodeVersionMismatch      Code = "version_mismatch"      // 412
+	CodeTooLarge             Code = "too_large"             // 413
+	CodePreconditionRequired Code = "precondition_required" // 428
+	CodeRateLimited          Code = "rate_limited"          // 429
+	CodeInternal             Code = "internal"              // 500
+	CodeUnavailable          Code = "unavailable"           // 503
+)
+
+// Error is the body of every non-2xx response.
+type Error struct {
+	Code      Code   `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id,omitempty"`
+	// CurrentVersion is set with version_mismatch: the file's head version,
+	// 0 when the file does not exist. CurrentDeleted says the head is a
+	// tombstone.
+	CurrentVersion *int64 `json:"current_version,omitempty"`
+	CurrentDeleted bool   `json:"current_deleted,omitempty"`
+	// Missing is set with missing_chunks: the first (at most 1000)
+	// referenced chunk IDs the gateway does not have.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// Role is a caller's access to one matter.
+type Role string
+
+// Roles. A screened caller has no role at all on that matter.
+const (
+	RoleRead  Role = "ro"
+	RoleWrite Role = "rw"
+)
+
+// Matter is one matter the caller may access.
+type Matter struct {
+	ID   string `json:"id"`
+	Role Role   `json:"role"`
+}
+
+// WhoAmI answers GET /v1/matters.
+type WhoAmI struct {
+	Entity  string   `json:"entity"`
+	User    string   `json:"user"`
+	Admin   bool     `json:"admin"`
+	Matters []Matter `json:"matters"`
+}
+
+// MissingRequest is the body of POST /v1/matters/{m}/chunks/missing.
+type MissingRequest struct {
+	IDs []string `json:"ids"`
+}
+
+// MissingResponse lists the requested chunk IDs the gateway does not have,
+// in request order.
+type MissingResponse struct {
+	Missing []string `json:"missing"`
+}
+
+// ChunkPut answers a chunk PUT: Created is false when the chunk was
+// already stored (the body was not read).
+type ChunkPut struct {
+	ID      string `json:"id"`
+	Size    int64  `json:"size"`
+	Created bool   `json:"created"`
+}
+
+// CommitRequest is the body of PUT /v1/matters/{m}/files/{fileID}.
+// Manifest is the sealed manifest (base64 in JSON), opaque to the gateway.
+// Chunks lists, in clear, every chunk ID the manifest references: the
+// gateway refuses the commit if one is missing and keeps the references for
+// garbage collection.
+type CommitRequest struct {
+	Manifest []byte   `json:"manifest"`
+	Chunks   []string `json:"chunks"`
+}
+
+// Commit answers a commit or a delete.
+type Commit struct {
+	FileID  string `json:"file_id"`
+	Version int64  `json:"version"`
+	Seq     int64  `json:"seq"`
+	Deleted bool   `json:"deleted"`
+}
+
+// FileVersion is one version of a file. Manifest is set only by
+// GET .../files/{fileID} on a version that is not a tombstone.
+type FileVersion struct {
+	FileID   string    `json:"file_id"`
+	Version  int64     `json:"version"`
+	Seq      int64     `json:"seq"`
+	Deleted  bool      `json:"deleted"`
+	Size     int64     `json:"size"`
+	Time     time.Time `json:"time"`
+	Manifest []byte    `json:"manifest,omitempty"`
+}
+
+// Versions answers GET .../files/{fileID}/versions: newest first.
+type Versions struct {
+	FileID   string        `json:"file_id"`
+	Versions []FileVersion `json:"versions"`
+}
+
+// Change is one entry of a matter's change feed.
+type Change struct {
+	Seq     int64  `json:"seq"`
+	FileID  string `json:"file_id"`
+	Version int64  `json:"version"`
+	Deleted bool   `json:"deleted"`
+}
+
+// Changes answers GET /v1/matters/{m}/changes. Head is the matter's latest
+// sequence number when the answer was made; More says another page is
+// waiting (ask again with since = the last Seq).
+type Changes struct {
+	Changes []Change `json:"changes"`
+	Head    int64    `json:"head"`
+	More    bool     `json:"more"`
+}
+
+// DenyRequest is the body of POST /v1/admin/deny.
+type DenyRequest struct {
+	EntityID string `json:"entity_id"`
+	Name     string `json:"name"`
+	Reason   string `json:"reason"`
+}
+
+// DenyEntry is one entry of the deny list.
+type DenyEntry struct {
+	EntityID  string    `json:"entity_id"`
+	Name      string    `json:"name"`
+	Reason    string    `json:"reason"`
+	CreatedBy string    `json:"created_by"`
+	Time      time.Time `json:"time"`
+}
+
+// DenyList answers GET /v1/admin/deny.
+type DenyList struct {
+	Entries []DenyEntry `json:"entries"`
+}
+
+// HoldRequest is the body of PUT /v1/admin/matters/{m}/hold.
+type HoldRequest struct {
+	Reason string `json:"reason"`
+}
+
+// Hold is a matter's legal-hold state.
+type Hold struct {
+	Matter    string    `json:"matter"`
+	On        bool      `json:"on"`
+	Reason    string    `json:"reason,omitempty"`
+	ChangedBy string    `json:"changed_by,omitempty"`
+	Time      time.Time `json:"time,omitzero"`
+}
+
+// Usage answers GET /v1/admin/matters/{m}/usage.
+type Usage struct {
+	Matter        string `json:"matter"`
+	Chunks        int64  `json:"chunks"`
+	ChunkBytes    int64  `json:"chunk_bytes"`
+	Files         int64  `json:"files"`
+	Versions      int64  `json:"versions"`
+	ManifestBytes int64  `json:"manifest_bytes"`
+	Seq           int64  `json:"seq"`
+}
+
+// Health answers /healthz and /readyz.
+type Health struct {
+	Status string            `json:"status"` // "ok" or "unavailable"
+	Checks map[string]string `json:"checks,omitempty"`
+}

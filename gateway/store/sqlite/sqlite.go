@@ -1,0 +1,845 @@
+// Package sqlite is the gateway's embedded metadata store: one SQLite file
+// (pure-Go driver, so the gateway cross-compiles without cgo), used by one
+// gateway process. A lock file next to the database keeps a second gateway
+// out.
+//
+// All writes go through one connection in BEGIN IMMEDIATE transactions, so
+// they are serialized without SQLITE_BUSY; reads use a pool of read-only
+// connections on the WAL.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is the SQLite store. It implements store.Store.
+type Store struct {
+	wr     *sql.DB // one connection: every write transaction
+	rd     *sql.DB // read-only pool
+	unlock func() error
+	locks  keyedMutex // per-file commit locks
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating and migrating if needed) the database at path and
+// takes the lock file path+".lock".
+func Open(ctx context.Context, path string) (*Store, error) {
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s is in use by another gateway: %w", path, err)
+	}
+	s, err := open(ctx, path, false)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	s.unlock = unlock
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenReadOnly opens an existing database for reading only, without the
+// lock file: offline audit verification next to a running gateway.
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, true)
+}
+
+func open(ctx context.Context, path string, readOnly bool) (*Store, error) {
+	dsn := func(write bool, extra ...string) string {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "synchronous(FULL)")
+		for _, e := range extra {
+			q.Add("_pragma", e)
+		}
+		if write {
+			// Writers take the lock at BEGIN, so a transaction never
+			// fails halfway on an upgrade from a read lock.
+			q.Set("_txlock", "immediate")
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	var s Store
+	var err error
+	if !readOnly {
+		s.wr, err = sql.Open("sqlite", dsn(true, "journal_mode(WAL)"))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		s.wr.SetMaxOpenConns(1)
+		s.wr.SetConnMaxIdleTime(0)
+		if err := s.wr.PingContext(ctx); err != nil {
+			s.wr.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+	}
+	s.rd, err = sql.Open("sqlite", dsn(false, "query_only(1)"))
+	if err != nil {
+		if s.wr != nil {
+			s.wr.Close()
+		}
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s.rd.SetMaxOpenConns(8)
+	if err := s.rd.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &s, nil
+}
+
+// Close closes the database and releases the lock file.
+func (s *Store) Close() error {
+	var errs []error
+	if s.wr != nil {
+		errs = append(errs, s.wr.Close())
+	}
+	errs = append(errs, s.rd.Close())
+	if s.unlock != nil {
+		errs = append(errs, s.unlock())
+	}
+	return errors.Join(errs...)
+}
+
+// DB returns the write handle, for tests that inject faults.
+func (s *Store) DB() *sql.DB { return s.wr }
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.wr.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_us INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %s: bad name", name)
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		err = s.tx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_us) VALUES (?, ?)`, v, time.Now().UnixMicro())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// tx runs fn in a write transaction.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.wr == nil {
+		return errors.New("sqlite: store is read-only")
+	}
+	tx, err := s.wr.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Ping checks both handles.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.wr != nil {
+		if err := s.wr.PingContext(ctx); err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+	}
+	var one int
+	if err := s.rd.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
+}
+
+func toID(b []byte) (format.ID, error) {
+	var id format.ID
+	if len(b) != len(id) {
+		return id, fmt.Errorf("sqlite: stored ID has %d bytes", len(b))
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// MissingChunks implements store.Store.
+func (s *Store) MissingChunks(ctx context.Context, matter string, ids []format.ID) ([]format.ID, error) {
+	present, err := s.presentChunks(ctx, s.rd, matter, ids)
+	if err != nil {
+		return nil, err
+	}
+	missing := []format.ID{}
+	for _, id := range ids {
+		if _, ok := present[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	return missing, nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) presentChunks(ctx context.Context, q querier, matter string, ids []format.ID) (map[format.ID]struct{}, error) {
+	present := make(map[format.ID]struct{}, len(ids))
+	const batch = 500
+	for start := 0; start < len(ids); start += batch {
+		end := min(start+batch, len(ids))
+		args := make([]any, 0, end-start+1)
+		args = append(args, matter)
+		for _, id := range ids[start:end] {
+			args = append(args, id[:])
+		}
+		query := `SELECT id FROM chunks WHERE matter = ? AND id IN (?` + strings.Repeat(",?", end-start-1) + `)`
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: chunks: %w", err)
+		}
+		for rows.Next() {
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: chunks: %w", err)
+			}
+			id, err := toID(b)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			present[id] = struct{}{}
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("sqlite: chunks: %w", err)
+		}
+	}
+	return present, nil
+}
+
+// Chunk implements store.Store.
+func (s *Store) Chunk(ctx context.Context, matter string, id format.ID) (store.Chunk, error) {
+	c := store.Chunk{Matter: matter, ID: id}
+	var us int64
+	err := s.rd.QueryRowContext(ctx, `SELECT size, created_us FROM chunks WHERE matter = ? AND id = ?`, matter, id[:]).Scan(&c.Size, &us)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, store.ErrNotFound
+	}
+	if err != nil {
+		return c, fmt.Errorf("sqlite: chunk: %w", err)
+	}
+	c.Time = store.FromMicros(us)
+	return c, nil
+}
+
+// PutChunk implements store.Store.
+func (s *Store) PutChunk(ctx context.Context, c store.Chunk, rec *audit.Record) (bool, error) {
+	var created bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO chunks (matter, id, size, created_us) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			c.Matter, c.ID[:], c.Size, store.Micros(c.Time))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		created = n == 1
+		return appendAudit(ctx, tx, rec)
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: put chunk: %w", err)
+	}
+	return created, nil
+}
+
+func head(ctx context.Context, q querier, matter string, file format.ID) (int64, bool, error) {
+	var v int64
+	var deleted bool
+	err := q.QueryRowContext(ctx, `SELECT head, deleted FROM files WHERE matter = ? AND id = ?`, matter, file[:]).Scan(&v, &deleted)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return v, deleted, err
+}
+
+func hold(ctx context.Context, q querier, matter string) (bool, error) {
+	var on bool
+	err := q.QueryRowContext(ctx, `SELECT hold FROM matters WHERE id = ?`, matter).Scan(&on)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return on, err
+}
+
+// check applies the commit rules that do not depend on chunks.
+func check(ctx context.Context, q querier, c store.Commit) error {
+	cur, deleted, err := head(ctx, q, c.Matter, c.File)
+	if err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	if cur != c.Base {
+		return &store.VersionMismatchError{Current: cur, Deleted: deleted}
+	}
+	if c.Deleted {
+		if deleted {
+			return store.ErrAlreadyDeleted
+		}
+		on, err := hold(ctx, q, c.Matter)
+		if err != nil {
+			return fmt.Errorf("sqlite: commit: %w", err)
+		}
+		if on {
+			return store.ErrLegalHold
+		}
+	}
+	return nil
+}
+
+// Commit implements store.Store. One gateway owns the database, so an
+// in-process lock per file is the commit lock; the checks are repeated
+// inside the write transaction.
+func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFunc, rec *audit.Record) (store.Version, error) {
+	if c.Deleted {
+		c.Chunks, c.Size = nil, 0
+	}
+	chunks := store.Dedup(c.Chunks)
+	unlock := s.locks.lock(c.Matter + "/" + string(c.File[:]))
+	defer unlock()
+	if err := check(ctx, s.rd, c); err != nil {
+		return store.Version{}, err
+	}
+	if len(chunks) > 0 {
+		present, err := s.presentChunks(ctx, s.rd, c.Matter, chunks)
+		if err != nil {
+			return store.Version{}, err
+		}
+		var missing []format.ID
+		for _, id := range chunks {
+			if _, ok := present[id]; !ok {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > 0 {
+			return store.Version{}, &store.MissingChunksError{IDs: missing}
+		}
+	}
+	v := store.Version{Matter: c.Matter, File: c.File, Version: c.Base + 1, Deleted: c.Deleted, Size: c.Size,
+		Entity: c.Entity, Device: c.Device, Time: c.Time.UTC().Truncate(time.Microsecond)}
+	if write != nil {
+		if err := write(ctx, v.Version); err != nil {
+			return store.Version{}, err
+		}
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := check(ctx, tx, c); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO matters (id) VALUES (?) ON CONFLICT DO NOTHING`, c.Matter); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `UPDATE matters SET seq = seq + 1 WHERE id = ? RETURNING seq`, c.Matter).Scan(&v.Seq); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO versions (matter, file, version, seq, deleted, size, entity, device, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Matter, c.File[:], v.Version, v.Seq, v.Deleted, v.Size, v.Entity, v.Device, store.Micros(v.Time)); err != nil {
+			return err
+		}
+		if len(chunks) > 0 {
+			stmt, err := tx.PrepareContext(ctx, `INSERT INTO version_chunks (matter, file, version, chunk) VALUES (?, ?, ?, ?)`)
+			if err != nil {
+				return err
+			}
+			for _, id := range chunks {
+				if _, err := stmt.ExecContext(ctx, c.Matter, c.File[:], v.Version, id[:]); err != nil {
+					stmt.Close()
+					return err
+				}
+			}
+			if err := stmt.Close(); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO files (matter, id, head, deleted) VALUES (?, ?, ?, ?) ON CONFLICT (matter, id) DO UPDATE SET head = excluded.head, deleted = excluded.deleted`,
+			c.Matter, c.File[:], v.Version, v.Deleted); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'changes'`); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, rec)
+	})
+	if err != nil {
+		var mismatch *store.VersionMismatchError
+		if errors.As(err, &mismatch) || errors.Is(err, store.ErrAlreadyDeleted) || errors.Is(err, store.ErrLegalHold) {
+			return store.Version{}, err
+		}
+		return store.Version{}, fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return v, nil
+}
+
+const versionCols = `version, seq, deleted, size, entity, device, created_us`
+
+func scanVersion(sc interface{ Scan(...any) error }, v *store.Version) error {
+	var us int64
+	if err := sc.Scan(&v.Version, &v.Seq, &v.Deleted, &v.Size, &v.Entity, &v.Device, &us); err != nil {
+		return err
+	}
+	v.Time = store.FromMicros(us)
+	return nil
+}
+
+// Version implements store.Store.
+func (s *Store) Version(ctx context.Context, matter string, file format.ID, version int64) (store.Version, error) {
+	v := store.Version{Matter: matter, File: file}
+	var row *sql.Row
+	if version == 0 {
+		row = s.rd.QueryRowContext(ctx, `SELECT `+versionCols+` FROM versions WHERE matter = ? AND file = ? ORDER BY version DESC LIMIT 1`, matter, file[:])
+	} else {
+		row = s.rd.QueryRowContext(ctx, `SELECT `+versionCols+` FROM versions WHERE matter = ? AND file = ? AND version = ?`, matter, file[:], version)
+	}
+	err := scanVersion(row, &v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, store.ErrNotFound
+	}
+	if err != nil {
+		return v, fmt.Errorf("sqlite: version: %w", err)
+	}
+	return v, nil
+}
+
+// Versions implements store.Store.
+func (s *Store) Versions(ctx context.Context, matter string, file format.ID, before int64, limit int) ([]store.Version, error) {
+	if before <= 0 {
+		before = 1 << 62
+	}
+	rows, err := s.rd.QueryContext(ctx, `SELECT `+versionCols+` FROM versions WHERE matter = ? AND file = ? AND version < ? ORDER BY version DESC LIMIT ?`, matter, file[:], before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: versions: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Version
+	for rows.Next() {
+		v := store.Version{Matter: matter, File: file}
+		if err := scanVersion(rows, &v); err != nil {
+			return nil, fmt.Errorf("sqlite: versions: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: versions: %w", err)
+	}
+	if len(out) == 0 {
+		if _, err := s.Version(ctx, matter, file, 0); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Changes implements store.Store.
+func (s *Store) Changes(ctx context.Context, matter string, since int64, limit int) ([]store.Version, int64, error) {
+	// One read transaction, so head and changes are one snapshot.
+	tx, err := s.rd.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: changes: %w", err)
+	}
+	defer tx.Rollback()
+	var headSeq int64
+	if err := tx.QueryRowContext(ctx, `SELECT seq FROM matters WHERE id = ?`, matter).Scan(&headSeq); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, fmt.Errorf("sqlite: changes: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT file, `+versionCols+` FROM versions WHERE matter = ? AND seq > ? ORDER BY seq LIMIT ?`, matter, since, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: changes: %w", err)
+	}
+	defer rows.Close()
+	out := []store.Version{}
+	for rows.Next() {
+		var fb []byte
+		var us int64
+		v := store.Version{Matter: matter}
+		if err := rows.Scan(&fb, &v.Version, &v.Seq, &v.Deleted, &v.Size, &v.Entity, &v.Device, &us); err != nil {
+			return nil, 0, fmt.Errorf("sqlite: changes: %w", err)
+		}
+		if v.File, err = toID(fb); err != nil {
+			return nil, 0, err
+		}
+		v.Time = store.FromMicros(us)
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: changes: %w", err)
+	}
+	return out, headSeq, nil
+}
+
+// Hold implements store.Store.
+func (s *Store) Hold(ctx context.Context, matter string) (store.Hold, error) {
+	h := store.Hold{Matter: matter}
+	var us int64
+	err := s.rd.QueryRowContext(ctx, `SELECT hold, hold_reason, hold_by, hold_us FROM matters WHERE id = ?`, matter).Scan(&h.On, &h.Reason, &h.ChangedBy, &us)
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, nil
+	}
+	if err != nil {
+		return h, fmt.Errorf("sqlite: hold: %w", err)
+	}
+	if us != 0 {
+		h.Time = store.FromMicros(us)
+	}
+	return h, nil
+}
+
+// SetHold implements store.Store.
+func (s *Store) SetHold(ctx context.Context, h store.Hold, rec *audit.Record) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO matters (id) VALUES (?) ON CONFLICT DO NOTHING`, h.Matter); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE matters SET hold = ?, hold_reason = ?, hold_by = ?, hold_us = ? WHERE id = ?`,
+			h.On, h.Reason, h.ChangedBy, store.Micros(h.Time), h.Matter); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, rec)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: set hold: %w", err)
+	}
+	return nil
+}
+
+// Usage implements store.Store.
+func (s *Store) Usage(ctx context.Context, matter string) (store.Usage, error) {
+	var u store.Usage
+	err := s.rd.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM chunks WHERE matter = ?1),
+		(SELECT coalesce(sum(size), 0) FROM chunks WHERE matter = ?1),
+		(SELECT count(*) FROM files WHERE matter = ?1),
+		(SELECT count(*) FROM versions WHERE matter = ?1),
+		(SELECT coalesce(sum(size), 0) FROM versions WHERE matter = ?1),
+		(SELECT coalesce(max(seq), 0) FROM matters WHERE id = ?1)`, matter).
+		Scan(&u.Chunks, &u.ChunkBytes, &u.Files, &u.Versions, &u.ManifestBytes, &u.Seq)
+	if err != nil {
+		return u, fmt.Errorf("sqlite: usage: %w", err)
+	}
+	return u, nil
+}
+
+// DenyList implements store.Store.
+func (s *Store) DenyList(ctx context.Context) ([]store.DenyEntry, int64, error) {
+	tx, err := s.rd.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: deny list: %w", err)
+	}
+	defer tx.Rollback()
+	var gen int64
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'deny'`).Scan(&gen); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: deny list: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT entity, name, reason, created_by, created_us FROM deny ORDER BY created_us, entity`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: deny list: %w", err)
+	}
+	defer rows.Close()
+	out := []store.DenyEntry{}
+	for rows.Next() {
+		var e store.DenyEntry
+		var us int64
+		if err := rows.Scan(&e.Entity, &e.Name, &e.Reason, &e.CreatedBy, &us); err != nil {
+			return nil, 0, fmt.Errorf("sqlite: deny list: %w", err)
+		}
+		e.Time = store.FromMicros(us)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: deny list: %w", err)
+	}
+	return out, gen, nil
+}
+
+// AddDeny implements store.Store.
+func (s *Store) AddDeny(ctx context.Context, e store.DenyEntry, rec *audit.Record) (bool, error) {
+	var created bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO deny (entity, name, reason, created_by, created_us) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			e.Entity, e.Name, e.Reason, e.CreatedBy, store.Micros(e.Time))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		created = n == 1
+		if created {
+			if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'deny'`); err != nil {
+				return err
+			}
+		}
+		return appendAudit(ctx, tx, rec)
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: add deny: %w", err)
+	}
+	return created, nil
+}
+
+// RemoveDeny implements store.Store.
+func (s *Store) RemoveDeny(ctx context.Context, entity string, rec *audit.Record) (bool, error) {
+	var removed bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM deny WHERE entity = ?`, entity)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		removed = n == 1
+		if removed {
+			if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'deny'`); err != nil {
+				return err
+			}
+		}
+		return appendAudit(ctx, tx, rec)
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: remove deny: %w", err)
+	}
+	return removed, nil
+}
+
+// Counters implements store.Store.
+func (s *Store) Counters(ctx context.Context) (store.Counters, error) {
+	var c store.Counters
+	err := s.rd.QueryRowContext(ctx, `SELECT
+		(SELECT value FROM counters WHERE name = 'changes'),
+		(SELECT value FROM counters WHERE name = 'deny')`).Scan(&c.Changes, &c.Deny)
+	if err != nil {
+		return c, fmt.Errorf("sqlite: counters: %w", err)
+	}
+	return c, nil
+}
+
+func appendAudit(ctx context.Context, tx *sql.Tx, rec *audit.Record) error {
+	if rec == nil {
+		return errors.New("no audit record")
+	}
+	var seq int64
+	var hb []byte
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hb)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("audit head: %w", err)
+	}
+	var prev audit.Hash
+	copy(prev[:], hb)
+	rec.Link(seq, prev)
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_records (seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		rec.Seq, rec.Time.UnixMicro(), rec.Entity, rec.User, rec.Device, rec.Source, rec.Matter, rec.Action, rec.Object, rec.Result, rec.Status, rec.Bytes, rec.RequestID, rec.PrevHash[:], rec.Hash[:])
+	if err != nil {
+		return fmt.Errorf("audit append: %w", err)
+	}
+	return nil
+}
+
+// AppendAudit implements store.Store.
+func (s *Store) AppendAudit(ctx context.Context, rec *audit.Record) error {
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return appendAudit(ctx, tx, rec) }); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
+}
+
+// AuditHead implements store.Store.
+func (s *Store) AuditHead(ctx context.Context) (int64, audit.Hash, error) {
+	var seq int64
+	var hb []byte
+	var h audit.Hash
+	err := s.rd.QueryRowContext(ctx, `SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hb)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, h, nil
+	}
+	if err != nil {
+		return 0, h, fmt.Errorf("sqlite: audit head: %w", err)
+	}
+	copy(h[:], hb)
+	return seq, h, nil
+}
+
+// AuditRecords implements store.Store.
+func (s *Store) AuditRecords(ctx context.Context, q audit.Query, fn func(*audit.Record) error) error {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	add("seq > ?", q.AfterSeq)
+	if q.Since != 0 {
+		add("time_us >= ?", q.Since)
+	}
+	if q.Until != 0 {
+		add("time_us < ?", q.Until)
+	}
+	if q.Matter != "" {
+		add("matter = ?", q.Matter)
+	}
+	if q.User != "" {
+		add("username = ?", q.User)
+	}
+	if q.Entity != "" {
+		add("entity = ?", q.Entity)
+	}
+	query := `SELECT seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash
+		FROM audit_records WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`
+	if q.Limit > 0 {
+		query += ` LIMIT ` + strconv.Itoa(q.Limit)
+	}
+	rows, err := s.rd.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: audit records: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r audit.Record
+		var us int64
+		var ph, h []byte
+		if err := rows.Scan(&r.Seq, &us, &r.Entity, &r.User, &r.Device, &r.Source, &r.Matter, &r.Action, &r.Object, &r.Result, &r.Status, &r.Bytes, &r.RequestID, &ph, &h); err != nil {
+			return fmt.Errorf("sqlite: audit records: %w", err)
+		}
+		r.Time = store.FromMicros(us)
+		copy(r.PrevHash[:], ph)
+		copy(r.Hash[:], h)
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: audit records: %w", err)
+	}
+	return nil
+}
+
+// AddCheckpoint implements store.Store.
+func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (seq, key_id, hash, time_us, signature) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			c.Seq, c.KeyID, c.Hash[:], c.Time.UnixMicro(), c.Signature)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: add checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Checkpoints implements store.Store.
+func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+	rows, err := s.rd.QueryContext(ctx, `SELECT seq, key_id, hash, time_us, signature FROM audit_checkpoints ORDER BY seq, key_id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Checkpoint
+	for rows.Next() {
+		var c audit.Checkpoint
+		var h []byte
+		var us int64
+		if err := rows.Scan(&c.Seq, &c.KeyID, &h, &us, &c.Signature); err != nil {
+			return nil, fmt.Errorf("sqlite: checkpoints: %w", err)
+		}
+		copy(c.Hash[:], h)
+		c.Time = store.FromMicros(us)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: checkpoints: %w", err)
+	}
+	return out, nil
+}
+
+// keyedMutex serializes commits per file.
+type keyedMutex struct {
+	mu sync.Mutex // guards m
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int // guarded by keyedMutex.mu
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = make(map[string]*keyedEntry)
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
