@@ -1,0 +1,705 @@
+// Package storetest is the contract every store.Store implementation
+// passes: the same table of behaviours, run against SQLite and PostgreSQL.
+package storetest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/store"
+)
+
+// Harness opens stores for the suite.
+type Harness struct {
+	// Open returns a fresh, empty store, closed when t ends.
+	Open func(t *testing.T) store.Store
+	// Exec runs a statement against the store's database directly, to
+	// tamper with it or inject faults. Placeholders are $1, $2, ...
+	Exec func(t *testing.T, s store.Store, query string, args ...any)
+	// BreakAudit makes every later audit append fail (e.g. a trigger
+	// that raises on insert).
+	BreakAudit func(t *testing.T, s store.Store)
+}
+
+// RandomID returns a random chunk or file ID.
+func RandomID(t testing.TB) format.ID {
+	var id format.ID
+	if _, err := rand.Read(id[:]); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// Rec returns an audit record for a test request.
+func Rec(action, matter string) *audit.Record {
+	return &audit.Record{Time: time.Now(), Entity: "e-1", User: "alice", Device: "LAPTOP-7", Source: "127.0.0.1",
+		Matter: matter, Action: action, Result: audit.ResultOK, Status: 200, RequestID: "req"}
+}
+
+// Run runs the contract suite.
+func Run(t *testing.T, h Harness) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Harness)
+	}{
+		{"Chunks", testChunks},
+		{"CommitSequence", testCommitSequence},
+		{"CommitMissingChunks", testCommitMissingChunks},
+		{"CommitWriteFailure", testCommitWriteFailure},
+		{"DeleteAndHold", testDeleteAndHold},
+		{"VersionsAndChanges", testVersionsAndChanges},
+		{"ConcurrentCommitsOneFile", testConcurrentCommitsOneFile},
+		{"ConcurrentCommitsGapless", testConcurrentCommitsGapless},
+		{"DenyList", testDenyList},
+		{"Usage", testUsage},
+		{"AuditChain", testAuditChain},
+		{"AuditTamper", testAuditTamper},
+		{"AuditFailureChangesNothing", testAuditFailure},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+func auditCount(t *testing.T, s store.Store) int64 {
+	t.Helper()
+	seq, _, err := s.AuditHead(ctx(t))
+	if err != nil {
+		t.Fatalf("AuditHead: %v", err)
+	}
+	return seq
+}
+
+func putChunk(t *testing.T, s store.Store, matter string, id format.ID, size int64) {
+	t.Helper()
+	if _, err := s.PutChunk(ctx(t), store.Chunk{Matter: matter, ID: id, Size: size, Time: time.Now()}, Rec("chunk.put", matter)); err != nil {
+		t.Fatalf("PutChunk: %v", err)
+	}
+}
+
+func commit(t *testing.T, s store.Store, c store.Commit) (store.Version, error) {
+	t.Helper()
+	if c.Time.IsZero() {
+		c.Time = time.Now()
+	}
+	return s.Commit(ctx(t), c, nil, Rec("file.commit", c.Matter))
+}
+
+func mustCommit(t *testing.T, s store.Store, c store.Commit) store.Version {
+	t.Helper()
+	v, err := commit(t, s, c)
+	if err != nil {
+		t.Fatalf("Commit(base %d): %v", c.Base, err)
+	}
+	return v
+}
+
+func wantMismatch(t *testing.T, err error, current int64) {
+	t.Helper()
+	var m *store.VersionMismatchError
+	if !errors.As(err, &m) {
+		t.Fatalf("err = %v, want VersionMismatchError", err)
+	}
+	if m.Current != current {
+		t.Fatalf("mismatch current = %d, want %d", m.Current, current)
+	}
+}
+
+func testChunks(t *testing.T, h Harness) {
+	s := h.Open(t)
+	a, b, c := RandomID(t), RandomID(t), RandomID(t)
+	missing, err := s.MissingChunks(ctx(t), "m1", []format.ID{a, b, c})
+	if err != nil || !slices.Equal(missing, []format.ID{a, b, c}) {
+		t.Fatalf("MissingChunks on empty store = %v, %v", missing, err)
+	}
+	if _, err := s.Chunk(ctx(t), "m1", a); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Chunk of unknown = %v, want ErrNotFound", err)
+	}
+	before := auditCount(t, s)
+	created, err := s.PutChunk(ctx(t), store.Chunk{Matter: "m1", ID: a, Size: 100, Time: time.Now()}, Rec("chunk.put", "m1"))
+	if err != nil || !created {
+		t.Fatalf("PutChunk = %v, %v; want created", created, err)
+	}
+	created, err = s.PutChunk(ctx(t), store.Chunk{Matter: "m1", ID: a, Size: 999, Time: time.Now()}, Rec("chunk.put", "m1"))
+	if err != nil || created {
+		t.Fatalf("PutChunk again = %v, %v; want not created", created, err)
+	}
+	if got := auditCount(t, s); got != before+2 {
+		t.Fatalf("audit records = %d, want %d (one per PutChunk)", got, before+2)
+	}
+	ch, err := s.Chunk(ctx(t), "m1", a)
+	if err != nil || ch.Size != 100 {
+		t.Fatalf("Chunk = %+v, %v; want size 100 (the first)", ch, err)
+	}
+	missing, err = s.MissingChunks(ctx(t), "m1", []format.ID{c, a, b})
+	if err != nil || !slices.Equal(missing, []format.ID{c, b}) {
+		t.Fatalf("MissingChunks = %v, %v; want [c b]", missing, err)
+	}
+	// Chunks belong to their matter.
+	missing, err = s.MissingChunks(ctx(t), "m2", []format.ID{a})
+	if err != nil || len(missing) != 1 {
+		t.Fatalf("MissingChunks in other matter = %v, %v; want a missing", missing, err)
+	}
+	if _, err := s.Chunk(ctx(t), "m2", a); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Chunk in other matter = %v, want ErrNotFound", err)
+	}
+	// A large batch.
+	many := make([]format.ID, 1200)
+	for i := range many {
+		many[i] = RandomID(t)
+	}
+	many[700] = a
+	missing, err = s.MissingChunks(ctx(t), "m1", many)
+	if err != nil || len(missing) != 1199 {
+		t.Fatalf("MissingChunks(1200) = %d, %v; want 1199", len(missing), err)
+	}
+}
+
+func testCommitSequence(t *testing.T, h Harness) {
+	s := h.Open(t)
+	f := RandomID(t)
+	v := mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 0, Size: 10, Entity: "e-1", Device: "d"})
+	if v.Version != 1 || v.Seq != 1 {
+		t.Fatalf("first commit = v%d seq %d, want v1 seq 1", v.Version, v.Seq)
+	}
+	_, err := commit(t, s, store.Commit{Matter: "m", File: f, Base: 0})
+	wantMismatch(t, err, 1)
+	v = mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Size: 20})
+	if v.Version != 2 || v.Seq != 2 {
+		t.Fatalf("second commit = v%d seq %d, want v2 seq 2", v.Version, v.Seq)
+	}
+	_, err = commit(t, s, store.Commit{Matter: "m", File: f, Base: 1})
+	wantMismatch(t, err, 2)
+	_, err = commit(t, s, store.Commit{Matter: "m", File: f, Base: 7})
+	wantMismatch(t, err, 2)
+	_, err = commit(t, s, store.Commit{Matter: "m", File: RandomID(t), Base: 1})
+	wantMismatch(t, err, 0)
+	// Another matter has its own sequence.
+	v = mustCommit(t, s, store.Commit{Matter: "other", File: f, Base: 0})
+	if v.Version != 1 || v.Seq != 1 {
+		t.Fatalf("other matter = v%d seq %d, want v1 seq 1", v.Version, v.Seq)
+	}
+	head, err := s.Version(ctx(t), "m", f, 0)
+	if err != nil || head.Version != 2 || head.Size != 20 || head.Deleted {
+		t.Fatalf("head = %+v, %v", head, err)
+	}
+	old, err := s.Version(ctx(t), "m", f, 1)
+	if err != nil || old.Size != 10 || old.Entity != "e-1" || old.Device != "d" {
+		t.Fatalf("v1 = %+v, %v", old, err)
+	}
+	if _, err := s.Version(ctx(t), "m", f, 3); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("v3 = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Version(ctx(t), "m", RandomID(t), 0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown file = %v, want ErrNotFound", err)
+	}
+}
+
+func testCommitMissingChunks(t *testing.T, h Harness) {
+	s := h.Open(t)
+	have, gone1, gone2 := RandomID(t), RandomID(t), RandomID(t)
+	putChunk(t, s, "m", have, 5)
+	putChunk(t, s, "elsewhere", gone2, 5) // another matter's chunk does not count
+	f := RandomID(t)
+	before := auditCount(t, s)
+	called := false
+	_, err := s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Chunks: []format.ID{have, gone1, have, gone2}, Time: time.Now()},
+		func(context.Context, int64) error { called = true; return nil }, Rec("file.commit", "m"))
+	var me *store.MissingChunksError
+	if !errors.As(err, &me) || !slices.Equal(me.IDs, []format.ID{gone1, gone2}) {
+		t.Fatalf("err = %v, want MissingChunksError [gone1 gone2]", err)
+	}
+	if called {
+		t.Fatal("write was called for a refused commit")
+	}
+	if _, err := s.Version(ctx(t), "m", f, 0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("refused commit left a version: %v", err)
+	}
+	if got := auditCount(t, s); got != before {
+		t.Fatalf("refused commit appended %d audit records", got-before)
+	}
+	putChunk(t, s, "m", gone1, 5)
+	putChunk(t, s, "m", gone2, 5)
+	var wrote int64
+	v, err := s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Chunks: []format.ID{have, gone1, have, gone2}, Time: time.Now()},
+		func(_ context.Context, version int64) error { wrote = version; return nil }, Rec("file.commit", "m"))
+	if err != nil || v.Version != 1 || wrote != 1 {
+		t.Fatalf("commit = %+v, %v, wrote v%d", v, err, wrote)
+	}
+}
+
+func testCommitWriteFailure(t *testing.T, h Harness) {
+	s := h.Open(t)
+	f := RandomID(t)
+	mustCommit(t, s, store.Commit{Matter: "m", File: f})
+	before := auditCount(t, s)
+	boom := errors.New("blob store down")
+	_, err := s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Time: time.Now()},
+		func(context.Context, int64) error { return boom }, Rec("file.commit", "m"))
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want the write error", err)
+	}
+	head, err := s.Version(ctx(t), "m", f, 0)
+	if err != nil || head.Version != 1 {
+		t.Fatalf("head after failed write = %+v, %v; want v1", head, err)
+	}
+	if got := auditCount(t, s); got != before {
+		t.Fatalf("failed commit appended %d audit records", got-before)
+	}
+	v := mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 1})
+	if v.Seq != 2 {
+		t.Fatalf("seq after failed commit = %d, want 2 (no gap)", v.Seq)
+	}
+}
+
+func testDeleteAndHold(t *testing.T, h Harness) {
+	s := h.Open(t)
+	f := RandomID(t)
+	c := RandomID(t)
+	putChunk(t, s, "m", c, 1)
+	mustCommit(t, s, store.Commit{Matter: "m", File: f, Chunks: []format.ID{c}, Size: 3})
+	if err := s.SetHold(ctx(t), store.Hold{Matter: "m", On: true, Reason: "litigation", ChangedBy: "risk", Time: time.Now()}, Rec("hold.on", "m")); err != nil {
+		t.Fatalf("SetHold: %v", err)
+	}
+	hold, err := s.Hold(ctx(t), "m")
+	if err != nil || !hold.On || hold.Reason != "litigation" || hold.ChangedBy != "risk" {
+		t.Fatalf("Hold = %+v, %v", hold, err)
+	}
+	if _, err := commit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Deleted: true}); !errors.Is(err, store.ErrLegalHold) {
+		t.Fatalf("delete under hold = %v, want ErrLegalHold", err)
+	}
+	// Edits are still allowed under hold: they keep history.
+	mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Chunks: []format.ID{c}})
+	if err := s.SetHold(ctx(t), store.Hold{Matter: "m", On: false, ChangedBy: "risk", Time: time.Now()}, Rec("hold.off", "m")); err != nil {
+		t.Fatalf("SetHold off: %v", err)
+	}
+	v := mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 2, Deleted: true, Chunks: []format.ID{c}, Size: 9})
+	if !v.Deleted || v.Version != 3 || v.Size != 0 {
+		t.Fatalf("tombstone = %+v", v)
+	}
+	if _, err := commit(t, s, store.Commit{Matter: "m", File: f, Base: 3, Deleted: true}); !errors.Is(err, store.ErrAlreadyDeleted) {
+		t.Fatalf("second delete = %v, want ErrAlreadyDeleted", err)
+	}
+	_, err = commit(t, s, store.Commit{Matter: "m", File: f, Base: 0})
+	var m *store.VersionMismatchError
+	if !errors.As(err, &m) || m.Current != 3 || !m.Deleted {
+		t.Fatalf("create over tombstone = %v, want mismatch current 3 deleted", err)
+	}
+	v = mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 3, Chunks: []format.ID{c}})
+	if v.Deleted || v.Version != 4 {
+		t.Fatalf("restore = %+v", v)
+	}
+	hold, err = s.Hold(ctx(t), "never-held")
+	if err != nil || hold.On {
+		t.Fatalf("Hold of unknown matter = %+v, %v", hold, err)
+	}
+}
+
+func testVersionsAndChanges(t *testing.T, h Harness) {
+	s := h.Open(t)
+	f1, f2 := RandomID(t), RandomID(t)
+	mustCommit(t, s, store.Commit{Matter: "m", File: f1})                         // seq 1
+	mustCommit(t, s, store.Commit{Matter: "x", File: f1})                         // other matter
+	mustCommit(t, s, store.Commit{Matter: "m", File: f2})                         // seq 2
+	mustCommit(t, s, store.Commit{Matter: "m", File: f1, Base: 1})                // seq 3
+	mustCommit(t, s, store.Commit{Matter: "m", File: f1, Base: 2})                // seq 4
+	mustCommit(t, s, store.Commit{Matter: "m", File: f2, Base: 1, Deleted: true}) // seq 5
+	vs, err := s.Versions(ctx(t), "m", f1, 0, 100)
+	if err != nil || len(vs) != 3 || vs[0].Version != 3 || vs[2].Version != 1 {
+		t.Fatalf("Versions = %+v, %v; want 3,2,1", vs, err)
+	}
+	vs, err = s.Versions(ctx(t), "m", f1, 3, 1)
+	if err != nil || len(vs) != 1 || vs[0].Version != 2 {
+		t.Fatalf("Versions(before 3, limit 1) = %+v, %v; want [2]", vs, err)
+	}
+	if _, err := s.Versions(ctx(t), "m", RandomID(t), 0, 10); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Versions of unknown file = %v, want ErrNotFound", err)
+	}
+	ch, headSeq, err := s.Changes(ctx(t), "m", 0, 100)
+	if err != nil || headSeq != 5 || len(ch) != 5 {
+		t.Fatalf("Changes = %d changes, head %d, %v; want 5, 5", len(ch), headSeq, err)
+	}
+	for i, c := range ch {
+		if c.Seq != int64(i+1) {
+			t.Fatalf("change %d has seq %d", i, c.Seq)
+		}
+	}
+	if ch[4].File != f2 || !ch[4].Deleted || ch[3].File != f1 || ch[3].Version != 3 {
+		t.Fatalf("changes = %+v", ch)
+	}
+	ch, _, err = s.Changes(ctx(t), "m", 3, 1)
+	if err != nil || len(ch) != 1 || ch[0].Seq != 4 {
+		t.Fatalf("Changes(since 3, limit 1) = %+v, %v", ch, err)
+	}
+	ch, headSeq, err = s.Changes(ctx(t), "m", 5, 10)
+	if err != nil || len(ch) != 0 || headSeq != 5 {
+		t.Fatalf("Changes(since head) = %+v, %d, %v", ch, headSeq, err)
+	}
+	ch, headSeq, err = s.Changes(ctx(t), "nothing-here", 0, 10)
+	if err != nil || len(ch) != 0 || headSeq != 0 {
+		t.Fatalf("Changes(unknown matter) = %+v, %d, %v", ch, headSeq, err)
+	}
+}
+
+// testConcurrentCommitsOneFile races commits from the same base: exactly
+// one wins, every other is refused with the winner's version.
+func testConcurrentCommitsOneFile(t *testing.T, h Harness) {
+	s := h.Open(t)
+	f := RandomID(t)
+	mustCommit(t, s, store.Commit{Matter: "m", File: f})
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	var writesMu sync.Mutex
+	writes := 0
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Time: time.Now()},
+				func(context.Context, int64) error {
+					writesMu.Lock()
+					writes++
+					writesMu.Unlock()
+					return nil
+				}, Rec("file.commit", "m"))
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		if err == nil {
+			wins++
+			continue
+		}
+		wantMismatch(t, err, 2)
+	}
+	if wins != 1 || writes != 1 {
+		t.Fatalf("%d commits won and %d wrote a blob, want exactly 1 and 1", wins, writes)
+	}
+}
+
+// testConcurrentCommitsGapless commits to many files of one matter at once:
+// sequence numbers are 1..n without gaps or duplicates.
+func testConcurrentCommitsGapless(t *testing.T, h Harness) {
+	s := h.Open(t)
+	const n = 24
+	var wg sync.WaitGroup
+	seqs := make([]int64, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := s.Commit(ctx(t), store.Commit{Matter: "m", File: RandomID(t), Time: time.Now()}, nil, Rec("file.commit", "m"))
+			if err != nil {
+				t.Errorf("commit: %v", err)
+				return
+			}
+			seqs[i] = v.Seq
+		}()
+	}
+	wg.Wait()
+	CheckGapless(t, seqs)
+}
+
+// CheckGapless fails t unless seqs is a permutation of 1..len(seqs).
+func CheckGapless(t testing.TB, seqs []int64) {
+	t.Helper()
+	sorted := slices.Clone(seqs)
+	slices.Sort(sorted)
+	for i, s := range sorted {
+		if s != int64(i+1) {
+			t.Fatalf("sequence numbers %v are not 1..%d without gaps or duplicates", sorted, len(seqs))
+		}
+	}
+}
+
+func testDenyList(t *testing.T, h Harness) {
+	s := h.Open(t)
+	list, gen0, err := s.DenyList(ctx(t))
+	if err != nil || len(list) != 0 {
+		t.Fatalf("DenyList = %v, %v", list, err)
+	}
+	c0, err := s.Counters(ctx(t))
+	if err != nil || c0.Deny != gen0 {
+		t.Fatalf("Counters = %+v, %v; want deny %d", c0, err, gen0)
+	}
+	created, err := s.AddDeny(ctx(t), store.DenyEntry{Entity: "ent-1", Name: "bob", Reason: "left", CreatedBy: "it", Time: time.Now()}, Rec("deny.add", ""))
+	if err != nil || !created {
+		t.Fatalf("AddDeny = %v, %v", created, err)
+	}
+	created, err = s.AddDeny(ctx(t), store.DenyEntry{Entity: "ent-1", Name: "other", Time: time.Now()}, Rec("deny.add", ""))
+	if err != nil || created {
+		t.Fatalf("AddDeny again = %v, %v; want not created", created, err)
+	}
+	list, gen1, err := s.DenyList(ctx(t))
+	if err != nil || len(list) != 1 || list[0].Entity != "ent-1" || list[0].Name != "bob" || list[0].Reason != "left" || list[0].CreatedBy != "it" {
+		t.Fatalf("DenyList = %+v, %v", list, err)
+	}
+	if gen1 <= gen0 {
+		t.Fatalf("deny generation %d did not grow from %d", gen1, gen0)
+	}
+	removed, err := s.RemoveDeny(ctx(t), "ent-1", Rec("deny.remove", ""))
+	if err != nil || !removed {
+		t.Fatalf("RemoveDeny = %v, %v", removed, err)
+	}
+	removed, err = s.RemoveDeny(ctx(t), "ent-1", Rec("deny.remove", ""))
+	if err != nil || removed {
+		t.Fatalf("RemoveDeny again = %v, %v", removed, err)
+	}
+	list, gen2, err := s.DenyList(ctx(t))
+	if err != nil || len(list) != 0 || gen2 <= gen1 {
+		t.Fatalf("DenyList after remove = %v, gen %d (was %d), %v", list, gen2, gen1, err)
+	}
+	mustCommit(t, s, store.Commit{Matter: "m", File: RandomID(t)})
+	c1, err := s.Counters(ctx(t))
+	if err != nil || c1.Changes <= c0.Changes || c1.Deny != gen2 {
+		t.Fatalf("Counters after commit = %+v (was %+v), %v", c1, c0, err)
+	}
+}
+
+func testUsage(t *testing.T, h Harness) {
+	s := h.Open(t)
+	a, b := RandomID(t), RandomID(t)
+	putChunk(t, s, "m", a, 100)
+	putChunk(t, s, "m", b, 50)
+	putChunk(t, s, "x", a, 7)
+	f := RandomID(t)
+	mustCommit(t, s, store.Commit{Matter: "m", File: f, Size: 10, Chunks: []format.ID{a, b}})
+	mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Size: 11, Chunks: []format.ID{a}})
+	mustCommit(t, s, store.Commit{Matter: "m", File: RandomID(t), Size: 5})
+	u, err := s.Usage(ctx(t), "m")
+	want := store.Usage{Chunks: 2, ChunkBytes: 150, Files: 2, Versions: 3, ManifestBytes: 26, Seq: 3}
+	if err != nil || u != want {
+		t.Fatalf("Usage = %+v, %v; want %+v", u, err, want)
+	}
+}
+
+func verify(t *testing.T, s store.Store, keys []ed25519.PublicKey) audit.Report {
+	t.Helper()
+	rep, err := audit.Verify(ctx(t), s, keys)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	return rep
+}
+
+func testAuditChain(t *testing.T, h Harness) {
+	s := h.Open(t)
+	t0 := time.Now().Add(-time.Hour)
+	for i := range 6 {
+		r := Rec("chunk.get", fmt.Sprintf("m%d", i%2))
+		r.Time = t0.Add(time.Duration(i) * time.Minute)
+		if i == 5 {
+			r.User = "bob"
+		}
+		if err := s.AppendAudit(ctx(t), r); err != nil {
+			t.Fatalf("AppendAudit: %v", err)
+		}
+		if r.Seq != int64(i+1) || r.Hash == (audit.Hash{}) {
+			t.Fatalf("record %d: seq %d hash %v", i, r.Seq, r.Hash)
+		}
+	}
+	seq, head, err := s.AuditHead(ctx(t))
+	if err != nil || seq != 6 {
+		t.Fatalf("AuditHead = %d, %v", seq, err)
+	}
+	var got []*audit.Record
+	collect := func(q audit.Query) []int64 {
+		got = got[:0]
+		if err := s.AuditRecords(ctx(t), q, func(r *audit.Record) error { got = append(got, r); return nil }); err != nil {
+			t.Fatalf("AuditRecords(%+v): %v", q, err)
+		}
+		var seqs []int64
+		for _, r := range got {
+			seqs = append(seqs, r.Seq)
+		}
+		return seqs
+	}
+	if s := collect(audit.Query{}); !slices.Equal(s, []int64{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("all records = %v", s)
+	}
+	if got[5].Hash != head || got[5].User != "bob" || got[0].Device != "LAPTOP-7" || got[0].Time.UnixMicro() != t0.UnixMicro() {
+		t.Fatalf("stored record differs: %+v", got[5])
+	}
+	for _, r := range got {
+		if r.Sum() != r.Hash {
+			t.Fatalf("record %d: stored hash does not match recomputed", r.Seq)
+		}
+	}
+	if s := collect(audit.Query{Matter: "m1"}); !slices.Equal(s, []int64{2, 4, 6}) {
+		t.Fatalf("matter filter = %v", s)
+	}
+	if s := collect(audit.Query{User: "bob"}); !slices.Equal(s, []int64{6}) {
+		t.Fatalf("user filter = %v", s)
+	}
+	if s := collect(audit.Query{Since: t0.Add(2 * time.Minute).UnixMicro(), Until: t0.Add(4 * time.Minute).UnixMicro()}); !slices.Equal(s, []int64{3, 4}) {
+		t.Fatalf("time filter = %v", s)
+	}
+	if s := collect(audit.Query{AfterSeq: 2, Limit: 3}); !slices.Equal(s, []int64{3, 4, 5}) {
+		t.Fatalf("after/limit = %v", s)
+	}
+	if s := collect(audit.Query{Entity: "nobody"}); len(s) != 0 {
+		t.Fatalf("entity filter = %v", s)
+	}
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	cp := audit.Sign(priv, seq, head, time.Now())
+	if err := s.AddCheckpoint(ctx(t), cp); err != nil {
+		t.Fatalf("AddCheckpoint: %v", err)
+	}
+	if err := s.AddCheckpoint(ctx(t), cp); err != nil {
+		t.Fatalf("AddCheckpoint twice: %v", err)
+	}
+	cps, err := s.Checkpoints(ctx(t))
+	if err != nil || len(cps) != 1 || cps[0].Hash != head || !cps[0].Time.Equal(cp.Time) {
+		t.Fatalf("Checkpoints = %+v, %v", cps, err)
+	}
+	rep := verify(t, s, []ed25519.PublicKey{pub})
+	if !rep.OK || rep.Records != 6 || rep.Checkpoints != 1 || rep.LastCheckpoint != 6 {
+		t.Fatalf("Verify = %+v", rep)
+	}
+	other, _, _ := ed25519.GenerateKey(nil)
+	if rep := verify(t, s, []ed25519.PublicKey{other}); rep.OK {
+		t.Fatalf("Verify with the wrong key = %+v, want a problem", rep)
+	}
+}
+
+// testAuditTamper edits, deletes, inserts and truncates records in the
+// database directly; Verify must name the first broken record each time.
+func testAuditTamper(t *testing.T, h Harness) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	keys := []ed25519.PublicKey{pub}
+	setup := func(t *testing.T) store.Store {
+		s := h.Open(t)
+		for range 8 {
+			if err := s.AppendAudit(ctx(t), Rec("file.get", "m")); err != nil {
+				t.Fatal(err)
+			}
+			if seq, head, _ := s.AuditHead(ctx(t)); seq == 6 {
+				if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now())); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if rep := verify(t, s, keys); !rep.OK {
+			t.Fatalf("untouched chain: %+v", rep)
+		}
+		return s
+	}
+	cases := []struct {
+		name    string
+		tamper  func(t *testing.T, s store.Store)
+		wantSeq int64
+	}{
+		{"edit field", func(t *testing.T, s store.Store) {
+			h.Exec(t, s, `UPDATE audit_records SET username = 'mallory' WHERE seq = 3`)
+		}, 3},
+		{"edit bytes", func(t *testing.T, s store.Store) {
+			h.Exec(t, s, `UPDATE audit_records SET bytes = bytes + 1 WHERE seq = 7`)
+		}, 7},
+		{"delete middle", func(t *testing.T, s store.Store) {
+			h.Exec(t, s, `DELETE FROM audit_records WHERE seq = 4`)
+		}, 4},
+		{"insert forged", func(t *testing.T, s store.Store) {
+			// Shift 3.. up by one, then insert a well-formed record at 3
+			// linked to record 2: the old record 3 no longer links.
+			h.Exec(t, s, `UPDATE audit_records SET seq = -(seq + 1) WHERE seq >= 3`)
+			h.Exec(t, s, `UPDATE audit_records SET seq = -seq WHERE seq < 0`)
+			var prev audit.Record
+			s.AuditRecords(ctx(t), audit.Query{AfterSeq: 1, Limit: 1}, func(r *audit.Record) error { prev = *r; return nil })
+			forged := Rec("file.get", "m")
+			forged.User = "cover-story"
+			forged.Link(prev.Seq, prev.Hash)
+			h.Exec(t, s, `INSERT INTO audit_records (seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+				forged.Seq, forged.Time.UnixMicro(), forged.Entity, forged.User, forged.Device, forged.Source, forged.Matter, forged.Action, forged.Object, forged.Result, forged.Status, forged.Bytes, forged.RequestID, forged.PrevHash[:], forged.Hash[:])
+		}, 4},
+		{"truncate tail under checkpoint", func(t *testing.T, s store.Store) {
+			h.Exec(t, s, `DELETE FROM audit_records WHERE seq >= 5`)
+		}, 5},
+		{"rewrite chain", func(t *testing.T, s store.Store) {
+			// Re-link everything from record 2 on with a changed field: the
+			// links are consistent again, the signed checkpoint is not.
+			var recs []audit.Record
+			s.AuditRecords(ctx(t), audit.Query{}, func(r *audit.Record) error { recs = append(recs, *r); return nil })
+			h.Exec(t, s, `DELETE FROM audit_records WHERE seq >= 2`)
+			for i := 1; i < len(recs); i++ {
+				r := recs[i]
+				if i == 1 {
+					r.User = "mallory"
+				}
+				r.Link(recs[i-1].Seq, recs[i-1].Hash)
+				recs[i] = r
+				h.Exec(t, s, `INSERT INTO audit_records (seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+					r.Seq, r.Time.UnixMicro(), r.Entity, r.User, r.Device, r.Source, r.Matter, r.Action, r.Object, r.Result, r.Status, r.Bytes, r.RequestID, r.PrevHash[:], r.Hash[:])
+			}
+		}, 6},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := setup(t)
+			tc.tamper(t, s)
+			rep := verify(t, s, keys)
+			if rep.OK || rep.Problem == nil || rep.Problem.Seq != tc.wantSeq {
+				t.Fatalf("Verify = %+v (problem %+v), want first problem at record %d", rep, rep.Problem, tc.wantSeq)
+			}
+		})
+	}
+}
+
+// testAuditFailure: with audit appends failing, every mutation fails and
+// leaves the store as it was.
+func testAuditFailure(t *testing.T, h Harness) {
+	s := h.Open(t)
+	f, c := RandomID(t), RandomID(t)
+	putChunk(t, s, "m", c, 1)
+	mustCommit(t, s, store.Commit{Matter: "m", File: f, Chunks: []format.ID{c}})
+	u0, _ := s.Usage(ctx(t), "m")
+	c0, _ := s.Counters(ctx(t))
+	h.BreakAudit(t, s)
+	if err := s.AppendAudit(ctx(t), Rec("file.get", "m")); err == nil {
+		t.Fatal("AppendAudit succeeded with audit broken")
+	}
+	c2 := RandomID(t)
+	if _, err := s.PutChunk(ctx(t), store.Chunk{Matter: "m", ID: c2, Size: 1, Time: time.Now()}, Rec("chunk.put", "m")); err == nil {
+		t.Fatal("PutChunk succeeded with audit broken")
+	}
+	if _, err := s.Chunk(ctx(t), "m", c2); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("chunk recorded despite failed audit: %v", err)
+	}
+	if _, err := commit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Chunks: []format.ID{c}}); err == nil {
+		t.Fatal("Commit succeeded with audit broken")
+	}
+	if _, err := commit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Deleted: true}); err == nil {
+		t.Fatal("delete succeeded with audit broken")
+	}
+	if err := s.SetHold(ctx(t), store.Hold{Matter: "m", On: true, Time: time.Now()}, Rec("hold.on", "m")); err == nil {
+		t.Fatal("SetHold succeeded with audit broken")
+	}
+	if _, err := s.AddDeny(ctx(t), store.DenyEntry{Entity: "e", Time: time.Now()}, Rec("deny.add", "")); err == nil {
+		t.Fatal("AddDeny succeeded with audit broken")
+	}
+	u1, _ := s.Usage(ctx(t), "m")
+	c1, _ := s.Counters(ctx(t))
+	hold, _ := s.Hold(ctx(t), "m")
+	list, _, _ := s.DenyList(ctx(t))
+	if u1 != u0 || c1 != c0 || hold.On || len(list) != 0 {
+		t.Fatalf("store changed: usage %+v -> %+v, counters %+v -> %+v, hold %v, deny %v", u0, u1, c0, c1, hold.On, list)
+	}
+}
