@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"path/filepath"
 	"testing"
 	"time"
@@ -99,5 +101,40 @@ func TestIndexConstraints(t *testing.T) {
 	cs, err := d.Conflicts(ctx)
 	if err != nil || len(cs) != 1 || cs[0].Copy != "a (conflict)" {
 		t.Fatalf("Conflicts = %+v, %v", cs, err)
+	}
+}
+
+func TestFilesUnder(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	_ = d.PutMatter(ctx, Matter{ID: "m", Name: "M", Role: "rw", Folder: "M [m]"})
+	for i, p := range []string{"a", "a/b", "a/b/c", "a0", "a b", "a%/x", "ab/c", "b"} {
+		if err := d.PutFile(ctx, File{Matter: "m", Path: p, FileID: fmt.Sprint(i), Hash: []byte{0}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := map[string][]string{
+		"a":   {"a", "a/b", "a/b/c"},
+		"a/b": {"a/b", "a/b/c"},
+		"a%":  {"a%/x"},
+		"":    {"a", "a b", "a%/x", "a/b", "a/b/c", "a0", "ab/c", "b"},
+		"zz":  nil,
+	}
+	for prefix, want := range cases {
+		rows, err := d.FilesUnder(ctx, "m", prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, r.Path)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("FilesUnder(%q) = %q, want %q", prefix, got, want)
+		}
 	}
 }

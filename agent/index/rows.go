@@ -110,15 +110,32 @@ func (d *DB) scanFile(row *sql.Row) (File, error) {
 // Files returns every file row of a matter, ordered by path.
 func (d *DB) Files(ctx context.Context, matter string) ([]File, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT matter, path, file_id, size, mtime_ns, mode, hash, version FROM files WHERE matter = ? ORDER BY path`, matter)
+	return scanFiles(rows, err, "files")
+}
+
+// FilesUnder returns the rows of a matter at prefix or below it ("" for
+// all), ordered by path.
+func (d *DB) FilesUnder(ctx context.Context, matter, prefix string) ([]File, error) {
+	if prefix == "" {
+		return d.Files(ctx, matter)
+	}
+	// A range instead of LIKE: paths may contain '%' and '_'. '0' is the
+	// byte after '/', so [prefix/, prefix0) is exactly the subtree.
+	rows, err := d.db.QueryContext(ctx, `SELECT matter, path, file_id, size, mtime_ns, mode, hash, version FROM files
+		WHERE matter = ? AND (path = ? OR (path >= ? AND path < ?)) ORDER BY path`, matter, prefix, prefix+"/", prefix+"0")
+	return scanFiles(rows, err, "files under "+prefix)
+}
+
+func scanFiles(rows *sql.Rows, err error, op string) ([]File, error) {
 	if err != nil {
-		return nil, fmt.Errorf("index: files: %w", err)
+		return nil, fmt.Errorf("index: %s: %w", op, err)
 	}
 	defer rows.Close()
 	var out []File
 	for rows.Next() {
 		var f File
 		if err := rows.Scan(&f.Matter, &f.Path, &f.FileID, &f.Size, &f.MtimeNs, &f.Mode, &f.Hash, &f.Version); err != nil {
-			return nil, fmt.Errorf("index: files: %w", err)
+			return nil, fmt.Errorf("index: %s: %w", op, err)
 		}
 		out = append(out, f)
 	}

@@ -1,0 +1,555 @@
+// Package agent is the desktop sync engine: it keeps each matter folder
+// below the root in sync with the gateway, both ways, using format for
+// everything at rest and kms for keys.
+//
+// Each matter has one loop that does all of its work in order (pull the
+// change feed, upload local changes), woken by file-system events, by the
+// gateway's change feed and by a periodic rescan. State lives in the local
+// index, updated after each file, so a crash at any point resumes where it
+// stopped and never loses a file.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mattersync/mattersync/agent/index"
+	"github.com/mattersync/mattersync/agent/watch"
+	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/kms"
+	"golang.org/x/time/rate"
+)
+
+// Agent syncs every matter of one user. Create it with New.
+type Agent struct {
+	cfg    Config
+	log    *slog.Logger
+	idx    *index.DB
+	keys   Keys
+	remote Remote
+	user   string // user name, shown in conflict-copy names
+	entity string // Vault entity ID, the author of manifests
+	ignore *watch.Ignore
+	board  *statusBoard
+
+	codecs   chan *format.Codec // bounded pool: each holds zstd state
+	chunkers sync.Pool          // *format.Chunker
+	bufs     sync.Pool          // *[]byte of chunkBufSize capacity
+
+	upLimit, downLimit *rate.Limiter // nil: unlimited
+
+	revokeOnce sync.Once
+	revoked    chan struct{} // closed when access is revoked
+}
+
+// New returns an agent for the logged-in user.
+func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity string, log *slog.Logger) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ig, err := watch.NewIgnore(cfg.IgnorePatterns())
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, log: log, idx: idx, keys: keys, remote: remote, user: user, entity: entity, ignore: ig,
+		board: &statusBoard{}, codecs: make(chan *format.Codec, 2*putWorkers), revoked: make(chan struct{})}
+	a.chunkers.New = func() any { return format.NewChunker(nil) }
+	a.bufs.New = func() any { b := make([]byte, 0, chunkBufSize); return &b }
+	if n := cfg.Bandwidth.UploadKiBps; n > 0 {
+		a.upLimit = rate.NewLimiter(rate.Limit(n*1024), format.MaxChunkSize+format.Overhead)
+	}
+	if n := cfg.Bandwidth.DownloadKiBps; n > 0 {
+		a.downLimit = rate.NewLimiter(rate.Limit(n*1024), format.MaxChunkSize+format.Overhead)
+	}
+	a.board.update(func(s *Status) { s.State = "starting"; s.User = user; s.Device = cfg.DeviceName; s.Root = cfg.Root })
+	return a, nil
+}
+
+func (a *Agent) getCodec() *format.Codec {
+	select {
+	case c := <-a.codecs:
+		return c
+	default:
+		c, err := format.NewCodec()
+		if err != nil {
+			panic("agent: zstd codec: " + err.Error()) // constant options: cannot fail
+		}
+		return c
+	}
+}
+
+func (a *Agent) putCodec(c *format.Codec) {
+	select {
+	case a.codecs <- c:
+	default:
+		c.Close()
+	}
+}
+
+func (a *Agent) waitUpload(ctx context.Context, n int) {
+	if a.upLimit != nil {
+		_ = a.upLimit.WaitN(ctx, min(n, a.upLimit.Burst()))
+	}
+}
+
+func (a *Agent) waitDownload(ctx context.Context, n int) {
+	if a.downLimit != nil {
+		_ = a.downLimit.WaitN(ctx, min(n, a.downLimit.Burst()))
+	}
+}
+
+func (a *Agent) cursor(ctx context.Context, matter string) (uint64, error) {
+	ms, err := a.idx.Matters(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range ms {
+		if m.ID == matter {
+			return m.Cursor, nil
+		}
+	}
+	return 0, fmt.Errorf("matter %s is not in the index", matter)
+}
+
+func (a *Agent) progress(matter string, total int) {
+	a.board.matter(matter, func(m *MatterStatus) { m.FilesDone, m.FilesTotal = 0, total })
+}
+
+func (a *Agent) progressStep(matter string) {
+	a.board.matter(matter, func(m *MatterStatus) { m.FilesDone++ })
+}
+
+// Status returns the current status.
+func (a *Agent) Status() Status { return a.board.snapshot() }
+
+// refreshMatters asks Vault which matters the user has, creates their
+// folders and index rows, and handles matters the user lost.
+func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, error) {
+	list, err := a.keys.Matters(ctx)
+	if kms.KindOf(err) == kms.Denied {
+		// Vault refused the login itself: disabled entity or revoked
+		// token. Stop and drop the keys, but leave the files: only the
+		// gateway's explicit "revoked" triggers the wipe policy, so an
+		// expired login can never delete a lawyer's work.
+		a.stop(err, false)
+		return nil, fmt.Errorf("%w: %w", ErrRevoked, err)
+	}
+	if err != nil {
+		return nil, a.checkRevoked(fmt.Errorf("list matters: %w", err))
+	}
+	known, err := a.idx.Matters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]index.Matter{}
+	for _, m := range known {
+		byID[m.ID] = m
+	}
+	if err := os.MkdirAll(a.cfg.Root, 0o755); err != nil {
+		return nil, fmt.Errorf("matters root: %w", err)
+	}
+	var out []*matterSync
+	current := map[string]bool{}
+	for _, m := range list {
+		current[m.ID] = true
+		folder := MatterFolder(m.ID, m.Name)
+		dir := filepath.Join(a.cfg.Root, folder)
+		if old, ok := byID[m.ID]; ok && old.Folder != folder {
+			// The matter was renamed: move its folder along.
+			if err := os.Rename(filepath.Join(a.cfg.Root, old.Folder), dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+				a.log.Warn("matter renamed but its folder could not be moved", "matter", m.ID, "from", old.Folder, "to", folder, "err", err)
+				folder, dir = old.Folder, filepath.Join(a.cfg.Root, old.Folder)
+			}
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("matter folder %s: %w", folder, err)
+		}
+		if err := a.idx.PutMatter(ctx, index.Matter{ID: m.ID, Name: m.Name, Role: string(m.Role), Folder: folder}); err != nil {
+			return nil, err
+		}
+		a.board.matter(m.ID, func(s *MatterStatus) { s.Name, s.Role, s.Folder = m.Name, string(m.Role), folder })
+		out = append(out, &matterSync{a: a, id: m.ID, name: m.Name, role: m.Role, dir: dir})
+	}
+	for _, m := range known {
+		if current[m.ID] || m.State == "removed" {
+			continue
+		}
+		a.log.Warn("access to matter removed: it is no longer synced", "matter", m.ID, "wipe", a.cfg.WipeOnRevoke)
+		if err := a.idx.SetMatterState(ctx, m.ID, "removed"); err != nil {
+			return nil, err
+		}
+		if a.cfg.WipeOnRevoke {
+			if err := os.RemoveAll(filepath.Join(a.cfg.Root, m.Folder)); err != nil {
+				a.log.Error("wipe of removed matter failed", "matter", m.ID, "err", err)
+			}
+		}
+		a.board.matter(m.ID, func(s *MatterStatus) { s.State = "removed" })
+	}
+	return out, nil
+}
+
+// checkRevoked turns the gateway's "revoked" answer into ErrRevoked, after
+// acting on it.
+func (a *Agent) checkRevoked(err error) error {
+	if err == nil || errors.Is(err, ErrRevoked) {
+		return err
+	}
+	if remoteCode(err) == api.CodeRevoked {
+		a.stop(err, true)
+		return fmt.Errorf("%w: %w", ErrRevoked, err)
+	}
+	return err
+}
+
+// stop ends syncing for good: every key dropped from memory, the wipe
+// policy applied if IT revoked the user (revoked), and the reason shown in
+// status.
+func (a *Agent) stop(cause error, revoked bool) {
+	a.revokeOnce.Do(func() {
+		a.keys.Wipe()
+		a.log.Error("access revoked: sync stopped and keys wiped", "revoked_by_it", revoked, "wipe_on_revoke", a.cfg.WipeOnRevoke, "cause", cause)
+		msg := "access revoked by IT: sync stopped, keys wiped"
+		if !revoked {
+			msg = "Vault refused this login: sync stopped, keys wiped; log in again (mattersync login) or contact IT"
+		}
+		if revoked && a.cfg.WipeOnRevoke {
+			msg += ", local matter folders removed"
+			if ms, err := a.idx.Matters(context.Background()); err == nil {
+				for _, m := range ms {
+					if err := os.RemoveAll(filepath.Join(a.cfg.Root, m.Folder)); err != nil {
+						a.log.Error("wipe failed", "matter", m.ID, "err", err)
+					}
+				}
+			}
+		}
+		a.board.update(func(s *Status) { s.State = "revoked"; s.Message = msg })
+		close(a.revoked)
+	})
+}
+
+// syncMatter runs one pass on a matter: pull, then scan (the whole matter
+// if full, else only below each of paths) and upload, then pull again to
+// pick up what arrived meanwhile. Neither full nor paths: pull only.
+func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths []string) (passResult, error) {
+	var res passResult
+	a.board.matter(m.id, func(s *MatterStatus) { s.State = "syncing" })
+	err := func() error {
+		mk, err := loadMatterKeys(ctx, a.keys, m.id)
+		if err != nil {
+			return err
+		}
+		if err := m.pull(ctx, mk, &res); err != nil {
+			return err
+		}
+		if full {
+			paths = []string{""}
+		}
+		for _, p := range paths {
+			if err := m.scan(ctx, mk, p, &res); err != nil {
+				return err
+			}
+		}
+		if len(paths) == 0 {
+			return nil
+		}
+		return m.pull(ctx, mk, &res)
+	}()
+	err = a.checkRevoked(err)
+	now := time.Now()
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	_ = a.idx.SetSyncResult(context.WithoutCancel(ctx), m.id, now, msg)
+	conflicts, _ := a.idx.Conflicts(context.WithoutCancel(ctx))
+	n := 0
+	for _, c := range conflicts {
+		if c.Matter == m.id {
+			n++
+		}
+	}
+	a.board.matter(m.id, func(s *MatterStatus) {
+		s.State, s.Conflicts, s.Errors = "idle", n, res.skipped
+		if err != nil {
+			s.State, s.Errors = "error", append([]string{msg}, res.skipped...)
+		} else {
+			s.LastSync = now
+		}
+		s.Queue = 0
+	})
+	return res, err
+}
+
+// Summary is the outcome of SyncOnce.
+type Summary struct {
+	Matters                                  int
+	Uploaded, Downloaded, Deleted, Conflicts int
+	Problems                                 []string
+}
+
+// SyncOnce reconciles every matter both ways once. The error is non-nil if
+// a matter could not be synced; Problems lists files left alone.
+func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
+	var sum Summary
+	ms, err := a.refreshMatters(ctx)
+	if err != nil {
+		return sum, err
+	}
+	var errs []error
+	for _, m := range ms {
+		res, err := a.syncMatter(ctx, m, true, nil)
+		sum.Matters++
+		sum.Uploaded += res.uploaded
+		sum.Downloaded += res.downloaded
+		sum.Deleted += res.deleted
+		sum.Conflicts += res.conflicts
+		for _, p := range res.skipped {
+			sum.Problems = append(sum.Problems, m.id+": "+p)
+		}
+		if err != nil {
+			if errors.Is(err, ErrRevoked) {
+				return sum, err
+			}
+			errs = append(errs, fmt.Errorf("matter %s: %w", m.id, err))
+		}
+	}
+	a.board.update(func(s *Status) { s.State = "idle" })
+	return sum, errors.Join(errs...)
+}
+
+// Run syncs until ctx ends: a watcher on the root, one loop per matter, the
+// status endpoint. It returns nil on shutdown and ErrRevoked (after
+// stopping everything and wiping keys) when access is revoked.
+func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer a.keys.Wipe()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if a.cfg.StatusAddr != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := serveStatus(ctx, a.cfg.StatusAddr, a.cfg.DataDir, a.board); err != nil {
+				a.log.Error("status endpoint", "err", err)
+			}
+		}()
+	}
+	if err := os.MkdirAll(a.cfg.Root, 0o755); err != nil {
+		return fmt.Errorf("matters root: %w", err)
+	}
+	w, err := watch.New(a.cfg.Root, a.cfg.Debounce, a.ignore, a.log)
+	if err != nil {
+		return err
+	}
+	batches := make(chan watch.Batch)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := w.Run(ctx, batches); err != nil {
+			a.log.Error("watcher stopped", "err", err)
+		}
+	}()
+
+	loops := map[string]*matterLoop{}
+	refresh := time.NewTicker(time.Minute)
+	defer refresh.Stop()
+	startLoops := func() {
+		ms, err := a.refreshMatters(ctx)
+		if err != nil {
+			a.log.Warn("cannot list matters; retrying", "err", err)
+			a.board.update(func(s *Status) { s.State, s.Message = "offline", err.Error() })
+			return
+		}
+		live := map[string]bool{}
+		for _, m := range ms {
+			live[m.id] = true
+			if l, ok := loops[m.id]; ok {
+				l.m.role, l.m.name = m.role, m.name
+				continue
+			}
+			l := newMatterLoop(a, m)
+			loops[m.id] = l
+			wg.Add(1)
+			go func() { defer wg.Done(); l.run(ctx) }()
+		}
+		for id, l := range loops {
+			if !live[id] {
+				l.stop()
+				delete(loops, id)
+			}
+		}
+		a.board.update(func(s *Status) { s.State, s.Message = "idle", "" })
+	}
+	startLoops()
+	for {
+		select {
+		case <-ctx.Done():
+			a.board.update(func(s *Status) { s.State = "stopped" })
+			return nil
+		case <-a.revoked:
+			cancel()
+			return ErrRevoked
+		case <-refresh.C:
+			startLoops()
+		case b := <-batches:
+			for _, l := range loops {
+				l.local(b)
+			}
+		}
+	}
+}
+
+// matterLoop is the goroutine that owns one matter while Run runs.
+type matterLoop struct {
+	a      *Agent
+	m      *matterSync
+	wake   chan struct{}
+	mu     sync.Mutex // guards paths and full
+	paths  map[string]bool
+	full   bool
+	cancel context.CancelFunc
+	ctx    context.Context
+}
+
+func newMatterLoop(a *Agent, m *matterSync) *matterLoop {
+	return &matterLoop{a: a, m: m, wake: make(chan struct{}, 1), paths: map[string]bool{}, full: true}
+}
+
+func (l *matterLoop) stop() {
+	if l.cancel != nil {
+		l.cancel()
+	}
+}
+
+func (l *matterLoop) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// local queues the paths of a watcher batch that lie in this matter.
+func (l *matterLoop) local(b watch.Batch) {
+	l.mu.Lock()
+	if b.Overflow {
+		l.full = true
+	}
+	n := 0
+	for _, p := range b.Paths {
+		if rel, ok := relUnder(l.m.dir, p); ok {
+			l.paths[rel] = true
+			n++
+		} else if p == l.m.dir || isAncestor(p, l.m.dir) {
+			l.full = true // the matter folder itself moved or vanished
+			n++
+		}
+	}
+	q := len(l.paths)
+	l.mu.Unlock()
+	if n > 0 || b.Overflow {
+		l.a.board.matter(l.m.id, func(s *MatterStatus) { s.Queue = q })
+		l.poke()
+	}
+}
+
+func (l *matterLoop) run(ctx context.Context) {
+	ctx, l.cancel = context.WithCancel(ctx)
+	// The change feed long-polls in its own goroutine and pokes the loop.
+	go l.feed(ctx)
+	rescan := time.NewTicker(l.a.cfg.RescanInterval)
+	defer rescan.Stop()
+	backoff := time.Duration(0)
+	retry := time.NewTimer(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-rescan.C:
+			l.mu.Lock()
+			l.full = true
+			l.mu.Unlock()
+		case <-l.wake:
+		case <-retry.C:
+		}
+		l.mu.Lock()
+		full, paths := l.full, l.paths
+		l.full, l.paths = false, map[string]bool{}
+		l.mu.Unlock()
+		_, err := l.a.syncMatter(ctx, l.m, full || len(paths) > 256, slices.Sorted(maps.Keys(paths)))
+		if err == nil {
+			backoff = 0
+			continue
+		}
+		if errors.Is(err, ErrRevoked) || ctx.Err() != nil {
+			return
+		}
+		// Offline or failing: retry everything later, with exponential
+		// backoff and jitter so a fleet of laptops doesn't stampede a
+		// gateway that comes back.
+		l.mu.Lock()
+		l.full = true
+		l.mu.Unlock()
+		backoff = min(max(2*backoff, time.Second), 5*time.Minute)
+		d := backoff/2 + rand.N(backoff/2+1)
+		l.a.log.Warn("sync failed; retrying", "matter", l.m.id, "in", d.Round(time.Millisecond), "err", err)
+		retry.Reset(d)
+	}
+}
+
+// feed long-polls the matter's change feed and pokes the loop when the
+// gateway has changes past the local cursor.
+func (l *matterLoop) feed(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		cur, err := l.a.cursor(ctx, l.m.id)
+		if err != nil {
+			return
+		}
+		page, err := l.a.remote.Changes(ctx, l.m.id, int64(cur), 30*time.Second)
+		if err != nil {
+			if errors.Is(l.a.checkRevoked(err), ErrRevoked) {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff/2 + rand.N(backoff/2+1)):
+			}
+			backoff = min(2*backoff, time.Minute)
+			continue
+		}
+		backoff = time.Second
+		if len(page.Changes) > 0 {
+			l.poke()
+			// Wait for the loop to move the cursor before polling again.
+			for ctx.Err() == nil {
+				c, err := l.a.cursor(ctx, l.m.id)
+				if err != nil || c > cur {
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		}
+	}
+}
+
+// isAncestor reports whether dir is a strict ancestor of p.
+func isAncestor(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
+}

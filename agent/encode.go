@@ -1,0 +1,166 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/mattersync/mattersync/format"
+)
+
+// encoded is a file cut into chunks, every chunk already on the gateway.
+type encoded struct {
+	refs []format.ChunkRef
+	ids  []string
+	hash [32]byte
+	size uint64
+}
+
+// Upload batching: chunks are held (as plaintext copies) until a batch is
+// full, then one "which are missing?" request decides which get sealed and
+// sent. Memory per upload is bounded by batchBytes; sealing only what is
+// missing makes renames and re-saves cost almost nothing.
+const (
+	batchBytes   = 32 << 20
+	batchChunks  = 64
+	putWorkers   = 4
+	chunkBufSize = format.MaxChunkSize
+)
+
+// encode reads the file at abs once: chunks, chunk IDs, whole-file hash,
+// and uploads the chunks the gateway lacks.
+func (a *Agent) encode(ctx context.Context, matter string, k *format.Keys, abs string) (*encoded, error) {
+	f, err := os.Open(abs)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ch := a.chunkers.Get().(*format.Chunker)
+	defer a.chunkers.Put(ch)
+	ch.Reset(f)
+	defer ch.Reset(nil)
+
+	enc := &encoded{}
+	h := sha256.New()
+	var batch []pendingChunk
+	var held int
+	flush := func() error {
+		err := a.sendMissing(ctx, matter, k, batch)
+		for _, p := range batch {
+			a.bufs.Put(p.buf)
+		}
+		batch, held = batch[:0], 0
+		return err
+	}
+	seen := map[format.ID]bool{}
+	for {
+		chunk, err := ch.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			flush()
+			return nil, fmt.Errorf("read %s: %w", abs, err)
+		}
+		id := k.ChunkID(chunk)
+		h.Write(chunk)
+		enc.refs = append(enc.refs, format.ChunkRef{ID: id, Size: uint32(len(chunk))})
+		enc.ids = append(enc.ids, id.String())
+		enc.size += uint64(len(chunk))
+		if seen[id] {
+			continue // repeated content within the file: send once
+		}
+		seen[id] = true
+		buf := a.bufs.Get().(*[]byte)
+		*buf = append((*buf)[:0], chunk...)
+		batch = append(batch, pendingChunk{id: id, buf: buf})
+		held += len(chunk)
+		if held >= batchBytes || len(batch) >= batchChunks {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	copy(enc.hash[:], h.Sum(nil))
+	return enc, nil
+}
+
+type pendingChunk struct {
+	id  format.ID
+	buf *[]byte // plaintext copy, from Agent.bufs
+}
+
+// sendMissing asks which chunks of batch the gateway lacks and seals and
+// uploads those, putWorkers at a time.
+func (a *Agent) sendMissing(ctx context.Context, matter string, k *format.Keys, batch []pendingChunk) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	ids := make([]string, len(batch))
+	byID := make(map[string]pendingChunk, len(batch))
+	for i, p := range batch {
+		ids[i] = p.id.String()
+		byID[ids[i]] = p
+	}
+	missing, err := a.remote.MissingChunks(ctx, matter, ids)
+	if err != nil {
+		return fmt.Errorf("ask for missing chunks: %w", err)
+	}
+	work := make(chan pendingChunk)
+	errs := make(chan error, putWorkers)
+	var wg sync.WaitGroup
+	for range min(putWorkers, len(missing)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codec := a.getCodec()
+			defer a.putCodec(codec)
+			var sealed []byte
+			for p := range work {
+				var err error
+				sealed, err = codec.SealChunk(sealed[:0], k, p.id, *p.buf)
+				if err == nil {
+					a.waitUpload(ctx, len(sealed))
+					err = a.remote.PutChunk(ctx, matter, p.id.String(), sealed)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("upload chunk %s: %w", p.id, err)
+					return
+				}
+			}
+		}()
+	}
+	var firstErr error
+feed:
+	for _, id := range missing {
+		p, ok := byID[id]
+		if !ok {
+			firstErr = fmt.Errorf("gateway named chunk %q that was not asked for", id)
+			break
+		}
+		select {
+		case work <- p:
+		case firstErr = <-errs:
+			break feed
+		case <-ctx.Done():
+			firstErr = ctx.Err()
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if firstErr == nil {
+		select {
+		case firstErr = <-errs:
+		default:
+		}
+	}
+	return firstErr
+}

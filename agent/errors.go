@@ -1,0 +1,65 @@
+package agent
+
+import (
+	"errors"
+
+	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/api"
+)
+
+// ErrRevoked is returned when the gateway or Vault says this user has been
+// cut off: the agent stops syncing and drops its keys.
+var ErrRevoked = errors.New("agent: access revoked by the firm's IT")
+
+// errFileChanging: a file changed while it was read; it is read again after
+// the next quiet period.
+var errFileChanging = errors.New("file changed while it was being read")
+
+// errLocalChanged: a local file changed between the decision to overwrite
+// it and the rename; the next pass treats it as a local edit.
+var errLocalChanged = errors.New("local file changed during download")
+
+// codeError is implemented by the gateway client's errors.
+type codeError interface {
+	error
+	APIError() *api.Error
+}
+
+// remoteError returns the gateway's error body in err, or nil if err did not
+// come from a gateway answer (network errors, for instance).
+func remoteError(err error) *api.Error {
+	var ce codeError
+	if errors.As(err, &ce) {
+		return ce.APIError()
+	}
+	return nil
+}
+
+// remoteCode returns the gateway's error code in err, or "".
+func remoteCode(err error) api.Code {
+	if e := remoteError(err); e != nil {
+		return e.Code
+	}
+	return ""
+}
+
+// permanent reports whether retrying cannot fix err: the object is
+// tampered with, malformed or unsafe. Such a change is reported and skipped;
+// anything else (network, gateway down) is retried.
+func permanent(err error) bool {
+	for _, e := range []error{format.ErrAuth, format.ErrMalformed, format.ErrBadHeader, format.ErrUnsafePath,
+		format.ErrTooLarge, format.ErrUnsupportedVersion, format.ErrWrongMatter, format.ErrWrongEpoch,
+		format.ErrWrongID, format.ErrWrongVersion, errTampered} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	switch remoteCode(err) {
+	case api.CodeNotFound, api.CodeInvalidRequest:
+		return true
+	}
+	return false
+}
+
+// errTampered: downloaded content does not match its manifest.
+var errTampered = errors.New("content does not match its manifest (tampered or corrupt)")

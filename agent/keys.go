@@ -1,0 +1,75 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mattersync/mattersync/format"
+)
+
+// matterKeys are the derived keys of one matter for one sync pass. They are
+// built from the kms cache (no Vault call while it is warm) at the start of
+// a pass and dropped at its end, so they never outlive the kms TTL by more
+// than one pass, and Wipe takes effect at the next pass.
+type matterKeys struct {
+	matter  string
+	src     Keys
+	fileIDs *format.FileIDKey
+	current *format.Keys
+	byEpoch map[uint32]*format.Keys
+}
+
+func loadMatterKeys(ctx context.Context, src Keys, matter string) (*matterKeys, error) {
+	e1, err := src.EpochKey(ctx, matter, 1)
+	if err != nil {
+		return nil, fmt.Errorf("matter %s: epoch 1 key: %w", matter, err)
+	}
+	defer clear(e1)
+	fileIDs, err := format.DeriveFileIDKey(matter, e1)
+	if err != nil {
+		return nil, err
+	}
+	mk := &matterKeys{matter: matter, src: src, fileIDs: fileIDs, byEpoch: map[uint32]*format.Keys{}}
+	n, cur, err := src.CurrentKey(ctx, matter)
+	if err != nil {
+		return nil, fmt.Errorf("matter %s: current key: %w", matter, err)
+	}
+	defer clear(cur)
+	if mk.current, err = format.DeriveKeys(fileIDs, n, cur); err != nil {
+		return nil, err
+	}
+	mk.byEpoch[n] = mk.current
+	return mk, nil
+}
+
+// epoch returns the keys of epoch n, for reading objects sealed under it.
+func (mk *matterKeys) epoch(ctx context.Context, n uint32) (*format.Keys, error) {
+	if k, ok := mk.byEpoch[n]; ok {
+		return k, nil
+	}
+	raw, err := mk.src.EpochKey(ctx, mk.matter, n)
+	if err != nil {
+		return nil, fmt.Errorf("matter %s: epoch %d key: %w", mk.matter, n, err)
+	}
+	defer clear(raw)
+	k, err := format.DeriveKeys(mk.fileIDs, n, raw)
+	if err != nil {
+		return nil, err
+	}
+	mk.byEpoch[n] = k
+	return k, nil
+}
+
+// openManifest opens a sealed manifest with the keys of the epoch its
+// header names.
+func (mk *matterKeys) openManifest(ctx context.Context, sealed []byte, fileID format.ID, version uint64) (*format.Manifest, error) {
+	h, err := format.ParseHeader(sealed)
+	if err != nil {
+		return nil, err
+	}
+	k, err := mk.epoch(ctx, h.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	return k.OpenManifest(sealed, fileID, version)
+}
