@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -15,9 +14,12 @@ import (
 // Create one per process (or per worker pool) and share it: it is safe for
 // concurrent use.
 type Codec struct {
-	enc     *zstd.Encoder
-	dec     *zstd.Decoder
-	scratch sync.Pool // *[]byte with capacity MaxChunkSize
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+	// scratch holds up to GOMAXPROCS buffers for compressed payloads,
+	// grown on demand. A channel rather than a sync.Pool: the pool is
+	// emptied at every GC, and each refill would cost megabytes.
+	scratch chan []byte
 }
 
 // NewCodec returns a Codec serving up to GOMAXPROCS concurrent calls
@@ -45,14 +47,29 @@ func NewCodec() (*Codec, error) {
 		enc.Close()
 		return nil, fmt.Errorf("format: zstd decoder: %w", err)
 	}
-	c := &Codec{enc: enc, dec: dec}
-	c.scratch.New = func() any { b := make([]byte, 0, MaxChunkSize); return &b }
-	return c, nil
+	return &Codec{enc: enc, dec: dec, scratch: make(chan []byte, n)}, nil
 }
 
-// zstdWindow is the largest power of two ≤ MaxChunkSize: a chunk is one
-// frame, so a larger window cannot find more matches.
-const zstdWindow = MaxChunkSize
+func (c *Codec) getScratch() []byte {
+	select {
+	case b := <-c.scratch:
+		return b
+	default:
+		return nil
+	}
+}
+
+func (c *Codec) putScratch(b []byte) {
+	select {
+	case c.scratch <- b[:0]:
+	default:
+	}
+}
+
+// zstdWindow bounds the encoder's history, hence its memory (about twice
+// the window per concurrent encoder). 1 MiB compresses text chunks as well
+// as 8 MiB at the fastest level. Readers accept windows up to MaxChunkSize.
+const zstdWindow = 1 << 20
 
 // Close releases the zstd state. The Codec must not be used afterwards.
 func (c *Codec) Close() {
@@ -71,17 +88,15 @@ func (c *Codec) SealChunk(dst []byte, k *Keys, id ID, plain []byte) ([]byte, err
 	h := Header{Kind: KindChunk}
 	payload := plain
 	if compressible(plain) {
-		sp := c.scratch.Get().(*[]byte)
-		defer c.scratch.Put(sp)
-		z := c.enc.EncodeAll(plain, (*sp)[:0])
-		*sp = z[:0] // keep a grown buffer for next time
+		z := c.enc.EncodeAll(plain, c.getScratch())
+		defer c.putScratch(z)
 		// Keep the compressed form only if it saves at least 1/32: below
 		// that, the reader's decompression costs more than the bytes saved.
 		if len(z) <= len(plain)-len(plain)/32 {
 			payload, h.Compressed = z, true
 		}
 	}
-	out, err := sealObject(dst, k.chunkSeal, h, k.Matter(), k.epoch, id, payload)
+	out, err := sealObject(dst, k.chunkSeal, h, k.fileIDs.binding(), k.epoch, id, payload)
 	if err != nil {
 		return dst, fmt.Errorf("format: seal chunk %s: %w", id, err)
 	}
@@ -108,14 +123,14 @@ func (c *Codec) openChunk(dst []byte, k *Keys, id ID, sealed []byte) ([]byte, er
 	var err error
 	if len(sealed) >= 7 && sealed[6]&flagZstd != 0 {
 		// Compressed: decrypt into scratch, then decompress into dst.
-		sp := c.scratch.Get().(*[]byte)
-		defer c.scratch.Put(sp)
+		scratch := c.getScratch()
 		var z []byte
-		z, h, err = openObject((*sp)[:0], sealed, k.chunkSeal, KindChunk, k.Matter(), k.epoch, id, 0)
+		z, h, err = openObject(scratch, sealed, k.chunkSeal, KindChunk, k.fileIDs.binding(), k.epoch, id, 0)
 		if err != nil {
+			c.putScratch(scratch)
 			return dst, err
 		}
-		*sp = z[:0]
+		defer c.putScratch(z)
 		if !h.Compressed {
 			return dst, ErrAuth // unreachable: the flag is authenticated
 		}
@@ -138,7 +153,7 @@ func (c *Codec) openChunk(dst []byte, k *Keys, id ID, sealed []byte) ([]byte, er
 			return dst[:start], fmt.Errorf("zstd: %w: %w", ErrMalformed, err)
 		}
 	} else {
-		dst, _, err = openObject(dst, sealed, k.chunkSeal, KindChunk, k.Matter(), k.epoch, id, 0)
+		dst, _, err = openObject(dst, sealed, k.chunkSeal, KindChunk, k.fileIDs.binding(), k.epoch, id, 0)
 		if err != nil {
 			return dst[:start], err
 		}

@@ -207,7 +207,7 @@ func TestChunkInsider(t *testing.T) {
 	w.Write(make([]byte, 2*MaxChunkSize))
 	w.Close()
 	for name, z := range map[string][]byte{"with size": withFCS, "streamed": buf.Bytes(), "garbage": []byte("not zstd at all")} {
-		sealed, err := sealObject(nil, k.chunkSeal, Header{Kind: KindChunk, Compressed: true}, testMatter, 2, id, z)
+		sealed, err := sealObject(nil, k.chunkSeal, Header{Kind: KindChunk, Compressed: true}, newBinding(testMatter), 2, id, z)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -118,11 +118,15 @@ func sizeErr(n uint32) error {
 // matter, chunk or file ID and file version (0 for chunks). The gateway
 // calls it on every upload; the Open functions call it before decrypting.
 func (h Header) Check(kind Kind, matter string, id ID, fileVersion uint64) error {
+	return h.check(kind, newBinding(matter), id, fileVersion)
+}
+
+func (h Header) check(kind Kind, m binding, id ID, fileVersion uint64) error {
 	switch {
 	case h.Kind != kind:
 		return fmt.Errorf("format: object is a %v, want a %v: %w", h.Kind, kind, ErrBadHeader)
-	case h.MatterTag != matterTag(matter):
-		return fmt.Errorf("format: matter tag %x does not match matter %q: %w", h.MatterTag, matter, ErrWrongMatter)
+	case h.MatterTag != m.tag:
+		return fmt.Errorf("format: matter tag %x does not match matter %q: %w", h.MatterTag, m.matter, ErrWrongMatter)
 	case h.IDTag != [4]byte(id[:4]):
 		return fmt.Errorf("format: ID tag %x does not match %v %s: %w", h.IDTag, kind, id, ErrWrongID)
 	case h.FileVersion != fileVersion:

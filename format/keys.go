@@ -31,10 +31,9 @@ const (
 // rotates: every member, in every epoch, names a path with the same ID.
 // Safe for concurrent use.
 type FileIDKey struct {
-	matter    string
-	matterTag [4]byte
-	key       []byte // only to compare in DeriveKeys for epoch 1
-	mac       macPool
+	matter binding
+	key    []byte // only to compare in DeriveKeys for epoch 1
+	mac    macPool
 }
 
 // DeriveFileIDKey derives the file-ID key of matter from its epoch 1 key.
@@ -46,11 +45,13 @@ func DeriveFileIDKey(matter string, epoch1Key []byte) (*FileIDKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FileIDKey{matter: matter, matterTag: matterTag(matter), key: key, mac: newMACPool(key)}, nil
+	return &FileIDKey{matter: newBinding(matter), key: key, mac: newMACPool(key)}, nil
 }
 
 // Matter returns the matter ID the key was derived for.
-func (k *FileIDKey) Matter() string { return k.matter }
+func (k *FileIDKey) Matter() string { return k.matter.matter }
+
+func (k *FileIDKey) binding() binding { return k.matter }
 
 // FileID returns the file ID of path: HMAC-SHA256(file-ID key, normalized
 // path). The path is normalized first (see NormalizePath), so equivalent
@@ -84,7 +85,7 @@ func DeriveKeys(fileIDs *FileIDKey, epoch uint32, epochKey []byte) (*Keys, error
 	if epoch == 0 {
 		return nil, errors.New("format: epoch 0 is invalid, epochs start at 1")
 	}
-	m := fileIDs.matter
+	m := fileIDs.Matter()
 	k := &Keys{fileIDs: fileIDs, epoch: epoch}
 	if epoch == 1 {
 		fk, err := deriveSubkey(epochKey, m, 1, labelFileID)
@@ -110,7 +111,7 @@ func DeriveKeys(fileIDs *FileIDKey, epoch uint32, epochKey []byte) (*Keys, error
 }
 
 // Matter returns the matter ID.
-func (k *Keys) Matter() string { return k.fileIDs.matter }
+func (k *Keys) Matter() string { return k.fileIDs.Matter() }
 
 // Epoch returns the epoch number.
 func (k *Keys) Epoch() uint32 { return k.epoch }

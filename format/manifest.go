@@ -73,7 +73,7 @@ func (k *Keys) SealManifest(dst []byte, m *Manifest) ([]byte, ID, error) {
 	}
 	fileID := k.fileIDs.mac.sum([]byte(m.Path))
 	payload := m.appendEncoding(make([]byte, 0, m.encodedSize()))
-	out, err := sealObject(dst, k.manifestSeal, Header{Kind: KindManifest, FileVersion: m.Version}, k.Matter(), k.epoch, fileID, payload)
+	out, err := sealObject(dst, k.manifestSeal, Header{Kind: KindManifest, FileVersion: m.Version}, k.fileIDs.binding(), k.epoch, fileID, payload)
 	if err != nil {
 		return dst, ID{}, fmt.Errorf("format: seal manifest: %w", err)
 	}
@@ -93,7 +93,7 @@ func (k *Keys) OpenManifest(sealed []byte, fileID ID, version uint64) (*Manifest
 }
 
 func (k *Keys) openManifest(sealed []byte, fileID ID, version uint64) (*Manifest, error) {
-	payload, _, err := openObject(nil, sealed, k.manifestSeal, KindManifest, k.Matter(), k.epoch, fileID, version)
+	payload, _, err := openObject(nil, sealed, k.manifestSeal, KindManifest, k.fileIDs.binding(), k.epoch, fileID, version)
 	if err != nil {
 		return nil, err
 	}

@@ -164,7 +164,7 @@ func TestManifestInsider(t *testing.T) {
 		"nonzero padding":      {victim, append(m.appendEncoding(nil)[:255], 1)},
 		"short":                {victim, m.appendEncoding(nil)[:40]},
 	} {
-		s, err := sealObject(nil, k.manifestSeal, Header{Kind: KindManifest, FileVersion: 7}, testMatter, 2, tc.fid, tc.payload)
+		s, err := sealObject(nil, k.manifestSeal, Header{Kind: KindManifest, FileVersion: 7}, newBinding(testMatter), 2, tc.fid, tc.payload)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,6 +29,14 @@ func newAEAD(sealKey []byte, kind Kind, id ID, version uint64) (cipher.AEAD, err
 // aadBuf holds associated data: header || len(matter) || matter || id.
 type aadBuf [HeaderSize + 1 + MaxMatterIDLen + IDSize]byte
 
+// binding is a matter ID with its precomputed header tag.
+type binding struct {
+	matter string
+	tag    [4]byte
+}
+
+func newBinding(matter string) binding { return binding{matter, matterTag(matter)} }
+
 func (b *aadBuf) build(header []byte, matter string, id ID) []byte {
 	a := append(b[:0], header[:HeaderSize]...)
 	a = append(a, byte(len(matter)))
@@ -38,11 +46,11 @@ func (b *aadBuf) build(header []byte, matter string, id ID) []byte {
 
 // sealObject appends header || nonce || ciphertext || tag to dst. h.Kind,
 // h.Compressed and h.FileVersion must be set; the rest is filled in here.
-func sealObject(dst []byte, sealKey []byte, h Header, matter string, epoch uint32, id ID, payload []byte) ([]byte, error) {
+func sealObject(dst []byte, sealKey []byte, h Header, m binding, epoch uint32, id ID, payload []byte) ([]byte, error) {
 	h.Version = FormatVersion
 	h.Epoch = epoch
 	h.PayloadLen = uint32(len(payload))
-	h.MatterTag = matterTag(matter)
+	h.MatterTag = m.tag
 	h.IDTag = [4]byte(id[:4])
 	aead, err := newAEAD(sealKey, h.Kind, id, h.FileVersion)
 	if err != nil {
@@ -51,13 +59,13 @@ func sealObject(dst []byte, sealKey []byte, h Header, matter string, epoch uint3
 	start := len(dst)
 	dst = appendHeader(dst, h)
 	var ab aadBuf
-	return aead.Seal(dst, nil, payload, ab.build(dst[start:], matter, id)), nil
+	return aead.Seal(dst, nil, payload, ab.build(dst[start:], m.matter, id)), nil
 }
 
 // openObject checks everything checkable in the clear, then authenticates
 // and decrypts the payload, appending it to dst. Nothing is appended unless
 // authentication succeeds.
-func openObject(dst, sealed []byte, sealKey []byte, kind Kind, matter string, epoch uint32, id ID, version uint64) ([]byte, Header, error) {
+func openObject(dst, sealed []byte, sealKey []byte, kind Kind, m binding, epoch uint32, id ID, version uint64) ([]byte, Header, error) {
 	h, err := ParseHeader(sealed)
 	if err != nil {
 		return dst, h, err
@@ -68,7 +76,7 @@ func openObject(dst, sealed []byte, sealKey []byte, kind Kind, matter string, ep
 	case int64(len(sealed)) > size:
 		return dst, h, fmt.Errorf("format: %d bytes after the declared end: %w", int64(len(sealed))-size, ErrBadHeader)
 	}
-	if err := h.Check(kind, matter, id, version); err != nil {
+	if err := h.check(kind, m, id, version); err != nil {
 		return dst, h, err
 	}
 	if h.Epoch != epoch {
@@ -79,7 +87,7 @@ func openObject(dst, sealed []byte, sealKey []byte, kind Kind, matter string, ep
 		return dst, h, err
 	}
 	var ab aadBuf
-	out, err := aead.Open(dst, nil, sealed[HeaderSize:], ab.build(sealed, matter, id))
+	out, err := aead.Open(dst, nil, sealed[HeaderSize:], ab.build(sealed, m.matter, id))
 	if err != nil {
 		return dst, h, ErrAuth
 	}

@@ -311,7 +311,7 @@ func TestSealFixedMatchesSealObject(t *testing.T) {
 	k := mustKeys(t, testMatter, 2)
 	p := []byte("payload")
 	id := k.ChunkID(p)
-	s, err := sealObject(nil, k.chunkSeal, Header{Kind: KindChunk}, testMatter, 2, id, p)
+	s, err := sealObject(nil, k.chunkSeal, Header{Kind: KindChunk}, newBinding(testMatter), 2, id, p)
 	if err != nil {
 		t.Fatal(err)
 	}
