@@ -61,7 +61,7 @@ func startVault() (*VaultServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &VaultServer{Addr: "http://" + addr, Token: "hvs.test" + RandomHex(16)}
+	v := &VaultServer{Addr: "http://" + addr, Token: "root-" + RandomHex(16)}
 	v.proc, err = startProcess("vault", bin,
 		[]string{"server", "-dev", "-dev-no-store-token", "-dev-root-token-id=" + v.Token, "-dev-listen-address=" + addr},
 		[]string{"VAULT_ADDR=", "VAULT_TOKEN=", "VAULT_LOG_LEVEL=warn", "VAULT_DISABLE_USER_LOCKOUT=true"},
