@@ -379,10 +379,10 @@ func (a *Agent) Run(ctx context.Context) error {
 				l.m.role, l.m.name = m.role, m.name
 				continue
 			}
-			l := newMatterLoop(a, m)
+			l := newMatterLoop(ctx, a, m)
 			loops[m.id] = l
 			wg.Add(1)
-			go func() { defer wg.Done(); l.run(ctx) }()
+			go func() { defer wg.Done(); l.run() }()
 		}
 		for id, l := range loops {
 			if !live[id] {
@@ -419,19 +419,17 @@ type matterLoop struct {
 	mu     sync.Mutex // guards paths and full
 	paths  map[string]bool
 	full   bool
+	ctx    context.Context // ends when the matter stops being synced
 	cancel context.CancelFunc
-	ctx    context.Context
 }
 
-func newMatterLoop(a *Agent, m *matterSync) *matterLoop {
-	return &matterLoop{a: a, m: m, wake: make(chan struct{}, 1), paths: map[string]bool{}, full: true}
+func newMatterLoop(ctx context.Context, a *Agent, m *matterSync) *matterLoop {
+	l := &matterLoop{a: a, m: m, wake: make(chan struct{}, 1), paths: map[string]bool{}, full: true}
+	l.ctx, l.cancel = context.WithCancel(ctx)
+	return l
 }
 
-func (l *matterLoop) stop() {
-	if l.cancel != nil {
-		l.cancel()
-	}
-}
+func (l *matterLoop) stop() { l.cancel() }
 
 func (l *matterLoop) poke() {
 	select {
@@ -464,8 +462,8 @@ func (l *matterLoop) local(b watch.Batch) {
 	}
 }
 
-func (l *matterLoop) run(ctx context.Context) {
-	ctx, l.cancel = context.WithCancel(ctx)
+func (l *matterLoop) run() {
+	ctx := l.ctx
 	// The change feed long-polls in its own goroutine and pokes the loop.
 	go l.feed(ctx)
 	rescan := time.NewTicker(l.a.cfg.RescanInterval)
