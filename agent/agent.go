@@ -376,8 +376,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		for _, m := range ms {
 			live[m.id] = true
 			if l, ok := loops[m.id]; ok {
-				l.m.role, l.m.name = m.role, m.name
-				continue
+				if l.m.role == m.role && l.m.dir == m.dir {
+					continue
+				}
+				l.stop() // role or folder changed: a fresh loop picks it up
 			}
 			l := newMatterLoop(ctx, a, m)
 			loops[m.id] = l
