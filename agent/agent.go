@@ -379,9 +379,9 @@ func (a *Agent) Run(ctx context.Context) error {
 				if l.m.role == m.role && l.m.dir == m.dir {
 					continue
 				}
-				l.stop() // role or folder changed: a fresh loop picks it up
+				l.stop() // role or folder changed: a fresh loop takes over
 			}
-			l := newMatterLoop(ctx, a, m)
+			l := newMatterLoop(ctx, a, m, loops[m.id])
 			loops[m.id] = l
 			wg.Add(1)
 			go func() { defer wg.Done(); l.run() }()
@@ -423,10 +423,12 @@ type matterLoop struct {
 	full   bool
 	ctx    context.Context // ends when the matter stops being synced
 	cancel context.CancelFunc
+	prev   *matterLoop   // a stopped loop of the same matter, to wait for
+	done   chan struct{} // closed when run returns
 }
 
-func newMatterLoop(ctx context.Context, a *Agent, m *matterSync) *matterLoop {
-	l := &matterLoop{a: a, m: m, wake: make(chan struct{}, 1), paths: map[string]bool{}, full: true}
+func newMatterLoop(ctx context.Context, a *Agent, m *matterSync, prev *matterLoop) *matterLoop {
+	l := &matterLoop{a: a, m: m, wake: make(chan struct{}, 1), paths: map[string]bool{}, full: true, prev: prev, done: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancel(ctx)
 	return l
 }
@@ -465,7 +467,12 @@ func (l *matterLoop) local(b watch.Batch) {
 }
 
 func (l *matterLoop) run() {
+	defer close(l.done)
 	ctx := l.ctx
+	if l.prev != nil {
+		<-l.prev.done // one writer per matter, always
+		l.prev = nil
+	}
 	// The change feed long-polls in its own goroutine and pokes the loop.
 	go l.feed(ctx)
 	rescan := time.NewTicker(l.a.cfg.RescanInterval)
