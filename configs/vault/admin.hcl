@@ -1,0 +1,82 @@
+# {{.Name}}-admin: attached to the group {{.AdminGroup}}. Everything
+# `mattersync-admin` does after `vault init` (which needs a bootstrap/root
+# token): matters, members, users, rotation, revocation, shredding.
+#
+# Admins never get transit "decrypt": they create and rewrap wrapped epoch
+# keys without ever seeing one. They can, however, write the per-matter
+# policies, so this policy must only go to people trusted with every matter.
+
+# Matter keys: create, rotate, configure (min_decryption_version), delete (shred).
+path "{{.Transit}}/keys/matter-*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+# New epoch keys, returned wrapped only; rewrap to the newest key version.
+path "{{.Transit}}/datakey/wrapped/matter-*" {
+  capabilities = ["update"]
+}
+path "{{.Transit}}/rewrap/matter-*" {
+  capabilities = ["update"]
+}
+
+# Matter metadata, wrapped epoch keys, revocation records.
+path "{{.KV}}/data/matters/*" {
+  capabilities = ["create", "read", "update"]
+}
+path "{{.KV}}/metadata/matters/*" {
+  capabilities = ["read", "list", "delete"]
+}
+path "{{.KV}}/data/revocations/*" {
+  capabilities = ["create", "read", "update"]
+}
+path "{{.KV}}/metadata/revocations/*" {
+  capabilities = ["read", "list"]
+}
+
+# Per-matter policies.
+path "sys/policies/acl/{{.Name}}-matter-*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+
+# Users (entities, aliases) and groups.
+path "identity/entity" {
+  capabilities = ["create", "update"]
+}
+path "identity/entity/name/*" {
+  capabilities = ["create", "read", "update", "list"]
+}
+path "identity/entity/id/*" {
+  capabilities = ["read"]
+}
+path "identity/entity-alias" {
+  capabilities = ["create", "update"]
+}
+path "identity/entity-alias/id/*" {
+  capabilities = ["read"]
+}
+path "identity/group/name/matter-*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+path "identity/group/name/{{.AdminGroup}}" {
+  capabilities = ["read", "update"]
+}
+path "identity/group/id/*" {
+  capabilities = ["read"]
+}
+
+# userpass users (dev/test and small firms), and the mount accessor for aliases.
+path "auth/{{.Userpass}}/users/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+}
+path "sys/auth" {
+  capabilities = ["read"]
+}
+
+# Revocation: revoke every token a user obtained by logging in.
+path "sys/leases/revoke-prefix/auth/*" {
+  capabilities = ["update", "sudo"]
+}
+
+# The admin's own identity token, for the gateway's admin API.
+path "identity/oidc/token/{{.Name}}" {
+  capabilities = ["read"]
+}

@@ -1,0 +1,341 @@
+package kms
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// User is a Vault identity entity as mattersync sees it: the entity name is
+// the user name ("username" claim), its ID the "sub" claim.
+type User struct {
+	Name     string
+	EntityID string
+	Disabled bool     // revoked
+	Policies []string // the entity's own policies (not its groups')
+	Groups   []string // names of the groups it is a direct member of
+	Aliases  []Alias  // its logins
+}
+
+// Alias is one login of a user: an auth method mount and the name there.
+type Alias struct {
+	MountPath string // e.g. "auth/userpass/"
+	MountType string // e.g. "userpass", "oidc", "ldap"
+	Name      string
+}
+
+// Admin reports whether u is in mattersync-admins.
+func (u User) Admin() bool { return slices.Contains(u.Groups, AdminGroup) }
+
+// Membership is a user's role in one matter.
+type Membership struct {
+	Matter string
+	Role   Role
+}
+
+// Matters returns u's matter memberships (screened ones included), sorted.
+func (u User) Matters() []Membership {
+	var out []Membership
+	for _, g := range u.Groups {
+		if m, r, ok := ParseMatterGroup(g); ok {
+			out = append(out, Membership{Matter: m, Role: r})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Matter != out[j].Matter {
+			return out[i].Matter < out[j].Matter
+		}
+		return out[i].Role < out[j].Role
+	})
+	return out
+}
+
+func (u User) role(matter string, r Role) bool {
+	return slices.Contains(u.Groups, MatterGroup(matter, r))
+}
+
+// UserOptions tune CreateUser.
+type UserOptions struct {
+	// Password for the userpass login; required. The caller generates or
+	// reads it; kms never logs it.
+	Password string
+	// Admin adds the user to mattersync-admins.
+	Admin bool
+	// TokenTTL and TokenMaxTTL bound the user's Vault tokens; zero means 1h
+	// and 24h. The agent renews up to the max, then logs in again.
+	TokenTTL, TokenMaxTTL time.Duration
+}
+
+// CreateUser creates user name: a Vault entity named exactly name with the
+// <name>-agent policy, a userpass login with the same name, and the alias
+// tying the login to the entity. An existing entity or login is an Exists
+// error and nothing changes.
+func (a *Admin) CreateUser(ctx context.Context, name string, opt UserOptions) (User, error) {
+	op := "create user " + name
+	l := a.s.layout
+	if err := ValidateUserName(name); err != nil {
+		return User{}, err
+	}
+	if len(opt.Password) < 12 {
+		return User{}, errorf(op, Invalid, "password must be at least 12 characters")
+	}
+	ttl, maxTTL := opt.TokenTTL, opt.TokenMaxTTL
+	if ttl == 0 {
+		ttl = time.Hour
+	}
+	if maxTTL == 0 {
+		maxTTL = 24 * time.Hour
+	}
+	if sec, err := a.s.readOpt(ctx, op, "identity/entity/name/"+name); err != nil {
+		return User{}, err
+	} else if sec != nil {
+		return User{}, errorf(op, Exists, "user %s already exists", name)
+	}
+	accessor, typ, err := a.authMount(ctx, l.Userpass)
+	if err != nil {
+		return User{}, err
+	}
+	if accessor == "" || typ != "userpass" {
+		return User{}, errorf(op, NotFound, "no userpass auth method at auth/%s (run `vault init --userpass`)", l.Userpass)
+	}
+	if sec, err := a.s.readOpt(ctx, op, "auth/"+l.Userpass+"/users/"+name); err != nil {
+		return User{}, err
+	} else if sec != nil {
+		return User{}, errorf(op, Exists, "userpass login %s already exists", name)
+	}
+	sec, err := a.s.write(ctx, op, "identity/entity", map[string]any{
+		"name":     name,
+		"policies": []string{l.agentPolicy()},
+		"metadata": map[string]string{"created_by": "mattersync"},
+	})
+	if err != nil {
+		return User{}, err
+	}
+	if sec == nil {
+		return User{}, errorf(op, Other, "Vault returned no entity")
+	}
+	id, _ := sec.Data["id"].(string)
+	if _, err := a.s.write(ctx, op, "identity/entity-alias", map[string]any{"name": name, "canonical_id": id, "mount_accessor": accessor}); err != nil {
+		return User{}, err
+	}
+	if _, err := a.s.write(ctx, op, "auth/"+l.Userpass+"/users/"+name, map[string]any{
+		"password":      opt.Password,
+		"token_ttl":     int(ttl.Seconds()),
+		"token_max_ttl": int(maxTTL.Seconds()),
+	}); err != nil {
+		return User{}, err
+	}
+	if opt.Admin {
+		if _, err := a.setMember(ctx, op, AdminGroup, id, true); err != nil {
+			if KindOf(err) == NotFound {
+				err = errorf(op, NotFound, "group %s does not exist (run `vault init`)", AdminGroup)
+			}
+			return User{}, err
+		}
+	}
+	return a.User(ctx, name)
+}
+
+// User looks up user name; an unknown user is NotFound.
+func (a *Admin) User(ctx context.Context, name string) (User, error) {
+	op := "user " + name
+	if err := ValidateUserName(name); err != nil {
+		return User{}, err
+	}
+	sec, err := a.s.readOpt(ctx, op, "identity/entity/name/"+name)
+	if err != nil {
+		return User{}, err
+	}
+	if sec == nil {
+		return User{}, errorf(op, NotFound, "no user %s", name)
+	}
+	u := User{Name: name, Policies: stringList(sec.Data["policies"])}
+	u.EntityID, _ = sec.Data["id"].(string)
+	u.Disabled, _ = sec.Data["disabled"].(bool)
+	for _, gid := range stringList(sec.Data["direct_group_ids"]) {
+		g, err := a.s.readOpt(ctx, op, "identity/group/id/"+gid)
+		if err != nil {
+			return User{}, err
+		}
+		if g != nil {
+			if n, _ := g.Data["name"].(string); n != "" {
+				u.Groups = append(u.Groups, n)
+			}
+		}
+	}
+	sort.Strings(u.Groups)
+	raw, _ := sec.Data["aliases"].([]any)
+	for _, r := range raw {
+		m, _ := r.(map[string]any)
+		var al Alias
+		al.MountPath, _ = m["mount_path"].(string)
+		al.MountType, _ = m["mount_type"].(string)
+		al.Name, _ = m["name"].(string)
+		u.Aliases = append(u.Aliases, al)
+	}
+	return u, nil
+}
+
+// ListUsers lists every Vault entity (users created by mattersync and
+// those created by the firm's OIDC/LDAP logins), sorted by name.
+func (a *Admin) ListUsers(ctx context.Context) ([]User, error) {
+	names, err := a.s.list(ctx, "list users", "identity/entity/name")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	out := make([]User, 0, len(names))
+	for _, n := range names {
+		if ValidateUserName(n) != nil {
+			continue // not a name mattersync could manage, e.g. entity_1a2b...
+		}
+		u, err := a.User(ctx, n)
+		if KindOf(err) == NotFound {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// revocation is the KV v2 secret revocations/<user>: what Revoke removed
+// and rotated, so a re-run (after a partial failure) knows which matters
+// still need a rotation even though the memberships are gone.
+type revocation struct {
+	EntityID string            `json:"entity_id"`
+	Revoked  string            `json:"revoked"`
+	Groups   []string          `json:"groups"`
+	Rotated  map[string]uint32 `json:"rotated"`
+}
+
+// RevokeReport is what Revoke did.
+type RevokeReport struct {
+	User     string
+	EntityID string
+	Groups   []string          // groups the user was removed from, over every run
+	Rotated  map[string]uint32 // matter -> the epoch created for the revocation
+	Steps    []Step
+}
+
+// LookupForRevoke returns the entity ID of user for the gateway deny list,
+// which revocation calls before anything else.
+func (a *Admin) LookupForRevoke(ctx context.Context, user string) (string, error) {
+	u, err := a.User(ctx, user)
+	return u.EntityID, err
+}
+
+// Revoke cuts user off in Vault: it disables the entity (its tokens stop
+// working at once, no more identity tokens), revokes the tokens its
+// userpass/LDAP logins obtained and deletes its userpass login, removes it
+// from every matter group and mattersync-admins (recording which in KV),
+// and rotates every matter it could read. It runs every step even if one
+// fails, is safe to re-run, and returns an error naming the failed steps.
+// The gateway deny list and device wipe are the caller's (see
+// cmd/mattersync-admin).
+func (a *Admin) Revoke(ctx context.Context, user string, progress Progress) (RevokeReport, error) {
+	op := "revoke " + user
+	l := a.s.layout
+	rep := RevokeReport{User: user, Rotated: map[string]uint32{}}
+	step := func(name, detail string, err error) {
+		rep.Steps = append(rep.Steps, progress.report(Step{Name: name, Detail: detail, Err: err}))
+	}
+	u, err := a.User(ctx, user)
+	if err != nil {
+		step("look up user", "", err)
+		return rep, err
+	}
+	rep.EntityID = u.EntityID
+
+	// Record first: once memberships are gone, this is the only place that
+	// says which matters must be rotated.
+	var rec revocation
+	recVersion, err := a.s.kvRead(ctx, op, revocationKey(user), &rec)
+	if err != nil && KindOf(err) != NotFound {
+		step("record memberships", "", err)
+		return rep, joinSteps(op, rep.Steps)
+	}
+	if rec.EntityID != "" && rec.EntityID != u.EntityID {
+		// A new entity with the same name: a new person, a new record.
+		rec = revocation{}
+	}
+	if rec.Rotated == nil {
+		rec.Rotated = map[string]uint32{}
+	}
+	rec.EntityID = u.EntityID
+	if rec.Revoked == "" {
+		rec.Revoked = nowString(a.s.now())
+	}
+	var current []string
+	for _, g := range u.Groups {
+		if _, r, ok := ParseMatterGroup(g); (ok && r != RoleScreened) || g == AdminGroup {
+			current = append(current, g)
+		}
+	}
+	rec.Groups = union(rec.Groups, current)
+	recVersion, err = a.s.kvWrite(ctx, op, revocationKey(user), recVersion, rec)
+	step("record memberships", fmt.Sprintf("%d groups", len(rec.Groups)), err)
+	if err != nil {
+		return rep, joinSteps(op, rep.Steps)
+	}
+	rep.Groups = rec.Groups
+
+	_, err = a.s.write(ctx, op, "identity/entity/id/"+u.EntityID, map[string]any{"disabled": true})
+	step("disable entity", "tokens and identity tokens refused from now on", err)
+
+	for _, al := range u.Aliases {
+		switch al.MountType {
+		case "userpass", "ldap":
+			prefix := strings.TrimSuffix(al.MountPath, "/") + "/login/" + al.Name
+			_, err := a.s.write(ctx, op, "sys/leases/revoke-prefix/"+prefix, map[string]any{"sync": true})
+			step("revoke tokens from "+prefix, "revoked", err)
+		default:
+			step("tokens from "+al.MountPath, "unusable (entity disabled); revoke at the identity provider too", nil)
+		}
+		if al.MountType == "userpass" && strings.TrimSuffix(al.MountPath, "/") == "auth/"+l.Userpass {
+			err := a.s.delete(ctx, op, "auth/"+l.Userpass+"/users/"+url.PathEscape(al.Name))
+			step("delete userpass login "+al.Name, "deleted", err)
+		}
+	}
+
+	for _, g := range current {
+		_, err := a.setMember(ctx, op, g, u.EntityID, false)
+		step("remove from group "+g, "removed", err)
+	}
+
+	for _, g := range rec.Groups {
+		m, _, ok := ParseMatterGroup(g)
+		if !ok {
+			continue
+		}
+		if _, done := rec.Rotated[m]; done {
+			continue
+		}
+		rec.Rotated[m] = 0 // placeholder so the same matter rotates once per run
+		res, err := a.Rotate(ctx, m, nil)
+		if KindOf(err) == NotFound {
+			step("rotate "+m, "matter gone or shredded: nothing to rotate", nil)
+			continue
+		}
+		if err != nil {
+			delete(rec.Rotated, m)
+			step("rotate "+m, "", err)
+			continue
+		}
+		rec.Rotated[m] = res.Epoch
+		recVersion, err = a.s.kvWrite(ctx, op, revocationKey(user), recVersion, rec)
+		step("rotate "+m, fmt.Sprintf("epoch %d", res.Epoch), err)
+	}
+	for m, e := range rec.Rotated {
+		if e != 0 {
+			rep.Rotated[m] = e
+		}
+	}
+	return rep, joinSteps(op, rep.Steps)
+}
