@@ -339,7 +339,7 @@ func (m *matterSync) scan(ctx context.Context, mk *matterKeys, prefix string, re
 			if err := os.MkdirAll(m.dir, 0o755); err != nil {
 				return err
 			}
-			return m.a.idx.SetCursor(ctx, m.id, 0)
+			return m.a.idx.ResetMatter(ctx, m.id)
 		}
 		return err
 	}

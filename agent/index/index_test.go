@@ -63,6 +63,16 @@ func TestIndexRoundTripAndReopen(t *testing.T) {
 		t.Fatalf("after update: %+v", ms[0])
 	}
 
+	if err := d.ResetMatter(ctx, "2026-0001"); err != nil {
+		t.Fatal(err)
+	}
+	if fs, _ := d.Files(ctx, "2026-0001"); len(fs) != 0 {
+		t.Fatalf("files after ResetMatter: %v", fs)
+	}
+	if ms, _ = d.Matters(ctx); ms[0].Cursor != 0 {
+		t.Fatalf("cursor after ResetMatter: %d", ms[0].Cursor)
+	}
+	_ = d.PutFile(ctx, f)
 	if err := d.DeleteFile(ctx, "2026-0001", f.Path); err != nil {
 		t.Fatal(err)
 	}

@@ -155,6 +155,22 @@ func (d *DB) DeleteFile(ctx context.Context, matter, path string) error {
 	return d.exec(ctx, "delete file", `DELETE FROM files WHERE matter = ? AND path = ?`, matter, path)
 }
 
+// ResetMatter forgets every file row of a matter and rewinds its cursor, in
+// one transaction: the next pull rebuilds the matter from the gateway.
+func (d *DB) ResetMatter(ctx context.Context, id string) error {
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM files WHERE matter = ?`, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE matters SET cursor = 0 WHERE id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("index: reset matter %s: %w", id, err)
+	}
+	return nil
+}
+
 // DeleteMatter removes a matter and all its file rows.
 func (d *DB) DeleteMatter(ctx context.Context, id string) error {
 	return d.exec(ctx, "delete matter", `DELETE FROM matters WHERE id = ?`, id)
