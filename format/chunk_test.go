@@ -221,6 +221,10 @@ func TestChunkInsider(t *testing.T) {
 	}
 }
 
+// FuzzOpenChunk opens arbitrary bytes as a sealed chunk. When the input's
+// first byte is odd, the rest is instead sealed with the matter key first
+// (bit 1: flagged as zstd), so that the fuzzer also reaches what only a key
+// holder can: zstd decoding, its size limit and the chunk ID check.
 func FuzzOpenChunk(f *testing.F) {
 	k, c := mustKeys(f, testMatter, 2), mustCodec(f)
 	for _, p := range [][]byte{{1}, textLike(1, 2000), randomData(1, 300)} {
@@ -229,19 +233,35 @@ func FuzzOpenChunk(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(s, id[:4])
-		// Seeds that reach past the header checks with a valid binding.
-		f.Add(s[:HeaderSize+5], id[:4])
+		f.Add(append([]byte{0}, s...), id[:4])
+		f.Add(append([]byte{0}, s[:HeaderSize+5]...), id[:4])
+		f.Add(append([]byte{1}, p...), id[:4])
+		f.Add(append([]byte{3}, c.enc.EncodeAll(p, nil)...), id[:4])
 	}
-	f.Add([]byte("msyn"), []byte{0, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, sealed, idPrefix []byte) {
+	f.Add([]byte("\x00msyn"), []byte{0, 0, 0, 0})
+	f.Add(append([]byte{3}, c.enc.EncodeAll(make([]byte, MaxChunkSize+1), nil)...), []byte{})
+	f.Fuzz(func(t *testing.T, in, idPrefix []byte) {
+		if len(in) == 0 {
+			return
+		}
 		// Use the ID whose tag the input claims, so mutations reach AES-GCM.
 		id := k.ChunkID([]byte{1})
 		copy(id[:], idPrefix)
+		sealed := in[1:]
+		if in[0]&1 == 1 {
+			if len(sealed) == 0 || len(sealed) > MaxChunkSize {
+				return
+			}
+			var err error
+			sealed, err = sealObject(nil, k.chunkSeal, Header{Kind: KindChunk, Compressed: in[0]&2 != 0}, newBinding(testMatter), 2, id, sealed)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
 		out, err := c.OpenChunk([]byte("x"), k, id, sealed)
 		if err == nil {
 			// Only genuine chunks open: the content must hash to the ID.
-			if k.ChunkID(out[1:]) != id {
+			if k.ChunkID(out[1:]) != id || len(out)-1 > MaxChunkSize {
 				t.Fatalf("opened %d bytes that do not hash to the ID", len(out)-1)
 			}
 			return
