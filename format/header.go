@@ -38,8 +38,12 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// flagZstd marks a zstd-compressed payload. Only chunks may set it.
-const flagZstd = 1
+// Header flags.
+const (
+	flagZstd      = 1 // chunks only: the payload is zstd
+	flagTombstone = 2 // manifests only: the manifest is a deletion
+	knownFlags    = flagZstd | flagTombstone
+)
 
 // Header is the clear header of a sealed object. Everything in it is
 // authenticated (it is the start of the AES-GCM associated data), but it is
@@ -49,6 +53,10 @@ type Header struct {
 	Version    uint8  // format version, FormatVersion
 	Kind       Kind   // chunk or manifest
 	Compressed bool   // payload is zstd (chunks only)
+	// Tombstone marks a manifest that deletes the file (manifests only).
+	// In the clear so that the gateway can refuse deletes under legal hold;
+	// OpenManifest checks it against the sealed Deleted field.
+	Tombstone bool
 	Epoch      uint32 // matter epoch whose key sealed the object, ≥ 1
 	PayloadLen uint32 // bytes of encrypted payload between nonce and tag
 	// FileVersion is the manifest's file version (≥ 1); 0 for chunks.
@@ -79,6 +87,7 @@ func ParseHeader(b []byte) (Header, error) {
 	h.Kind = Kind(b[5])
 	flags := b[6]
 	h.Compressed = flags&flagZstd != 0
+	h.Tombstone = flags&flagTombstone != 0
 	h.Epoch = binary.BigEndian.Uint32(b[8:12])
 	h.PayloadLen = binary.BigEndian.Uint32(b[12:16])
 	h.FileVersion = binary.BigEndian.Uint64(b[16:24])
@@ -87,10 +96,12 @@ func ParseHeader(b []byte) (Header, error) {
 	switch {
 	case h.Kind != KindChunk && h.Kind != KindManifest:
 		return h, fmt.Errorf("format: unknown object kind %d: %w", b[5], ErrBadHeader)
-	case flags&^flagZstd != 0 || b[7] != 0:
+	case flags&^knownFlags != 0 || b[7] != 0:
 		return h, fmt.Errorf("format: reserved header bits set: %w", ErrBadHeader)
 	case h.Kind == KindManifest && h.Compressed:
 		return h, fmt.Errorf("format: compressed manifest: %w", ErrBadHeader)
+	case h.Kind == KindChunk && h.Tombstone:
+		return h, fmt.Errorf("format: chunk flagged as tombstone: %w", ErrBadHeader)
 	case h.Epoch == 0:
 		return h, fmt.Errorf("format: epoch 0: %w", ErrBadHeader)
 	case h.Kind == KindChunk && h.FileVersion != 0:
@@ -141,6 +152,9 @@ func appendHeader(dst []byte, h Header) []byte {
 	var flags byte
 	if h.Compressed {
 		flags |= flagZstd
+	}
+	if h.Tombstone {
+		flags |= flagTombstone
 	}
 	dst = append(dst, h.Version, byte(h.Kind), flags, 0)
 	dst = binary.BigEndian.AppendUint32(dst, h.Epoch)

@@ -73,7 +73,7 @@ func (k *Keys) SealManifest(dst []byte, m *Manifest) ([]byte, ID, error) {
 	}
 	fileID := k.fileIDs.mac.sum([]byte(m.Path))
 	payload := m.appendEncoding(make([]byte, 0, m.encodedSize()))
-	out, err := sealObject(dst, k.manifestSeal, Header{Kind: KindManifest, FileVersion: m.Version}, k.fileIDs.binding(), k.epoch, fileID, payload)
+	out, err := sealObject(dst, k.manifestSeal, Header{Kind: KindManifest, FileVersion: m.Version, Tombstone: m.Deleted}, k.fileIDs.binding(), k.epoch, fileID, payload)
 	if err != nil {
 		return dst, ID{}, fmt.Errorf("format: seal manifest: %w", err)
 	}
@@ -93,13 +93,16 @@ func (k *Keys) OpenManifest(sealed []byte, fileID ID, version uint64) (*Manifest
 }
 
 func (k *Keys) openManifest(sealed []byte, fileID ID, version uint64) (*Manifest, error) {
-	payload, _, err := openObject(nil, sealed, k.manifestSeal, KindManifest, k.fileIDs.binding(), k.epoch, fileID, version)
+	payload, h, err := openObject(nil, sealed, k.manifestSeal, KindManifest, k.fileIDs.binding(), k.epoch, fileID, version)
 	if err != nil {
 		return nil, err
 	}
 	m, err := decodeManifest(payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if m.Deleted != h.Tombstone {
+		return nil, fmt.Errorf("deleted is %v, the header's tombstone flag %v: %w", m.Deleted, h.Tombstone, ErrMalformed)
 	}
 	m.Version = version
 	if k.fileIDs.mac.sum([]byte(m.Path)) != fileID {

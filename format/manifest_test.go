@@ -44,6 +44,12 @@ func TestManifestRoundTrip(t *testing.T) {
 			t.Fatalf("%s: file ID %s, want %s", name, fid, want)
 		}
 		sealed = sealed[len("prefix"):]
+		// What the gateway sees, from the first HeaderSize bytes alone.
+		h, err := ParseHeader(sealed[:HeaderSize])
+		if err != nil || h.Kind != KindManifest || h.FileVersion != m.Version || h.Tombstone != m.Deleted ||
+			h.Epoch != 2 || h.SealedSize() != int64(len(sealed)) || h.Check(KindManifest, testMatter, fid, m.Version) != nil {
+			t.Errorf("%s: header %+v, %v", name, h, err)
+		}
 		if (len(sealed)-Overhead)%256 != 0 {
 			t.Errorf("%s: payload of %d bytes is not padded to 256", name, len(sealed)-Overhead)
 		}
@@ -218,4 +224,38 @@ func FuzzOpenManifest(f *testing.F) {
 		}
 		t.Fatalf("unclassified error %v", err)
 	})
+}
+
+// The gateway's commit rule: the sealed version must be base+1, for the
+// URL's matter and file ID, checked without any key.
+func TestGatewayCommitRule(t *testing.T) {
+	k := mustKeys(t, testMatter, 2)
+	m := sampleManifest(k) // version 7
+	s, fid, err := k.SealManifest(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ParseHeader(s[:HeaderSize])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		base   uint64
+		matter string
+		fid    ID
+		want   error
+	}{
+		{6, testMatter, fid, nil},
+		{7, testMatter, fid, ErrWrongVersion},
+		{5, testMatter, fid, ErrWrongVersion},
+		{6, otherMatter, fid, ErrWrongMatter},
+		{6, testMatter, k.ChunkID(nil), ErrWrongID},
+	} {
+		if err := h.Check(KindManifest, tc.matter, tc.fid, tc.base+1); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("base %d, matter %s: %v, want %v", tc.base, tc.matter, err, tc.want)
+		}
+	}
+	if err := h.Check(KindChunk, testMatter, fid, 0); !errors.Is(err, ErrBadHeader) {
+		t.Errorf("manifest accepted as chunk upload: %v", err)
+	}
 }
