@@ -50,13 +50,13 @@ const (
 // readable without a key: the reader learns which epoch key to fetch, and
 // the gateway checks kind, binding and version before storing an upload.
 type Header struct {
-	Version    uint8  // format version, FormatVersion
-	Kind       Kind   // chunk or manifest
-	Compressed bool   // payload is zstd (chunks only)
+	Version    uint8 // format version, FormatVersion
+	Kind       Kind  // chunk or manifest
+	Compressed bool  // payload is zstd (chunks only)
 	// Tombstone marks a manifest that deletes the file (manifests only).
 	// In the clear so that the gateway can refuse deletes under legal hold;
 	// OpenManifest checks it against the sealed Deleted field.
-	Tombstone bool
+	Tombstone  bool
 	Epoch      uint32 // matter epoch whose key sealed the object, ≥ 1
 	PayloadLen uint32 // bytes of encrypted payload between nonce and tag
 	// FileVersion is the manifest's file version (≥ 1); 0 for chunks.
