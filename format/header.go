@@ -73,16 +73,24 @@ func (h Header) SealedSize() int64 { return Overhead + int64(h.PayloadLen) }
 // it on the start of an upload and stream the rest; Open* re-check the
 // total length against PayloadLen.
 func ParseHeader(b []byte) (Header, error) {
+	h, err := parseHeader(b)
+	if err != nil {
+		return h, fmt.Errorf("format: %w", err)
+	}
+	return h, nil
+}
+
+func parseHeader(b []byte) (Header, error) {
 	var h Header
 	if len(b) < HeaderSize {
-		return h, fmt.Errorf("format: %d bytes, shorter than the %d-byte header: %w", len(b), HeaderSize, ErrTruncated)
+		return h, fmt.Errorf("%d bytes, shorter than the %d-byte header: %w", len(b), HeaderSize, ErrTruncated)
 	}
 	if [4]byte(b[0:4]) != magic {
-		return h, fmt.Errorf("format: not a mattersync object (magic %q): %w", b[0:4], ErrBadHeader)
+		return h, fmt.Errorf("not a mattersync object (magic %q): %w", b[0:4], ErrBadHeader)
 	}
 	h.Version = b[4]
 	if h.Version != FormatVersion {
-		return h, fmt.Errorf("format: format version %d, this build reads %d: %w", h.Version, FormatVersion, ErrUnsupportedVersion)
+		return h, fmt.Errorf("format version %d, this build reads %d: %w", h.Version, FormatVersion, ErrUnsupportedVersion)
 	}
 	h.Kind = Kind(b[5])
 	flags := b[6]
@@ -95,23 +103,23 @@ func ParseHeader(b []byte) (Header, error) {
 	h.IDTag = [4]byte(b[28:32])
 	switch {
 	case h.Kind != KindChunk && h.Kind != KindManifest:
-		return h, fmt.Errorf("format: unknown object kind %d: %w", b[5], ErrBadHeader)
+		return h, fmt.Errorf("unknown object kind %d: %w", b[5], ErrBadHeader)
 	case flags&^knownFlags != 0 || b[7] != 0:
-		return h, fmt.Errorf("format: reserved header bits set: %w", ErrBadHeader)
+		return h, fmt.Errorf("reserved header bits set: %w", ErrBadHeader)
 	case h.Kind == KindManifest && h.Compressed:
-		return h, fmt.Errorf("format: compressed manifest: %w", ErrBadHeader)
+		return h, fmt.Errorf("compressed manifest: %w", ErrBadHeader)
 	case h.Kind == KindChunk && h.Tombstone:
-		return h, fmt.Errorf("format: chunk flagged as tombstone: %w", ErrBadHeader)
+		return h, fmt.Errorf("chunk flagged as tombstone: %w", ErrBadHeader)
 	case h.Epoch == 0:
-		return h, fmt.Errorf("format: epoch 0: %w", ErrBadHeader)
+		return h, fmt.Errorf("epoch 0: %w", ErrBadHeader)
 	case h.Kind == KindChunk && h.FileVersion != 0:
-		return h, fmt.Errorf("format: chunk with file version %d: %w", h.FileVersion, ErrBadHeader)
+		return h, fmt.Errorf("chunk with file version %d: %w", h.FileVersion, ErrBadHeader)
 	case h.Kind == KindManifest && (h.FileVersion == 0 || h.FileVersion > MaxFileVersion):
-		return h, fmt.Errorf("format: manifest with file version %d: %w", h.FileVersion, ErrBadHeader)
+		return h, fmt.Errorf("manifest with file version %d: %w", h.FileVersion, ErrBadHeader)
 	case h.Kind == KindChunk && (h.PayloadLen == 0 || h.PayloadLen > MaxChunkSize):
-		return h, fmt.Errorf("format: chunk payload of %d bytes (limit %d): %w", h.PayloadLen, MaxChunkSize, sizeErr(h.PayloadLen))
+		return h, fmt.Errorf("chunk payload of %d bytes (limit %d): %w", h.PayloadLen, MaxChunkSize, sizeErr(h.PayloadLen))
 	case h.Kind == KindManifest && h.PayloadLen > MaxManifestSize:
-		return h, fmt.Errorf("format: manifest payload of %d bytes (limit %d): %w", h.PayloadLen, MaxManifestSize, sizeErr(h.PayloadLen))
+		return h, fmt.Errorf("manifest payload of %d bytes (limit %d): %w", h.PayloadLen, MaxManifestSize, sizeErr(h.PayloadLen))
 	}
 	return h, nil
 }
@@ -129,19 +137,22 @@ func sizeErr(n uint32) error {
 // matter, chunk or file ID and file version (0 for chunks). The gateway
 // calls it on every upload; the Open functions call it before decrypting.
 func (h Header) Check(kind Kind, matter string, id ID, fileVersion uint64) error {
-	return h.check(kind, newBinding(matter), id, fileVersion)
+	if err := h.check(kind, newBinding(matter), id, fileVersion); err != nil {
+		return fmt.Errorf("format: %w", err)
+	}
+	return nil
 }
 
 func (h Header) check(kind Kind, m binding, id ID, fileVersion uint64) error {
 	switch {
 	case h.Kind != kind:
-		return fmt.Errorf("format: object is a %v, want a %v: %w", h.Kind, kind, ErrBadHeader)
+		return fmt.Errorf("object is a %v, want a %v: %w", h.Kind, kind, ErrBadHeader)
 	case h.MatterTag != m.tag:
-		return fmt.Errorf("format: matter tag %x does not match matter %q: %w", h.MatterTag, m.matter, ErrWrongMatter)
+		return fmt.Errorf("matter tag %x does not match matter %q: %w", h.MatterTag, m.matter, ErrWrongMatter)
 	case h.IDTag != [4]byte(id[:4]):
-		return fmt.Errorf("format: ID tag %x does not match %v %s: %w", h.IDTag, kind, id, ErrWrongID)
+		return fmt.Errorf("ID tag %x does not match %v %s: %w", h.IDTag, kind, id, ErrWrongID)
 	case h.FileVersion != fileVersion:
-		return fmt.Errorf("format: file version %d, want %d: %w", h.FileVersion, fileVersion, ErrWrongVersion)
+		return fmt.Errorf("file version %d, want %d: %w", h.FileVersion, fileVersion, ErrWrongVersion)
 	}
 	return nil
 }

@@ -165,7 +165,7 @@ func objectKey(sealKey []byte, kind Kind, id ID, version uint64) ([]byte, error)
 	binary.BigEndian.PutUint64(info[n:], version)
 	key, err := hkdf.Expand(sha256.New, sealKey, string(info[:]), 32)
 	if err != nil {
-		return nil, fmt.Errorf("format: HKDF-Expand: %w", err)
+		return nil, fmt.Errorf("HKDF-Expand: %w", err)
 	}
 	return key, nil
 }

@@ -113,7 +113,7 @@ func (k *Keys) openManifest(sealed []byte, fileID ID, version uint64) (*Manifest
 
 // validate checks the invariants shared by encoding and decoding.
 func (m *Manifest) validate() error {
-	if err := ValidatePath(m.Path); err != nil {
+	if err := validatePath(m.Path); err != nil {
 		return err
 	}
 	if m.Version == 0 || m.Version > MaxFileVersion {

@@ -25,8 +25,8 @@ func NormalizePath(p string) (string, error) {
 		return "", fmt.Errorf("format: path %q is not valid UTF-8: %w", p, ErrUnsafePath)
 	}
 	n := norm.NFC.String(p)
-	if err := ValidatePath(n); err != nil {
-		return "", err
+	if err := validatePath(n); err != nil {
+		return "", fmt.Errorf("format: %w", err)
 	}
 	return n, nil
 }
@@ -49,22 +49,29 @@ func NormalizePath(p string) (string, error) {
 //   - the first segment is not ".mattersync" (in any case, ignoring the
 //     code points HFS+ ignores), reserved for the agent's own files.
 func ValidatePath(p string) error {
+	if err := validatePath(p); err != nil {
+		return fmt.Errorf("format: %w", err)
+	}
+	return nil
+}
+
+func validatePath(p string) error {
 	if p == "" {
-		return fmt.Errorf("format: empty path: %w", ErrUnsafePath)
+		return fmt.Errorf("empty path: %w", ErrUnsafePath)
 	}
 	if len(p) > MaxPathLen {
-		return fmt.Errorf("format: path of %d bytes, the limit is %d: %w", len(p), MaxPathLen, ErrUnsafePath)
+		return fmt.Errorf("path of %d bytes, the limit is %d: %w", len(p), MaxPathLen, ErrUnsafePath)
 	}
 	if !utf8.ValidString(p) {
-		return fmt.Errorf("format: path %q is not valid UTF-8: %w", p, ErrUnsafePath)
+		return fmt.Errorf("path %q is not valid UTF-8: %w", p, ErrUnsafePath)
 	}
 	if !norm.NFC.IsNormalString(p) {
-		return fmt.Errorf("format: path %q is not NFC-normalized: %w", p, ErrUnsafePath)
+		return fmt.Errorf("path %q is not NFC-normalized: %w", p, ErrUnsafePath)
 	}
 	first := true
 	for seg := range strings.SplitSeq(p, "/") {
 		if err := validateSegment(seg, first); err != nil {
-			return fmt.Errorf("format: path %q: %w", p, err)
+			return fmt.Errorf("path %q: %w", p, err)
 		}
 		first = false
 	}

@@ -17,11 +17,11 @@ func newAEAD(sealKey []byte, kind Kind, id ID, version uint64) (cipher.AEAD, err
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, fmt.Errorf("format: %w", err)
+		return nil, err
 	}
 	aead, err := cipher.NewGCMWithRandomNonce(block)
 	if err != nil {
-		return nil, fmt.Errorf("format: %w", err)
+		return nil, err
 	}
 	return aead, nil
 }
@@ -66,21 +66,21 @@ func sealObject(dst []byte, sealKey []byte, h Header, m binding, epoch uint32, i
 // and decrypts the payload, appending it to dst. Nothing is appended unless
 // authentication succeeds.
 func openObject(dst, sealed []byte, sealKey []byte, kind Kind, m binding, epoch uint32, id ID, version uint64) ([]byte, Header, error) {
-	h, err := ParseHeader(sealed)
+	h, err := parseHeader(sealed)
 	if err != nil {
 		return dst, h, err
 	}
 	switch size := h.SealedSize(); {
 	case int64(len(sealed)) < size:
-		return dst, h, fmt.Errorf("format: %d bytes, header says %d: %w", len(sealed), size, ErrTruncated)
+		return dst, h, fmt.Errorf("%d bytes, header says %d: %w", len(sealed), size, ErrTruncated)
 	case int64(len(sealed)) > size:
-		return dst, h, fmt.Errorf("format: %d bytes after the declared end: %w", int64(len(sealed))-size, ErrBadHeader)
+		return dst, h, fmt.Errorf("%d bytes after the declared end: %w", int64(len(sealed))-size, ErrBadHeader)
 	}
 	if err := h.check(kind, m, id, version); err != nil {
 		return dst, h, err
 	}
 	if h.Epoch != epoch {
-		return dst, h, fmt.Errorf("format: sealed under epoch %d, key is for epoch %d: %w", h.Epoch, epoch, ErrWrongEpoch)
+		return dst, h, fmt.Errorf("sealed under epoch %d, key is for epoch %d: %w", h.Epoch, epoch, ErrWrongEpoch)
 	}
 	aead, err := newAEAD(sealKey, kind, id, version)
 	if err != nil {
