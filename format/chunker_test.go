@@ -2,11 +2,16 @@ package format
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math/rand/v2"
 	"testing"
 	"testing/iotest"
+
+	"github.com/PlakarKorp/go-cdc-chunkers/chunkers/fastcdc"
 )
 
 // chunkAll returns the chunk lengths of b and checks that the chunks
@@ -141,5 +146,18 @@ func TestChunkingStability(t *testing.T) {
 	t.Logf("%d chunks before, %d chunk IDs new after inserting 100 bytes", len(before), changed)
 	if changed > 3 || changed == 0 {
 		t.Errorf("%d chunk IDs changed, want 1 to 3", changed)
+	}
+}
+
+// The gear table is part of the format (FORMAT.md, appendix A). The
+// library exports it as a mutable variable; pin its content.
+func TestGearTable(t *testing.T) {
+	h := sha256.New()
+	for _, g := range fastcdc.G {
+		h.Write(binary.BigEndian.AppendUint64(nil, g))
+	}
+	const want = "ed8ddd78db5b997b1b80ca00701ad1c01a339f805de852cc229edd147cd251b2"
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		t.Fatalf("gear table SHA-256 (big-endian words) = %s, want %s", got, want)
 	}
 }
