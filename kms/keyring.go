@@ -226,28 +226,30 @@ func (k *Keyring) get(ctx context.Context, matter string, want uint32) (uint32, 
 	}
 }
 
-// fetch reads and unwraps every epoch key of matter. If the unwrap fails
+// fetch reads and unwraps every epoch key of matter. An unwrap can fail
 // because a rotation rewrapped the keys and retired the old Vault key
-// version between the read and the decrypt, it reads once more.
+// version between our read and our decrypt; then the stored set has a new
+// version and we read again (a few times: rotations can come back to back).
 func (k *Keyring) fetch(ctx context.Context, matter string) (map[uint32][]byte, uint32, error) {
 	const op = "epoch key"
 	set, version, err := k.s.readEpochs(ctx, op, matter)
 	if err != nil {
 		return nil, 0, err
 	}
-	keys, err := k.s.decryptEpochs(ctx, op, matter, set)
-	if err == nil {
-		return keys, set.Current, nil
+	for attempt := 0; ; attempt++ {
+		keys, err := k.s.decryptEpochs(ctx, op, matter, set)
+		if err == nil {
+			return keys, set.Current, nil
+		}
+		if attempt == 3 {
+			return nil, 0, err
+		}
+		next, nextVersion, err2 := k.s.readEpochs(ctx, op, matter)
+		if err2 != nil || nextVersion == version {
+			return nil, 0, err
+		}
+		set, version = next, nextVersion
 	}
-	set2, version2, err2 := k.s.readEpochs(ctx, op, matter)
-	if err2 != nil || version2 == version {
-		return nil, 0, err
-	}
-	keys, err = k.s.decryptEpochs(ctx, op, matter, set2)
-	if err != nil {
-		return nil, 0, err
-	}
-	return keys, set2.Current, nil
 }
 
 // Invalidate drops matter's cached keys, so the next request asks Vault:

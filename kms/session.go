@@ -148,7 +148,7 @@ func (s *session) renewLoop(ctx context.Context, ttl time.Duration, renewable bo
 				n := time.Duration(sec.Auth.LeaseDuration) * time.Second
 				// A renewal that no longer extends the TTL means the max TTL
 				// is close: fall through to a fresh login.
-				if n >= ttl/2 && n >= 10*time.Second {
+				if n >= ttl/2 && n > time.Second {
 					ttl, renewable = n, sec.Auth.Renewable
 					s.log.Debug("kms: token renewed", "ttl", ttl)
 					continue

@@ -45,7 +45,7 @@ path "identity/entity/name/*" {
   capabilities = ["create", "read", "update", "list"]
 }
 path "identity/entity/id/*" {
-  capabilities = ["read"]
+  capabilities = ["read", "update"]
 }
 path "identity/entity-alias" {
   capabilities = ["create", "update"]

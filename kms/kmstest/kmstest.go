@@ -62,6 +62,7 @@ func SetupOn(t testing.TB, v *testenv.VaultServer) *Env {
 		// Mounts are per test; identity objects are global and die with
 		// the dev server.
 		c := v.Client(t)
+		c.SetMaxRetries(0) // a test may have sealed or stopped the server
 		_ = c.Sys().Unmount(cfg.Layout.Transit)
 		_ = c.Sys().Unmount(cfg.Layout.KV)
 		_ = c.Sys().DisableAuth(cfg.Layout.Userpass)
