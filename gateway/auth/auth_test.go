@@ -158,4 +158,3 @@ func TestRolesFromGroups(t *testing.T) {
 		}
 	}
 }
-

@@ -1,0 +1,257 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/store"
+)
+
+// validEntity accepts Vault entity IDs (UUIDs) and similar opaque IDs.
+func validEntity(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validText bounds free text (names, reasons) kept in the store.
+func validText(s string, max int) bool {
+	if len(s) > max {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) denyList(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if _, err := queryParams(r, "admin.deny.list"); err != nil {
+		return err
+	}
+	entries, _, err := s.store.DenyList(r.Context())
+	if err != nil {
+		return storeErr("admin.deny.list", err)
+	}
+	resp := api.DenyList{Entries: make([]api.DenyEntry, len(entries))}
+	for i, e := range entries {
+		resp.Entries[i] = api.DenyEntry{EntityID: e.Entity, Name: e.Name, Reason: e.Reason, CreatedBy: e.CreatedBy, Time: e.Time}
+	}
+	return s.respond(r.Context(), w, rq, http.StatusOK, resp)
+}
+
+func (s *Server) denyAdd(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "admin.deny.add"
+	if _, err := queryParams(r, op); err != nil {
+		return err
+	}
+	var req api.DenyRequest
+	if err := decodeJSON(w, r, op, 16<<10, &req); err != nil {
+		return err
+	}
+	if !validEntity(req.EntityID) {
+		return E(op, KindInvalid, "entity_id must be 1 to 128 of A-Z, a-z, 0-9, '-', '_', '.'")
+	}
+	if !validText(req.Name, 256) || !validText(req.Reason, 1024) {
+		return E(op, KindInvalid, "name (256) or reason (1024) too long or has control characters")
+	}
+	rq.rec.Object = "entity:" + req.EntityID
+	rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
+	created, err := s.store.AddDeny(r.Context(), store.DenyEntry{Entity: req.EntityID, Name: req.Name, Reason: req.Reason,
+		CreatedBy: rq.ident.User, Time: time.Now()}, &rq.rec)
+	if err != nil {
+		return storeErr(op, err)
+	}
+	s.mutated(rq)
+	s.live.setDenied(req.EntityID, true)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, api.DenyEntry{EntityID: req.EntityID, Name: req.Name, Reason: req.Reason, CreatedBy: rq.ident.User})
+	return nil
+}
+
+func (s *Server) denyRemove(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "admin.deny.remove"
+	entity := r.PathValue("entity")
+	if !validEntity(entity) {
+		rq.rec.Object = quoteBad(entity)
+		return E(op, KindInvalid, "invalid entity ID")
+	}
+	if _, err := queryParams(r, op); err != nil {
+		return err
+	}
+	rq.rec.Object = "entity:" + entity
+	rq.rec.Status, rq.rec.Result = http.StatusNoContent, audit.ResultOK
+	removed, err := s.store.RemoveDeny(r.Context(), entity, &rq.rec)
+	if err != nil {
+		return storeErr(op, err)
+	}
+	s.mutated(rq)
+	if !removed {
+		// Audited as a successful no-op; the answer says there was none.
+		writeJSON(w, http.StatusNotFound, api.Error{Code: api.CodeNotFound, Message: "entity is not on the deny list", RequestID: rq.id})
+		return nil
+	}
+	s.live.setDenied(entity, false)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func holdBody(h store.Hold) api.Hold {
+	return api.Hold{Matter: h.Matter, On: h.On, Reason: h.Reason, ChangedBy: h.ChangedBy, Time: h.Time}
+}
+
+func (s *Server) holdGet(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if _, err := queryParams(r, "admin.hold.get"); err != nil {
+		return err
+	}
+	h, err := s.store.Hold(r.Context(), rq.matter)
+	if err != nil {
+		return storeErr("admin.hold.get", err)
+	}
+	return s.respond(r.Context(), w, rq, http.StatusOK, holdBody(h))
+}
+
+func (s *Server) holdSet(on bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, rq *request) error {
+		op := "admin.hold.off"
+		if on {
+			op = "admin.hold.on"
+		}
+		if _, err := queryParams(r, op); err != nil {
+			return err
+		}
+		var req api.HoldRequest
+		if on {
+			if err := decodeJSON(w, r, op, 16<<10, &req); err != nil {
+				return err
+			}
+			if strings.TrimSpace(req.Reason) == "" || !validText(req.Reason, 1024) {
+				return E(op, KindInvalid, "reason is required (at most 1024 characters)")
+			}
+		}
+		h := store.Hold{Matter: rq.matter, On: on, Reason: req.Reason, ChangedBy: rq.ident.User, Time: time.Now()}
+		rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
+		if err := s.store.SetHold(r.Context(), h, &rq.rec); err != nil {
+			return storeErr(op, err)
+		}
+		s.mutated(rq)
+		writeJSON(w, http.StatusOK, holdBody(h))
+		return nil
+	}
+}
+
+func (s *Server) usage(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if _, err := queryParams(r, "admin.usage"); err != nil {
+		return err
+	}
+	u, err := s.store.Usage(r.Context(), rq.matter)
+	if err != nil {
+		return storeErr("admin.usage", err)
+	}
+	return s.respond(r.Context(), w, rq, http.StatusOK, api.Usage{Matter: rq.matter, Chunks: u.Chunks, ChunkBytes: u.ChunkBytes,
+		Files: u.Files, Versions: u.Versions, ManifestBytes: u.ManifestBytes, Seq: u.Seq})
+}
+
+// timeParam parses an RFC 3339 time into Unix microseconds (0 if absent).
+func timeParam(v, op, name string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return 0, E(op, KindInvalid, "%s must be an RFC 3339 time", name)
+	}
+	return t.UnixMicro(), nil
+}
+
+// auditExport streams matching records as JSON lines, in sequence order.
+// The export request's own record is written first (fail closed).
+func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "admin.audit.export"
+	q, err := queryParams(r, op, "since", "until", "matter", "user", "entity", "after_seq", "limit")
+	if err != nil {
+		return err
+	}
+	var aq audit.Query
+	if aq.Since, err = timeParam(q.Get("since"), op, "since"); err != nil {
+		return err
+	}
+	if aq.Until, err = timeParam(q.Get("until"), op, "until"); err != nil {
+		return err
+	}
+	after, err := intParam(q, op, "after_seq", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	limit, err := intParam(q, op, "limit", 0, 0, 1<<30)
+	if err != nil {
+		return err
+	}
+	aq.AfterSeq, aq.Limit = after, int(limit)
+	aq.Matter, aq.User, aq.Entity = q.Get("matter"), q.Get("user"), q.Get("entity")
+	if !validText(aq.Matter, 64) || !validText(aq.User, 256) || !validText(aq.Entity, 128) {
+		return E(op, KindInvalid, "filter too long or has control characters")
+	}
+	rq.rec.Object = r.URL.RawQuery
+	if len(rq.rec.Object) > 512 {
+		rq.rec.Object = rq.rec.Object[:512]
+	}
+	if err := s.appendAudit(r.Context(), rq, http.StatusOK, 0); err != nil {
+		return err
+	}
+	s.extendDeadlines(w, rq, 0, time.Hour)
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	err = s.store.AuditRecords(r.Context(), aq, func(rec *audit.Record) error { return enc.Encode(rec) })
+	if err != nil {
+		// The status is out: a truncated export ends without the final
+		// line the client expects.
+		s.log.Error("audit export cut", "request_id", rq.id, "err", err)
+		return nil
+	}
+	// A last line marks the export complete, so a cut stream is
+	// recognisable.
+	enc.Encode(map[string]any{"end": true})
+	return nil
+}
+
+func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "admin.audit.verify"
+	if _, err := queryParams(r, op); err != nil {
+		return err
+	}
+	if err := s.appendAudit(r.Context(), rq, http.StatusOK, 0); err != nil {
+		return err
+	}
+	s.extendDeadlines(w, rq, 0, time.Hour)
+	rep, err := audit.Verify(r.Context(), s.store, s.keys)
+	if err != nil {
+		if errors.Is(err, r.Context().Err()) {
+			return nil
+		}
+		s.log.Error("audit verify failed", "request_id", rq.id, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, api.Error{Code: api.CodeUnavailable, Message: "cannot read the audit log", RequestID: rq.id})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}

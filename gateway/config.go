@@ -1,0 +1,423 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the gateway's configuration file (configs/gateway.yaml). Secrets
+// are never in it: it names the environment variables that hold them.
+type Config struct {
+	// Listen is the address to serve on, e.g. ":8443".
+	Listen string `yaml:"listen"`
+	// InsecureDev allows plain HTTP (no TLS) to clients, S3 and Vault. For
+	// a developer's machine only.
+	InsecureDev bool        `yaml:"insecure_dev"`
+	TLS         TLS         `yaml:"tls"`
+	S3          S3          `yaml:"s3"`
+	Store       StoreConfig `yaml:"store"`
+	Vault       Vault       `yaml:"vault"`
+	Limits      Limits      `yaml:"limits"`
+	Audit       Audit       `yaml:"audit"`
+	Log         Log         `yaml:"log"`
+	// TrustedProxies are the load balancers (CIDRs) whose
+	// X-Forwarded-For is believed for the audit record's source address.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// TLS is the server certificate.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// S3 locates the bucket.
+type S3 struct {
+	Endpoint string `yaml:"endpoint"` // host:port
+	Bucket   string `yaml:"bucket"`
+	Region   string `yaml:"region"`
+	// Insecure talks plain HTTP to S3 (requires insecure_dev).
+	Insecure     bool   `yaml:"insecure"`
+	AccessKeyEnv string `yaml:"access_key_env"`
+	SecretKeyEnv string `yaml:"secret_key_env"`
+}
+
+// StoreConfig selects the metadata store.
+type StoreConfig struct {
+	Driver string `yaml:"driver"` // "sqlite" or "postgres"
+	// SQLitePath is the database file (one gateway only).
+	SQLitePath string `yaml:"sqlite_path"`
+	// PostgresDSN is a postgres:// URL without a password.
+	PostgresDSN string `yaml:"postgres_dsn"`
+	// PostgresPasswordEnv names the variable holding the password.
+	PostgresPasswordEnv string `yaml:"postgres_password_env"`
+	MaxConns            int32  `yaml:"max_conns"`
+}
+
+// Vault is where identity tokens come from.
+type Vault struct {
+	// Address is Vault's URL; Issuer and JWKSURL default from it.
+	Address  string        `yaml:"address"`
+	Issuer   string        `yaml:"issuer"`
+	JWKSURL  string        `yaml:"jwks_url"`
+	Audience string        `yaml:"audience"`
+	Leeway   time.Duration `yaml:"leeway"`
+	// JWKSRefresh is the background refetch period; an unknown key ID
+	// refetches at once (at most every 10 s).
+	JWKSRefresh time.Duration `yaml:"jwks_refresh"`
+	// CACertFile verifies Vault's TLS certificate (default: system roots).
+	CACertFile string `yaml:"ca_cert_file"`
+}
+
+// Limits bound what one request or one user can cost.
+type Limits struct {
+	MaxChunkBytes  int64 `yaml:"max_chunk_bytes"`
+	MaxCommitBytes int64 `yaml:"max_commit_bytes"` // commit body: manifest + chunk list
+	MaxBatchIDs    int   `yaml:"max_batch_ids"`    // IDs per missing-chunks query and per commit
+	// MaxWait bounds a change-feed long poll.
+	MaxWait time.Duration `yaml:"max_wait"`
+	// RequestsPerSecond and Burst: the per-user token bucket.
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	Burst             int     `yaml:"burst"`
+	// PollInterval: how often a replica reads the deny-list and change
+	// generations from the store (what other replicas wrote).
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// DenyMaxStaleness: if the deny list could not be refreshed for this
+	// long, every request is refused with 503 (fail closed).
+	DenyMaxStaleness  time.Duration `yaml:"deny_max_staleness"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	// RequestTimeout bounds reading a request body and writing a
+	// response, plus size / MinTransferRate for chunk transfers.
+	RequestTimeout  time.Duration `yaml:"request_timeout"`
+	MinTransferRate int64         `yaml:"min_transfer_rate"` // bytes per second
+}
+
+// Audit configures checkpoint signing.
+type Audit struct {
+	// SigningKeyFile is an Ed25519 private key (PKCS#8 PEM, as written by
+	// `mattersync-gateway keygen`).
+	SigningKeyFile string `yaml:"signing_key_file"`
+	// TrustedKeyFiles are further public keys (PEM) whose checkpoints
+	// verify: other replicas' or retired keys.
+	TrustedKeyFiles    []string      `yaml:"trusted_key_files"`
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+}
+
+// Log configures the JSON log on stderr.
+type Log struct {
+	Level string `yaml:"level"` // debug, info, warn, error
+}
+
+// DefaultConfig returns the defaults every field not in the file keeps.
+func DefaultConfig() Config {
+	return Config{
+		Listen: ":8443",
+		S3:     S3{Region: "us-east-1", AccessKeyEnv: "MATTERSYNC_S3_ACCESS_KEY", SecretKeyEnv: "MATTERSYNC_S3_SECRET_KEY"},
+		Store:  StoreConfig{Driver: "sqlite", SQLitePath: "/var/lib/mattersync/gateway.db", PostgresPasswordEnv: "MATTERSYNC_PG_PASSWORD", MaxConns: 32},
+		Vault:  Vault{Audience: "mattersync", Leeway: 30 * time.Second, JWKSRefresh: 5 * time.Minute},
+		Limits: Limits{
+			MaxChunkBytes:     16 << 20,
+			MaxCommitBytes:    16 << 20,
+			MaxBatchIDs:       100_000,
+			MaxWait:           60 * time.Second,
+			RequestsPerSecond: 100,
+			Burst:             400,
+			PollInterval:      200 * time.Millisecond,
+			DenyMaxStaleness:  time.Second,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			RequestTimeout:    30 * time.Second,
+			MinTransferRate:   256 << 10,
+		},
+		Audit: Audit{CheckpointInterval: time.Minute},
+		Log:   Log{Level: "info"},
+	}
+}
+
+// LoadConfig reads a config file strictly: unknown keys, a second YAML
+// document or a type mismatch are errors. The result is validated.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("gateway: config: %w", err)
+	}
+	return ParseConfig(b)
+}
+
+// ParseConfig decodes and validates a config document.
+func ParseConfig(b []byte) (Config, error) {
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("gateway: config: %w", err)
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return Config{}, errors.New("gateway: config: more than one YAML document")
+	}
+	cfg.applyDerived()
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// applyDerived fills the fields whose defaults depend on others.
+func (c *Config) applyDerived() {
+	addr := strings.TrimSuffix(c.Vault.Address, "/")
+	if c.Vault.Issuer == "" && addr != "" {
+		c.Vault.Issuer = addr + "/v1/identity/oidc"
+	}
+	if c.Vault.JWKSURL == "" && addr != "" {
+		c.Vault.JWKSURL = addr + "/v1/identity/oidc/.well-known/keys"
+	}
+}
+
+// Validate reports every problem in c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen: %q is not host:port", c.Listen)
+	}
+	switch {
+	case c.TLS.CertFile == "" && c.TLS.KeyFile == "" && !c.InsecureDev:
+		bad("tls: cert_file and key_file are required (plain HTTP only with insecure_dev: true)")
+	case (c.TLS.CertFile == "") != (c.TLS.KeyFile == ""):
+		bad("tls: set both cert_file and key_file")
+	}
+	if c.S3.Endpoint == "" || strings.Contains(c.S3.Endpoint, "://") || strings.Contains(c.S3.Endpoint, "/") {
+		bad("s3.endpoint: %q must be host[:port], without a scheme", c.S3.Endpoint)
+	}
+	if c.S3.Bucket == "" {
+		bad("s3.bucket is required")
+	}
+	if c.S3.Insecure && !c.InsecureDev {
+		bad("s3.insecure requires insecure_dev: true")
+	}
+	if !validEnvName(c.S3.AccessKeyEnv) || !validEnvName(c.S3.SecretKeyEnv) {
+		bad("s3.access_key_env and s3.secret_key_env must name environment variables")
+	}
+	switch c.Store.Driver {
+	case "sqlite":
+		if c.Store.SQLitePath == "" {
+			bad("store.sqlite_path is required with driver sqlite")
+		}
+	case "postgres":
+		if err := checkDSN(c.Store.PostgresDSN); err != nil {
+			bad("store.postgres_dsn: %v", err)
+		}
+		if c.Store.PostgresPasswordEnv != "" && !validEnvName(c.Store.PostgresPasswordEnv) {
+			bad("store.postgres_password_env must name an environment variable")
+		}
+		if c.Store.MaxConns < 2 {
+			bad("store.max_conns must be at least 2")
+		}
+	default:
+		bad("store.driver: %q is not sqlite or postgres", c.Store.Driver)
+	}
+	for name, u := range map[string]string{"vault.issuer": c.Vault.Issuer, "vault.jwks_url": c.Vault.JWKSURL} {
+		p, err := url.Parse(u)
+		switch {
+		case u == "":
+			bad("%s is required (or set vault.address)", name)
+		case err != nil || p.Host == "" || (p.Scheme != "https" && p.Scheme != "http"):
+			bad("%s: %q is not an http(s) URL", name, u)
+		case p.Scheme == "http" && !c.InsecureDev && name == "vault.jwks_url":
+			bad("%s: plain http requires insecure_dev: true", name)
+		}
+	}
+	if c.Vault.Audience == "" {
+		bad("vault.audience is required")
+	}
+	if c.Vault.Leeway < 0 || c.Vault.Leeway > 5*time.Minute {
+		bad("vault.leeway must be between 0 and 5m")
+	}
+	if c.Vault.JWKSRefresh < 10*time.Second {
+		bad("vault.jwks_refresh must be at least 10s")
+	}
+	l := c.Limits
+	if l.MaxChunkBytes < 1<<10 || l.MaxChunkBytes > 5<<30 {
+		bad("limits.max_chunk_bytes must be between 1 KiB and 5 GiB (one S3 PUT)")
+	}
+	if l.MaxCommitBytes < 1<<10 {
+		bad("limits.max_commit_bytes must be at least 1 KiB")
+	}
+	if l.MaxBatchIDs < 1 {
+		bad("limits.max_batch_ids must be positive")
+	}
+	if l.MaxWait < 0 || l.MaxWait > 10*time.Minute {
+		bad("limits.max_wait must be between 0 and 10m")
+	}
+	if l.RequestsPerSecond <= 0 || l.Burst < 1 {
+		bad("limits.requests_per_second and limits.burst must be positive")
+	}
+	if l.PollInterval <= 0 || l.DenyMaxStaleness < 2*l.PollInterval {
+		bad("limits.poll_interval must be positive and at most half of limits.deny_max_staleness")
+	}
+	if l.ReadHeaderTimeout <= 0 || l.IdleTimeout <= 0 || l.RequestTimeout <= 0 {
+		bad("limits.read_header_timeout, idle_timeout and request_timeout must be positive")
+	}
+	if l.MinTransferRate < 1<<10 {
+		bad("limits.min_transfer_rate must be at least 1 KiB/s")
+	}
+	if c.Audit.SigningKeyFile == "" {
+		bad("audit.signing_key_file is required")
+	}
+	if c.Audit.CheckpointInterval < time.Second {
+		bad("audit.checkpoint_interval must be at least 1s")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level: %q is not debug, info, warn or error", c.Log.Level)
+	}
+	for _, p := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil {
+			bad("trusted_proxies: %q is not a CIDR", p)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("gateway: config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkDSN accepts a postgres URL without a password: passwords come from
+// the environment, so the config file can be world-readable.
+func checkDSN(dsn string) error {
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return errors.New("must be a postgres://user@host:port/db URL")
+	}
+	if _, ok := u.User.Password(); ok || u.Query().Has("password") {
+		return errors.New("must not contain a password (use store.postgres_password_env)")
+	}
+	return nil
+}
+
+// Secrets are the credentials the config refers to.
+type Secrets struct {
+	S3AccessKey      string
+	S3SecretKey      string
+	PostgresPassword string
+}
+
+// LogValue keeps secrets out of logs.
+func (Secrets) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// String keeps secrets out of formatted output.
+func (Secrets) String() string { return "[redacted]" }
+
+// GoString keeps secrets out of %#v.
+func (Secrets) GoString() string { return "[redacted]" }
+
+// Secrets reads the credentials from the environment via getenv.
+func (c *Config) Secrets(getenv func(string) string) (Secrets, error) {
+	var s Secrets
+	var missing []string
+	get := func(name string, dst *string, required bool) {
+		*dst = getenv(name)
+		if *dst == "" && required {
+			missing = append(missing, name)
+		}
+	}
+	get(c.S3.AccessKeyEnv, &s.S3AccessKey, true)
+	get(c.S3.SecretKeyEnv, &s.S3SecretKey, true)
+	if c.Store.Driver == "postgres" && c.Store.PostgresPasswordEnv != "" {
+		get(c.Store.PostgresPasswordEnv, &s.PostgresPassword, false)
+	}
+	if len(missing) > 0 {
+		return Secrets{}, fmt.Errorf("gateway: environment variables not set: %s", strings.Join(missing, ", "))
+	}
+	return s, nil
+}
+
+// LoadSigningKey reads an Ed25519 private key in PKCS#8 PEM.
+func LoadSigningKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: audit signing key: %w", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("gateway: audit signing key %s: not a PEM PRIVATE KEY", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: audit signing key %s: %w", path, err)
+	}
+	ek, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("gateway: audit signing key %s: not an Ed25519 key", path)
+	}
+	return ek, nil
+}
+
+// LoadPublicKey reads an Ed25519 public key in PKIX PEM.
+func LoadPublicKey(path string) (ed25519.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: public key: %w", err)
+	}
+	return ParsePublicKey(b)
+}
+
+// ParsePublicKey parses an Ed25519 public key in PKIX PEM.
+func ParsePublicKey(b []byte) (ed25519.PublicKey, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PUBLIC KEY" {
+		return nil, errors.New("gateway: public key: not a PEM PUBLIC KEY")
+	}
+	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: public key: %w", err)
+	}
+	ek, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, errors.New("gateway: public key: not an Ed25519 key")
+	}
+	return ek, nil
+}
+
+// MarshalKeys encodes a new key pair as PEM: the private key (PKCS#8) and
+// the public key (PKIX).
+func MarshalKeys(priv ed25519.PrivateKey) (privPEM, pubPEM []byte, err error) {
+	p, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := x509.MarshalPKIXPublicKey(priv.Public())
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p}), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: q}), nil
+}

@@ -1,0 +1,300 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway"
+	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/auth"
+	"github.com/mattersync/mattersync/gateway/auth/authtest"
+	"github.com/mattersync/mattersync/gateway/blob"
+	"github.com/mattersync/mattersync/gateway/store"
+	"github.com/mattersync/mattersync/gateway/store/postgres"
+	"github.com/mattersync/mattersync/gateway/store/sqlite"
+	"github.com/mattersync/mattersync/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// env is one gateway (or several replicas) on real MinIO and a real store,
+// with tokens from a local issuer.
+type env struct {
+	t      *testing.T
+	issuer *authtest.Issuer
+	minio  *minio.Client
+	bucket string
+	store  store.Store
+	key    ed25519.PrivateKey
+	srv    *gateway.Server
+	url    string
+	cfg    gateway.Config
+}
+
+type envOpts struct {
+	postgresDSN string // "" = SQLite in a temp dir
+	bucket      string // "" = a new bucket
+	issuer      *authtest.Issuer
+	key         ed25519.PrivateKey
+	verifier    gateway.Verifier
+	tune        func(*gateway.Config)
+}
+
+func testConfig() gateway.Config {
+	cfg := gateway.DefaultConfig()
+	cfg.Listen, cfg.InsecureDev = "127.0.0.1:0", true
+	cfg.Limits.MaxChunkBytes = 1 << 20
+	cfg.Limits.MaxCommitBytes = 256 << 10
+	cfg.Limits.MaxBatchIDs = 2000
+	cfg.Limits.MaxWait = 20 * time.Second
+	cfg.Limits.PollInterval = 50 * time.Millisecond
+	cfg.Limits.RequestsPerSecond, cfg.Limits.Burst = 1e6, 1e6
+	cfg.Audit.CheckpointInterval = time.Hour
+	return cfg
+}
+
+func newEnv(t *testing.T, o envOpts) *env {
+	t.Helper()
+	m := testenv.MinIO(t)
+	e := &env{t: t, issuer: o.issuer, minio: m.Client(t), bucket: o.bucket, key: o.key, cfg: testConfig()}
+	if o.tune != nil {
+		o.tune(&e.cfg)
+	}
+	if e.bucket == "" {
+		e.bucket = m.Bucket(t)
+	}
+	if e.issuer == nil {
+		e.issuer = authtest.New(t)
+	}
+	if e.key == nil {
+		_, e.key, _ = ed25519.GenerateKey(rand.Reader)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var err error
+	if o.postgresDSN != "" {
+		e.store, err = postgres.Open(ctx, o.postgresDSN, postgres.Options{MaxConns: 16})
+	} else {
+		e.store, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "gateway.db"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := blob.New(blob.Config{Endpoint: m.Endpoint, Bucket: e.bucket, AccessKey: m.AccessKey, SecretKey: m.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := o.verifier
+	if v == nil {
+		v, err = auth.NewVerifier(ctx, auth.Config{JWKSURL: e.issuer.URL, Issuer: e.issuer.Issuer, Audience: authtest.Audience})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if testing.Verbose() && os.Getenv("GATEWAY_TEST_LOG") != "" {
+		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	e.srv, err = gateway.New(ctx, e.cfg, gateway.Deps{Store: e.store, Blobs: blobs, Verifier: v, SigningKey: e.key, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { e.srv.Run(ctx); close(done) }()
+	hs := httptest.NewServer(e.srv.Handler())
+	e.url = hs.URL
+	t.Cleanup(func() {
+		hs.Close()
+		cancel()
+		<-done
+		e.store.Close()
+	})
+	return e
+}
+
+// token returns a valid token for entity with groups.
+func (e *env) token(entity string, groups ...string) string {
+	return e.issuer.Token(e.t, authtest.Claims{Subject: entity, Username: "user-" + entity, Groups: groups})
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r resp) apiError(t *testing.T) api.Error {
+	t.Helper()
+	var e api.Error
+	if err := json.Unmarshal(r.body, &e); err != nil {
+		t.Fatalf("error body %q: %v", r.body, err)
+	}
+	return e
+}
+
+// do sends one request. hdr holds extra headers ("Authorization" is set
+// from token when non-empty).
+func (e *env) do(method, path, token string, hdr map[string]string, body []byte) resp {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body == nil {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set(api.HeaderDevice, "TEST-DEVICE")
+	for k, v := range hdr {
+		if v == "" {
+			req.Header.Del(k)
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func randomID(t testing.TB) format.ID {
+	var id format.ID
+	rand.Read(id[:])
+	return id
+}
+
+func sumHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// putChunk uploads a random chunk and returns its ID.
+func (e *env) putChunk(matter, token string, size int) (format.ID, []byte) {
+	e.t.Helper()
+	id := randomID(e.t)
+	body := make([]byte, size)
+	rand.Read(body)
+	r := e.do("PUT", "/v1/matters/"+matter+"/chunks/"+id.String(), token, map[string]string{api.HeaderChecksum: sumHex(body)}, body)
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("put chunk: %d %s", r.status, r.body)
+	}
+	return id, body
+}
+
+func commitBody(t testing.TB, manifest []byte, chunks ...format.ID) []byte {
+	req := api.CommitRequest{Manifest: manifest, Chunks: []string{}}
+	for _, c := range chunks {
+		req.Chunks = append(req.Chunks, c.String())
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// commit creates version base+1 of file and fails the test otherwise.
+func (e *env) commit(matter, token string, file format.ID, base int64, chunks ...format.ID) api.Commit {
+	e.t.Helper()
+	hdr := map[string]string{"If-None-Match": "*"}
+	if base > 0 {
+		hdr = map[string]string{"If-Match": api.ETag(base)}
+	}
+	r := e.do("PUT", "/v1/matters/"+matter+"/files/"+file.String(), token, hdr, commitBody(e.t, []byte("sealed manifest "+file.String()), chunks...))
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("commit: %d %s", r.status, r.body)
+	}
+	var c api.Commit
+	json.Unmarshal(r.body, &c)
+	return c
+}
+
+// record returns the audit record of a request by its ID.
+func (e *env) record(requestID string) *audit.Record {
+	e.t.Helper()
+	var found *audit.Record
+	err := e.store.AuditRecords(context.Background(), audit.Query{}, func(r *audit.Record) error {
+		if r.RequestID == requestID {
+			c := *r
+			found = &c
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return found
+}
+
+// snapshot captures everything a request could change, except the audit
+// log: every object in the bucket and the store's state for the matters.
+type snapshot struct {
+	Objects  []string
+	Usage    map[string]store.Usage
+	Counters store.Counters
+	Deny     []store.DenyEntry
+	Holds    map[string]bool
+}
+
+func (e *env) snapshot(matters ...string) snapshot {
+	e.t.Helper()
+	ctx := context.Background()
+	s := snapshot{Usage: map[string]store.Usage{}, Holds: map[string]bool{}}
+	for o := range e.minio.ListObjects(ctx, e.bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			e.t.Fatal(o.Err)
+		}
+		s.Objects = append(s.Objects, o.Key+" "+o.ETag)
+	}
+	for u := range e.minio.ListIncompleteUploads(ctx, e.bucket, "", true) {
+		s.Objects = append(s.Objects, "incomplete "+u.Key)
+	}
+	sort.Strings(s.Objects)
+	for _, m := range matters {
+		u, err := e.store.Usage(ctx, m)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		s.Usage[m] = u
+		h, err := e.store.Hold(ctx, m)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		s.Holds[m] = h.On
+	}
+	var err error
+	if s.Counters, err = e.store.Counters(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	if s.Deny, _, err = e.store.DenyList(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}

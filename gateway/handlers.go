@@ -1,0 +1,657 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/auth"
+	"github.com/mattersync/mattersync/gateway/blob"
+	"github.com/mattersync/mattersync/gateway/store"
+)
+
+func (s *Server) routes() {
+	s.handle("/v1/matters", map[string]method{
+		http.MethodGet: {"matters.list", permAny, s.listMatters},
+	})
+	s.handle("/v1/matters/{m}/chunks/missing", map[string]method{
+		http.MethodPost: {"chunk.missing", permRead, s.missingChunks},
+	})
+	s.handle("/v1/matters/{m}/chunks/{id}", map[string]method{
+		http.MethodGet: {"chunk.get", permRead, s.getChunk},
+		http.MethodPut: {"chunk.put", permWrite, s.putChunk},
+	})
+	s.handle("/v1/matters/{m}/files/{file}", map[string]method{
+		http.MethodGet:    {"file.get", permRead, s.getFile},
+		http.MethodPut:    {"file.commit", permWrite, s.commitFile},
+		http.MethodDelete: {"file.delete", permWrite, s.deleteFile},
+	})
+	s.handle("/v1/matters/{m}/files/{file}/versions", map[string]method{
+		http.MethodGet: {"file.versions", permRead, s.fileVersions},
+	})
+	s.handle("/v1/matters/{m}/changes", map[string]method{
+		http.MethodGet: {"changes", permRead, s.changes},
+	})
+	s.handle("/v1/admin/deny", map[string]method{
+		http.MethodGet:  {"admin.deny.list", permAdmin, s.denyList},
+		http.MethodPost: {"admin.deny.add", permAdmin, s.denyAdd},
+	})
+	s.handle("/v1/admin/deny/{entity}", map[string]method{
+		http.MethodDelete: {"admin.deny.remove", permAdmin, s.denyRemove},
+	})
+	s.handle("/v1/admin/matters/{m}/hold", map[string]method{
+		http.MethodGet:    {"admin.hold.get", permAdmin, s.holdGet},
+		http.MethodPut:    {"admin.hold.on", permAdmin, s.holdSet(true)},
+		http.MethodDelete: {"admin.hold.off", permAdmin, s.holdSet(false)},
+	})
+	s.handle("/v1/admin/matters/{m}/usage", map[string]method{
+		http.MethodGet: {"admin.usage", permAdmin, s.usage},
+	})
+	s.handle("/v1/admin/audit", map[string]method{
+		http.MethodGet: {"admin.audit.export", permAdmin, s.auditExport},
+	})
+	s.handle("/v1/admin/audit/verify", map[string]method{
+		http.MethodPost: {"admin.audit.verify", permAdmin, s.auditVerify},
+	})
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, requestFrom(r), E("route", KindNotFound, "no such endpoint"))
+	})
+}
+
+// parseID validates a chunk or file ID from the path and records it.
+func parseID(rq *request, op, what, v string) (format.ID, error) {
+	id, err := format.ParseID(v)
+	if err != nil {
+		rq.rec.Object = quoteBad(v)
+		return id, E(op, KindInvalid, "invalid %s ID (64 lowercase hex characters)", what)
+	}
+	rq.rec.Object = v
+	return id, nil
+}
+
+// queryParams returns r's query, refusing parameters outside allowed and
+// repeated ones: a typo must not silently change what a request means.
+func queryParams(r *http.Request, op string, allowed ...string) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, E(op, KindInvalid, "malformed query string")
+	}
+	for k, v := range q {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || k == a
+		}
+		if !ok {
+			return nil, E(op, KindInvalid, "unknown query parameter %q", k)
+		}
+		if len(v) != 1 {
+			return nil, E(op, KindInvalid, "query parameter %q given %d times", k, len(v))
+		}
+	}
+	return q, nil
+}
+
+// intParam parses an optional integer parameter within [lo, hi].
+func intParam(q url.Values, op, name string, def, lo, hi int64) (int64, error) {
+	v := q.Get(name)
+	if v == "" {
+		if q.Has(name) {
+			return 0, E(op, KindInvalid, "%s is empty", name)
+		}
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, E(op, KindInvalid, "%s must be an integer from %d to %d", name, lo, hi)
+	}
+	return n, nil
+}
+
+// decodeJSON reads a JSON body strictly: bounded size, no unknown fields,
+// nothing after the value.
+func decodeJSON(w http.ResponseWriter, r *http.Request, op string, limit int64, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return E(op, KindInvalid, "Content-Type must be application/json")
+	}
+	if r.ContentLength > limit {
+		return E(op, KindTooLarge, "body larger than %d bytes", limit)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return E(op, KindTooLarge, "body larger than %d bytes", limit)
+		}
+		return wrap(op, KindInvalid, err, "malformed JSON body: "+jsonProblem(err))
+	}
+	if dec.More() {
+		return E(op, KindInvalid, "malformed JSON body: data after the object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return E(op, KindTooLarge, "body larger than %d bytes", limit)
+		}
+		return E(op, KindInvalid, "malformed JSON body: data after the object")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing input.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
+	case errors.As(err, &te):
+		return "field " + strconv.Quote(te.Field) + " has the wrong type"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "body is empty or truncated"
+	}
+	return "cannot decode"
+}
+
+// storeErr maps a store or blob failure: refusals keep their meaning,
+// everything else means a dependency is down.
+func storeErr(op string, err error) error {
+	var mismatch *store.VersionMismatchError
+	var missing *store.MissingChunksError
+	switch {
+	case errors.As(err, &mismatch):
+		cur := mismatch.Current
+		return &Error{Op: op, Kind: KindVersionMismatch, Msg: fmt.Sprintf("the file's current version is %d", cur),
+			Current: &cur, CurrentDeleted: mismatch.Deleted, Err: err}
+	case errors.As(err, &missing):
+		ids := make([]string, 0, min(len(missing.IDs), 1000))
+		for _, id := range missing.IDs[:min(len(missing.IDs), 1000)] {
+			ids = append(ids, id.String())
+		}
+		return &Error{Op: op, Kind: KindMissingChunks, Msg: fmt.Sprintf("%d referenced chunks are not stored", len(missing.IDs)), Missing: ids, Err: err}
+	case errors.Is(err, store.ErrLegalHold):
+		return wrap(op, KindLegalHold, err, "the matter is under legal hold: deletes are refused")
+	case errors.Is(err, store.ErrAlreadyDeleted):
+		return wrap(op, KindAlreadyDeleted, err, "the file is already deleted")
+	case errors.Is(err, store.ErrNotFound):
+		return wrap(op, KindNotFound, err, "not found")
+	case errors.Is(err, blob.ErrChecksum):
+		return wrap(op, KindChecksumMismatch, err, "body does not match "+api.HeaderChecksum)
+	case errors.Is(err, context.Canceled):
+		return wrap(op, KindUnavailable, err, "request cancelled")
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return wrap(op, KindUnavailable, err, "storage unavailable")
+}
+
+// extendDeadlines gives a transfer of n bytes time at the minimum rate.
+func (s *Server) extendDeadlines(w http.ResponseWriter, rq *request, n int64, extra time.Duration) {
+	rc := http.NewResponseController(w)
+	d := rq.start.Add(s.cfg.Limits.RequestTimeout + extra + time.Duration(n/s.cfg.Limits.MinTransferRate)*time.Second)
+	_ = rc.SetReadDeadline(d)
+	_ = rc.SetWriteDeadline(d)
+}
+
+func (s *Server) listMatters(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if _, err := queryParams(r, "matters.list"); err != nil {
+		return err
+	}
+	who := api.WhoAmI{Entity: rq.ident.Entity, User: rq.ident.User, Admin: rq.ident.Admin, Matters: []api.Matter{}}
+	for _, m := range rq.ident.Matters() {
+		role := api.RoleRead
+		if rq.ident.Role(m) == auth.Write {
+			role = api.RoleWrite
+		}
+		who.Matters = append(who.Matters, api.Matter{ID: m, Role: role})
+	}
+	return s.respond(r.Context(), w, rq, http.StatusOK, who)
+}
+
+func (s *Server) missingChunks(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "chunk.missing"
+	if _, err := queryParams(r, op); err != nil {
+		return err
+	}
+	var req api.MissingRequest
+	// 64 hex + quotes + comma per ID.
+	if err := decodeJSON(w, r, op, int64(s.cfg.Limits.MaxBatchIDs)*70+1024, &req); err != nil {
+		return err
+	}
+	if len(req.IDs) > s.cfg.Limits.MaxBatchIDs {
+		return E(op, KindTooLarge, "at most %d IDs per request", s.cfg.Limits.MaxBatchIDs)
+	}
+	ids := make([]format.ID, len(req.IDs))
+	for i, v := range req.IDs {
+		id, err := format.ParseID(v)
+		if err != nil {
+			return E(op, KindInvalid, "ids[%d] is not a valid chunk ID", i)
+		}
+		ids[i] = id
+	}
+	rq.rec.Object = fmt.Sprintf("%d ids", len(ids))
+	missing, err := s.store.MissingChunks(r.Context(), rq.matter, ids)
+	if err != nil {
+		return storeErr(op, err)
+	}
+	resp := api.MissingResponse{Missing: make([]string, len(missing))}
+	for i, id := range missing {
+		resp.Missing[i] = id.String()
+	}
+	return s.respond(r.Context(), w, rq, http.StatusOK, resp)
+}
+
+func (s *Server) getChunk(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "chunk.get"
+	id, err := parseID(rq, op, "chunk", r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if _, err := queryParams(r, op); err != nil {
+		return err
+	}
+	c, err := s.store.Chunk(r.Context(), rq.matter, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return E(op, KindNotFound, "chunk not found")
+		}
+		return storeErr(op, err)
+	}
+	key, err := blob.ChunkKey(rq.matter, id)
+	if err != nil {
+		return wrap(op, KindInternal, err, "internal error")
+	}
+	body, size, err := s.blobs.Get(r.Context(), key)
+	if err != nil {
+		if errors.Is(err, blob.ErrNotFound) {
+			return wrap(op, KindInternal, err, "chunk recorded but not in storage")
+		}
+		return storeErr(op, err)
+	}
+	defer body.Close()
+	if size != c.Size {
+		return wrap(op, KindInternal, fmt.Errorf("stored size %d, recorded %d", size, c.Size), "chunk size mismatch in storage")
+	}
+	rq.rec.Bytes = size
+	if err := s.appendAudit(r.Context(), rq, http.StatusOK, size); err != nil {
+		return err
+	}
+	s.extendDeadlines(w, rq, size, 0)
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Length", strconv.FormatInt(size, 10))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, body); err != nil {
+		// Headers are out; the client sees a short body.
+		s.log.Warn("chunk download cut", "request_id", rq.id, "err", err)
+	}
+	return nil
+}
+
+// sourceReader remembers the error reading the client's body, to tell a
+// cut upload from a storage failure.
+type sourceReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "chunk.put"
+	id, err := parseID(rq, op, "chunk", r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if _, err := queryParams(r, op); err != nil {
+		return err
+	}
+	size := r.ContentLength
+	switch {
+	case size < 0:
+		return E(op, KindLengthRequired, "Content-Length is required")
+	case size == 0:
+		return E(op, KindInvalid, "empty chunk")
+	case size > s.cfg.Limits.MaxChunkBytes:
+		return E(op, KindTooLarge, "chunk larger than %d bytes", s.cfg.Limits.MaxChunkBytes)
+	}
+	var sum [32]byte
+	hs := r.Header.Values(api.HeaderChecksum)
+	if len(hs) != 1 || len(hs[0]) != 64 || strings.ToLower(hs[0]) != hs[0] {
+		return E(op, KindInvalid, "%s must be the body's SHA-256 in 64 lowercase hex characters", api.HeaderChecksum)
+	}
+	if _, err := hex.Decode(sum[:], []byte(hs[0])); err != nil {
+		return E(op, KindInvalid, "%s must be the body's SHA-256 in 64 lowercase hex characters", api.HeaderChecksum)
+	}
+	if c, err := s.store.Chunk(r.Context(), rq.matter, id); err == nil {
+		// Idempotent: the chunk is stored; the body is not read.
+		return s.respond(r.Context(), w, rq, http.StatusOK, api.ChunkPut{ID: id.String(), Size: c.Size, Created: false})
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return storeErr(op, err)
+	}
+	key, err := blob.ChunkKey(rq.matter, id)
+	if err != nil {
+		return wrap(op, KindInternal, err, "internal error")
+	}
+	s.extendDeadlines(w, rq, size, 0)
+	src := &sourceReader{r: r.Body}
+	if err := s.blobs.Put(r.Context(), key, src, size, sum); err != nil {
+		if src.err != nil || src.n < size {
+			return wrap(op, KindIncompleteBody, err, fmt.Sprintf("body ended after %d of %d bytes", src.n, size))
+		}
+		return storeErr(op, err)
+	}
+	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = size, http.StatusCreated, audit.ResultOK
+	created, err := s.store.PutChunk(r.Context(), store.Chunk{Matter: rq.matter, ID: id, Size: size, Time: time.Now()}, &rq.rec)
+	if err != nil {
+		// The object is in S3 but not recorded: invisible, collected
+		// later as garbage.
+		return wrap(op, KindUnavailable, err, "storage unavailable")
+	}
+	s.mutated(rq)
+	writeJSON(w, http.StatusCreated, api.ChunkPut{ID: id.String(), Size: size, Created: created})
+	return nil
+}
+
+// preconditions reads If-Match / If-None-Match: the base version of a
+// commit (0 for a new file).
+func preconditions(r *http.Request, op string, allowCreate bool) (int64, error) {
+	im, inm := r.Header.Values("If-Match"), r.Header.Values("If-None-Match")
+	switch {
+	case len(im) > 0 && len(inm) > 0:
+		return 0, E(op, KindInvalid, "send If-Match or If-None-Match, not both")
+	case len(im) > 1 || len(inm) > 1:
+		return 0, E(op, KindInvalid, "one precondition header only")
+	case len(im) == 1:
+		v, ok := api.ParseETag(im[0])
+		if !ok {
+			return 0, E(op, KindInvalid, `If-Match must be one version, e.g. "3"`)
+		}
+		return v, nil
+	case len(inm) == 1:
+		if !allowCreate {
+			return 0, E(op, KindInvalid, "If-None-Match is not allowed here")
+		}
+		if strings.TrimSpace(inm[0]) != "*" {
+			return 0, E(op, KindInvalid, "If-None-Match must be *")
+		}
+		return 0, nil
+	}
+	if allowCreate {
+		return 0, E(op, KindPreconditionRequired, `If-Match: "<base version>" or If-None-Match: * is required`)
+	}
+	return 0, E(op, KindPreconditionRequired, `If-Match: "<version>" is required`)
+}
+
+func (s *Server) commitFile(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "file.commit"
+	file, err := parseID(rq, op, "file", r.PathValue("file"))
+	if err != nil {
+		return err
+	}
+	if _, err := queryParams(r, op); err != nil {
+		return err
+	}
+	base, err := preconditions(r, op, true)
+	if err != nil {
+		return err
+	}
+	var req api.CommitRequest
+	if err := decodeJSON(w, r, op, s.cfg.Limits.MaxCommitBytes, &req); err != nil {
+		return err
+	}
+	if len(req.Manifest) == 0 {
+		return E(op, KindInvalid, "manifest is empty")
+	}
+	if len(req.Chunks) > s.cfg.Limits.MaxBatchIDs {
+		return E(op, KindTooLarge, "at most %d chunk references per commit", s.cfg.Limits.MaxBatchIDs)
+	}
+	chunks := make([]format.ID, len(req.Chunks))
+	for i, v := range req.Chunks {
+		id, err := format.ParseID(v)
+		if err != nil {
+			return E(op, KindInvalid, "chunks[%d] is not a valid chunk ID", i)
+		}
+		chunks[i] = id
+	}
+	sum := sha256.Sum256(req.Manifest)
+	size := int64(len(req.Manifest))
+	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = size, http.StatusCreated, audit.ResultOK
+	v, err := s.store.Commit(r.Context(), store.Commit{
+		Matter: rq.matter, File: file, Base: base, Size: size, Chunks: chunks,
+		Entity: rq.ident.Entity, Device: rq.rec.Device, Time: time.Now(),
+	}, func(ctx context.Context, version int64) error {
+		key, err := blob.ManifestKey(rq.matter, file, version)
+		if err != nil {
+			return err
+		}
+		rq.rec.Object = file.String() + "@" + strconv.FormatInt(version, 10)
+		return s.blobs.Put(ctx, key, bytes.NewReader(req.Manifest), size, sum)
+	}, &rq.rec)
+	if err != nil {
+		rq.rec.Object = file.String()
+		return storeErr(op, err)
+	}
+	s.mutated(rq)
+	s.live.changed()
+	w.Header().Set("ETag", api.ETag(v.Version))
+	writeJSON(w, http.StatusCreated, api.Commit{FileID: file.String(), Version: v.Version, Seq: v.Seq})
+	return nil
+}
+
+func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "file.delete"
+	file, err := parseID(rq, op, "file", r.PathValue("file"))
+	if err != nil {
+		return err
+	}
+	if _, err := queryParams(r, op); err != nil {
+		return err
+	}
+	base, err := preconditions(r, op, false)
+	if err != nil {
+		return err
+	}
+	rq.rec.Object = file.String() + "@" + strconv.FormatInt(base+1, 10)
+	rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
+	v, err := s.store.Commit(r.Context(), store.Commit{
+		Matter: rq.matter, File: file, Base: base, Deleted: true,
+		Entity: rq.ident.Entity, Device: rq.rec.Device, Time: time.Now(),
+	}, nil, &rq.rec)
+	if err != nil {
+		rq.rec.Object = file.String()
+		return storeErr(op, err)
+	}
+	s.mutated(rq)
+	s.live.changed()
+	w.Header().Set("ETag", api.ETag(v.Version))
+	writeJSON(w, http.StatusOK, api.Commit{FileID: file.String(), Version: v.Version, Seq: v.Seq, Deleted: true})
+	return nil
+}
+
+func fileVersion(v store.Version) api.FileVersion {
+	return api.FileVersion{FileID: v.File.String(), Version: v.Version, Seq: v.Seq, Deleted: v.Deleted, Size: v.Size, Time: v.Time}
+}
+
+func (s *Server) getFile(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "file.get"
+	file, err := parseID(rq, op, "file", r.PathValue("file"))
+	if err != nil {
+		return err
+	}
+	q, err := queryParams(r, op, "version")
+	if err != nil {
+		return err
+	}
+	version, err := intParam(q, op, "version", 0, 1, 1<<53)
+	if err != nil {
+		return err
+	}
+	v, err := s.store.Version(r.Context(), rq.matter, file, version)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return E(op, KindNotFound, "file or version not found")
+		}
+		return storeErr(op, err)
+	}
+	rq.rec.Object = file.String() + "@" + strconv.FormatInt(v.Version, 10)
+	fv := fileVersion(v)
+	if !v.Deleted {
+		key, err := blob.ManifestKey(rq.matter, file, v.Version)
+		if err != nil {
+			return wrap(op, KindInternal, err, "internal error")
+		}
+		body, size, err := s.blobs.Get(r.Context(), key)
+		if err != nil {
+			if errors.Is(err, blob.ErrNotFound) {
+				return wrap(op, KindInternal, err, "manifest recorded but not in storage")
+			}
+			return storeErr(op, err)
+		}
+		fv.Manifest, err = io.ReadAll(io.LimitReader(body, s.cfg.Limits.MaxCommitBytes+1))
+		body.Close()
+		if err != nil || int64(len(fv.Manifest)) != size {
+			return wrap(op, KindUnavailable, err, "storage unavailable")
+		}
+		rq.rec.Bytes = size
+	}
+	w.Header().Set("ETag", api.ETag(v.Version))
+	return s.respond(r.Context(), w, rq, http.StatusOK, fv)
+}
+
+func (s *Server) fileVersions(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "file.versions"
+	file, err := parseID(rq, op, "file", r.PathValue("file"))
+	if err != nil {
+		return err
+	}
+	q, err := queryParams(r, op, "before", "limit")
+	if err != nil {
+		return err
+	}
+	before, err := intParam(q, op, "before", 0, 1, 1<<53)
+	if err != nil {
+		return err
+	}
+	limit, err := intParam(q, op, "limit", 1000, 1, 1000)
+	if err != nil {
+		return err
+	}
+	vs, err := s.store.Versions(r.Context(), rq.matter, file, before, int(limit))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return E(op, KindNotFound, "file not found")
+		}
+		return storeErr(op, err)
+	}
+	resp := api.Versions{FileID: file.String(), Versions: make([]api.FileVersion, len(vs))}
+	for i, v := range vs {
+		resp.Versions[i] = fileVersion(v)
+	}
+	return s.respond(r.Context(), w, rq, http.StatusOK, resp)
+}
+
+// parseWait accepts a Go duration ("30s") or whole seconds ("30").
+func parseWait(v string) (time.Duration, bool) {
+	if v == "" {
+		return 0, true
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 || n > 1<<20 {
+			return 0, false
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	d, err := time.ParseDuration(v)
+	return d, err == nil && d >= 0
+}
+
+func (s *Server) changes(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "changes"
+	q, err := queryParams(r, op, "since", "wait", "limit")
+	if err != nil {
+		return err
+	}
+	since, err := intParam(q, op, "since", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	limit, err := intParam(q, op, "limit", 1000, 1, 1000)
+	if err != nil {
+		return err
+	}
+	wait, ok := parseWait(q.Get("wait"))
+	if !ok || (q.Has("wait") && q.Get("wait") == "") {
+		return E(op, KindInvalid, "wait must be a duration like 30s or whole seconds")
+	}
+	if wait > s.cfg.Limits.MaxWait {
+		return E(op, KindInvalid, "wait must be at most %s", s.cfg.Limits.MaxWait)
+	}
+	rq.rec.Object = "since=" + strconv.FormatInt(since, 10)
+	s.extendDeadlines(w, rq, 0, wait)
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		// Take the wake-up channel before reading, so a commit between
+		// the read and the wait is not missed.
+		wake := s.live.wait()
+		vs, head, err := s.store.Changes(r.Context(), rq.matter, since, int(limit)+1)
+		if err != nil {
+			return storeErr(op, err)
+		}
+		timedOut := false
+		if len(vs) == 0 && wait > 0 {
+			select {
+			case <-wake:
+				if denied, _ := s.live.denied(rq.ident.Entity, s.cfg.Limits.DenyMaxStaleness); denied {
+					return E(op, KindRevoked, "access revoked")
+				}
+				continue
+			case <-deadline.C:
+				timedOut = true
+			case <-r.Context().Done():
+				return wrap(op, KindUnavailable, r.Context().Err(), "request cancelled")
+			}
+		}
+		if timedOut {
+			// One last look, so the answer's head is current.
+			if vs, head, err = s.store.Changes(r.Context(), rq.matter, since, int(limit)+1); err != nil {
+				return storeErr(op, err)
+			}
+		}
+		resp := api.Changes{Changes: make([]api.Change, 0, len(vs)), Head: head}
+		if len(vs) > int(limit) {
+			vs, resp.More = vs[:limit], true
+		}
+		for _, v := range vs {
+			resp.Changes = append(resp.Changes, api.Change{Seq: v.Seq, FileID: v.File.String(), Version: v.Version, Deleted: v.Deleted})
+		}
+		return s.respond(r.Context(), w, rq, http.StatusOK, resp)
+	}
+}

@@ -1,0 +1,175 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/mattersync/mattersync/gateway/store"
+)
+
+// live is what a replica learns by polling the store: the deny list and
+// whether any replica committed something (to wake long polls).
+type live struct {
+	store   store.Store
+	log     *slog.Logger
+	metrics *metrics
+
+	mu       sync.Mutex // guards the fields below
+	deny     map[string]struct{}
+	denyGen  int64
+	changes  int64
+	loadedAt time.Time     // last successful poll (monotonic)
+	wake     chan struct{} // closed and replaced when changes grow
+	signed   int64         // last audit seq this process checkpointed
+}
+
+func newLive(s store.Store, log *slog.Logger, m *metrics) *live {
+	return &live{store: s, log: log, metrics: m, deny: map[string]struct{}{}, wake: make(chan struct{}), denyGen: -1}
+}
+
+// refresh polls the store's counters and reloads the deny list when its
+// generation moved (or force).
+func (l *live) refresh(ctx context.Context, force bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := l.store.Counters(ctx)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	reload := force || c.Deny != l.denyGen
+	l.mu.Unlock()
+	var set map[string]struct{}
+	var gen int64
+	if reload {
+		entries, g, err := l.store.DenyList(ctx)
+		if err != nil {
+			return err
+		}
+		set = make(map[string]struct{}, len(entries))
+		for _, e := range entries {
+			set[e.Entity] = struct{}{}
+		}
+		gen = g
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if reload {
+		l.deny, l.denyGen = set, gen
+		l.metrics.denyEntries.Set(float64(len(set)))
+	}
+	if c.Changes != l.changes {
+		l.changes = c.Changes
+		l.broadcastLocked()
+	}
+	l.loadedAt = time.Now()
+	return nil
+}
+
+// denied reports whether entity is on the deny list, and whether the list
+// is fresh enough to trust.
+func (l *live) denied(entity string, maxAge time.Duration) (denied, fresh bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, denied = l.deny[entity]
+	return denied, time.Since(l.loadedAt) <= maxAge
+}
+
+// setDenied applies this replica's own deny-list change at once.
+func (l *live) setDenied(entity string, on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if on {
+		l.deny[entity] = struct{}{}
+	} else {
+		delete(l.deny, entity)
+	}
+	l.metrics.denyEntries.Set(float64(len(l.deny)))
+}
+
+// wait returns a channel closed at the next change anywhere.
+func (l *live) wait() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.wake
+}
+
+// changed wakes long polls after this replica committed.
+func (l *live) changed() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.broadcastLocked()
+}
+
+func (l *live) broadcastLocked() {
+	close(l.wake)
+	l.wake = make(chan struct{})
+}
+
+func (l *live) signedSeq() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.signed
+}
+
+func (l *live) setSignedSeq(seq int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq > l.signed {
+		l.signed = seq
+	}
+}
+
+// limiter is a token bucket per entity.
+type limiter struct {
+	rps   rate.Limit
+	burst int
+
+	mu        sync.Mutex // guards the fields below
+	buckets   map[string]*bucket
+	lastSweep time.Time
+}
+
+type bucket struct {
+	l    *rate.Limiter
+	last time.Time
+}
+
+func newLimiter(rps float64, burst int) *limiter {
+	return &limiter{rps: rate.Limit(rps), burst: burst, buckets: map[string]*bucket{}}
+}
+
+// allow takes a token for key, or says how long to wait for one.
+func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.lastSweep) > time.Minute {
+		// A bucket idle this long is full again: forgetting it is exact.
+		full := time.Duration(float64(l.burst)/float64(l.rps)*float64(time.Second)) + time.Minute
+		for k, b := range l.buckets {
+			if now.Sub(b.last) > full {
+				delete(l.buckets, k)
+			}
+		}
+		l.lastSweep = now
+	}
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{l: rate.NewLimiter(l.rps, l.burst)}
+		l.buckets[key] = b
+	}
+	b.last = now
+	r := b.l.ReserveN(now, 1)
+	if !r.OK() {
+		return false, time.Second
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}

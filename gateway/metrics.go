@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mattersync/mattersync/gateway/api"
+)
+
+type metrics struct {
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	bytesIn      *prometheus.CounterVec
+	bytesOut     *prometheus.CounterVec
+	denials      *prometheus.CounterVec
+	auditAppends *prometheus.CounterVec
+	auditSeconds prometheus.Histogram
+	denyEntries  prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	const ns = "mattersync_gateway"
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "requests_total",
+			Help: "API requests by route pattern, method and status."}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "request_duration_seconds",
+			Help: "API request latency by route pattern.", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14)}, []string{"route"}),
+		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "received_bytes_total",
+			Help: "Chunk and manifest bytes accepted, by route pattern."}, []string{"route"}),
+		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "sent_bytes_total",
+			Help: "Response bytes sent, by route pattern."}, []string{"route"}),
+		denials: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "denials_total",
+			Help: "Requests refused by authentication or authorization, by reason."}, []string{"reason"}),
+		auditAppends: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "audit_appends_total",
+			Help: "Audit records appended, by result (error: the request was refused)."}, []string{"result"}),
+		auditSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "audit_append_seconds",
+			Help: "Latency of stand-alone audit appends (reads and refusals).", Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 14)}),
+		denyEntries: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "deny_list_entries",
+			Help: "Entities on the deny list as this replica last saw it."}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bytesIn, m.bytesOut, m.denials, m.auditAppends, m.auditSeconds, m.denyEntries} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+// healthz says the process is up; it checks nothing else.
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, api.Health{Status: "ok"})
+}
+
+// readyz checks every dependency a request needs: store, S3, the JWKS and
+// a fresh deny list.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ok := true
+	check := func(name string, err error) {
+		if err != nil {
+			ok = false
+			checks[name] = err.Error()
+			return
+		}
+		checks[name] = "ok"
+	}
+	check("store", s.store.Ping(ctx))
+	check("s3", s.blobs.Ready(ctx))
+	check("jwks", s.verifier.Ready(ctx))
+	if _, fresh := s.live.denied("", s.cfg.Limits.DenyMaxStaleness); fresh {
+		check("deny_list", nil)
+	} else {
+		check("deny_list", errStale)
+	}
+	h := api.Health{Status: "ok", Checks: checks}
+	status := http.StatusOK
+	if !ok {
+		h.Status, status = "unavailable", http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, h)
+}
+
+type staleError struct{}
+
+func (staleError) Error() string { return "deny list not refreshed recently" }
+
+var errStale error = staleError{}

@@ -1,0 +1,539 @@
+// Package gateway is mattersync's gateway: the only door to the storage. It
+// authenticates every request with a Vault identity token, authorizes it
+// against the caller's matter roles and the deny list, stores ciphertext in
+// S3 under keys it builds itself, keeps metadata and the change feed in the
+// store, and writes one hash-chained audit record per request, refusing the
+// request if the record cannot be written.
+//
+// Subpackages: api (wire types), auth (tokens, roles), blob (S3), store
+// (metadata; sqlite and postgres), audit (chain, checkpoints, verification),
+// client (Go client of this API).
+package gateway
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/auth"
+	"github.com/mattersync/mattersync/gateway/store"
+)
+
+// Blobs is the object storage as the gateway uses it (blob.Store).
+type Blobs interface {
+	Put(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte) error
+	Get(ctx context.Context, key string) (io.ReadCloser, int64, error)
+	Ready(ctx context.Context) error
+}
+
+// Verifier checks bearer tokens (auth.Verifier).
+type Verifier interface {
+	Verify(ctx context.Context, token string) (*auth.Identity, error)
+	Ready(ctx context.Context) error
+}
+
+// Deps are the gateway's collaborators.
+type Deps struct {
+	Store    store.Store
+	Blobs    Blobs
+	Verifier Verifier
+	// SigningKey signs audit checkpoints.
+	SigningKey ed25519.PrivateKey
+	// TrustedKeys verify checkpoints besides SigningKey's public key.
+	TrustedKeys []ed25519.PublicKey
+	Logger      *slog.Logger
+	// Registerer receives the metrics (nil: a private registry).
+	Registerer prometheus.Registerer
+	// Gatherer serves /metrics (nil: the private registry).
+	Gatherer prometheus.Gatherer
+}
+
+// Server is the gateway's HTTP handler and its background work.
+type Server struct {
+	cfg      Config
+	store    store.Store
+	blobs    Blobs
+	verifier Verifier
+	key      ed25519.PrivateKey
+	keys     []ed25519.PublicKey
+	log      *slog.Logger
+	metrics  *metrics
+	gatherer prometheus.Gatherer
+	proxies  []*net.IPNet
+	live     *live
+	limiter  *limiter
+	mux      *http.ServeMux
+}
+
+// New builds a Server. It loads the deny list once, so the gateway never
+// serves before it knows whom to refuse.
+func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
+	if d.Store == nil || d.Blobs == nil || d.Verifier == nil || d.SigningKey == nil {
+		return nil, errors.New("gateway: store, blobs, verifier and signing key are required")
+	}
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	reg, gatherer := d.Registerer, d.Gatherer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg, gatherer = r, r
+	}
+	s := &Server{
+		cfg: cfg, store: d.Store, blobs: d.Blobs, verifier: d.Verifier, key: d.SigningKey,
+		keys: append([]ed25519.PublicKey{d.SigningKey.Public().(ed25519.PublicKey)}, d.TrustedKeys...),
+		log:  log, gatherer: gatherer,
+		limiter: newLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst),
+		mux:     http.NewServeMux(),
+	}
+	for _, p := range cfg.TrustedProxies {
+		_, n, err := net.ParseCIDR(p)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: trusted proxy %q: %w", p, err)
+		}
+		s.proxies = append(s.proxies, n)
+	}
+	var err error
+	if s.metrics, err = newMetrics(reg); err != nil {
+		return nil, err
+	}
+	s.live = newLive(d.Store, log, s.metrics)
+	if err := s.live.refresh(ctx, true); err != nil {
+		return nil, fmt.Errorf("gateway: load deny list: %w", err)
+	}
+	s.routes()
+	return s, nil
+}
+
+// Run does the background work until ctx ends: polling the store for other
+// replicas' deny-list entries and commits, and signing audit checkpoints. A
+// last checkpoint is signed on the way out.
+func (s *Server) Run(ctx context.Context) error {
+	poll := time.NewTicker(s.cfg.Limits.PollInterval)
+	defer poll.Stop()
+	cp := time.NewTicker(s.cfg.Audit.CheckpointInterval)
+	defer cp.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := s.Checkpoint(fctx); err != nil {
+				s.log.Error("final audit checkpoint failed", "err", err)
+			}
+			return nil
+		case <-poll.C:
+			if err := s.live.refresh(ctx, false); err != nil && ctx.Err() == nil {
+				s.log.Warn("store poll failed", "err", err)
+			}
+		case <-cp.C:
+			if err := s.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("audit checkpoint failed", "err", err)
+			}
+		}
+	}
+}
+
+// Checkpoint signs the current audit chain head, if it moved since the last
+// checkpoint this process signed.
+func (s *Server) Checkpoint(ctx context.Context) error {
+	seq, head, err := s.store.AuditHead(ctx)
+	if err != nil {
+		return err
+	}
+	if seq == 0 || seq <= s.live.signedSeq() {
+		return nil
+	}
+	if err := s.store.AddCheckpoint(ctx, audit.Sign(s.key, seq, head, time.Now())); err != nil {
+		return err
+	}
+	s.live.setSignedSeq(seq)
+	return nil
+}
+
+// Handler returns the gateway's HTTP handler.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// request is one API request in flight.
+type request struct {
+	id       string
+	start    time.Time
+	route    string
+	ident    *auth.Identity
+	matter   string
+	rec      audit.Record
+	appended bool // rec is in the chain (alone or with the change)
+}
+
+// perm is what a route requires.
+type perm int
+
+const (
+	permAny   perm = iota // any authenticated, non-denied caller
+	permRead              // ro or rw on {m}
+	permWrite             // rw on {m}
+	permAdmin             // member of mattersync-admins
+)
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, rq *request) error
+
+// method is one method of a route.
+type method struct {
+	action string
+	perm   perm
+	h      handlerFunc
+}
+
+// handle registers a path pattern with its methods. Dispatching methods
+// here (not in ServeMux) keeps 405 answers JSON and audited.
+func (s *Server) handle(pattern string, methods map[string]method) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		rq := requestFrom(r)
+		rq.route = pattern
+		m, ok := methods[r.Method]
+		if !ok {
+			rq.rec.Action = "unknown"
+			allow := make([]string, 0, len(methods))
+			for k := range methods {
+				allow = append(allow, k)
+			}
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.fail(w, rq, E("route", KindMethodNotAllowed, "method %s is not allowed here", r.Method))
+			return
+		}
+		rq.rec.Action = m.action
+		err := s.authorize(r, rq, m.perm)
+		if err == nil {
+			err = m.h(w, r, rq)
+		}
+		if err != nil {
+			s.fail(w, rq, asError(m.action, err))
+		}
+	})
+}
+
+type ctxKey struct{}
+
+func requestFrom(r *http.Request) *request { return r.Context().Value(ctxKey{}).(*request) }
+
+// serveHTTP is the outermost handler: operational endpoints, then the
+// audited API.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/healthz":
+		s.healthz(w, r)
+		return
+	case "/readyz":
+		s.readyz(w, r)
+		return
+	case "/metrics":
+		s.serveMetrics(w, r)
+		return
+	}
+	rq := &request{id: newRequestID(), start: time.Now(), route: "other"}
+	rq.rec = audit.Record{Time: rq.start, Source: s.source(r), RequestID: rq.id, Action: "unknown"}
+	sw := &statusWriter{ResponseWriter: w}
+	sw.Header().Set(api.HeaderRequestID, rq.id)
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rq))
+	rc := http.NewResponseController(sw)
+	deadline := rq.start.Add(s.cfg.Limits.RequestTimeout)
+	_ = rc.SetReadDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline)
+	defer func() { s.observe(r, rq, sw) }()
+
+	if err := s.authenticate(r, rq); err != nil {
+		s.fail(sw, rq, asError("auth", err))
+		return
+	}
+	// IDs never need escaping and paths are never relative: anything that
+	// is not already canonical is refused before routing.
+	if strings.Contains(r.URL.RawPath, "%") || strings.Contains(r.URL.EscapedPath(), "%") || path.Clean(r.URL.Path) != r.URL.Path || r.URL.Path == "" {
+		s.fail(sw, rq, E("route", KindInvalid, "path is not canonical"))
+		return
+	}
+	if !strings.HasPrefix(r.URL.Path, "/v1/") {
+		s.fail(sw, rq, E("route", KindNotFound, "no such endpoint"))
+		return
+	}
+	s.mux.ServeHTTP(sw, r)
+}
+
+// authenticate verifies the bearer token and the device header and fills
+// the audit record's identity. Refusals are audited like any request.
+func (s *Server) authenticate(r *http.Request, rq *request) error {
+	if dev, ok := r.Header[api.HeaderDevice]; ok {
+		if len(dev) != 1 || !api.ValidDevice(dev[0]) {
+			return E("auth", KindInvalid, "%s must be 1 to %d printable ASCII characters", api.HeaderDevice, api.MaxDeviceLen)
+		}
+		rq.rec.Device = dev[0]
+	}
+	authz := r.Header.Values("Authorization")
+	if len(authz) > 1 {
+		return E("auth", KindUnauthenticated, "more than one Authorization header")
+	}
+	var token string
+	if len(authz) == 1 {
+		var ok bool
+		token, ok = strings.CutPrefix(authz[0], "Bearer ")
+		if !ok {
+			return E("auth", KindUnauthenticated, "Authorization must be a Bearer token")
+		}
+	}
+	id, err := s.verifier.Verify(r.Context(), strings.TrimSpace(token))
+	if err != nil {
+		s.metrics.denials.WithLabelValues("unauthenticated").Inc()
+		msg := "invalid identity token"
+		switch {
+		case errors.Is(err, auth.ErrNoToken):
+			msg = "no identity token"
+		case errors.Is(err, auth.ErrExpired):
+			msg = "identity token expired"
+		}
+		return wrap("auth", KindUnauthenticated, err, msg)
+	}
+	rq.ident = id
+	rq.rec.Entity, rq.rec.User = id.Entity, id.User
+	return nil
+}
+
+// authorize applies the deny list, the rate limit and the route's
+// permission.
+func (s *Server) authorize(r *http.Request, rq *request, p perm) error {
+	denied, fresh := s.live.denied(rq.ident.Entity, s.cfg.Limits.DenyMaxStaleness)
+	if !fresh {
+		// Fail closed: a replica that cannot see the deny list cannot
+		// know whether this caller was revoked.
+		return &Error{Op: "auth", Kind: KindUnavailable, Msg: "gateway cannot reach its store", RetryAfter: time.Second}
+	}
+	if denied {
+		s.metrics.denials.WithLabelValues("revoked").Inc()
+		return E("auth", KindRevoked, "access revoked")
+	}
+	if ok, wait := s.limiter.allow(rq.ident.Entity, time.Now()); !ok {
+		s.metrics.denials.WithLabelValues("rate_limited").Inc()
+		return &Error{Op: "auth", Kind: KindRateLimited, Msg: "too many requests", RetryAfter: wait}
+	}
+	if m := r.PathValue("m"); m != "" || p == permRead || p == permWrite {
+		if err := format.ValidateMatterID(m); err != nil {
+			rq.rec.Object = quoteBad(m)
+			return E("route", KindInvalid, "invalid matter ID (1 to %d of a-z, 0-9 and inner '-')", format.MaxMatterIDLen)
+		}
+		rq.matter = m
+		rq.rec.Matter = m
+	}
+	switch p {
+	case permRead, permWrite:
+		role := rq.ident.Role(rq.matter)
+		if role == auth.None {
+			s.metrics.denials.WithLabelValues("forbidden").Inc()
+			// The same answer whether or not the matter exists.
+			return E("auth", KindForbidden, "no access to matter %s", rq.matter)
+		}
+		if p == permWrite && role != auth.Write {
+			s.metrics.denials.WithLabelValues("forbidden").Inc()
+			return E("auth", KindForbidden, "read-only access to matter %s", rq.matter)
+		}
+	case permAdmin:
+		if !rq.ident.Admin {
+			s.metrics.denials.WithLabelValues("forbidden").Inc()
+			return E("auth", KindForbidden, "requires membership of %s", auth.AdminGroup)
+		}
+	}
+	return nil
+}
+
+// quoteBad records an invalid path value in the audit log, bounded.
+func quoteBad(v string) string {
+	if len(v) > 80 {
+		v = v[:80] + "..."
+	}
+	return "invalid:" + strconv.Quote(v)
+}
+
+// appendAudit writes rq's record as it stands, once.
+func (s *Server) appendAudit(ctx context.Context, rq *request, status int, bytes int64) error {
+	if rq.appended {
+		return nil
+	}
+	rq.rec.Status = status
+	rq.rec.Bytes = bytes
+	if rq.rec.Result == "" {
+		rq.rec.Result = audit.ResultOK
+	}
+	start := time.Now()
+	err := s.store.AppendAudit(ctx, &rq.rec)
+	s.metrics.auditSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.metrics.auditAppends.WithLabelValues("error").Inc()
+		return wrap("audit", KindUnavailable, err, "audit log unavailable")
+	}
+	s.metrics.auditAppends.WithLabelValues("ok").Inc()
+	rq.appended = true
+	return nil
+}
+
+// mutated records that the store appended rq's record with the change.
+func (s *Server) mutated(rq *request) {
+	rq.appended = true
+	s.metrics.auditAppends.WithLabelValues("ok").Inc()
+}
+
+// respond audits (if not yet) and writes a JSON success body. If the audit
+// record cannot be written, nothing is sent but the error.
+func (s *Server) respond(ctx context.Context, w http.ResponseWriter, rq *request, status int, v any) error {
+	if err := s.appendAudit(ctx, rq, status, rq.rec.Bytes); err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
+// fail audits a refused or failed request and writes its error body. When
+// even that record cannot be written the answer becomes 503: no request is
+// answered without its record.
+func (s *Server) fail(w http.ResponseWriter, rq *request, e *Error) {
+	if e.Kind == KindInternal || e.Kind == KindUnavailable {
+		s.log.Error("request failed", "request_id", rq.id, "op", e.Op, "err", e)
+	}
+	if !rq.appended {
+		rq.rec.Result = e.Kind.Result()
+		// The record of a refused request never claims bytes moved.
+		// The client may be gone; its request is recorded anyway.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := s.appendAudit(ctx, rq, e.Kind.Status(), 0)
+		cancel()
+		if err != nil {
+			s.log.Error("audit append failed; refusing request", "request_id", rq.id, "err", err)
+			e = asError("audit", err)
+		}
+	}
+	h := w.Header()
+	switch {
+	case e.Kind == KindUnauthenticated:
+		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	case e.Kind == KindVersionMismatch && e.Current != nil && *e.Current > 0:
+		h.Set("ETag", api.ETag(*e.Current))
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	writeJSON(w, e.Kind.Status(), e.body(rq.id))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"code":"internal","message":"internal error"}`)
+	}
+	b = append(b, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// source is the caller's address for the audit record: the connection's
+// peer, or the client named by trusted proxies in X-Forwarded-For.
+func (s *Server) source(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if len(s.proxies) == 0 || !s.trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		if net.ParseIP(h) == nil {
+			return host
+		}
+		if !s.trusted(h) {
+			return h
+		}
+	}
+	return host
+}
+
+func (s *Server) trusted(host string) bool {
+	ip := net.ParseIP(host)
+	for _, n := range s.proxies {
+		if ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// statusWriter records the status and bytes written, for metrics and logs.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe logs and measures a finished request.
+func (s *Server) observe(r *http.Request, rq *request, w *statusWriter) {
+	d := time.Since(rq.start)
+	status := w.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	code := strconv.Itoa(status)
+	s.metrics.requests.WithLabelValues(rq.route, r.Method, code).Inc()
+	s.metrics.duration.WithLabelValues(rq.route).Observe(d.Seconds())
+	s.metrics.bytesOut.WithLabelValues(rq.route).Add(float64(w.bytes))
+	if r.ContentLength > 0 && rq.rec.Bytes > 0 && r.Method != http.MethodGet {
+		s.metrics.bytesIn.WithLabelValues(rq.route).Add(float64(rq.rec.Bytes))
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("request_id", rq.id), slog.String("method", r.Method), slog.String("route", rq.route),
+		slog.Int("status", status), slog.Duration("duration", d), slog.String("entity", rq.rec.Entity),
+		slog.String("user", rq.rec.User), slog.String("matter", rq.rec.Matter), slog.String("action", rq.rec.Action),
+		slog.Int64("bytes_out", w.bytes), slog.String("source", rq.rec.Source))
+}
