@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"testing"
 	"time"
@@ -298,3 +299,5 @@ func (e *env) snapshot(matters ...string) snapshot {
 	}
 	return s
 }
+
+func equalSnap(a, b snapshot) bool { return reflect.DeepEqual(a, b) }
