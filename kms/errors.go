@@ -58,9 +58,17 @@ func (e *Error) Error() string {
 		b.WriteString(e.Op)
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Kind.String())
+	var d described
+	var inner *Error
+	if e.Err == nil || !(errors.As(e.Err, &d) || errors.As(e.Err, &inner)) {
+		// Causes from Vault or the network do not say what they mean for
+		// mattersync; ours (from errorf) do.
+		b.WriteString(e.Kind.String())
+		if e.Err != nil {
+			b.WriteString(": ")
+		}
+	}
 	if e.Err != nil {
-		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
 	}
 	return b.String()
@@ -77,10 +85,34 @@ func KindOf(err error) Kind {
 	return Other
 }
 
-// errorf returns an *Error of kind k with a formatted cause.
+// errorf returns an *Error of kind k with a formatted cause that says it
+// all, so Error does not repeat the kind.
 func errorf(op string, k Kind, format string, args ...any) error {
-	return &Error{Op: op, Kind: k, Err: fmt.Errorf(format, args...)}
+	return &Error{Op: op, Kind: k, Err: described{fmt.Errorf(format, args...)}}
 }
+
+// described marks a cause written by kms itself.
+type described struct{ err error }
+
+func (d described) Error() string { return d.err.Error() }
+func (d described) Unwrap() error { return d.err }
+
+// vaultError renders a Vault API error on one line; the client's own
+// rendering spans several.
+type vaultError struct{ re *vault.ResponseError }
+
+func (v vaultError) Error() string {
+	path := v.re.URL
+	if u, err := url.Parse(v.re.URL); err == nil {
+		path = u.Path
+	}
+	msgs := make([]string, 0, len(v.re.Errors))
+	for _, m := range v.re.Errors {
+		msgs = append(msgs, strings.Join(strings.Fields(m), " "))
+	}
+	return fmt.Sprintf("Vault answered %d to %s %s: %s", v.re.StatusCode, v.re.HTTPMethod, path, strings.Join(msgs, "; "))
+}
+func (v vaultError) Unwrap() error { return v.re }
 
 // wrap classifies an error from the Vault client. An *Error passes through
 // with op prefixed; context cancellation stays recognisable via errors.Is.
@@ -90,9 +122,17 @@ func wrap(op string, err error) error {
 	}
 	var e *Error
 	if errors.As(err, &e) {
+		if e.Op == op {
+			return err
+		}
 		return &Error{Op: op, Kind: e.Kind, Err: err}
 	}
-	return &Error{Op: op, Kind: classify(err), Err: err}
+	k := classify(err)
+	var re *vault.ResponseError
+	if errors.As(err, &re) {
+		err = vaultError{re}
+	}
+	return &Error{Op: op, Kind: k, Err: err}
 }
 
 func classify(err error) Kind {
@@ -114,7 +154,9 @@ func classify(err error) Kind {
 			if containsFold(re.Errors, "check-and-set") {
 				return Exists
 			}
-			if containsFold(re.Errors, "permission denied") {
+			// Logins refuse bad credentials with 400.
+			if containsFold(re.Errors, "permission denied") || containsFold(re.Errors, "invalid username or password") ||
+				containsFold(re.Errors, "invalid credentials") {
 				return Denied
 			}
 			return Other

@@ -224,13 +224,6 @@ type RevokeReport struct {
 	Steps    []Step
 }
 
-// LookupForRevoke returns the entity ID of user for the gateway deny list,
-// which revocation calls before anything else.
-func (a *Admin) LookupForRevoke(ctx context.Context, user string) (string, error) {
-	u, err := a.User(ctx, user)
-	return u.EntityID, err
-}
-
 // Revoke cuts user off in Vault: it disables the entity (its tokens stop
 // working at once, no more identity tokens), revokes the tokens its
 // userpass/LDAP logins obtained and deletes its userpass login, removes it

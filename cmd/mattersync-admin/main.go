@@ -3,8 +3,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
 
 	"github.com/spf13/cobra"
 )
@@ -13,18 +15,38 @@ import (
 var version = "dev"
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "mattersync-admin:", err)
-		os.Exit(1)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, newApp(os.Stdin, os.Stdout, os.Stderr, os.Getenv), os.Args[1:])
+	stop()
+	os.Exit(code)
 }
 
-func newRootCmd() *cobra.Command {
-	return &cobra.Command{
+// run executes one command line and returns the exit code (see app.go).
+func run(ctx context.Context, a *app, args []string) int {
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		code, hint := exitCode(err)
+		fmt.Fprintln(a.stderr, "mattersync-admin:", err)
+		if hint != "" {
+			fmt.Fprintln(a.stderr, "hint:", hint)
+		}
+		return code
+	}
+	return exitOK
+}
+
+func newRootCmd(a *app) *cobra.Command {
+	root := &cobra.Command{
 		Use:           "mattersync-admin",
 		Short:         "mattersync administration: Vault bootstrap, matters, members, revocation, audit",
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	a.globalFlags(root)
+	addVaultCommands(root, a)
+	return root
 }

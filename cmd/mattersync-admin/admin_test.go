@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mattersync/mattersync/internal/testenv"
+	"github.com/mattersync/mattersync/kms"
+	"github.com/mattersync/mattersync/kms/kmstest"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// cli runs mattersync-admin in-process against a kmstest environment, as
+// IT would from a shell with VAULT_ADDR and VAULT_TOKEN set.
+type cli struct {
+	env     *kmstest.Env
+	environ map[string]string
+	// hooks set on every app, standing in for the gateway's admin client
+	// (not built yet); they record what the commands ask of it.
+	deny   func(entityID, name, reason string) error
+	onHold func(matter string) (bool, error)
+}
+
+func newCLI(t *testing.T, env *kmstest.Env) *cli {
+	return &cli{env: env, environ: map[string]string{
+		"VAULT_ADDR":  env.Vault.Addr,
+		"VAULT_TOKEN": env.Vault.Token,
+		"HOME":        t.TempDir(),
+	}}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (c *cli) run(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := newApp(strings.NewReader(stdin), &out, &errb, func(k string) string { return c.environ[k] })
+	if c.deny != nil {
+		a.newDenyLister = func(context.Context, string) (denyLister, error) { return denyFunc(c.deny), nil }
+	}
+	if c.onHold != nil {
+		a.newHoldChecker = func(context.Context, string) (holdChecker, error) { return holdFunc(c.onHold), nil }
+	}
+	l := c.env.Config.Layout
+	full := append([]string{"--transit-mount", l.Transit, "--kv-mount", l.KV, "--userpass-mount", l.Userpass,
+		"--vault-name", l.Name, "--audience", l.Audience}, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r := result{code: run(ctx, a, full)}
+	r.stdout, r.stderr = out.String(), errb.String()
+	t.Logf("$ mattersync-admin %s -> %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	return r
+}
+
+// must runs a command that must exit with code.
+func (c *cli) must(t *testing.T, code int, stdin string, args ...string) result {
+	t.Helper()
+	r := c.run(t, stdin, args...)
+	if r.code != code {
+		t.Fatalf("mattersync-admin %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+type denyFunc func(entityID, name, reason string) error
+
+func (f denyFunc) Deny(_ context.Context, entityID, name, reason string) error {
+	return f(entityID, name, reason)
+}
+
+type holdFunc func(matter string) (bool, error)
+
+func (f holdFunc) OnHold(_ context.Context, matter string) (bool, error) { return f(matter) }
+
+// TestITWorkflow walks through what IT does, checking output, exit codes
+// and the effect in Vault.
+func TestITWorkflow(t *testing.T) {
+	env := kmstest.Setup(t)
+	c := newCLI(t, env)
+	ctx := context.Background()
+
+	r := c.must(t, exitOK, "", "vault", "init", "--userpass")
+	if strings.Contains(r.stdout, "created") || strings.Contains(r.stdout+r.stderr, env.Vault.Token) {
+		t.Errorf("second init changed something or printed the token:\n%s", r.stdout)
+	}
+	c.must(t, exitOK, "", "vault", "status")
+
+	alice, bob := testenv.RandomName("alice-"), testenv.RandomName("bob-")
+	r = c.must(t, exitOK, "s3cret-from-stdin-1\n", "user", "create", alice, "--password-stdin")
+	if strings.Contains(r.stdout+r.stderr, "s3cret-from-stdin-1") {
+		t.Errorf("password read from stdin was printed")
+	}
+	r = c.must(t, exitOK, "", "user", "create", bob)
+	_, pw, ok := strings.Cut(r.stdout, "password (shown once, hand it over securely): ")
+	pw = strings.TrimSpace(pw)
+	if !ok || len(pw) < 20 {
+		t.Fatalf("generated password not printed:\n%s", r.stdout)
+	}
+	k, err := kms.Login(ctx, env.Config, kms.UserpassAuth{Mount: env.Config.Layout.Userpass, Username: bob, Password: pw})
+	if err != nil {
+		t.Fatalf("login with the printed password: %v", err)
+	}
+	k.Close()
+	c.must(t, exitExists, "", "user", "create", bob)
+
+	m := testenv.RandomName("m-")
+	c.must(t, exitOK, "", "matter", "create", m, "--name", "Smith v. Jones")
+	r = c.must(t, exitExists, "", "matter", "create", m, "--name", "Other")
+	if !strings.Contains(r.stderr, "already exists") {
+		t.Errorf("re-create: %s", r.stderr)
+	}
+	c.must(t, exitOK, "", "matter", "grant", m, alice, "--role", "rw")
+	if r := c.must(t, exitOK, "", "matter", "grant", m, alice, "--role", "rw"); !strings.Contains(r.stdout, "nothing changed") {
+		t.Errorf("second grant: %s", r.stdout)
+	}
+	c.must(t, exitOK, "", "matter", "grant", m, bob, "--role", "ro")
+	r = c.must(t, exitOK, "", "matter", "members", m)
+	for _, want := range []string{alice + "  rw", bob + "  ro"} {
+		if !strings.Contains(strings.Join(strings.Fields(r.stdout), "  "), want) {
+			t.Errorf("members lack %q:\n%s", want, r.stdout)
+		}
+	}
+	r = c.must(t, exitOK, "", "user", "matters", alice)
+	if !strings.Contains(r.stdout, m) {
+		t.Errorf("user matters:\n%s", r.stdout)
+	}
+	r = c.must(t, exitOK, "", "matter", "rotate", m)
+	if !strings.Contains(r.stdout, "epoch 2") || !strings.Contains(r.stdout, "min_decryption_version") {
+		t.Errorf("rotate output:\n%s", r.stdout)
+	}
+	r = c.must(t, exitOK, "", "matter", "remove", m, bob)
+	if !strings.Contains(r.stdout, "epoch 3") {
+		t.Errorf("remove did not rotate:\n%s", r.stdout)
+	}
+	c.must(t, exitOK, "", "matter", "screen", m, bob)
+	c.must(t, exitOK, "", "user", "list")
+
+	// Revocation without a gateway: every Vault step done, exit 8, saying so.
+	r = c.must(t, exitIncomplete, "", "user", "revoke", alice)
+	if !strings.Contains(r.stdout, "gateway not configured") || !strings.Contains(r.stderr, "REVOCATION INCOMPLETE") {
+		t.Errorf("revoke without gateway:\n%s%s", r.stdout, r.stderr)
+	}
+	if u, err := env.Admin.User(ctx, alice); err != nil || !u.Disabled {
+		t.Errorf("alice not disabled: %+v %v", u, err)
+	}
+	if !strings.Contains(r.stdout, m+" (epoch 4)") {
+		t.Errorf("revoke did not rotate %s:\n%s", m, r.stdout)
+	}
+
+	// With the gateway client wired: the deny list gets the entity first.
+	carol := testenv.RandomName("carol-")
+	c.must(t, exitOK, "", "user", "create", carol)
+	var denied []string
+	c.deny = func(entityID, name, reason string) error {
+		denied = append(denied, entityID, name, reason)
+		return nil
+	}
+	c.environ["MATTERSYNC_GATEWAY_URL"] = "https://gateway.test"
+	c.must(t, exitOK, "", "user", "revoke", carol, "--reason", "left the firm")
+	u, _ := env.Admin.User(ctx, carol)
+	if len(denied) != 3 || denied[0] != u.EntityID || denied[1] != carol || denied[2] != "left the firm" {
+		t.Errorf("deny list call %v", denied)
+	}
+	c.deny = func(string, string, string) error { return errors.New("gateway down") }
+	c.must(t, exitIncomplete, "", "user", "revoke", carol) // re-run: Vault steps fine, gateway fails
+
+	// Shredding: confirmation, hold check, then the real thing.
+	c.must(t, exitUsage, "", "matter", "shred", m)
+	c.must(t, exitUsage, "", "matter", "shred", m, "--confirm", "other")
+	delete(c.environ, "MATTERSYNC_GATEWAY_URL")
+	c.must(t, exitUsage, "", "matter", "shred", m, "--confirm", m)
+	c.environ["MATTERSYNC_GATEWAY_URL"] = "https://gateway.test"
+	c.onHold = func(string) (bool, error) { return true, nil }
+	c.must(t, exitRefused, "", "matter", "shred", m, "--confirm", m)
+	if info, _ := env.Admin.Matter(ctx, m); info.Shredded != "" {
+		t.Fatalf("shredded despite the hold")
+	}
+	c.onHold = func(string) (bool, error) { return false, nil }
+	c.must(t, exitOK, "", "matter", "shred", m, "--confirm", m)
+	if info, _ := env.Admin.Matter(ctx, m); info.Shredded == "" {
+		t.Fatalf("not shredded")
+	}
+}
+
+// TestLoginFlag: an admin logs in with userpass (password on stdin's first
+// line) and creates a user whose password is stdin's second line.
+func TestLoginFlag(t *testing.T) {
+	env := kmstest.Setup(t)
+	admin := env.User(t, true)
+	c := newCLI(t, env)
+	delete(c.environ, "VAULT_TOKEN")
+	c.must(t, exitUsage, "", "user", "list") // no token, no --login
+	dave := testenv.RandomName("dave-")
+	c.must(t, exitOK, admin.Password+"\nanother-password-2\n", "--login", admin.Name, "user", "create", dave, "--password-stdin")
+	if _, err := kms.Login(context.Background(), env.Config, kms.UserpassAuth{Mount: env.Config.Layout.Userpass, Username: dave, Password: "another-password-2"}); err != nil {
+		t.Fatalf("dave cannot log in: %v", err)
+	}
+	r := c.must(t, exitOK, admin.Password+"\n", "--login", admin.Name, "vault", "identity-token")
+	if tok := strings.TrimSpace(r.stdout); strings.Count(tok, ".") != 2 {
+		t.Errorf("identity-token printed %q", tok)
+	}
+	c.must(t, exitDenied, "wrong-password\n", "--login", admin.Name, "user", "list")
+	// ~/.vault-token, as `vault login` leaves it.
+	if err := writeFile(c.environ["HOME"]+"/.vault-token", env.Vault.Token+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.must(t, exitOK, "", "user", "list")
+}
+
+// TestExitCodes: each class of failure has its own exit code.
+func TestExitCodes(t *testing.T) {
+	env := kmstest.Setup(t)
+	c := newCLI(t, env)
+	c.must(t, exitUsage, "", "matter", "create")
+	c.must(t, exitUsage, "", "matter", "create", "x")                        // --name missing
+	c.must(t, exitUsage, "", "matter", "create", "Bad_ID", "--name", "x")    // invalid ID
+	c.must(t, exitUsage, "", "matter", "grant", "a", "b", "--role", "admin") // bad role
+	c.must(t, exitUsage, "", "no-such-command")
+	c.must(t, exitUsage, "", "user", "list", "--no-such-flag")
+	c.must(t, exitNotFound, "", "matter", "members", "no-such-matter")
+	c.must(t, exitNotFound, "", "user", "matters", "nobody")
+	c.environ["VAULT_TOKEN"] = "wrong"
+	c.must(t, exitDenied, "", "user", "list")
+	addr, _ := testenv.FreeAddr()
+	c.environ["VAULT_ADDR"] = "http://" + addr
+	c.must(t, exitUnreachable, "", "user", "list")
+	delete(c.environ, "VAULT_ADDR")
+	c.must(t, exitUsage, "", "user", "list")
+
+	v := testenv.NewVault(t)
+	sealed := newCLI(t, kmstest.SetupOn(t, v))
+	if err := v.Client(t).Sys().Seal(); err != nil {
+		t.Fatal(err)
+	}
+	r := sealed.must(t, exitSealed, "", "matter", "list")
+	if !strings.Contains(r.stderr, "sealed") {
+		t.Errorf("sealed: %s", r.stderr)
+	}
+}

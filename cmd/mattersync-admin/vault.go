@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mattersync/mattersync/kms"
+)
+
+// addVaultCommands registers the Vault-facing commands: vault, matter, user.
+func addVaultCommands(root *cobra.Command, a *app) {
+	vault := &cobra.Command{Use: "vault", Short: "bootstrap and inspect mattersync's Vault set-up"}
+	vault.AddCommand(vaultInitCmd(a), vaultStatusCmd(a), vaultTokenConfigCmd(a), vaultIdentityTokenCmd(a))
+	root.AddCommand(vault, matterCmd(a), userCmd(a))
+}
+
+func vaultInitCmd(a *app) *cobra.Command {
+	var opt kms.InitOptions
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "bootstrap Vault for mattersync (idempotent; needs a root or bootstrap token)",
+		Long: `Creates what mattersync needs in Vault, or checks it is in place: the transit and
+KV v2 mounts, the identity token key and role, the agent and admin policies
+(from configs/vault, embedded), the group mattersync-admins, and with
+--userpass a userpass auth mount. Running it again changes nothing.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			adm, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer adm.Close()
+			if _, err := adm.Init(cmd.Context(), opt, a.progress); err != nil {
+				return err
+			}
+			return printTokenConfig(cmd, a, adm)
+		},
+	}
+	cmd.Flags().BoolVar(&opt.Userpass, "userpass", false, "enable the userpass auth mount (dev/test, small firms without OIDC/LDAP)")
+	cmd.Flags().StringVar(&opt.Issuer, "issuer", "", "identity token issuer base URL, written to Vault's global identity/oidc/config (default: Vault's api_addr)")
+	cmd.Flags().DurationVar(&opt.TokenTTL, "token-ttl", kms.DefaultTokenTTL, "identity token lifetime")
+	cmd.Flags().BoolVar(&opt.DryRun, "dry-run", false, "report what would change, change nothing")
+	return cmd
+}
+
+func vaultStatusCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "check the Vault set-up without changing it (vault init --dry-run)",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			adm, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer adm.Close()
+			steps, err := adm.Init(cmd.Context(), kms.InitOptions{DryRun: true}, a.progress)
+			if err != nil {
+				return err
+			}
+			if err := printTokenConfig(cmd, a, adm); err != nil {
+				return err
+			}
+			for _, s := range steps {
+				if s.Detail != "unchanged" {
+					return exitError{exitIncomplete, errors.New("mattersync is not fully set up in Vault: run `mattersync-admin vault init`")}
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func printTokenConfig(cmd *cobra.Command, a *app, adm *kms.Admin) error {
+	tc, err := adm.TokenConfig(cmd.Context())
+	if err != nil {
+		return err
+	}
+	a.printf("identity tokens: issuer %s\n                 audience %s\n                 jwks %s\n", tc.Issuer, tc.Audience, tc.JWKSURL)
+	return nil
+}
+
+func vaultTokenConfigCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "token-config",
+		Short: "print the issuer, audience and JWKS URL the gateway verifies identity tokens with (no token needed)",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			tc, err := kms.FetchTokenConfig(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			a.printf("issuer: %s\naudience: %s\njwks_url: %s\n", tc.Issuer, tc.Audience, tc.JWKSURL)
+			return nil
+		},
+	}
+}
+
+func vaultIdentityTokenCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "identity-token",
+		Short: "print an identity token for your own Vault entity (a bearer credential for the gateway admin API, valid minutes)",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			adm, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer adm.Close()
+			tok, err := adm.IdentityToken(cmd.Context())
+			if err != nil {
+				return err
+			}
+			// Printed because it was asked for; the expiry goes to stderr so
+			// stdout is the token alone, for $(...).
+			a.printf("%s\n", tok.Raw)
+			fmt.Fprintf(a.stderr, "%v\n", tok)
+			return nil
+		},
+	}
+}
