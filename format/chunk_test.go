@@ -278,3 +278,37 @@ func FuzzOpenChunk(f *testing.F) {
 		t.Fatalf("unclassified error %v", err)
 	})
 }
+
+// One Codec and one Keys serve many goroutines (run with -race).
+func TestCodecConcurrent(t *testing.T) {
+	k, c := mustKeys(t, testMatter, 2), mustCodec(t)
+	errc := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			var err error
+			for i := range 10 {
+				p := textLike(uint64(g*100+i), 3000+i)
+				if i%2 == 1 {
+					p = randomData(uint64(g*100+i), 3000+i)
+				}
+				id := k.ChunkID(p)
+				var s, out []byte
+				if s, err = c.SealChunk(nil, k, id, p); err != nil {
+					break
+				}
+				if out, err = c.OpenChunk(nil, k, id, s); err == nil && !bytes.Equal(out, p) {
+					err = errors.New("round trip changed the data")
+				}
+				if err != nil {
+					break
+				}
+			}
+			errc <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
