@@ -3,9 +3,12 @@ package kms_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	vault "github.com/hashicorp/vault/api"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/mattersync/mattersync/kms"
 )
@@ -111,5 +114,32 @@ func TestErrorClassification(t *testing.T) {
 		if got != tc.kind {
 			t.Errorf("%v: kind %v, want %v", tc.err, got, tc.kind)
 		}
+	}
+}
+
+// TestConfigYAML: the agent and gateway embed kms.Config in their strict
+// YAML configs; durations are strings, unknown keys are errors.
+func TestConfigYAML(t *testing.T) {
+	decode := func(doc string) (kms.Config, error) {
+		c := kms.DefaultConfig()
+		dec := yaml.NewDecoder(strings.NewReader(doc))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil {
+			return c, err
+		}
+		return c, c.Validate()
+	}
+	c, err := decode("address: https://vault.firm.example:8200\nkey_ttl: 5m\nlayout:\n  kv: secret-ms\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.KeyTTL != 5*time.Minute || c.Layout.KV != "secret-ms" || c.Layout.Transit != "transit" || c.Timeout != kms.DefaultTimeout {
+		t.Errorf("decoded %+v", c)
+	}
+	if _, err := decode("address: https://v\nkey_tl: 5m\n"); err == nil {
+		t.Errorf("unknown key accepted")
+	}
+	if _, err := decode("address: https://v\nkey_ttl: -1s\n"); err == nil {
+		t.Errorf("negative TTL accepted")
 	}
 }
