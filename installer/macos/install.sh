@@ -32,7 +32,7 @@ fi
 # The payload, as the .pkg would lay it down (root:wheel, modes kept).
 (cd "$here/root" && tar -cf - .) | (cd "$dest" && tar -xpf - --no-same-owner)
 if [ "$(id -u)" = 0 ]; then
-	chown -R root:wheel "$dest/usr/local/mattersync" "$dest/Library/LaunchAgents/com.mattersync.agent.plist" "$dest/usr/local/bin/mattersync"
+	chown -R 0:0 "$dest/usr/local/mattersync" "$dest/Library/LaunchAgents/com.mattersync.agent.plist" "$dest/usr/local/bin/mattersync"
 fi
 "$here/scripts/postinstall" "$here" / "$dest"
 echo "mattersync installed; uninstall with: sudo /usr/local/mattersync/uninstall.sh"
