@@ -30,6 +30,7 @@ if [ "$dest" = / ] && [ "$(id -u)" != 0 ]; then
 fi
 "$here/scripts/preinstall" "$here" / "$dest"
 # The payload, as the .pkg would lay it down (root:wheel, modes kept).
+mkdir -p "$dest"
 (cd "$here/root" && tar -cf - .) | (cd "$dest" && tar -xpf - --no-same-owner)
 if [ "$(id -u)" = 0 ]; then
 	chown -R 0:0 "$dest/usr/local/mattersync" "$dest/Library/LaunchAgents/com.mattersync.agent.plist" "$dest/usr/local/bin/mattersync"
