@@ -1,0 +1,105 @@
+package gateway_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mattersync/mattersync/gateway"
+)
+
+func TestExampleConfigs(t *testing.T) {
+	files, _ := filepath.Glob("../configs/gateway*.yaml")
+	if len(files) < 2 {
+		t.Fatalf("example configs: %v", files)
+	}
+	for _, f := range files {
+		cfg, err := gateway.LoadConfig(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if cfg.Vault.JWKSURL != "https://vault.firm.example:8200/v1/identity/oidc/.well-known/keys" || cfg.Limits.DenyMaxStaleness != time.Second {
+			t.Errorf("%s: derived/default values: %+v", f, cfg.Vault)
+		}
+	}
+}
+
+const minimal = `
+insecure_dev: true
+s3: {endpoint: "127.0.0.1:9000", bucket: b, insecure: true}
+vault: {address: "http://127.0.0.1:8200"}
+audit: {signing_key_file: k.pem}
+`
+
+func TestConfigValidate(t *testing.T) {
+	if _, err := gateway.ParseConfig([]byte(minimal)); err != nil {
+		t.Fatalf("minimal config: %v", err)
+	}
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", minimal + "lsten: x\n", "field lsten not found"},
+		{"unknown nested key", strings.Replace(minimal, "bucket: b", "bucket: b, acces_key: x", 1), "field acces_key not found"},
+		{"two documents", minimal + "---\nlisten: x\n", "more than one YAML document"},
+		{"no TLS without insecure_dev", strings.Replace(minimal, "insecure_dev: true", "insecure_dev: false", 1), "tls: cert_file and key_file are required"},
+		{"half TLS", minimal + "tls: {cert_file: a}\n", "set both cert_file and key_file"},
+		{"s3 scheme", strings.Replace(minimal, `"127.0.0.1:9000"`, `"http://x:9000"`, 1), "s3.endpoint"},
+		{"no bucket", strings.Replace(minimal, "bucket: b", "bucket: ''", 1), "s3.bucket is required"},
+		{"password in DSN", minimal + "store: {driver: postgres, postgres_dsn: 'postgres://u:secret@db/x'}\n", "must not contain a password"},
+		{"password DSN param", minimal + "store: {driver: postgres, postgres_dsn: 'postgres://u@db/x?password=secret'}\n", "must not contain a password"},
+		{"bad driver", minimal + "store: {driver: mysql}\n", "not sqlite or postgres"},
+		{"no vault", strings.Replace(minimal, `vault: {address: "http://127.0.0.1:8200"}`, "", 1), "vault.issuer is required"},
+		{"bad duration", minimal + "limits: {max_wait: forever}\n", "into time.Duration"},
+		{"huge wait", minimal + "limits: {max_wait: 1h}\n", "max_wait must be between"},
+		{"slow deny poll", minimal + "limits: {poll_interval: 2s}\n", "poll_interval"},
+		{"no signing key", strings.Replace(minimal, "audit: {signing_key_file: k.pem}", "", 1), "signing_key_file is required"},
+		{"bad proxy", minimal + "trusted_proxies: [10.0.0.1]\n", "not a CIDR"},
+		{"bad env name", strings.Replace(minimal, "insecure: true", "insecure: true, access_key_env: 'MY KEY'", 1), "must name environment variables"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := gateway.ParseConfig([]byte(c.yaml))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestSecretsFromEnv(t *testing.T) {
+	cfg, err := gateway.ParseConfig([]byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"MATTERSYNC_S3_ACCESS_KEY": "AKIA", "MATTERSYNC_S3_SECRET_KEY": "hunter2"}
+	s, err := cfg.Secrets(func(k string) string { return env[k] })
+	if err != nil || s.S3SecretKey != "hunter2" {
+		t.Fatalf("Secrets = %v", err)
+	}
+	for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
+		if out := sprintf(f, s); strings.Contains(out, "hunter2") || strings.Contains(out, "AKIA") {
+			t.Fatalf("%s prints a secret: %s", f, out)
+		}
+	}
+	delete(env, "MATTERSYNC_S3_SECRET_KEY")
+	if _, err := cfg.Secrets(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "MATTERSYNC_S3_SECRET_KEY") {
+		t.Fatalf("missing secret: %v", err)
+	}
+}
+
+func TestSigningKeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := gateway.LoadSigningKey(filepath.Join(dir, "none.pem")); err == nil {
+		t.Fatal("missing key file accepted")
+	}
+	os.WriteFile(filepath.Join(dir, "junk.pem"), []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), 0o600)
+	if _, err := gateway.LoadSigningKey(filepath.Join(dir, "junk.pem")); err == nil {
+		t.Fatal("junk key accepted")
+	}
+}
+
+func sprintf(f string, v any) string { return fmt.Sprintf(f, v) }
