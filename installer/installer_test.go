@@ -17,6 +17,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"debug/macho"
+	"debug/pe"
 	"encoding/binary"
 	"encoding/pem"
 	"encoding/xml"
@@ -558,10 +559,11 @@ func TestMSISigned(t *testing.T) {
 		t.Errorf("osslsigncode verify failed for another reason than the untrusted root: %v\n%s", err, out)
 	}
 
-	// The executables inside are signed too.
+	// The executables inside are signed too, and mattersyncw.exe (the agent
+	// the Run key starts) opens no console window.
 	ext := filepath.Join(dir, "extracted")
 	run(t, nil, "msiextract", "-C", ext, msi)
-	for _, name := range []string{"mattersync.exe", "mattersyncw.exe"} {
+	for name, subsystem := range map[string]uint16{"mattersync.exe": pe.IMAGE_SUBSYSTEM_WINDOWS_CUI, "mattersyncw.exe": pe.IMAGE_SUBSYSTEM_WINDOWS_GUI} {
 		var found string
 		filepath.WalkDir(ext, func(p string, d os.DirEntry, err error) error {
 			if err == nil && d.Name() == name {
@@ -575,6 +577,15 @@ func TestMSISigned(t *testing.T) {
 		}
 		if out := run(t, nil, "osslsigncode", "verify", "-CAfile", cert, "-in", found); !strings.Contains(out, "Signature verification: ok") {
 			t.Errorf("%s signature:\n%s", name, out)
+		}
+		f, err := pe.Open(found)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		oh, ok := f.OptionalHeader.(*pe.OptionalHeader64)
+		f.Close()
+		if !ok || oh.Subsystem != subsystem {
+			t.Errorf("%s: optional header %T, want 64-bit with subsystem %d", name, f.OptionalHeader, subsystem)
 		}
 	}
 
