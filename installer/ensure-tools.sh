@@ -13,7 +13,7 @@ pkg() {
 	*) echo "$1" ;;
 	esac
 }
-missing= pkgs=
+missing='' pkgs=''
 for c in "$@"; do
 	command -v "$c" >/dev/null 2>&1 && continue
 	missing="$missing $c"

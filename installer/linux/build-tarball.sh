@@ -5,7 +5,7 @@
 # install.sh/uninstall.sh (see docs/INSTALL.md).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-version= arch= binary= out=
+version='' arch='' binary='' out=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--version) version=$2; shift 2 ;;

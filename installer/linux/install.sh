@@ -19,7 +19,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 mode=system
-set_gateway= set_vault= auth= username= root=
+set_gateway='' set_vault='' auth='' username='' root=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--user) mode=user; shift ;;

@@ -10,7 +10,7 @@
 # Debian has no pkgbuild/xar/mkbom, so the .pkg itself is made on a Mac.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-version= binary= out=
+version='' binary='' out=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--version) version=$2; shift 2 ;;

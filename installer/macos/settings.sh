@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2034 # the variables are for the scripts that source this
 # settings.sh, sourced by preinstall and postinstall: where everything goes,
 # and the agent's settings from the environment (install.sh) or MDM.
 #

@@ -14,7 +14,7 @@
 # Needs wixl and msibuild (Debian: wixl, msitools), osslsigncode to sign.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-version= exedir= out=
+version='' exedir='' out=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--version) version=$2; shift 2 ;;
