@@ -51,6 +51,8 @@ type Agent struct {
 
 	revokeOnce sync.Once
 	revoked    chan struct{} // closed when access is revoked
+
+	closers []func() error // set by Open
 }
 
 // New returns an agent for the logged-in user.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mattersync/mattersync/agent/watch"
+	"github.com/mattersync/mattersync/kms"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -33,7 +34,9 @@ type Config struct {
 		// secret: the config file never holds one.
 		PasswordEnv string `yaml:"password_env"`
 		TokenEnv    string `yaml:"token_env"`
-		OIDCRole    string `yaml:"oidc_role"` // identity token role
+		// Layout names mattersync's mounts and identity-token role in
+		// Vault; the defaults match `mattersync-admin vault init`.
+		Layout kms.Layout `yaml:"layout"`
 	} `yaml:"vault"`
 	Root           string        `yaml:"root"`            // folder holding one folder per matter
 	DeviceName     string        `yaml:"device_name"`     // shown in conflict names and the audit log
@@ -58,7 +61,7 @@ func DefaultConfig() Config {
 	var c Config
 	c.Vault.Auth = "userpass"
 	c.Vault.AuthMount = "userpass"
-	c.Vault.OIDCRole = "mattersync"
+	c.Vault.Layout = kms.DefaultLayout()
 	home, _ := os.UserHomeDir()
 	c.Root = filepath.Join(home, "Matters")
 	c.DataDir = defaultDataDir(home)
@@ -139,8 +142,8 @@ func (c *Config) Validate() error {
 	default:
 		bad("vault.auth %q must be userpass, token or oidc", c.Vault.Auth)
 	}
-	if c.Vault.OIDCRole == "" {
-		bad("vault.oidc_role is required")
+	if err := c.Vault.Layout.Validate(); err != nil {
+		bad("vault.layout: %w", err)
 	}
 	if c.Root == "" || !filepath.IsAbs(c.Root) {
 		bad("root %q must be an absolute folder path", c.Root)

@@ -35,6 +35,26 @@ type Conflict struct {
 	Created                    time.Time
 }
 
+// BindUser ties the index to one user on one gateway: an index written for
+// another user or gateway is refused, so one person's sync state can never
+// be applied to another's files.
+func (d *DB) BindUser(ctx context.Context, entity, gateway string) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		var e, g string
+		err := tx.QueryRowContext(ctx, `SELECT entity, gateway FROM owner`).Scan(&e, &g)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			_, err = tx.ExecContext(ctx, `INSERT INTO owner (entity, gateway) VALUES (?, ?)`, entity, gateway)
+			return err
+		case err != nil:
+			return fmt.Errorf("index: owner: %w", err)
+		case e != entity || g != gateway:
+			return fmt.Errorf("index: this data dir belongs to another user or gateway (entity %s at %s); use another data_dir", e, g)
+		}
+		return nil
+	})
+}
+
 // PutMatter inserts or updates a matter's name, role and folder, keeping its
 // cursor.
 func (d *DB) PutMatter(ctx context.Context, m Matter) error {

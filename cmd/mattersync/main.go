@@ -35,7 +35,8 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&opts.configPath, "config", defaultConfigPath(), "agent configuration file (env MATTERSYNC_CONFIG)")
-	root.AddCommand(newConfigCmd(opts), newCheckConfigCmd(opts))
+	root.AddCommand(newConfigCmd(opts), newCheckConfigCmd(opts), newRunCmd(opts), newSyncCmd(opts),
+		newStatusCmd(opts), newConflictsCmd(opts), newVersionsCmd(opts), newRestoreCmd(opts), newServiceCmd(opts))
 	return root
 }
 

@@ -1,0 +1,158 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mattersync/mattersync/agent/index"
+	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/kms"
+)
+
+// VersionInfo describes one stored version of a file.
+type VersionInfo struct {
+	Version int64
+	Deleted bool
+	Time    time.Time // when the gateway committed it
+	Size    uint64
+	ModTime time.Time
+	Author  string // Vault entity ID
+	Device  string
+}
+
+// matterOf finds the matter and matter-relative path of a local path.
+func (a *Agent) matterOf(ctx context.Context, abs string) (*matterSync, string, error) {
+	abs, err := filepath.Abs(abs)
+	if err != nil {
+		return nil, "", err
+	}
+	rel, err := filepath.Rel(a.cfg.Root, abs)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return nil, "", fmt.Errorf("%s is not inside the matters folder %s", abs, a.cfg.Root)
+	}
+	folder, rest, _ := strings.Cut(filepath.ToSlash(rel), "/")
+	ms, err := a.idx.Matters(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, m := range ms {
+		if m.Folder == folder && m.State == "active" {
+			if rest == "" {
+				return nil, "", fmt.Errorf("%s is a matter folder, not a file", abs)
+			}
+			norm, err := format.NormalizePath(rest)
+			if err != nil {
+				return nil, "", err
+			}
+			return &matterSync{a: a, id: m.ID, name: m.Name, role: roleOf(m), dir: filepath.Join(a.cfg.Root, m.Folder)}, norm, nil
+		}
+	}
+	return nil, "", fmt.Errorf("%s is not in a synced matter folder", abs)
+}
+
+// Versions lists the stored versions of the file at a local path, newest
+// first.
+func (a *Agent) Versions(ctx context.Context, path string) ([]VersionInfo, error) {
+	m, rel, err := a.matterOf(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	mk, err := loadMatterKeys(ctx, a.keys, m.id)
+	if err != nil {
+		return nil, err
+	}
+	fid, err := mk.fileIDs.FileID(rel)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := a.remote.Versions(ctx, m.id, fid.String())
+	if err != nil {
+		return nil, err
+	}
+	var out []VersionInfo
+	for _, v := range vs.Versions {
+		info := VersionInfo{Version: v.Version, Deleted: v.Deleted, Time: v.Time}
+		if !v.Deleted {
+			fv, err := a.remote.File(ctx, m.id, fid.String(), v.Version)
+			if err != nil {
+				return nil, err
+			}
+			man, err := mk.openManifest(ctx, fv.Manifest, fid, uint64(v.Version))
+			if err != nil {
+				return nil, fmt.Errorf("version %d: %w", v.Version, err)
+			}
+			info.Size, info.ModTime, info.Author, info.Device = man.Size, man.ModTime, man.Author, man.Device
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// Restore brings back an old version of a file: its content is written to
+// the path (a local edit not yet synced is kept as a conflict copy first)
+// and committed as the newest version, so every member gets it. It returns
+// the new version number.
+func (a *Agent) Restore(ctx context.Context, path string, version int64) (int64, error) {
+	m, rel, err := a.matterOf(ctx, path)
+	if err != nil {
+		return 0, err
+	}
+	mk, err := loadMatterKeys(ctx, a.keys, m.id)
+	if err != nil {
+		return 0, err
+	}
+	fid, err := mk.fileIDs.FileID(rel)
+	if err != nil {
+		return 0, err
+	}
+	fv, err := a.remote.File(ctx, m.id, fid.String(), version)
+	if err != nil {
+		return 0, err
+	}
+	if fv.Deleted {
+		return 0, fmt.Errorf("version %d of %s is a delete; pick an earlier version", version, rel)
+	}
+	man, err := mk.openManifest(ctx, fv.Manifest, fid, uint64(version))
+	if err != nil {
+		return 0, err
+	}
+	abs, err := m.local(rel)
+	if err != nil {
+		return 0, err
+	}
+	var res passResult
+	// Bring the local copy to the head first, so the restore is an edit of
+	// the newest version and a local edit is not overwritten unseen.
+	if err := m.pull(ctx, mk, &res); err != nil {
+		return 0, err
+	}
+	cur, err := lstat(abs)
+	if err != nil {
+		return 0, err
+	}
+	row, rowErr := a.idx.File(ctx, m.id, rel)
+	if cur.exists && (rowErr != nil || !cur.matches(row)) {
+		if err := m.moveAside(ctx, rel, abs, "kept before restoring version "+fmt.Sprint(version), &res); err != nil {
+			return 0, err
+		}
+		cur = stat{}
+	}
+	if err := m.download(ctx, mk, man, abs, cur); err != nil {
+		return 0, err
+	}
+	if err := m.upload(ctx, mk, rel, &res); err != nil {
+		return 0, err
+	}
+	row, err = a.idx.File(ctx, m.id, rel)
+	if errors.Is(err, index.ErrNotFound) {
+		return 0, fmt.Errorf("restore of %s was not committed", rel)
+	}
+	return int64(row.Version), err
+}
+
+// roleOf returns the kms role stored for a matter in the index.
+func roleOf(m index.Matter) kms.Role { return kms.Role(m.Role) }

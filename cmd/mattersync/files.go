@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/mattersync/mattersync/agent"
+	"github.com/mattersync/mattersync/agent/index"
+	"github.com/spf13/cobra"
+)
+
+func newConflictsCmd(opts *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "conflicts",
+		Short: "List the conflict copies the agent made",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := agent.LoadConfig(opts.configPath)
+			if err != nil {
+				return err
+			}
+			idx, err := index.Open(cmd.Context(), filepath.Join(cfg.DataDir, "index.db"))
+			if err != nil {
+				return err
+			}
+			defer idx.Close()
+			cs, err := idx.Conflicts(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if len(cs) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no conflict copies")
+				return nil
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "WHEN\tMATTER\tFILE\tCOPY\tWHY")
+			for _, c := range cs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Created.Local().Format("2006-01-02 15:04"), c.Matter, c.Path, c.Copy, c.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newVersionsCmd(opts *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "versions <path>",
+		Short: "List the stored versions of a file",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withAgent(cmd.Context(), opts, func(a *agent.Agent) error {
+				vs, err := a.Versions(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "VERSION\tCOMMITTED\tSIZE\tDEVICE\tAUTHOR")
+				for _, v := range vs {
+					if v.Deleted {
+						fmt.Fprintf(tw, "%d\t%s\tdeleted\t\t\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"))
+						continue
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"), v.Size, v.Device, v.Author)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+}
+
+func newRestoreCmd(opts *options) *cobra.Command {
+	var version int64
+	cmd := &cobra.Command{
+		Use:   "restore <path> --version N",
+		Short: "Bring back an old version of a file as its newest version",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if version < 1 {
+				return fmt.Errorf("--version must name a version (see `mattersync versions %s`)", args[0])
+			}
+			return withAgent(cmd.Context(), opts, func(a *agent.Agent) error {
+				v, err := a.Restore(cmd.Context(), args[0], version)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "restored version %d of %s as version %d\n", version, args[0], v)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().Int64Var(&version, "version", 0, "version to restore")
+	return cmd
+}
+
+func withAgent(ctx context.Context, opts *options, f func(*agent.Agent) error) error {
+	a, err := openAgent(ctx, opts, os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return f(a)
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/mattersync/mattersync/agent"
+	"github.com/mattersync/mattersync/kms"
+	"github.com/spf13/cobra"
+)
+
+// loadConfig loads the config and the Vault login it names: problems only
+// the user can fix, reported at once.
+func loadConfig(opts *options) (agent.Config, kms.Authenticator, error) {
+	cfg, err := agent.LoadConfig(opts.configPath)
+	if err != nil {
+		return cfg, nil, err
+	}
+	auth, err := cfg.Authenticator()
+	return cfg, auth, err
+}
+
+// openAgent loads the config, logs in and opens the agent.
+func openAgent(ctx context.Context, opts *options, logTo io.Writer) (*agent.Agent, error) {
+	cfg, auth, err := loadConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return agent.Open(ctx, cfg, auth, newLogger(cfg.LogLevel, logTo))
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// runAgent runs the agent until ctx ends. Logs go to stderr and, for the
+// service, to agent.log in the data dir.
+func runAgent(ctx context.Context, opts *options, logFile bool) error {
+	cfg, auth, err := loadConfig(opts)
+	if err != nil {
+		return err
+	}
+	var logTo io.Writer = os.Stderr
+	if logFile {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(filepath.Join(cfg.DataDir, "agent.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logTo = io.MultiWriter(os.Stderr, f)
+	}
+	log := newLogger(cfg.LogLevel, logTo)
+	// Vault or the gateway may be unreachable at boot (laptop offline):
+	// keep trying, with backoff, until ctx ends.
+	var a *agent.Agent
+	for wait := time.Second; ; wait = min(2*wait, 5*time.Minute) {
+		a, err = agent.Open(ctx, cfg, auth, log)
+		if err == nil {
+			break
+		}
+		if kms.KindOf(err) == kms.Denied || kms.KindOf(err) == kms.Invalid {
+			return err // retrying a refused login cannot help
+		}
+		log.Warn("cannot start yet; retrying", "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+	defer a.Close()
+	return a.Run(ctx)
+}
+
+func newRunCmd(opts *options) *cobra.Command {
+	var logFile bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the agent in the foreground until interrupted (the service runs this)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runAgent(ctx, opts, logFile)
+		},
+	}
+	cmd.Flags().BoolVar(&logFile, "log-file", false, "also log to agent.log in the data dir")
+	return cmd
+}
+
+func newSyncCmd(opts *options) *cobra.Command {
+	var once bool
+	cmd := &cobra.Command{
+		Use:   "sync --once",
+		Short: "Reconcile every matter both ways once; exit 0 only when everything is in sync",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !once {
+				return errors.New("sync needs --once (use `mattersync run` to keep syncing)")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			a, err := openAgent(ctx, opts, os.Stderr)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			start := time.Now()
+			sum, err := a.SyncOnce(ctx)
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%d matters: %d uploaded, %d downloaded, %d deleted, %d conflicts in %v\n",
+				sum.Matters, sum.Uploaded, sum.Downloaded, sum.Deleted, sum.Conflicts, time.Since(start).Round(time.Millisecond))
+			for _, p := range sum.Problems {
+				fmt.Fprintln(out, "  not synced:", p)
+			}
+			if err != nil {
+				return err
+			}
+			if len(sum.Problems) > 0 {
+				return fmt.Errorf("%d files not in sync", len(sum.Problems))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&once, "once", false, "one full reconciliation, then exit")
+	return cmd
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mattersync/mattersync/agent"
+	"github.com/spf13/cobra"
+)
+
+func newStatusCmd(opts *options) *cobra.Command {
+	var asJSON, watch bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show what the running agent is doing, per matter",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := agent.LoadConfig(opts.configPath)
+			if err != nil {
+				return err
+			}
+			for {
+				s, err := agent.ReadStatus(cmd.Context(), cfg.DataDir)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if asJSON {
+					enc := json.NewEncoder(out)
+					enc.SetIndent("", "  ")
+					return enc.Encode(s)
+				}
+				printStatus(out, s)
+				if !watch || !syncing(s) {
+					return nil
+				}
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-time.After(time.Second):
+				}
+				fmt.Fprintln(out)
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "refresh every second while a sync runs (progress bars)")
+	return cmd
+}
+
+func syncing(s agent.Status) bool {
+	for _, m := range s.Matters {
+		if m.State == "syncing" {
+			return true
+		}
+	}
+	return false
+}
+
+func printStatus(w io.Writer, s agent.Status) {
+	fmt.Fprintf(w, "agent: %s", s.State)
+	if s.User != "" {
+		fmt.Fprintf(w, " as %s on %s", s.User, s.Device)
+	}
+	fmt.Fprintln(w)
+	if s.Message != "" {
+		fmt.Fprintln(w, "  "+s.Message)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MATTER\tROLE\tSTATE\tQUEUE\tCONFLICTS\tLAST SYNC\tFOLDER")
+	for _, m := range s.Matters {
+		last := "never"
+		if !m.LastSync.IsZero() {
+			last = m.LastSync.Local().Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", m.ID, m.Role, m.State, m.Queue, m.Conflicts, last, m.Folder)
+	}
+	tw.Flush()
+	for _, m := range s.Matters {
+		if m.State == "syncing" && m.FilesTotal > 0 {
+			fmt.Fprintf(w, "  %s %s\n", m.ID, progressBar(m.FilesDone, m.FilesTotal, 30))
+		}
+		for _, e := range m.Errors {
+			fmt.Fprintf(w, "  %s: %s\n", m.ID, e)
+		}
+	}
+}
+
+// progressBar renders "[#####.....] 12/40 files".
+func progressBar(done, total, width int) string {
+	done = min(done, total)
+	n := width * done / max(total, 1)
+	return fmt.Sprintf("[%s%s] %d/%d files", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
+}
