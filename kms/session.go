@@ -69,7 +69,8 @@ type session struct {
 	now    func() time.Time // replaced in tests to step past TTLs
 
 	// owned is true when the token came from a login (not TokenAuth), so
-	// Close may revoke it.
+	// Close may revoke it. owned and entityID are set before the renewal
+	// goroutine starts and never change.
 	owned    bool
 	entityID string
 
@@ -89,40 +90,50 @@ func newSession(ctx context.Context, cfg Config, auth Authenticator) (*session, 
 		return nil, err
 	}
 	s := &session{cfg: cfg, layout: cfg.Layout, client: client, log: cfg.logger(), auth: auth, now: time.Now, done: make(chan struct{})}
-	ttl, renewable, err := s.login(ctx)
+	l, err := s.login(ctx)
 	if err != nil {
 		return nil, err
 	}
+	s.owned, s.entityID = l.owned, l.entityID
 	rctx, stop := context.WithCancel(ctx)
 	s.stop = stop
-	go s.renewLoop(rctx, ttl, renewable)
+	go s.renewLoop(rctx, l.ttl, l.renewable)
 	return s, nil
 }
 
-// login runs the authenticator and installs the token it yields.
-func (s *session) login(ctx context.Context) (ttl time.Duration, renewable bool, err error) {
+// login runs the authenticator and installs the token it yields. It
+// reports whether the token is ours to revoke and its entity; the renewal
+// loop ignores those (a fresh login is the same user), so they are only set
+// once, before any goroutine reads them.
+func (s *session) login(ctx context.Context) (l loginResult, err error) {
 	const op = "login"
 	if s.auth == nil {
-		return 0, false, errorf(op, Invalid, "no authenticator")
+		return l, errorf(op, Invalid, "no authenticator")
 	}
 	sec, err := s.auth.Login(ctx, s.client)
 	if err != nil {
-		return 0, false, wrap(op, err)
+		return l, wrap(op, err)
 	}
 	if sec == nil {
-		return 0, false, errorf(op, Other, "Vault returned no token")
+		return l, errorf(op, Other, "Vault returned no token")
 	}
 	if sec.Auth != nil {
 		s.client.SetToken(sec.Auth.ClientToken)
-		s.owned = true
-		s.entityID = sec.Auth.EntityID
-		return time.Duration(sec.Auth.LeaseDuration) * time.Second, sec.Auth.Renewable, nil
+		return loginResult{ttl: time.Duration(sec.Auth.LeaseDuration) * time.Second, renewable: sec.Auth.Renewable,
+			owned: true, entityID: sec.Auth.EntityID}, nil
 	}
 	// TokenAuth: a lookup-self answer.
-	ttl, _ = sec.TokenTTL()
-	renewable, _ = sec.TokenIsRenewable()
-	s.entityID, _ = sec.Data["entity_id"].(string)
-	return ttl, renewable, nil
+	l.ttl, _ = sec.TokenTTL()
+	l.renewable, _ = sec.TokenIsRenewable()
+	l.entityID, _ = sec.Data["entity_id"].(string)
+	return l, nil
+}
+
+type loginResult struct {
+	ttl       time.Duration
+	renewable bool
+	owned     bool
+	entityID  string
 }
 
 // renewLoop keeps the token alive until ctx ends: renew at two thirds of
@@ -157,7 +168,7 @@ func (s *session) renewLoop(ctx context.Context, ttl time.Duration, renewable bo
 				s.log.Warn("kms: token renewal failed", "err", err)
 			}
 		}
-		n, r, err := s.login(ctx)
+		l, err := s.login(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -167,7 +178,7 @@ func (s *session) renewLoop(ctx context.Context, ttl time.Duration, renewable bo
 			continue
 		}
 		backoff = 5 * time.Second
-		ttl, renewable = n, r
+		ttl, renewable = l.ttl, l.renewable
 		s.log.Info("kms: logged in again", "ttl", ttl)
 	}
 }
