@@ -180,6 +180,17 @@ func (a *Admin) User(ctx context.Context, name string) (User, error) {
 	return u, nil
 }
 
+// SetAdmin adds user to mattersync-admins (or removes them) and reports
+// whether membership changed: for users who log in through OIDC or LDAP,
+// whose entities `user create` did not make.
+func (a *Admin) SetAdmin(ctx context.Context, user string, admin bool) (bool, error) {
+	u, err := a.User(ctx, user)
+	if err != nil {
+		return false, err
+	}
+	return a.setMember(ctx, fmt.Sprintf("set admin %s", user), AdminGroup, u.EntityID, admin)
+}
+
 // ListUsers lists every Vault entity (users created by mattersync and
 // those created by the firm's OIDC/LDAP logins), sorted by name.
 func (a *Admin) ListUsers(ctx context.Context) ([]User, error) {

@@ -141,6 +141,17 @@ func TestITWorkflow(t *testing.T) {
 		t.Errorf("remove did not rotate:\n%s", r.stdout)
 	}
 	c.must(t, exitOK, "", "matter", "screen", m, bob)
+	c.must(t, exitOK, "", "user", "admin", bob)
+	if u, _ := env.Admin.User(ctx, bob); !u.Admin() {
+		t.Errorf("user admin did not add %s to %s", bob, kms.AdminGroup)
+	}
+	if r := c.must(t, exitOK, "", "user", "admin", bob); !strings.Contains(r.stdout, "already was") {
+		t.Errorf("second user admin: %s", r.stdout)
+	}
+	c.must(t, exitOK, "", "user", "admin", bob, "--off")
+	if u, _ := env.Admin.User(ctx, bob); u.Admin() {
+		t.Errorf("user admin --off left %s in %s", bob, kms.AdminGroup)
+	}
 	c.must(t, exitOK, "", "user", "list")
 
 	// Revocation without a gateway: every Vault step done, exit 8, saying so.

@@ -16,7 +16,7 @@ import (
 
 func userCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "create, list and revoke users"}
-	cmd.AddCommand(userCreateCmd(a), userListCmd(a), userMattersCmd(a), userRevokeCmd(a))
+	cmd.AddCommand(userCreateCmd(a), userListCmd(a), userMattersCmd(a), userAdminCmd(a), userRevokeCmd(a))
 	return cmd
 }
 
@@ -117,6 +117,29 @@ func userMattersCmd(a *app) *cobra.Command {
 			return nil
 		}),
 	}
+}
+
+func userAdminCmd(a *app) *cobra.Command {
+	var off bool
+	cmd := &cobra.Command{
+		Use:   "admin <name> [--off]",
+		Short: "add an existing user (e.g. an OIDC or LDAP login) to " + kms.AdminGroup + ", or remove them",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: withAdmin(a, func(cmd *cobra.Command, adm *kms.Admin, args []string) error {
+			changed, err := adm.SetAdmin(cmd.Context(), args[0], !off)
+			if err != nil {
+				return err
+			}
+			state := map[bool]string{true: "is now", false: "is no longer"}[!off]
+			if !changed {
+				state = map[bool]string{true: "already was", false: "was not"}[!off]
+			}
+			a.printf("%s %s in %s\n", args[0], state, kms.AdminGroup)
+			return nil
+		}),
+	}
+	cmd.Flags().BoolVar(&off, "off", false, "remove from "+kms.AdminGroup)
+	return cmd
 }
 
 func userRevokeCmd(a *app) *cobra.Command {
