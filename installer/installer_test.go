@@ -422,7 +422,7 @@ func TestMSI(t *testing.T) {
 		if runValue == nil {
 			t.Fatalf("no HKLM Run value for the per-user agent: %v", regs)
 		}
-		if runValue["Root"] != regHKLM || runValue["Value"] != `"[INSTALLDIR]mattersyncw.exe" run --config "[CONFIGDIR]agent.yaml"` {
+		if runValue["Root"] != regHKLM || runValue["Value"] != `"[INSTALLDIR]mattersyncw.exe" run --log-file --config "[CONFIGDIR]agent.yaml"` {
 			t.Errorf("Run value %v", runValue)
 		}
 		env := byKey(msiRows(t, msi, "Environment"), "Name")
@@ -431,6 +431,19 @@ func TestMSI(t *testing.T) {
 		}
 		if e := env["=-*PATH"]; e["Value"] != "[~];[INSTALLDIR]" {
 			t.Errorf("PATH environment entry %v", e)
+		}
+	})
+
+	// Every command line the MSI runs is one the agent's CLI accepts.
+	t.Run("CLI contract", func(t *testing.T) {
+		props := map[string]string{"INSTALLDIR": `C:\Program Files\mattersync\`, "CONFIGDIR": `C:\ProgramData\mattersync\`}
+		for _, a := range []string{"ConfigInit", "ServiceStop", "ServiceUninstall"} {
+			cliAccepts(t, formatCommandLine(t, cas[a]["Target"], props))
+		}
+		for _, r := range msiRows(t, msi, "Registry") {
+			if r["Name"] == "mattersync" && strings.HasSuffix(r["Key"], `\Run`) {
+				cliAccepts(t, formatCommandLine(t, r["Value"], props)[1:])
+			}
 		}
 	})
 
@@ -458,6 +471,17 @@ func TestMSI(t *testing.T) {
 			t.Errorf("Upgrade table: upgrade row ok %v, downgrade row ok %v", up, down)
 		}
 	})
+}
+
+// cliAccepts checks that the agent's CLI knows the subcommand and every flag
+// of args (the installers' command lines), by running them with --help.
+func cliAccepts(t *testing.T, args []string) {
+	t.Helper()
+	bin := agentBinary(t, runtime.GOOS, runtime.GOARCH, "mattersync", "")
+	out, err := runErr(t, nil, bin, append(slices.Clone(args), "--help")...)
+	if err != nil || !strings.Contains(out, "Usage:") {
+		t.Errorf("mattersync %q is not a command line the CLI accepts: %v\n%s", args, err, out)
+	}
 }
 
 // formatCommandLine formats an exe custom action's command line with the
@@ -866,13 +890,18 @@ func TestMacOSPayload(t *testing.T) {
 		if !ok {
 			t.Fatalf("plist is not a dict")
 		}
-		want := []any{macBinary, "run", "--config", macConfig}
+		want := []any{macBinary, "run", "--log-file", "--config", macConfig}
 		if got, _ := pl["ProgramArguments"].([]any); !slices.Equal(got, want) {
 			t.Errorf("ProgramArguments %q, want %q", got, want)
 		}
 		if pl["Label"] != "com.mattersync.agent" || pl["RunAtLoad"] != true || pl["LimitLoadToSessionType"] != "Aqua" {
 			t.Errorf("plist %v", pl)
 		}
+		var args []string
+		for _, a := range want[1:] {
+			args = append(args, a.(string))
+		}
+		cliAccepts(t, args)
 		if ka, _ := pl["KeepAlive"].(map[string]any); ka["SuccessfulExit"] != false {
 			t.Errorf("KeepAlive %v, want a restart after crashes only", pl["KeepAlive"])
 		}
@@ -1082,6 +1111,7 @@ func TestLinuxTarball(t *testing.T) {
 // checkUnit checks an installed unit runs binary with config.
 func checkUnit(t *testing.T, path, binary, config string) {
 	t.Helper()
+	cliAccepts(t, []string{"run", "--config", config})
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("unit not installed: %v", err)
