@@ -85,11 +85,20 @@ func needTools(t *testing.T, cmds ...string) {
 	t.Skip(msg)
 }
 
+// goCmd is the go command: $GOROOT/bin/go when go test set GOROOT, else
+// the one on PATH.
 func goCmd() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
+	if r := os.Getenv("GOROOT"); r != "" {
+		if p := filepath.Join(r, "bin", "go"); fileExists(p) {
+			return p
+		}
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	return "go"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // builds caches the agent binaries built for this test run.
