@@ -488,8 +488,18 @@ func cliAccepts(t *testing.T, args []string) {
 	t.Helper()
 	bin := agentBinary(t, runtime.GOOS, runtime.GOARCH, "mattersync", "")
 	out, err := runErr(t, nil, bin, append(slices.Clone(args), "--help")...)
-	if err != nil || !strings.Contains(out, "Usage:") {
-		t.Errorf("mattersync %q is not a command line the CLI accepts: %v\n%s", args, err, out)
+	// Cobra answers an unknown subcommand with its parent's help, so the
+	// usage line must name the whole command path.
+	var path []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			break
+		}
+		path = append(path, a)
+	}
+	usage := "mattersync " + strings.Join(path, " ") + " [flags]"
+	if err != nil || !strings.Contains(out, usage) {
+		t.Errorf("mattersync %q is not a command line the CLI accepts (want %q in its help): %v\n%s", args, usage, err, out)
 	}
 }
 
