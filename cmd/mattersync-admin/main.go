@@ -48,5 +48,6 @@ func newRootCmd(a *app) *cobra.Command {
 	}
 	a.globalFlags(root)
 	addVaultCommands(root, a)
+	addGatewayCommands(root, a)
 	return root
 }

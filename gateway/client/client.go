@@ -204,16 +204,20 @@ func (c *Client) doJSON(ctx context.Context, method, path string, q url.Values, 
 	return res.StatusCode, res.Header, nil
 }
 
+// ErrInvalid wraps arguments refused before anything is sent (bad matter
+// or object IDs).
+var ErrInvalid = errors.New("client: invalid argument")
+
 func matterPath(matter string) (string, error) {
 	if err := format.ValidateMatterID(matter); err != nil {
-		return "", fmt.Errorf("client: %w", err)
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return "/v1/matters/" + matter, nil
 }
 
 func checkID(what, id string) error {
 	if _, err := format.ParseID(id); err != nil {
-		return fmt.Errorf("client: %s ID: %w", what, err)
+		return fmt.Errorf("%w: %s ID: %w", ErrInvalid, what, err)
 	}
 	return nil
 }
@@ -332,7 +336,7 @@ func (c *Client) Commit(ctx context.Context, matter, fileID string, base int64, 
 		return api.Commit{}, err
 	}
 	if base < 0 {
-		return api.Commit{}, errors.New("client: negative base version")
+		return api.Commit{}, fmt.Errorf("%w: negative base version", ErrInvalid)
 	}
 	hdr := http.Header{}
 	if base == 0 {
@@ -358,7 +362,7 @@ func (c *Client) Delete(ctx context.Context, matter, fileID string, base int64) 
 		return api.Commit{}, err
 	}
 	if base < 1 {
-		return api.Commit{}, errors.New("client: delete needs the version it replaces")
+		return api.Commit{}, fmt.Errorf("%w: delete needs the version it replaces", ErrInvalid)
 	}
 	hdr := http.Header{}
 	hdr.Set("If-Match", api.ETag(base))
@@ -439,7 +443,7 @@ func (c *Client) Deny(ctx context.Context, entityID, name, reason string) error 
 // not on it is an *Error with code api.CodeNotFound.
 func (c *Client) Undeny(ctx context.Context, entityID string) error {
 	if entityID == "" || strings.ContainsAny(entityID, "/?#%") {
-		return errors.New("client: invalid entity ID")
+		return fmt.Errorf("%w: entity ID", ErrInvalid)
 	}
 	res, err := c.do(ctx, http.MethodDelete, "/v1/admin/deny/"+entityID, nil, nil, nil, 0, http.StatusNoContent)
 	if err != nil {
@@ -473,7 +477,7 @@ func (c *Client) ReleaseHold(ctx context.Context, matter string) (api.Hold, erro
 
 func (c *Client) hold(ctx context.Context, method, matter string, in any) (api.Hold, error) {
 	if err := format.ValidateMatterID(matter); err != nil {
-		return api.Hold{}, fmt.Errorf("client: %w", err)
+		return api.Hold{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	var out api.Hold
 	_, _, err := c.doJSON(ctx, method, "/v1/admin/matters/"+matter+"/hold", nil, nil, in, &out, http.StatusOK)
@@ -483,7 +487,7 @@ func (c *Client) hold(ctx context.Context, method, matter string, in any) (api.H
 // Usage counts what a matter stores (admin).
 func (c *Client) Usage(ctx context.Context, matter string) (api.Usage, error) {
 	if err := format.ValidateMatterID(matter); err != nil {
-		return api.Usage{}, fmt.Errorf("client: %w", err)
+		return api.Usage{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	var out api.Usage
 	_, _, err := c.doJSON(ctx, http.MethodGet, "/v1/admin/matters/"+matter+"/usage", nil, nil, nil, &out, http.StatusOK)

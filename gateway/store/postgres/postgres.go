@@ -44,6 +44,9 @@ type Options struct {
 	Password string
 	// MaxConns bounds the pool (0: pgx's default).
 	MaxConns int32
+	// NoMigrate opens the database as it is (offline audit verification
+	// must not write).
+	NoMigrate bool
 }
 
 // Store is the PostgreSQL store. It implements store.Store.
@@ -71,6 +74,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	s := &Store{pool: pool}
+	if opts.NoMigrate {
+		return s, nil
+	}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
