@@ -263,7 +263,7 @@ func openAuditStore(ctx context.Context, spec string) (audit.Source, func(), err
 		}
 		return s, func() { s.Close() }, nil
 	}
-	return nil, nil, usageError{fmt.Errorf("--store %q: use sqlite:<path> or postgres://...", spec)}
+	return nil, nil, usageError{fmt.Errorf("--store %q: use sqlite:<path> or a postgres:// URL", spec)}
 }
 
 // exportFlags are the filters shared by export and report.
