@@ -12,7 +12,7 @@ SERVER_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
 export GOTOOLCHAIN := local
 
-.PHONY: help build test test-short tools cross lint bench fuzz run clean
+.PHONY: help build test test-short tools cross lint bench fuzz run clean-run clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -62,8 +62,11 @@ lint: ## gofmt check, go vet, staticcheck (pinned)
 bench: ## run every benchmark once (figures are reported, never asserted)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
-run: build tools ## the local stack: Vault, MinIO, gateway and two agents on demo folders
-	@echo "make run: the local stack arrives with the deployment issue; built so far:"; ls -1 bin/ $(TOOLS)/
+run: build tools ## the local stack: Vault, MinIO, gateway and two agents on demo folders (state in .run/)
+	$(GO) run ./internal/cmd/devstack --dir .run --bin bin --tools $(TOOLS)
+
+clean-run: ## remove the local stack's state (.run/)
+	rm -rf .run
 
 clean: ## remove build output (keeps the shared tools cache)
 	rm -rf bin .tools

@@ -1,0 +1,49 @@
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// makeBucket creates the gateway's bucket if it is missing (the gateway
+// itself never creates buckets: in a firm, storage is IT's).
+func (s *Stack) makeBucket(ctx context.Context) error {
+	c, err := minio.New(s.MinIOEndpoint(), &minio.Options{Creds: credentials.NewStaticV4(s.st.S3Access, s.st.S3Secret, "")})
+	if err != nil {
+		return err
+	}
+	// MinIO reports ready slightly before it accepts bucket calls.
+	var ok bool
+	for i := 0; ; i++ {
+		if ok, err = c.BucketExists(ctx, s.Bucket()); err == nil {
+			break
+		}
+		if i == 100 {
+			return fmt.Errorf("devstack: bucket: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if ok {
+		return nil
+	}
+	if err := c.MakeBucket(ctx, s.Bucket(), minio.MakeBucketOptions{}); err != nil {
+		return fmt.Errorf("devstack: make bucket: %w", err)
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,578 @@
+// Package devstack runs mattersync's whole local stack on one machine: a
+// persistent Vault server, MinIO, the gateway on SQLite, and one agent per
+// demo user. `make run` and the end-to-end tests drive the same code, so
+// what a newcomer sees is what the tests check.
+//
+// Everything lives under one folder (.run/ for `make run`): data, logs, and
+// the dev-only secrets (Vault's unseal key and root token, the demo users'
+// passwords) in files readable by the owner only. A second Start on the same
+// folder reuses all of it. This is a developer's stack, never a deployment:
+// production keeps unseal keys and passwords out of files (docs/OPERATIONS.md).
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattersync/mattersync/internal/proc"
+)
+
+// Options configure a stack.
+type Options struct {
+	Dir      string   // state folder, e.g. .run
+	Bin      string   // folder with mattersync, mattersync-gateway, mattersync-admin
+	Tools    string   // folder with vault and minio ("" = find them on PATH)
+	Users    []string // demo users, each with an agent; default alice, bob
+	Matter   string   // demo matter ID; default 2026-0001
+	Name     string   // its display name; default "Demo v. Example"
+	Ports    Ports    // 0 = pick a free port (on first start; then kept)
+	Progress io.Writer
+	// AgentEnv is added to every agent's environment (tests tune logging).
+	AgentEnv []string
+	// Debounce for the agents (default 200ms).
+	Debounce time.Duration
+}
+
+// Ports are the loopback ports of the servers.
+type Ports struct {
+	Vault, MinIO, MinIOConsole, Gateway int
+}
+
+// state is what the stack remembers between starts (state.json, 0600).
+type state struct {
+	Ports      Ports             `json:"ports"`
+	UnsealKey  string            `json:"unseal_key"`
+	RootToken  string            `json:"root_token"`
+	S3Access   string            `json:"s3_access_key"`
+	S3Secret   string            `json:"s3_secret_key"`
+	Passwords  map[string]string `json:"passwords"`
+	Admin      string            `json:"admin_user"`
+	MatterDone bool              `json:"matter_created"`
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	opts   Options
+	st     state
+	procs  map[string]*proc.Process
+	Agents map[string]*Agent
+}
+
+// Agent is one demo user's agent.
+type Agent struct {
+	User    string
+	Root    string // the user's Matters folder
+	DataDir string
+	Config  string
+	Folder  string // the demo matter's folder below Root
+	proc    *proc.Process
+	stack   *Stack
+}
+
+// VaultAddr, GatewayURL and the rest describe the running stack.
+func (s *Stack) VaultAddr() string  { return fmt.Sprintf("http://127.0.0.1:%d", s.st.Ports.Vault) }
+func (s *Stack) GatewayURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.st.Ports.Gateway) }
+func (s *Stack) MinIOEndpoint() string {
+	return fmt.Sprintf("127.0.0.1:%d", s.st.Ports.MinIO)
+}
+func (s *Stack) MinIODataDir() string        { return filepath.Join(s.opts.Dir, "minio") }
+func (s *Stack) RootToken() string           { return s.st.RootToken }
+func (s *Stack) S3Keys() (string, string)    { return s.st.S3Access, s.st.S3Secret }
+func (s *Stack) Password(user string) string { return s.st.Passwords[user] }
+func (s *Stack) AdminUser() string           { return s.st.Admin }
+func (s *Stack) Bucket() string              { return "mattersync" }
+func (s *Stack) MatterFolderName() string    { return s.opts.Name + " [" + s.opts.Matter + "]" }
+
+func (s *Stack) say(format string, args ...any) {
+	if s.opts.Progress != nil {
+		fmt.Fprintf(s.opts.Progress, "devstack: "+format+"\n", args...)
+	}
+}
+
+// Start brings the stack up (or back up) and returns when every agent runs.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	if len(o.Users) == 0 {
+		o.Users = []string{"alice", "bob"}
+	}
+	if o.Matter == "" {
+		o.Matter, o.Name = "2026-0001", "Demo v. Example"
+	}
+	if o.Debounce == 0 {
+		o.Debounce = 200 * time.Millisecond
+	}
+	for _, p := range []*string{&o.Dir, &o.Bin, &o.Tools} {
+		if *p == "" {
+			continue
+		}
+		if *p, err = filepath.Abs(*p); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	s := &Stack{opts: o, procs: map[string]*proc.Process{}, Agents: map[string]*Agent{}}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	if err := s.loadState(); err != nil {
+		return nil, err
+	}
+	if err := s.startVault(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startMinIO(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startGateway(ctx); err != nil {
+		return nil, err
+	}
+	for _, u := range o.Users {
+		if err := s.StartAgent(u); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Stack) statePath() string { return filepath.Join(s.opts.Dir, "state.json") }
+
+func (s *Stack) loadState() error {
+	b, err := os.ReadFile(s.statePath())
+	if errors.Is(err, os.ErrNotExist) {
+		s.st.Ports = s.opts.Ports
+		s.st.Passwords = map[string]string{}
+		s.st.S3Access, s.st.S3Secret = "dev"+randomHex(6), randomHex(20)
+		return s.pickPorts()
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &s.st); err != nil {
+		return fmt.Errorf("devstack: %s: %w (remove the folder to start over)", s.statePath(), err)
+	}
+	return nil
+}
+
+func (s *Stack) saveState() error {
+	b, err := json.MarshalIndent(s.st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := s.statePath() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.statePath())
+}
+
+func (s *Stack) pickPorts() error {
+	for _, p := range []*int{&s.st.Ports.Vault, &s.st.Ports.MinIO, &s.st.Ports.MinIOConsole, &s.st.Ports.Gateway} {
+		if *p != 0 {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		*p = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
+	return nil
+}
+
+func (s *Stack) tool(name string) string {
+	if s.opts.Tools != "" {
+		if p := filepath.Join(s.opts.Tools, name); fileExists(p) {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	return name
+}
+
+func (s *Stack) bin(name string) string { return filepath.Join(s.opts.Bin, name) }
+
+func (s *Stack) logPath(name string) string { return filepath.Join(s.opts.Dir, "logs", name+".log") }
+
+func (s *Stack) start(name string, spec proc.Spec) error {
+	spec.Name = name
+	if spec.Log == "" {
+		spec.Log = s.logPath(name)
+	}
+	p, err := proc.Start(spec)
+	if err != nil {
+		return fmt.Errorf("devstack: %w", err)
+	}
+	s.procs[name] = p
+	return nil
+}
+
+func (s *Stack) startVault(ctx context.Context) error {
+	dir := filepath.Join(s.opts.Dir, "vault")
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		return err
+	}
+	hcl := fmt.Sprintf(`storage "file" { path = %q }
+listener "tcp" {
+  address     = "127.0.0.1:%d"
+  tls_disable = true
+}
+api_addr      = %q
+disable_mlock = true
+ui            = false
+`, filepath.Join(dir, "data"), s.st.Ports.Vault, s.VaultAddr())
+	if err := os.WriteFile(filepath.Join(dir, "vault.hcl"), []byte(hcl), 0o600); err != nil {
+		return err
+	}
+	s.say("starting Vault at %s", s.VaultAddr())
+	// sys/health answers 501/503 until initialized and unsealed: probe
+	// with standbyok/uninitcode so "up" is enough here.
+	err := s.start("vault", proc.Spec{Bin: s.tool("vault"), Args: []string{"server", "-config", filepath.Join(dir, "vault.hcl")},
+		Env: []string{"HOME=" + dir, "VAULT_LOG_LEVEL=warn"}, Dir: dir,
+		Ready: s.VaultAddr() + "/v1/sys/health?uninitcode=200&sealedcode=200&standbyok=true"})
+	if err != nil {
+		return err
+	}
+	if s.st.RootToken == "" {
+		s.say("initializing Vault (one unseal key, kept in %s: dev only)", s.statePath())
+		out, err := s.vaultCLI(ctx, "", "operator", "init", "-key-shares=1", "-key-threshold=1", "-format=json")
+		if err != nil {
+			return err
+		}
+		var init struct {
+			Keys      []string `json:"unseal_keys_b64"`
+			RootToken string   `json:"root_token"`
+		}
+		if err := json.Unmarshal([]byte(out), &init); err != nil || len(init.Keys) != 1 {
+			return fmt.Errorf("devstack: vault operator init: unexpected output (%v)", err)
+		}
+		s.st.UnsealKey, s.st.RootToken = init.Keys[0], init.RootToken
+		if err := s.saveState(); err != nil {
+			return err
+		}
+	}
+	if _, err := s.vaultCLI(ctx, "", "operator", "unseal", s.st.UnsealKey); err != nil {
+		return err
+	}
+	return waitHTTP(ctx, s.VaultAddr()+"/v1/sys/health", 30*time.Second)
+}
+
+// vaultCLI runs the vault binary against the stack's Vault.
+func (s *Stack) vaultCLI(ctx context.Context, token string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, s.tool("vault"), args...)
+	cmd.Env = append(os.Environ(), "VAULT_ADDR="+s.VaultAddr(), "VAULT_TOKEN="+token, "HOME="+filepath.Join(s.opts.Dir, "vault"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("devstack: vault %s: %w: %s", args[0]+" "+args[1], err, redactOut(out))
+	}
+	return string(out), nil
+}
+
+func (s *Stack) startMinIO(ctx context.Context) error {
+	dir := s.MinIODataDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	s.say("starting MinIO at %s (data in %s)", s.MinIOEndpoint(), dir)
+	err := s.start("minio", proc.Spec{Bin: s.tool("minio"),
+		Args: []string{"server", "--quiet", "--address", s.MinIOEndpoint(), "--console-address", fmt.Sprintf("127.0.0.1:%d", s.st.Ports.MinIOConsole), dir},
+		Env:  []string{"MINIO_ROOT_USER=" + s.st.S3Access, "MINIO_ROOT_PASSWORD=" + s.st.S3Secret, "MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME=" + s.opts.Dir},
+		Dir:  s.opts.Dir, Ready: "http://" + s.MinIOEndpoint() + "/minio/health/ready"})
+	if err != nil {
+		return err
+	}
+	return s.makeBucket(ctx)
+}
+
+// admin runs mattersync-admin as root against the stack.
+func (s *Stack) admin(ctx context.Context, stdin string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, s.bin("mattersync-admin"), args...)
+	cmd.Env = append(os.Environ(), "VAULT_ADDR="+s.VaultAddr(), "VAULT_TOKEN="+s.st.RootToken, "MATTERSYNC_GATEWAY_URL=", "HOME="+s.opts.Dir)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("devstack: mattersync-admin %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// bootstrap sets Vault up for mattersync, creates the demo users, the
+// admin and the demo matter: each once.
+func (s *Stack) bootstrap(ctx context.Context) error {
+	s.say("mattersync-admin vault init")
+	if _, err := s.admin(ctx, "", "vault", "init", "--userpass", "--issuer", s.VaultAddr()); err != nil {
+		return err
+	}
+	if s.st.Admin == "" {
+		s.st.Admin = "itadmin"
+	}
+	for _, u := range append([]string{s.st.Admin}, s.opts.Users...) {
+		if s.st.Passwords[u] != "" {
+			continue
+		}
+		pw := randomHex(16)
+		args := []string{"user", "create", u, "--password-stdin"}
+		if u == s.st.Admin {
+			args = append(args, "--admin")
+		}
+		s.say("creating user %s", u)
+		if _, err := s.admin(ctx, pw+"\n", args...); err != nil {
+			return err
+		}
+		s.st.Passwords[u] = pw
+		if err := s.saveState(); err != nil {
+			return err
+		}
+	}
+	if !s.st.MatterDone {
+		s.say("creating matter %s %q with %s as rw members", s.opts.Matter, s.opts.Name, strings.Join(s.opts.Users, ", "))
+		if _, err := s.admin(ctx, "", "matter", "create", s.opts.Matter, "--name", s.opts.Name); err != nil {
+			return err
+		}
+		for _, u := range s.opts.Users {
+			if _, err := s.admin(ctx, "", "matter", "grant", s.opts.Matter, u, "--role", "rw"); err != nil {
+				return err
+			}
+		}
+		s.st.MatterDone = true
+		return s.saveState()
+	}
+	return nil
+}
+
+func (s *Stack) startGateway(ctx context.Context) error {
+	dir := filepath.Join(s.opts.Dir, "gateway")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	key := filepath.Join(dir, "audit-signing-key.pem")
+	if !fileExists(key) {
+		out, err := exec.CommandContext(ctx, s.bin("mattersync-gateway"), "keygen", "--out", key).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("devstack: gateway keygen: %w: %s", err, out)
+		}
+	}
+	cfg := fmt.Sprintf(`# written by devstack (make run): a developer's gateway, plain HTTP on loopback
+listen: "127.0.0.1:%d"
+insecure_dev: true
+s3:
+  endpoint: %q
+  bucket: %s
+  insecure: true
+  access_key_env: MATTERSYNC_S3_ACCESS_KEY
+  secret_key_env: MATTERSYNC_S3_SECRET_KEY
+store:
+  driver: sqlite
+  sqlite_path: %q
+vault:
+  address: %q
+  audience: mattersync
+audit:
+  signing_key_file: %q
+  checkpoint_interval: 1m
+`, s.st.Ports.Gateway, s.MinIOEndpoint(), s.Bucket(), filepath.Join(dir, "gateway.db"), s.VaultAddr(), key)
+	path := filepath.Join(dir, "gateway.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	s.say("starting the gateway at %s", s.GatewayURL())
+	return s.start("gateway", proc.Spec{Bin: s.bin("mattersync-gateway"), Args: []string{"--config", path},
+		Env: []string{"MATTERSYNC_S3_ACCESS_KEY=" + s.st.S3Access, "MATTERSYNC_S3_SECRET_KEY=" + s.st.S3Secret},
+		Dir: dir, Ready: s.GatewayURL() + "/readyz"})
+}
+
+// StartAgent starts (or restarts) a user's agent.
+func (s *Stack) StartAgent(user string) error {
+	a, ok := s.Agents[user]
+	if !ok {
+		home := filepath.Join(s.opts.Dir, user)
+		a = &Agent{User: user, Root: filepath.Join(home, "Matters"), DataDir: filepath.Join(home, "state"),
+			Config: filepath.Join(home, "agent.yaml"), stack: s}
+		a.Folder = filepath.Join(a.Root, s.MatterFolderName())
+		cfg := fmt.Sprintf(`# written by devstack (make run)
+gateway: {url: %q}
+vault:
+  address: %q
+  auth: userpass
+  auth_mount: userpass
+  username: %s
+  password_env: MATTERSYNC_VAULT_PASSWORD
+root: %q
+data_dir: %q
+device_name: %s-laptop
+debounce: %s
+rescan_interval: 1m
+status_addr: "127.0.0.1:0"
+log_level: debug
+`, s.GatewayURL(), s.VaultAddr(), user, a.Root, a.DataDir, user, s.opts.Debounce)
+		if err := os.MkdirAll(home, 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(a.Config, []byte(cfg), 0o600); err != nil {
+			return err
+		}
+		s.Agents[user] = a
+	}
+	s.say("starting %s's agent on %s", user, a.Root)
+	p, err := proc.Start(proc.Spec{Name: "agent-" + user, Bin: s.bin("mattersync"), Args: []string{"run", "--config", a.Config},
+		Env: append([]string{"MATTERSYNC_VAULT_PASSWORD=" + s.st.Passwords[user]}, s.opts.AgentEnv...),
+		Dir: s.opts.Dir, Log: s.logPath("agent-" + user)})
+	if err != nil {
+		return err
+	}
+	a.proc = p
+	// Running means its status endpoint answers.
+	deadline := time.Now().Add(60 * time.Second)
+	for !fileExists(filepath.Join(a.DataDir, "status.addr")) || !a.statusUp() {
+		select {
+		case <-p.Done():
+			return fmt.Errorf("devstack: %s's agent exited: %s", user, p.LogTail(2000))
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("devstack: %s's agent did not come up: %s", user, p.LogTail(2000))
+		}
+	}
+	return nil
+}
+
+func (a *Agent) statusUp() bool {
+	b, err := os.ReadFile(filepath.Join(a.DataDir, "status.addr"))
+	if err != nil {
+		return false
+	}
+	c, err := net.DialTimeout("tcp", strings.TrimSpace(string(b)), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// StopAgent stops a user's agent gracefully; KillAgent kills it (kill -9).
+func (s *Stack) StopAgent(user string) { s.endAgent(user, (*proc.Process).Stop) }
+
+// KillAgent kills a user's agent at once, like a crash or a power cut.
+func (s *Stack) KillAgent(user string) { s.endAgent(user, (*proc.Process).Kill) }
+
+func (s *Stack) endAgent(user string, end func(*proc.Process)) {
+	if a := s.Agents[user]; a != nil && a.proc != nil {
+		end(a.proc)
+		os.Remove(filepath.Join(a.DataDir, "status.addr"))
+		a.proc = nil
+	}
+}
+
+// AgentDone is closed when a user's agent exits by itself.
+func (s *Stack) AgentDone(user string) <-chan struct{} { return s.Agents[user].proc.Done() }
+
+// Admin runs mattersync-admin against the stack, as the Vault root token
+// and with the gateway configured.
+func (s *Stack) Admin(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, s.bin("mattersync-admin"), append([]string{"--login", s.st.Admin}, args...)...)
+	cmd.Env = append(os.Environ(), "VAULT_ADDR="+s.VaultAddr(), "VAULT_TOKEN=", "MATTERSYNC_GATEWAY_URL="+s.GatewayURL(), "HOME="+s.opts.Dir)
+	cmd.Stdin = strings.NewReader(s.st.Passwords[s.st.Admin] + "\n")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Wait blocks until ctx ends or a server exits on its own.
+func (s *Stack) Wait(ctx context.Context) error {
+	cases := make(chan string, len(s.procs))
+	for name, p := range s.procs {
+		go func() { <-p.Done(); cases <- name }()
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case name := <-cases:
+		return fmt.Errorf("devstack: %s exited: %s", name, s.procs[name].LogTail(1500))
+	}
+}
+
+// Stop stops the agents, then the gateway, MinIO and Vault.
+func (s *Stack) Stop() {
+	for u := range s.Agents {
+		s.StopAgent(u)
+	}
+	for _, name := range []string{"gateway", "minio", "vault"} {
+		if p := s.procs[name]; p != nil {
+			p.Stop()
+			delete(s.procs, name)
+		}
+	}
+}
+
+// Guide is what `make run` prints once the stack is up.
+func (s *Stack) Guide() string {
+	var b strings.Builder
+	folder := s.MatterFolderName()
+	fmt.Fprintf(&b, "\nmattersync is running. Everything lives in %s; logs in %s.\n\n", s.opts.Dir, filepath.Join(s.opts.Dir, "logs"))
+	if len(s.opts.Users) >= 2 {
+		a, c := s.Agents[s.opts.Users[0]], s.Agents[s.opts.Users[1]]
+		fmt.Fprintf(&b, "  Drop a file into   %s\n", filepath.Join(a.Root, folder))
+		fmt.Fprintf(&b, "  and it appears in  %s\n", filepath.Join(c.Root, folder))
+		fmt.Fprintf(&b, "  (and the other way round) within about a second.\n\n")
+	}
+	fmt.Fprintf(&b, "  Storage holds only ciphertext under opaque names:\n    find %s -path '*m/%s*' | head\n", filepath.Join(s.MinIODataDir(), s.Bucket()), s.opts.Matter)
+	fmt.Fprintf(&b, "  Gateway:  %s   (/healthz, /readyz, /metrics)\n  Vault:    %s\n\n", s.GatewayURL(), s.VaultAddr())
+	fmt.Fprintf(&b, "  As IT, in another terminal (%s is the demo admin; its password is in %s):\n", s.st.Admin, s.statePath())
+	fmt.Fprintf(&b, "    export VAULT_ADDR=%s MATTERSYNC_GATEWAY_URL=%s\n", s.VaultAddr(), s.GatewayURL())
+	fmt.Fprintf(&b, "    export VAULT_TOKEN=$(sed -n 's/.*\"root_token\": \"\\(.*\\)\".*/\\1/p' %s)\n", s.statePath())
+	fmt.Fprintf(&b, "    bin/mattersync-admin matter members %s\n", s.opts.Matter)
+	fmt.Fprintf(&b, "    bin/mattersync-admin audit export --format jsonl | tail\n")
+	fmt.Fprintf(&b, "    bin/mattersync-admin user revoke bob\n")
+	fmt.Fprintf(&b, "    bin/mattersync --config %s status\n\n", s.Agents[s.opts.Users[0]].Config)
+	fmt.Fprintf(&b, "Ctrl-C stops everything; `make run` again picks up where it left off; `make clean-run` starts over.\n")
+	return b.String()
+}
+
+func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("devstack: %s not ready after %v", url, timeout)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// redactOut keeps Vault CLI output (which may hold keys) out of errors
+// beyond its first line.
+func redactOut(b []byte) string {
+	first, _, _ := strings.Cut(string(b), "\n")
+	if len(first) > 200 {
+		first = first[:200]
+	}
+	return strconv.Quote(first)
+}
