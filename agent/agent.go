@@ -331,23 +331,24 @@ func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
 }
 
 // Run syncs until ctx ends: a watcher on the root, one loop per matter, the
-// status endpoint. It returns nil on shutdown and ErrRevoked (after
-// stopping everything and wiping keys) when access is revoked.
-func (a *Agent) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer a.keys.Wipe()
+// status endpoint. When access is revoked it stops syncing and wipes the
+// keys at once, but keeps serving status (so the user and IT can see why)
+// until ctx ends, then returns ErrRevoked; otherwise it returns nil.
+func (a *Agent) Run(parent context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if a.cfg.StatusAddr != "" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := serveStatus(ctx, a.cfg.StatusAddr, a.cfg.DataDir, a.board); err != nil {
+			if err := serveStatus(parent, a.cfg.StatusAddr, a.cfg.DataDir, a.board); err != nil {
 				a.log.Error("status endpoint", "err", err)
 			}
 		}()
 	}
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	defer a.keys.Wipe()
 	if err := os.MkdirAll(a.cfg.Root, 0o755); err != nil {
 		return fmt.Errorf("matters root: %w", err)
 	}
@@ -404,6 +405,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			return nil
 		case <-a.revoked:
 			cancel()
+			<-parent.Done()
 			return ErrRevoked
 		case <-refresh.C:
 			startLoops()

@@ -60,7 +60,9 @@ func runAgent(ctx context.Context, opts *options, logFile bool) error {
 			return err
 		}
 		defer f.Close()
-		logTo = io.MultiWriter(os.Stderr, f)
+		// The file first: a Windows agent started at sign-in has no usable
+		// stderr, and MultiWriter stops at the first failing writer.
+		logTo = io.MultiWriter(f, os.Stderr)
 	}
 	log := newLogger(cfg.LogLevel, logTo)
 	// Vault or the gateway may be unreachable at boot (laptop offline):
@@ -71,9 +73,12 @@ func runAgent(ctx context.Context, opts *options, logFile bool) error {
 		if err == nil {
 			break
 		}
-		if kms.KindOf(err) == kms.Denied || kms.KindOf(err) == kms.Invalid {
-			return err // retrying a refused login cannot help
+		if kms.KindOf(err) == kms.Invalid {
+			return err // a config problem: retrying cannot help
 		}
+		// Offline, or the login refused (password changed, user revoked):
+		// retry slowly rather than exit, so a service manager does not
+		// restart the agent in a loop.
 		log.Warn("cannot start yet; retrying", "in", wait, "err", err)
 		select {
 		case <-ctx.Done():
@@ -82,7 +87,13 @@ func runAgent(ctx context.Context, opts *options, logFile bool) error {
 		}
 	}
 	defer a.Close()
-	return a.Run(ctx)
+	// A revoked agent stays up (keys wiped, status saying why) until it is
+	// stopped, so a service manager does not restart it in a loop; that
+	// stop is a normal exit.
+	if err := a.Run(ctx); err != nil && !errors.Is(err, agent.ErrRevoked) {
+		return err
+	}
+	return nil
 }
 
 func newRunCmd(opts *options) *cobra.Command {
