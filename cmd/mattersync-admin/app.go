@@ -50,12 +50,14 @@ type app struct {
 	stderr io.Writer
 	getenv func(string) string
 
-	vaultAddr  string
-	caCert     string
-	login      string // userpass user to log in as; password from stdin
-	gatewayURL string
-	verbose    bool
-	layout     kms.Layout
+	vaultAddr string
+	caCert    string
+	login     string // userpass user to log in as; password from stdin
+	// loginPassword is the --login password once read from stdin.
+	loginPassword string
+	gatewayURL    string
+	verbose       bool
+	layout        kms.Layout
 
 	// newDenyLister and newHoldChecker build the gateway admin client for
 	// a gateway URL. They are nil until the gateway wiring sets them; then
@@ -114,11 +116,16 @@ func (a *app) connect(ctx context.Context) (*kms.Admin, error) {
 	var auth kms.Authenticator
 	switch {
 	case a.login != "":
-		pw, err := a.readSecretLine("password for " + a.login)
-		if err != nil {
-			return nil, err
+		// One command may connect twice (Vault, then the gateway's
+		// identity token): read the password once.
+		if a.loginPassword == "" {
+			pw, err := a.readSecretLine("password for " + a.login)
+			if err != nil {
+				return nil, err
+			}
+			a.loginPassword = pw
 		}
-		auth = kms.UserpassAuth{Mount: cfg.Layout.Userpass, Username: a.login, Password: pw}
+		auth = kms.UserpassAuth{Mount: cfg.Layout.Userpass, Username: a.login, Password: a.loginPassword}
 	case a.getenv("VAULT_TOKEN") != "":
 		auth = kms.TokenAuth{Token: a.getenv("VAULT_TOKEN")}
 	default:
