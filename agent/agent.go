@@ -53,6 +53,32 @@ type Agent struct {
 	revoked    chan struct{} // closed when access is revoked
 
 	closers []func() error // set by Open
+
+	mu       sync.Mutex                   // guards problems
+	problems map[string]map[string]string // matter -> file ID -> lasting problem
+}
+
+// mergeProblems applies a pass's problem changes and returns the matter's
+// current problems, sorted.
+func (a *Agent) mergeProblems(matter string, changes map[string]string) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.problems == nil {
+		a.problems = map[string]map[string]string{}
+	}
+	ps := a.problems[matter]
+	if ps == nil {
+		ps = map[string]string{}
+		a.problems[matter] = ps
+	}
+	for k, v := range changes {
+		if v == "" {
+			delete(ps, k)
+		} else {
+			ps[k] = v
+		}
+	}
+	return slices.Sorted(maps.Values(ps))
 }
 
 // New returns an agent for the logged-in user.
@@ -281,10 +307,12 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 			n++
 		}
 	}
+	problems := a.mergeProblems(m.id, res.problems)
 	a.board.matter(m.id, func(s *MatterStatus) {
-		s.State, s.Conflicts, s.Errors = "idle", n, res.skipped
+		s.State, s.Conflicts = "idle", n
+		s.Errors = slices.Compact(slices.Sorted(slices.Values(append(problems, res.skipped...))))
 		if err != nil {
-			s.State, s.Errors = "error", append([]string{msg}, res.skipped...)
+			s.State, s.Errors = "error", append([]string{msg}, s.Errors...)
 		} else {
 			s.LastSync = now
 		}

@@ -34,10 +34,21 @@ type matterSync struct {
 type passResult struct {
 	uploaded, downloaded, deleted, conflicts int
 	skipped                                  []string // problems reported and left alone
+	// problems are set (key: file ID or path) or cleared ("" message) by
+	// this pass; they stay in status until a later pass clears them.
+	problems map[string]string
 }
 
 func (r *passResult) skip(format string, args ...any) {
 	r.skipped = append(r.skipped, fmt.Sprintf(format, args...))
+}
+
+// problem records a lasting problem with one file (key), or clears it.
+func (r *passResult) problem(key, msg string) {
+	if r.problems == nil {
+		r.problems = map[string]string{}
+	}
+	r.problems[key] = msg
 }
 
 // stat is the part of a file's metadata that says "unchanged".
@@ -91,6 +102,9 @@ func (m *matterSync) pull(ctx context.Context, mk *matterKeys, res *passResult) 
 				}
 				m.a.log.Error("remote change not applied: left the local file untouched", "matter", m.id, "file_id", c.FileID, "version", c.Version, "err", err)
 				res.skip("file %s version %d: %v", c.FileID, c.Version, err)
+				res.problem(c.FileID, fmt.Sprintf("remote version %d of file %s not applied, local copy kept: %v", c.Version, c.FileID, err))
+			} else {
+				res.problem(c.FileID, "")
 			}
 			cursor = uint64(c.Seq)
 			if err := m.a.idx.SetCursor(ctx, m.id, cursor); err != nil {
