@@ -54,23 +54,29 @@ func TestBadInput(t *testing.T) {
 	tok := e.token("ent-1", "matter-a-rw", "matter-b-rw", "mattersync-admins")
 	cA, _ := e.putChunk("a", tok, 64)
 	cB, _ := e.putChunk("b", tok, 64)
-	fA := randomID(t)
+	fA := e.newFile("a")
 	e.commit("a", tok, fA, 0, cA)
 	e.commit("a", tok, fA, 1, cA)
-	fDel := randomID(t)
+	fDel := e.newFile("a")
 	e.commit("a", tok, fDel, 0)
 	if r := e.do("DELETE", "/v1/matters/a/files/"+fDel.String(), tok, map[string]string{"If-Match": `"1"`}, nil); r.status != 200 {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
 	chunk := "/v1/matters/a/chunks/"
 	file := "/v1/matters/a/files/"
-	newChunk := randomID(t).String()
-	body := []byte("sealed chunk bytes")
+	newID, body := e.chunk("a", 100)
+	newChunk := newID.String()
 	sum := sumHex(body)
-	good := commitBody(t, []byte("manifest"), cA)
+	good := e.commitBody("a", fA, 3, cA) // sealed for version 3: If-Match "2"
 	auth := "Authorization: Bearer " + tok + "\nX-Mattersync-Device: T"
-	big := make([]byte, 300<<10)
-	rand.Read(big)
+	bigID, big := e.chunk("a", 300<<10)
+	junk := make([]byte, 200)
+	rand.Read(junk)
+	otherMatterID, otherMatterChunk := e.chunk("b", 100)
+	_, otherChunk := e.chunk("a", 100)
+	longer := append(append([]byte{}, body...), 0)
+	fNew := e.newFile("a")
+	withManifest := func(m []byte) []byte { return rawCommitBody(t, m, cA) }
 	manyIDs := `{"ids":[` + strings.Repeat(`"`+cA.String()+`",`, 2000) + `"` + cA.String() + `"]}`
 
 	type tc struct {
@@ -114,17 +120,28 @@ func TestBadInput(t *testing.T) {
 		{name: "chunk checksum uppercase", method: "PUT", path: chunk + newChunk, hdr: map[string]string{api.HeaderChecksum: strings.ToUpper(sum)}, body: body, status: 400, code: api.CodeInvalidRequest},
 		{name: "chunk checksum mismatch", method: "PUT", path: chunk + newChunk, hdr: map[string]string{api.HeaderChecksum: sumHex([]byte("other"))}, body: body, status: 400, code: api.CodeChecksumMismatch},
 		{name: "truncated upload", send: func() resp {
-			return e.raw(fmt.Sprintf("PUT %s%s HTTP/1.1\n%s\n%s: %s\nContent-Length: %d", chunk, newChunk, auth, api.HeaderChecksum, sumHex(big), len(big)), big[:len(big)/2], true)
+			return e.raw(fmt.Sprintf("PUT %s%s HTTP/1.1\n%s\n%s: %s\nContent-Length: %d", chunk, bigID, auth, api.HeaderChecksum, sumHex(big), len(big)), big[:len(big)/2], true)
 		}, status: 400, code: api.CodeIncompleteBody},
+		{name: "chunk not sealed", method: "PUT", path: chunk + newChunk, hdr: map[string]string{api.HeaderChecksum: sumHex(junk)}, body: junk, status: 400, code: api.CodeInvalidRequest},
+		{name: "chunk shorter than a header", method: "PUT", path: chunk + newChunk, hdr: map[string]string{api.HeaderChecksum: sumHex(body[:20])}, body: body[:20], status: 400, code: api.CodeInvalidRequest},
+		{name: "chunk sealed for another matter", method: "PUT", path: chunk + otherMatterID.String(), hdr: map[string]string{api.HeaderChecksum: sumHex(otherMatterChunk)}, body: otherMatterChunk, status: 400, code: api.CodeInvalidRequest},
+		{name: "chunk under another ID", method: "PUT", path: chunk + newChunk, hdr: map[string]string{api.HeaderChecksum: sumHex(otherChunk)}, body: otherChunk, status: 400, code: api.CodeInvalidRequest},
+		{name: "chunk longer than its header says", method: "PUT", path: chunk + newChunk, hdr: map[string]string{api.HeaderChecksum: sumHex(longer)}, body: longer, status: 400, code: api.CodeInvalidRequest},
 		{name: "missing-chunks bad ID", method: "POST", path: chunk + "missing", body: []byte(`{"ids":["../x"]}`), status: 400, code: api.CodeInvalidRequest},
 		{name: "missing-chunks too many IDs", method: "POST", path: chunk + "missing", body: []byte(manyIDs), status: 413, code: api.CodeTooLarge},
 		{name: "missing-chunks unknown field", method: "POST", path: chunk + "missing", body: []byte(`{"ids":[],"also":1}`), status: 400, code: api.CodeInvalidRequest},
 		// Commits.
-		{name: "commit references missing chunk", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: commitBody(t, []byte("m"), cA, randomID(t)), status: 409, code: api.CodeMissingChunks},
-		{name: "commit references other matter's chunk", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: commitBody(t, []byte("m"), cB), status: 409, code: api.CodeMissingChunks},
-		{name: "stale If-Match", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"1"`}, body: good, status: 412, code: api.CodeVersionMismatch},
-		{name: "If-Match beyond head", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"9"`}, body: good, status: 412, code: api.CodeVersionMismatch},
-		{name: "create over existing file", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-None-Match": "*"}, body: good, status: 412, code: api.CodeVersionMismatch},
+		{name: "commit references missing chunk", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: e.commitBody("a", fA, 3, cA, randomID(t)), status: 409, code: api.CodeMissingChunks},
+		{name: "commit references other matter's chunk", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: e.commitBody("a", fA, 3, cB), status: 409, code: api.CodeMissingChunks},
+		{name: "stale If-Match", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"1"`}, body: e.commitBody("a", fA, 2, cA), status: 412, code: api.CodeVersionMismatch},
+		{name: "If-Match beyond head", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"9"`}, body: e.commitBody("a", fA, 10, cA), status: 412, code: api.CodeVersionMismatch},
+		{name: "create over existing file", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-None-Match": "*"}, body: e.commitBody("a", fA, 1, cA), status: 412, code: api.CodeVersionMismatch},
+		{name: "manifest not sealed", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: withManifest(junk), status: 400, code: api.CodeInvalidRequest},
+		{name: "manifest sealed for another version", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: e.commitBody("a", fA, 2, cA), status: 400, code: api.CodeInvalidRequest},
+		{name: "manifest of another file", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: e.commitBody("a", fNew, 3, cA), status: 400, code: api.CodeInvalidRequest},
+		{name: "manifest of another matter", method: "PUT", path: "/v1/matters/b/files/" + fNew.String(), hdr: map[string]string{"If-None-Match": "*"}, body: e.commitBody("a", fNew, 1), status: 400, code: api.CodeInvalidRequest},
+		{name: "manifest truncated", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: withManifest(e.manifest("a", fA, 3, cA)[:100]), status: 400, code: api.CodeInvalidRequest},
+		{name: "tombstone manifest", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: withManifest(e.sealer.Tombstone(t, "a", e.sealer.Path(t, fA), 3)), status: 400, code: api.CodeInvalidRequest},
 		{name: "commit without precondition", method: "PUT", path: file + fA.String(), body: good, status: 428, code: api.CodePreconditionRequired},
 		{name: "If-Match and If-None-Match", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`, "If-None-Match": "*"}, body: good, status: 400, code: api.CodeInvalidRequest},
 		{name: "weak If-Match", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `W/"2"`}, body: good, status: 400, code: api.CodeInvalidRequest},
@@ -135,7 +152,7 @@ func TestBadInput(t *testing.T) {
 		{name: "commit not JSON", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: []byte("manifest"), status: 400, code: api.CodeInvalidRequest},
 		{name: "commit wrong content type", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`, "Content-Type": "text/plain"}, body: good, status: 400, code: api.CodeInvalidRequest},
 		{name: "commit empty manifest", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: []byte(`{"manifest":"","chunks":[]}`), status: 400, code: api.CodeInvalidRequest},
-		{name: "commit bad chunk reference", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: []byte(`{"manifest":"bWFu","chunks":["../../c"]}`), status: 400, code: api.CodeInvalidRequest},
+		{name: "commit bad chunk reference", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: []byte(strings.Replace(string(good), cA.String(), "../../c", 1)), status: 400, code: api.CodeInvalidRequest},
 		{name: "commit body too large", send: func() resp {
 			return e.raw(fmt.Sprintf("PUT %s%s HTTP/1.1\n%s\nIf-Match: \"2\"\nContent-Length: %d", file, fA, auth, 1<<20), nil, false)
 		}, status: 413, code: api.CodeTooLarge},
@@ -170,6 +187,7 @@ func TestBadInput(t *testing.T) {
 		{name: "unknown route", method: "GET", path: "/v1/matters/a/objects", status: 404, code: api.CodeNotFound},
 		{name: "outside /v1", method: "GET", path: "/m/a/c/" + cA.String(), status: 404, code: api.CodeNotFound},
 		{name: "method not allowed", method: "PATCH", path: file + fA.String(), body: good, status: 405, code: api.CodeMethodNotAllowed},
+		{name: "chunk sealed for another matter, through that matter's ID", method: "GET", path: chunk + otherMatterID.String(), status: 404, code: api.CodeNotFound},
 		{name: "deny unknown field", method: "POST", path: "/v1/admin/deny", body: []byte(`{"entity_id":"x","admin":true}`), status: 400, code: api.CodeInvalidRequest},
 		{name: "deny bad entity", method: "POST", path: "/v1/admin/deny", body: []byte(`{"entity_id":"../x"}`), status: 400, code: api.CodeInvalidRequest},
 		{name: "hold without reason", method: "PUT", path: "/v1/admin/matters/a/hold", body: []byte(`{}`), status: 400, code: api.CodeInvalidRequest},
@@ -211,13 +229,11 @@ func TestBadInput(t *testing.T) {
 func TestCutUploadLeavesNothing(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	tok := e.token("ent-1", "matter-a-rw")
-	body := make([]byte, 900<<10)
-	rand.Read(body)
 	u, _ := url.Parse(e.url)
 	for _, mode := range []string{"drop", "half-close"} {
 		t.Run(mode, func(t *testing.T) {
 			before := e.snapshot("a")
-			id := randomID(t)
+			id, body := e.chunk("a", 900<<10)
 			head := fmt.Sprintf("PUT /v1/matters/a/chunks/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n%s: %s\r\nContent-Length: %d\r\n\r\n",
 				id, u.Host, tok, api.HeaderChecksum, sumHex(body), len(body))
 			c, err := net.Dial("tcp", u.Host)

@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -38,11 +37,9 @@ func TestClient(t *testing.T) {
 	var ids []string
 	chunks := map[string][]byte{}
 	for range 5 {
-		b := make([]byte, 1000)
-		rand.Read(b)
-		id := randomID(t).String()
-		ids = append(ids, id)
-		chunks[id] = b
+		id, b := e.chunk(m, 1000)
+		ids = append(ids, id.String())
+		chunks[id.String()] = b
 	}
 	missing, err := alice.MissingChunks(ctx, m, ids)
 	if err != nil || len(missing) != 5 {
@@ -59,8 +56,11 @@ func TestClient(t *testing.T) {
 	if missing, _ = alice.MissingChunks(ctx, m, ids); len(missing) != 1 || missing[0] != ids[4] {
 		t.Fatalf("MissingChunks after upload = %v", missing)
 	}
-	file := randomID(t).String()
-	_, err = alice.Commit(ctx, m, file, 0, api.CommitRequest{Manifest: []byte("v1"), Chunks: ids})
+	fileID := e.newFile(m)
+	file := fileID.String()
+	v1 := e.manifest(m, fileID, 1)
+	v2 := e.manifest(m, fileID, 2)
+	_, err = alice.Commit(ctx, m, file, 0, api.CommitRequest{Manifest: v1, Chunks: ids})
 	var ce *client.Error
 	if !errors.As(err, &ce) || ce.Body.Code != api.CodeMissingChunks || len(ce.Body.Missing) != 1 || ce.Body.Missing[0] != ids[4] {
 		t.Fatalf("commit with a missing chunk = %v", err)
@@ -68,7 +68,7 @@ func TestClient(t *testing.T) {
 	if err := alice.PutChunk(ctx, m, ids[4], chunks[ids[4]]); err != nil {
 		t.Fatal(err)
 	}
-	c1, err := alice.Commit(ctx, m, file, 0, api.CommitRequest{Manifest: []byte("v1"), Chunks: ids})
+	c1, err := alice.Commit(ctx, m, file, 0, api.CommitRequest{Manifest: v1, Chunks: ids})
 	if err != nil || c1.Version != 1 || c1.Seq != 1 {
 		t.Fatalf("Commit = %+v, %v", c1, err)
 	}
@@ -83,7 +83,7 @@ func TestClient(t *testing.T) {
 		ch, err := bob.Changes(ctx, m, c1.Seq, 15*time.Second)
 		got <- feed{ch, err}
 	}()
-	c2, err := alice.Commit(ctx, m, file, 1, api.CommitRequest{Manifest: []byte("v2"), Chunks: ids[:2]})
+	c2, err := alice.Commit(ctx, m, file, 1, api.CommitRequest{Manifest: v2, Chunks: ids[:2]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,22 +93,22 @@ func TestClient(t *testing.T) {
 	}
 
 	// A concurrent edit from the old base is refused with the head.
-	_, err = bob.Commit(ctx, m, file, 1, api.CommitRequest{Manifest: []byte("x")})
+	_, err = bob.Commit(ctx, m, file, 1, api.CommitRequest{Manifest: e.manifest(m, fileID, 2)})
 	if client.Code(err) != api.CodeForbidden {
 		t.Fatalf("read-only commit = %v", err)
 	}
-	_, err = alice.Commit(ctx, m, file, 1, api.CommitRequest{Manifest: []byte("v2'")})
+	_, err = alice.Commit(ctx, m, file, 1, api.CommitRequest{Manifest: e.manifest(m, fileID, 2)})
 	if !errors.As(err, &ce) || ce.Body.Code != api.CodeVersionMismatch || *ce.Body.CurrentVersion != 2 || ce.APIError().Code != api.CodeVersionMismatch {
 		t.Fatalf("stale commit = %v", err)
 	}
 
 	// Reading back.
 	fv, err := bob.File(ctx, m, file, 0)
-	if err != nil || fv.Version != 2 || string(fv.Manifest) != "v2" || fv.Deleted {
+	if err != nil || fv.Version != 2 || !bytes.Equal(fv.Manifest, v2) || fv.Deleted {
 		t.Fatalf("File(head) = %+v, %v", fv, err)
 	}
 	fv, err = bob.File(ctx, m, file, 1)
-	if err != nil || string(fv.Manifest) != "v1" {
+	if err != nil || !bytes.Equal(fv.Manifest, v1) {
 		t.Fatalf("File(v1) = %+v, %v", fv, err)
 	}
 	got1, err := bob.GetChunk(ctx, m, ids[1])
@@ -142,9 +142,8 @@ func TestClient(t *testing.T) {
 	}
 
 	// Streaming upload of a larger chunk.
-	big := make([]byte, 900<<10)
-	rand.Read(big)
-	bigID := randomID(t).String()
+	bigFormatID, big := e.chunk(m, 900<<10)
+	bigID := bigFormatID.String()
 	if cp, err := alice.PutChunkStream(ctx, m, bigID, bytes.NewReader(big), int64(len(big)), sha256.Sum256(big)); err != nil || !cp.Created {
 		t.Fatalf("PutChunkStream = %+v, %v", cp, err)
 	}
@@ -159,7 +158,7 @@ func TestClient(t *testing.T) {
 	}
 
 	u, err := admin.Usage(ctx, m)
-	if err != nil || u.Chunks != 6 || u.Versions != 3 || u.Files != 1 || u.ChunkBytes != 5000+int64(len(big)) {
+	if err != nil || u.Chunks != 6 || u.Versions != 3 || u.Files != 1 || u.ChunkBytes != int64(len(big))+5*(1000+60) {
 		t.Fatalf("Usage = %+v, %v", u, err)
 	}
 

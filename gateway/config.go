@@ -85,8 +85,10 @@ type Vault struct {
 // Limits bound what one request or one user can cost.
 type Limits struct {
 	MaxChunkBytes  int64 `yaml:"max_chunk_bytes"`
-	MaxCommitBytes int64 `yaml:"max_commit_bytes"` // commit body: manifest + chunk list
-	MaxBatchIDs    int   `yaml:"max_batch_ids"`    // IDs per missing-chunks query and per commit
+	MaxCommitBytes int64 `yaml:"max_commit_bytes"` // commit body: base64 manifest + chunk list
+	MaxBatchIDs    int   `yaml:"max_batch_ids"`    // IDs per missing-chunks query
+	// MaxCommitChunks bounds the chunk references of one commit.
+	MaxCommitChunks int `yaml:"max_commit_chunks"`
 	// MaxWait bounds a change-feed long poll.
 	MaxWait time.Duration `yaml:"max_wait"`
 	// RequestsPerSecond and Burst: the per-user token bucket.
@@ -130,9 +132,12 @@ func DefaultConfig() Config {
 		Store:  StoreConfig{Driver: "sqlite", SQLitePath: "/var/lib/mattersync/gateway.db", PostgresPasswordEnv: "MATTERSYNC_PG_PASSWORD", MaxConns: 32},
 		Vault:  Vault{Audience: "mattersync", Leeway: 30 * time.Second, JWKSRefresh: 5 * time.Minute},
 		Limits: Limits{
-			MaxChunkBytes:     16 << 20,
-			MaxCommitBytes:    16 << 20,
-			MaxBatchIDs:       100_000,
+			MaxChunkBytes: 16 << 20,
+			// A largest manifest (16 MiB, ~466,000 chunks) in base64 plus
+			// its chunk list in hex is ~53 MiB.
+			MaxCommitBytes:    64 << 20,
+			MaxBatchIDs:       10_000,
+			MaxCommitChunks:   500_000,
 			MaxWait:           60 * time.Second,
 			RequestsPerSecond: 100,
 			Burst:             400,
@@ -258,8 +263,8 @@ func (c *Config) Validate() error {
 	if l.MaxCommitBytes < 1<<10 {
 		bad("limits.max_commit_bytes must be at least 1 KiB")
 	}
-	if l.MaxBatchIDs < 1 {
-		bad("limits.max_batch_ids must be positive")
+	if l.MaxBatchIDs < 1 || l.MaxCommitChunks < 1 {
+		bad("limits.max_batch_ids and limits.max_commit_chunks must be positive")
 	}
 	if l.MaxWait < 0 || l.MaxWait > 10*time.Minute {
 		bad("limits.max_wait must be between 0 and 10m")

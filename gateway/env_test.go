@@ -28,6 +28,7 @@ import (
 	"github.com/mattersync/mattersync/gateway/auth"
 	"github.com/mattersync/mattersync/gateway/auth/authtest"
 	"github.com/mattersync/mattersync/gateway/blob"
+	"github.com/mattersync/mattersync/gateway/gatewaytest"
 	"github.com/mattersync/mattersync/gateway/store"
 	"github.com/mattersync/mattersync/gateway/store/postgres"
 	"github.com/mattersync/mattersync/gateway/store/sqlite"
@@ -48,12 +49,14 @@ type env struct {
 	srv    *gateway.Server
 	url    string
 	cfg    gateway.Config
+	sealer *gatewaytest.Sealer
 }
 
 type envOpts struct {
 	postgresDSN string // "" = SQLite in a temp dir
 	bucket      string // "" = a new bucket
 	issuer      *authtest.Issuer
+	sealer      *gatewaytest.Sealer
 	key         ed25519.PrivateKey
 	verifier    gateway.Verifier
 	tune        func(*gateway.Config)
@@ -75,7 +78,10 @@ func testConfig() gateway.Config {
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
 	m := testenv.MinIO(t)
-	e := &env{t: t, issuer: o.issuer, minio: m.Client(t), bucket: o.bucket, key: o.key, cfg: testConfig()}
+	e := &env{t: t, issuer: o.issuer, minio: m.Client(t), bucket: o.bucket, key: o.key, cfg: testConfig(), sealer: o.sealer}
+	if e.sealer == nil {
+		e.sealer = gatewaytest.NewSealer(t)
+	}
 	if o.tune != nil {
 		o.tune(&e.cfg)
 	}
@@ -196,12 +202,16 @@ func sumHex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// putChunk uploads a random chunk and returns its ID.
+// chunk seals a random chunk of size plaintext bytes for matter.
+func (e *env) chunk(matter string, size int) (format.ID, []byte) {
+	e.t.Helper()
+	return e.sealer.Chunk(e.t, matter, size)
+}
+
+// putChunk uploads a random sealed chunk and returns its ID.
 func (e *env) putChunk(matter, token string, size int) (format.ID, []byte) {
 	e.t.Helper()
-	id := randomID(e.t)
-	body := make([]byte, size)
-	rand.Read(body)
+	id, body := e.chunk(matter, size)
 	r := e.do("PUT", "/v1/matters/"+matter+"/chunks/"+id.String(), token, map[string]string{api.HeaderChecksum: sumHex(body)}, body)
 	if r.status != http.StatusCreated {
 		e.t.Fatalf("put chunk: %d %s", r.status, r.body)
@@ -209,7 +219,22 @@ func (e *env) putChunk(matter, token string, size int) (format.ID, []byte) {
 	return id, body
 }
 
-func commitBody(t testing.TB, manifest []byte, chunks ...format.ID) []byte {
+// newFile returns the file ID of a new random path in matter.
+func (e *env) newFile(matter string) format.ID { return e.sealer.NewFile(e.t, matter) }
+
+// manifest seals a manifest of file (from newFile) as version.
+func (e *env) manifest(matter string, file format.ID, version int64, chunks ...format.ID) []byte {
+	e.t.Helper()
+	return e.sealer.ManifestOf(e.t, matter, file, uint64(version), chunks...)
+}
+
+// commitBody is a commit request for version of file, listing chunks.
+func (e *env) commitBody(matter string, file format.ID, version int64, chunks ...format.ID) []byte {
+	e.t.Helper()
+	return rawCommitBody(e.t, e.manifest(matter, file, version, chunks...), chunks...)
+}
+
+func rawCommitBody(t testing.TB, manifest []byte, chunks ...format.ID) []byte {
 	req := api.CommitRequest{Manifest: manifest, Chunks: []string{}}
 	for _, c := range chunks {
 		req.Chunks = append(req.Chunks, c.String())
@@ -228,7 +253,7 @@ func (e *env) commit(matter, token string, file format.ID, base int64, chunks ..
 	if base > 0 {
 		hdr = map[string]string{"If-Match": api.ETag(base)}
 	}
-	r := e.do("PUT", "/v1/matters/"+matter+"/files/"+file.String(), token, hdr, commitBody(e.t, []byte("sealed manifest "+file.String()), chunks...))
+	r := e.do("PUT", "/v1/matters/"+matter+"/files/"+file.String(), token, hdr, e.commitBody(matter, file, base+1, chunks...))
 	if r.status != http.StatusCreated {
 		e.t.Fatalf("commit: %d %s", r.status, r.body)
 	}

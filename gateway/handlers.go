@@ -361,13 +361,42 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 	}
 	s.extendDeadlines(w, rq, size, 0)
 	src := &sourceReader{r: r.Body}
-	if err := s.blobs.Put(r.Context(), key, src, size, sum); err != nil {
+	// The clear header must bind the chunk to this matter and ID, and
+	// state exactly this length (FORMAT.md, "What the gateway enforces").
+	hdr := make([]byte, format.HeaderSize)
+	if size < format.HeaderSize {
+		return E(op, KindInvalid, "not a sealed chunk: shorter than its %d-byte header", format.HeaderSize)
+	}
+	if _, err := io.ReadFull(src, hdr); err != nil {
+		return wrap(op, KindIncompleteBody, err, fmt.Sprintf("body ended after %d of %d bytes", src.n, size))
+	}
+	h, err := format.ParseHeader(hdr)
+	if err == nil {
+		err = h.Check(format.KindChunk, rq.matter, id, 0)
+	}
+	if err != nil {
+		return wrap(op, KindInvalid, err, "not a sealed chunk of this matter and ID: "+strings.TrimPrefix(err.Error(), "format: "))
+	}
+	if h.SealedSize() != size {
+		return E(op, KindInvalid, "Content-Length is %d but the chunk header says %d", size, h.SealedSize())
+	}
+	status, moved := http.StatusCreated, size
+	err = s.blobs.Create(r.Context(), key, io.MultiReader(bytes.NewReader(hdr), src), size, sum)
+	switch {
+	case errors.Is(err, blob.ErrExists):
+		// Another upload of this chunk won (or one whose record failed):
+		// chunks are immutable, so the first one stays and is recorded.
+		if size, err = s.blobs.Size(r.Context(), key); err != nil {
+			return storeErr(op, err)
+		}
+		status, moved = http.StatusOK, 0
+	case err != nil:
 		if src.err != nil || src.n < size {
 			return wrap(op, KindIncompleteBody, err, fmt.Sprintf("body ended after %d of %d bytes", src.n, size))
 		}
 		return storeErr(op, err)
 	}
-	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = size, http.StatusCreated, audit.ResultOK
+	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = moved, status, audit.ResultOK
 	created, err := s.store.PutChunk(r.Context(), store.Chunk{Matter: rq.matter, ID: id, Size: size, Time: time.Now()}, &rq.rec)
 	if err != nil {
 		// The object is in S3 but not recorded: invisible, collected
@@ -375,7 +404,7 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 		return wrap(op, KindUnavailable, err, "storage unavailable")
 	}
 	s.mutated(rq)
-	writeJSON(w, http.StatusCreated, api.ChunkPut{ID: id.String(), Size: size, Created: created})
+	writeJSON(w, status, api.ChunkPut{ID: id.String(), Size: size, Created: created && status == http.StatusCreated})
 	return nil
 }
 
@@ -429,8 +458,24 @@ func (s *Server) commitFile(w http.ResponseWriter, r *http.Request, rq *request)
 	if len(req.Manifest) == 0 {
 		return E(op, KindInvalid, "manifest is empty")
 	}
-	if len(req.Chunks) > s.cfg.Limits.MaxBatchIDs {
-		return E(op, KindTooLarge, "at most %d chunk references per commit", s.cfg.Limits.MaxBatchIDs)
+	// The manifest must be sealed for this matter, file and version base+1,
+	// be exactly as long as its header says, and not be a tombstone
+	// (deletes use DELETE, so a hold can refuse them).
+	h, err := format.ParseHeader(req.Manifest)
+	if err == nil {
+		err = h.Check(format.KindManifest, rq.matter, file, uint64(base+1))
+	}
+	if err != nil {
+		return wrap(op, KindInvalid, err, fmt.Sprintf("not a manifest sealed for this file as version %d: %s", base+1, strings.TrimPrefix(err.Error(), "format: ")))
+	}
+	if h.SealedSize() != int64(len(req.Manifest)) {
+		return E(op, KindInvalid, "manifest is %d bytes but its header says %d", len(req.Manifest), h.SealedSize())
+	}
+	if h.Tombstone {
+		return E(op, KindInvalid, "a deletion is committed with DELETE, not as a tombstone manifest")
+	}
+	if len(req.Chunks) > s.cfg.Limits.MaxCommitChunks {
+		return E(op, KindTooLarge, "at most %d chunk references per commit", s.cfg.Limits.MaxCommitChunks)
 	}
 	chunks := make([]format.ID, len(req.Chunks))
 	for i, v := range req.Chunks {

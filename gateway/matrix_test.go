@@ -80,15 +80,16 @@ func permissionMatrix(t *testing.T, e *env) {
 			return e.do("GET", "/v1/matters/a/chunks/"+id.String(), tok, nil, nil)
 		}},
 		{"write chunk", func(tok string) resp {
-			body := []byte("sealed chunk " + randomID(t).String())
-			return e.do("PUT", "/v1/matters/a/chunks/"+randomID(t).String(), tok, map[string]string{api.HeaderChecksum: sumHex(body)}, body)
+			id, body := e.chunk(matter, 100)
+			return e.do("PUT", "/v1/matters/a/chunks/"+id.String(), tok, map[string]string{api.HeaderChecksum: sumHex(body)}, body)
 		}},
 		{"commit", func(tok string) resp {
 			id, _ := e.putChunk(matter, rwTok, 100)
-			return e.do("PUT", "/v1/matters/a/files/"+randomID(t).String(), tok, map[string]string{"If-None-Match": "*"}, commitBody(t, []byte("m"), id))
+			f := e.newFile(matter)
+			return e.do("PUT", "/v1/matters/a/files/"+f.String(), tok, map[string]string{"If-None-Match": "*"}, e.commitBody(matter, f, 1, id))
 		}},
 		{"delete", func(tok string) resp {
-			f := randomID(t)
+			f := e.newFile(matter)
 			e.commit(matter, rwTok, f, 0)
 			return e.do("DELETE", "/v1/matters/a/files/"+f.String(), tok, map[string]string{"If-Match": `"1"`}, nil)
 		}},

@@ -38,8 +38,12 @@ import (
 
 // Blobs is the object storage as the gateway uses it (blob.Store).
 type Blobs interface {
+	// Put stores or replaces (manifests, under the commit lock).
 	Put(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte) error
+	// Create never replaces (chunks are immutable): blob.ErrExists.
+	Create(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte) error
 	Get(ctx context.Context, key string) (io.ReadCloser, int64, error)
+	Size(ctx context.Context, key string) (int64, error)
 	Ready(ctx context.Context) error
 }
 

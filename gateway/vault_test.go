@@ -46,11 +46,11 @@ func TestVaultTokens(t *testing.T) {
 		t.Fatalf("alice: %d %s", r.status, r.body)
 	}
 	c, _ := e.putChunk(m, tok["alice"], 500)
-	f := randomID(t)
+	f := e.newFile(m)
 	e.commit(m, tok["alice"], f, 0, c)
 
 	chunkPath := "/v1/matters/" + m + "/chunks/" + c.String()
-	body := []byte("x")
+	newChunk, body := e.chunk(m, 10)
 	cases := []struct {
 		who, method, path string
 		hdr               map[string]string
@@ -59,7 +59,7 @@ func TestVaultTokens(t *testing.T) {
 		code              api.Code
 	}{
 		{"bob", "GET", chunkPath, nil, nil, 200, ""},
-		{"bob", "PUT", "/v1/matters/" + m + "/chunks/" + randomID(t).String(), map[string]string{api.HeaderChecksum: sumHex(body)}, body, 403, api.CodeForbidden},
+		{"bob", "PUT", "/v1/matters/" + m + "/chunks/" + newChunk.String(), map[string]string{api.HeaderChecksum: sumHex(body)}, body, 403, api.CodeForbidden},
 		{"bob", "GET", "/v1/matters/" + m + "/files/" + f.String(), nil, nil, 200, ""},
 		{"carol", "GET", chunkPath, nil, nil, 403, api.CodeForbidden},
 		{"carol", "GET", "/v1/matters/" + m + "/changes", nil, nil, 403, api.CodeForbidden},

@@ -17,6 +17,7 @@ import (
 	"github.com/mattersync/mattersync/gateway/auth"
 	"github.com/mattersync/mattersync/gateway/blob"
 	"github.com/mattersync/mattersync/gateway/client"
+	"github.com/mattersync/mattersync/gateway/gatewaytest"
 	"github.com/mattersync/mattersync/gateway/store/sqlite"
 	"github.com/mattersync/mattersync/internal/testenv"
 	"github.com/mattersync/mattersync/kms"
@@ -70,12 +71,15 @@ func TestGatewayCommands(t *testing.T) {
 
 	// Alice works on the matter.
 	ac, _ := client.New(url, client.StaticToken(env.IdentityToken(t, alice).Raw), client.Options{Device: "LAPTOP-7"})
-	chunk := strings.Repeat("ab", 32)
-	if err := ac.PutChunk(ctx, m, chunk, []byte("sealed")); err != nil {
+	sealer := gatewaytest.NewSealer(t)
+	chunkID, sealed := sealer.Chunk(t, m, 100)
+	chunk := chunkID.String()
+	if err := ac.PutChunk(ctx, m, chunk, sealed); err != nil {
 		t.Fatal(err)
 	}
-	file := strings.Repeat("cd", 32)
-	if _, err := ac.Commit(ctx, m, file, 0, api.CommitRequest{Manifest: []byte("manifest"), Chunks: []string{chunk}}); err != nil {
+	fileID := sealer.NewFile(t, m)
+	file := fileID.String()
+	if _, err := ac.Commit(ctx, m, file, 0, api.CommitRequest{Manifest: sealer.ManifestOf(t, m, fileID, 1, chunkID), Chunks: []string{chunk}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ac.GetChunk(ctx, m, chunk); err != nil {
@@ -100,7 +104,7 @@ func TestGatewayCommands(t *testing.T) {
 	c.must(t, exitUsage, "", "hold", "show", "Not-A-Matter")
 
 	r = c.must(t, exitOK, "", "usage", m)
-	if !strings.Contains(r.stdout, "1 chunks (6 bytes), 1 files, 1 versions") {
+	if !strings.Contains(r.stdout, "1 chunks (160 bytes), 1 files, 1 versions") {
 		t.Fatalf("usage: %s", r.stdout)
 	}
 

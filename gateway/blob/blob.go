@@ -44,10 +44,11 @@ type Store struct {
 	bucket string
 }
 
-// Errors Put and Get return.
+// Errors Put, Create and Get return.
 var (
 	ErrNotFound = errors.New("blob: not found")
 	ErrChecksum = errors.New("blob: body does not match its checksum")
+	ErrExists   = errors.New("blob: object exists")
 )
 
 // New returns a Store for cfg. It does not contact S3; see Ready.
@@ -89,7 +90,18 @@ func ManifestKey(matter string, file format.ID, version int64) (string, error) {
 // SHA-256 is sum. On any error nothing is stored (an existing object under
 // key is left as it was).
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte) error {
-	_, err := s.c.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{
+	return s.put(ctx, key, r, size, sum, false)
+}
+
+// Create is Put that never replaces an object: if key exists it returns
+// ErrExists (S3 conditional write, If-None-Match: *), so immutable objects
+// stay as first written even when two uploads race.
+func (s *Store) Create(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte) error {
+	return s.put(ctx, key, r, size, sum, true)
+}
+
+func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte, create bool) error {
+	opts := minio.PutObjectOptions{
 		ContentType: "application/octet-stream",
 		UserMetadata: map[string]string{
 			"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(sum[:]),
@@ -99,11 +111,19 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, su
 		// S3 verifies the stated SHA-256; hashing again for the
 		// signature would double the CPU cost for nothing.
 		DisableContentSha256: true,
-	})
+	}
+	if create {
+		opts.SetMatchETagExcept("*")
+	}
+	_, err := s.c.PutObject(ctx, s.bucket, key, r, size, opts)
 	if err != nil {
 		switch minio.ToErrorResponse(err).Code {
 		case "BadDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch", "InvalidDigest":
 			return fmt.Errorf("%w: %s", ErrChecksum, key)
+		case "PreconditionFailed":
+			if create {
+				return fmt.Errorf("%w: %s", ErrExists, key)
+			}
 		}
 		return fmt.Errorf("blob: put %s: %w", key, err)
 	}
@@ -129,16 +149,16 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, int64, erro
 	return obj, info.Size, nil
 }
 
-// Exists reports whether key names an object.
-func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
-	_, err := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+// Size returns the size of the object under key, or ErrNotFound.
+func (s *Store) Size(ctx context.Context, key string) (int64, error) {
+	info, err := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
 	if err == nil {
-		return true, nil
+		return info.Size, nil
 	}
 	if minio.ToErrorResponse(err).Code == "NoSuchKey" {
-		return false, nil
+		return 0, fmt.Errorf("%w: %s", ErrNotFound, key)
 	}
-	return false, fmt.Errorf("blob: stat %s: %w", key, err)
+	return 0, fmt.Errorf("blob: stat %s: %w", key, err)
 }
 
 // Ready checks that the bucket exists and the credentials work.

@@ -73,11 +73,11 @@ func TestPutIsAtomicAndVerified(t *testing.T) {
 	sum := sha256.Sum256(body)
 	visible := func(key string) bool {
 		t.Helper()
-		ok, err := s.Exists(ctx, key)
-		if err != nil {
+		_, err := s.Size(ctx, key)
+		if err != nil && !errors.Is(err, blob.ErrNotFound) {
 			t.Fatal(err)
 		}
-		return ok
+		return err == nil
 	}
 
 	if err := s.Put(ctx, "k/cut", &cutReader{b: body, n: len(body) / 2}, int64(len(body)), sum); err == nil {
@@ -110,6 +110,16 @@ func TestPutIsAtomicAndVerified(t *testing.T) {
 	rc.Close()
 	if err != nil || size != int64(len(body)) || !bytes.Equal(got, body) {
 		t.Fatalf("Get = %d bytes (size %d), %v", len(got), size, err)
+	}
+	// Create never replaces.
+	if err := s.Create(ctx, "k/ok", bytes.NewReader([]byte("new")), 3, sha256.Sum256([]byte("new"))); !errors.Is(err, blob.ErrExists) {
+		t.Fatalf("Create over an object = %v, want ErrExists", err)
+	}
+	if n, err := s.Size(ctx, "k/ok"); err != nil || n != int64(len(body)) {
+		t.Fatalf("Size after refused Create = %d, %v", n, err)
+	}
+	if err := s.Create(ctx, "k/new", bytes.NewReader([]byte("new")), 3, sha256.Sum256([]byte("new"))); err != nil {
+		t.Fatalf("Create: %v", err)
 	}
 	if _, _, err := s.Get(ctx, "k/none"); !errors.Is(err, blob.ErrNotFound) {
 		t.Fatalf("Get of missing = %v, want ErrNotFound", err)
