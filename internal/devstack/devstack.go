@@ -30,13 +30,16 @@ import (
 
 // Options configure a stack.
 type Options struct {
-	Dir      string   // state folder, e.g. .run
-	Bin      string   // folder with mattersync, mattersync-gateway, mattersync-admin
-	Tools    string   // folder with vault and minio ("" = find them on PATH)
-	Users    []string // demo users, each with an agent; default alice, bob
-	Matter   string   // demo matter ID; default 2026-0001
-	Name     string   // its display name; default "Demo v. Example"
-	Ports    Ports    // 0 = pick a free port (on first start; then kept)
+	Dir   string   // state folder, e.g. .run
+	Bin   string   // folder with mattersync, mattersync-gateway, mattersync-admin
+	Tools string   // folder with vault and minio ("" = find them on PATH)
+	Users []string // demo users, each with an agent; default alice, bob
+	// Roles gives a user's role in the demo matter: "rw" (the default),
+	// "ro", or "none" (a firm user who is not a member).
+	Roles    map[string]string
+	Matter   string // demo matter ID; default 2026-0001
+	Name     string // its display name; default "Demo v. Example"
+	Ports    Ports  // 0 = pick a free port (on first start; then kept)
 	Progress io.Writer
 	// AgentEnv is added to every agent's environment (tests tune logging).
 	AgentEnv []string
@@ -344,12 +347,19 @@ func (s *Stack) bootstrap(ctx context.Context) error {
 		}
 	}
 	if !s.st.MatterDone {
-		s.say("creating matter %s %q with %s as rw members", s.opts.Matter, s.opts.Name, strings.Join(s.opts.Users, ", "))
+		s.say("creating matter %s %q with members %s", s.opts.Matter, s.opts.Name, strings.Join(s.opts.Users, ", "))
 		if _, err := s.admin(ctx, "", "matter", "create", s.opts.Matter, "--name", s.opts.Name); err != nil {
 			return err
 		}
 		for _, u := range s.opts.Users {
-			if _, err := s.admin(ctx, "", "matter", "grant", s.opts.Matter, u, "--role", "rw"); err != nil {
+			role := s.opts.Roles[u]
+			if role == "" {
+				role = "rw"
+			}
+			if role == "none" {
+				continue
+			}
+			if _, err := s.admin(ctx, "", "matter", "grant", s.opts.Matter, u, "--role", role); err != nil {
 				return err
 			}
 		}
@@ -468,6 +478,10 @@ func (a *Agent) statusUp() bool {
 	return true
 }
 
+// Path returns the local path of a matter-relative path in this agent's
+// copy of the demo matter.
+func (a *Agent) Path(rel string) string { return filepath.Join(a.Folder, filepath.FromSlash(rel)) }
+
 // StopAgent stops a user's agent gracefully; KillAgent kills it (kill -9).
 func (s *Stack) StopAgent(user string) { s.endAgent(user, (*proc.Process).Stop) }
 
@@ -480,6 +494,15 @@ func (s *Stack) endAgent(user string, end func(*proc.Process)) {
 		os.Remove(filepath.Join(a.DataDir, "status.addr"))
 		a.proc = nil
 	}
+}
+
+// AgentPID returns the process ID of a user's running agent.
+func (s *Stack) AgentPID(user string) (int, error) {
+	a := s.Agents[user]
+	if a == nil || a.proc == nil {
+		return 0, fmt.Errorf("devstack: %s's agent is not running", user)
+	}
+	return a.proc.PID(), nil
 }
 
 // AgentDone is closed when a user's agent exits by itself.
@@ -575,4 +598,16 @@ func redactOut(b []byte) string {
 		first = first[:200]
 	}
 	return strconv.Quote(first)
+}
+
+// BuildBinaries builds the three mattersync binaries into dir (tests and
+// benchmarks run the real binaries, like `make run`).
+func BuildBinaries(moduleRoot, dir string) error {
+	cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/mattersync", "./cmd/mattersync-gateway", "./cmd/mattersync-admin")
+	cmd.Dir = moduleRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("devstack: build binaries: %w: %s", err, out)
+	}
+	return nil
 }

@@ -103,6 +103,9 @@ func (p *Process) LogTail(n int) string {
 	return string(b)
 }
 
+// PID returns the process ID.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
