@@ -67,7 +67,7 @@ func (s *Server) routes() {
 		http.MethodPost: {"admin.audit.verify", permAdmin, s.auditVerify},
 	})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, requestFrom(r), E("route", KindNotFound, "no such endpoint"))
+		s.refuse(w, r, requestFrom(r), E("route", KindNotFound, "no such endpoint"))
 	})
 }
 

@@ -103,6 +103,8 @@ func permissionMatrix(t *testing.T, e *env) {
 		una = http.StatusUnauthorized
 	)
 	success := map[string]int{"list": 200, "read chunk": 200, "write chunk": 201, "commit": 201, "delete": 200, "changes": 200, "admin": 200}
+	actions := map[string]string{"list": "matters.list", "read chunk": "chunk.get", "write chunk": "chunk.put", "commit": "file.commit",
+		"delete": "file.delete", "changes": "changes", "admin": "admin.deny.list"}
 	// want[identity] lists the outcome per op, in ops order.
 	want := map[string][7]int{
 		"rw":             {ok, ok, ok, ok, ok, ok, no},
@@ -143,6 +145,12 @@ func permissionMatrix(t *testing.T, e *env) {
 				}
 				if rec.Result != wantResult || rec.Status != wantStatus || rec.Entity != id.entity || rec.Device != "TEST-DEVICE" || rec.Source == "" {
 					t.Fatalf("audit record %+v: want result %s, status %d, entity %q", rec, wantResult, wantStatus, id.entity)
+				}
+				if rec.Action != actions[o.name] {
+					t.Fatalf("audit action %q, want %q", rec.Action, actions[o.name])
+				}
+				if o.name != "list" && o.name != "admin" && rec.Matter != matter {
+					t.Fatalf("audit matter %q, want %q", rec.Matter, matter)
 				}
 				if id.entity == "" && rec.User != "" {
 					t.Fatalf("an unverified token's user %q was recorded", rec.User)

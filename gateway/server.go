@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -213,17 +214,27 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 		rq := requestFrom(r)
 		rq.route = pattern
 		m, ok := methods[r.Method]
+		if ok {
+			rq.rec.Action = m.action
+		}
+		// Recorded even if the token is refused: "someone tried matter X".
+		if mv := r.PathValue("m"); format.ValidateMatterID(mv) == nil {
+			rq.rec.Matter = mv
+		}
+		if err := s.authenticate(r, rq); err != nil {
+			s.fail(w, rq, asError("auth", err))
+			return
+		}
 		if !ok {
-			rq.rec.Action = "unknown"
 			allow := make([]string, 0, len(methods))
 			for k := range methods {
 				allow = append(allow, k)
 			}
+			slices.Sort(allow)
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			s.fail(w, rq, E("route", KindMethodNotAllowed, "method %s is not allowed here", r.Method))
 			return
 		}
-		rq.rec.Action = m.action
 		err := s.authorize(r, rq, m.perm)
 		if err == nil {
 			err = m.h(w, r, rq)
@@ -232,6 +243,15 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 			s.fail(w, rq, asError(m.action, err))
 		}
 	})
+}
+
+// refuse answers a request that reached no route: the token is still
+// checked first, so the record says who asked (and 401 wins over 400).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, rq *request, e *Error) {
+	if err := s.authenticate(r, rq); err != nil {
+		e = asError("auth", err)
+	}
+	s.fail(w, rq, e)
 }
 
 type ctxKey struct{}
@@ -263,18 +283,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetWriteDeadline(deadline)
 	defer func() { s.observe(r, rq, sw) }()
 
-	if err := s.authenticate(r, rq); err != nil {
-		s.fail(sw, rq, asError("auth", err))
-		return
-	}
 	// IDs never need escaping and paths are never relative: anything that
 	// is not already canonical is refused before routing.
 	if strings.Contains(r.URL.RawPath, "%") || strings.Contains(r.URL.EscapedPath(), "%") || path.Clean(r.URL.Path) != r.URL.Path || r.URL.Path == "" {
-		s.fail(sw, rq, E("route", KindInvalid, "path is not canonical"))
+		s.refuse(sw, r, rq, E("route", KindInvalid, "path is not canonical"))
 		return
 	}
 	if !strings.HasPrefix(r.URL.Path, "/v1/") {
-		s.fail(sw, rq, E("route", KindNotFound, "no such endpoint"))
+		s.refuse(sw, r, rq, E("route", KindNotFound, "no such endpoint"))
 		return
 	}
 	s.mux.ServeHTTP(sw, r)
