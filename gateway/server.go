@@ -553,7 +553,7 @@ func (s *Server) observe(r *http.Request, rq *request, w *statusWriter) {
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 		slog.String("request_id", rq.id), slog.String("method", r.Method), slog.String("route", rq.route),
-		slog.Int("status", status), slog.Duration("duration", d), slog.String("entity", rq.rec.Entity),
+		slog.Int("status", status), slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("entity", rq.rec.Entity),
 		slog.String("user", rq.rec.User), slog.String("matter", rq.rec.Matter), slog.String("action", rq.rec.Action),
 		slog.Int64("bytes_out", w.bytes), slog.String("source", rq.rec.Source))
 }
