@@ -13,6 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway/auth"
 	"github.com/mattersync/mattersync/gateway/auth/authtest"
 )
@@ -157,4 +158,35 @@ func TestRolesFromGroups(t *testing.T) {
 			t.Errorf("RolesFromGroups(%q) = %v, %v; want %v, %v", tc.groups, roles, admin, tc.roles, tc.admin)
 		}
 	}
+}
+
+// FuzzRolesFromGroups: whatever the groups, a role is only ever granted on
+// a valid matter ID named by a matching rw/ro group, and never on a matter
+// with a screened group.
+func FuzzRolesFromGroups(f *testing.F) {
+	f.Add("matter-a-rw", "matter-a-screened", "mattersync-admins")
+	f.Add("matter-2026-0001-ro", "matter-x-rw", "matter--rw")
+	f.Fuzz(func(t *testing.T, g1, g2, g3 string) {
+		groups := []string{g1, g2, g3}
+		roles, admin := auth.RolesFromGroups(groups)
+		has := func(g string) bool { return g == g1 || g == g2 || g == g3 }
+		if admin != has(auth.AdminGroup) {
+			t.Fatalf("admin = %v for %q", admin, groups)
+		}
+		for m, r := range roles {
+			if format.ValidateMatterID(m) != nil {
+				t.Fatalf("role on invalid matter %q from %q", m, groups)
+			}
+			if has("matter-" + m + "-screened") {
+				t.Fatalf("screened matter %q has role %v from %q", m, r, groups)
+			}
+			want := "matter-" + m + "-ro"
+			if r == auth.Write {
+				want = "matter-" + m + "-rw"
+			}
+			if !has(want) {
+				t.Fatalf("role %v on %q not granted by %q", r, m, groups)
+			}
+		}
+	})
 }
