@@ -685,6 +685,10 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, rq *request) er
 			}
 		}
 		if timedOut {
+			// A caller revoked during the wait gets nothing more.
+			if denied, _ := s.live.denied(rq.ident.Entity, s.cfg.Limits.DenyMaxStaleness); denied {
+				return E(op, KindRevoked, "access revoked")
+			}
 			// One last look, so the answer's head is current.
 			if vs, head, err = s.store.Changes(r.Context(), rq.matter, since, int(limit)+1); err != nil {
 				return storeErr(op, err)
