@@ -90,6 +90,9 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	if err != nil {
 		return nil, err
 	}
+	// Back-pressure (429, 503) is waited out here, up to two minutes per
+	// request, before a pass gives up and backs off as a whole.
+	remote = politeRemote{Remote: remote, maxWait: 2 * time.Minute}
 	a := &Agent{cfg: cfg, log: log, idx: idx, keys: keys, remote: remote, user: user, entity: entity, ignore: ig,
 		board: &statusBoard{}, codecs: make(chan *format.Codec, 2*putWorkers), revoked: make(chan struct{})}
 	a.chunkers.New = func() any { return format.NewChunker(nil) }

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/mattersync/mattersync/format"
 )
@@ -16,6 +17,8 @@ type matterKeys struct {
 	src     Keys
 	fileIDs *format.FileIDKey
 	current *format.Keys
+
+	mu      sync.Mutex // guards byEpoch: files are synced in parallel
 	byEpoch map[uint32]*format.Keys
 }
 
@@ -44,6 +47,8 @@ func loadMatterKeys(ctx context.Context, src Keys, matter string) (*matterKeys, 
 
 // epoch returns the keys of epoch n, for reading objects sealed under it.
 func (mk *matterKeys) epoch(ctx context.Context, n uint32) (*format.Keys, error) {
+	mk.mu.Lock()
+	defer mk.mu.Unlock()
 	if k, ok := mk.byEpoch[n]; ok {
 		return k, nil
 	}

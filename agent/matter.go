@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattersync/mattersync/agent/index"
@@ -41,6 +42,18 @@ type passResult struct {
 
 func (r *passResult) skip(format string, args ...any) {
 	r.skipped = append(r.skipped, fmt.Sprintf(format, args...))
+}
+
+// add merges the counts and reports of another result into r.
+func (r *passResult) add(o passResult) {
+	r.uploaded += o.uploaded
+	r.downloaded += o.downloaded
+	r.deleted += o.deleted
+	r.conflicts += o.conflicts
+	r.skipped = append(r.skipped, o.skipped...)
+	for k, v := range o.problems {
+		r.problem(k, v)
+	}
 }
 
 // problem records a lasting problem with one file (key), or clears it.
@@ -361,9 +374,19 @@ func (m *matterSync) scan(ctx context.Context, mk *matterKeys, prefix string, re
 	if prefix != "" {
 		start = filepath.Join(m.dir, filepath.FromSlash(prefix))
 	}
+	// One query for the rows, then only stat calls: an unchanged scan of a
+	// large matter touches the disk's metadata and nothing else.
+	rows, err := m.a.idx.FilesUnder(ctx, m.id, prefix)
+	if err != nil {
+		return err
+	}
+	known := make(map[string]index.File, len(rows))
+	for _, r := range rows {
+		known[r.Path] = r
+	}
 	seen := map[string]bool{}
 	var changed []string
-	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -397,12 +420,8 @@ func (m *matterSync) scan(ctx context.Context, mk *matterKeys, prefix string, re
 		if err != nil {
 			return nil // vanished
 		}
-		row, err := m.a.idx.File(ctx, m.id, norm)
-		if err == nil && row.Size == info.Size() && row.MtimeNs == info.ModTime().UnixNano() {
+		if row, ok := known[norm]; ok && row.Size == info.Size() && row.MtimeNs == info.ModTime().UnixNano() {
 			return nil
-		}
-		if err != nil && !errors.Is(err, index.ErrNotFound) {
-			return err
 		}
 		changed = append(changed, norm)
 		return nil
@@ -410,19 +429,7 @@ func (m *matterSync) scan(ctx context.Context, mk *matterKeys, prefix string, re
 	if err != nil {
 		return err
 	}
-	m.a.progress(m.id, len(changed))
-	for _, rel := range changed {
-		if err := m.upload(ctx, mk, rel, res); err != nil {
-			if errors.Is(err, errFileChanging) || permanent(err) {
-				res.skip("%s: %v", rel, err)
-				continue
-			}
-			return err
-		}
-		m.a.progressStep(m.id)
-	}
-	rows, err := m.a.idx.FilesUnder(ctx, m.id, prefix)
-	if err != nil {
+	if err := m.uploadAll(ctx, mk, changed, res); err != nil {
 		return err
 	}
 	for _, row := range rows {
@@ -441,6 +448,59 @@ func (m *matterSync) scan(ctx context.Context, mk *matterKeys, prefix string, re
 		}
 	}
 	return nil
+}
+
+// fileWorkers is how many files of one matter are uploaded at once: enough
+// to hide request latency on small files, few enough to bound memory (each
+// holds up to batchBytes) and to leave CPU to the rest of the machine.
+const fileWorkers = 4
+
+// uploadAll uploads the changed files, fileWorkers at a time. Each file is
+// independent (its own index row and commit); the first hard error stops
+// the pass, and files that changed while read or are unsafe are reported.
+func (m *matterSync) uploadAll(ctx context.Context, mk *matterKeys, changed []string, res *passResult) error {
+	m.a.progress(m.id, len(changed))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex // guards res and firstErr
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	work := make(chan string)
+	for range min(fileWorkers, len(changed)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rel := range work {
+				var r passResult
+				err := m.upload(ctx, mk, rel, &r)
+				mu.Lock()
+				res.add(r)
+				switch {
+				case err == nil:
+				case errors.Is(err, errFileChanging) || permanent(err):
+					res.skip("%s: %v", rel, err)
+				case firstErr == nil:
+					firstErr = err
+					cancel()
+				}
+				mu.Unlock()
+				m.a.progressStep(m.id)
+			}
+		}()
+	}
+feed:
+	for _, rel := range changed {
+		select {
+		case work <- rel:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	return firstErr
 }
 
 // upload sends a local file that differs from the index.

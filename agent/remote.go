@@ -2,9 +2,11 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/kms"
 )
 
@@ -30,4 +32,77 @@ type Keys interface {
 	CurrentKey(ctx context.Context, matter string) (uint32, []byte, error)
 	EpochKey(ctx context.Context, matter string, n uint32) ([]byte, error)
 	Wipe()
+}
+
+// politeRemote retries requests the gateway refused for load (429 rate
+// limited, 503 unavailable), waiting as long as its Retry-After says. It
+// is the one place the agent handles back-pressure, so every call site
+// stays simple. Other errors pass straight through.
+type politeRemote struct {
+	Remote
+	maxWait time.Duration // give up (and let the pass back off) beyond this
+}
+
+// retryAfter returns how long to wait before retrying err, or false.
+func retryAfter(err error) (time.Duration, bool) {
+	switch remoteCode(err) {
+	case api.CodeRateLimited, api.CodeUnavailable:
+		d := time.Second
+		var ce *client.Error
+		if errors.As(err, &ce) && ce.RetryAfter > 0 {
+			d = ce.RetryAfter
+		}
+		return d, true
+	}
+	return 0, false
+}
+
+func retry[T any](ctx context.Context, max time.Duration, f func() (T, error)) (T, error) {
+	var waited time.Duration
+	for {
+		v, err := f()
+		d, ok := retryAfter(err)
+		if !ok || waited+d > max {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(d):
+		}
+		waited += d
+	}
+}
+
+func (p politeRemote) MissingChunks(ctx context.Context, matter string, ids []string) ([]string, error) {
+	return retry(ctx, p.maxWait, func() ([]string, error) { return p.Remote.MissingChunks(ctx, matter, ids) })
+}
+
+func (p politeRemote) PutChunk(ctx context.Context, matter, id string, sealed []byte) error {
+	_, err := retry(ctx, p.maxWait, func() (struct{}, error) { return struct{}{}, p.Remote.PutChunk(ctx, matter, id, sealed) })
+	return err
+}
+
+func (p politeRemote) GetChunk(ctx context.Context, matter, id string) ([]byte, error) {
+	return retry(ctx, p.maxWait, func() ([]byte, error) { return p.Remote.GetChunk(ctx, matter, id) })
+}
+
+func (p politeRemote) Commit(ctx context.Context, matter, fileID string, base int64, req api.CommitRequest) (api.Commit, error) {
+	return retry(ctx, p.maxWait, func() (api.Commit, error) { return p.Remote.Commit(ctx, matter, fileID, base, req) })
+}
+
+func (p politeRemote) File(ctx context.Context, matter, fileID string, version int64) (api.FileVersion, error) {
+	return retry(ctx, p.maxWait, func() (api.FileVersion, error) { return p.Remote.File(ctx, matter, fileID, version) })
+}
+
+func (p politeRemote) Versions(ctx context.Context, matter, fileID string) (api.Versions, error) {
+	return retry(ctx, p.maxWait, func() (api.Versions, error) { return p.Remote.Versions(ctx, matter, fileID) })
+}
+
+func (p politeRemote) Delete(ctx context.Context, matter, fileID string, base int64) (api.Commit, error) {
+	return retry(ctx, p.maxWait, func() (api.Commit, error) { return p.Remote.Delete(ctx, matter, fileID, base) })
+}
+
+func (p politeRemote) Changes(ctx context.Context, matter string, since int64, wait time.Duration) (api.Changes, error) {
+	return retry(ctx, p.maxWait, func() (api.Changes, error) { return p.Remote.Changes(ctx, matter, since, wait) })
 }

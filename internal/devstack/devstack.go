@@ -396,6 +396,9 @@ store:
 vault:
   address: %q
   audience: mattersync
+limits:
+  requests_per_second: 1000   # one demo laptop's initial sync is thousands of small requests
+  burst: 2000
 audit:
   signing_key_file: %q
   checkpoint_interval: 1m
