@@ -652,7 +652,15 @@ func (m *matterSync) deleteRemote(ctx context.Context, mk *matterKeys, row index
 		res.skip("%s: deleted locally in a read-only matter: restored", row.Path)
 		return m.restore(ctx, mk, row)
 	}
-	_, err := m.a.remote.Delete(ctx, m.id, row.FileID, int64(row.Version))
+	// The tombstone is sealed like any version, so members can tell a
+	// member's delete from one forged by the gateway or storage.
+	tomb := &format.Manifest{Path: row.Path, Version: row.Version + 1, Deleted: true, ModTime: time.Now(),
+		Author: m.a.entity, Device: m.a.cfg.DeviceName, Created: time.Now()}
+	sealed, _, err := mk.current.SealManifest(nil, tomb)
+	if err != nil {
+		return err
+	}
+	_, err = m.a.remote.Delete(ctx, m.id, row.FileID, int64(row.Version), sealed)
 	if err == nil || remoteCode(err) == api.CodeAlreadyDeleted {
 		res.deleted++
 		return m.a.idx.DeleteFile(ctx, m.id, row.Path)

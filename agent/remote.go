@@ -22,7 +22,8 @@ type Remote interface {
 	// File returns version (0: the head) of a file, with its manifest.
 	File(ctx context.Context, matter, fileID string, version int64) (api.FileVersion, error)
 	Versions(ctx context.Context, matter, fileID string) (api.Versions, error)
-	Delete(ctx context.Context, matter, fileID string, base int64) (api.Commit, error)
+	// Delete writes a tombstone version sealed by the agent.
+	Delete(ctx context.Context, matter, fileID string, base int64, tombstone []byte) (api.Commit, error)
 	Changes(ctx context.Context, matter string, since int64, wait time.Duration) (api.Changes, error)
 }
 
@@ -99,8 +100,8 @@ func (p politeRemote) Versions(ctx context.Context, matter, fileID string) (api.
 	return retry(ctx, p.maxWait, func() (api.Versions, error) { return p.Remote.Versions(ctx, matter, fileID) })
 }
 
-func (p politeRemote) Delete(ctx context.Context, matter, fileID string, base int64) (api.Commit, error) {
-	return retry(ctx, p.maxWait, func() (api.Commit, error) { return p.Remote.Delete(ctx, matter, fileID, base) })
+func (p politeRemote) Delete(ctx context.Context, matter, fileID string, base int64, tombstone []byte) (api.Commit, error) {
+	return retry(ctx, p.maxWait, func() (api.Commit, error) { return p.Remote.Delete(ctx, matter, fileID, base, tombstone) })
 }
 
 func (p politeRemote) Changes(ctx context.Context, matter string, since int64, wait time.Duration) (api.Changes, error) {

@@ -120,7 +120,7 @@ func TestClient(t *testing.T) {
 	if _, err := admin.SetHold(ctx, m, "Smith v. Jones litigation"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.Delete(ctx, m, file, 2); client.Code(err) != api.CodeLegalHold {
+	if _, err := alice.Delete(ctx, m, file, 2, nil); client.Code(err) != api.CodeLegalHold {
 		t.Fatalf("delete under hold = %v", err)
 	}
 	if h, err := admin.Hold(ctx, m); err != nil || !h.On || h.ChangedBy != "user-ent-it" {
@@ -129,7 +129,7 @@ func TestClient(t *testing.T) {
 	if _, err := admin.ReleaseHold(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	d, err := alice.Delete(ctx, m, file, 2)
+	d, err := alice.Delete(ctx, m, file, 2, nil)
 	if err != nil || !d.Deleted || d.Version != 3 {
 		t.Fatalf("Delete = %+v, %v", d, err)
 	}

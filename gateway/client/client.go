@@ -352,8 +352,10 @@ func (c *Client) Commit(ctx context.Context, matter, fileID string, base int64, 
 	return out, err
 }
 
-// Delete writes a tombstone on top of version base.
-func (c *Client) Delete(ctx context.Context, matter, fileID string, base int64) (api.Commit, error) {
+// Delete writes a tombstone on top of version base. tombstone is the
+// sealed tombstone manifest (format: Deleted, header tombstone flag), so
+// every member can check that a member, not the gateway, deleted the file.
+func (c *Client) Delete(ctx context.Context, matter, fileID string, base int64, tombstone []byte) (api.Commit, error) {
 	p, err := matterPath(matter)
 	if err != nil {
 		return api.Commit{}, err
@@ -366,8 +368,12 @@ func (c *Client) Delete(ctx context.Context, matter, fileID string, base int64) 
 	}
 	hdr := http.Header{}
 	hdr.Set("If-Match", api.ETag(base))
+	var in any
+	if tombstone != nil {
+		in = api.CommitRequest{Manifest: tombstone, Chunks: []string{}}
+	}
 	var out api.Commit
-	_, _, err = c.doJSON(ctx, http.MethodDelete, p+"/files/"+fileID, nil, hdr, nil, &out, http.StatusOK)
+	_, _, err = c.doJSON(ctx, http.MethodDelete, p+"/files/"+fileID, nil, hdr, in, &out, http.StatusOK)
 	return out, err
 }
 

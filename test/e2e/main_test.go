@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,12 +34,7 @@ func TestMain(m *testing.M) {
 	}
 	root, err := testenv.ModuleRoot()
 	if err == nil {
-		cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./cmd/mattersync", "./cmd/mattersync-gateway", "./cmd/mattersync-admin")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, berr := cmd.CombinedOutput(); berr != nil {
-			err = fmt.Errorf("build binaries: %w: %s", berr, out)
-		}
+		err = devstack.BuildBinaries(root, dir)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
