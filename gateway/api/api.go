@@ -82,6 +82,7 @@ const (
 	CodeMissingChunks        Code = "missing_chunks"        // 409
 	CodeLegalHold            Code = "legal_hold"            // 409
 	CodeAlreadyDeleted       Code = "already_deleted"       // 409
+	CodeStaleEpoch           Code = "stale_epoch"           // 409: sealed under an epoch below the matter's current one
 	CodeLengthRequired       Code = "length_required"       // 411
 	CodeVersionMismatch      Code = "version_mismatch"      // 412
 	CodeTooLarge             Code = "too_large"             // 413
@@ -104,6 +105,9 @@ type Error struct {
 	// Missing is set with missing_chunks: the first (at most 1000)
 	// referenced chunk IDs the gateway does not have.
 	Missing []string `json:"missing,omitempty"`
+	// CurrentEpoch is set with stale_epoch: the matter's current epoch.
+	// An agent fetches that epoch's key and seals again.
+	CurrentEpoch uint32 `json:"current_epoch,omitempty"`
 }
 
 // Role is a caller's access to one matter.
@@ -148,7 +152,8 @@ type ChunkPut struct {
 	Created bool   `json:"created"`
 }
 
-// CommitRequest is the body of PUT /v1/matters/{m}/files/{fileID}.
+// CommitRequest is the body of PUT /v1/matters/{m}/files/{fileID}, and of
+// DELETE on the same path (a sealed tombstone manifest and no chunks).
 // Manifest is the sealed manifest (base64 in JSON), opaque to the gateway.
 // Chunks lists, in clear, every chunk ID the manifest references: the
 // gateway refuses the commit if one is missing and keeps the references for
@@ -167,13 +172,18 @@ type Commit struct {
 }
 
 // FileVersion is one version of a file. Manifest is set only by
-// GET .../files/{fileID} on a version that is not a tombstone.
+// GET .../files/{fileID}: the sealed manifest, a tombstone's included
+// (tombstones recorded before deletes carried one have none, and size 0).
+// Epoch is the epoch in the manifest's header when it was committed (0 for
+// those old tombstones): a reader can refuse a manifest sealed under
+// another epoch than the one the gateway saw.
 type FileVersion struct {
 	FileID   string    `json:"file_id"`
 	Version  int64     `json:"version"`
 	Seq      int64     `json:"seq"`
 	Deleted  bool      `json:"deleted"`
 	Size     int64     `json:"size"`
+	Epoch    uint32    `json:"epoch,omitempty"`
 	Time     time.Time `json:"time"`
 	Manifest []byte    `json:"manifest,omitempty"`
 }
@@ -234,6 +244,20 @@ type Hold struct {
 	Reason    string    `json:"reason,omitempty"`
 	ChangedBy string    `json:"changed_by,omitempty"`
 	Time      time.Time `json:"time,omitzero"`
+}
+
+// EpochRequest is the body of PUT /v1/admin/matters/{m}/epoch.
+type EpochRequest struct {
+	Epoch uint32 `json:"epoch"`
+}
+
+// Epoch is a matter's current epoch at the gateway: uploads sealed under
+// an older one are refused with stale_epoch. 0 means the gateway has seen
+// none yet. Previous is set by PUT: the epoch before the call.
+type Epoch struct {
+	Matter   string `json:"matter"`
+	Epoch    uint32 `json:"epoch"`
+	Previous uint32 `json:"previous,omitempty"`
 }
 
 // Usage answers GET /v1/admin/matters/{m}/usage.

@@ -1,6 +1,6 @@
 // Package store defines the gateway's metadata store: chunks, file versions,
-// per-matter sequence numbers and change feed, legal holds, the deny list and
-// the audit chain. Two implementations live in subfolders: sqlite (one
+// per-matter sequence numbers, epochs and change feed, legal holds, the deny
+// list and the audit chain. Two implementations live in subfolders: sqlite (one
 // gateway, embedded) and postgres (several replicas); storetest is the
 // contract suite both pass.
 //
@@ -31,9 +31,11 @@ type Store interface {
 	// it was already recorded (the first size is kept).
 	PutChunk(ctx context.Context, c Chunk, rec *audit.Record) (created bool, err error)
 
-	// Commit creates version c.Base+1 of a file (see Commit). It returns
-	// *VersionMismatchError, *MissingChunksError, ErrLegalHold or
-	// ErrAlreadyDeleted when the commit is refused.
+	// Commit creates version c.Base+1 of a file (see Commit) and raises
+	// the matter's epoch to c.Epoch if that is higher. It returns
+	// *VersionMismatchError, ErrAlreadyDeleted, *StaleEpochError,
+	// ErrLegalHold or *MissingChunksError (checked in that order) when the
+	// commit is refused.
 	Commit(ctx context.Context, c Commit, write WriteFunc, rec *audit.Record) (Version, error)
 	// Version returns one version of a file, the head when version is 0,
 	// or ErrNotFound.
@@ -52,6 +54,15 @@ type Store interface {
 	SetHold(ctx context.Context, h Hold, rec *audit.Record) error
 	// Usage counts what a matter stores.
 	Usage(ctx context.Context, matter string) (Usage, error)
+
+	// Epoch returns a matter's current epoch: the highest set by SetEpoch
+	// or seen in a commit, 0 if none yet.
+	Epoch(ctx context.Context, matter string) (uint32, error)
+	// SetEpoch raises a matter's epoch to epoch and returns the one it
+	// replaces. Epochs never go down: an epoch below the current one is
+	// refused with *StaleEpochError; the current one again is a no-op
+	// (still audited).
+	SetEpoch(ctx context.Context, matter string, epoch uint32, rec *audit.Record) (previous uint32, err error)
 
 	// DenyList returns every deny-list entry, oldest first, and the
 	// generation it reflects.
@@ -109,11 +120,16 @@ type Commit struct {
 	// file must not exist yet (If-None-Match: *). The new version is
 	// Base+1.
 	Base int64
-	// Deleted makes the new version a tombstone: no manifest, no chunks,
-	// refused under legal hold or when the head is already a tombstone.
+	// Deleted makes the new version a tombstone: its manifest says so,
+	// it references no chunks (Chunks is ignored), and it is refused under
+	// legal hold or when the head is already a tombstone.
 	Deleted bool
 	// Size is the sealed manifest's size in bytes.
 	Size int64
+	// Epoch is the epoch in the sealed manifest's header. A commit below
+	// the matter's epoch is refused (*StaleEpochError); a higher one
+	// raises it. It is recorded with the version.
+	Epoch uint32
 	// Chunks are the chunk IDs the manifest references; each must be
 	// stored. Duplicates are allowed.
 	Chunks []format.ID
@@ -130,6 +146,7 @@ type Version struct {
 	Seq     int64
 	Deleted bool
 	Size    int64
+	Epoch   uint32 // 0 for tombstones recorded without a manifest (schema 1)
 	Entity  string
 	Device  string
 	Time    time.Time
@@ -184,6 +201,17 @@ type VersionMismatchError struct {
 
 func (e *VersionMismatchError) Error() string {
 	return fmt.Sprintf("store: version mismatch: current version is %d", e.Current)
+}
+
+// StaleEpochError refuses a commit or SetEpoch whose epoch is below the
+// matter's current epoch.
+type StaleEpochError struct {
+	Current uint32 // the matter's epoch
+	Got     uint32 // the refused epoch
+}
+
+func (e *StaleEpochError) Error() string {
+	return fmt.Sprintf("store: epoch %d is below the matter's current epoch %d", e.Got, e.Current)
 }
 
 // MissingChunksError refuses a commit that references chunks the matter

@@ -4,8 +4,8 @@
 // Ordering is the database's: a commit holds a transaction-scoped advisory
 // lock on its file (so the blob write and the version row cannot interleave
 // with another replica's commit to that file), then locks its matter's row
-// to take the next sequence number, then the audit head row to append its
-// record. Locks are always taken in that order (file, matter, counters,
+// to check the epoch and take the next sequence number, then the audit head
+// row to append its record. Locks are always taken in that order (file, matter, counters,
 // audit head), so transactions never deadlock.
 package postgres
 
@@ -259,10 +259,10 @@ func fileLockKey(matter string, file format.ID) int64 {
 // Commit implements store.Store.
 func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFunc, rec *audit.Record) (store.Version, error) {
 	if c.Deleted {
-		c.Chunks, c.Size = nil, 0
+		c.Chunks = nil
 	}
 	chunks := store.Dedup(c.Chunks)
-	v := store.Version{Matter: c.Matter, File: c.File, Version: c.Base + 1, Deleted: c.Deleted, Size: c.Size,
+	v := store.Version{Matter: c.Matter, File: c.File, Version: c.Base + 1, Deleted: c.Deleted, Size: c.Size, Epoch: c.Epoch,
 		Entity: c.Entity, Device: c.Device, Time: c.Time.UTC().Truncate(time.Microsecond)}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, fileLockKey(c.Matter, c.File)); err != nil {
@@ -279,6 +279,11 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 		}
 		if c.Deleted && deleted {
 			return store.ErrAlreadyDeleted
+		}
+		// A first look at the epoch, so a stale commit writes no blob; it
+		// is checked again under the matter's row lock below.
+		if err := checkEpoch(ctx, tx, c, ""); err != nil {
+			return err
 		}
 		if len(chunks) > 0 {
 			present, err := presentChunks(ctx, tx, c.Matter, chunks)
@@ -317,11 +322,18 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 		if _, err := tx.Exec(ctx, `INSERT INTO matters (id) VALUES ($1) ON CONFLICT DO NOTHING`, c.Matter); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `UPDATE matters SET seq = seq + 1 WHERE id = $1 RETURNING seq`, c.Matter).Scan(&v.Seq); err != nil {
+		// Under the matter's row lock, a concurrent SetEpoch either
+		// precedes this commit (and refuses it) or follows it.
+		if err := checkEpoch(ctx, tx, c, " FOR UPDATE"); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO versions (matter, file, version, seq, deleted, size, entity, device, created_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			c.Matter, c.File[:], v.Version, v.Seq, v.Deleted, v.Size, v.Entity, v.Device, store.Micros(v.Time)); err != nil {
+		// An accepted commit's epoch raises the matter's: agents move to a
+		// new epoch even if no admin told the gateway.
+		if err := tx.QueryRow(ctx, `UPDATE matters SET seq = seq + 1, epoch = GREATEST(epoch, $2) WHERE id = $1 RETURNING seq`, c.Matter, int64(c.Epoch)).Scan(&v.Seq); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO versions (matter, file, version, seq, deleted, size, epoch, entity, device, created_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			c.Matter, c.File[:], v.Version, v.Seq, v.Deleted, v.Size, int64(v.Epoch), v.Entity, v.Device, store.Micros(v.Time)); err != nil {
 			return err
 		}
 		if len(chunks) > 0 {
@@ -342,7 +354,8 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 	if err != nil {
 		var mismatch *store.VersionMismatchError
 		var missing *store.MissingChunksError
-		if errors.As(err, &mismatch) || errors.As(err, &missing) || errors.Is(err, store.ErrAlreadyDeleted) || errors.Is(err, store.ErrLegalHold) {
+		var stale *store.StaleEpochError
+		if errors.As(err, &mismatch) || errors.As(err, &missing) || errors.As(err, &stale) || errors.Is(err, store.ErrAlreadyDeleted) || errors.Is(err, store.ErrLegalHold) {
 			return store.Version{}, err
 		}
 		return store.Version{}, fmt.Errorf("postgres: commit: %w", err)
@@ -350,13 +363,28 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 	return v, nil
 }
 
-const versionCols = `version, seq, deleted, size, entity, device, created_us`
-
-func scanVersion(sc interface{ Scan(...any) error }, v *store.Version) error {
-	var us int64
-	if err := sc.Scan(&v.Version, &v.Seq, &v.Deleted, &v.Size, &v.Entity, &v.Device, &us); err != nil {
+// checkEpoch refuses c if its epoch is below its matter's; lock is "" or
+// " FOR UPDATE".
+func checkEpoch(ctx context.Context, tx pgx.Tx, c store.Commit, lock string) error {
+	var epoch int64
+	err := tx.QueryRow(ctx, `SELECT epoch FROM matters WHERE id = $1`+lock, c.Matter).Scan(&epoch)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
+	if int64(c.Epoch) < epoch {
+		return &store.StaleEpochError{Current: uint32(epoch), Got: c.Epoch}
+	}
+	return nil
+}
+
+const versionCols = `version, seq, deleted, size, epoch, entity, device, created_us`
+
+func scanVersion(sc interface{ Scan(...any) error }, v *store.Version) error {
+	var us, epoch int64
+	if err := sc.Scan(&v.Version, &v.Seq, &v.Deleted, &v.Size, &epoch, &v.Entity, &v.Device, &us); err != nil {
+		return err
+	}
+	v.Epoch = uint32(epoch)
 	v.Time = store.FromMicros(us)
 	return nil
 }
@@ -425,11 +453,12 @@ func (s *Store) Changes(ctx context.Context, matter string, since int64, limit i
 		defer rows.Close()
 		for rows.Next() {
 			var fb []byte
-			var us int64
+			var us, epoch int64
 			v := store.Version{Matter: matter}
-			if err := rows.Scan(&fb, &v.Version, &v.Seq, &v.Deleted, &v.Size, &v.Entity, &v.Device, &us); err != nil {
+			if err := rows.Scan(&fb, &v.Version, &v.Seq, &v.Deleted, &v.Size, &epoch, &v.Entity, &v.Device, &us); err != nil {
 				return err
 			}
+			v.Epoch = uint32(epoch)
 			if v.File, err = toID(fb); err != nil {
 				return err
 			}
@@ -477,6 +506,44 @@ func (s *Store) SetHold(ctx context.Context, h store.Hold, rec *audit.Record) er
 		return fmt.Errorf("postgres: set hold: %w", err)
 	}
 	return nil
+}
+
+// Epoch implements store.Store.
+func (s *Store) Epoch(ctx context.Context, matter string) (uint32, error) {
+	var epoch int64
+	err := s.pool.QueryRow(ctx, `SELECT epoch FROM matters WHERE id = $1`, matter).Scan(&epoch)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("postgres: epoch: %w", err)
+	}
+	return uint32(epoch), nil
+}
+
+// SetEpoch implements store.Store.
+func (s *Store) SetEpoch(ctx context.Context, matter string, epoch uint32, rec *audit.Record) (uint32, error) {
+	var prev int64
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO matters (id) VALUES ($1) ON CONFLICT DO NOTHING`, matter); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT epoch FROM matters WHERE id = $1 FOR UPDATE`, matter).Scan(&prev); err != nil {
+			return err
+		}
+		if int64(epoch) < prev {
+			return &store.StaleEpochError{Current: uint32(prev), Got: epoch}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE matters SET epoch = $1 WHERE id = $2`, int64(epoch), matter); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, rec)
+	})
+	var stale *store.StaleEpochError
+	if errors.As(err, &stale) {
+		return stale.Current, err
+	}
+	if err != nil {
+		return 0, fmt.Errorf("postgres: set epoch: %w", err)
+	}
+	return uint32(prev), nil
 }
 
 // Usage implements store.Store.

@@ -3,9 +3,12 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway/audit"
@@ -114,5 +117,49 @@ func TestTwoReplicas(t *testing.T) {
 	storetest.CheckGapless(t, seqs)
 	if rep, err := audit.Verify(ctx, replicas[1], nil); err != nil || !rep.OK {
 		t.Fatalf("audit chain written by two replicas: %+v, %v", rep, err)
+	}
+}
+
+// TestMigrateEpochs opens a database written at schema 1 (before epochs):
+// its matters and versions get epoch 0, which refuses nothing.
+func TestMigrateEpochs(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.Postgres(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := storetest.RandomID(t)
+	for _, q := range []string{
+		string(schema1),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_us BIGINT NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, 0)`,
+		`INSERT INTO matters (id, seq) VALUES ('m', 2)`,
+		`INSERT INTO files (matter, id, head, deleted) VALUES ('m', '\x` + f.String() + `', 2, true)`,
+		`INSERT INTO versions (matter, file, version, seq, deleted, size, entity, device, created_us) VALUES
+			('m', '\x` + f.String() + `', 1, 1, false, 300, 'e', 'd', 1), ('m', '\x` + f.String() + `', 2, 2, true, 0, 'e', 'd', 2)`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	conn.Close(ctx)
+	s := open(t, dsn)
+	if e, err := s.Epoch(ctx, "m"); err != nil || e != 0 {
+		t.Fatalf("Epoch after migration = %d, %v", e, err)
+	}
+	if v, err := s.Version(ctx, "m", f, 2); err != nil || !v.Deleted || v.Epoch != 0 || v.Size != 0 {
+		t.Fatalf("old tombstone = %+v, %v", v, err)
+	}
+	v, err := s.Commit(ctx, store.Commit{Matter: "m", File: f, Base: 2, Epoch: 2, Size: 400, Time: time.Now()}, nil, storetest.Rec("file.commit", "m"))
+	if err != nil || v.Version != 3 || v.Seq != 3 {
+		t.Fatalf("commit after migration = %+v, %v", v, err)
+	}
+	if e, _ := s.Epoch(ctx, "m"); e != 2 {
+		t.Fatalf("epoch after a commit at 2 = %d", e)
 	}
 }

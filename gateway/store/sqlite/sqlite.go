@@ -310,13 +310,14 @@ func head(ctx context.Context, q querier, matter string, file format.ID) (int64,
 	return v, deleted, err
 }
 
-func hold(ctx context.Context, q querier, matter string) (bool, error) {
-	var on bool
-	err := q.QueryRowContext(ctx, `SELECT hold FROM matters WHERE id = ?`, matter).Scan(&on)
+// matterState returns a matter's legal hold and epoch (off and 0 for a
+// matter never seen).
+func matterState(ctx context.Context, q querier, matter string) (hold bool, epoch uint32, err error) {
+	err = q.QueryRowContext(ctx, `SELECT hold, epoch FROM matters WHERE id = ?`, matter).Scan(&hold, &epoch)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+		return false, 0, nil
 	}
-	return on, err
+	return hold, epoch, err
 }
 
 // check applies the commit rules that do not depend on chunks.
@@ -328,17 +329,18 @@ func check(ctx context.Context, q querier, c store.Commit) error {
 	if cur != c.Base {
 		return &store.VersionMismatchError{Current: cur, Deleted: deleted}
 	}
-	if c.Deleted {
-		if deleted {
-			return store.ErrAlreadyDeleted
-		}
-		on, err := hold(ctx, q, c.Matter)
-		if err != nil {
-			return fmt.Errorf("sqlite: commit: %w", err)
-		}
-		if on {
-			return store.ErrLegalHold
-		}
+	if c.Deleted && deleted {
+		return store.ErrAlreadyDeleted
+	}
+	on, epoch, err := matterState(ctx, q, c.Matter)
+	if err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	if c.Epoch < epoch {
+		return &store.StaleEpochError{Current: epoch, Got: c.Epoch}
+	}
+	if c.Deleted && on {
+		return store.ErrLegalHold
 	}
 	return nil
 }
@@ -348,7 +350,7 @@ func check(ctx context.Context, q querier, c store.Commit) error {
 // inside the write transaction.
 func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFunc, rec *audit.Record) (store.Version, error) {
 	if c.Deleted {
-		c.Chunks, c.Size = nil, 0
+		c.Chunks = nil
 	}
 	chunks := store.Dedup(c.Chunks)
 	unlock := s.locks.lock(c.Matter + "/" + string(c.File[:]))
@@ -371,7 +373,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 			return store.Version{}, &store.MissingChunksError{IDs: missing}
 		}
 	}
-	v := store.Version{Matter: c.Matter, File: c.File, Version: c.Base + 1, Deleted: c.Deleted, Size: c.Size,
+	v := store.Version{Matter: c.Matter, File: c.File, Version: c.Base + 1, Deleted: c.Deleted, Size: c.Size, Epoch: c.Epoch,
 		Entity: c.Entity, Device: c.Device, Time: c.Time.UTC().Truncate(time.Microsecond)}
 	if write != nil {
 		if err := write(ctx, v.Version); err != nil {
@@ -385,11 +387,13 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 		if _, err := tx.ExecContext(ctx, `INSERT INTO matters (id) VALUES (?) ON CONFLICT DO NOTHING`, c.Matter); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `UPDATE matters SET seq = seq + 1 WHERE id = ? RETURNING seq`, c.Matter).Scan(&v.Seq); err != nil {
+		// An accepted commit's epoch raises the matter's: agents move to a
+		// new epoch even if no admin told the gateway.
+		if err := tx.QueryRowContext(ctx, `UPDATE matters SET seq = seq + 1, epoch = max(epoch, ?) WHERE id = ? RETURNING seq`, c.Epoch, c.Matter).Scan(&v.Seq); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO versions (matter, file, version, seq, deleted, size, entity, device, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.Matter, c.File[:], v.Version, v.Seq, v.Deleted, v.Size, v.Entity, v.Device, store.Micros(v.Time)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO versions (matter, file, version, seq, deleted, size, epoch, entity, device, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Matter, c.File[:], v.Version, v.Seq, v.Deleted, v.Size, v.Epoch, v.Entity, v.Device, store.Micros(v.Time)); err != nil {
 			return err
 		}
 		if len(chunks) > 0 {
@@ -418,7 +422,8 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 	})
 	if err != nil {
 		var mismatch *store.VersionMismatchError
-		if errors.As(err, &mismatch) || errors.Is(err, store.ErrAlreadyDeleted) || errors.Is(err, store.ErrLegalHold) {
+		var stale *store.StaleEpochError
+		if errors.As(err, &mismatch) || errors.As(err, &stale) || errors.Is(err, store.ErrAlreadyDeleted) || errors.Is(err, store.ErrLegalHold) {
 			return store.Version{}, err
 		}
 		return store.Version{}, fmt.Errorf("sqlite: commit: %w", err)
@@ -426,11 +431,11 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 	return v, nil
 }
 
-const versionCols = `version, seq, deleted, size, entity, device, created_us`
+const versionCols = `version, seq, deleted, size, epoch, entity, device, created_us`
 
 func scanVersion(sc interface{ Scan(...any) error }, v *store.Version) error {
 	var us int64
-	if err := sc.Scan(&v.Version, &v.Seq, &v.Deleted, &v.Size, &v.Entity, &v.Device, &us); err != nil {
+	if err := sc.Scan(&v.Version, &v.Seq, &v.Deleted, &v.Size, &v.Epoch, &v.Entity, &v.Device, &us); err != nil {
 		return err
 	}
 	v.Time = store.FromMicros(us)
@@ -507,7 +512,7 @@ func (s *Store) Changes(ctx context.Context, matter string, since int64, limit i
 		var fb []byte
 		var us int64
 		v := store.Version{Matter: matter}
-		if err := rows.Scan(&fb, &v.Version, &v.Seq, &v.Deleted, &v.Size, &v.Entity, &v.Device, &us); err != nil {
+		if err := rows.Scan(&fb, &v.Version, &v.Seq, &v.Deleted, &v.Size, &v.Epoch, &v.Entity, &v.Device, &us); err != nil {
 			return nil, 0, fmt.Errorf("sqlite: changes: %w", err)
 		}
 		if v.File, err = toID(fb); err != nil {
@@ -555,6 +560,43 @@ func (s *Store) SetHold(ctx context.Context, h store.Hold, rec *audit.Record) er
 		return fmt.Errorf("sqlite: set hold: %w", err)
 	}
 	return nil
+}
+
+// Epoch implements store.Store.
+func (s *Store) Epoch(ctx context.Context, matter string) (uint32, error) {
+	_, epoch, err := matterState(ctx, s.rd, matter)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: epoch: %w", err)
+	}
+	return epoch, nil
+}
+
+// SetEpoch implements store.Store.
+func (s *Store) SetEpoch(ctx context.Context, matter string, epoch uint32, rec *audit.Record) (uint32, error) {
+	var prev uint32
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO matters (id) VALUES (?) ON CONFLICT DO NOTHING`, matter); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT epoch FROM matters WHERE id = ?`, matter).Scan(&prev); err != nil {
+			return err
+		}
+		if epoch < prev {
+			return &store.StaleEpochError{Current: prev, Got: epoch}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE matters SET epoch = ? WHERE id = ?`, epoch, matter); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, rec)
+	})
+	var stale *store.StaleEpochError
+	if errors.As(err, &stale) {
+		return stale.Current, err
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: set epoch: %w", err)
+	}
+	return prev, nil
 }
 
 // Usage implements store.Store.

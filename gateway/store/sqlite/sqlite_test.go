@@ -2,9 +2,12 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/mattersync/mattersync/gateway/store"
 	"github.com/mattersync/mattersync/gateway/store/sqlite"
@@ -78,5 +81,53 @@ func TestReopenKeepsData(t *testing.T) {
 	defer s.Close()
 	if seq, _, err := s.AuditHead(ctx); err != nil || seq != 1 {
 		t.Fatalf("AuditHead after reopen = %d, %v", seq, err)
+	}
+}
+
+// TestMigrateEpochs opens a database written at schema 1 (before epochs):
+// its matters and versions get epoch 0, which refuses nothing.
+func TestMigrateEpochs(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gateway.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := storetest.RandomID(t)
+	for _, q := range []string{
+		string(schema1),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_us INTEGER NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, 0)`,
+		`INSERT INTO matters (id, seq) VALUES ('m', 2)`,
+		`INSERT INTO files (matter, id, head, deleted) VALUES ('m', x'` + f.String() + `', 2, 1)`,
+		`INSERT INTO versions (matter, file, version, seq, deleted, size, entity, device, created_us) VALUES
+			('m', x'` + f.String() + `', 1, 1, 0, 300, 'e', 'd', 1), ('m', x'` + f.String() + `', 2, 2, 1, 0, 'e', 'd', 2)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	db.Close()
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open schema 1: %v", err)
+	}
+	defer s.Close()
+	if e, err := s.Epoch(ctx, "m"); err != nil || e != 0 {
+		t.Fatalf("Epoch after migration = %d, %v", e, err)
+	}
+	if v, err := s.Version(ctx, "m", f, 2); err != nil || !v.Deleted || v.Epoch != 0 || v.Size != 0 {
+		t.Fatalf("old tombstone = %+v, %v", v, err)
+	}
+	v, err := s.Commit(ctx, store.Commit{Matter: "m", File: f, Base: 2, Epoch: 2, Size: 400, Time: time.Now()}, nil, storetest.Rec("file.commit", "m"))
+	if err != nil || v.Version != 3 || v.Seq != 3 {
+		t.Fatalf("commit after migration = %+v, %v", v, err)
+	}
+	if e, _ := s.Epoch(ctx, "m"); e != 2 {
+		t.Fatalf("epoch after a commit at 2 = %d", e)
 	}
 }

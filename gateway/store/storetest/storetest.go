@@ -56,6 +56,9 @@ func Run(t *testing.T, h Harness) {
 		{"CommitMissingChunks", testCommitMissingChunks},
 		{"CommitWriteFailure", testCommitWriteFailure},
 		{"DeleteAndHold", testDeleteAndHold},
+		{"Epochs", testEpochs},
+		{"EpochRaisedByCommit", testEpochRaisedByCommit},
+		{"EpochRaceWithCommits", testEpochRace},
 		{"VersionsAndChanges", testVersionsAndChanges},
 		{"ConcurrentCommitsOneFile", testConcurrentCommitsOneFile},
 		{"ConcurrentCommitsGapless", testConcurrentCommitsGapless},
@@ -288,9 +291,13 @@ func testDeleteAndHold(t *testing.T, h Harness) {
 	if err := s.SetHold(ctx(t), store.Hold{Matter: "m", On: false, ChangedBy: "risk", Time: time.Now()}, Rec("hold.off", "m")); err != nil {
 		t.Fatalf("SetHold off: %v", err)
 	}
+	// A tombstone keeps its sealed manifest's size and drops chunks.
 	v := mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 2, Deleted: true, Chunks: []format.ID{c}, Size: 9})
-	if !v.Deleted || v.Version != 3 || v.Size != 0 {
+	if !v.Deleted || v.Version != 3 || v.Size != 9 {
 		t.Fatalf("tombstone = %+v", v)
+	}
+	if got, err := s.Version(ctx(t), "m", f, 3); err != nil || !got.Deleted || got.Size != 9 {
+		t.Fatalf("tombstone read back = %+v, %v", got, err)
 	}
 	if _, err := commit(t, s, store.Commit{Matter: "m", File: f, Base: 3, Deleted: true}); !errors.Is(err, store.ErrAlreadyDeleted) {
 		t.Fatalf("second delete = %v, want ErrAlreadyDeleted", err)
@@ -307,6 +314,185 @@ func testDeleteAndHold(t *testing.T, h Harness) {
 	hold, err = s.Hold(ctx(t), "never-held")
 	if err != nil || hold.On {
 		t.Fatalf("Hold of unknown matter = %+v, %v", hold, err)
+	}
+}
+
+func wantStale(t *testing.T, err error, current, got uint32) {
+	t.Helper()
+	var se *store.StaleEpochError
+	if !errors.As(err, &se) || se.Current != current || se.Got != got {
+		t.Fatalf("err = %v, want StaleEpochError current %d got %d", err, current, got)
+	}
+}
+
+func epochOf(t *testing.T, s store.Store, matter string) uint32 {
+	t.Helper()
+	e, err := s.Epoch(ctx(t), matter)
+	if err != nil {
+		t.Fatalf("Epoch(%s): %v", matter, err)
+	}
+	return e
+}
+
+// testEpochs: SetEpoch raises, never lowers, and commits and deletes below
+// the matter's epoch are refused without a blob, a version or a record.
+func testEpochs(t *testing.T, h Harness) {
+	s := h.Open(t)
+	if e := epochOf(t, s, "m"); e != 0 {
+		t.Fatalf("epoch of an unknown matter = %d, want 0", e)
+	}
+	f := RandomID(t)
+	mustCommit(t, s, store.Commit{Matter: "m", File: f, Epoch: 1})
+	before := auditCount(t, s)
+	prev, err := s.SetEpoch(ctx(t), "m", 3, Rec("admin.epoch.set", "m"))
+	if err != nil || prev != 1 {
+		t.Fatalf("SetEpoch(3) = %d, %v; want previous 1", prev, err)
+	}
+	if prev, err := s.SetEpoch(ctx(t), "m", 3, Rec("admin.epoch.set", "m")); err != nil || prev != 3 {
+		t.Fatalf("SetEpoch(3) again = %d, %v; want previous 3", prev, err)
+	}
+	if got := auditCount(t, s); got != before+2 {
+		t.Fatalf("audit records = %d, want %d (one per SetEpoch)", got, before+2)
+	}
+	_, err = s.SetEpoch(ctx(t), "m", 2, Rec("admin.epoch.set", "m"))
+	wantStale(t, err, 3, 2)
+	if e := epochOf(t, s, "m"); e != 3 {
+		t.Fatalf("epoch after a refused lowering = %d, want 3", e)
+	}
+	if got := auditCount(t, s); got != before+2 {
+		t.Fatal("a refused SetEpoch appended an audit record")
+	}
+
+	called := false
+	write := func(context.Context, int64) error { called = true; return nil }
+	_, err = s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Epoch: 2, Size: 5, Time: time.Now()}, write, Rec("file.commit", "m"))
+	wantStale(t, err, 3, 2)
+	_, err = s.Commit(ctx(t), store.Commit{Matter: "m", File: RandomID(t), Epoch: 1, Time: time.Now()}, write, Rec("file.commit", "m"))
+	wantStale(t, err, 3, 1)
+	_, err = s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Deleted: true, Epoch: 2, Size: 5, Time: time.Now()}, write, Rec("file.delete", "m"))
+	wantStale(t, err, 3, 2)
+	if called {
+		t.Fatal("write was called for a stale commit")
+	}
+	if got := auditCount(t, s); got != before+2 {
+		t.Fatal("a stale commit appended an audit record")
+	}
+	if head, err := s.Version(ctx(t), "m", f, 0); err != nil || head.Version != 1 || head.Epoch != 1 {
+		t.Fatalf("head after stale commits = %+v, %v; want v1 at epoch 1", head, err)
+	}
+	// A version mismatch is reported before the epoch: the agent merges
+	// first, then reseals under the new key anyway.
+	_, err = s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 7, Epoch: 1, Time: time.Now()}, nil, Rec("file.commit", "m"))
+	wantMismatch(t, err, 1)
+
+	v := mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Epoch: 3, Size: 7})
+	if v.Epoch != 3 {
+		t.Fatalf("commit at epoch 3 = %+v", v)
+	}
+	// A stale delete is refused before the hold is looked at; a current
+	// one meets the hold.
+	if err := s.SetHold(ctx(t), store.Hold{Matter: "m", On: true, Reason: "r", ChangedBy: "risk", Time: time.Now()}, Rec("hold.on", "m")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = commit(t, s, store.Commit{Matter: "m", File: f, Base: 2, Deleted: true, Epoch: 2, Size: 5})
+	wantStale(t, err, 3, 2)
+	if _, err := commit(t, s, store.Commit{Matter: "m", File: f, Base: 2, Deleted: true, Epoch: 3, Size: 5}); !errors.Is(err, store.ErrLegalHold) {
+		t.Fatalf("delete under hold = %v, want ErrLegalHold", err)
+	}
+	if err := s.SetHold(ctx(t), store.Hold{Matter: "m", Time: time.Now()}, Rec("hold.off", "m")); err != nil {
+		t.Fatal(err)
+	}
+	tomb := mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 2, Deleted: true, Epoch: 3, Size: 5})
+	if !tomb.Deleted || tomb.Epoch != 3 || tomb.Size != 5 {
+		t.Fatalf("tombstone = %+v", tomb)
+	}
+	// The epoch of every version is kept and read back everywhere.
+	vs, err := s.Versions(ctx(t), "m", f, 0, 10)
+	if err != nil || len(vs) != 3 || vs[0].Epoch != 3 || vs[1].Epoch != 3 || vs[2].Epoch != 1 {
+		t.Fatalf("Versions = %+v, %v; want epochs 3, 3, 1", vs, err)
+	}
+	ch, _, err := s.Changes(ctx(t), "m", 0, 10)
+	if err != nil || len(ch) != 3 || ch[0].Epoch != 1 || ch[2].Epoch != 3 || !ch[2].Deleted {
+		t.Fatalf("Changes = %+v, %v", ch, err)
+	}
+	// Matters are independent.
+	if e := epochOf(t, s, "other"); e != 0 {
+		t.Fatalf("epoch of another matter = %d", e)
+	}
+	mustCommit(t, s, store.Commit{Matter: "other", File: f, Epoch: 1})
+	if _, err := s.SetEpoch(ctx(t), "fresh", 1, Rec("admin.epoch.set", "fresh")); err != nil {
+		t.Fatalf("SetEpoch on a new matter: %v", err)
+	}
+	if e := epochOf(t, s, "fresh"); e != 1 {
+		t.Fatalf("epoch of a new matter after SetEpoch(1) = %d", e)
+	}
+	if _, err := s.SetEpoch(ctx(t), "max", ^uint32(0), Rec("admin.epoch.set", "max")); err != nil || epochOf(t, s, "max") != ^uint32(0) {
+		t.Fatalf("SetEpoch(2^32-1): %v, epoch %d", err, epochOf(t, s, "max"))
+	}
+}
+
+// testEpochRaisedByCommit: an accepted commit raises the matter's epoch to
+// its own, so older epochs are refused from then on even if no admin said
+// so; a commit never lowers it.
+func testEpochRaisedByCommit(t *testing.T, h Harness) {
+	s := h.Open(t)
+	f, g := RandomID(t), RandomID(t)
+	mustCommit(t, s, store.Commit{Matter: "m", File: f, Epoch: 1})
+	if e := epochOf(t, s, "m"); e != 1 {
+		t.Fatalf("epoch after a commit at 1 = %d", e)
+	}
+	mustCommit(t, s, store.Commit{Matter: "m", File: g, Epoch: 4})
+	if e := epochOf(t, s, "m"); e != 4 {
+		t.Fatalf("epoch after a commit at 4 = %d", e)
+	}
+	_, err := commit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Epoch: 3})
+	wantStale(t, err, 4, 3)
+	mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Epoch: 4})
+	if _, err := s.SetEpoch(ctx(t), "m", 2, Rec("admin.epoch.set", "m")); err == nil {
+		t.Fatal("SetEpoch below an epoch seen in a commit succeeded")
+	}
+}
+
+// testEpochRace raises the epoch while commits under the old one race it:
+// every commit accepted at the old epoch is ordered before the raise (its
+// audit record comes first), and none after.
+func testEpochRace(t *testing.T, h Harness) {
+	s := h.Open(t)
+	mustCommit(t, s, store.Commit{Matter: "m", File: RandomID(t), Epoch: 1})
+	const n = 16
+	var wg sync.WaitGroup
+	recs := make([]*audit.Record, n)
+	errs := make([]error, n)
+	var setRec *audit.Record
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			recs[i] = Rec("file.commit", "m")
+			_, errs[i] = s.Commit(ctx(t), store.Commit{Matter: "m", File: RandomID(t), Epoch: 1, Time: time.Now()}, nil, recs[i])
+		}()
+		if i == n/2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				setRec = Rec("admin.epoch.set", "m")
+				if _, err := s.SetEpoch(ctx(t), "m", 2, setRec); err != nil {
+					t.Errorf("SetEpoch: %v", err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for i, err := range errs {
+		switch {
+		case err == nil && recs[i].Seq > setRec.Seq:
+			t.Errorf("commit at epoch 1 accepted after the raise (record %d > %d)", recs[i].Seq, setRec.Seq)
+		case err != nil:
+			wantStale(t, err, 2, 1)
+		}
 	}
 }
 
@@ -694,6 +880,13 @@ func testAuditFailure(t *testing.T, h Harness) {
 	}
 	if _, err := s.AddDeny(ctx(t), store.DenyEntry{Entity: "e", Time: time.Now()}, Rec("deny.add", "")); err == nil {
 		t.Fatal("AddDeny succeeded with audit broken")
+	}
+	e0 := epochOf(t, s, "m")
+	if _, err := s.SetEpoch(ctx(t), "m", e0+5, Rec("epoch.set", "m")); err == nil {
+		t.Fatal("SetEpoch succeeded with audit broken")
+	}
+	if e := epochOf(t, s, "m"); e != e0 {
+		t.Fatalf("epoch changed to %d despite failed audit", e)
 	}
 	u1, _ := s.Usage(ctx(t), "m")
 	c1, _ := s.Counters(ctx(t))

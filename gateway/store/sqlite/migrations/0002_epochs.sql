@@ -1,0 +1,5 @@
+-- Epochs (FORMAT.md section 10): each matter's current epoch, never lowered,
+-- and the epoch each version's manifest was sealed under. 0 = not known:
+-- matters and tombstones from before this migration.
+ALTER TABLE matters ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE versions ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
