@@ -3,7 +3,9 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -155,6 +157,48 @@ func (s *Server) holdSet(on bool) handlerFunc {
 		writeJSON(w, http.StatusOK, holdBody(h))
 		return nil
 	}
+}
+
+func (s *Server) epochGet(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "admin.epoch.get"
+	if _, err := queryParams(r, op); err != nil {
+		return err
+	}
+	e, err := s.store.Epoch(r.Context(), rq.matter)
+	if err != nil {
+		return storeErr(op, err)
+	}
+	return s.respond(r.Context(), w, rq, http.StatusOK, api.Epoch{Matter: rq.matter, Epoch: e})
+}
+
+// epochSet raises a matter's epoch after a rotation, so agents whose key
+// caches still hold the old epoch have their uploads refused at once.
+func (s *Server) epochSet(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "admin.epoch.set"
+	if _, err := queryParams(r, op); err != nil {
+		return err
+	}
+	var req api.EpochRequest
+	if err := decodeJSON(w, r, op, 16<<10, &req); err != nil {
+		return err
+	}
+	if req.Epoch == 0 {
+		return E(op, KindInvalid, "epoch must be an integer from 1 to %d", ^uint32(0))
+	}
+	rq.rec.Object = "epoch=" + strconv.FormatUint(uint64(req.Epoch), 10)
+	rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
+	prev, err := s.store.SetEpoch(r.Context(), rq.matter, req.Epoch, &rq.rec)
+	var stale *store.StaleEpochError
+	if errors.As(err, &stale) {
+		return &Error{Op: op, Kind: KindStaleEpoch, CurrentEpoch: stale.Current, Err: err,
+			Msg: fmt.Sprintf("matter %s is at epoch %d: epochs are never lowered (asked for %d)", rq.matter, stale.Current, req.Epoch)}
+	}
+	if err != nil {
+		return storeErr(op, err)
+	}
+	s.mutated(rq)
+	writeJSON(w, http.StatusOK, api.Epoch{Matter: rq.matter, Epoch: req.Epoch, Previous: prev})
+	return nil
 }
 
 func (s *Server) usage(w http.ResponseWriter, r *http.Request, rq *request) error {

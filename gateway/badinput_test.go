@@ -59,9 +59,7 @@ func TestBadInput(t *testing.T) {
 	e.commit("a", tok, fA, 1, cA)
 	fDel := e.newFile("a")
 	e.commit("a", tok, fDel, 0)
-	if r := e.do("DELETE", "/v1/matters/a/files/"+fDel.String(), tok, map[string]string{"If-Match": `"1"`}, nil); r.status != 200 {
-		t.Fatalf("delete: %d %s", r.status, r.body)
-	}
+	e.del("a", tok, fDel, 1)
 	chunk := "/v1/matters/a/chunks/"
 	file := "/v1/matters/a/files/"
 	newID, body := e.chunk("a", 100)
@@ -77,6 +75,9 @@ func TestBadInput(t *testing.T) {
 	longer := append(append([]byte{}, body...), 0)
 	fNew := e.newFile("a")
 	withManifest := func(m []byte) []byte { return rawCommitBody(t, m, cA) }
+	tomb3 := e.tombstoneBody("a", fA, 3) // deletes fA on top of version 2
+	fB := e.newFile("b")
+	e.commit("b", tok, fB, 0)
 	manyIDs := `{"ids":[` + strings.Repeat(`"`+cA.String()+`",`, 2000) + `"` + cA.String() + `"]}`
 
 	type tc struct {
@@ -88,6 +89,7 @@ func TestBadInput(t *testing.T) {
 		send   func() resp // instead of method/path/hdr/body
 		status int
 		code   api.Code
+		msg    string // in the error message, if set
 	}
 	cases := []tc{
 		// Traversal and encodings in IDs.
@@ -161,10 +163,26 @@ func TestBadInput(t *testing.T) {
 			return e.raw(fmt.Sprintf("PUT %s%s HTTP/1.1\n%s\nIf-Match: \"2\"\nTransfer-Encoding: chunked", file, fA, auth),
 				[]byte(fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(payload), payload)), false)
 		}, status: 413, code: api.CodeTooLarge},
-		{name: "delete with If-None-Match", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-None-Match": "*"}, status: 400, code: api.CodeInvalidRequest},
-		{name: "delete without If-Match", method: "DELETE", path: file + fA.String(), status: 428, code: api.CodePreconditionRequired},
-		{name: "delete stale", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-Match": `"1"`}, status: 412, code: api.CodeVersionMismatch},
-		{name: "delete deleted file", method: "DELETE", path: file + fDel.String(), hdr: map[string]string{"If-Match": `"2"`}, status: 409, code: api.CodeAlreadyDeleted},
+		{name: "delete with If-None-Match", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-None-Match": "*"}, body: tomb3, status: 400, code: api.CodeInvalidRequest},
+		{name: "delete without If-Match", method: "DELETE", path: file + fA.String(), body: tomb3, status: 428, code: api.CodePreconditionRequired},
+		{name: "delete stale", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-Match": `"1"`}, body: e.tombstoneBody("a", fA, 2), status: 412, code: api.CodeVersionMismatch},
+		{name: "delete deleted file", method: "DELETE", path: file + fDel.String(), hdr: map[string]string{"If-Match": `"2"`}, body: e.tombstoneBody("a", fDel, 3), status: 409, code: api.CodeAlreadyDeleted},
+		// Deletes carry a sealed tombstone.
+		{name: "delete without body", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, status: 400, code: api.CodeInvalidRequest, msg: "sealed tombstone manifest"},
+		{name: "delete with empty JSON", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: []byte(`{}`), status: 400, code: api.CodeInvalidRequest, msg: "manifest is empty"},
+		{name: "delete with a manifest that is not a tombstone", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: good, status: 400, code: api.CodeInvalidRequest, msg: "not a tombstone"},
+		{name: "delete with tombstone for another version", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: e.tombstoneBody("a", fA, 2), status: 400, code: api.CodeInvalidRequest, msg: "version 3"},
+		{name: "delete with tombstone of another file", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: e.tombstoneBody("a", fNew, 3), status: 400, code: api.CodeInvalidRequest, msg: "file ID"},
+		{name: "delete with tombstone of another matter", method: "DELETE", path: "/v1/matters/b/files/" + fB.String(), hdr: map[string]string{"If-Match": `"1"`}, body: e.tombstoneBody("a", fB, 2), status: 400, code: api.CodeInvalidRequest, msg: "matter"},
+		{name: "delete with tombstone and chunks", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: rawCommitBody(t, e.sealer.TombstoneOf(t, "a", fA, 3), cA), status: 400, code: api.CodeInvalidRequest, msg: "no chunks"},
+		{name: "delete with truncated tombstone", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: withManifest(e.sealer.TombstoneOf(t, "a", fA, 3)[:80]), status: 400, code: api.CodeInvalidRequest},
+		{name: "delete with unsealed bytes", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: rawCommitBody(t, junk), status: 400, code: api.CodeInvalidRequest},
+		{name: "delete unknown JSON field", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: []byte(`{"manifest":"bWFu","chunks":[],"deleted":true}`), status: 400, code: api.CodeInvalidRequest},
+		{name: "delete not JSON", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: []byte("tombstone"), status: 400, code: api.CodeInvalidRequest},
+		{name: "delete trailing data", method: "DELETE", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: append(append([]byte{}, tomb3...), []byte(`{}`)...), status: 400, code: api.CodeInvalidRequest},
+		{name: "delete body too large", send: func() resp {
+			return e.raw(fmt.Sprintf("DELETE %s%s HTTP/1.1\n%s\nIf-Match: \"2\"\nContent-Length: %d", file, fA, auth, 1<<20), nil, false)
+		}, status: 413, code: api.CodeTooLarge},
 		// Reads and the change feed.
 		{name: "other matter's chunk", method: "GET", path: chunk + cB.String(), status: 404, code: api.CodeNotFound},
 		{name: "other matter's file", method: "GET", path: "/v1/matters/b/files/" + fA.String(), status: 404, code: api.CodeNotFound},
@@ -211,6 +229,9 @@ func TestBadInput(t *testing.T) {
 			}
 			if got := r.apiError(t).Code; got != c.code {
 				t.Fatalf("code %q, want %q (%s)", got, c.code, r.body)
+			}
+			if !strings.Contains(r.apiError(t).Message, c.msg) {
+				t.Fatalf("message %q does not say %q", r.apiError(t).Message, c.msg)
 			}
 			after := e.snapshot(matters...)
 			if !reflect.DeepEqual(before, after) {

@@ -120,7 +120,11 @@ func TestClient(t *testing.T) {
 	if _, err := admin.SetHold(ctx, m, "Smith v. Jones litigation"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.Delete(ctx, m, file, 2, nil); client.Code(err) != api.CodeLegalHold {
+	tomb := e.sealer.TombstoneOf(t, m, fileID, 3)
+	if _, err := alice.Delete(ctx, m, file, 2, nil); !errors.Is(err, client.ErrInvalid) {
+		t.Fatalf("delete without a tombstone = %v, want ErrInvalid before sending", err)
+	}
+	if _, err := alice.Delete(ctx, m, file, 2, tomb); client.Code(err) != api.CodeLegalHold {
 		t.Fatalf("delete under hold = %v", err)
 	}
 	if h, err := admin.Hold(ctx, m); err != nil || !h.On || h.ChangedBy != "user-ent-it" {
@@ -129,16 +133,20 @@ func TestClient(t *testing.T) {
 	if _, err := admin.ReleaseHold(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	d, err := alice.Delete(ctx, m, file, 2, nil)
+	d, err := alice.Delete(ctx, m, file, 2, tomb)
 	if err != nil || !d.Deleted || d.Version != 3 {
 		t.Fatalf("Delete = %+v, %v", d, err)
 	}
 	vs, err := bob.Versions(ctx, m, file)
-	if err != nil || len(vs.Versions) != 3 || !vs.Versions[0].Deleted || vs.Versions[2].Version != 1 {
+	if err != nil || len(vs.Versions) != 3 || !vs.Versions[0].Deleted || vs.Versions[2].Version != 1 || vs.Versions[0].Size != int64(len(tomb)) {
 		t.Fatalf("Versions = %+v, %v", vs, err)
 	}
-	if fv, err := bob.File(ctx, m, file, 0); err != nil || !fv.Deleted || fv.Manifest != nil {
-		t.Fatalf("File(tombstone) = %+v, %v", fv, err)
+	// The tombstone is readable like any version, so every member can
+	// check that a member deleted the file.
+	for _, v := range []int64{0, 3} {
+		if fv, err := bob.File(ctx, m, file, v); err != nil || !fv.Deleted || !bytes.Equal(fv.Manifest, tomb) || fv.Epoch != 1 {
+			t.Fatalf("File(tombstone, %d) = %+v, %v", v, fv, err)
+		}
 	}
 
 	// Streaming upload of a larger chunk.

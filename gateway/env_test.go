@@ -246,6 +246,25 @@ func rawCommitBody(t testing.TB, manifest []byte, chunks ...format.ID) []byte {
 	return b
 }
 
+// tombstoneBody is a delete request: the sealed tombstone that makes
+// version of file (from newFile).
+func (e *env) tombstoneBody(matter string, file format.ID, version int64) []byte {
+	e.t.Helper()
+	return rawCommitBody(e.t, e.sealer.TombstoneOf(e.t, matter, file, uint64(version)))
+}
+
+// del deletes file on top of version base and fails the test otherwise.
+func (e *env) del(matter, token string, file format.ID, base int64) api.Commit {
+	e.t.Helper()
+	r := e.do("DELETE", "/v1/matters/"+matter+"/files/"+file.String(), token, map[string]string{"If-Match": api.ETag(base)}, e.tombstoneBody(matter, file, base+1))
+	if r.status != http.StatusOK {
+		e.t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	var c api.Commit
+	json.Unmarshal(r.body, &c)
+	return c
+}
+
 // commit creates version base+1 of file and fails the test otherwise.
 func (e *env) commit(matter, token string, file format.ID, base int64, chunks ...format.ID) api.Commit {
 	e.t.Helper()

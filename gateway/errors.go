@@ -28,6 +28,7 @@ const (
 	KindMissingChunks
 	KindLegalHold
 	KindAlreadyDeleted
+	KindStaleEpoch
 	KindLengthRequired
 	KindVersionMismatch
 	KindTooLarge
@@ -58,6 +59,7 @@ func kinds() [KindUnavailable + 1]kindInfo {
 		KindMissingChunks:        {http.StatusConflict, api.CodeMissingChunks, audit.ResultConflict},
 		KindLegalHold:            {http.StatusConflict, api.CodeLegalHold, audit.ResultConflict},
 		KindAlreadyDeleted:       {http.StatusConflict, api.CodeAlreadyDeleted, audit.ResultConflict},
+		KindStaleEpoch:           {http.StatusConflict, api.CodeStaleEpoch, audit.ResultConflict},
 		KindLengthRequired:       {http.StatusLengthRequired, api.CodeLengthRequired, audit.ResultInvalid},
 		KindVersionMismatch:      {http.StatusPreconditionFailed, api.CodeVersionMismatch, audit.ResultConflict},
 		KindTooLarge:             {http.StatusRequestEntityTooLarge, api.CodeTooLarge, audit.ResultInvalid},
@@ -99,6 +101,7 @@ type Error struct {
 	Current        *int64        // KindVersionMismatch
 	CurrentDeleted bool          // KindVersionMismatch
 	Missing        []string      // KindMissingChunks
+	CurrentEpoch   uint32        // KindStaleEpoch
 	RetryAfter     time.Duration // KindRateLimited, KindUnavailable
 }
 
@@ -135,7 +138,7 @@ func asError(op string, err error) *Error {
 // body is the JSON error body for e.
 func (e *Error) body(requestID string) api.Error {
 	b := api.Error{Code: e.Kind.Code(), Message: e.Msg, RequestID: requestID,
-		CurrentVersion: e.Current, CurrentDeleted: e.CurrentDeleted, Missing: e.Missing}
+		CurrentVersion: e.Current, CurrentDeleted: e.CurrentDeleted, Missing: e.Missing, CurrentEpoch: e.CurrentEpoch}
 	if e.Kind == KindInternal {
 		b.Message = "internal error"
 	}

@@ -57,6 +57,10 @@ func (s *Server) routes() {
 		http.MethodPut:    {"admin.hold.on", permAdmin, s.holdSet(true)},
 		http.MethodDelete: {"admin.hold.off", permAdmin, s.holdSet(false)},
 	})
+	s.handle("/v1/admin/matters/{m}/epoch", map[string]method{
+		http.MethodGet: {"admin.epoch.get", permAdmin, s.epochGet},
+		http.MethodPut: {"admin.epoch.set", permAdmin, s.epochSet},
+	})
 	s.handle("/v1/admin/matters/{m}/usage", map[string]method{
 		http.MethodGet: {"admin.usage", permAdmin, s.usage},
 	})
@@ -173,7 +177,10 @@ func jsonProblem(err error) string {
 func storeErr(op string, err error) error {
 	var mismatch *store.VersionMismatchError
 	var missing *store.MissingChunksError
+	var stale *store.StaleEpochError
 	switch {
+	case errors.As(err, &stale):
+		return staleEpoch(op, stale.Got, stale.Current, err)
 	case errors.As(err, &mismatch):
 		cur := mismatch.Current
 		return &Error{Op: op, Kind: KindVersionMismatch, Msg: fmt.Sprintf("the file's current version is %d", cur),
@@ -200,6 +207,26 @@ func storeErr(op string, err error) error {
 		return e
 	}
 	return wrap(op, KindUnavailable, err, "storage unavailable")
+}
+
+// staleEpoch refuses an object sealed under epoch got while the matter is
+// at current (FORMAT.md section 10): the agent fetches the new key and
+// seals again, so "new epoch for new writes" holds for stale key caches.
+func staleEpoch(op string, got, current uint32, err error) *Error {
+	return &Error{Op: op, Kind: KindStaleEpoch, CurrentEpoch: current, Err: err,
+		Msg: fmt.Sprintf("sealed under epoch %d, but the matter is at epoch %d: seal again with the epoch %d key", got, current, current)}
+}
+
+// checkEpoch refuses an upload sealed under an epoch below the matter's.
+func (s *Server) checkEpoch(ctx context.Context, op, matter string, epoch uint32) error {
+	cur, err := s.store.Epoch(ctx, matter)
+	if err != nil {
+		return storeErr(op, err)
+	}
+	if epoch < cur {
+		return staleEpoch(op, epoch, cur, nil)
+	}
+	return nil
 }
 
 // extendDeadlines gives a transfer of n bytes time at the minimum rate.
@@ -380,6 +407,9 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 	if h.SealedSize() != size {
 		return E(op, KindInvalid, "Content-Length is %d but the chunk header says %d", size, h.SealedSize())
 	}
+	if err := s.checkEpoch(r.Context(), op, rq.matter, h.Epoch); err != nil {
+		return err
+	}
 	status, moved := http.StatusCreated, size
 	err = s.blobs.Create(r.Context(), key, io.MultiReader(bytes.NewReader(hdr), src), size, sum)
 	switch {
@@ -455,22 +485,11 @@ func (s *Server) commitFile(w http.ResponseWriter, r *http.Request, rq *request)
 	if err := decodeJSON(w, r, op, s.cfg.Limits.MaxCommitBytes, &req); err != nil {
 		return err
 	}
-	if len(req.Manifest) == 0 {
-		return E(op, KindInvalid, "manifest is empty")
-	}
-	// The manifest must be sealed for this matter, file and version base+1,
-	// be exactly as long as its header says, and not be a tombstone
-	// (deletes use DELETE, so a hold can refuse them).
-	h, err := format.ParseHeader(req.Manifest)
-	if err == nil {
-		err = h.Check(format.KindManifest, rq.matter, file, uint64(base+1))
-	}
+	h, err := sealedManifest(op, req.Manifest, rq.matter, file, base)
 	if err != nil {
-		return wrap(op, KindInvalid, err, fmt.Sprintf("not a manifest sealed for this file as version %d: %s", base+1, strings.TrimPrefix(err.Error(), "format: ")))
+		return err
 	}
-	if h.SealedSize() != int64(len(req.Manifest)) {
-		return E(op, KindInvalid, "manifest is %d bytes but its header says %d", len(req.Manifest), h.SealedSize())
-	}
+	// Deletes use DELETE, so that a hold can refuse them.
 	if h.Tombstone {
 		return E(op, KindInvalid, "a deletion is committed with DELETE, not as a tombstone manifest")
 	}
@@ -485,20 +504,12 @@ func (s *Server) commitFile(w http.ResponseWriter, r *http.Request, rq *request)
 		}
 		chunks[i] = id
 	}
-	sum := sha256.Sum256(req.Manifest)
 	size := int64(len(req.Manifest))
 	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = size, http.StatusCreated, audit.ResultOK
 	v, err := s.store.Commit(r.Context(), store.Commit{
-		Matter: rq.matter, File: file, Base: base, Size: size, Chunks: chunks,
+		Matter: rq.matter, File: file, Base: base, Size: size, Epoch: h.Epoch, Chunks: chunks,
 		Entity: rq.ident.Entity, Device: rq.rec.Device, Time: time.Now(),
-	}, func(ctx context.Context, version int64) error {
-		key, err := blob.ManifestKey(rq.matter, file, version)
-		if err != nil {
-			return err
-		}
-		rq.rec.Object = file.String() + "@" + strconv.FormatInt(version, 10)
-		return s.blobs.Put(ctx, key, bytes.NewReader(req.Manifest), size, sum)
-	}, &rq.rec)
+	}, s.writeManifest(rq, file, req.Manifest), &rq.rec)
 	if err != nil {
 		rq.rec.Object = file.String()
 		return storeErr(op, err)
@@ -523,12 +534,33 @@ func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, rq *request)
 	if err != nil {
 		return err
 	}
+	// The tombstone is sealed by a member, so that storage or a gateway
+	// that is not trusted with integrity cannot forge a delete every agent
+	// would obey.
+	if r.ContentLength == 0 {
+		return E(op, KindInvalid, `a delete needs a body: the sealed tombstone manifest, as {"manifest": "<base64>", "chunks": []}`)
+	}
+	var req api.CommitRequest
+	if err := decodeJSON(w, r, op, s.cfg.Limits.MaxCommitBytes, &req); err != nil {
+		return err
+	}
+	h, err := sealedManifest(op, req.Manifest, rq.matter, file, base)
+	if err != nil {
+		return err
+	}
+	if !h.Tombstone {
+		return E(op, KindInvalid, "the manifest is not a tombstone (its header's tombstone flag is not set): a delete carries a sealed tombstone manifest")
+	}
+	if len(req.Chunks) > 0 {
+		return E(op, KindInvalid, "a tombstone references no chunks: chunks must be empty")
+	}
+	size := int64(len(req.Manifest))
 	rq.rec.Object = file.String() + "@" + strconv.FormatInt(base+1, 10)
-	rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
+	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = size, http.StatusOK, audit.ResultOK
 	v, err := s.store.Commit(r.Context(), store.Commit{
-		Matter: rq.matter, File: file, Base: base, Deleted: true,
+		Matter: rq.matter, File: file, Base: base, Deleted: true, Size: size, Epoch: h.Epoch,
 		Entity: rq.ident.Entity, Device: rq.rec.Device, Time: time.Now(),
-	}, nil, &rq.rec)
+	}, s.writeManifest(rq, file, req.Manifest), &rq.rec)
 	if err != nil {
 		rq.rec.Object = file.String()
 		return storeErr(op, err)
@@ -540,8 +572,43 @@ func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, rq *request)
 	return nil
 }
 
+// sealedManifest checks what the gateway can check of a sealed manifest
+// without a key (FORMAT.md section 10): its clear header binds it to this
+// matter, file and version base+1, and it is exactly as long as the header
+// says.
+func sealedManifest(op string, m []byte, matter string, file format.ID, base int64) (format.Header, error) {
+	if len(m) == 0 {
+		return format.Header{}, E(op, KindInvalid, "manifest is empty")
+	}
+	h, err := format.ParseHeader(m)
+	if err == nil {
+		err = h.Check(format.KindManifest, matter, file, uint64(base+1))
+	}
+	if err != nil {
+		return h, wrap(op, KindInvalid, err, fmt.Sprintf("not a manifest sealed for this file as version %d: %s", base+1, strings.TrimPrefix(err.Error(), "format: ")))
+	}
+	if h.SealedSize() != int64(len(m)) {
+		return h, E(op, KindInvalid, "manifest is %d bytes but its header says %d", len(m), h.SealedSize())
+	}
+	return h, nil
+}
+
+// writeManifest returns the store.WriteFunc that puts a sealed manifest
+// (or tombstone) at its version's S3 key.
+func (s *Server) writeManifest(rq *request, file format.ID, manifest []byte) store.WriteFunc {
+	sum := sha256.Sum256(manifest)
+	return func(ctx context.Context, version int64) error {
+		key, err := blob.ManifestKey(rq.matter, file, version)
+		if err != nil {
+			return err
+		}
+		rq.rec.Object = file.String() + "@" + strconv.FormatInt(version, 10)
+		return s.blobs.Put(ctx, key, bytes.NewReader(manifest), int64(len(manifest)), sum)
+	}
+}
+
 func fileVersion(v store.Version) api.FileVersion {
-	return api.FileVersion{FileID: v.File.String(), Version: v.Version, Seq: v.Seq, Deleted: v.Deleted, Size: v.Size, Time: v.Time}
+	return api.FileVersion{FileID: v.File.String(), Version: v.Version, Seq: v.Seq, Deleted: v.Deleted, Size: v.Size, Epoch: v.Epoch, Time: v.Time}
 }
 
 func (s *Server) getFile(w http.ResponseWriter, r *http.Request, rq *request) error {
@@ -567,7 +634,9 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, rq *request) er
 	}
 	rq.rec.Object = file.String() + "@" + strconv.FormatInt(v.Version, 10)
 	fv := fileVersion(v)
-	if !v.Deleted {
+	// Tombstones recorded before deletes carried a manifest have none
+	// (size 0).
+	if !v.Deleted || v.Size > 0 {
 		key, err := blob.ManifestKey(rq.matter, file, v.Version)
 		if err != nil {
 			return wrap(op, KindInternal, err, "internal error")

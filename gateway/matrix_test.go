@@ -91,7 +91,7 @@ func permissionMatrix(t *testing.T, e *env) {
 		{"delete", func(tok string) resp {
 			f := e.newFile(matter)
 			e.commit(matter, rwTok, f, 0)
-			return e.do("DELETE", "/v1/matters/a/files/"+f.String(), tok, map[string]string{"If-Match": `"1"`}, nil)
+			return e.do("DELETE", "/v1/matters/a/files/"+f.String(), tok, map[string]string{"If-Match": `"1"`}, e.tombstoneBody(matter, f, 2))
 		}},
 		{"changes", func(tok string) resp { return e.do("GET", "/v1/matters/a/changes?since=0", tok, nil, nil) }},
 		{"admin", func(tok string) resp { return e.do("GET", "/v1/admin/deny", tok, nil, nil) }},

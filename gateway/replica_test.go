@@ -193,7 +193,7 @@ func TestAuditFailClosed(t *testing.T) {
 		{"read chunk", "GET", "/v1/matters/a/chunks/" + c.String(), nil, nil},
 		{"write chunk", "PUT", "/v1/matters/a/chunks/" + newChunk.String(), map[string]string{api.HeaderChecksum: sumHex(body)}, body},
 		{"commit", "PUT", "/v1/matters/a/files/" + f.String(), map[string]string{"If-Match": `"1"`}, e.commitBody("a", f, 2, c)},
-		{"delete", "DELETE", "/v1/matters/a/files/" + f.String(), map[string]string{"If-Match": `"1"`}, nil},
+		{"delete", "DELETE", "/v1/matters/a/files/" + f.String(), map[string]string{"If-Match": `"1"`}, e.tombstoneBody("a", f, 2)},
 		{"read file", "GET", "/v1/matters/a/files/" + f.String(), nil, nil},
 		{"hold", "PUT", "/v1/admin/matters/a/hold", nil, []byte(`{"reason":"x"}`)},
 		{"deny", "POST", "/v1/admin/deny", nil, []byte(`{"entity_id":"e2"}`)},

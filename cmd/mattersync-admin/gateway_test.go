@@ -96,7 +96,7 @@ func TestGatewayCommands(t *testing.T) {
 	if !strings.Contains(r.stdout, "ON LEGAL HOLD") {
 		t.Fatalf("hold on: %s", r.stdout)
 	}
-	if _, err := ac.Delete(ctx, m, file, 1, nil); client.Code(err) != api.CodeLegalHold {
+	if _, err := ac.Delete(ctx, m, file, 1, sealer.TombstoneOf(t, m, fileID, 2)); client.Code(err) != api.CodeLegalHold {
 		t.Fatalf("delete under hold: %v", err)
 	}
 	c.must(t, exitOK, "", "hold", "show", m)

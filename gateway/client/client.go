@@ -353,8 +353,9 @@ func (c *Client) Commit(ctx context.Context, matter, fileID string, base int64, 
 }
 
 // Delete writes a tombstone on top of version base. tombstone is the
-// sealed tombstone manifest (format: Deleted, header tombstone flag), so
-// every member can check that a member, not the gateway, deleted the file.
+// sealed tombstone manifest for version base+1 (format: Deleted, header
+// tombstone flag), so every member can check that a member, not the
+// gateway, deleted the file; the gateway refuses a delete without one.
 func (c *Client) Delete(ctx context.Context, matter, fileID string, base int64, tombstone []byte) (api.Commit, error) {
 	p, err := matterPath(matter)
 	if err != nil {
@@ -366,19 +367,19 @@ func (c *Client) Delete(ctx context.Context, matter, fileID string, base int64, 
 	if base < 1 {
 		return api.Commit{}, fmt.Errorf("%w: delete needs the version it replaces", ErrInvalid)
 	}
+	if len(tombstone) == 0 {
+		return api.Commit{}, fmt.Errorf("%w: delete needs the sealed tombstone manifest", ErrInvalid)
+	}
 	hdr := http.Header{}
 	hdr.Set("If-Match", api.ETag(base))
-	var in any
-	if tombstone != nil {
-		in = api.CommitRequest{Manifest: tombstone, Chunks: []string{}}
-	}
 	var out api.Commit
-	_, _, err = c.doJSON(ctx, http.MethodDelete, p+"/files/"+fileID, nil, hdr, in, &out, http.StatusOK)
+	_, _, err = c.doJSON(ctx, http.MethodDelete, p+"/files/"+fileID, nil, hdr, api.CommitRequest{Manifest: tombstone, Chunks: []string{}}, &out, http.StatusOK)
 	return out, err
 }
 
 // File returns a version of a file (0: the head) with its sealed manifest
-// (none for a tombstone).
+// (a tombstone's too, except for tombstones recorded before deletes
+// carried one).
 func (c *Client) File(ctx context.Context, matter, fileID string, version int64) (api.FileVersion, error) {
 	p, err := matterPath(matter)
 	if err != nil {
@@ -487,6 +488,32 @@ func (c *Client) hold(ctx context.Context, method, matter string, in any) (api.H
 	}
 	var out api.Hold
 	_, _, err := c.doJSON(ctx, method, "/v1/admin/matters/"+matter+"/hold", nil, nil, in, &out, http.StatusOK)
+	return out, err
+}
+
+// Epoch returns a matter's current epoch at the gateway (admin); 0 if it
+// has seen none.
+func (c *Client) Epoch(ctx context.Context, matter string) (api.Epoch, error) {
+	return c.epoch(ctx, http.MethodGet, matter, nil)
+}
+
+// SetEpoch raises a matter's epoch at the gateway (admin): uploads sealed
+// under older epochs are refused with api.CodeStaleEpoch from then on.
+// Setting the current epoch again is not an error; a lower one is an
+// *Error with code api.CodeStaleEpoch and Body.CurrentEpoch set.
+func (c *Client) SetEpoch(ctx context.Context, matter string, epoch uint32) (api.Epoch, error) {
+	if epoch == 0 {
+		return api.Epoch{}, fmt.Errorf("%w: epochs start at 1", ErrInvalid)
+	}
+	return c.epoch(ctx, http.MethodPut, matter, api.EpochRequest{Epoch: epoch})
+}
+
+func (c *Client) epoch(ctx context.Context, method, matter string, in any) (api.Epoch, error) {
+	if err := format.ValidateMatterID(matter); err != nil {
+		return api.Epoch{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	var out api.Epoch
+	_, _, err := c.doJSON(ctx, method, "/v1/admin/matters/"+matter+"/epoch", nil, nil, in, &out, http.StatusOK)
 	return out, err
 }
 

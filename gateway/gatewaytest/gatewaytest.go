@@ -5,6 +5,7 @@ package gatewaytest
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"testing"
@@ -13,14 +14,21 @@ import (
 	"github.com/mattersync/mattersync/format"
 )
 
-// Sealer seals objects for any matter under one random epoch-1 key.
+// Sealer seals objects for any matter. Each matter is sealed under epoch 1
+// until UseEpoch moves it on; epoch keys are random per Sealer.
 type Sealer struct {
-	key   []byte
+	key   []byte // epoch 1 key of every matter; later epochs derive from it
 	codec *format.Codec
 
-	mu    sync.Mutex // guards keys and paths
-	keys  map[string]*format.Keys
-	paths map[format.ID]string
+	mu     sync.Mutex // guards keys, epochs and paths
+	keys   map[matterEpoch]*format.Keys
+	epochs map[string]uint32 // matter -> epoch sealed under (absent: 1)
+	paths  map[format.ID]string
+}
+
+type matterEpoch struct {
+	matter string
+	epoch  uint32
 }
 
 // NewSealer returns a Sealer, closed when t ends.
@@ -33,26 +41,59 @@ func NewSealer(t testing.TB) *Sealer {
 	t.Cleanup(c.Close)
 	key := make([]byte, 32)
 	rand.Read(key)
-	return &Sealer{key: key, codec: c, keys: map[string]*format.Keys{}, paths: map[format.ID]string{}}
+	return &Sealer{key: key, codec: c, keys: map[matterEpoch]*format.Keys{}, epochs: map[string]uint32{}, paths: map[format.ID]string{}}
 }
 
-// Keys returns the matter's keys.
+// UseEpoch makes later objects of matter sealed under epoch (≥ 1), as an
+// agent does once it has fetched the epoch key after a rotation.
+func (s *Sealer) UseEpoch(matter string, epoch uint32) {
+	s.mu.Lock()
+	s.epochs[matter] = epoch
+	s.mu.Unlock()
+}
+
+// Epoch returns the epoch matter is sealed under.
+func (s *Sealer) Epoch(matter string) uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.epochs[matter]; ok {
+		return e
+	}
+	return 1
+}
+
+// Keys returns the matter's keys of the epoch it is sealed under.
 func (s *Sealer) Keys(t testing.TB, matter string) *format.Keys {
+	t.Helper()
+	return s.KeysAt(t, matter, s.Epoch(matter))
+}
+
+// KeysAt returns the matter's keys of epoch.
+func (s *Sealer) KeysAt(t testing.TB, matter string, epoch uint32) *format.Keys {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if k := s.keys[matter]; k != nil {
+	if k := s.keys[matterEpoch{matter, epoch}]; k != nil {
 		return k
 	}
+	// File IDs come from the epoch 1 key in every epoch (FORMAT.md
+	// section 3).
 	fk, err := format.DeriveFileIDKey(matter, s.key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := format.DeriveKeys(fk, 1, s.key)
+	ek := s.key
+	if epoch != 1 {
+		h := sha256.New()
+		h.Write(s.key)
+		h.Write(binary.BigEndian.AppendUint32(nil, epoch))
+		ek = h.Sum(nil)
+	}
+	k, err := format.DeriveKeys(fk, epoch, ek)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.keys[matter] = k
+	s.keys[matterEpoch{matter, epoch}] = k
 	return k
 }
 
@@ -87,7 +128,7 @@ func (s *Sealer) FileID(t testing.TB, matter, path string) format.ID {
 }
 
 // NewFile invents a path in matter and returns its file ID; ManifestOf
-// seals manifests for it.
+// and TombstoneOf seal manifests for it.
 func (s *Sealer) NewFile(t testing.TB, matter string) format.ID {
 	t.Helper()
 	b := make([]byte, 6)
@@ -135,8 +176,14 @@ func (s *Sealer) Manifest(t testing.TB, matter, path string, version uint64, chu
 	return sealed
 }
 
-// Tombstone seals a deletion manifest (which the gateway refuses: deletes
-// go through DELETE).
+// TombstoneOf seals the deletion manifest that makes version of a file
+// made by NewFile: the body of a DELETE on top of version-1.
+func (s *Sealer) TombstoneOf(t testing.TB, matter string, file format.ID, version uint64) []byte {
+	t.Helper()
+	return s.Tombstone(t, matter, s.Path(t, file), version)
+}
+
+// Tombstone seals a deletion manifest for version of the file at path.
 func (s *Sealer) Tombstone(t testing.TB, matter, path string, version uint64) []byte {
 	t.Helper()
 	m := &format.Manifest{Path: path, Version: version, Deleted: true, ModTime: time.Now(), Author: "test", Device: "TEST", Created: time.Now()}
