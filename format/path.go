@@ -100,7 +100,7 @@ func validateSegment(s string, first bool) error {
 	if isWindowsDeviceName(s) {
 		return fmt.Errorf("segment %q is a Windows device name: %w", s, ErrUnsafePath)
 	}
-	if first && isAgentDir(s) {
+	if isAgentName(s) || first && isShortAgentDir(s) {
 		return fmt.Errorf("segment %q is reserved for the agent: %w", s, ErrUnsafePath)
 	}
 	return nil
@@ -136,13 +136,16 @@ func isWindowsDeviceName(s string) bool {
 	return false
 }
 
-// agentDir is the reserved top-level folder name.
-const agentDir = ".mattersync"
+// agentPrefix starts every name the agent keeps for itself, in any folder:
+// the .mattersync folder (trash) at the top and its temp files
+// (.mattersync-tmp-*) next to downloads.
+const agentPrefix = ".mattersync"
 
-// isAgentDir compares case-insensitively and without the code points that
-// HFS+ ignores in names, as git does for ".git" (CVE-2014-9390).
-func isAgentDir(s string) bool {
-	if len(s) < len(agentDir) {
+// isAgentName reports whether s starts with agentPrefix, compared
+// case-insensitively and without the code points that HFS+ ignores in
+// names, as git does for ".git" (CVE-2014-9390).
+func isAgentName(s string) bool {
+	if len(s) < len(agentPrefix) {
 		return false
 	}
 	s = strings.Map(func(r rune) rune {
@@ -153,7 +156,22 @@ func isAgentDir(s string) bool {
 		}
 		return r
 	}, s)
-	return strings.EqualFold(s, agentDir)
+	return len(s) >= len(agentPrefix) && strings.EqualFold(s[:len(agentPrefix)], agentPrefix)
+}
+
+// isShortAgentDir reports whether s is a Windows 8.3 short name that may
+// alias the .mattersync folder ("MATTER~1"), as git refuses "GIT~1".
+func isShortAgentDir(s string) bool {
+	rest, ok := strings.CutPrefix(strings.ToUpper(s), "MATTER~")
+	if !ok || rest == "" {
+		return false
+	}
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // SafeLocalPath returns the local path under root for manifest path p, or

@@ -22,7 +22,7 @@ var goodPaths = []string{
 	"a..b",     // dots inside are fine
 	" leading", // leading space is legal everywhere
 	"CONSOLE.txt", "COM10", "LPT", "NULL", "con-notes.txt", "auxiliary",
-	"a/.mattersync", // reserved at top level only
+	"a/mattersync", ".matters", "MATTER~", "MATTER~1x", "a/MATTER~1", // near the reserved names
 	"Draft~1.docx",
 	strings.Repeat("x", 255),
 	strings.Repeat("é", 127), // 254 bytes
@@ -36,7 +36,8 @@ var badPaths = []string{
 	"a.", "a ", "dir./x", "dir /x", "...",
 	"CON", "con", "Con.txt", "nul.tar.gz", "AUX", "PRN", "COM1", "com9.log", "LPT0",
 	"COM¹", "lpt³.txt", "CONIN$", "conout$.x", "NUL .txt", "dir/CON/x",
-	".mattersync", ".MatterSync/x", ".matter\u200dsync",
+	".mattersync", ".MatterSync/x", ".matter\u200dsync", "a/.mattersync", "a/.mattersync-tmp-1f2e", ".MATTERSYNC-x",
+	"MATTER~1", "matter~12/x", // Windows 8.3 aliases of .mattersync
 	strings.Repeat("x", 256),
 	strings.Repeat("é", 128), // 256 bytes
 	strings.Repeat("a/", 2048) + "a",
