@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -25,6 +27,35 @@ type Spec struct {
 	// Ready, if set, is polled until it answers 200 (or the process exits).
 	Ready   string
 	Timeout time.Duration // for Ready; default 60s
+}
+
+// Linux's parent-death signal (see sysProcAttr) fires when the *thread*
+// that started the child exits, not the process, and the Go runtime may
+// retire threads. All children are therefore started from one goroutine
+// locked to its own thread for the life of the process.
+var spawner struct {
+	once sync.Once
+	reqs chan spawnReq
+}
+
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startOnSpawner(cmd *exec.Cmd) error {
+	spawner.once.Do(func() {
+		spawner.reqs = make(chan spawnReq)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+			for r := range spawner.reqs {
+				r.done <- r.cmd.Start()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	spawner.reqs <- spawnReq{cmd: cmd, done: done}
+	return <-done
 }
 
 // Process is a started process.
@@ -49,7 +80,7 @@ func Start(s Spec) (*Process, error) {
 	cmd.Env = append(os.Environ(), s.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	if err := startOnSpawner(cmd); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", s.Name, err)
 	}
