@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +23,9 @@ type cli struct {
 	environ map[string]string
 	// hooks set on every app, standing in for the gateway's admin client
 	// (not built yet); they record what the commands ask of it.
-	deny   func(entityID, name, reason string) error
-	onHold func(matter string) (bool, error)
+	deny     func(entityID, name, reason string) error
+	onHold   func(matter string) (bool, error)
+	setEpoch func(matter string, epoch uint32) (uint32, error)
 }
 
 func newCLI(t *testing.T, env *kmstest.Env) *cli {
@@ -48,6 +50,9 @@ func (c *cli) run(t *testing.T, stdin string, args ...string) result {
 	}
 	if c.onHold != nil {
 		a.newHoldChecker = func(context.Context, string) (holdChecker, error) { return holdFunc(c.onHold), nil }
+	}
+	if c.setEpoch != nil {
+		a.newEpochSetter = func(context.Context, string) (epochSetter, error) { return epochFunc(c.setEpoch), nil }
 	}
 	l := c.env.Config.Layout
 	full := append([]string{"--transit-mount", l.Transit, "--kv-mount", l.KV, "--userpass-mount", l.Userpass,
@@ -79,6 +84,12 @@ func (f denyFunc) Deny(_ context.Context, entityID, name, reason string) error {
 type holdFunc func(matter string) (bool, error)
 
 func (f holdFunc) OnHold(_ context.Context, matter string) (bool, error) { return f(matter) }
+
+type epochFunc func(matter string, epoch uint32) (uint32, error)
+
+func (f epochFunc) RaiseEpoch(_ context.Context, matter string, epoch uint32) (uint32, error) {
+	return f(matter, epoch)
+}
 
 // TestITWorkflow walks through what IT does, checking output, exit codes
 // and the effect in Vault.
@@ -112,7 +123,10 @@ func TestITWorkflow(t *testing.T) {
 	c.must(t, exitExists, "", "user", "create", bob)
 
 	m := testenv.RandomName("m-")
-	c.must(t, exitOK, "", "matter", "create", m, "--name", "Smith v. Jones")
+	r = c.must(t, exitOK, "", "matter", "create", m, "--name", "Smith v. Jones")
+	if !strings.Contains(r.stdout, "WARNING gateway epoch "+m+": gateway not configured") || !strings.Contains(r.stdout, "epoch set "+m+" 1") {
+		t.Errorf("create without a gateway does not warn about the epoch step:\n%s", r.stdout)
+	}
 	r = c.must(t, exitExists, "", "matter", "create", m, "--name", "Other")
 	if !strings.Contains(r.stderr, "already exists") {
 		t.Errorf("re-create: %s", r.stderr)
@@ -133,7 +147,7 @@ func TestITWorkflow(t *testing.T) {
 		t.Errorf("user matters:\n%s", r.stdout)
 	}
 	r = c.must(t, exitOK, "", "matter", "rotate", m)
-	if !strings.Contains(r.stdout, "epoch 2") || !strings.Contains(r.stdout, "min_decryption_version") {
+	if !strings.Contains(r.stdout, "epoch 2") || !strings.Contains(r.stdout, "min_decryption_version") || !strings.Contains(r.stdout, "WARNING gateway epoch "+m) {
 		t.Errorf("rotate output:\n%s", r.stdout)
 	}
 	r = c.must(t, exitOK, "", "matter", "remove", m, bob)
@@ -198,6 +212,79 @@ func TestITWorkflow(t *testing.T) {
 	c.must(t, exitOK, "", "matter", "shred", m, "--confirm", m)
 	if info, _ := env.Admin.Matter(ctx, m); info.Shredded == "" {
 		t.Fatalf("not shredded")
+	}
+}
+
+// TestEpochStep: every command that creates or rotates an epoch tells the
+// gateway, as its own step; a failure exits 8 naming the step and the
+// repair command.
+func TestEpochStep(t *testing.T) {
+	env := kmstest.Setup(t)
+	c := newCLI(t, env)
+	c.environ["MATTERSYNC_GATEWAY_URL"] = "https://gateway.test"
+	type call struct {
+		matter string
+		epoch  uint32
+	}
+	var calls []call
+	c.setEpoch = func(matter string, epoch uint32) (uint32, error) {
+		calls = append(calls, call{matter, epoch})
+		return epoch, nil
+	}
+	c.deny = func(string, string, string) error { return nil }
+	want := func(what string, r result, matter string, epoch uint32) {
+		t.Helper()
+		if len(calls) != 1 || calls[0] != (call{matter, epoch}) {
+			t.Fatalf("%s: gateway calls %v, want %s at %d", what, calls, matter, epoch)
+		}
+		if !strings.Contains(r.stdout, fmt.Sprintf("ok     gateway epoch %s: uploads sealed under epochs below %d refused at https://gateway.test", matter, epoch)) {
+			t.Fatalf("%s: no epoch step in\n%s", what, r.stdout)
+		}
+		calls = nil
+	}
+	m := testenv.RandomName("m-")
+	want("create", c.must(t, exitOK, "", "matter", "create", m, "--name", "Epochs"), m, 1)
+	want("rotate", c.must(t, exitOK, "", "matter", "rotate", m), m, 2)
+	u1, u2, u3 := env.User(t, false), env.User(t, false), env.User(t, false)
+	for _, u := range []kmstest.User{u1, u2, u3} {
+		env.Grant(t, m, u, kms.RoleRW)
+	}
+	want("remove", c.must(t, exitOK, "", "matter", "remove", m, u1.Name), m, 3)
+	want("screen", c.must(t, exitOK, "", "matter", "screen", m, u2.Name), m, 4)
+	want("revoke", c.must(t, exitOK, "", "user", "revoke", u3.Name), m, 5)
+	// Screening a non-member rotates nothing, so tells the gateway nothing.
+	c.must(t, exitOK, "", "matter", "screen", m, env.User(t, false).Name)
+	if len(calls) != 0 {
+		t.Fatalf("screen of a non-member: gateway calls %v", calls)
+	}
+
+	// The gateway already at a higher epoch is what the step wants.
+	c.setEpoch = func(_ string, epoch uint32) (uint32, error) { return epoch + 10, nil }
+	if r := c.must(t, exitOK, "", "matter", "rotate", m); !strings.Contains(r.stdout, "already at epoch 16") {
+		t.Fatalf("rotate with the gateway ahead:\n%s", r.stdout)
+	}
+
+	// A failing gateway: the Vault work is done, the exit code says the
+	// command is incomplete, and the output names the step and the repair.
+	c.setEpoch = func(string, uint32) (uint32, error) { return 0, errors.New("connection refused") }
+	m2 := testenv.RandomName("m-")
+	r := c.must(t, exitIncomplete, "", "matter", "create", m2, "--name", "Down")
+	if !strings.Contains(r.stdout, "FAILED gateway epoch "+m2+": gateway https://gateway.test: connection refused") ||
+		!strings.Contains(r.stderr, "gateway epoch step failed") || !strings.Contains(r.stderr, "mattersync-admin epoch set "+m2+" 1") {
+		t.Fatalf("create with the gateway down:\n%s%s", r.stdout, r.stderr)
+	}
+	if _, err := env.Admin.Matter(context.Background(), m2); err != nil {
+		t.Fatalf("matter not created: %v", err)
+	}
+	r = c.must(t, exitIncomplete, "", "matter", "rotate", m2)
+	if !strings.Contains(r.stderr, "epoch set "+m2+" 2") {
+		t.Fatalf("rotate with the gateway down:\n%s", r.stderr)
+	}
+	u4 := env.User(t, false)
+	env.Grant(t, m2, u4, kms.RoleRO)
+	r = c.must(t, exitIncomplete, "", "user", "revoke", u4.Name)
+	if !strings.Contains(r.stderr, "gateway epoch step failed") || !strings.Contains(r.stderr, "epoch set "+m2+" 3") {
+		t.Fatalf("revoke with the gateway epoch step failing:\n%s", r.stderr)
 	}
 }
 

@@ -27,7 +27,7 @@ const (
 	exitNotFound    = 6 // unknown matter, user or mount
 	exitExists      = 7 // the matter or user already exists
 	exitIncomplete  = 8 // a multi-step command did not do every step (see its output)
-	exitRefused     = 9 // refused by policy: legal hold
+	exitRefused     = 9 // refused by policy: legal hold, lowering a matter's epoch at the gateway
 )
 
 // denyLister puts an entity on the gateway's deny list (and so tells its
@@ -40,6 +40,14 @@ type denyLister interface {
 // admin client implements it.
 type holdChecker interface {
 	OnHold(ctx context.Context, matter string) (bool, error)
+}
+
+// epochSetter raises a matter's epoch at the gateway, which then refuses
+// uploads sealed under older epochs. It returns the gateway's epoch
+// afterwards: higher than asked if the gateway already was. The gateway's
+// admin client implements it.
+type epochSetter interface {
+	RaiseEpoch(ctx context.Context, matter string, epoch uint32) (uint32, error)
 }
 
 // app is what every command shares: standard streams, environment, the
@@ -59,12 +67,13 @@ type app struct {
 	verbose       bool
 	layout        kms.Layout
 
-	// newDenyLister and newHoldChecker build the gateway admin client for
-	// a gateway URL. They are nil until the gateway wiring sets them; then
-	// revoke reports "gateway client not available" and shred requires
-	// --no-hold-check.
+	// newDenyLister, newHoldChecker and newEpochSetter build the gateway
+	// admin client for a gateway URL. They are nil until the gateway wiring
+	// sets them; then revoke and the epoch step report "gateway client not
+	// available" and shred requires --no-hold-check.
 	newDenyLister  func(ctx context.Context, gatewayURL string) (denyLister, error)
 	newHoldChecker func(ctx context.Context, gatewayURL string) (holdChecker, error)
+	newEpochSetter func(ctx context.Context, gatewayURL string) (epochSetter, error)
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {

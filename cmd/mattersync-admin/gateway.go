@@ -1,8 +1,9 @@
 package main
 
 // The gateway-facing commands: audit verify/export/report, legal hold,
-// deny list, usage; and the gateway admin client behind `user revoke`'s
-// deny step and `matter shred`'s hold check.
+// deny list, epochs, usage; and the gateway admin client behind `user
+// revoke`'s deny step, the epoch step of the commands that create or
+// rotate epochs, and `matter shred`'s hold check.
 
 import (
 	"context"
@@ -55,13 +56,24 @@ func addGatewayCommands(root *cobra.Command, a *app) {
 			return holds{c}, nil
 		}
 	}
+	if a.newEpochSetter == nil {
+		a.newEpochSetter = func(ctx context.Context, url string) (epochSetter, error) {
+			c, err := g.client(ctx, url)
+			if err != nil {
+				return nil, err
+			}
+			return epochs{c}, nil
+		}
+	}
 	auditCmd := &cobra.Command{Use: "audit", Short: "verify, export and report on the gateway's audit log"}
 	auditCmd.AddCommand(g.auditVerifyCmd(), g.auditExportCmd(), g.auditReportCmd())
 	hold := &cobra.Command{Use: "hold", Short: "legal hold: a matter on hold refuses deletes, purges and shredding"}
 	hold.AddCommand(g.holdCmd("on"), g.holdCmd("off"), g.holdCmd("show"))
 	deny := &cobra.Command{Use: "deny", Short: "the gateway deny list (`user revoke` adds to it; these are for repairs)"}
 	deny.AddCommand(g.denyAddCmd(), g.denyRemoveCmd(), g.denyListCmd())
-	root.AddCommand(auditCmd, hold, deny, g.usageCmd())
+	epoch := &cobra.Command{Use: "epoch", Short: "the epoch the gateway enforces per matter (`matter create|rotate|remove|screen` and `user revoke` set it; these are for repairs)"}
+	epoch.AddCommand(g.epochSetCmd(), g.epochShowCmd())
+	root.AddCommand(auditCmd, hold, deny, epoch, g.usageCmd())
 }
 
 // holds adapts the client to the shred command's holdChecker.
@@ -70,6 +82,24 @@ type holds struct{ c *client.Client }
 func (h holds) OnHold(ctx context.Context, matter string) (bool, error) {
 	st, err := h.c.Hold(ctx, matter)
 	return st.On, gatewayError(err)
+}
+
+// epochs adapts the client to the epoch step's epochSetter.
+type epochs struct{ c *client.Client }
+
+// RaiseEpoch sets matter's epoch; a gateway already at a higher epoch (a
+// later rotation, or a commit under it) is what the step wants, not an
+// error.
+func (e epochs) RaiseEpoch(ctx context.Context, matter string, epoch uint32) (uint32, error) {
+	ep, err := e.c.SetEpoch(ctx, matter, epoch)
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Body.Code == api.CodeStaleEpoch && ce.Body.CurrentEpoch > epoch {
+		return ce.Body.CurrentEpoch, nil
+	}
+	if err != nil {
+		return 0, gatewayError(err)
+	}
+	return ep.Epoch, nil
 }
 
 // client returns a gateway client authenticated as the admin: with
@@ -155,7 +185,7 @@ func gatewayError(err error) error {
 		code = exitDenied
 	case api.CodeNotFound:
 		code = exitNotFound
-	case api.CodeLegalHold:
+	case api.CodeLegalHold, api.CodeStaleEpoch:
 		code = exitRefused
 	case api.CodeInvalidRequest:
 		code = exitUsage
@@ -557,6 +587,54 @@ func (g *gatewayAccess) denyListCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.EntityID, e.Name, e.Time.Format(time.RFC3339), e.CreatedBy, e.Reason)
 			}
 			return tw.Flush()
+		}),
+	}
+}
+
+func (g *gatewayAccess) epochSetCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "set <matter> <epoch>",
+		Short: "make the gateway refuse uploads sealed under epochs below <epoch> (never lowers it)",
+		Long: `The commands that create or rotate an epoch do this themselves; use it when
+their "gateway epoch" step failed or no gateway was configured, with the epoch
+they printed. Setting the current epoch again changes nothing; a lower one is
+refused (exit 9).`,
+		Args: args(cobra.ExactArgs(2)),
+		RunE: g.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
+			n, err := strconv.ParseUint(args[1], 10, 32)
+			if err != nil || n == 0 {
+				return usageError{fmt.Errorf("epoch %q: want an integer from 1 to %d", args[1], ^uint32(0))}
+			}
+			ep, err := c.SetEpoch(cmd.Context(), args[0], uint32(n))
+			if err != nil {
+				return err
+			}
+			if ep.Previous == ep.Epoch {
+				g.a.printf("matter %s: gateway already at epoch %d\n", ep.Matter, ep.Epoch)
+				return nil
+			}
+			g.a.printf("matter %s: gateway at epoch %d (was %d): uploads sealed under older epochs are refused\n", ep.Matter, ep.Epoch, ep.Previous)
+			return nil
+		}),
+	}
+}
+
+func (g *gatewayAccess) epochShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show <matter>",
+		Short: "show the epoch the gateway enforces for a matter",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: g.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
+			ep, err := c.Epoch(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if ep.Epoch == 0 {
+				g.a.printf("matter %s: the gateway has seen no epoch yet (it refuses nothing for it)\n", ep.Matter)
+				return nil
+			}
+			g.a.printf("matter %s: gateway at epoch %d\n", ep.Matter, ep.Epoch)
+			return nil
 		}),
 	}
 }

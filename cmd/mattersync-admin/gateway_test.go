@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/csv"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -150,6 +151,48 @@ func TestGatewayCommands(t *testing.T) {
 	}
 	c.must(t, exitFailure, "", "audit", "verify")
 
+	// Epochs: alice's commit told the gateway epoch 1; a rotation raises
+	// it at once, so her warm key cache no longer gets uploads in.
+	r = c.must(t, exitOK, "", "epoch", "show", m)
+	if !strings.Contains(r.stdout, "gateway at epoch 1") {
+		t.Fatalf("epoch show: %s", r.stdout)
+	}
+	r = c.must(t, exitOK, "", "matter", "rotate", m)
+	if !strings.Contains(r.stdout, "ok     gateway epoch "+m+": uploads sealed under epochs below 2 refused at "+url) {
+		t.Fatalf("rotate: %s", r.stdout)
+	}
+	if e, err := st.Epoch(ctx, m); err != nil || e != 2 {
+		t.Fatalf("store epoch after rotate = %d, %v", e, err)
+	}
+	staleID, staleChunk := sealer.Chunk(t, m, 100)
+	err = ac.PutChunk(ctx, m, staleID.String(), staleChunk)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Body.Code != api.CodeStaleEpoch || ce.Body.CurrentEpoch != 2 {
+		t.Fatalf("upload under epoch 1 after rotate: %v", err)
+	}
+	sealer.UseEpoch(m, 2)
+	freshID, freshChunk := sealer.Chunk(t, m, 100)
+	if err := ac.PutChunk(ctx, m, freshID.String(), freshChunk); err != nil {
+		t.Fatalf("upload under epoch 2: %v", err)
+	}
+	r = c.must(t, exitRefused, "", "epoch", "set", m, "1")
+	if !strings.Contains(r.stderr, "never lowered") {
+		t.Fatalf("epoch set lower: %s", r.stderr)
+	}
+	c.must(t, exitUsage, "", "epoch", "set", m, "0")
+	c.must(t, exitUsage, "", "epoch", "set", m, "two")
+	if r := c.must(t, exitOK, "", "epoch", "set", m, "2"); !strings.Contains(r.stdout, "already at epoch 2") {
+		t.Fatalf("epoch set same: %s", r.stdout)
+	}
+	m2 := testenv.RandomName("m-")
+	r = c.must(t, exitOK, "", "matter", "create", m2, "--name", "Doe v. Roe")
+	if !strings.Contains(r.stdout, "ok     gateway epoch "+m2) {
+		t.Fatalf("create: %s", r.stdout)
+	}
+	if e, err := st.Epoch(ctx, m2); err != nil || e != 1 {
+		t.Fatalf("store epoch after create = %d, %v", e, err)
+	}
+
 	// Revocation reaches the gateway through the wired client: the admin's
 	// identity token comes from the Vault login (--login, password on stdin).
 	delete(c.environ, "MATTERSYNC_GATEWAY_TOKEN")
@@ -158,8 +201,11 @@ func TestGatewayCommands(t *testing.T) {
 	c.environ["VAULT_TOKEN"] = env.Vault.Token
 	c.environ["MATTERSYNC_GATEWAY_TOKEN"] = env.IdentityToken(t, it).Raw
 	r = c.must(t, exitOK, "", "user", "revoke", alice.Name, "--reason", "left the firm")
-	if !strings.Contains(r.stdout, "denied at "+url) {
+	if !strings.Contains(r.stdout, "denied at "+url) || !strings.Contains(r.stdout, "ok     gateway epoch "+m+": uploads sealed under epochs below 3") {
 		t.Fatalf("revoke: %s", r.stdout)
+	}
+	if e, err := st.Epoch(ctx, m); err != nil || e != 3 {
+		t.Fatalf("store epoch after revoke = %d, %v", e, err)
 	}
 	if _, err := ac.Matters(ctx); client.Code(err) != api.CodeRevoked {
 		t.Fatalf("alice after revoke: %v", err)

@@ -36,15 +36,17 @@ func matterCreateCmd(a *app) *cobra.Command {
 		Short: "create a matter: transit key, epoch 1, policies, groups matter-<id>-rw/-ro/-screened",
 		Long: `Matter IDs are 1 to 40 characters of a-z, 0-9 and inner '-', e.g. 2026-0001.
 They appear in Vault names and storage keys; the display name is stored in
-Vault and shown to members only.`,
+Vault and shown to members only. With a gateway configured (--gateway), the
+last step tells it the matter is at epoch 1.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: withAdmin(a, func(cmd *cobra.Command, adm *kms.Admin, args []string) error {
 			m, err := adm.CreateMatter(cmd.Context(), args[0], name, a.progress)
 			if err != nil {
 				return err
 			}
+			gwErr := a.gatewayEpoch(cmd, m.ID, 1)
 			a.printf("matter %s (%q) created, epoch 1\n", m.ID, m.Name)
-			return nil
+			return epochIncomplete("matter "+m.ID+" created", m.ID, 1, gwErr)
 		}),
 	}
 	cmd.Flags().StringVar(&name, "name", "", "display name, e.g. \"Smith v. Jones\" (required)")
@@ -111,11 +113,15 @@ func rotateAfter(cmd *cobra.Command, a *app, adm *kms.Admin, matter string, lost
 	}
 	a.printf("rotating %s so that data written from now on is out of their reach:\n", matter)
 	res, err := adm.Rotate(cmd.Context(), matter, a.progress)
+	if res.Epoch == 0 {
+		return err
+	}
+	gwErr := a.gatewayEpoch(cmd, matter, res.Epoch)
+	a.printf("matter %s is at epoch %d\n", matter, res.Epoch)
 	if err != nil {
 		return err
 	}
-	a.printf("matter %s is at epoch %d\n", matter, res.Epoch)
-	return nil
+	return epochIncomplete(fmt.Sprintf("matter %s rotated to epoch %d", matter, res.Epoch), matter, res.Epoch, gwErr)
 }
 
 func matterRemoveCmd(a *app) *cobra.Command {
@@ -207,15 +213,21 @@ func matterMembersCmd(a *app) *cobra.Command {
 func matterRotateCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rotate <id>",
-		Short: "start a new key epoch: rotate the transit key, rewrap older epochs, retire old key versions",
+		Short: "start a new key epoch: rotate the transit key, rewrap older epochs, retire old key versions, tell the gateway",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: withAdmin(a, func(cmd *cobra.Command, adm *kms.Admin, args []string) error {
 			res, err := adm.Rotate(cmd.Context(), args[0], a.progress)
+			if res.Epoch == 0 {
+				return err
+			}
+			// The new epoch is stored in Vault from here on, even if a
+			// later Vault step failed: agents will seal under it.
+			gwErr := a.gatewayEpoch(cmd, args[0], res.Epoch)
+			a.printf("matter %s is at epoch %d (transit key version %d, %d older epochs rewrapped)\n", args[0], res.Epoch, res.KeyVersion, res.Rewrapped)
 			if err != nil {
 				return err
 			}
-			a.printf("matter %s is at epoch %d (transit key version %d, %d older epochs rewrapped)\n", args[0], res.Epoch, res.KeyVersion, res.Rewrapped)
-			return nil
+			return epochIncomplete(fmt.Sprintf("matter %s rotated to epoch %d", args[0], res.Epoch), args[0], res.Epoch, gwErr)
 		}),
 	}
 }
@@ -259,6 +271,50 @@ is on legal hold; the hold is the gateway's, so without a configured gateway
 	cmd.Flags().StringVar(&confirm, "confirm", "", "the matter ID again (required)")
 	cmd.Flags().BoolVar(&noHoldCheck, "no-hold-check", false, "skip the gateway's legal hold check")
 	return cmd
+}
+
+// gatewayEpoch is the "gateway epoch" step of the commands that create or
+// rotate an epoch: the gateway then refuses uploads sealed under older
+// epochs, from agents whose key caches are not yet refreshed or with keys a
+// removed member kept (FORMAT.md section 10). Without a configured gateway
+// it warns and returns nil: Vault is the authority, and the gateway raises
+// the epoch itself at the first commit under the new one.
+func (a *app) gatewayEpoch(cmd *cobra.Command, matter string, epoch uint32) error {
+	step := "gateway epoch " + matter
+	url := a.gateway()
+	if url == "" {
+		a.printf("  WARNING %s: gateway not configured (--gateway or MATTERSYNC_GATEWAY_URL): it accepts uploads sealed under epochs below %d until a commit under %d reaches it; run `mattersync-admin epoch set %s %d`\n",
+			step, epoch, epoch, matter, epoch)
+		return nil
+	}
+	err := errors.New("gateway client not available in this build")
+	var got uint32
+	if a.newEpochSetter != nil {
+		var es epochSetter
+		if es, err = a.newEpochSetter(cmd.Context(), url); err == nil {
+			got, err = es.RaiseEpoch(cmd.Context(), matter, epoch)
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("gateway %s: %w", url, err)
+		a.progress(kms.Step{Name: step, Err: err})
+		return err
+	}
+	detail := fmt.Sprintf("uploads sealed under epochs below %d refused at %s", epoch, url)
+	if got > epoch {
+		detail = fmt.Sprintf("gateway at %s already at epoch %d", url, got)
+	}
+	a.progress(kms.Step{Name: step, Detail: detail})
+	return nil
+}
+
+// epochIncomplete is the error of a command whose Vault steps succeeded
+// but whose gateway epoch step (err) failed; nil if err is nil.
+func epochIncomplete(done, matter string, epoch uint32, err error) error {
+	if err == nil {
+		return nil
+	}
+	return exitError{exitIncomplete, fmt.Errorf("INCOMPLETE: %s in Vault, but the gateway epoch step failed: %w; until it is done, agents with cached keys of older epochs can still upload: run `mattersync-admin epoch set %s %d`", done, err, matter, epoch)}
 }
 
 // checkHold asks the gateway whether matter is on legal hold.

@@ -154,7 +154,9 @@ func userRevokeCmd(a *app) *cobra.Command {
      revoke its login tokens, delete its userpass login
   3. remove it from every matter group and mattersync-admins (recorded in Vault)
   4. rotate every matter it could read
-Exits 0 only if every step succeeded; 8 if only the gateway step could not be
+  5. gateway epoch: each rotated matter's gateway refuses uploads sealed
+     under the old epochs (a warning without --gateway)
+Exits 0 only if every step succeeded; 8 if only gateway steps could not be
 done (e.g. no gateway configured); otherwise the code of the first failure.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: withAdmin(a, func(cmd *cobra.Command, adm *kms.Admin, args []string) error {
@@ -171,19 +173,37 @@ done (e.g. no gateway configured); otherwise the code of the first failure.`,
 				a.progress(kms.Step{Name: "gateway deny list and device wipe", Detail: "denied at " + a.gateway()})
 			}
 			rep, err := adm.Revoke(cmd.Context(), name, a.progress)
+			matters := make([]string, 0, len(rep.Rotated))
+			for m := range rep.Rotated {
+				matters = append(matters, m)
+			}
+			slices.Sort(matters)
+			// The user's old epoch keys must stop working for uploads now,
+			// not when their agents' caches expire.
+			var epochFailed []string
+			for _, m := range matters {
+				if err := a.gatewayEpoch(cmd, m, rep.Rotated[m]); err != nil {
+					epochFailed = append(epochFailed, fmt.Sprintf("`mattersync-admin epoch set %s %d`", m, rep.Rotated[m]))
+				}
+			}
 			a.printf("summary for %s:\n", name)
 			a.printf("  groups removed: %s\n", listOrNone(rep.Groups))
 			var rotated []string
-			for m, e := range rep.Rotated {
-				rotated = append(rotated, fmt.Sprintf("%s (epoch %d)", m, e))
+			for _, m := range matters {
+				rotated = append(rotated, fmt.Sprintf("%s (epoch %d)", m, rep.Rotated[m]))
 			}
-			slices.Sort(rotated)
 			a.printf("  matters rotated: %s\n", listOrNone(rotated))
 			switch {
 			case err != nil:
 				return fmt.Errorf("REVOCATION INCOMPLETE, re-run when fixed: %w", err)
 			case gwErr != nil:
-				return exitError{exitIncomplete, fmt.Errorf("REVOCATION INCOMPLETE: Vault steps done, gateway deny list step failed: %w; until it is done, identity tokens already issued to %s stay valid at the gateway for up to their lifetime and devices are not told to wipe", gwErr, name)}
+				also := ""
+				if len(epochFailed) > 0 {
+					also = "; the gateway epoch step failed too: run " + strings.Join(epochFailed, ", ")
+				}
+				return exitError{exitIncomplete, fmt.Errorf("REVOCATION INCOMPLETE: Vault steps done, gateway deny list step failed: %w; until it is done, identity tokens already issued to %s stay valid at the gateway for up to their lifetime and devices are not told to wipe%s", gwErr, name, also)}
+			case len(epochFailed) > 0:
+				return exitError{exitIncomplete, fmt.Errorf("REVOCATION INCOMPLETE: Vault and deny list steps done, gateway epoch step failed for %d matters; until it is done, agents with cached keys of the old epochs can still upload there: run %s", len(epochFailed), strings.Join(epochFailed, ", "))}
 			}
 			a.printf("%s is revoked\n", name)
 			return nil
