@@ -54,8 +54,35 @@ type Agent struct {
 
 	closers []func() error // set by Open
 
-	mu       sync.Mutex                   // guards problems
-	problems map[string]map[string]string // matter -> file ID -> lasting problem
+	mu       sync.Mutex                    // guards problems and known
+	problems map[string]map[string]string  // matter -> file ID -> lasting problem
+	known    map[string]map[format.ID]bool // matter -> chunks uploaded or opened here
+}
+
+// problemKeys returns the keys (file IDs) of a matter's lasting problems.
+func (a *Agent) problemKeys(matter string) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Sorted(maps.Keys(a.problems[matter]))
+}
+
+// knownChunk records that this agent uploaded or opened a chunk itself.
+func (a *Agent) knownChunk(matter string, id format.ID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.known == nil {
+		a.known = map[string]map[format.ID]bool{}
+	}
+	if a.known[matter] == nil {
+		a.known[matter] = map[format.ID]bool{}
+	}
+	a.known[matter][id] = true
+}
+
+func (a *Agent) isKnownChunk(matter string, id format.ID) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.known[matter][id]
 }
 
 // mergeProblems applies a pass's problem changes and returns the matter's
@@ -275,7 +302,11 @@ func (a *Agent) stop(cause error, revoked bool) {
 func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths []string) (passResult, error) {
 	var res passResult
 	a.board.matter(m.id, func(s *MatterStatus) { s.State = "syncing" })
-	err := func() error {
+	pass := func() error {
+		if err := m.openFolder(ctx); err != nil {
+			return err
+		}
+		defer m.closeFolder()
 		mk, err := loadMatterKeys(ctx, a.keys, m.id)
 		if err != nil {
 			return err
@@ -285,6 +316,9 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 		}
 		if full {
 			paths = []string{""}
+			if err := m.retryProblems(ctx, mk, &res); err != nil {
+				return err
+			}
 		}
 		for _, p := range paths {
 			if err := m.scan(ctx, mk, p, &res); err != nil {
@@ -295,7 +329,15 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 			return nil
 		}
 		return m.pull(ctx, mk, &res)
-	}()
+	}
+	err := pass()
+	if remoteCode(err) == api.CodeStaleEpoch {
+		// The matter was rotated (a member removed or revoked): fetch the
+		// new epoch key now instead of at the end of the cache TTL.
+		a.log.Info("matter key rotated: fetching the new epoch", "matter", m.id)
+		a.keys.Invalidate(m.id)
+		err = pass()
+	}
 	err = a.checkRevoked(err)
 	now := time.Now()
 	msg := ""

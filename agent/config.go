@@ -28,7 +28,9 @@ type Config struct {
 		// tests), "token" (a token from the environment or a file), or
 		// "oidc" (the firm's identity provider, via `mattersync login`).
 		Auth      string `yaml:"auth"`
-		AuthMount string `yaml:"auth_mount"` // mount path of the auth method
+		// AuthMount is the mount of the login method; empty: the layout's
+		// userpass mount. Set it to e.g. "ldap" for LDAP logins.
+		AuthMount string `yaml:"auth_mount"`
 		Username  string `yaml:"username"`
 		// PasswordEnv / TokenEnv name environment variables holding the
 		// secret: the config file never holds one.
@@ -60,7 +62,6 @@ type Config struct {
 func DefaultConfig() Config {
 	var c Config
 	c.Vault.Auth = "userpass"
-	c.Vault.AuthMount = "userpass"
 	c.Vault.Layout = kms.DefaultLayout()
 	home, _ := os.UserHomeDir()
 	c.Root = filepath.Join(home, "Matters")
@@ -180,4 +181,12 @@ func (c *Config) Validate() error {
 // IgnorePatterns returns the default patterns plus the configured ones.
 func (c *Config) IgnorePatterns() []string {
 	return append(append([]string(nil), watch.DefaultIgnore...), c.Ignore...)
+}
+
+// LoginMount is the auth mount the agent logs in at.
+func (c *Config) LoginMount() string {
+	if c.Vault.AuthMount != "" {
+		return c.Vault.AuthMount
+	}
+	return c.Vault.Layout.Userpass
 }

@@ -1,12 +1,12 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 
 	"github.com/mattersync/mattersync/format"
@@ -31,14 +31,9 @@ const (
 	chunkBufSize = format.MaxChunkSize
 )
 
-// encode reads the file at abs once: chunks, chunk IDs, whole-file hash,
-// and uploads the chunks the gateway lacks.
-func (a *Agent) encode(ctx context.Context, matter string, k *format.Keys, abs string) (*encoded, error) {
-	f, err := os.Open(abs)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+// encode reads a file once: chunks, chunk IDs, whole-file hash, and uploads
+// the chunks the gateway lacks.
+func (a *Agent) encode(ctx context.Context, matter string, k *format.Keys, f io.Reader) (*encoded, error) {
 	ch := a.chunkers.Get().(*format.Chunker)
 	defer a.chunkers.Put(ch)
 	ch.Reset(f)
@@ -64,7 +59,7 @@ func (a *Agent) encode(ctx context.Context, matter string, k *format.Keys, abs s
 		}
 		if err != nil {
 			flush()
-			return nil, fmt.Errorf("read %s: %w", abs, err)
+			return nil, fmt.Errorf("read: %w", err)
 		}
 		id := k.ChunkID(chunk)
 		h.Write(chunk)
@@ -113,6 +108,9 @@ func (a *Agent) sendMissing(ctx context.Context, matter string, k *format.Keys, 
 	if err != nil {
 		return fmt.Errorf("ask for missing chunks: %w", err)
 	}
+	if err := a.verifyPresent(ctx, matter, k, batch, missing); err != nil {
+		return err
+	}
 	work := make(chan pendingChunk)
 	errs := make(chan error, putWorkers)
 	var wg sync.WaitGroup
@@ -129,6 +127,9 @@ func (a *Agent) sendMissing(ctx context.Context, matter string, k *format.Keys, 
 				if err == nil {
 					a.waitUpload(ctx, len(sealed))
 					err = a.remote.PutChunk(ctx, matter, p.id.String(), sealed)
+				}
+				if err == nil {
+					a.knownChunk(matter, p.id)
 				}
 				if err != nil {
 					errs <- fmt.Errorf("upload chunk %s: %w", p.id, err)
@@ -163,4 +164,51 @@ feed:
 		}
 	}
 	return firstErr
+}
+
+// verifyPresent opens every chunk the gateway says it has but this agent
+// has never itself uploaded or opened. Without this, a member could plant
+// a garbage chunk under the ID of content a colleague is about to save (the
+// ID is computable by every member): the colleague's upload would dedupe
+// against it and commit a version nobody can read. Such a chunk stops the
+// commit and is reported; the file stays local until IT removes it.
+func (a *Agent) verifyPresent(ctx context.Context, matter string, k *format.Keys, batch []pendingChunk, missing []string) error {
+	absent := make(map[string]bool, len(missing))
+	for _, id := range missing {
+		absent[id] = true
+	}
+	var plain []byte
+	var codec *format.Codec
+	defer func() {
+		if codec != nil {
+			a.putCodec(codec)
+		}
+	}()
+	for _, p := range batch {
+		if absent[p.id.String()] || a.isKnownChunk(matter, p.id) {
+			continue
+		}
+		sealed, err := a.remote.GetChunk(ctx, matter, p.id.String())
+		if err != nil {
+			return fmt.Errorf("check stored chunk %s: %w", p.id, err)
+		}
+		hdr, err := format.ParseHeader(sealed)
+		if err == nil && hdr.Epoch != k.Epoch() {
+			err = fmt.Errorf("sealed under epoch %d, expected %d: %w", hdr.Epoch, k.Epoch(), format.ErrWrongEpoch)
+		}
+		if err == nil {
+			if codec == nil {
+				codec = a.getCodec()
+			}
+			plain, err = codec.OpenChunk(plain[:0], k, p.id, sealed)
+		}
+		if err == nil && !bytes.Equal(plain, *p.buf) {
+			err = errTampered
+		}
+		if err != nil {
+			return fmt.Errorf("the gateway's copy of chunk %s does not open to this content (corrupt, or planted by someone with the matter key); not committed, tell IT: %w", p.id, errTampered)
+		}
+		a.knownChunk(matter, p.id)
+	}
+	return nil
 }

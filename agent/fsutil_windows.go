@@ -1,5 +1,7 @@
 package agent
 
-// syncDir is a no-op on Windows: NTFS journals renames (MoveFileEx), and
-// directories can't be opened for fsync there.
+// dirSyncSupported is false on Windows: NTFS journals renames (MoveFileEx),
+// and folders can't be opened for fsync there.
+const dirSyncSupported = false
+
 func syncDir(string) error { return nil }

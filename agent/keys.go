@@ -66,15 +66,16 @@ func (mk *matterKeys) epoch(ctx context.Context, n uint32) (*format.Keys, error)
 }
 
 // openManifest opens a sealed manifest with the keys of the epoch its
-// header names.
-func (mk *matterKeys) openManifest(ctx context.Context, sealed []byte, fileID format.ID, version uint64) (*format.Manifest, error) {
+// header names, and returns that epoch too.
+func (mk *matterKeys) openManifest(ctx context.Context, sealed []byte, fileID format.ID, version uint64) (*format.Manifest, uint32, error) {
 	h, err := format.ParseHeader(sealed)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	k, err := mk.epoch(ctx, h.Epoch)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return k.OpenManifest(sealed, fileID, version)
+	man, err := k.OpenManifest(sealed, fileID, version)
+	return man, h.Epoch, err
 }

@@ -15,9 +15,9 @@ var conflictTag = regexp.MustCompile(` \(conflict, [^()]*, [^()]*, \d{4}-\d{2}-\
 // ConflictName returns the name for the losing side of a concurrent edit of
 // rel ('/'-separated): same folder, "Name (conflict, <user>, <device>,
 // <YYYY-MM-DD HH.MM>).ext". Dots replace colons because Windows forbids them.
-// exists reports whether a candidate is taken; a counter is added until one
-// is free.
-func ConflictName(rel, user, device string, at time.Time, exists func(string) bool) string {
+// The stem is shortened so the name fits the 255-byte limit. exists reports
+// whether a candidate is taken; a counter is added until one is free.
+func ConflictName(rel, user, device string, at time.Time, exists func(string) (bool, error)) (string, error) {
 	dir, file := path.Split(rel)
 	stem, ext := splitExt(file)
 	if conflictTag.MatchString(file) {
@@ -25,17 +25,33 @@ func ConflictName(rel, user, device string, at time.Time, exists func(string) bo
 		stem, ext = file, ""
 	}
 	stem = conflictTag.ReplaceAllString(stem, "")
-	tag := fmt.Sprintf(" (conflict, %s, %s, %s)", cleanTagPart(user), cleanTagPart(device), at.Format("2006-01-02 15.04"))
-	for n := 1; ; n++ {
+	tag := fmt.Sprintf(" (conflict, %s, %s, %s)", truncateUTF8(cleanTagPart(user), 64), truncateUTF8(cleanTagPart(device), 64), at.Format("2006-01-02 15.04"))
+	if len(ext) > 32 {
+		stem, ext = stem+ext, "" // an "extension" that long is part of the name
+	}
+	const counterRoom = 6 // " 99999"
+	stem = strings.TrimRight(truncateUTF8(stem, maxSegment-len(tag)-len(ext)-counterRoom), " .")
+	for n := 1; n < 100000; n++ {
 		cand := dir + stem + tag + ext
 		if n > 1 {
 			cand = dir + stem + tag + fmt.Sprintf(" %d", n) + ext
 		}
-		if exists == nil || !exists(cand) {
-			return cand
+		if exists == nil {
+			return cand, nil
+		}
+		taken, err := exists(cand)
+		if err != nil {
+			return "", fmt.Errorf("conflict copy name %q: %w", cand, err)
+		}
+		if !taken {
+			return cand, nil
 		}
 	}
+	return "", fmt.Errorf("no free conflict copy name for %s", rel)
 }
+
+// maxSegment is the longest file name every supported OS accepts.
+const maxSegment = 255
 
 // IsConflictCopy reports whether a file name carries a conflict tag.
 func IsConflictCopy(rel string) bool {
@@ -97,8 +113,15 @@ func MatterFolder(id, name string) string {
 	return n + " [" + id + "]"
 }
 
+// truncateUTF8 cuts s to at most max bytes without splitting a character.
 func truncateUTF8(s string, max int) string {
-	for max > 0 && max < len(s) && s[max]&0xc0 == 0x80 {
+	if max >= len(s) {
+		return s
+	}
+	if max < 0 {
+		max = 0
+	}
+	for max > 0 && s[max]&0xc0 == 0x80 {
 		max--
 	}
 	return s[:max]

@@ -101,30 +101,49 @@ func httpClient(caFile string) (*http.Client, error) {
 	return &http.Client{Transport: tr}, nil
 }
 
-// Authenticator returns the Vault login the config asks for. Secrets come
-// from the environment variables the config names, never from the file.
-func (c *Config) Authenticator() (kms.Authenticator, error) {
+// Secrets is where `mattersync login` keeps the Vault secret: the OS
+// credential store (Windows Credential Manager, macOS Keychain, Secret
+// Service on Linux), never a file.
+type Secrets interface {
+	Get(key string) (string, error)
+}
+
+// SecretKey names the user's Vault secret in the credential store.
+func (c *Config) SecretKey() string {
+	return c.Vault.Auth + " " + c.Vault.Username + " @ " + c.Vault.Address
+}
+
+// Authenticator returns the Vault login the config asks for. The secret
+// comes from the environment variable the config names, if set, else from
+// the OS credential store (`mattersync login`); never from the file.
+func (c *Config) Authenticator(store Secrets) (kms.Authenticator, error) {
+	secret := func(env, def string) (string, error) {
+		if env == "" {
+			env = def
+		}
+		if v := os.Getenv(env); v != "" {
+			return v, nil
+		}
+		if store != nil {
+			if v, err := store.Get(c.SecretKey()); err == nil && v != "" {
+				return v, nil
+			}
+		}
+		return "", fmt.Errorf("vault.auth %s: no secret in $%s or the OS credential store: run `mattersync login`", c.Vault.Auth, env)
+	}
 	switch c.Vault.Auth {
 	case "userpass":
-		env := c.Vault.PasswordEnv
-		if env == "" {
-			env = "MATTERSYNC_VAULT_PASSWORD"
+		pw, err := secret(c.Vault.PasswordEnv, "MATTERSYNC_VAULT_PASSWORD")
+		if err != nil {
+			return nil, err
 		}
-		pw := os.Getenv(env)
-		if pw == "" {
-			return nil, fmt.Errorf("vault.auth userpass: the password is read from $%s, which is empty", env)
-		}
-		return kms.UserpassAuth{Mount: c.Vault.AuthMount, Username: c.Vault.Username, Password: pw}, nil
+		return kms.UserpassAuth{Mount: c.LoginMount(), Username: c.Vault.Username, Password: pw}, nil
 	case "token":
-		env := c.Vault.TokenEnv
-		if env == "" {
-			env = "VAULT_TOKEN"
-		}
-		t := os.Getenv(env)
-		if t == "" {
-			return nil, fmt.Errorf("vault.auth token: the token is read from $%s, which is empty", env)
+		t, err := secret(c.Vault.TokenEnv, "VAULT_TOKEN")
+		if err != nil {
+			return nil, err
 		}
 		return kms.TokenAuth{Token: t}, nil
 	}
-	return nil, fmt.Errorf("vault.auth %q: interactive OIDC login is not built into this agent yet; run Vault Agent (auto-auth with your IdP) and use auth: token", c.Vault.Auth)
+	return nil, fmt.Errorf("vault.auth %q: interactive OIDC login is not built into this agent yet; run Vault Agent (auto-auth with your identity provider) and use auth: token", c.Vault.Auth)
 }

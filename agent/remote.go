@@ -32,6 +32,8 @@ type Keys interface {
 	Matters(ctx context.Context) ([]kms.Matter, error)
 	CurrentKey(ctx context.Context, matter string) (uint32, []byte, error)
 	EpochKey(ctx context.Context, matter string, n uint32) ([]byte, error)
+	// Invalidate drops a matter's cached keys (after a rotation).
+	Invalidate(matter string)
 	Wipe()
 }
 

@@ -81,7 +81,7 @@ func (a *Agent) Versions(ctx context.Context, path string) ([]VersionInfo, error
 			if err != nil {
 				return nil, err
 			}
-			man, err := mk.openManifest(ctx, fv.Manifest, fid, uint64(v.Version))
+			man, _, err := mk.openManifest(ctx, fv.Manifest, fid, uint64(v.Version))
 			if err != nil {
 				return nil, fmt.Errorf("version %d: %w", v.Version, err)
 			}
@@ -116,32 +116,37 @@ func (a *Agent) Restore(ctx context.Context, path string, version int64) (int64,
 	if fv.Deleted {
 		return 0, fmt.Errorf("version %d of %s is a delete; pick an earlier version", version, rel)
 	}
-	man, err := mk.openManifest(ctx, fv.Manifest, fid, uint64(version))
+	man, _, err := mk.openManifest(ctx, fv.Manifest, fid, uint64(version))
 	if err != nil {
 		return 0, err
 	}
-	abs, err := m.local(rel)
-	if err != nil {
+	if err := m.openFolder(ctx); err != nil {
 		return 0, err
 	}
+	defer m.closeFolder()
 	var res passResult
 	// Bring the local copy to the head first, so the restore is an edit of
 	// the newest version and a local edit is not overwritten unseen.
 	if err := m.pull(ctx, mk, &res); err != nil {
 		return 0, err
 	}
-	cur, err := lstat(abs)
+	tmp, err := m.fetch(ctx, mk, man)
+	if err != nil {
+		return 0, err
+	}
+	defer m.fs.remove(tmp)
+	cur, err := m.fs.lstat(rel)
 	if err != nil {
 		return 0, err
 	}
 	row, rowErr := a.idx.File(ctx, m.id, rel)
-	if cur.exists && (rowErr != nil || !cur.matches(row)) {
-		if err := m.moveAside(ctx, rel, abs, "kept before restoring version "+fmt.Sprint(version), &res); err != nil {
+	if cur.exists && (rowErr != nil || !cur.matches(row.Size, row.MtimeNs)) {
+		if err := m.moveAside(ctx, rel, "kept before restoring version "+fmt.Sprint(version), &res); err != nil {
 			return 0, err
 		}
 		cur = stat{}
 	}
-	if err := m.download(ctx, mk, man, abs, cur); err != nil {
+	if err := m.fs.install(tmp, rel, cur, man.ModTime); err != nil {
 		return 0, err
 	}
 	if err := m.upload(ctx, mk, rel, &res); err != nil {

@@ -44,7 +44,7 @@ func newConfigCmd(opts *options) *cobra.Command {
 			// computed where the agent runs.
 			var f initFile
 			f.Gateway.URL, f.Vault.Address, f.Vault.Auth = gatewayURL, vaultAddr, auth
-			f.Vault.AuthMount, f.Vault.Username, f.Root, f.DeviceName = auth, username, root, device
+			f.Vault.Username, f.Root, f.DeviceName = username, root, device
 			b, err := yaml.Marshal(f)
 			if err != nil {
 				return err
@@ -86,10 +86,9 @@ type initFile struct {
 		URL string `yaml:"url"`
 	} `yaml:"gateway"`
 	Vault struct {
-		Address   string `yaml:"address"`
-		Auth      string `yaml:"auth"`
-		AuthMount string `yaml:"auth_mount"`
-		Username  string `yaml:"username,omitempty"`
+		Address  string `yaml:"address"`
+		Auth     string `yaml:"auth"`
+		Username string `yaml:"username,omitempty"`
 	} `yaml:"vault"`
 	Root       string `yaml:"root,omitempty"`
 	DeviceName string `yaml:"device_name,omitempty"`

@@ -24,7 +24,7 @@ func loadConfig(opts *options) (agent.Config, kms.Authenticator, error) {
 	if err != nil {
 		return cfg, nil, err
 	}
-	auth, err := cfg.Authenticator()
+	auth, err := cfg.Authenticator(keychain{})
 	return cfg, auth, err
 }
 

