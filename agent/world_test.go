@@ -99,6 +99,15 @@ type testAgent struct {
 }
 
 func (w *world) agent(u kmstest.User) *testAgent {
+	w.t.Helper()
+	a := w.agentAt(u, w.t.TempDir(), w.t.TempDir())
+	a.sync() // creates the matter folder
+	return a
+}
+
+// agentAt starts an agent for u on the given matters root and data dir
+// (a restarted laptop, a laptop whose index was deleted), without syncing.
+func (w *world) agentAt(u kmstest.User, root, dataDir string) *testAgent {
 	t := w.t
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -107,7 +116,7 @@ func (w *world) agent(u kmstest.User) *testAgent {
 	cfg := agent.DefaultConfig()
 	cfg.Gateway.URL = w.gateway
 	cfg.Vault.Address, cfg.Vault.Username, cfg.Vault.Layout = w.vault.Config.Address, u.Name, w.vault.Config.Layout
-	cfg.Root, cfg.DataDir, cfg.DeviceName = t.TempDir(), t.TempDir(), u.Name+"-laptop"
+	cfg.Root, cfg.DataDir, cfg.DeviceName = root, dataDir, u.Name+"-laptop"
 	idx, err := index.Open(ctx, filepath.Join(cfg.DataDir, "index.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +138,6 @@ func (w *world) agent(u kmstest.User) *testAgent {
 		t.Fatal(err)
 	}
 	ta := &testAgent{Agent: a, w: w, user: u, cfg: cfg}
-	ta.sync() // creates the matter folder
 	ms, err := kr.Matters(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,95 @@
+package agent_test
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mattersync/mattersync/internal/testenv"
+	"github.com/mattersync/mattersync/kms"
+)
+
+// A deleted index is rebuilt from the disk and the gateway: nothing is
+// uploaded again, no conflict copy is made, nothing is lost.
+func TestIndexRebuild(t *testing.T) {
+	w := newWorld(t)
+	alice := w.agent(w.member(kms.RoleRW))
+	bobUser := w.member(kms.RoleRW)
+	root := t.TempDir()
+	bob := w.agentAt(bobUser, root, t.TempDir())
+	alice.write("Brief.docx", []byte("brief v1"))
+	alice.write("Exhibits/A.pdf", []byte("exhibit A"))
+	alice.sync()
+	bob.sync()
+	bob.write("Bob's notes.txt", []byte("notes"))
+	bob.sync()
+
+	// bob's laptop loses its index (a new data dir) but keeps its files,
+	// and one file was edited meanwhile.
+	bob.write("Exhibits/A.pdf", []byte("exhibit A, annotated offline"))
+	bob2 := w.agentAt(bobUser, root, t.TempDir())
+	sum := bob2.sync()
+	if sum.Conflicts != 1 || sum.Uploaded != 1 {
+		// Only the edited file differs from the gateway: it is kept as a
+		// conflict copy (never overwritten) and uploaded as such.
+		t.Fatalf("rebuild: %+v", sum)
+	}
+	for rel, want := range map[string]string{"Brief.docx": "brief v1", "Bob's notes.txt": "notes", "Exhibits/A.pdf": "exhibit A"} {
+		if got, err := bob2.read(rel); err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", rel, got, err, want)
+		}
+	}
+	if again := bob2.sync(); again.Uploaded+again.Downloaded+again.Conflicts != 0 {
+		t.Fatalf("a second pass after the rebuild still did work: %+v", again)
+	}
+}
+
+// A full disk is a clear problem with the file that did not fit; the old
+// local copy is untouched, no partial file is left, and the rest syncs.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	w := newWorld(t)
+	alice := w.agent(w.member(kms.RoleRW))
+	root := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", root).CombinedOutput(); err != nil {
+		if testenv.InCI() {
+			t.Fatalf("mount tmpfs: %v: %s", err, out)
+		}
+		t.Skipf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", root).Run() })
+	bob := w.agentAt(w.member(kms.RoleRW), root, t.TempDir())
+	alice.write("Brief.txt", []byte("brief v1"))
+	alice.sync()
+	bob.sync()
+
+	big := make([]byte, 4<<20)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range big {
+		big[i] = byte(r.Uint32())
+	}
+	alice.write("Brief.txt", big) // does not fit on bob's disk
+	alice.write("Small.txt", []byte("fits"))
+	alice.sync()
+	sum := bob.sync()
+	if got, _ := bob.read("Brief.txt"); !bytes.Equal(got, []byte("brief v1")) {
+		t.Fatalf("the old copy was touched: %d bytes", len(got))
+	}
+	if got, _ := bob.read("Small.txt"); string(got) != "fits" {
+		t.Fatalf("the rest did not sync: %q", got)
+	}
+	errs := strings.Join(bob.Status().Matters[0].Errors, "\n")
+	if !strings.Contains(errs, "no space left") {
+		t.Fatalf("no clear error: %q (summary %+v)", errs, sum)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(strings.ReplaceAll(bob.folder, "[", "[[]"), ".mattersync-tmp-*"))
+	if len(leftovers) != 0 {
+		t.Fatalf("partial files left: %v", leftovers)
+	}
+}
