@@ -327,9 +327,9 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 		if err := checkEpoch(ctx, tx, c, " FOR UPDATE"); err != nil {
 			return err
 		}
-		// An accepted commit's epoch raises the matter's: agents move to a
-		// new epoch even if no admin told the gateway.
-		if err := tx.QueryRow(ctx, `UPDATE matters SET seq = seq + 1, epoch = GREATEST(epoch, $2) WHERE id = $1 RETURNING seq`, c.Matter, int64(c.Epoch)).Scan(&v.Seq); err != nil {
+		// Only the admin raises the matter's epoch: if commits did, one
+		// member sealing a huge epoch could lock every writer out.
+		if err := tx.QueryRow(ctx, `UPDATE matters SET seq = seq + 1 WHERE id = $1 RETURNING seq`, c.Matter).Scan(&v.Seq); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO versions (matter, file, version, seq, deleted, size, epoch, entity, device, created_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,

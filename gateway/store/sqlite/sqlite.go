@@ -387,9 +387,9 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 		if _, err := tx.ExecContext(ctx, `INSERT INTO matters (id) VALUES (?) ON CONFLICT DO NOTHING`, c.Matter); err != nil {
 			return err
 		}
-		// An accepted commit's epoch raises the matter's: agents move to a
-		// new epoch even if no admin told the gateway.
-		if err := tx.QueryRowContext(ctx, `UPDATE matters SET seq = seq + 1, epoch = max(epoch, ?) WHERE id = ? RETURNING seq`, c.Epoch, c.Matter).Scan(&v.Seq); err != nil {
+		// Only the admin raises the matter's epoch: if commits did, one
+		// member sealing a huge epoch could lock every writer out.
+		if err := tx.QueryRowContext(ctx, `UPDATE matters SET seq = seq + 1 WHERE id = ? RETURNING seq`, c.Matter).Scan(&v.Seq); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO versions (matter, file, version, seq, deleted, size, epoch, entity, device, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
