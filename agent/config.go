@@ -27,7 +27,7 @@ type Config struct {
 		// Auth is how the agent logs in to Vault: "userpass" (dev and
 		// tests), "token" (a token from the environment or a file), or
 		// "oidc" (the firm's identity provider, via `mattersync login`).
-		Auth      string `yaml:"auth"`
+		Auth string `yaml:"auth"`
 		// AuthMount is the mount of the login method; empty: the layout's
 		// userpass mount. Set it to e.g. "ldap" for LDAP logins.
 		AuthMount string `yaml:"auth_mount"`

@@ -526,4 +526,3 @@ func rssKiB(pid int) (int64, error) {
 	}
 	return 0, fmt.Errorf("no VmRSS")
 }
-
