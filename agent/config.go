@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/user"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/mattersync/mattersync/agent/watch"
@@ -24,9 +26,9 @@ type Config struct {
 	Vault struct {
 		Address string `yaml:"address"`
 		CAFile  string `yaml:"ca_file"`
-		// Auth is how the agent logs in to Vault: "userpass" (dev and
-		// tests), "token" (a token from the environment or a file), or
-		// "oidc" (the firm's identity provider, via `mattersync login`).
+		// Auth is how the agent logs in to Vault: "userpass" (Vault
+		// userpass or LDAP) or "token" (e.g. from Vault Agent). "oidc" is
+		// accepted but refused at login until the browser flow is built.
 		Auth string `yaml:"auth"`
 		// AuthMount is the mount of the login method; empty: the layout's
 		// userpass mount. Set it to e.g. "ldap" for LDAP logins.
@@ -67,6 +69,7 @@ func DefaultConfig() Config {
 	c.Root = filepath.Join(home, "Matters")
 	c.DataDir = defaultDataDir(home)
 	c.DeviceName, _ = os.Hostname()
+	c.Vault.Username = osUserName()
 	c.KeyCacheTTL = 15 * time.Minute
 	c.RescanInterval = time.Hour
 	c.Debounce = 500 * time.Millisecond
@@ -137,7 +140,7 @@ func (c *Config) Validate() error {
 	switch c.Vault.Auth {
 	case "userpass":
 		if c.Vault.Username == "" {
-			bad("vault.username is required with vault.auth: userpass")
+			bad("vault.username is required (the OS account name could not be read)")
 		}
 	case "token", "oidc":
 	default:
@@ -189,4 +192,18 @@ func (c *Config) LoginMount() string {
 		return c.Vault.AuthMount
 	}
 	return c.Vault.Layout.Userpass
+}
+
+// osUserName is the signed-in account's name without a Windows domain
+// ("FIRM\\alice" -> "alice"), lowercased: the default Vault user name.
+func osUserName() string {
+	u, err := user.Current()
+	if err != nil {
+		return ""
+	}
+	name := u.Username
+	if i := strings.LastIndexAny(name, `\\/`); i >= 0 {
+		name = name[i+1:]
+	}
+	return strings.ToLower(name)
 }

@@ -290,7 +290,7 @@ func TestMSI(t *testing.T) {
 		}
 		want := map[string]string{
 			"ProductName": "mattersync", "ProductVersion": "1.2.3.4", "ALLUSERS": "1",
-			"VAULT_AUTH": "oidc", "UpgradeCode": "{6D26DA90-3A35-46BF-8DC1-BDFE50F8D473}",
+			"VAULT_AUTH": "userpass", "UpgradeCode": "{6D26DA90-3A35-46BF-8DC1-BDFE50F8D473}",
 		}
 		for k, v := range want {
 			if props[k] != v {
