@@ -2,6 +2,8 @@ package agent_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mattersync/mattersync/agent"
 	"github.com/mattersync/mattersync/internal/testenv"
 	"github.com/mattersync/mattersync/kms"
 )
@@ -91,5 +94,37 @@ func TestDiskFull(t *testing.T) {
 	leftovers, _ := filepath.Glob(filepath.Join(strings.ReplaceAll(bob.folder, "[", "[[]"), ".mattersync-tmp-*"))
 	if len(leftovers) != 0 {
 		t.Fatalf("partial files left: %v", leftovers)
+	}
+}
+
+// When IT revokes a user, the gateway answers "revoked": the agent stops,
+// drops its keys and, under wipe_on_revoke, removes the local matter
+// folders; by default it keeps them.
+func TestRevokedAgentWipes(t *testing.T) {
+	w := newWorld(t)
+	alice := w.agent(w.member(kms.RoleRW))
+	alice.write("Brief.docx", []byte("brief"))
+	alice.sync()
+	for _, wipe := range []bool{false, true} {
+		u := w.member(kms.RoleRW)
+		cfg := w.config(u, t.TempDir(), t.TempDir())
+		cfg.WipeOnRevoke = wipe
+		b := w.agentWith(u, cfg)
+		b.sync()
+		if got, _ := b.read("Brief.docx"); string(got) != "brief" {
+			t.Fatalf("before revocation: %q", got)
+		}
+		w.deny(u)
+		_, err := b.SyncOnce(context.Background())
+		if !errors.Is(err, agent.ErrRevoked) {
+			t.Fatalf("sync after deny: %v, want ErrRevoked", err)
+		}
+		if st := b.Status(); st.State != "revoked" {
+			t.Fatalf("status %q, want revoked", st.State)
+		}
+		_, statErr := os.Stat(b.folder)
+		if wipe != errors.Is(statErr, os.ErrNotExist) {
+			t.Fatalf("wipe_on_revoke=%v: matter folder stat = %v", wipe, statErr)
+		}
 	}
 }

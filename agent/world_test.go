@@ -108,15 +108,25 @@ func (w *world) agent(u kmstest.User) *testAgent {
 // agentAt starts an agent for u on the given matters root and data dir
 // (a restarted laptop, a laptop whose index was deleted), without syncing.
 func (w *world) agentAt(u kmstest.User, root, dataDir string) *testAgent {
+	return w.agentWith(u, w.config(u, root, dataDir))
+}
+
+// config is an agent config for u in this world.
+func (w *world) config(u kmstest.User, root, dataDir string) agent.Config {
+	cfg := agent.DefaultConfig()
+	cfg.Gateway.URL = w.gateway
+	cfg.Vault.Address, cfg.Vault.Username, cfg.Vault.Layout = w.vault.Config.Address, u.Name, w.vault.Config.Layout
+	cfg.Root, cfg.DataDir, cfg.DeviceName = root, dataDir, u.Name+"-laptop"
+	return cfg
+}
+
+// agentWith starts an agent for u with cfg, without syncing.
+func (w *world) agentWith(u kmstest.User, cfg agent.Config) *testAgent {
 	t := w.t
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	kr := w.vault.Login(t, u)
-	cfg := agent.DefaultConfig()
-	cfg.Gateway.URL = w.gateway
-	cfg.Vault.Address, cfg.Vault.Username, cfg.Vault.Layout = w.vault.Config.Address, u.Name, w.vault.Config.Layout
-	cfg.Root, cfg.DataDir, cfg.DeviceName = root, dataDir, u.Name+"-laptop"
 	idx, err := index.Open(ctx, filepath.Join(cfg.DataDir, "index.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -174,3 +184,21 @@ func (a *testAgent) write(rel string, data []byte) {
 }
 
 func (a *testAgent) read(rel string) ([]byte, error) { return os.ReadFile(a.path(rel)) }
+
+// deny puts u on the gateway's deny list, as `user revoke` does.
+func (w *world) deny(u kmstest.User) {
+	t := w.t
+	t.Helper()
+	admin := w.vault.User(t, true)
+	kr := w.vault.Login(t, admin)
+	gw, err := client.New(w.gateway, client.TokenFunc(func(ctx context.Context) (string, error) {
+		tok, err := kr.IdentityToken(ctx)
+		return tok.Raw, err
+	}), client.Options{Device: "it"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Deny(context.Background(), u.EntityID, u.Name, "left the firm"); err != nil {
+		t.Fatal(err)
+	}
+}
