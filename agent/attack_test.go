@@ -51,10 +51,7 @@ func (w *world) rogue(u kmstest.User) *rogue {
 		t.Fatal(err)
 	}
 	t.Cleanup(codec.Close)
-	gw, err := client.New(w.gateway, client.TokenFunc(func(ctx context.Context) (string, error) {
-		tok, err := kr.IdentityToken(ctx)
-		return tok.Raw, err
-	}), client.Options{Device: "rogue"})
+	gw, err := client.New(w.gateway, kr, client.Options{Device: "rogue"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,11 +54,7 @@ func Open(ctx context.Context, cfg Config, auth kms.Authenticator, log *slog.Log
 		kr.Close()
 		return nil, err
 	}
-	tokens := client.TokenFunc(func(ctx context.Context) (string, error) {
-		t, err := kr.IdentityToken(ctx)
-		return t.Raw, err
-	})
-	gw, err := client.New(cfg.Gateway.URL, tokens, client.Options{HTTPClient: hc, Device: cfg.DeviceName})
+	gw, err := client.New(cfg.Gateway.URL, kr, client.Options{HTTPClient: hc, Device: cfg.DeviceName})
 	if err != nil {
 		idx.Close()
 		kr.Close()

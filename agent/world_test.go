@@ -132,10 +132,7 @@ func (w *world) agentWith(u kmstest.User, cfg agent.Config) *testAgent {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { idx.Close() })
-	gw, err := client.New(cfg.Gateway.URL, client.TokenFunc(func(ctx context.Context) (string, error) {
-		tok, err := kr.IdentityToken(ctx)
-		return tok.Raw, err
-	}), client.Options{Device: cfg.DeviceName})
+	gw, err := client.New(cfg.Gateway.URL, kr, client.Options{Device: cfg.DeviceName})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,10 +188,7 @@ func (w *world) deny(u kmstest.User) {
 	t.Helper()
 	admin := w.vault.User(t, true)
 	kr := w.vault.Login(t, admin)
-	gw, err := client.New(w.gateway, client.TokenFunc(func(ctx context.Context) (string, error) {
-		tok, err := kr.IdentityToken(ctx)
-		return tok.Raw, err
-	}), client.Options{Device: "it"})
+	gw, err := client.New(w.gateway, kr, client.Options{Device: "it"})
 	if err != nil {
 		t.Fatal(err)
 	}

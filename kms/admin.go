@@ -48,6 +48,13 @@ func (a *Admin) IdentityToken(ctx context.Context) (IdentityToken, error) {
 	return a.s.identityToken(ctx, false)
 }
 
+// Token returns the raw identity token: an Admin is the gateway client's
+// token source (client.TokenSource) as it is.
+func (a *Admin) Token(ctx context.Context) (string, error) {
+	t, err := a.IdentityToken(ctx)
+	return t.Raw, err
+}
+
 // TokenConfig returns the issuer, audience and JWKS URL of identity tokens.
 func (a *Admin) TokenConfig(ctx context.Context) (TokenConfig, error) {
 	return FetchTokenConfig(ctx, a.s.cfg)

@@ -64,6 +64,13 @@ func (k *Keyring) IdentityToken(ctx context.Context) (IdentityToken, error) {
 	return k.s.identityToken(ctx, false)
 }
 
+// Token returns the raw identity token, so a Keyring is the gateway
+// client's token source (client.TokenSource) as it is.
+func (k *Keyring) Token(ctx context.Context) (string, error) {
+	t, err := k.IdentityToken(ctx)
+	return t.Raw, err
+}
+
 // RefreshIdentityToken fetches a new identity token now, e.g. after the
 // gateway refused the cached one.
 func (k *Keyring) RefreshIdentityToken(ctx context.Context) (IdentityToken, error) {

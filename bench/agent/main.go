@@ -214,10 +214,7 @@ func (b *bench) latency(ctx context.Context, edits int) error {
 		return err
 	}
 	defer kr.Close()
-	gw, err := client.New(b.s.GatewayURL(), client.TokenFunc(func(ctx context.Context) (string, error) {
-		t, err := kr.IdentityToken(ctx)
-		return t.Raw, err
-	}), client.Options{Device: "bench"})
+	gw, err := client.New(b.s.GatewayURL(), kr, client.Options{Device: "bench"})
 	if err != nil {
 		return err
 	}

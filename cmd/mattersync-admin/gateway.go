@@ -134,10 +134,7 @@ func (g *gatewayAccess) client(ctx context.Context, url string) (*client.Client,
 		// The Vault session lives as long as the command; the process
 		// exits right after.
 		context.AfterFunc(ctx, func() { adm.Close() })
-		tokens = client.TokenFunc(func(ctx context.Context) (string, error) {
-			t, err := adm.IdentityToken(ctx)
-			return t.Raw, err
-		})
+		tokens = adm
 	}
 	host, _ := os.Hostname()
 	dev := "mattersync-admin"
