@@ -342,6 +342,9 @@ func testEpochs(t *testing.T, h Harness) {
 		t.Fatalf("epoch of an unknown matter = %d, want 0", e)
 	}
 	f := RandomID(t)
+	if _, err := s.SetEpoch(ctx(t), "m", 1, Rec("admin.epoch.set", "m")); err != nil {
+		t.Fatal(err)
+	}
 	mustCommit(t, s, store.Commit{Matter: "m", File: f, Epoch: 1})
 	before := auditCount(t, s)
 	prev, err := s.SetEpoch(ctx(t), "m", 3, Rec("admin.epoch.set", "m"))
