@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // MaxMatterIDLen bounds matter IDs so they fit, with prefixes, in Vault
@@ -12,10 +13,12 @@ const MaxMatterIDLen = 40
 
 // ValidateMatterID reports whether id is a valid matter ID: 1 to 40
 // characters of lowercase ASCII letters, digits and '-', starting and ending
-// with a letter or digit (e.g. "2026-0001"). One rule for every component,
-// because the ID is part of Vault names, S3 keys and the associated data of
-// every sealed object. Lowercase only, so two spellings can never name two
-// matters.
+// with a letter or digit (e.g. "2026-0001"), and not ending in "-rw", "-ro"
+// or "-screened". One rule for every component, because the ID is part of
+// Vault names, S3 keys and the associated data of every sealed object.
+// Lowercase only, so two spellings can never name two matters; and no role
+// suffix, so matter "x-screened" can never share a Vault group or policy
+// name with matter "x"'s ethical wall.
 func ValidateMatterID(id string) error {
 	if id == "" {
 		return errors.New("format: matter ID is empty")
@@ -30,6 +33,11 @@ func ValidateMatterID(id string) error {
 		case c == '-' && i != 0 && i != len(id)-1:
 		default:
 			return fmt.Errorf("format: matter ID %q: character %q at position %d is not allowed (use a-z, 0-9 and inner '-')", id, c, i)
+		}
+	}
+	for _, suffix := range []string{"-rw", "-ro", "-screened"} {
+		if strings.HasSuffix(id, suffix) {
+			return fmt.Errorf("format: matter ID %q ends in %q, which is reserved for Vault group names", id, suffix)
 		}
 	}
 	return nil

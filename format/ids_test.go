@@ -6,13 +6,14 @@ import (
 )
 
 func TestValidateMatterID(t *testing.T) {
-	good := []string{"2026-0001", "a", "acme-v-example-42", strings.Repeat("a", MaxMatterIDLen)}
+	good := []string{"2026-0001", "a", "acme-v-example-42", strings.Repeat("a", MaxMatterIDLen), "rw", "x-rwa", "screened-1"}
 	for _, id := range good {
 		if err := ValidateMatterID(id); err != nil {
 			t.Errorf("ValidateMatterID(%q) = %v, want nil", id, err)
 		}
 	}
-	bad := []string{"", "-a", "a-", "A1", "a/b", "a..b", "a b", "ä", "a\x00", strings.Repeat("a", MaxMatterIDLen+1), "../x"}
+	bad := []string{"", "-a", "a-", "A1", "a/b", "a..b", "a b", "ä", "a\x00", strings.Repeat("a", MaxMatterIDLen+1), "../x",
+		"2026-0001-screened", "x-rw", "x-ro"}
 	for _, id := range bad {
 		if err := ValidateMatterID(id); err == nil {
 			t.Errorf("ValidateMatterID(%q) = nil, want error", id)
