@@ -11,6 +11,7 @@ AGENT_PLATFORMS  := windows/amd64 windows/arm64 darwin/amd64 darwin/arm64 linux/
 SERVER_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
 export GOTOOLCHAIN := local
+SHELL := bash
 
 .PHONY: help build test test-short tools cross lint bench fuzz run clean-run clean
 
@@ -24,9 +25,10 @@ build: ## build the three binaries into bin/
 tools: ## build (once, cached) the pinned Vault, MinIO and staticcheck into .tools/bin
 	tools/install.sh
 
-test: tools ## everything: unit, integration against real Vault/MinIO/PostgreSQL, -race, bounded fuzzing
-	$(GO) test -race -count=1 -timeout 30m ./...
+test: tools ## everything: bounded fuzzing, then unit, integration and e2e tests against real Vault/MinIO/PostgreSQL with -race
 	$(MAKE) --no-print-directory fuzz
+	@mkdir -p bin; set -o pipefail; $(GO) test -race -count=1 -timeout 30m ./... 2>&1 | tee bin/test.log; status=$$?; \
+		echo "packages: $$(grep -c '^ok ' bin/test.log) passed, $$(grep -c '^FAIL' bin/test.log) failed"; exit $$status
 
 test-short: ## unit tests only, no services
 	$(GO) test -short -count=1 ./...
