@@ -280,14 +280,35 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, rq *request
 
 func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "admin.audit.verify"
-	if _, err := queryParams(r, op); err != nil {
+	q, err := queryParams(r, op, "max_checkpoint_age", "expect")
+	if err != nil {
 		return err
+	}
+	opts := audit.VerifyOptions{CheckpointInterval: s.cfg.Audit.CheckpointInterval}
+	if v := q.Get("max_checkpoint_age"); q.Has("max_checkpoint_age") {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return E(op, KindInvalid, "max_checkpoint_age must be a positive duration such as 10m")
+		}
+		opts.MaxCheckpointAge = d
+	}
+	if v := q.Get("expect"); q.Has("expect") {
+		for _, a := range strings.Split(v, ",") {
+			anchor, err := audit.ParseAnchor(a)
+			if err != nil {
+				return E(op, KindInvalid, "expect must be a comma-separated list of <seq>:<hash>")
+			}
+			opts.Expect = append(opts.Expect, anchor)
+		}
+		if len(opts.Expect) > 1000 {
+			return E(op, KindTooLarge, "at most 1000 expected checkpoints")
+		}
 	}
 	if err := s.appendAudit(r.Context(), rq, http.StatusOK, 0); err != nil {
 		return err
 	}
 	s.extendDeadlines(w, rq, 0, time.Hour)
-	rep, err := audit.Verify(r.Context(), s.store, s.keys)
+	rep, err := audit.Verify(r.Context(), s.store, s.keys, opts)
 	if err != nil {
 		if errors.Is(err, r.Context().Err()) {
 			return nil

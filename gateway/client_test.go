@@ -218,7 +218,7 @@ func TestClient(t *testing.T) {
 	if err := e.srv.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := admin.AuditVerify(ctx)
+	rep, err := admin.AuditVerify(ctx, client.VerifyOptions{})
 	if err != nil || !rep.OK || rep.Checkpoints != 1 {
 		t.Fatalf("AuditVerify = %+v, %v", rep, err)
 	}

@@ -60,6 +60,7 @@ type envOpts struct {
 	key         ed25519.PrivateKey
 	verifier    gateway.Verifier
 	tune        func(*gateway.Config)
+	logs        io.Writer // the gateway's JSON log (default: discarded)
 }
 
 func testConfig() gateway.Config {
@@ -117,7 +118,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 		}
 	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	if testing.Verbose() && os.Getenv("GATEWAY_TEST_LOG") != "" {
+	if o.logs != nil {
+		logger = slog.New(slog.NewJSONHandler(o.logs, nil))
+	} else if testing.Verbose() && os.Getenv("GATEWAY_TEST_LOG") != "" {
 		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	e.srv, err = gateway.New(ctx, e.cfg, gateway.Deps{Store: e.store, Blobs: blobs, Verifier: v, SigningKey: e.key, Logger: logger})

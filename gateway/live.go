@@ -24,7 +24,6 @@ type live struct {
 	changes  int64
 	loadedAt time.Time     // last successful poll (monotonic)
 	wake     chan struct{} // closed and replaced when changes grow
-	signed   int64         // last audit seq this process checkpointed
 }
 
 func newLive(s store.Store, log *slog.Logger, m *metrics) *live {
@@ -108,20 +107,6 @@ func (l *live) changed() {
 func (l *live) broadcastLocked() {
 	close(l.wake)
 	l.wake = make(chan struct{})
-}
-
-func (l *live) signedSeq() int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.signed
-}
-
-func (l *live) setSignedSeq(seq int64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if seq > l.signed {
-		l.signed = seq
-	}
 }
 
 // limiter is a token bucket per entity.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -20,6 +21,8 @@ type metrics struct {
 	auditAppends *prometheus.CounterVec
 	auditSeconds prometheus.Histogram
 	denyEntries  prometheus.Gauge
+	chainBroken  prometheus.Gauge
+	checkpoints  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -41,8 +44,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Latency of stand-alone audit appends (reads and refusals).", Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 14)}),
 		denyEntries: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "deny_list_entries",
 			Help: "Entities on the deny list as this replica last saw it."}),
+		chainBroken: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "audit_chain_broken",
+			Help: "1 if this replica found the audit chain rewritten, truncated or its checkpoints deleted (it signs nothing more until restarted)."}),
+		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "audit_checkpoints_total",
+			Help: "Audit checkpoints this replica signed."}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bytesIn, m.bytesOut, m.denials, m.auditAppends, m.auditSeconds, m.denyEntries} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bytesIn, m.bytesOut, m.denials, m.auditAppends, m.auditSeconds, m.denyEntries, m.chainBroken, m.checkpoints} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -59,8 +66,9 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, api.Health{Status: "ok"})
 }
 
-// readyz checks every dependency a request needs: store, S3, the JWKS and
-// a fresh deny list.
+// readyz checks every dependency a request needs: store, S3, the JWKS, a
+// fresh deny list and an unbroken audit chain. It answers only ok or fail
+// per check: the causes (which name hosts, users, buckets) go to the log.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
@@ -69,7 +77,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	check := func(name string, err error) {
 		if err != nil {
 			ok = false
-			checks[name] = err.Error()
+			checks[name] = "fail"
+			s.log.Warn("readiness check failed", "check", name, "err", err)
 			return
 		}
 		checks[name] = "ok"
@@ -80,7 +89,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if _, fresh := s.live.denied("", s.cfg.Limits.DenyMaxStaleness); fresh {
 		check("deny_list", nil)
 	} else {
-		check("deny_list", errStale)
+		check("deny_list", errors.New("deny list not refreshed recently"))
+	}
+	if s.chainBroken() {
+		check("audit", errors.New("audit chain broken: this replica refuses to sign checkpoints (see the \"audit chain broken\" log line)"))
+	} else {
+		check("audit", nil)
 	}
 	h := api.Health{Status: "ok", Checks: checks}
 	status := http.StatusOK
@@ -89,9 +103,3 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, status, h)
 }
-
-type staleError struct{}
-
-func (staleError) Error() string { return "deny list not refreshed recently" }
-
-var errStale error = staleError{}

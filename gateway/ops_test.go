@@ -77,7 +77,7 @@ func TestOpsEndpoints(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	rep, err := audit.Verify(context.Background(), e.store, []ed25519.PublicKey{e.key.Public().(ed25519.PublicKey)})
+	rep, err := audit.Verify(context.Background(), e.store, []ed25519.PublicKey{e.key.Public().(ed25519.PublicKey)}, audit.VerifyOptions{})
 	if err != nil || !rep.OK || rep.Checkpoints == 0 {
 		t.Fatalf("verify: %+v, %v", rep, err)
 	}

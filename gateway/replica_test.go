@@ -152,7 +152,7 @@ func TestTwoReplicas(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rep, err := audit.Verify(context.Background(), a.store, nil)
+		rep, err := audit.Verify(context.Background(), a.store, nil, audit.VerifyOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -84,6 +84,7 @@ type Server struct {
 	proxies  []*net.IPNet
 	live     *live
 	limiter  *limiter
+	signer   signer
 	mux      *http.ServeMux
 }
 
@@ -155,23 +156,6 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}
 	}
-}
-
-// Checkpoint signs the current audit chain head, if it moved since the last
-// checkpoint this process signed.
-func (s *Server) Checkpoint(ctx context.Context) error {
-	seq, head, err := s.store.AuditHead(ctx)
-	if err != nil {
-		return err
-	}
-	if seq == 0 || seq <= s.live.signedSeq() {
-		return nil
-	}
-	if err := s.store.AddCheckpoint(ctx, audit.Sign(s.key, seq, head, time.Now())); err != nil {
-		return err
-	}
-	s.live.setSignedSeq(seq)
-	return nil
 }
 
 // Handler returns the gateway's HTTP handler.

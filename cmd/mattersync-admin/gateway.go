@@ -216,7 +216,8 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 }
 
 func (g *gatewayAccess) auditVerifyCmd() *cobra.Command {
-	var offline, pubKeys []string
+	var offline, pubKeys, expect []string
+	var interval, maxAge time.Duration
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "verify the audit hash chain and its signed checkpoints; name the first broken record",
@@ -225,16 +226,40 @@ checkpoint keys). With --store, reads the database directly, e.g. from a
 backup or with the gateway down, and trusts only the --public-key files:
   --store sqlite:/var/lib/mattersync/gateway.db
   --store postgres://user@db/mattersync   (password from PGPASSWORD)
+
+Besides every record's hash and link and every checkpoint's signature, it
+checks that the checkpoints form one chain (none deleted from the middle),
+that checkpoints exist where a signing gateway would have made them (no
+checkpoint while the records span more than 2 checkpoint intervals, or
+records not covered by one spanning more than --max-checkpoint-age), and
+that every --expect-checkpoint <seq>:<hash> is in the log and matches its
+record: take those from the gateway's "audit checkpoint signed" log lines
+kept by the SIEM (field "anchor"), which someone with write access to the
+database cannot change.
 Exits 0 if the chain is intact, 1 if it is broken.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var anchors []audit.Anchor
+			for _, e := range expect {
+				a, err := audit.ParseAnchor(e)
+				if err != nil {
+					return usageError{fmt.Errorf("--expect-checkpoint: %w", err)}
+				}
+				anchors = append(anchors, a)
+			}
+			if maxAge < 0 || interval <= 0 {
+				return usageError{errors.New("--checkpoint-interval must be positive and --max-checkpoint-age not negative")}
+			}
 			var rep audit.Report
 			if len(offline) == 0 {
+				if cmd.Flags().Changed("checkpoint-interval") {
+					return usageError{errors.New("--checkpoint-interval is for --store: the gateway knows its own")}
+				}
 				c, err := g.client(cmd.Context(), g.a.gateway())
 				if err != nil {
 					return err
 				}
-				if rep, err = c.AuditVerify(cmd.Context()); err != nil {
+				if rep, err = c.AuditVerify(cmd.Context(), client.VerifyOptions{MaxCheckpointAge: maxAge, Expect: anchors}); err != nil {
 					return gatewayError(err)
 				}
 			} else {
@@ -254,7 +279,8 @@ Exits 0 if the chain is intact, 1 if it is broken.`,
 					return err
 				}
 				defer closeSrc()
-				if rep, err = audit.Verify(cmd.Context(), src, keys); err != nil {
+				opts := audit.VerifyOptions{CheckpointInterval: interval, MaxCheckpointAge: maxAge, Expect: anchors}
+				if rep, err = audit.Verify(cmd.Context(), src, keys, opts); err != nil {
 					return err
 				}
 			}
@@ -265,12 +291,18 @@ Exits 0 if the chain is intact, 1 if it is broken.`,
 			if rep.LastCheckpoint < rep.Records {
 				g.a.printf("note: records after %d are protected by their links only until the next checkpoint\n", rep.LastCheckpoint)
 			}
+			if len(anchors) > 0 {
+				g.a.printf("all %d expected checkpoints present\n", len(anchors))
+			}
 			g.a.printf("audit log intact\n")
 			return nil
 		},
 	}
 	cmd.Flags().StringSliceVar(&offline, "store", nil, "verify this database directly instead of asking the gateway")
 	cmd.Flags().StringSliceVar(&pubKeys, "public-key", nil, "trusted checkpoint public key (PEM), repeatable; required with --store")
+	cmd.Flags().StringArrayVar(&expect, "expect-checkpoint", nil, "a checkpoint `<seq>:<hash>` from the gateway's log (SIEM) that must be in the log, repeatable")
+	cmd.Flags().DurationVar(&interval, "checkpoint-interval", time.Minute, "with --store: the gateways' audit.checkpoint_interval")
+	cmd.Flags().DurationVar(&maxAge, "max-checkpoint-age", 0, "fail if records not covered by a checkpoint span longer than this (default 5 checkpoint intervals)")
 	return cmd
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/auth"
 	"github.com/mattersync/mattersync/gateway/blob"
 	"github.com/mattersync/mattersync/gateway/client"
@@ -141,6 +142,34 @@ func TestGatewayCommands(t *testing.T) {
 	r = c.must(t, exitOK, "", "audit", "verify", "--store", "sqlite:"+dbPath, "--public-key", pub)
 	if !strings.Contains(r.stdout, "audit log intact") {
 		t.Fatalf("offline verify: %s", r.stdout)
+	}
+	// Checkpoints copied to the SIEM: present, or deleted.
+	last, err := st.LastCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchor := audit.Anchor{Seq: last.Seq, Hash: last.Hash}.String()
+	r = c.must(t, exitOK, "", "audit", "verify", "--store", "sqlite:"+dbPath, "--public-key", pub, "--expect-checkpoint", anchor)
+	if !strings.Contains(r.stdout, "all 1 expected checkpoints present") {
+		t.Fatalf("offline verify with --expect-checkpoint: %s", r.stdout)
+	}
+	c.must(t, exitOK, "", "audit", "verify", "--expect-checkpoint", anchor, "--max-checkpoint-age", "1h")
+	c.must(t, exitUsage, "", "audit", "verify", "--expect-checkpoint", "12")
+	c.must(t, exitUsage, "", "audit", "verify", "--checkpoint-interval", "1m")
+	if _, err := st.DB().Exec(`DELETE FROM audit_checkpoints`); err != nil {
+		t.Fatal(err)
+	}
+	r = c.must(t, exitFailure, "", "audit", "verify", "--store", "sqlite:"+dbPath, "--public-key", pub, "--expect-checkpoint", anchor)
+	if !strings.Contains(r.stderr, "expected checkpoint "+anchor+" is not in the log") {
+		t.Fatalf("deleted checkpoint: %s", r.stderr)
+	}
+	c.must(t, exitFailure, "", "audit", "verify", "--expect-checkpoint", anchor)
+	// The records span less than 2 intervals of 1 m: no checkpoint yet
+	// is fine; with a 1 ms interval it is not.
+	c.must(t, exitOK, "", "audit", "verify", "--store", "sqlite:"+dbPath, "--public-key", pub)
+	r = c.must(t, exitFailure, "", "audit", "verify", "--store", "sqlite:"+dbPath, "--public-key", pub, "--checkpoint-interval", "1ms")
+	if !strings.Contains(r.stderr, "no signed checkpoint covers records") {
+		t.Fatalf("no checkpoints: %s", r.stderr)
 	}
 	if _, err := st.DB().Exec(`UPDATE audit_records SET username = 'someone-else' WHERE seq = 3`); err != nil {
 		t.Fatal(err)

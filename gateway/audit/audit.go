@@ -17,6 +17,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -109,21 +111,57 @@ func (r *Record) Sum() Hash {
 
 // Checkpoint is a signed statement that the chain had hash Hash at record
 // Seq.
+//
+// Version 2 checkpoints are chained: each also signs the digest of the
+// checkpoint signed before it (PrevSeq, Prev; 0 and zero for the first), so
+// deleting a checkpoint from the middle leaves the next one pointing at
+// nothing. Version 1 (or 0: stored before chaining) checkpoints sign only
+// seq, hash and time; they still verify.
 type Checkpoint struct {
 	Seq       int64     `json:"seq"`
 	Hash      Hash      `json:"hash"`
 	Time      time.Time `json:"time"`
 	KeyID     string    `json:"key_id"`
 	Signature []byte    `json:"signature"`
+	Version   int       `json:"version"`
+	PrevSeq   int64     `json:"prev_seq"`
+	Prev      Hash      `json:"prev"`
 }
 
+// Chained reports whether c signs its predecessor (version 2).
+func (c *Checkpoint) Chained() bool { return c.Version >= 2 }
+
 func (c *Checkpoint) message() []byte {
-	b := make([]byte, 0, 96)
-	b = append(b, "mattersync-audit-checkpoint-v1\x00"...)
+	b := make([]byte, 0, 160)
+	if !c.Chained() {
+		b = append(b, "mattersync-audit-checkpoint-v1\x00"...)
+	} else {
+		b = append(b, "mattersync-audit-checkpoint-v2\x00"...)
+	}
 	b = binary.BigEndian.AppendUint64(b, uint64(c.Seq))
 	b = append(b, c.Hash[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(c.Time.UnixMicro()))
+	if c.Chained() {
+		b = binary.BigEndian.AppendUint64(b, uint64(c.PrevSeq))
+		b = append(b, c.Prev[:]...)
+	}
 	return b
+}
+
+// Digest identifies a checkpoint (what the next one signs as Prev): SHA-256
+// over its signed message, key ID and signature.
+func (c *Checkpoint) Digest() Hash {
+	h := sha256.New()
+	h.Write([]byte("mattersync-audit-checkpoint-id\x00"))
+	m := c.message()
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(m))))
+	h.Write(m)
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(c.KeyID))))
+	h.Write([]byte(c.KeyID))
+	h.Write(c.Signature)
+	var out Hash
+	h.Sum(out[:0])
+	return out
 }
 
 // KeyID names a public key in checkpoints: the first 8 bytes of its SHA-256,
@@ -133,11 +171,24 @@ func KeyID(pub ed25519.PublicKey) string {
 	return hex.EncodeToString(s[:8])
 }
 
-// Sign returns a checkpoint of (seq, hash) at time t signed with key.
-func Sign(key ed25519.PrivateKey, seq int64, hash Hash, t time.Time) Checkpoint {
-	c := Checkpoint{Seq: seq, Hash: hash, Time: t.UTC().Truncate(time.Microsecond)}
+// Sign returns a chained (version 2) checkpoint of (seq, hash) at time t
+// signed with key, following prev (nil: the first checkpoint).
+func Sign(key ed25519.PrivateKey, seq int64, hash Hash, t time.Time, prev *Checkpoint) Checkpoint {
+	c := Checkpoint{Seq: seq, Hash: hash, Time: t.UTC().Truncate(time.Microsecond), Version: 2}
+	if prev != nil {
+		c.PrevSeq, c.Prev = prev.Seq, prev.Digest()
+	}
 	pub := key.Public().(ed25519.PublicKey)
 	c.KeyID = KeyID(pub)
+	c.Signature = ed25519.Sign(key, c.message())
+	return c
+}
+
+// SignV1 returns an unchained (version 1) checkpoint, as gateways signed
+// before checkpoints were chained: for tests of logs written then.
+func SignV1(key ed25519.PrivateKey, seq int64, hash Hash, t time.Time) Checkpoint {
+	c := Checkpoint{Seq: seq, Hash: hash, Time: t.UTC().Truncate(time.Microsecond), Version: 1}
+	c.KeyID = KeyID(key.Public().(ed25519.PublicKey))
 	c.Signature = ed25519.Sign(key, c.message())
 	return c
 }
@@ -153,4 +204,30 @@ func (c *Checkpoint) VerifySignature(keys []ed25519.PublicKey) error {
 		}
 	}
 	return fmt.Errorf("signed by unknown key %s", c.KeyID)
+}
+
+// Anchor is a point of the chain known from outside the database: record
+// Seq had hash Hash (e.g. a checkpoint copied to the SIEM, given to verify
+// as --expect-checkpoint seq:hash).
+type Anchor struct {
+	Seq  int64
+	Hash Hash
+}
+
+// String returns "seq:hash", the form ParseAnchor reads.
+func (a Anchor) String() string { return strconv.FormatInt(a.Seq, 10) + ":" + a.Hash.String() }
+
+// ParseAnchor reads "seq:hash" (hash in hex).
+func ParseAnchor(s string) (Anchor, error) {
+	seq, h, ok := strings.Cut(strings.TrimSpace(s), ":")
+	var a Anchor
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if !ok || err != nil || n < 1 {
+		return a, fmt.Errorf("audit: %q is not <seq>:<hash>", s)
+	}
+	if err := a.Hash.UnmarshalText([]byte(strings.ToLower(h))); err != nil {
+		return a, fmt.Errorf("audit: %q is not <seq>:<hash>: %w", s, err)
+	}
+	a.Seq = n
+	return a, nil
 }

@@ -588,10 +588,31 @@ func (c *Client) AuditExport(ctx context.Context, aq AuditQuery, fn func(*audit.
 	return ErrTruncated
 }
 
+// VerifyOptions are AuditVerify's checks beyond the chain itself.
+type VerifyOptions struct {
+	// MaxCheckpointAge: records not covered by a checkpoint may span at
+	// most this long (0: the gateway's default, 5 checkpoint intervals).
+	MaxCheckpointAge time.Duration
+	// Expect are checkpoints copied from the gateway's log lines (the
+	// SIEM): each must be in the log and match its record.
+	Expect []audit.Anchor
+}
+
 // AuditVerify asks the gateway to verify the whole chain against its
 // checkpoint keys (admin).
-func (c *Client) AuditVerify(ctx context.Context) (audit.Report, error) {
+func (c *Client) AuditVerify(ctx context.Context, opts VerifyOptions) (audit.Report, error) {
+	q := url.Values{}
+	if opts.MaxCheckpointAge > 0 {
+		q.Set("max_checkpoint_age", opts.MaxCheckpointAge.String())
+	}
+	if len(opts.Expect) > 0 {
+		s := make([]string, len(opts.Expect))
+		for i, a := range opts.Expect {
+			s[i] = a.String()
+		}
+		q.Set("expect", strings.Join(s, ","))
+	}
 	var out audit.Report
-	_, _, err := c.doJSON(ctx, http.MethodPost, "/v1/admin/audit/verify", nil, nil, nil, &out, http.StatusOK)
+	_, _, err := c.doJSON(ctx, http.MethodPost, "/v1/admin/audit/verify", q, nil, nil, &out, http.StatusOK)
 	return out, err
 }

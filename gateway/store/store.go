@@ -85,9 +85,15 @@ type Store interface {
 	AuditHead(ctx context.Context) (int64, audit.Hash, error)
 	// AuditRecords calls fn for each record matching q, in Seq order.
 	AuditRecords(ctx context.Context, q audit.Query, fn func(*audit.Record) error) error
-	// AddCheckpoint stores a signed checkpoint; storing a second one for
-	// the same Seq is not an error (replicas race to sign the same head).
+	// AddCheckpoint stores a signed checkpoint if the latest stored one is
+	// the one it follows (c.PrevSeq; 0: none stored), atomically, so the
+	// checkpoints of all replicas form one chain. Otherwise it stores
+	// nothing and returns ErrCheckpointConflict (another replica signed
+	// first: read the latest and sign again).
 	AddCheckpoint(ctx context.Context, c audit.Checkpoint) error
+	// LastCheckpoint returns the checkpoint with the highest Seq, or
+	// ErrNotFound.
+	LastCheckpoint(ctx context.Context) (audit.Checkpoint, error)
 	// Checkpoints returns every checkpoint in Seq order.
 	Checkpoints(ctx context.Context) ([]audit.Checkpoint, error)
 
@@ -191,6 +197,9 @@ var (
 	ErrNotFound       = errors.New("store: not found")
 	ErrLegalHold      = errors.New("store: matter is under legal hold")
 	ErrAlreadyDeleted = errors.New("store: file is already deleted")
+	// ErrCheckpointConflict: the checkpoint does not follow the latest
+	// stored one.
+	ErrCheckpointConflict = errors.New("store: another checkpoint was stored first")
 )
 
 // VersionMismatchError refuses a commit whose base is not the head.

@@ -755,33 +755,82 @@ func (s *Store) AuditRecords(ctx context.Context, q audit.Query, fn func(*audit.
 	return nil
 }
 
+// checkpointLock is the advisory lock key under which a checkpoint is
+// appended, so replicas' checkpoints form one chain.
+const checkpointLock = 0x6d732d636b707473 // "ms-ckpts"
+
 // AddCheckpoint implements store.Store.
 func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO audit_checkpoints (seq, key_id, hash, time_us, signature) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-		c.Seq, c.KeyID, c.Hash[:], c.Time.UnixMicro(), c.Signature)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(checkpointLock)); err != nil {
+			return err
+		}
+		var last int64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit_checkpoints`).Scan(&last); err != nil {
+			return err
+		}
+		if last != c.PrevSeq || c.Seq <= last {
+			return store.ErrCheckpointConflict
+		}
+		version := c.Version
+		if version == 0 {
+			version = 1
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO audit_checkpoints (seq, key_id, hash, time_us, signature, version, prev_seq, prev) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			c.Seq, c.KeyID, c.Hash[:], c.Time.UnixMicro(), c.Signature, version, c.PrevSeq, c.Prev[:])
+		return err
+	})
+	if errors.Is(err, store.ErrCheckpointConflict) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: add checkpoint: %w", err)
 	}
 	return nil
 }
 
+const checkpointCols = `seq, key_id, hash, time_us, signature, version, prev_seq, prev`
+
+func scanCheckpoint(sc interface{ Scan(...any) error }) (audit.Checkpoint, error) {
+	var c audit.Checkpoint
+	var h, prev []byte
+	var us int64
+	var version int32
+	if err := sc.Scan(&c.Seq, &c.KeyID, &h, &us, &c.Signature, &version, &c.PrevSeq, &prev); err != nil {
+		return c, err
+	}
+	c.Version = int(version)
+	copy(c.Hash[:], h)
+	copy(c.Prev[:], prev)
+	c.Time = store.FromMicros(us)
+	return c, nil
+}
+
+// LastCheckpoint implements store.Store.
+func (s *Store) LastCheckpoint(ctx context.Context) (audit.Checkpoint, error) {
+	c, err := scanCheckpoint(s.pool.QueryRow(ctx, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY seq DESC, key_id LIMIT 1`))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, store.ErrNotFound
+	}
+	if err != nil {
+		return c, fmt.Errorf("postgres: last checkpoint: %w", err)
+	}
+	return c, nil
+}
+
 // Checkpoints implements store.Store.
 func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
-	rows, err := s.pool.Query(ctx, `SELECT seq, key_id, hash, time_us, signature FROM audit_checkpoints ORDER BY seq, key_id`)
+	rows, err := s.pool.Query(ctx, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY seq, key_id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: checkpoints: %w", err)
 	}
 	defer rows.Close()
 	var out []audit.Checkpoint
 	for rows.Next() {
-		var c audit.Checkpoint
-		var h []byte
-		var us int64
-		if err := rows.Scan(&c.Seq, &c.KeyID, &h, &us, &c.Signature); err != nil {
+		c, err := scanCheckpoint(rows)
+		if err != nil {
 			return nil, fmt.Errorf("postgres: checkpoints: %w", err)
 		}
-		copy(c.Hash[:], h)
-		c.Time = store.FromMicros(us)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {

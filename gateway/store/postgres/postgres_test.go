@@ -115,7 +115,7 @@ func TestTwoReplicas(t *testing.T) {
 	}
 	wg.Wait()
 	storetest.CheckGapless(t, seqs)
-	if rep, err := audit.Verify(ctx, replicas[1], nil); err != nil || !rep.OK {
+	if rep, err := audit.Verify(ctx, replicas[1], nil, audit.VerifyOptions{}); err != nil || !rep.OK {
 		t.Fatalf("audit chain written by two replicas: %+v, %v", rep, err)
 	}
 }

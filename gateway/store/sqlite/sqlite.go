@@ -813,36 +813,77 @@ func (s *Store) AuditRecords(ctx context.Context, q audit.Query, fn func(*audit.
 	return nil
 }
 
-// AddCheckpoint implements store.Store.
+// AddCheckpoint implements store.Store. The write transaction is the
+// only writer, so reading the latest and inserting are atomic.
 func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (seq, key_id, hash, time_us, signature) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			c.Seq, c.KeyID, c.Hash[:], c.Time.UnixMicro(), c.Signature)
+		var last int64
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit_checkpoints`).Scan(&last); err != nil {
+			return err
+		}
+		if last != c.PrevSeq || c.Seq <= last {
+			return store.ErrCheckpointConflict
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (seq, key_id, hash, time_us, signature, version, prev_seq, prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Seq, c.KeyID, c.Hash[:], c.Time.UnixMicro(), c.Signature, checkpointVersion(c), c.PrevSeq, c.Prev[:])
 		return err
 	})
+	if errors.Is(err, store.ErrCheckpointConflict) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: add checkpoint: %w", err)
 	}
 	return nil
 }
 
+func checkpointVersion(c audit.Checkpoint) int {
+	if c.Version == 0 {
+		return 1
+	}
+	return c.Version
+}
+
+const checkpointCols = `seq, key_id, hash, time_us, signature, version, prev_seq, prev`
+
+func scanCheckpoint(sc interface{ Scan(...any) error }) (audit.Checkpoint, error) {
+	var c audit.Checkpoint
+	var h, prev []byte
+	var us int64
+	if err := sc.Scan(&c.Seq, &c.KeyID, &h, &us, &c.Signature, &c.Version, &c.PrevSeq, &prev); err != nil {
+		return c, err
+	}
+	copy(c.Hash[:], h)
+	copy(c.Prev[:], prev)
+	c.Time = store.FromMicros(us)
+	return c, nil
+}
+
+// LastCheckpoint implements store.Store.
+func (s *Store) LastCheckpoint(ctx context.Context) (audit.Checkpoint, error) {
+	c, err := scanCheckpoint(s.rd.QueryRowContext(ctx, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY seq DESC, key_id LIMIT 1`))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, store.ErrNotFound
+	}
+	if err != nil {
+		return c, fmt.Errorf("sqlite: last checkpoint: %w", err)
+	}
+	return c, nil
+}
+
 // Checkpoints implements store.Store.
 func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
-	rows, err := s.rd.QueryContext(ctx, `SELECT seq, key_id, hash, time_us, signature FROM audit_checkpoints ORDER BY seq, key_id`)
+	rows, err := s.rd.QueryContext(ctx, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY seq, key_id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: checkpoints: %w", err)
 	}
 	defer rows.Close()
 	var out []audit.Checkpoint
 	for rows.Next() {
-		var c audit.Checkpoint
-		var h []byte
-		var us int64
-		if err := rows.Scan(&c.Seq, &c.KeyID, &h, &us, &c.Signature); err != nil {
+		c, err := scanCheckpoint(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: checkpoints: %w", err)
 		}
-		copy(c.Hash[:], h)
-		c.Time = store.FromMicros(us)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {

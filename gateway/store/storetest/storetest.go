@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,6 +67,8 @@ func Run(t *testing.T, h Harness) {
 		{"Usage", testUsage},
 		{"AuditChain", testAuditChain},
 		{"AuditTamper", testAuditTamper},
+		{"AuditCheckpointChain", testAuditCheckpointChain},
+		{"AuditCheckpointFreshness", testAuditCheckpointFreshness},
 		{"AuditFailureChangesNothing", testAuditFailure},
 	}
 	for _, tc := range tests {
@@ -677,9 +680,13 @@ func testUsage(t *testing.T, h Harness) {
 	}
 }
 
-func verify(t *testing.T, s store.Store, keys []ed25519.PublicKey) audit.Report {
+func verify(t *testing.T, s store.Store, keys []ed25519.PublicKey, opts ...audit.VerifyOptions) audit.Report {
 	t.Helper()
-	rep, err := audit.Verify(ctx(t), s, keys)
+	var o audit.VerifyOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	rep, err := audit.Verify(ctx(t), s, keys, o)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -745,16 +752,24 @@ func testAuditChain(t *testing.T, h Harness) {
 		t.Fatalf("entity filter = %v", s)
 	}
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	cp := audit.Sign(priv, seq, head, time.Now())
+	if _, err := s.LastCheckpoint(ctx(t)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("LastCheckpoint of none = %v", err)
+	}
+	cp := audit.Sign(priv, seq, head, time.Now(), nil)
 	if err := s.AddCheckpoint(ctx(t), cp); err != nil {
 		t.Fatalf("AddCheckpoint: %v", err)
 	}
-	if err := s.AddCheckpoint(ctx(t), cp); err != nil {
-		t.Fatalf("AddCheckpoint twice: %v", err)
+	// A second signer of the same head, or one that did not see the
+	// latest checkpoint, stores nothing.
+	if err := s.AddCheckpoint(ctx(t), cp); !errors.Is(err, store.ErrCheckpointConflict) {
+		t.Fatalf("AddCheckpoint twice = %v, want ErrCheckpointConflict", err)
 	}
 	cps, err := s.Checkpoints(ctx(t))
-	if err != nil || len(cps) != 1 || cps[0].Hash != head || !cps[0].Time.Equal(cp.Time) {
+	if err != nil || len(cps) != 1 || cps[0].Hash != head || !cps[0].Time.Equal(cp.Time) || cps[0].Digest() != cp.Digest() {
 		t.Fatalf("Checkpoints = %+v, %v", cps, err)
+	}
+	if last, err := s.LastCheckpoint(ctx(t)); err != nil || last.Digest() != cp.Digest() {
+		t.Fatalf("LastCheckpoint = %+v, %v", last, err)
 	}
 	rep := verify(t, s, []ed25519.PublicKey{pub})
 	if !rep.OK || rep.Records != 6 || rep.Checkpoints != 1 || rep.LastCheckpoint != 6 {
@@ -778,7 +793,7 @@ func testAuditTamper(t *testing.T, h Harness) {
 				t.Fatal(err)
 			}
 			if seq, head, _ := s.AuditHead(ctx(t)); seq == 6 {
-				if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now())); err != nil {
+				if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now(), nil)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -848,6 +863,172 @@ func testAuditTamper(t *testing.T, h Harness) {
 			}
 		})
 	}
+}
+
+// appendN appends n records whose times are step apart, starting at t0,
+// and returns their hashes by seq.
+func appendN(t *testing.T, s store.Store, n int, t0 time.Time, step time.Duration) map[int64]audit.Hash {
+	t.Helper()
+	out := map[int64]audit.Hash{}
+	for i := range n {
+		r := Rec("file.get", "m")
+		r.Time = t0.Add(time.Duration(i) * step)
+		if err := s.AppendAudit(ctx(t), r); err != nil {
+			t.Fatal(err)
+		}
+		out[r.Seq] = r.Hash
+	}
+	return out
+}
+
+// testAuditCheckpointChain: checkpoints sign their predecessor, so one
+// deleted from the middle is named by verify; deleting the newest is caught
+// by an expected checkpoint (the SIEM's copy); the store refuses a
+// checkpoint that does not follow the latest.
+func testAuditCheckpointChain(t *testing.T, h Harness) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	keys := []ed25519.PublicKey{pub}
+	setup := func(t *testing.T) (store.Store, []audit.Checkpoint) {
+		s := h.Open(t)
+		hashes := appendN(t, s, 8, time.Now(), time.Millisecond)
+		var cps []audit.Checkpoint
+		var prev *audit.Checkpoint
+		for _, seq := range []int64{2, 4, 6} {
+			c := audit.Sign(priv, seq, hashes[seq], time.Now(), prev)
+			if err := s.AddCheckpoint(ctx(t), c); err != nil {
+				t.Fatalf("AddCheckpoint %d: %v", seq, err)
+			}
+			cps = append(cps, c)
+			prev = &cps[len(cps)-1]
+		}
+		if rep := verify(t, s, keys); !rep.OK || rep.Checkpoints != 3 || rep.LastCheckpoint != 6 {
+			t.Fatalf("untouched: %+v", rep)
+		}
+		return s, cps
+	}
+	t.Run("store refuses a fork", func(t *testing.T) {
+		s, cps := setup(t)
+		seq, head, _ := s.AuditHead(ctx(t))
+		// Follows checkpoint 4, but 6 is the latest.
+		if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now(), &cps[1])); !errors.Is(err, store.ErrCheckpointConflict) {
+			t.Fatalf("forked checkpoint: %v", err)
+		}
+		if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now(), &cps[2])); err != nil {
+			t.Fatalf("chained checkpoint: %v", err)
+		}
+		if last, err := s.LastCheckpoint(ctx(t)); err != nil || last.Seq != seq || last.PrevSeq != 6 {
+			t.Fatalf("LastCheckpoint = %+v, %v", last, err)
+		}
+	})
+	t.Run("delete middle checkpoint", func(t *testing.T) {
+		s, _ := setup(t)
+		h.Exec(t, s, `DELETE FROM audit_checkpoints WHERE seq = 4`)
+		rep := verify(t, s, keys)
+		if rep.OK || rep.Problem.Seq != 4 || !strings.Contains(rep.Problem.Reason, "checkpoints were deleted") {
+			t.Fatalf("verify = %+v %+v, want the checkpoint at 4 named", rep, rep.Problem)
+		}
+	})
+	t.Run("alter checkpoint", func(t *testing.T) {
+		s, _ := setup(t)
+		h.Exec(t, s, `UPDATE audit_checkpoints SET time_us = time_us + 1 WHERE seq = 2`)
+		if rep := verify(t, s, keys); rep.OK || rep.Problem.Seq != 2 {
+			t.Fatalf("verify = %+v %+v, want record 2", rep, rep.Problem)
+		}
+	})
+	t.Run("delete newest checkpoint", func(t *testing.T) {
+		s, cps := setup(t)
+		h.Exec(t, s, `DELETE FROM audit_checkpoints WHERE seq = 6`)
+		// The chain alone cannot tell: the SIEM's copy can.
+		if rep := verify(t, s, keys); !rep.OK || rep.LastCheckpoint != 4 {
+			t.Fatalf("verify = %+v", rep)
+		}
+		want := audit.Anchor{Seq: 6, Hash: cps[2].Hash}
+		rep := verify(t, s, keys, audit.VerifyOptions{Expect: []audit.Anchor{want}})
+		if rep.OK || rep.Problem.Seq != 6 || !strings.Contains(rep.Problem.Reason, "expected checkpoint") {
+			t.Fatalf("verify with expected checkpoint = %+v %+v", rep, rep.Problem)
+		}
+		// A wrong expectation for a record that exists.
+		bad := audit.Anchor{Seq: 2, Hash: cps[2].Hash}
+		if rep := verify(t, s, keys, audit.VerifyOptions{Expect: []audit.Anchor{bad}}); rep.OK || rep.Problem.Seq != 2 {
+			t.Fatalf("verify with a wrong expectation = %+v %+v", rep, rep.Problem)
+		}
+		good := audit.Anchor{Seq: 4, Hash: cps[1].Hash}
+		if rep := verify(t, s, keys, audit.VerifyOptions{Expect: []audit.Anchor{good}}); !rep.OK {
+			t.Fatalf("verify with a right expectation = %+v %+v", rep, rep.Problem)
+		}
+	})
+	t.Run("new chain after deleted checkpoints", func(t *testing.T) {
+		s, _ := setup(t)
+		h.Exec(t, s, `DELETE FROM audit_checkpoints WHERE seq > 2`)
+		h.Exec(t, s, `UPDATE audit_checkpoints SET seq = 0 WHERE seq = 2`) // hide it from max(seq)
+		seq, head, _ := s.AuditHead(ctx(t))
+		if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now(), nil)); err != nil {
+			t.Fatal(err)
+		}
+		h.Exec(t, s, `UPDATE audit_checkpoints SET seq = 2 WHERE seq = 0`)
+		if rep := verify(t, s, keys); rep.OK || rep.Problem.Seq != seq || !strings.Contains(rep.Problem.Reason, "new checkpoint chain") {
+			t.Fatalf("verify = %+v %+v", rep, rep.Problem)
+		}
+	})
+	t.Run("version 1 checkpoints still verify", func(t *testing.T) {
+		s := h.Open(t)
+		hashes := appendN(t, s, 4, time.Now(), time.Millisecond)
+		v1 := audit.SignV1(priv, 2, hashes[2], time.Now())
+		if err := s.AddCheckpoint(ctx(t), v1); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, 4, hashes[4], time.Now(), &v1)); err != nil {
+			t.Fatal(err)
+		}
+		if rep := verify(t, s, keys); !rep.OK || rep.LastCheckpoint != 4 {
+			t.Fatalf("verify = %+v %+v", rep, rep.Problem)
+		}
+	})
+}
+
+// testAuditCheckpointFreshness: with the checkpoint interval known, verify
+// fails where a signing gateway would have left checkpoints and there are
+// none.
+func testAuditCheckpointFreshness(t *testing.T, h Harness) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	keys := []ed25519.PublicKey{pub}
+	minute := audit.VerifyOptions{CheckpointInterval: time.Minute}
+	t0 := time.Now().Add(-time.Hour)
+	t.Run("no checkpoints", func(t *testing.T) {
+		s := h.Open(t)
+		appendN(t, s, 4, t0, time.Minute) // spans 3 minutes
+		if rep := verify(t, s, keys); !rep.OK {
+			t.Fatalf("without the interval: %+v", rep)
+		}
+		rep := verify(t, s, keys, minute)
+		if rep.OK || rep.Problem.Seq != 1 || !strings.Contains(rep.Problem.Reason, "no signed checkpoint") {
+			t.Fatalf("verify = %+v %+v", rep, rep.Problem)
+		}
+		if rep := verify(t, s, keys, audit.VerifyOptions{CheckpointInterval: 2 * time.Minute}); !rep.OK {
+			t.Fatalf("span within 2 intervals: %+v %+v", rep, rep.Problem)
+		}
+	})
+	t.Run("stale newest checkpoint", func(t *testing.T) {
+		s := h.Open(t)
+		hashes := appendN(t, s, 12, t0, time.Minute) // records 3..12 span 9 minutes
+		if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, 2, hashes[2], t0.Add(time.Minute), nil)); err != nil {
+			t.Fatal(err)
+		}
+		rep := verify(t, s, keys, minute)
+		if rep.OK || rep.Problem.Seq != 3 || !strings.Contains(rep.Problem.Reason, "not covered by a signed checkpoint") {
+			t.Fatalf("verify = %+v %+v", rep, rep.Problem)
+		}
+		if rep := verify(t, s, keys, audit.VerifyOptions{CheckpointInterval: time.Minute, MaxCheckpointAge: 10 * time.Minute}); !rep.OK {
+			t.Fatalf("within --max-checkpoint-age: %+v %+v", rep, rep.Problem)
+		}
+		last, _ := s.LastCheckpoint(ctx(t))
+		if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, 10, hashes[10], t0.Add(10*time.Minute), &last)); err != nil {
+			t.Fatal(err)
+		}
+		if rep := verify(t, s, keys, minute); !rep.OK || rep.LastCheckpoint != 10 {
+			t.Fatalf("fresh checkpoint: %+v %+v", rep, rep.Problem)
+		}
+	})
 }
 
 // testAuditFailure: with audit appends failing, every mutation fails and
