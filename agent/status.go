@@ -38,11 +38,9 @@ type MatterStatus struct {
 	LastSync  time.Time `json:"last_sync,omitzero"`
 	Conflicts int       `json:"conflicts"`
 	Errors    []string  `json:"errors,omitempty"`
-	// Progress of the current pass (initial sync or large change).
-	FilesDone  int   `json:"files_done"`
-	FilesTotal int   `json:"files_total"`
-	BytesDone  int64 `json:"bytes_done"`
-	BytesTotal int64 `json:"bytes_total"`
+	// Progress of the current pass's uploads (initial sync, large change).
+	FilesDone  int `json:"files_done"`
+	FilesTotal int `json:"files_total"`
 }
 
 // statusBoard holds the live status; every method is safe for concurrent use.

@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -460,13 +461,12 @@ func pdfBytes(rng *rand.Rand, size int64) []byte {
 	return b[:min(int64(len(b)), size)]
 }
 
-func fillRandom(b []byte, seed uint64) {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+func fillRandom(b []byte, seed uint64) { fillFrom(rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), b) }
+
+// fillFrom fills b (a multiple of 8 bytes long) from r.
+func fillFrom(r *rand.Rand, b []byte) {
 	for i := 0; i+8 <= len(b); i += 8 {
-		v := r.Uint64()
-		for j := range 8 {
-			b[i+j] = byte(v >> (8 * j))
-		}
+		binary.LittleEndian.PutUint64(b[i:], r.Uint64())
 	}
 }
 
@@ -479,12 +479,7 @@ func writeRandom(path string, size int64, seed uint64) error {
 	buf := make([]byte, 4<<20)
 	r := rand.New(rand.NewPCG(seed, seed))
 	for written := int64(0); written < size; written += int64(len(buf)) {
-		for i := 0; i+8 <= len(buf); i += 8 {
-			v := r.Uint64()
-			for j := range 8 {
-				buf[i+j] = byte(v >> (8 * j))
-			}
-		}
+		fillFrom(r, buf)
 		if _, err := f.Write(buf[:min(int64(len(buf)), size-written)]); err != nil {
 			return err
 		}
