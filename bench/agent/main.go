@@ -461,7 +461,9 @@ func pdfBytes(rng *rand.Rand, size int64) []byte {
 	return b[:min(int64(len(b)), size)]
 }
 
-func fillRandom(b []byte, seed uint64) { fillFrom(rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), b) }
+func fillRandom(b []byte, seed uint64) {
+	fillFrom(rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), b)
+}
 
 // fillFrom fills b (a multiple of 8 bytes long) from r.
 func fillFrom(r *rand.Rand, b []byte) {
