@@ -94,6 +94,11 @@ type Limits struct {
 	// RequestsPerSecond and Burst: the per-user token bucket.
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
 	Burst             int     `yaml:"burst"`
+	// UnauthenticatedPerSecond and UnauthenticatedBurst: the token bucket
+	// of failed authentications per source address (IPv6: per /64),
+	// checked before the token is verified.
+	UnauthenticatedPerSecond float64 `yaml:"unauthenticated_per_second"`
+	UnauthenticatedBurst     int     `yaml:"unauthenticated_burst"`
 	// PollInterval: how often a replica reads the deny-list and change
 	// generations from the store (what other replicas wrote).
 	PollInterval time.Duration `yaml:"poll_interval"`
@@ -141,12 +146,17 @@ func DefaultConfig() Config {
 			MaxWait:           60 * time.Second,
 			RequestsPerSecond: 100,
 			Burst:             400,
-			PollInterval:      200 * time.Millisecond,
-			DenyMaxStaleness:  time.Second,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			RequestTimeout:    30 * time.Second,
-			MinTransferRate:   256 << 10,
+			// An agent fails once when its token expires, then fetches a
+			// new one; an office behind one NAT address fails a few
+			// times a minute.
+			UnauthenticatedPerSecond: 5,
+			UnauthenticatedBurst:     50,
+			PollInterval:             200 * time.Millisecond,
+			DenyMaxStaleness:         time.Second,
+			ReadHeaderTimeout:        10 * time.Second,
+			IdleTimeout:              120 * time.Second,
+			RequestTimeout:           30 * time.Second,
+			MinTransferRate:          256 << 10,
 		},
 		Audit: Audit{CheckpointInterval: time.Minute},
 		Log:   Log{Level: "info"},
@@ -271,6 +281,9 @@ func (c *Config) Validate() error {
 	}
 	if l.RequestsPerSecond <= 0 || l.Burst < 1 {
 		bad("limits.requests_per_second and limits.burst must be positive")
+	}
+	if l.UnauthenticatedPerSecond <= 0 || l.UnauthenticatedBurst < 1 {
+		bad("limits.unauthenticated_per_second and limits.unauthenticated_burst must be positive")
 	}
 	if l.PollInterval <= 0 || l.DenyMaxStaleness < 2*l.PollInterval {
 		bad("limits.poll_interval must be positive and at most half of limits.deny_max_staleness")

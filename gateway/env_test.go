@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,7 +74,12 @@ func testConfig() gateway.Config {
 	cfg.Limits.MaxWait = 20 * time.Second
 	cfg.Limits.PollInterval = 50 * time.Millisecond
 	cfg.Limits.RequestsPerSecond, cfg.Limits.Burst = 1e6, 1e6
+	cfg.Limits.UnauthenticatedPerSecond, cfg.Limits.UnauthenticatedBurst = 1e6, 1e6
 	cfg.Audit.CheckpointInterval = time.Hour
+	// env.do sends each request from its own client address (through
+	// X-Forwarded-For), so refusals before authentication are each
+	// audited; flood tests send theirs from one address.
+	cfg.TrustedProxies = []string{"127.0.0.0/8"}
 	return cfg
 }
 
@@ -175,6 +182,8 @@ func (e *env) do(method, path, token string, hdr map[string]string, body []byte)
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set(api.HeaderDevice, "TEST-DEVICE")
+	n := sourceCounter.Add(1)
+	req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.18.%d.%d", (n>>8)&0xff, n&0xff))
 	for k, v := range hdr {
 		if v == "" {
 			req.Header.Del(k)
@@ -193,6 +202,9 @@ func (e *env) do(method, path, token string, hdr map[string]string, body []byte)
 	}
 	return resp{status: res.StatusCode, header: res.Header, body: b}
 }
+
+// sourceCounter numbers the client addresses env.do claims.
+var sourceCounter atomic.Uint32
 
 func randomID(t testing.TB) format.ID {
 	var id format.ID

@@ -128,6 +128,27 @@ func newLimiter(rps float64, burst int) *limiter {
 	return &limiter{rps: rate.Limit(rps), burst: burst, buckets: map[string]*bucket{}}
 }
 
+// peek reports whether key has a token left, without taking it, or how
+// long until it has one.
+func (l *limiter) peek(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		return true, 0
+	}
+	tokens := b.l.TokensAt(now)
+	if tokens >= 1 {
+		return true, 0
+	}
+	return false, time.Duration((1 - tokens) / float64(l.rps) * float64(time.Second))
+}
+
+// take takes a token for key if there is one (a failed authentication).
+func (l *limiter) take(key string, now time.Time) {
+	l.allow(key, now)
+}
+
 // allow takes a token for key, or says how long to wait for one.
 func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()

@@ -13,16 +13,17 @@ import (
 )
 
 type metrics struct {
-	requests     *prometheus.CounterVec
-	duration     *prometheus.HistogramVec
-	bytesIn      *prometheus.CounterVec
-	bytesOut     *prometheus.CounterVec
-	denials      *prometheus.CounterVec
-	auditAppends *prometheus.CounterVec
-	auditSeconds prometheus.Histogram
-	denyEntries  prometheus.Gauge
-	chainBroken  prometheus.Gauge
-	checkpoints  prometheus.Counter
+	requests        *prometheus.CounterVec
+	duration        *prometheus.HistogramVec
+	bytesIn         *prometheus.CounterVec
+	bytesOut        *prometheus.CounterVec
+	denials         *prometheus.CounterVec
+	auditAppends    *prometheus.CounterVec
+	auditSeconds    prometheus.Histogram
+	denyEntries     prometheus.Gauge
+	chainBroken     prometheus.Gauge
+	auditSuppressed prometheus.Counter
+	checkpoints     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -46,10 +47,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Entities on the deny list as this replica last saw it."}),
 		chainBroken: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "audit_chain_broken",
 			Help: "1 if this replica found the audit chain rewritten, truncated or its checkpoints deleted (it signs nothing more until restarted)."}),
+		auditSuppressed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "audit_suppressed_total",
+			Help: "Refusals before authentication not audited on their own (more than one per source per second): each is counted in an auth.failures summary record."}),
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "audit_checkpoints_total",
 			Help: "Audit checkpoints this replica signed."}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bytesIn, m.bytesOut, m.denials, m.auditAppends, m.auditSeconds, m.denyEntries, m.chainBroken, m.checkpoints} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bytesIn, m.bytesOut, m.denials, m.auditAppends, m.auditSeconds, m.denyEntries, m.chainBroken, m.checkpoints, m.auditSuppressed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -84,6 +84,8 @@ type Server struct {
 	proxies  []*net.IPNet
 	live     *live
 	limiter  *limiter
+	unauth   *limiter // failed authentications per source
+	collapse *collapser
 	signer   signer
 	mux      *http.ServeMux
 }
@@ -107,8 +109,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		cfg: cfg, store: d.Store, blobs: d.Blobs, verifier: d.Verifier, key: d.SigningKey,
 		keys: append([]ed25519.PublicKey{d.SigningKey.Public().(ed25519.PublicKey)}, d.TrustedKeys...),
 		log:  log, gatherer: gatherer,
-		limiter: newLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst),
-		mux:     http.NewServeMux(),
+		limiter:  newLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst),
+		unauth:   newLimiter(cfg.Limits.UnauthenticatedPerSecond, cfg.Limits.UnauthenticatedBurst),
+		collapse: newCollapser(),
+		mux:      http.NewServeMux(),
 	}
 	for _, p := range cfg.TrustedProxies {
 		_, n, err := net.ParseCIDR(p)
@@ -142,6 +146,7 @@ func (s *Server) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
+			s.flushFailures(fctx, true)
 			if err := s.Checkpoint(fctx); err != nil {
 				s.log.Error("final audit checkpoint failed", "err", err)
 			}
@@ -150,6 +155,7 @@ func (s *Server) Run(ctx context.Context) error {
 			if err := s.live.refresh(ctx, false); err != nil && ctx.Err() == nil {
 				s.log.Warn("store poll failed", "err", err)
 			}
+			s.flushFailures(ctx, false)
 		case <-cp.C:
 			if err := s.Checkpoint(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("audit checkpoint failed", "err", err)
@@ -170,6 +176,7 @@ type request struct {
 	matter   string
 	rec      audit.Record
 	appended bool // rec is in the chain (alone or with the change)
+	preAuth  bool // refused before the caller was authenticated
 }
 
 // perm is what a route requires.
@@ -281,8 +288,26 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // authenticate verifies the bearer token and the device header and fills
-// the audit record's identity. Refusals are audited like any request.
+// the audit record's identity, unless the source address has used up its
+// failed authentications (flood.go). Refusals are audited, collapsed per
+// source.
 func (s *Server) authenticate(r *http.Request, rq *request) error {
+	key := sourceKey(rq.rec.Source)
+	if ok, wait := s.unauth.peek(key, time.Now()); !ok {
+		rq.preAuth = true
+		s.metrics.denials.WithLabelValues("source_rate_limited").Inc()
+		return &Error{Op: "auth", Kind: KindRateLimited, Msg: "too many failed authentications from this address", RetryAfter: max(wait, time.Second)}
+	}
+	if err := s.verifyCaller(r, rq); err != nil {
+		rq.preAuth = true
+		s.unauth.take(key, time.Now())
+		return err
+	}
+	return nil
+}
+
+// verifyCaller checks the device header and the bearer token.
+func (s *Server) verifyCaller(r *http.Request, rq *request) error {
 	if dev, ok := r.Header[api.HeaderDevice]; ok {
 		if len(dev) != 1 || !api.ValidDevice(dev[0]) {
 			return E("auth", KindInvalid, "%s must be 1 to %d printable ASCII characters", api.HeaderDevice, api.MaxDeviceLen)
@@ -417,7 +442,10 @@ func (s *Server) fail(w http.ResponseWriter, rq *request, e *Error) {
 	if e.Kind == KindInternal || e.Kind == KindUnavailable {
 		s.log.Error("request failed", "request_id", rq.id, "op", e.Op, "err", e)
 	}
-	if !rq.appended {
+	if !rq.appended && rq.preAuth && !s.collapse.record(sourceKey(rq.rec.Source), e.Kind.Status(), time.Now()) {
+		// Counted into the source's "auth.failures" summary record.
+		s.metrics.auditSuppressed.Inc()
+	} else if !rq.appended {
 		rq.rec.Result = e.Kind.Result()
 		// The record of a refused request never claims bytes moved.
 		// The client may be gone; its request is recorded anyway.
