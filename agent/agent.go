@@ -196,11 +196,13 @@ func (a *Agent) Status() Status { return a.board.snapshot() }
 func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, error) {
 	list, err := a.keys.Matters(ctx)
 	if kms.KindOf(err) == kms.Denied {
-		// Vault refused the login itself: disabled entity or revoked
-		// token. Stop and drop the keys, but leave the files: only the
-		// gateway's explicit "revoked" triggers the wipe policy, so an
-		// expired login can never delete a lawyer's work.
-		a.stop(err, false)
+		// Vault refused the login itself: a disabled entity, a revoked
+		// token, or just an expired login. Only the gateway's explicit
+		// "revoked" triggers the wipe policy, so an expired login can never
+		// delete a lawyer's work: ask it, with the identity token still
+		// cached (valid for minutes after Vault stops issuing them).
+		_, gwErr := a.remote.Matters(ctx)
+		a.stop(err, remoteCode(gwErr) == api.CodeRevoked)
 		return nil, fmt.Errorf("%w: %w", ErrRevoked, err)
 	}
 	if err != nil {

@@ -38,6 +38,10 @@ type Config struct {
 		// secret: the config file never holds one.
 		PasswordEnv string `yaml:"password_env"`
 		TokenEnv    string `yaml:"token_env"`
+		// TokenFile is a file a Vault Agent sink keeps a fresh token in
+		// (auto-auth with the firm's identity provider); read at each
+		// login. The file is Vault Agent's, protected by its permissions.
+		TokenFile string `yaml:"token_file"`
 		// Layout names mattersync's mounts and identity-token role in
 		// Vault; the defaults match `mattersync-admin vault init`.
 		Layout kms.Layout `yaml:"layout"`

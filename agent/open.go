@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mattersync/mattersync/agent/index"
 	"github.com/mattersync/mattersync/gateway/client"
@@ -135,11 +136,21 @@ func (c *Config) Authenticator(store Secrets) (kms.Authenticator, error) {
 		}
 		return kms.UserpassAuth{Mount: c.LoginMount(), Username: c.Vault.Username, Password: pw}, nil
 	case "token":
+		if c.Vault.TokenFile != "" {
+			b, err := os.ReadFile(c.Vault.TokenFile)
+			if err != nil {
+				return nil, fmt.Errorf("vault.token_file: %w", err)
+			}
+			if t := strings.TrimSpace(string(b)); t != "" {
+				return kms.TokenAuth{Token: t}, nil
+			}
+			return nil, fmt.Errorf("vault.token_file %s is empty (is Vault Agent running?)", c.Vault.TokenFile)
+		}
 		t, err := secret(c.Vault.TokenEnv, "VAULT_TOKEN")
 		if err != nil {
 			return nil, err
 		}
 		return kms.TokenAuth{Token: t}, nil
 	}
-	return nil, fmt.Errorf("vault.auth %q: interactive OIDC login is not built into this agent yet; run Vault Agent (auto-auth with your identity provider) and use auth: token", c.Vault.Auth)
+	return nil, fmt.Errorf("vault.auth %q: an interactive OIDC login is not built into this agent yet; run Vault Agent with OIDC auto-auth and a file sink, and set auth: token with token_file", c.Vault.Auth)
 }

@@ -13,6 +13,9 @@ import (
 // Remote is the gateway API as the agent uses it; gateway/client implements
 // it. Errors carry the gateway's api.Code (see remoteCode).
 type Remote interface {
+	// Matters asks who the caller is: a cheap request that tells whether
+	// the gateway still lets this user in.
+	Matters(ctx context.Context) (api.WhoAmI, error)
 	MissingChunks(ctx context.Context, matter string, ids []string) ([]string, error)
 	PutChunk(ctx context.Context, matter, id string, sealed []byte) error
 	GetChunk(ctx context.Context, matter, id string) ([]byte, error)
@@ -108,4 +111,8 @@ func (p politeRemote) Delete(ctx context.Context, matter, fileID string, base in
 
 func (p politeRemote) Changes(ctx context.Context, matter string, since int64, wait time.Duration) (api.Changes, error) {
 	return retry(ctx, p.maxWait, func() (api.Changes, error) { return p.Remote.Changes(ctx, matter, since, wait) })
+}
+
+func (p politeRemote) Matters(ctx context.Context) (api.WhoAmI, error) {
+	return retry(ctx, p.maxWait, func() (api.WhoAmI, error) { return p.Remote.Matters(ctx) })
 }

@@ -128,3 +128,32 @@ func TestRevokedAgentWipes(t *testing.T) {
 		}
 	}
 }
+
+// When Vault refuses the login before the gateway is asked (the usual order
+// after `user revoke`), the agent still applies wipe_on_revoke if the
+// gateway confirms the revocation; if only Vault refuses (an expired login),
+// files stay.
+func TestVaultRefusalWipesOnlyIfGatewayConfirms(t *testing.T) {
+	w := newWorld(t)
+	alice := w.agent(w.member(kms.RoleRW))
+	alice.write("Brief.docx", []byte("brief"))
+	alice.sync()
+	for _, confirmed := range []bool{false, true} {
+		u := w.member(kms.RoleRW)
+		cfg := w.config(u, t.TempDir(), t.TempDir())
+		cfg.WipeOnRevoke = true
+		b := w.agentWith(u, cfg)
+		b.sync()
+		if confirmed {
+			w.deny(u)
+		}
+		w.disable(u) // Vault refuses from now on
+		if _, err := b.SyncOnce(context.Background()); !errors.Is(err, agent.ErrRevoked) {
+			t.Fatalf("confirmed=%v: sync = %v, want ErrRevoked", confirmed, err)
+		}
+		_, statErr := os.Stat(b.folder)
+		if confirmed != errors.Is(statErr, os.ErrNotExist) {
+			t.Fatalf("confirmed=%v: matter folder stat = %v", confirmed, statErr)
+		}
+	}
+}

@@ -196,3 +196,12 @@ func (w *world) deny(u kmstest.User) {
 		t.Fatal(err)
 	}
 }
+
+// disable revokes u in Vault (disabled entity, tokens revoked, groups
+// removed, matters rotated), as the Vault half of `user revoke` does.
+func (w *world) disable(u kmstest.User) {
+	w.t.Helper()
+	if _, err := w.vault.Admin.Revoke(context.Background(), u.Name, nil); err != nil {
+		w.t.Fatal(err)
+	}
+}
