@@ -133,6 +133,10 @@ func TestBadInput(t *testing.T) {
 		{name: "missing-chunks too many IDs", method: "POST", path: chunk + "missing", body: []byte(manyIDs), status: 413, code: api.CodeTooLarge},
 		{name: "missing-chunks unknown field", method: "POST", path: chunk + "missing", body: []byte(`{"ids":[],"also":1}`), status: 400, code: api.CodeInvalidRequest},
 		// Commits.
+		{name: "commit chunk ID uppercase", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`},
+			body: []byte(strings.Replace(string(e.commitBody("a", fA, 3, cA)), cA.String(), strings.ToUpper(cA.String()), 1)), status: 400, code: api.CodeInvalidRequest},
+		{name: "commit chunk ID a number", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`},
+			body: []byte(strings.Replace(string(e.commitBody("a", fA, 3, cA)), `"`+cA.String()+`"`, `12`, 1)), status: 400, code: api.CodeInvalidRequest},
 		{name: "commit references missing chunk", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: e.commitBody("a", fA, 3, cA, randomID(t)), status: 409, code: api.CodeMissingChunks},
 		{name: "commit references other matter's chunk", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"2"`}, body: e.commitBody("a", fA, 3, cB), status: 409, code: api.CodeMissingChunks},
 		{name: "stale If-Match", method: "PUT", path: file + fA.String(), hdr: map[string]string{"If-Match": `"1"`}, body: e.commitBody("a", fA, 2, cA), status: 412, code: api.CodeVersionMismatch},

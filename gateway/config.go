@@ -99,6 +99,14 @@ type Limits struct {
 	// checked before the token is verified.
 	UnauthenticatedPerSecond float64 `yaml:"unauthenticated_per_second"`
 	UnauthenticatedBurst     int     `yaml:"unauthenticated_burst"`
+	// MaxInflightBytes bounds the request bodies held at once (a body
+	// reserves its Content-Length, JSON bodies twice that, before it is
+	// read); a request waits at most InflightWait for room, then 503.
+	MaxInflightBytes int64         `yaml:"max_inflight_bytes"`
+	InflightWait     time.Duration `yaml:"inflight_wait"`
+	// MaxConcurrentPerUser bounds one entity's requests with a body at
+	// once (429 beyond).
+	MaxConcurrentPerUser int `yaml:"max_concurrent_per_user"`
 	// PollInterval: how often a replica reads the deny-list and change
 	// generations from the store (what other replicas wrote).
 	PollInterval time.Duration `yaml:"poll_interval"`
@@ -151,6 +159,9 @@ func DefaultConfig() Config {
 			// times a minute.
 			UnauthenticatedPerSecond: 5,
 			UnauthenticatedBurst:     50,
+			MaxInflightBytes:         256 << 20,
+			InflightWait:             5 * time.Second,
+			MaxConcurrentPerUser:     16,
 			PollInterval:             200 * time.Millisecond,
 			DenyMaxStaleness:         time.Second,
 			ReadHeaderTimeout:        10 * time.Second,
@@ -281,6 +292,15 @@ func (c *Config) Validate() error {
 	}
 	if l.RequestsPerSecond <= 0 || l.Burst < 1 {
 		bad("limits.requests_per_second and limits.burst must be positive")
+	}
+	if l.MaxInflightBytes < l.MaxChunkBytes || l.MaxInflightBytes < 2*l.MaxCommitBytes {
+		bad("limits.max_inflight_bytes must be at least limits.max_chunk_bytes and twice limits.max_commit_bytes")
+	}
+	if l.InflightWait < 0 || l.InflightWait > l.RequestTimeout {
+		bad("limits.inflight_wait must be between 0 and limits.request_timeout")
+	}
+	if l.MaxConcurrentPerUser < 1 {
+		bad("limits.max_concurrent_per_user must be positive")
 	}
 	if l.UnauthenticatedPerSecond <= 0 || l.UnauthenticatedBurst < 1 {
 		bad("limits.unauthenticated_per_second and limits.unauthenticated_burst must be positive")

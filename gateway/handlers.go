@@ -160,6 +160,8 @@ func jsonProblem(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	case errors.Is(err, errBadChunkID):
+		return errBadChunkID.Error()
 	case errors.As(err, &se):
 		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
 	case errors.As(err, &te):
@@ -252,14 +254,17 @@ func (s *Server) listMatters(w http.ResponseWriter, r *http.Request, rq *request
 	return s.respond(r.Context(), w, rq, http.StatusOK, who)
 }
 
+// missingBodyLimit bounds a missing-chunks body: 64 hex, quotes and a
+// comma per ID.
+func missingBodyLimit(l Limits) int64 { return int64(l.MaxBatchIDs)*70 + 1024 }
+
 func (s *Server) missingChunks(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "chunk.missing"
 	if _, err := queryParams(r, op); err != nil {
 		return err
 	}
 	var req api.MissingRequest
-	// 64 hex + quotes + comma per ID.
-	if err := decodeJSON(w, r, op, int64(s.cfg.Limits.MaxBatchIDs)*70+1024, &req); err != nil {
+	if err := decodeJSON(w, r, op, missingBodyLimit(s.cfg.Limits), &req); err != nil {
 		return err
 	}
 	if len(req.IDs) > s.cfg.Limits.MaxBatchIDs {
@@ -438,6 +443,45 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 	return nil
 }
 
+// commitBody is api.CommitRequest as the gateway decodes it: chunk IDs go
+// straight into 32-byte IDs, not through a string each (a commit may list
+// hundreds of thousands).
+type commitBody struct {
+	Manifest []byte    `json:"manifest"`
+	Chunks   []chunkID `json:"chunks"`
+}
+
+// chunkID is a format.ID in JSON: a string of 64 lowercase hex characters.
+type chunkID format.ID
+
+// errBadChunkID refuses a chunk ID in a JSON body.
+var errBadChunkID = errors.New("a chunk ID is not 64 lowercase hex characters")
+
+// UnmarshalJSON parses the quoted hex form without allocating a string.
+func (c *chunkID) UnmarshalJSON(b []byte) error {
+	if len(b) != 2*format.IDSize+2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return errBadChunkID
+	}
+	for _, ch := range b[1 : len(b)-1] {
+		if !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f') {
+			return errBadChunkID
+		}
+	}
+	if _, err := hex.Decode(c[:], b[1:len(b)-1]); err != nil {
+		return errBadChunkID
+	}
+	return nil
+}
+
+// ids returns the chunk IDs of a commit body.
+func (b *commitBody) ids() []format.ID {
+	out := make([]format.ID, len(b.Chunks))
+	for i, c := range b.Chunks {
+		out[i] = format.ID(c)
+	}
+	return out
+}
+
 // preconditions reads If-Match / If-None-Match: the base version of a
 // commit (0 for a new file).
 func preconditions(r *http.Request, op string, allowCreate bool) (int64, error) {
@@ -481,7 +525,7 @@ func (s *Server) commitFile(w http.ResponseWriter, r *http.Request, rq *request)
 	if err != nil {
 		return err
 	}
-	var req api.CommitRequest
+	var req commitBody
 	if err := decodeJSON(w, r, op, s.cfg.Limits.MaxCommitBytes, &req); err != nil {
 		return err
 	}
@@ -496,14 +540,8 @@ func (s *Server) commitFile(w http.ResponseWriter, r *http.Request, rq *request)
 	if len(req.Chunks) > s.cfg.Limits.MaxCommitChunks {
 		return E(op, KindTooLarge, "at most %d chunk references per commit", s.cfg.Limits.MaxCommitChunks)
 	}
-	chunks := make([]format.ID, len(req.Chunks))
-	for i, v := range req.Chunks {
-		id, err := format.ParseID(v)
-		if err != nil {
-			return E(op, KindInvalid, "chunks[%d] is not a valid chunk ID", i)
-		}
-		chunks[i] = id
-	}
+	chunks := req.ids()
+	req.Chunks = nil
 	size := int64(len(req.Manifest))
 	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = size, http.StatusCreated, audit.ResultOK
 	v, err := s.store.Commit(r.Context(), store.Commit{
@@ -540,7 +578,7 @@ func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, rq *request)
 	if r.ContentLength == 0 {
 		return E(op, KindInvalid, `a delete needs a body: the sealed tombstone manifest, as {"manifest": "<base64>", "chunks": []}`)
 	}
-	var req api.CommitRequest
+	var req commitBody
 	if err := decodeJSON(w, r, op, s.cfg.Limits.MaxCommitBytes, &req); err != nil {
 		return err
 	}

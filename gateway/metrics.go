@@ -23,6 +23,7 @@ type metrics struct {
 	denyEntries     prometheus.Gauge
 	chainBroken     prometheus.Gauge
 	auditSuppressed prometheus.Counter
+	inflightBytes   prometheus.Gauge
 	checkpoints     prometheus.Counter
 }
 
@@ -49,10 +50,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "1 if this replica found the audit chain rewritten, truncated or its checkpoints deleted (it signs nothing more until restarted)."}),
 		auditSuppressed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "audit_suppressed_total",
 			Help: "Refusals before authentication not audited on their own (more than one per source per second): each is counted in an auth.failures summary record."}),
+		inflightBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "inflight_body_bytes",
+			Help: "Request body bytes reserved by requests in flight (limits.max_inflight_bytes)."}),
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "audit_checkpoints_total",
 			Help: "Audit checkpoints this replica signed."}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bytesIn, m.bytesOut, m.denials, m.auditAppends, m.auditSeconds, m.denyEntries, m.chainBroken, m.checkpoints, m.auditSuppressed} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bytesIn, m.bytesOut, m.denials, m.auditAppends, m.auditSeconds, m.denyEntries, m.chainBroken, m.checkpoints, m.auditSuppressed, m.inflightBytes} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

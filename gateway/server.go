@@ -86,6 +86,7 @@ type Server struct {
 	limiter  *limiter
 	unauth   *limiter // failed authentications per source
 	collapse *collapser
+	inflight *inflight
 	signer   signer
 	mux      *http.ServeMux
 }
@@ -112,6 +113,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		limiter:  newLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst),
 		unauth:   newLimiter(cfg.Limits.UnauthenticatedPerSecond, cfg.Limits.UnauthenticatedBurst),
 		collapse: newCollapser(),
+		inflight: newInflight(cfg.Limits.MaxInflightBytes, cfg.Limits.MaxConcurrentPerUser),
 		mux:      http.NewServeMux(),
 	}
 	for _, p := range cfg.TrustedProxies {
@@ -228,7 +230,11 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 		}
 		err := s.authorize(r, rq, m.perm)
 		if err == nil {
-			err = m.h(w, r, rq)
+			var release func()
+			if release, err = s.admitBody(r, rq, m.action); err == nil {
+				defer release()
+				err = m.h(w, r, rq)
+			}
 		}
 		if err != nil {
 			s.fail(w, rq, asError(m.action, err))
