@@ -9,6 +9,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -78,6 +80,27 @@ func (l *localFS) lstat(rel string) (stat, error) {
 		return stat{}, localErr(err)
 	}
 	return statOf(fi), nil
+}
+
+// caseVariant reports whether rel exists only under another spelling (a
+// case-insensitive or normalization-insensitive disk found a different
+// name for it).
+func (l *localFS) caseVariant(rel string) bool {
+	dir, base := path.Split(rel)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		dir = "."
+	}
+	d, err := l.root.Open(filepath.FromSlash(dir))
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return false
+	}
+	return !slices.Contains(names, base)
 }
 
 func (l *localFS) open(rel string) (*os.File, error) {

@@ -176,6 +176,10 @@ func (m *matterSync) applyChange(ctx context.Context, mk *matterKeys, c api.Chan
 	switch {
 	case cur.exists && cur.mode.IsDir():
 		return fmt.Errorf("%s: a local folder has the name of a remote file; rename the folder: %w", man.Path, errLocalWrite)
+	case cur.exists && !hasRow && m.fs.caseVariant(man.Path):
+		// On a case-insensitive disk (Windows, macOS) "brief.docx" from a
+		// colleague would land on our "Brief.docx", a different file.
+		return fmt.Errorf("%s: a local file whose name differs only in case is in the way; rename one of them: %w", man.Path, errLocalWrite)
 	case cur.exists && !(hasRow && cur.matches(row.Size, row.MtimeNs)):
 		// Local content we have not synced. The same content (same
 		// chunks under the manifest's keys, not merely a claimed hash)
