@@ -245,7 +245,7 @@ func (c *Config) Validate() error {
 			bad("store.sqlite_path is required with driver sqlite")
 		}
 	case "postgres":
-		if err := checkDSN(c.Store.PostgresDSN); err != nil {
+		if err := checkDSN(c.Store.PostgresDSN, c.InsecureDev); err != nil {
 			bad("store.postgres_dsn: %v", err)
 		}
 		if c.Store.PostgresPasswordEnv != "" && !validEnvName(c.Store.PostgresPasswordEnv) {
@@ -350,14 +350,29 @@ func validEnvName(s string) bool {
 }
 
 // checkDSN accepts a postgres URL without a password: passwords come from
-// the environment, so the config file can be world-readable.
-func checkDSN(dsn string) error {
+// the environment, so the config file can be world-readable. It must name
+// sslmode=verify-full or verify-ca: with no sslmode, libpq and pgx try TLS
+// and fall back to plain text ("prefer"), and "require" does not check the
+// server's certificate, so an attacker on the path could read or downgrade
+// the connection (and take the password). Plain modes only with insecure_dev.
+func checkDSN(dsn string, insecureDev bool) error {
 	u, err := url.Parse(dsn)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 		return errors.New("must be a postgres://user@host:port/db URL")
 	}
-	if _, ok := u.User.Password(); ok || u.Query().Has("password") {
+	q := u.Query()
+	if _, ok := u.User.Password(); ok || q.Has("password") {
 		return errors.New("must not contain a password (use store.postgres_password_env)")
+	}
+	switch mode := q.Get("sslmode"); {
+	case len(q["sslmode"]) > 1:
+		return errors.New("sslmode given more than once")
+	case mode == "verify-full" || mode == "verify-ca":
+	case insecureDev:
+	case mode == "":
+		return errors.New("must set sslmode=verify-full (or verify-ca): without it the connection may fall back to plain text (other modes only with insecure_dev: true)")
+	default:
+		return fmt.Errorf("sslmode=%s does not verify the server: use sslmode=verify-full (or verify-ca; other modes only with insecure_dev: true)", mode)
 	}
 	return nil
 }

@@ -35,6 +35,40 @@ vault: {address: "http://127.0.0.1:8200"}
 audit: {signing_key_file: k.pem}
 `
 
+// TestPostgresSSLMode: a DSN must verify the server's certificate, unless
+// insecure_dev.
+func TestPostgresSSLMode(t *testing.T) {
+	const secure = `
+tls: {cert_file: c.pem, key_file: k.pem}
+s3: {endpoint: "s3.firm.example:9000", bucket: b}
+vault: {address: "https://vault.firm.example:8200"}
+audit: {signing_key_file: k.pem}
+store: {driver: postgres, postgres_dsn: "%s"}
+`
+	for dsn, want := range map[string]string{
+		"postgres://u@db/x?sslmode=verify-full":                 "",
+		"postgres://u@db/x?sslmode=verify-ca&connect_timeout=5": "",
+		"postgres://u@db/x":                                     "store.postgres_dsn: must set sslmode=verify-full",
+		"postgres://u@db/x?sslmode=require":                     "store.postgres_dsn: sslmode=require does not verify the server",
+		"postgres://u@db/x?sslmode=prefer":                      "store.postgres_dsn: sslmode=prefer does not verify",
+		"postgres://u@db/x?sslmode=disable":                     "store.postgres_dsn: sslmode=disable does not verify",
+		"postgres://u@db/x?sslmode=verify-full&sslmode=disable": "store.postgres_dsn: sslmode given more than once",
+	} {
+		_, err := gateway.ParseConfig([]byte(fmt.Sprintf(secure, dsn)))
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", dsn, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s: error %v, want %q", dsn, err, want)
+		}
+	}
+	// A developer's machine may talk plain text to a local database.
+	dev := minimal + "store: {driver: postgres, postgres_dsn: 'postgres://u@127.0.0.1/x?sslmode=disable'}\n"
+	if _, err := gateway.ParseConfig([]byte(dev)); err != nil {
+		t.Fatalf("insecure_dev with sslmode=disable: %v", err)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	if _, err := gateway.ParseConfig([]byte(minimal)); err != nil {
 		t.Fatalf("minimal config: %v", err)

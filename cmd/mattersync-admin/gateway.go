@@ -14,8 +14,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -274,7 +275,7 @@ Exits 0 if the chain is intact, 1 if it is broken.`,
 					}
 					keys = append(keys, k)
 				}
-				src, closeSrc, err := openAuditStore(cmd.Context(), offline[0])
+				src, closeSrc, err := openAuditStore(cmd.Context(), offline[0], g.a.stderr)
 				if err != nil {
 					return err
 				}
@@ -307,7 +308,7 @@ Exits 0 if the chain is intact, 1 if it is broken.`,
 }
 
 // openAuditStore opens a store read-only for offline verification.
-func openAuditStore(ctx context.Context, spec string) (audit.Source, func(), error) {
+func openAuditStore(ctx context.Context, spec string, warn io.Writer) (audit.Source, func(), error) {
 	switch {
 	case strings.HasPrefix(spec, "sqlite:"):
 		s, err := sqlite.OpenReadOnly(ctx, strings.TrimPrefix(spec, "sqlite:"))
@@ -316,6 +317,11 @@ func openAuditStore(ctx context.Context, spec string) (audit.Source, func(), err
 		}
 		return s, func() { s.Close() }, nil
 	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
+		if u, err := url.Parse(spec); err == nil {
+			if m := u.Query().Get("sslmode"); m != "verify-full" && m != "verify-ca" {
+				fmt.Fprintf(warn, "WARNING --store: sslmode=%s does not verify the database server (use sslmode=verify-full)\n", firstNonEmpty(m, "prefer"))
+			}
+		}
 		s, err := postgres.Open(ctx, spec, postgres.Options{NoMigrate: true, MaxConns: 2})
 		if err != nil {
 			return nil, nil, err
