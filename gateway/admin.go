@@ -49,9 +49,16 @@ func (s *Server) denyList(w http.ResponseWriter, r *http.Request, rq *request) e
 	if err != nil {
 		return storeErr("admin.deny.list", err)
 	}
-	resp := api.DenyList{Entries: make([]api.DenyEntry, len(entries))}
+	floors, _, err := s.store.TokenFloors(r.Context())
+	if err != nil {
+		return storeErr("admin.deny.list", err)
+	}
+	resp := api.DenyList{Entries: make([]api.DenyEntry, len(entries)), Reissue: make([]api.Reissue, len(floors))}
 	for i, e := range entries {
 		resp.Entries[i] = api.DenyEntry{EntityID: e.Entity, Name: e.Name, Reason: e.Reason, CreatedBy: e.CreatedBy, Time: e.Time}
+	}
+	for i, f := range floors {
+		resp.Reissue[i] = reissueBody(f)
 	}
 	return s.respond(r.Context(), w, rq, http.StatusOK, resp)
 }
@@ -112,6 +119,47 @@ func (s *Server) denyRemove(w http.ResponseWriter, r *http.Request, rq *request)
 	}
 	s.live.setDenied(entity, false)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func reissueBody(f store.TokenFloor) api.Reissue {
+	return api.Reissue{EntityID: f.Entity, NotBefore: f.NotBefore, Reason: f.Reason, SetBy: f.SetBy, Time: f.Time}
+}
+
+// denyReissue makes every replica refuse the entity's identity tokens
+// issued until now: after a matter remove or screen, its devices must fetch
+// a new token, which no longer carries the group, instead of using the old
+// one until it expires.
+func (s *Server) denyReissue(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "admin.deny.reissue"
+	entity := r.PathValue("entity")
+	if !validEntity(entity) {
+		rq.rec.Object = quoteBad(entity)
+		return E(op, KindInvalid, "invalid entity ID")
+	}
+	if _, err := queryParams(r, op); err != nil {
+		return err
+	}
+	var req api.ReissueRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, op, 16<<10, &req); err != nil {
+			return err
+		}
+	}
+	if !validText(req.Reason, 1024) {
+		return E(op, KindInvalid, "reason (1024) too long or has control characters")
+	}
+	rq.rec.Object = "entity:" + entity
+	rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
+	now := time.Now()
+	f, gen, err := s.store.SetTokenFloor(r.Context(), store.TokenFloor{Entity: entity, NotBefore: now, Reason: req.Reason,
+		SetBy: rq.ident.User, Time: now}, &rq.rec)
+	if err != nil {
+		return storeErr(op, err)
+	}
+	s.mutated(rq)
+	s.live.setFloor(gen, entity, f.NotBefore)
+	writeJSON(w, http.StatusOK, reissueBody(f))
 	return nil
 }
 

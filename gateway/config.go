@@ -75,6 +75,9 @@ type Vault struct {
 	JWKSURL  string        `yaml:"jwks_url"`
 	Audience string        `yaml:"audience"`
 	Leeway   time.Duration `yaml:"leeway"`
+	// MaxTokenLifetime refuses tokens whose exp - iat is longer: at least
+	// the OIDC role's TTL (mattersync-admin vault init --token-ttl, 5m).
+	MaxTokenLifetime time.Duration `yaml:"max_token_lifetime"`
 	// JWKSRefresh is the background refetch period; an unknown key ID
 	// refetches at once (at most every 10 s).
 	JWKSRefresh time.Duration `yaml:"jwks_refresh"`
@@ -143,7 +146,7 @@ func DefaultConfig() Config {
 		Listen: ":8443",
 		S3:     S3{Region: "us-east-1", AccessKeyEnv: "MATTERSYNC_S3_ACCESS_KEY", SecretKeyEnv: "MATTERSYNC_S3_SECRET_KEY"},
 		Store:  StoreConfig{Driver: "sqlite", SQLitePath: "/var/lib/mattersync/gateway.db", PostgresPasswordEnv: "MATTERSYNC_PG_PASSWORD", MaxConns: 32},
-		Vault:  Vault{Audience: "mattersync", Leeway: 30 * time.Second, JWKSRefresh: 5 * time.Minute},
+		Vault:  Vault{Audience: "mattersync", Leeway: 30 * time.Second, JWKSRefresh: 5 * time.Minute, MaxTokenLifetime: 15 * time.Minute},
 		Limits: Limits{
 			MaxChunkBytes: 16 << 20,
 			// A largest manifest (16 MiB, ~466,000 chunks) in base64 plus
@@ -273,6 +276,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Vault.Leeway < 0 || c.Vault.Leeway > 5*time.Minute {
 		bad("vault.leeway must be between 0 and 5m")
+	}
+	if c.Vault.MaxTokenLifetime < time.Minute || c.Vault.MaxTokenLifetime > 24*time.Hour {
+		bad("vault.max_token_lifetime must be between 1m and 24h")
 	}
 	if c.Vault.JWKSRefresh < 10*time.Second {
 		bad("vault.jwks_refresh must be at least 10s")

@@ -93,6 +93,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no signing key", strings.Replace(minimal, "audit: {signing_key_file: k.pem}", "", 1), "signing_key_file is required"},
 		{"bad proxy", minimal + "trusted_proxies: [10.0.0.1]\n", "not a CIDR"},
 		{"inflight below a commit", minimal + "limits: {max_inflight_bytes: 1048576}\n", "max_inflight_bytes must be at least"},
+		{"token lifetime", strings.Replace(minimal, `vault: {address: "http://127.0.0.1:8200"}`, `vault: {address: "http://127.0.0.1:8200", max_token_lifetime: 30s}`, 1), "vault.max_token_lifetime must be between"},
 		{"no source limit", minimal + "limits: {unauthenticated_burst: 0}\n", "limits.unauthenticated_per_second and limits.unauthenticated_burst must be positive"},
 		{"bad env name", strings.Replace(minimal, "insecure: true", "insecure: true, access_key_env: 'MY KEY'", 1), "must name environment variables"},
 	}

@@ -52,6 +52,9 @@ func (s *Server) routes() {
 	s.handle("/v1/admin/deny/{entity}", map[string]method{
 		http.MethodDelete: {"admin.deny.remove", permAdmin, s.denyRemove},
 	})
+	s.handle("/v1/admin/deny/{entity}/reissue", map[string]method{
+		http.MethodPost: {"admin.deny.reissue", permAdmin, s.denyReissue},
+	})
 	s.handle("/v1/admin/matters/{m}/hold", map[string]method{
 		http.MethodGet:    {"admin.hold.get", permAdmin, s.holdGet},
 		http.MethodPut:    {"admin.hold.on", permAdmin, s.holdSet(true)},

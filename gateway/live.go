@@ -11,8 +11,9 @@ import (
 	"github.com/mattersync/mattersync/gateway/store"
 )
 
-// live is what a replica learns by polling the store: the deny list and
-// whether any replica committed something (to wake long polls).
+// live is what a replica learns by polling the store: the deny list, the
+// reissue stamps, and whether any replica committed something (to wake long
+// polls).
 type live struct {
 	store   store.Store
 	log     *slog.Logger
@@ -20,18 +21,29 @@ type live struct {
 
 	mu       sync.Mutex // guards the fields below
 	deny     map[string]struct{}
-	denyGen  int64
+	floors   map[string]time.Time // entity -> tokens issued before are refused
+	denyGen  int64                // generation of the snapshot in deny and floors
+	local    []localChange        // this replica's changes newer than the snapshot
 	changes  int64
 	loadedAt time.Time     // last successful poll (monotonic)
 	wake     chan struct{} // closed and replaced when changes grow
 }
 
-func newLive(s store.Store, log *slog.Logger, m *metrics) *live {
-	return &live{store: s, log: log, metrics: m, deny: map[string]struct{}{}, wake: make(chan struct{}), denyGen: -1}
+// localChange is a deny-list or reissue change this replica made, applied
+// at once, and again on top of every snapshot older than it (a poll that
+// read the store just before the change must not undo it).
+type localChange struct {
+	gen   int64 // the deny generation the change produced
+	apply func(deny map[string]struct{}, floors map[string]time.Time)
 }
 
-// refresh polls the store's counters and reloads the deny list when its
-// generation moved (or force).
+func newLive(s store.Store, log *slog.Logger, m *metrics) *live {
+	return &live{store: s, log: log, metrics: m, deny: map[string]struct{}{}, floors: map[string]time.Time{},
+		wake: make(chan struct{}), denyGen: -1}
+}
+
+// refresh polls the store's counters and reloads the deny list and the
+// reissue stamps when their generation moved (or force).
 func (l *live) refresh(ctx context.Context, force bool) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -43,9 +55,14 @@ func (l *live) refresh(ctx context.Context, force bool) error {
 	reload := force || c.Deny != l.denyGen
 	l.mu.Unlock()
 	var set map[string]struct{}
+	var floors map[string]time.Time
 	var gen int64
 	if reload {
-		entries, g, err := l.store.DenyList(ctx)
+		entries, g1, err := l.store.DenyList(ctx)
+		if err != nil {
+			return err
+		}
+		fl, g2, err := l.store.TokenFloors(ctx)
 		if err != nil {
 			return err
 		}
@@ -53,12 +70,27 @@ func (l *live) refresh(ctx context.Context, force bool) error {
 		for _, e := range entries {
 			set[e.Entity] = struct{}{}
 		}
-		gen = g
+		floors = make(map[string]time.Time, len(fl))
+		for _, f := range fl {
+			floors[f.Entity] = f.NotBefore
+		}
+		// Two reads: the older generation is what both surely hold; a
+		// change in between is reloaded at the next poll.
+		gen = min(g1, g2)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if reload {
-		l.deny, l.denyGen = set, gen
+	if reload && gen >= l.denyGen {
+		l.denyGen = gen
+		kept := l.local[:0]
+		for _, ch := range l.local {
+			if ch.gen > gen {
+				ch.apply(set, floors)
+				kept = append(kept, ch)
+			}
+		}
+		l.local = kept
+		l.deny, l.floors = set, floors
 		l.metrics.denyEntries.Set(float64(len(set)))
 	}
 	if c.Changes != l.changes {
@@ -76,6 +108,35 @@ func (l *live) denied(entity string, maxAge time.Duration) (denied, fresh bool) 
 	defer l.mu.Unlock()
 	_, denied = l.deny[entity]
 	return denied, time.Since(l.loadedAt) <= maxAge
+}
+
+// notBefore returns the entity's reissue stamp, if any.
+func (l *live) notBefore(entity string) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.floors[entity]
+	return t, ok
+}
+
+// applyLocal applies this replica's own change at once; gen is the deny
+// generation the change produced in the store.
+func (l *live) applyLocal(gen int64, apply func(deny map[string]struct{}, floors map[string]time.Time)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	apply(l.deny, l.floors)
+	if gen > l.denyGen {
+		l.local = append(l.local, localChange{gen: gen, apply: apply})
+	}
+	l.metrics.denyEntries.Set(float64(len(l.deny)))
+}
+
+// setFloor applies a reissue stamp made here.
+func (l *live) setFloor(gen int64, entity string, notBefore time.Time) {
+	l.applyLocal(gen, func(_ map[string]struct{}, floors map[string]time.Time) {
+		if notBefore.After(floors[entity]) {
+			floors[entity] = notBefore
+		}
+	})
 }
 
 // setDenied applies this replica's own deny-list change at once.

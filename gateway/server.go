@@ -362,6 +362,9 @@ func (s *Server) authorize(r *http.Request, rq *request, p perm) error {
 		s.metrics.denials.WithLabelValues("revoked").Inc()
 		return E("auth", KindRevoked, "access revoked")
 	}
+	if err := s.checkReissue(rq.ident); err != nil {
+		return err
+	}
 	if ok, wait := s.limiter.allow(rq.ident.Entity, time.Now()); !ok {
 		s.metrics.denials.WithLabelValues("rate_limited").Inc()
 		return &Error{Op: "auth", Kind: KindRateLimited, Msg: "too many requests", RetryAfter: wait}
@@ -391,6 +394,17 @@ func (s *Server) authorize(r *http.Request, rq *request, p perm) error {
 			s.metrics.denials.WithLabelValues("forbidden").Inc()
 			return E("auth", KindForbidden, "requires membership of %s", auth.AdminGroup)
 		}
+	}
+	return nil
+}
+
+// checkReissue refuses a token issued before (or in the same second as)
+// its entity's reissue stamp: 401, so the caller fetches a new token, which
+// carries its current groups.
+func (s *Server) checkReissue(id *auth.Identity) error {
+	if nb, ok := s.live.notBefore(id.Entity); ok && !id.IssuedAt.After(nb) {
+		s.metrics.denials.WithLabelValues("reissue").Inc()
+		return E("auth", KindUnauthenticated, "identity token issued before %s, when this user's access changed: fetch a new one", nb.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

@@ -77,6 +77,14 @@ func (k *Keyring) RefreshIdentityToken(ctx context.Context) (IdentityToken, erro
 	return k.s.identityToken(ctx, true)
 }
 
+// RefreshToken fetches a new raw identity token now: the gateway client
+// calls it once when the gateway refused the cached token
+// (client.TokenRefresher).
+func (k *Keyring) RefreshToken(ctx context.Context) (string, error) {
+	t, err := k.RefreshIdentityToken(ctx)
+	return t.Raw, err
+}
+
 // Matter is a matter the logged-in user may open.
 type Matter struct {
 	ID   string

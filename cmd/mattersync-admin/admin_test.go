@@ -26,6 +26,7 @@ type cli struct {
 	deny     func(entityID, name, reason string) error
 	onHold   func(matter string) (bool, error)
 	setEpoch func(matter string, epoch uint32) (uint32, error)
+	reissue  func(entityID, reason string) error
 }
 
 func newCLI(t *testing.T, env *kmstest.Env) *cli {
@@ -53,6 +54,9 @@ func (c *cli) run(t *testing.T, stdin string, args ...string) result {
 	}
 	if c.setEpoch != nil {
 		a.newEpochSetter = func(context.Context, string) (epochSetter, error) { return epochFunc(c.setEpoch), nil }
+	}
+	if c.reissue != nil {
+		a.newReissuer = func(context.Context, string) (reissuer, error) { return reissueFunc(c.reissue), nil }
 	}
 	l := c.env.Config.Layout
 	full := append([]string{"--transit-mount", l.Transit, "--kv-mount", l.KV, "--userpass-mount", l.Userpass,
@@ -84,6 +88,12 @@ func (f denyFunc) Deny(_ context.Context, entityID, name, reason string) error {
 type holdFunc func(matter string) (bool, error)
 
 func (f holdFunc) OnHold(_ context.Context, matter string) (bool, error) { return f(matter) }
+
+type reissueFunc func(entityID, reason string) error
+
+func (f reissueFunc) Reissue(_ context.Context, entityID, reason string) (time.Time, error) {
+	return time.Now(), f(entityID, reason)
+}
 
 type epochFunc func(matter string, epoch uint32) (uint32, error)
 
@@ -232,6 +242,8 @@ func TestEpochStep(t *testing.T) {
 		return epoch, nil
 	}
 	c.deny = func(string, string, string) error { return nil }
+	var reissued []string
+	c.reissue = func(entity, reason string) error { reissued = append(reissued, entity+" "+reason); return nil }
 	want := func(what string, r result, matter string, epoch uint32) {
 		t.Helper()
 		if len(calls) != 1 || calls[0] != (call{matter, epoch}) {
@@ -249,18 +261,37 @@ func TestEpochStep(t *testing.T) {
 	for _, u := range []kmstest.User{u1, u2, u3} {
 		env.Grant(t, m, u, kms.RoleRW)
 	}
-	want("remove", c.must(t, exitOK, "", "matter", "remove", m, u1.Name), m, 3)
-	want("screen", c.must(t, exitOK, "", "matter", "screen", m, u2.Name), m, 4)
+	r := c.must(t, exitOK, "", "matter", "remove", m, u1.Name)
+	want("remove", r, m, 3)
+	if !strings.Contains(r.stdout, "ok     gateway reissue "+u1.Name+": tokens issued before ") {
+		t.Fatalf("remove: no reissue step in\n%s", r.stdout)
+	}
+	r = c.must(t, exitOK, "", "matter", "screen", m, u2.Name)
+	want("screen", r, m, 4)
+	if len(reissued) != 2 || reissued[0] != u1.EntityID+" removed from "+m || reissued[1] != u2.EntityID+" screened from "+m {
+		t.Fatalf("reissue calls %v", reissued)
+	}
 	want("revoke", c.must(t, exitOK, "", "user", "revoke", u3.Name), m, 5)
 	// Screening a non-member rotates nothing, so tells the gateway nothing.
 	c.must(t, exitOK, "", "matter", "screen", m, env.User(t, false).Name)
-	if len(calls) != 0 {
-		t.Fatalf("screen of a non-member: gateway calls %v", calls)
+	if len(calls) != 0 || len(reissued) != 2 {
+		t.Fatalf("screen of a non-member: gateway calls %v, reissue calls %v", calls, reissued)
 	}
+	// A failing reissue step: the rest is done, the exit code and output
+	// say what to repair.
+	c.reissue = func(string, string) error { return errors.New("connection refused") }
+	u5 := env.User(t, false)
+	env.Grant(t, m, u5, kms.RoleRW)
+	r = c.must(t, exitIncomplete, "", "matter", "remove", m, u5.Name)
+	if !strings.Contains(r.stdout, "FAILED gateway reissue "+u5.Name) || !strings.Contains(r.stderr, "mattersync-admin deny reissue "+u5.EntityID) || len(calls) != 1 {
+		t.Fatalf("remove with the reissue step failing:\n%s%s", r.stdout, r.stderr)
+	}
+	calls = nil
+	c.reissue = func(string, string) error { return nil }
 
 	// The gateway already at a higher epoch is what the step wants.
 	c.setEpoch = func(_ string, epoch uint32) (uint32, error) { return epoch + 10, nil }
-	if r := c.must(t, exitOK, "", "matter", "rotate", m); !strings.Contains(r.stdout, "already at epoch 16") {
+	if r := c.must(t, exitOK, "", "matter", "rotate", m); !strings.Contains(r.stdout, "already at epoch 17") {
 		t.Fatalf("rotate with the gateway ahead:\n%s", r.stdout)
 	}
 
@@ -268,7 +299,7 @@ func TestEpochStep(t *testing.T) {
 	// command is incomplete, and the output names the step and the repair.
 	c.setEpoch = func(string, uint32) (uint32, error) { return 0, errors.New("connection refused") }
 	m2 := testenv.RandomName("m-")
-	r := c.must(t, exitIncomplete, "", "matter", "create", m2, "--name", "Down")
+	r = c.must(t, exitIncomplete, "", "matter", "create", m2, "--name", "Down")
 	if !strings.Contains(r.stdout, "FAILED gateway epoch "+m2+": gateway https://gateway.test: connection refused") ||
 		!strings.Contains(r.stderr, "gateway epoch step failed") || !strings.Contains(r.stderr, "mattersync-admin epoch set "+m2+" 1") {
 		t.Fatalf("create with the gateway down:\n%s%s", r.stdout, r.stderr)

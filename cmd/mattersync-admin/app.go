@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -50,6 +51,14 @@ type epochSetter interface {
 	RaiseEpoch(ctx context.Context, matter string, epoch uint32) (uint32, error)
 }
 
+// reissuer makes the gateway refuse an entity's identity tokens issued
+// until now, so a member removed or screened cannot use a token that still
+// names the group; its devices fetch a new one. The gateway's admin client
+// implements it.
+type reissuer interface {
+	Reissue(ctx context.Context, entityID, reason string) (time.Time, error)
+}
+
 // app is what every command shares: standard streams, environment, the
 // global flags, and the hooks to the gateway's admin API.
 type app struct {
@@ -74,6 +83,7 @@ type app struct {
 	newDenyLister  func(ctx context.Context, gatewayURL string) (denyLister, error)
 	newHoldChecker func(ctx context.Context, gatewayURL string) (holdChecker, error)
 	newEpochSetter func(ctx context.Context, gatewayURL string) (epochSetter, error)
+	newReissuer    func(ctx context.Context, gatewayURL string) (reissuer, error)
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {

@@ -66,12 +66,21 @@ func addGatewayCommands(root *cobra.Command, a *app) {
 			return epochs{c}, nil
 		}
 	}
+	if a.newReissuer == nil {
+		a.newReissuer = func(ctx context.Context, url string) (reissuer, error) {
+			c, err := g.client(ctx, url)
+			if err != nil {
+				return nil, err
+			}
+			return reissues{c}, nil
+		}
+	}
 	auditCmd := &cobra.Command{Use: "audit", Short: "verify, export and report on the gateway's audit log"}
 	auditCmd.AddCommand(g.auditVerifyCmd(), g.auditExportCmd(), g.auditReportCmd())
 	hold := &cobra.Command{Use: "hold", Short: "legal hold: a matter on hold refuses deletes, purges and shredding"}
 	hold.AddCommand(g.holdCmd("on"), g.holdCmd("off"), g.holdCmd("show"))
 	deny := &cobra.Command{Use: "deny", Short: "the gateway deny list (`user revoke` adds to it; these are for repairs)"}
-	deny.AddCommand(g.denyAddCmd(), g.denyRemoveCmd(), g.denyListCmd())
+	deny.AddCommand(g.denyAddCmd(), g.denyRemoveCmd(), g.denyListCmd(), g.denyReissueCmd())
 	epoch := &cobra.Command{Use: "epoch", Short: "the epoch the gateway enforces per matter (`matter create|rotate|remove|screen` and `user revoke` set it; these are for repairs)"}
 	epoch.AddCommand(g.epochSetCmd(), g.epochShowCmd())
 	root.AddCommand(auditCmd, hold, deny, epoch, g.usageCmd())
@@ -83,6 +92,14 @@ type holds struct{ c *client.Client }
 func (h holds) OnHold(ctx context.Context, matter string) (bool, error) {
 	st, err := h.c.Hold(ctx, matter)
 	return st.On, gatewayError(err)
+}
+
+// reissues adapts the client to the reissue step's reissuer.
+type reissues struct{ c *client.Client }
+
+func (r reissues) Reissue(ctx context.Context, entityID, reason string) (time.Time, error) {
+	st, err := r.c.Reissue(ctx, entityID, reason)
+	return st.NotBefore, gatewayError(err)
 }
 
 // epochs adapts the client to the epoch step's epochSetter.
@@ -609,21 +626,56 @@ func (g *gatewayAccess) denyRemoveCmd() *cobra.Command {
 func (g *gatewayAccess) denyListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "list the deny list",
+		Short: "list the deny list and the reissue stamps",
 		Args:  args(cobra.NoArgs),
 		RunE: g.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-			entries, err := c.DenyList(cmd.Context())
+			list, err := c.Denials(cmd.Context())
 			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(g.a.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ENTITY\tNAME\tSINCE\tBY\tREASON")
-			for _, e := range entries {
+			for _, e := range list.Entries {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.EntityID, e.Name, e.Time.Format(time.RFC3339), e.CreatedBy, e.Reason)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(list.Reissue) == 0 {
+				return nil
+			}
+			g.a.printf("\ntokens issued before these times are refused:\n")
+			fmt.Fprintln(tw, "ENTITY\tNOT BEFORE\tBY\tREASON")
+			for _, r := range list.Reissue {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.EntityID, r.NotBefore.Format(time.RFC3339), r.SetBy, r.Reason)
 			}
 			return tw.Flush()
 		}),
 	}
+}
+
+func (g *gatewayAccess) denyReissueCmd() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "reissue <entity-id> [--reason R]",
+		Short: "refuse an entity's identity tokens issued until now: its devices fetch new ones, with its current groups",
+		Long: `matter remove and matter screen do this themselves; use it when their
+"gateway reissue" step failed or no gateway was configured, or after
+changing someone's groups in Vault by hand. Until then the entity's
+tokens keep the groups they were issued with until they expire
+(vault.max_token_lifetime at the gateway, 15m by default).`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: g.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
+			st, err := c.Reissue(cmd.Context(), args[0], reason)
+			if err != nil {
+				return err
+			}
+			g.a.printf("entity %s: identity tokens issued before %s are refused\n", st.EntityID, st.NotBefore.Format(time.RFC3339))
+			return nil
+		}),
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded with the stamp and in the audit log)")
+	return cmd
 }
 
 func (g *gatewayAccess) epochSetCmd() *cobra.Command {

@@ -223,6 +223,33 @@ func TestGatewayCommands(t *testing.T) {
 		t.Fatalf("store epoch after create = %d, %v", e, err)
 	}
 
+	// Removing a member stamps their entity at the gateway: their tokens
+	// issued until now are refused, whatever groups they name.
+	bob := env.User(t, false)
+	env.Grant(t, m, bob, kms.RoleRW)
+	bobTok := env.IdentityToken(t, bob).Raw
+	bc, _ := client.New(url, client.StaticToken(bobTok), client.Options{})
+	if _, err := bc.Changes(ctx, m, 0, 0); err != nil {
+		t.Fatalf("bob before removal: %v", err)
+	}
+	r = c.must(t, exitOK, "", "matter", "remove", m, bob.Name)
+	if !strings.Contains(r.stdout, "ok     gateway reissue "+bob.Name+": tokens issued before ") {
+		t.Fatalf("remove: %s", r.stdout)
+	}
+	if _, err := bc.Changes(ctx, m, 0, 0); client.Code(err) != api.CodeUnauthenticated {
+		t.Fatalf("bob's token after removal: %v", err)
+	}
+	r = c.must(t, exitOK, "", "deny", "list")
+	if !strings.Contains(r.stdout, "tokens issued before these times are refused") || !strings.Contains(r.stdout, bob.EntityID) {
+		t.Fatalf("deny list: %s", r.stdout)
+	}
+	if r := c.must(t, exitOK, "", "deny", "reissue", bob.EntityID, "--reason", "by hand"); !strings.Contains(r.stdout, "entity "+bob.EntityID+": identity tokens issued before") {
+		t.Fatalf("deny reissue: %s", r.stdout)
+	}
+	if fl, _, err := st.TokenFloors(ctx); err != nil || len(fl) != 1 || fl[0].Reason != "by hand" {
+		t.Fatalf("store stamps %+v, %v", fl, err)
+	}
+
 	// Revocation reaches the gateway through the wired client: the admin's
 	// identity token comes from the Vault login (--login, password on stdin).
 	delete(c.environ, "MATTERSYNC_GATEWAY_TOKEN")
@@ -231,10 +258,10 @@ func TestGatewayCommands(t *testing.T) {
 	c.environ["VAULT_TOKEN"] = env.Vault.Token
 	c.environ["MATTERSYNC_GATEWAY_TOKEN"] = env.IdentityToken(t, it).Raw
 	r = c.must(t, exitOK, "", "user", "revoke", alice.Name, "--reason", "left the firm")
-	if !strings.Contains(r.stdout, "denied at "+url) || !strings.Contains(r.stdout, "ok     gateway epoch "+m+": uploads sealed under epochs below 3") {
+	if !strings.Contains(r.stdout, "denied at "+url) || !strings.Contains(r.stdout, "ok     gateway epoch "+m+": uploads sealed under epochs below 4") {
 		t.Fatalf("revoke: %s", r.stdout)
 	}
-	if e, err := st.Epoch(ctx, m); err != nil || e != 3 {
+	if e, err := st.Epoch(ctx, m); err != nil || e != 4 {
 		t.Fatalf("store epoch after revoke = %d, %v", e, err)
 	}
 	if _, err := ac.Matters(ctx); client.Code(err) != api.CodeRevoked {
@@ -271,3 +298,7 @@ func TestParseWhen(t *testing.T) {
 		}
 	}
 }
+
+// The agent's token source refreshes once when the gateway refuses its
+// cached token (matter remove/screen stamps, expiry).
+var _ client.TokenRefresher = (*kms.Keyring)(nil)

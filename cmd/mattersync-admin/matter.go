@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -140,7 +141,8 @@ func matterRemoveCmd(a *app) *cobra.Command {
 				return nil
 			}
 			a.printf("%s removed from %s\n", args[1], args[0])
-			return rotateAfter(cmd, a, adm, args[0], true, noRotate)
+			riErr := a.gatewayReissue(cmd, adm, args[1], "removed from "+args[0])
+			return reissueIncomplete(rotateAfter(cmd, a, adm, args[0], true, noRotate), riErr)
 		}),
 	}
 	cmd.Flags().BoolVar(&noRotate, "no-rotate", false, "do not rotate the matter afterwards")
@@ -159,7 +161,11 @@ func matterScreenCmd(a *app) *cobra.Command {
 				return err
 			}
 			a.printf("%s is screened from %s\n", args[1], args[0])
-			return rotateAfter(cmd, a, adm, args[0], wasMember, noRotate)
+			var riErr error
+			if wasMember {
+				riErr = a.gatewayReissue(cmd, adm, args[1], "screened from "+args[0])
+			}
+			return reissueIncomplete(rotateAfter(cmd, a, adm, args[0], wasMember, noRotate), riErr)
 		}),
 	}
 	cmd.Flags().BoolVar(&noRotate, "no-rotate", false, "do not rotate the matter if the user was a member")
@@ -306,6 +312,68 @@ func (a *app) gatewayEpoch(cmd *cobra.Command, matter string, epoch uint32) erro
 	}
 	a.progress(kms.Step{Name: step, Detail: detail})
 	return nil
+}
+
+// gatewayReissue is the "gateway reissue" step of matter remove and
+// screen: the gateway refuses the user's identity tokens issued until now,
+// which still name the matter's group, so access ends now rather than when
+// they expire; the user's devices fetch new tokens. Without a configured
+// gateway it warns and returns nil.
+func (a *app) gatewayReissue(cmd *cobra.Command, adm *kms.Admin, user, reason string) error {
+	step := "gateway reissue " + user
+	u, err := adm.User(cmd.Context(), user)
+	if err != nil {
+		a.progress(kms.Step{Name: step, Err: err})
+		return err
+	}
+	url := a.gateway()
+	if url == "" {
+		a.printf("  WARNING %s: gateway not configured (--gateway or MATTERSYNC_GATEWAY_URL): identity tokens already issued to %s keep the old groups at the gateway until they expire; run `mattersync-admin deny reissue %s`\n",
+			step, user, u.EntityID)
+		return nil
+	}
+	err = errors.New("gateway client not available in this build")
+	var at time.Time
+	if a.newReissuer != nil {
+		var r reissuer
+		if r, err = a.newReissuer(cmd.Context(), url); err == nil {
+			at, err = r.Reissue(cmd.Context(), u.EntityID, reason)
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("gateway %s: %w", url, err)
+		a.progress(kms.Step{Name: step, Err: err})
+		return reissueFailed{entity: u.EntityID, err: err}
+	}
+	a.progress(kms.Step{Name: step, Detail: fmt.Sprintf("tokens issued before %s refused at %s", at.Format(time.RFC3339), url)})
+	return nil
+}
+
+// reissueFailed is a failed gateway reissue step.
+type reissueFailed struct {
+	entity string
+	err    error
+}
+
+func (e reissueFailed) Error() string { return e.err.Error() }
+
+// reissueIncomplete combines the command's other outcome with its reissue
+// step's: a failed step makes the command incomplete, naming the repair.
+func reissueIncomplete(err, reissueErr error) error {
+	var rf reissueFailed
+	switch {
+	case reissueErr == nil:
+		return err
+	case !errors.As(reissueErr, &rf):
+		if err != nil {
+			return err
+		}
+		return reissueErr
+	}
+	if err != nil {
+		return err // its own exit code; the FAILED line names the reissue step
+	}
+	return exitError{exitIncomplete, fmt.Errorf("INCOMPLETE: Vault steps done, but the gateway reissue step failed: %w; until it is done, identity tokens already issued keep the old groups at the gateway until they expire: run `mattersync-admin deny reissue %s`", rf.err, rf.entity)}
 }
 
 // epochIncomplete is the error of a command whose Vault steps succeeded

@@ -181,7 +181,7 @@ func serve(ctx context.Context, cfg gateway.Config) error {
 		vaultHTTP.Transport = tr
 	}
 	verifier, err := auth.NewVerifier(ctx, auth.Config{JWKSURL: cfg.Vault.JWKSURL, Issuer: cfg.Vault.Issuer, Audience: cfg.Vault.Audience,
-		Leeway: cfg.Vault.Leeway, Refresh: cfg.Vault.JWKSRefresh, HTTPClient: vaultHTTP, Logger: log})
+		Leeway: cfg.Vault.Leeway, MaxLifetime: cfg.Vault.MaxTokenLifetime, Refresh: cfg.Vault.JWKSRefresh, HTTPClient: vaultHTTP, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -227,9 +227,28 @@ type DenyEntry struct {
 	Time      time.Time `json:"time"`
 }
 
-// DenyList answers GET /v1/admin/deny.
+// DenyList answers GET /v1/admin/deny: the denied entities, and the
+// entities whose older identity tokens are refused (reissue stamps).
 type DenyList struct {
 	Entries []DenyEntry `json:"entries"`
+	Reissue []Reissue   `json:"reissue"`
+}
+
+// ReissueRequest is the (optional) body of POST
+// /v1/admin/deny/{entity}/reissue.
+type ReissueRequest struct {
+	Reason string `json:"reason"`
+}
+
+// Reissue is a reissue stamp: the entity's identity tokens issued before
+// NotBefore are refused (401), so its devices fetch new ones, which carry
+// its current groups.
+type Reissue struct {
+	EntityID  string    `json:"entity_id"`
+	NotBefore time.Time `json:"not_before"`
+	Reason    string    `json:"reason"`
+	SetBy     string    `json:"set_by"`
+	Time      time.Time `json:"time"`
 }
 
 // HoldRequest is the body of PUT /v1/admin/matters/{m}/hold.

@@ -3,8 +3,8 @@
 //
 // A token is accepted only if it is a JWS signed with an asymmetric
 // algorithm by a key in Vault's JWKS, with the configured issuer and
-// audience, an expiry in the future and a not-before (if any) in the past,
-// and a subject. Everything else, including "alg": "none" and HMAC
+// audience, an issued-at in the past, an expiry in the future at most
+// MaxLifetime after it, a not-before (if any) in the past, and a subject. Everything else, including "alg": "none" and HMAC
 // algorithms, is refused.
 package auth
 
@@ -35,6 +35,11 @@ type Config struct {
 	Audience string
 	// Leeway absorbs clock skew on exp/nbf/iat.
 	Leeway time.Duration
+	// MaxLifetime refuses tokens whose exp is more than this after their
+	// iat (default 15 minutes): a token outlives a change of the caller's
+	// groups by at most this long, unless the gateway is told to refuse
+	// it sooner (the deny list, reissue).
+	MaxLifetime time.Duration
 	// Refresh is how often the JWKS is refetched in the background; an
 	// unknown key ID triggers a refetch too, at most every MinRefresh.
 	Refresh    time.Duration
@@ -45,9 +50,13 @@ type Config struct {
 
 // Verifier checks identity tokens.
 type Verifier struct {
-	kf     keyfunc.Keyfunc
-	parser *jwt.Parser
+	kf          keyfunc.Keyfunc
+	parser      *jwt.Parser
+	maxLifetime time.Duration
 }
+
+// DefaultMaxLifetime is Config.MaxLifetime when it is not set.
+const DefaultMaxLifetime = 15 * time.Minute
 
 // Errors Verify returns, wrapped with the reason.
 var (
@@ -111,7 +120,10 @@ func newVerifier(kf keyfunc.Keyfunc, cfg Config) *Verifier {
 	// Asymmetric algorithms only: Vault signs with RS256 by default and
 	// may be configured for ES256 or EdDSA.
 	algorithms := []string{"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512", "EdDSA"}
-	return &Verifier{kf: kf, parser: jwt.NewParser(
+	if cfg.MaxLifetime <= 0 {
+		cfg.MaxLifetime = DefaultMaxLifetime
+	}
+	return &Verifier{kf: kf, maxLifetime: cfg.MaxLifetime, parser: jwt.NewParser(
 		jwt.WithValidMethods(algorithms),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithAudience(cfg.Audience),
@@ -164,10 +176,15 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) 
 	if c.Subject == "" {
 		return nil, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
-	id := &Identity{Entity: c.Subject, User: c.Username, Groups: slices.Clone(c.Groups)}
-	if c.ExpiresAt != nil {
-		id.Expiry = c.ExpiresAt.Time
+	// Without iat a token could be older than any reissue stamp and its
+	// lifetime unknown.
+	if c.IssuedAt == nil {
+		return nil, fmt.Errorf("%w: no iat", ErrInvalidToken)
 	}
+	if life := c.ExpiresAt.Sub(c.IssuedAt.Time); life > v.maxLifetime {
+		return nil, fmt.Errorf("%w: lifetime %s (exp - iat) is longer than %s", ErrInvalidToken, life, v.maxLifetime)
+	}
+	id := &Identity{Entity: c.Subject, User: c.Username, Groups: slices.Clone(c.Groups), Expiry: c.ExpiresAt.Time, IssuedAt: c.IssuedAt.Time}
 	id.derive()
 	return id, nil
 }
@@ -188,8 +205,10 @@ type Identity struct {
 	User   string // Vault entity name
 	Groups []string
 	Expiry time.Time
-	Admin  bool
-	roles  map[string]Role // screened matters are absent
+	// IssuedAt is the token's iat (whole seconds).
+	IssuedAt time.Time
+	Admin    bool
+	roles    map[string]Role // screened matters are absent
 }
 
 // RolesFromGroups derives matter roles from group names: matter-<id>-rw

@@ -75,6 +75,11 @@ func TestVerify(t *testing.T) {
 			c.IssuedAt = time.Now().Add(-time.Hour)
 		}), auth.ErrExpired},
 		{"no expiry", with(func(c *authtest.Claims) { c.NoExpiry = true }), auth.ErrInvalidToken},
+		{"no iat", with(func(c *authtest.Claims) { c.NoIssuedAt = true }), auth.ErrInvalidToken},
+		{"lifetime above the maximum", with(func(c *authtest.Claims) { c.Expiry = time.Now().Add(16 * time.Minute) }), auth.ErrInvalidToken},
+		{"old but within the maximum lifetime", with(func(c *authtest.Claims) {
+			c.IssuedAt, c.Expiry = time.Now().Add(-14*time.Minute), time.Now().Add(time.Minute)
+		}), nil},
 		{"not yet valid", with(func(c *authtest.Claims) { c.NotBefore = time.Now().Add(time.Hour) }), auth.ErrInvalidToken},
 		{"issued in the future", with(func(c *authtest.Claims) { c.IssuedAt = time.Now().Add(time.Hour) }), auth.ErrInvalidToken},
 		{"wrong audience", with(func(c *authtest.Claims) { c.Audience = "someone-else" }), auth.ErrInvalidToken},

@@ -3,7 +3,9 @@
 // gateway/api, and returns gateway refusals as *Error, which carries the
 // api.Error body (code, current version, missing chunks).
 //
-// The client does not retry: callers decide (the agent backs off, honouring
+// The client does not retry, except once with a new identity token when the
+// gateway refused the token and the token source can refresh
+// (TokenRefresher): callers decide (the agent backs off, honouring
 // Error.RetryAfter).
 package client
 
@@ -125,6 +127,16 @@ func (c *Client) url(path string, q url.Values) string {
 	return u.String()
 }
 
+// TokenRefresher is a TokenSource that can fetch a new token at once
+// (kms.Keyring). When the gateway refuses a request's token (401: expired,
+// or issued before the caller's access changed), a Client whose token
+// source is one asks it for a new token and sends the request again, once.
+// Requests whose body cannot be sent twice (PutChunkStream from a plain
+// reader) are not retried.
+type TokenRefresher interface {
+	RefreshToken(ctx context.Context) (string, error)
+}
+
 // do sends a request and returns the response if its status is in ok;
 // otherwise it decodes the error and closes the body.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, hdr http.Header, body io.Reader, size int64, ok ...int) (*http.Response, error) {
@@ -152,6 +164,24 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, hdr 
 	res, err := c.hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("client: %s %s: %w", method, path, err)
+	}
+	if rf, canRefresh := c.tokens.(TokenRefresher); canRefresh && res.StatusCode == http.StatusUnauthorized && (body == nil || req.GetBody != nil) {
+		io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
+		res.Body.Close()
+		tok, err := rf.RefreshToken(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("client: identity token: %w", err)
+		}
+		again := req.Clone(ctx)
+		if req.GetBody != nil && size > 0 {
+			if again.Body, err = req.GetBody(); err != nil {
+				return nil, fmt.Errorf("client: %w", err)
+			}
+		}
+		again.Header.Set("Authorization", "Bearer "+tok)
+		if res, err = c.hc.Do(again); err != nil {
+			return nil, fmt.Errorf("client: %s %s: %w", method, path, err)
+		}
 	}
 	for _, s := range ok {
 		if res.StatusCode == s {
@@ -462,9 +492,27 @@ func (c *Client) Undeny(ctx context.Context, entityID string) error {
 
 // DenyList returns the deny list (admin).
 func (c *Client) DenyList(ctx context.Context) ([]api.DenyEntry, error) {
+	out, err := c.Denials(ctx)
+	return out.Entries, err
+}
+
+// Denials returns the deny list and the reissue stamps (admin).
+func (c *Client) Denials(ctx context.Context) (api.DenyList, error) {
 	var out api.DenyList
 	_, _, err := c.doJSON(ctx, http.MethodGet, "/v1/admin/deny", nil, nil, nil, &out, http.StatusOK)
-	return out.Entries, err
+	return out, err
+}
+
+// Reissue makes the gateway refuse the entity's identity tokens issued
+// until now (admin): its devices must fetch new ones, which carry its
+// current groups. Setting it again moves the stamp to now.
+func (c *Client) Reissue(ctx context.Context, entityID, reason string) (api.Reissue, error) {
+	if entityID == "" || strings.ContainsAny(entityID, "/?#%") {
+		return api.Reissue{}, fmt.Errorf("%w: entity ID", ErrInvalid)
+	}
+	var out api.Reissue
+	_, _, err := c.doJSON(ctx, http.MethodPost, "/v1/admin/deny/"+entityID+"/reissue", nil, nil, api.ReissueRequest{Reason: reason}, &out, http.StatusOK)
+	return out, err
 }
 
 // Hold returns a matter's legal hold (admin).

@@ -73,6 +73,14 @@ type Store interface {
 	// RemoveDeny removes an entity's entry; removed is false if there was
 	// none.
 	RemoveDeny(ctx context.Context, entity string, rec *audit.Record) (removed bool, err error)
+	// TokenFloors returns every entity's reissue stamp and the deny-list
+	// generation it reflects.
+	TokenFloors(ctx context.Context) ([]TokenFloor, int64, error)
+	// SetTokenFloor makes the gateway refuse f.Entity's identity tokens
+	// issued before f.NotBefore; a later stamp already set stays. It bumps
+	// the deny-list generation (replicas reload both) and returns the stamp
+	// in force and the generation after the change.
+	SetTokenFloor(ctx context.Context, f TokenFloor, rec *audit.Record) (TokenFloor, int64, error)
 	// Counters returns the change-feed and deny-list generations: they
 	// grow with every commit and every deny-list change, so a replica that
 	// polls them learns of other replicas' writes.
@@ -183,6 +191,17 @@ type DenyEntry struct {
 	Name      string
 	Reason    string
 	CreatedBy string
+	Time      time.Time
+}
+
+// TokenFloor is a reissue stamp: Entity's identity tokens issued before
+// NotBefore are refused, so a caller whose groups changed must fetch a new
+// token (which carries the new groups).
+type TokenFloor struct {
+	Entity    string
+	NotBefore time.Time
+	Reason    string
+	SetBy     string
 	Time      time.Time
 }
 

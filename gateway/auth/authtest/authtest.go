@@ -81,15 +81,16 @@ func (is *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 
 // Claims are what a token says; zero fields get defaults (see Token).
 type Claims struct {
-	Subject   string
-	Username  string
-	Groups    []string
-	Audience  string
-	Issuer    string
-	Expiry    time.Time
-	NotBefore time.Time
-	IssuedAt  time.Time
-	NoExpiry  bool
+	Subject    string
+	Username   string
+	Groups     []string
+	Audience   string
+	Issuer     string
+	Expiry     time.Time
+	NotBefore  time.Time
+	IssuedAt   time.Time
+	NoExpiry   bool
+	NoIssuedAt bool
 }
 
 // Token signs c with the current key. Defaults: audience Audience, the
@@ -127,6 +128,9 @@ func (is *Issuer) MapClaims(c Claims) jwt.MapClaims {
 	}
 	if !c.NoExpiry {
 		m["exp"] = c.Expiry.Unix()
+	}
+	if c.NoIssuedAt {
+		delete(m, "iat")
 	}
 	if !c.NotBefore.IsZero() {
 		m["nbf"] = c.NotBefore.Unix()

@@ -638,6 +638,63 @@ func (s *Store) RemoveDeny(ctx context.Context, entity string, rec *audit.Record
 	return removed, nil
 }
 
+// TokenFloors implements store.Store.
+func (s *Store) TokenFloors(ctx context.Context) ([]store.TokenFloor, int64, error) {
+	out := []store.TokenFloor{}
+	var gen int64
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT value FROM counters WHERE name = 'deny'`).Scan(&gen); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT entity, not_before_us, reason, set_by, time_us FROM token_floors ORDER BY entity`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var f store.TokenFloor
+			var nb, us int64
+			if err := rows.Scan(&f.Entity, &nb, &f.Reason, &f.SetBy, &us); err != nil {
+				return err
+			}
+			f.NotBefore, f.Time = store.FromMicros(nb), store.FromMicros(us)
+			out = append(out, f)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("postgres: token floors: %w", err)
+	}
+	return out, gen, nil
+}
+
+// SetTokenFloor implements store.Store.
+func (s *Store) SetTokenFloor(ctx context.Context, f store.TokenFloor, rec *audit.Record) (store.TokenFloor, int64, error) {
+	var gen int64
+	out := store.TokenFloor{Entity: f.Entity}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO token_floors (entity, not_before_us, reason, set_by, time_us) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (entity) DO UPDATE SET not_before_us = excluded.not_before_us, reason = excluded.reason, set_by = excluded.set_by, time_us = excluded.time_us
+			WHERE excluded.not_before_us > token_floors.not_before_us`,
+			f.Entity, store.Micros(f.NotBefore), f.Reason, f.SetBy, store.Micros(f.Time)); err != nil {
+			return err
+		}
+		var nb, us int64
+		if err := tx.QueryRow(ctx, `SELECT not_before_us, reason, set_by, time_us FROM token_floors WHERE entity = $1`, f.Entity).Scan(&nb, &out.Reason, &out.SetBy, &us); err != nil {
+			return err
+		}
+		out.NotBefore, out.Time = store.FromMicros(nb), store.FromMicros(us)
+		if err := tx.QueryRow(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'deny' RETURNING value`).Scan(&gen); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, rec)
+	})
+	if err != nil {
+		return out, 0, fmt.Errorf("postgres: set token floor: %w", err)
+	}
+	return out, gen, nil
+}
+
 // Counters implements store.Store.
 func (s *Store) Counters(ctx context.Context) (store.Counters, error) {
 	var c store.Counters

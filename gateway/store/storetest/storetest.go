@@ -64,6 +64,7 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentCommitsOneFile", testConcurrentCommitsOneFile},
 		{"ConcurrentCommitsGapless", testConcurrentCommitsGapless},
 		{"DenyList", testDenyList},
+		{"TokenFloors", testTokenFloors},
 		{"Usage", testUsage},
 		{"AuditChain", testAuditChain},
 		{"AuditTamper", testAuditTamper},
@@ -660,6 +661,39 @@ func testDenyList(t *testing.T, h Harness) {
 	c1, err := s.Counters(ctx(t))
 	if err != nil || c1.Changes <= c0.Changes || c1.Deny != gen2 {
 		t.Fatalf("Counters after commit = %+v (was %+v), %v", c1, c0, err)
+	}
+}
+
+func testTokenFloors(t *testing.T, h Harness) {
+	s := h.Open(t)
+	if fl, _, err := s.TokenFloors(ctx(t)); err != nil || len(fl) != 0 {
+		t.Fatalf("TokenFloors of none = %v, %v", fl, err)
+	}
+	c0, _ := s.Counters(ctx(t))
+	t1 := time.Now().Truncate(time.Microsecond)
+	f, gen, err := s.SetTokenFloor(ctx(t), store.TokenFloor{Entity: "e-1", NotBefore: t1, Reason: "removed", SetBy: "it", Time: t1}, Rec("admin.deny.reissue", ""))
+	if err != nil || !f.NotBefore.Equal(t1) || f.Reason != "removed" || gen != c0.Deny+1 {
+		t.Fatalf("SetTokenFloor = %+v, %d, %v (deny generation was %d)", f, gen, err, c0.Deny)
+	}
+	// An earlier stamp does not lower it; a later one moves it.
+	f, _, err = s.SetTokenFloor(ctx(t), store.TokenFloor{Entity: "e-1", NotBefore: t1.Add(-time.Hour), Reason: "older", Time: t1}, Rec("admin.deny.reissue", ""))
+	if err != nil || !f.NotBefore.Equal(t1) || f.Reason != "removed" {
+		t.Fatalf("earlier stamp = %+v, %v", f, err)
+	}
+	t2 := t1.Add(time.Minute)
+	f, gen2, err := s.SetTokenFloor(ctx(t), store.TokenFloor{Entity: "e-1", NotBefore: t2, Reason: "screened", Time: t2}, Rec("admin.deny.reissue", ""))
+	if err != nil || !f.NotBefore.Equal(t2) || f.Reason != "screened" || gen2 <= gen {
+		t.Fatalf("later stamp = %+v, %d, %v", f, gen2, err)
+	}
+	fl, g, err := s.TokenFloors(ctx(t))
+	if err != nil || len(fl) != 1 || fl[0].Entity != "e-1" || !fl[0].NotBefore.Equal(t2) || g != gen2 {
+		t.Fatalf("TokenFloors = %+v, %d, %v", fl, g, err)
+	}
+	if c, _ := s.Counters(ctx(t)); c.Deny != gen2 {
+		t.Fatalf("deny generation %d, want %d", c.Deny, gen2)
+	}
+	if n := auditCount(t, s); n != 3 {
+		t.Fatalf("%d audit records, want 3", n)
 	}
 }
 
