@@ -167,18 +167,6 @@ func (a *Agent) waitDownload(ctx context.Context, n int) {
 	}
 }
 
-func (a *Agent) cursor(ctx context.Context, matter string) (uint64, error) {
-	ms, err := a.idx.Matters(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for _, m := range ms {
-		if m.ID == matter {
-			return m.Cursor, nil
-		}
-	}
-	return 0, fmt.Errorf("matter %s is not in the index", matter)
-}
 
 func (a *Agent) progress(matter string, total int) {
 	a.board.matter(matter, func(m *MatterStatus) { m.FilesDone, m.FilesTotal = 0, total })
@@ -599,7 +587,7 @@ func (l *matterLoop) run() {
 func (l *matterLoop) feed(ctx context.Context) {
 	backoff := time.Second
 	for ctx.Err() == nil {
-		cur, err := l.a.cursor(ctx, l.m.id)
+		cur, err := l.a.idx.Cursor(ctx, l.m.id)
 		if err != nil {
 			return
 		}
@@ -621,7 +609,7 @@ func (l *matterLoop) feed(ctx context.Context) {
 			l.poke()
 			// Wait for the loop to move the cursor before polling again.
 			for ctx.Err() == nil {
-				c, err := l.a.cursor(ctx, l.m.id)
+				c, err := l.a.idx.Cursor(ctx, l.m.id)
 				if err != nil || c > cur {
 					break
 				}

@@ -71,7 +71,7 @@ func (r *passResult) problem(key, msg string) {
 // reported as a problem with its file and skipped; the rest of the matter
 // keeps syncing.
 func (m *matterSync) pull(ctx context.Context, mk *matterKeys, res *passResult) error {
-	cursor, err := m.a.cursor(ctx, m.id)
+	cursor, err := m.a.idx.Cursor(ctx, m.id)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,12 @@ func TestIndexRoundTripAndReopen(t *testing.T) {
 	if err != nil || len(ms) != 1 || ms[0].Cursor != 17 || ms[0].Role != "rw" {
 		t.Fatalf("Matters = %+v, %v", ms, err)
 	}
+	if c, err := d.Cursor(ctx, "2026-0001"); err != nil || c != 17 {
+		t.Fatalf("Cursor = %d, %v", c, err)
+	}
+	if _, err := d.Cursor(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Cursor of an unknown matter: %v", err)
+	}
 
 	// Updating a matter keeps its cursor.
 	if err := d.PutMatter(ctx, Matter{ID: "2026-0001", Name: "Demo", Role: "ro", Folder: "Demo [2026-0001]"}); err != nil {

@@ -94,6 +94,19 @@ func (d *DB) SetMatterState(ctx context.Context, id, state string) error {
 	return d.exec(ctx, "set matter state", `UPDATE matters SET state = ? WHERE id = ?`, state, id)
 }
 
+// Cursor returns the change-feed sequence a matter has been applied up to.
+func (d *DB) Cursor(ctx context.Context, id string) (uint64, error) {
+	var c uint64
+	err := d.db.QueryRowContext(ctx, `SELECT cursor FROM matters WHERE id = ?`, id).Scan(&c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("index: matter %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("index: cursor: %w", err)
+	}
+	return c, nil
+}
+
 // SetCursor records that the change feed has been applied up to seq.
 func (d *DB) SetCursor(ctx context.Context, id string, seq uint64) error {
 	return d.exec(ctx, "set cursor", `UPDATE matters SET cursor = ? WHERE id = ?`, seq, id)
