@@ -79,19 +79,20 @@ func (s *Server) denyAdd(w http.ResponseWriter, r *http.Request, rq *request) er
 		return E(op, KindInvalid, "name (256) or reason (1024) too long or has control characters")
 	}
 	rq.rec.Object = "entity:" + req.EntityID
-	rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
-	created, err := s.store.AddDeny(r.Context(), store.DenyEntry{Entity: req.EntityID, Name: req.Name, Reason: req.Reason,
+	rq.rec.Status, rq.rec.Result = http.StatusCreated, audit.ResultOK
+	entry := api.DenyEntry{EntityID: req.EntityID, Name: req.Name, Reason: req.Reason, CreatedBy: rq.ident.User}
+	created, gen, err := s.store.AddDeny(r.Context(), store.DenyEntry{Entity: req.EntityID, Name: req.Name, Reason: req.Reason,
 		CreatedBy: rq.ident.User, Time: time.Now()}, &rq.rec)
 	if err != nil {
 		return storeErr(op, err)
 	}
-	s.mutated(rq)
-	s.live.setDenied(req.EntityID, true)
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
+	s.live.setDenied(gen, req.EntityID, true)
+	if !created {
+		// Already denied: nothing changed; audited as answered.
+		return s.respond(r.Context(), w, rq, http.StatusOK, entry)
 	}
-	writeJSON(w, status, api.DenyEntry{EntityID: req.EntityID, Name: req.Name, Reason: req.Reason, CreatedBy: rq.ident.User})
+	s.mutated(rq)
+	writeJSON(w, http.StatusCreated, entry)
 	return nil
 }
 
@@ -107,17 +108,17 @@ func (s *Server) denyRemove(w http.ResponseWriter, r *http.Request, rq *request)
 	}
 	rq.rec.Object = "entity:" + entity
 	rq.rec.Status, rq.rec.Result = http.StatusNoContent, audit.ResultOK
-	removed, err := s.store.RemoveDeny(r.Context(), entity, &rq.rec)
+	removed, gen, err := s.store.RemoveDeny(r.Context(), entity, &rq.rec)
 	if err != nil {
 		return storeErr(op, err)
 	}
-	s.mutated(rq)
 	if !removed {
-		// Audited as a successful no-op; the answer says there was none.
-		writeJSON(w, http.StatusNotFound, api.Error{Code: api.CodeNotFound, Message: "entity is not on the deny list", RequestID: rq.id})
-		return nil
+		// Nothing changed; audited as answered (404).
+		rq.rec.Status, rq.rec.Result = 0, ""
+		return E(op, KindNotFound, "entity is not on the deny list")
 	}
-	s.live.setDenied(entity, false)
+	s.mutated(rq)
+	s.live.setDenied(gen, entity, false)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -732,6 +732,23 @@ func (s *Server) fileVersions(w http.ResponseWriter, r *http.Request, rq *reques
 	return s.respond(r.Context(), w, rq, http.StatusOK, resp)
 }
 
+// stillAllowed checks again, during a long poll, what authorize checked
+// at its start: a fresh deny list without the caller, no reissue stamp
+// after its token, and a token not expired.
+func (s *Server) stillAllowed(op string, rq *request) error {
+	denied, fresh := s.live.denied(rq.ident.Entity, s.cfg.Limits.DenyMaxStaleness)
+	switch {
+	case !fresh:
+		return &Error{Op: op, Kind: KindUnavailable, Msg: "gateway cannot reach its store", RetryAfter: time.Second}
+	case denied:
+		s.metrics.denials.WithLabelValues("revoked").Inc()
+		return E(op, KindRevoked, "access revoked")
+	case !rq.ident.Expiry.IsZero() && time.Now().After(rq.ident.Expiry.Add(s.cfg.Vault.Leeway)):
+		return E(op, KindUnauthenticated, "identity token expired")
+	}
+	return s.checkReissue(rq.ident)
+}
+
 // parseWait accepts a Go duration ("30s") or whole seconds ("30").
 func parseWait(v string) (time.Duration, bool) {
 	if v == "" {
@@ -772,6 +789,10 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, rq *request) er
 	s.extendDeadlines(w, rq, 0, wait)
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
+	// While waiting, the caller is checked again at every wake-up (changes,
+	// deny-list and reissue changes) and at least every deny_max_staleness.
+	recheck := time.NewTicker(s.cfg.Limits.DenyMaxStaleness)
+	defer recheck.Stop()
 	for {
 		// Take the wake-up channel before reading, so a commit between
 		// the read and the wait is not missed.
@@ -780,25 +801,27 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, rq *request) er
 		if err != nil {
 			return storeErr(op, err)
 		}
-		timedOut := false
-		if len(vs) == 0 && wait > 0 {
+		timedOut, woken := false, false
+		for len(vs) == 0 && wait > 0 && !timedOut && !woken {
 			select {
 			case <-wake:
-				if denied, _ := s.live.denied(rq.ident.Entity, s.cfg.Limits.DenyMaxStaleness); denied {
-					return E(op, KindRevoked, "access revoked")
-				}
-				continue
+				woken = true
+			case <-recheck.C:
 			case <-deadline.C:
 				timedOut = true
 			case <-r.Context().Done():
 				return wrap(op, KindUnavailable, r.Context().Err(), "request cancelled")
 			}
+			// A caller revoked or stamped during the wait gets nothing
+			// more, and a replica that lost the deny list answers nothing.
+			if err := s.stillAllowed(op, rq); err != nil {
+				return err
+			}
+		}
+		if woken {
+			continue
 		}
 		if timedOut {
-			// A caller revoked during the wait gets nothing more.
-			if denied, _ := s.live.denied(rq.ident.Entity, s.cfg.Limits.DenyMaxStaleness); denied {
-				return E(op, KindRevoked, "access revoked")
-			}
 			// One last look, so the answer's head is current.
 			if vs, head, err = s.store.Changes(r.Context(), rq.matter, since, int(limit)+1); err != nil {
 				return storeErr(op, err)

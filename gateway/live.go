@@ -81,6 +81,10 @@ func (l *live) refresh(ctx context.Context, force bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if reload && gen >= l.denyGen {
+		if gen != l.denyGen {
+			// Long polls check their caller again.
+			defer l.broadcastLocked()
+		}
 		l.denyGen = gen
 		kept := l.local[:0]
 		for _, ch := range l.local {
@@ -128,6 +132,7 @@ func (l *live) applyLocal(gen int64, apply func(deny map[string]struct{}, floors
 		l.local = append(l.local, localChange{gen: gen, apply: apply})
 	}
 	l.metrics.denyEntries.Set(float64(len(l.deny)))
+	l.broadcastLocked() // long polls check their caller again
 }
 
 // setFloor applies a reissue stamp made here.
@@ -139,16 +144,16 @@ func (l *live) setFloor(gen int64, entity string, notBefore time.Time) {
 	})
 }
 
-// setDenied applies this replica's own deny-list change at once.
-func (l *live) setDenied(entity string, on bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if on {
-		l.deny[entity] = struct{}{}
-	} else {
-		delete(l.deny, entity)
-	}
-	l.metrics.denyEntries.Set(float64(len(l.deny)))
+// setDenied applies this replica's own deny-list change at once; gen is
+// the deny generation after it.
+func (l *live) setDenied(gen int64, entity string, on bool) {
+	l.applyLocal(gen, func(deny map[string]struct{}, _ map[string]time.Time) {
+		if on {
+			deny[entity] = struct{}{}
+		} else {
+			delete(deny, entity)
+		}
+	})
 }
 
 // wait returns a channel closed at the next change anywhere.

@@ -67,12 +67,14 @@ type Store interface {
 	// DenyList returns every deny-list entry, oldest first, and the
 	// generation it reflects.
 	DenyList(ctx context.Context) ([]DenyEntry, int64, error)
-	// AddDeny adds an entry; created is false if the entity was already
-	// denied (the entry is left as it was).
-	AddDeny(ctx context.Context, e DenyEntry, rec *audit.Record) (created bool, err error)
-	// RemoveDeny removes an entity's entry; removed is false if there was
-	// none.
-	RemoveDeny(ctx context.Context, entity string, rec *audit.Record) (removed bool, err error)
+	// AddDeny adds an entry and returns the deny generation after it.
+	// created is false if the entity was already denied: the entry is left
+	// as it was and rec is not written (nothing changed; the caller audits
+	// the request with its own status).
+	AddDeny(ctx context.Context, e DenyEntry, rec *audit.Record) (created bool, gen int64, err error)
+	// RemoveDeny removes an entity's entry and returns the deny generation
+	// after it; removed is false (and rec not written) if there was none.
+	RemoveDeny(ctx context.Context, entity string, rec *audit.Record) (removed bool, gen int64, err error)
 	// TokenFloors returns every entity's reissue stamp and the deny-list
 	// generation it reflects.
 	TokenFloors(ctx context.Context) ([]TokenFloor, int64, error)

@@ -649,8 +649,9 @@ func (s *Store) DenyList(ctx context.Context) ([]store.DenyEntry, int64, error) 
 }
 
 // AddDeny implements store.Store.
-func (s *Store) AddDeny(ctx context.Context, e store.DenyEntry, rec *audit.Record) (bool, error) {
+func (s *Store) AddDeny(ctx context.Context, e store.DenyEntry, rec *audit.Record) (bool, int64, error) {
 	var created bool
+	var gen int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO deny (entity, name, reason, created_by, created_us) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			e.Entity, e.Name, e.Reason, e.CreatedBy, store.Micros(e.Time))
@@ -662,22 +663,30 @@ func (s *Store) AddDeny(ctx context.Context, e store.DenyEntry, rec *audit.Recor
 			return err
 		}
 		created = n == 1
-		if created {
-			if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'deny'`); err != nil {
-				return err
-			}
-		}
-		return appendAudit(ctx, tx, rec)
+		return bumpDeny(ctx, tx, created, rec, &gen)
 	})
 	if err != nil {
-		return false, fmt.Errorf("sqlite: add deny: %w", err)
+		return false, 0, fmt.Errorf("sqlite: add deny: %w", err)
 	}
-	return created, nil
+	return created, gen, nil
+}
+
+// bumpDeny moves the deny generation and appends rec if changed; gen is
+// the generation afterwards.
+func bumpDeny(ctx context.Context, tx *sql.Tx, changed bool, rec *audit.Record, gen *int64) error {
+	if !changed {
+		return tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'deny'`).Scan(gen)
+	}
+	if err := tx.QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'deny' RETURNING value`).Scan(gen); err != nil {
+		return err
+	}
+	return appendAudit(ctx, tx, rec)
 }
 
 // RemoveDeny implements store.Store.
-func (s *Store) RemoveDeny(ctx context.Context, entity string, rec *audit.Record) (bool, error) {
+func (s *Store) RemoveDeny(ctx context.Context, entity string, rec *audit.Record) (bool, int64, error) {
 	var removed bool
+	var gen int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM deny WHERE entity = ?`, entity)
 		if err != nil {
@@ -688,17 +697,12 @@ func (s *Store) RemoveDeny(ctx context.Context, entity string, rec *audit.Record
 			return err
 		}
 		removed = n == 1
-		if removed {
-			if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'deny'`); err != nil {
-				return err
-			}
-		}
-		return appendAudit(ctx, tx, rec)
+		return bumpDeny(ctx, tx, removed, rec, &gen)
 	})
 	if err != nil {
-		return false, fmt.Errorf("sqlite: remove deny: %w", err)
+		return false, 0, fmt.Errorf("sqlite: remove deny: %w", err)
 	}
-	return removed, nil
+	return removed, gen, nil
 }
 
 // TokenFloors implements store.Store.

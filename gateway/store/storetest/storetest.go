@@ -630,13 +630,16 @@ func testDenyList(t *testing.T, h Harness) {
 	if err != nil || c0.Deny != gen0 {
 		t.Fatalf("Counters = %+v, %v; want deny %d", c0, err, gen0)
 	}
-	created, err := s.AddDeny(ctx(t), store.DenyEntry{Entity: "ent-1", Name: "bob", Reason: "left", CreatedBy: "it", Time: time.Now()}, Rec("deny.add", ""))
-	if err != nil || !created {
-		t.Fatalf("AddDeny = %v, %v", created, err)
+	created, g, err := s.AddDeny(ctx(t), store.DenyEntry{Entity: "ent-1", Name: "bob", Reason: "left", CreatedBy: "it", Time: time.Now()}, Rec("deny.add", ""))
+	if err != nil || !created || g != gen0+1 {
+		t.Fatalf("AddDeny = %v, %d, %v", created, g, err)
 	}
-	created, err = s.AddDeny(ctx(t), store.DenyEntry{Entity: "ent-1", Name: "other", Time: time.Now()}, Rec("deny.add", ""))
-	if err != nil || created {
-		t.Fatalf("AddDeny again = %v, %v; want not created", created, err)
+	n := auditCount(t, s)
+	// Already there: nothing changes, no record (the gateway audits the
+	// request with the status it answers).
+	created, g, err = s.AddDeny(ctx(t), store.DenyEntry{Entity: "ent-1", Name: "other", Time: time.Now()}, Rec("deny.add", ""))
+	if err != nil || created || g != gen0+1 || auditCount(t, s) != n {
+		t.Fatalf("AddDeny again = %v, %d, %v; want not created, no record", created, g, err)
 	}
 	list, gen1, err := s.DenyList(ctx(t))
 	if err != nil || len(list) != 1 || list[0].Entity != "ent-1" || list[0].Name != "bob" || list[0].Reason != "left" || list[0].CreatedBy != "it" {
@@ -645,13 +648,13 @@ func testDenyList(t *testing.T, h Harness) {
 	if gen1 <= gen0 {
 		t.Fatalf("deny generation %d did not grow from %d", gen1, gen0)
 	}
-	removed, err := s.RemoveDeny(ctx(t), "ent-1", Rec("deny.remove", ""))
-	if err != nil || !removed {
-		t.Fatalf("RemoveDeny = %v, %v", removed, err)
+	removed, g, err := s.RemoveDeny(ctx(t), "ent-1", Rec("deny.remove", ""))
+	if err != nil || !removed || g != gen1+1 || auditCount(t, s) != n+1 {
+		t.Fatalf("RemoveDeny = %v, %d, %v", removed, g, err)
 	}
-	removed, err = s.RemoveDeny(ctx(t), "ent-1", Rec("deny.remove", ""))
-	if err != nil || removed {
-		t.Fatalf("RemoveDeny again = %v, %v", removed, err)
+	removed, g, err = s.RemoveDeny(ctx(t), "ent-1", Rec("deny.remove", ""))
+	if err != nil || removed || g != gen1+1 || auditCount(t, s) != n+1 {
+		t.Fatalf("RemoveDeny again = %v, %d, %v", removed, g, err)
 	}
 	list, gen2, err := s.DenyList(ctx(t))
 	if err != nil || len(list) != 0 || gen2 <= gen1 {
@@ -1094,7 +1097,7 @@ func testAuditFailure(t *testing.T, h Harness) {
 	if err := s.SetHold(ctx(t), store.Hold{Matter: "m", On: true, Time: time.Now()}, Rec("hold.on", "m")); err == nil {
 		t.Fatal("SetHold succeeded with audit broken")
 	}
-	if _, err := s.AddDeny(ctx(t), store.DenyEntry{Entity: "e", Time: time.Now()}, Rec("deny.add", "")); err == nil {
+	if _, _, err := s.AddDeny(ctx(t), store.DenyEntry{Entity: "e", Time: time.Now()}, Rec("deny.add", "")); err == nil {
 		t.Fatal("AddDeny succeeded with audit broken")
 	}
 	e0 := epochOf(t, s, "m")
