@@ -63,6 +63,7 @@ type envOpts struct {
 	verifier    gateway.Verifier
 	tune        func(*gateway.Config)
 	logs        io.Writer // the gateway's JSON log (default: discarded)
+	wrapBlobs   func(gateway.Blobs) gateway.Blobs
 }
 
 func testConfig() gateway.Config {
@@ -130,7 +131,11 @@ func newEnv(t *testing.T, o envOpts) *env {
 	} else if testing.Verbose() && os.Getenv("GATEWAY_TEST_LOG") != "" {
 		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	e.srv, err = gateway.New(ctx, e.cfg, gateway.Deps{Store: e.store, Blobs: blobs, Verifier: v, SigningKey: e.key, Logger: logger})
+	var bl gateway.Blobs = blobs
+	if o.wrapBlobs != nil {
+		bl = o.wrapBlobs(blobs)
+	}
+	e.srv, err = gateway.New(ctx, e.cfg, gateway.Deps{Store: e.store, Blobs: bl, Verifier: v, SigningKey: e.key, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

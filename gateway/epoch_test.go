@@ -14,7 +14,6 @@ import (
 
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
-	"github.com/mattersync/mattersync/gateway/blob"
 	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/internal/testenv"
 )
@@ -210,7 +209,11 @@ func TestTombstones(t *testing.T) {
 	if rec := e.record(r.header.Get(api.HeaderRequestID)); rec == nil || rec.Action != "file.delete" || rec.Object != f.String()+"@3" || rec.Bytes != int64(len(tomb)) {
 		t.Fatalf("audit record of the delete: %+v", rec)
 	}
-	key, _ := blob.ManifestKey("a", f, 3)
+	v3, err := e.store.Version(ctx, "a", f, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := v3.ManifestKey
 	obj, err := e.minio.GetObject(ctx, e.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -634,18 +634,29 @@ func sealedManifest(op string, m []byte, matter string, file format.ID, base int
 	return h, nil
 }
 
-// writeManifest returns the store.WriteFunc that puts a sealed manifest
-// (or tombstone) at its version's S3 key.
+// writeManifest returns the store.WriteFunc that stores a sealed manifest
+// (or tombstone) under a key of its own for this attempt, never replacing
+// an object: a commit whose database session is lost mid-write may still
+// land its object after another replica committed the same version, and
+// must not replace that one's manifest. The store records the key.
 func (s *Server) writeManifest(rq *request, file format.ID, manifest []byte) store.WriteFunc {
 	sum := sha256.Sum256(manifest)
-	return func(ctx context.Context, version int64) error {
-		key, err := blob.ManifestKey(rq.matter, file, version)
+	return func(ctx context.Context, version int64) (string, error) {
+		key, err := blob.ManifestAttemptKey(rq.matter, file, version, rq.id)
 		if err != nil {
-			return err
+			return "", err
 		}
 		rq.rec.Object = file.String() + "@" + strconv.FormatInt(version, 10)
-		return s.blobs.Put(ctx, key, bytes.NewReader(manifest), int64(len(manifest)), sum)
+		return key, s.blobs.Create(ctx, key, bytes.NewReader(manifest), int64(len(manifest)), sum)
 	}
+}
+
+// manifestKey is where a version's manifest is stored.
+func manifestKey(v store.Version) (string, error) {
+	if v.ManifestKey != "" {
+		return v.ManifestKey, nil
+	}
+	return blob.ManifestKey(v.Matter, v.File, v.Version)
 }
 
 func fileVersion(v store.Version) api.FileVersion {
@@ -678,7 +689,7 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, rq *request) er
 	// Tombstones recorded before deletes carried a manifest have none
 	// (size 0).
 	if !v.Deleted || v.Size > 0 {
-		key, err := blob.ManifestKey(rq.matter, file, v.Version)
+		key, err := manifestKey(v)
 		if err != nil {
 			return wrap(op, KindInternal, err, "internal error")
 		}
@@ -688,6 +699,10 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, rq *request) er
 				return wrap(op, KindInternal, err, "manifest recorded but not in storage")
 			}
 			return storeErr(op, err)
+		}
+		if size != v.Size {
+			body.Close()
+			return wrap(op, KindInternal, fmt.Errorf("object %s has %d bytes, the version records %d", key, size, v.Size), "manifest size mismatch in storage")
 		}
 		fv.Manifest, err = io.ReadAll(io.LimitReader(body, s.cfg.Limits.MaxCommitBytes+1))
 		body.Close()

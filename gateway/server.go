@@ -39,9 +39,8 @@ import (
 
 // Blobs is the object storage as the gateway uses it (blob.Store).
 type Blobs interface {
-	// Put stores or replaces (manifests, under the commit lock).
-	Put(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte) error
-	// Create never replaces (chunks are immutable): blob.ErrExists.
+	// Create never replaces an object (chunks are immutable; manifests
+	// get a key per commit attempt): blob.ErrExists.
 	Create(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte) error
 	Get(ctx context.Context, key string) (io.ReadCloser, int64, error)
 	Size(ctx context.Context, key string) (int64, error)

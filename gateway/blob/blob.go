@@ -19,6 +19,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -84,6 +85,21 @@ func ManifestKey(matter string, file format.ID, version int64) (string, error) {
 		return "", fmt.Errorf("blob: version %d is not positive", version)
 	}
 	return "m/" + matter + "/v/" + file.String() + "/" + strconv.FormatInt(version, 10), nil
+}
+
+// ManifestAttemptKey is the key of one commit attempt's manifest for a
+// version: m/<matter>/v/<file>/<version>.<attempt>, attempt being 1 to 64
+// of a-z and 0-9 (random per attempt), so an attempt that lost its commit
+// never overwrites the manifest of the one that won.
+func ManifestAttemptKey(matter string, file format.ID, version int64, attempt string) (string, error) {
+	key, err := ManifestKey(matter, file, version)
+	if err != nil {
+		return "", err
+	}
+	if attempt == "" || len(attempt) > 64 || strings.Trim(attempt, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		return "", fmt.Errorf("blob: attempt %q is not 1 to 64 of a-z, 0-9", attempt)
+	}
+	return key + "." + attempt, nil
 }
 
 // Put stores exactly size bytes from r under key, if and only if their

@@ -47,6 +47,15 @@ func TestKeys(t *testing.T) {
 	if _, err := blob.ManifestKey("m", id, 0); err == nil {
 		t.Error("ManifestKey(version 0) accepted")
 	}
+	k, err = blob.ManifestAttemptKey("2026-0001", id, 12, "0af3")
+	if err != nil || k != "m/2026-0001/v/"+strings.Repeat("ab", 32)+"/12.0af3" {
+		t.Fatalf("ManifestAttemptKey = %q, %v", k, err)
+	}
+	for _, a := range []string{"", "../x", "A1", "a/b", "a.b", strings.Repeat("a", 65)} {
+		if _, err := blob.ManifestAttemptKey("m", id, 1, a); err == nil {
+			t.Errorf("ManifestAttemptKey(attempt %q) accepted", a)
+		}
+	}
 }
 
 // cutReader yields n bytes of b and then fails, like a client whose

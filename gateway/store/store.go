@@ -114,11 +114,14 @@ type Store interface {
 }
 
 // WriteFunc stores the blob of a new version before the commit is made
-// durable. It runs while the store holds the file's commit lock, after every
-// check passed, so a refused commit never writes a blob and two commits never
-// write the same version's blob concurrently. It may amend the audit record
-// (e.g. its Object). An error aborts the commit.
-type WriteFunc func(ctx context.Context, version int64) error
+// durable, and returns the object key it wrote, which is recorded with the
+// version (Version.ManifestKey). It runs while the store holds the file's
+// commit lock, after every check passed, so a refused commit never writes a
+// blob. The key must be new for every attempt: on PostgreSQL a commit whose
+// session is lost mid-write releases the lock while its write may still
+// land, after another replica committed the same version. It may amend the
+// audit record (e.g. its Object). An error aborts the commit.
+type WriteFunc func(ctx context.Context, version int64) (key string, err error)
 
 // Chunk is a stored chunk.
 type Chunk struct {
@@ -163,9 +166,12 @@ type Version struct {
 	Deleted bool
 	Size    int64
 	Epoch   uint32 // 0 for tombstones recorded without a manifest (schema 1)
-	Entity  string
-	Device  string
-	Time    time.Time
+	// ManifestKey is the object key of the sealed manifest; "" for
+	// versions written before keys were per attempt (the plain key).
+	ManifestKey string
+	Entity      string
+	Device      string
+	Time        time.Time
 }
 
 // Hold is a matter's legal hold.

@@ -315,9 +315,11 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 			}
 		}
 		if write != nil {
-			if err := write(ctx, v.Version); err != nil {
+			key, err := write(ctx, v.Version)
+			if err != nil {
 				return err
 			}
+			v.ManifestKey = key
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO matters (id) VALUES ($1) ON CONFLICT DO NOTHING`, c.Matter); err != nil {
 			return err
@@ -332,8 +334,8 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 		if err := tx.QueryRow(ctx, `UPDATE matters SET seq = seq + 1 WHERE id = $1 RETURNING seq`, c.Matter).Scan(&v.Seq); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO versions (matter, file, version, seq, deleted, size, epoch, entity, device, created_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			c.Matter, c.File[:], v.Version, v.Seq, v.Deleted, v.Size, int64(v.Epoch), v.Entity, v.Device, store.Micros(v.Time)); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO versions (matter, file, version, seq, deleted, size, epoch, entity, device, created_us, manifest_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			c.Matter, c.File[:], v.Version, v.Seq, v.Deleted, v.Size, int64(v.Epoch), v.Entity, v.Device, store.Micros(v.Time), v.ManifestKey); err != nil {
 			return err
 		}
 		if len(chunks) > 0 {
@@ -377,11 +379,11 @@ func checkEpoch(ctx context.Context, tx pgx.Tx, c store.Commit, lock string) err
 	return nil
 }
 
-const versionCols = `version, seq, deleted, size, epoch, entity, device, created_us`
+const versionCols = `version, seq, deleted, size, epoch, entity, device, created_us, manifest_key`
 
 func scanVersion(sc interface{ Scan(...any) error }, v *store.Version) error {
 	var us, epoch int64
-	if err := sc.Scan(&v.Version, &v.Seq, &v.Deleted, &v.Size, &epoch, &v.Entity, &v.Device, &us); err != nil {
+	if err := sc.Scan(&v.Version, &v.Seq, &v.Deleted, &v.Size, &epoch, &v.Entity, &v.Device, &us, &v.ManifestKey); err != nil {
 		return err
 	}
 	v.Epoch = uint32(epoch)
@@ -455,7 +457,7 @@ func (s *Store) Changes(ctx context.Context, matter string, since int64, limit i
 			var fb []byte
 			var us, epoch int64
 			v := store.Version{Matter: matter}
-			if err := rows.Scan(&fb, &v.Version, &v.Seq, &v.Deleted, &v.Size, &epoch, &v.Entity, &v.Device, &us); err != nil {
+			if err := rows.Scan(&fb, &v.Version, &v.Seq, &v.Deleted, &v.Size, &epoch, &v.Entity, &v.Device, &us, &v.ManifestKey); err != nil {
 				return err
 			}
 			v.Epoch = uint32(epoch)

@@ -376,9 +376,11 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 	v := store.Version{Matter: c.Matter, File: c.File, Version: c.Base + 1, Deleted: c.Deleted, Size: c.Size, Epoch: c.Epoch,
 		Entity: c.Entity, Device: c.Device, Time: c.Time.UTC().Truncate(time.Microsecond)}
 	if write != nil {
-		if err := write(ctx, v.Version); err != nil {
+		key, err := write(ctx, v.Version)
+		if err != nil {
 			return store.Version{}, err
 		}
+		v.ManifestKey = key
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if err := check(ctx, tx, c); err != nil {
@@ -392,8 +394,8 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 		if err := tx.QueryRowContext(ctx, `UPDATE matters SET seq = seq + 1 WHERE id = ? RETURNING seq`, c.Matter).Scan(&v.Seq); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO versions (matter, file, version, seq, deleted, size, epoch, entity, device, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.Matter, c.File[:], v.Version, v.Seq, v.Deleted, v.Size, v.Epoch, v.Entity, v.Device, store.Micros(v.Time)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO versions (matter, file, version, seq, deleted, size, epoch, entity, device, created_us, manifest_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Matter, c.File[:], v.Version, v.Seq, v.Deleted, v.Size, v.Epoch, v.Entity, v.Device, store.Micros(v.Time), v.ManifestKey); err != nil {
 			return err
 		}
 		if len(chunks) > 0 {
@@ -431,11 +433,11 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 	return v, nil
 }
 
-const versionCols = `version, seq, deleted, size, epoch, entity, device, created_us`
+const versionCols = `version, seq, deleted, size, epoch, entity, device, created_us, manifest_key`
 
 func scanVersion(sc interface{ Scan(...any) error }, v *store.Version) error {
 	var us int64
-	if err := sc.Scan(&v.Version, &v.Seq, &v.Deleted, &v.Size, &v.Epoch, &v.Entity, &v.Device, &us); err != nil {
+	if err := sc.Scan(&v.Version, &v.Seq, &v.Deleted, &v.Size, &v.Epoch, &v.Entity, &v.Device, &us, &v.ManifestKey); err != nil {
 		return err
 	}
 	v.Time = store.FromMicros(us)
@@ -512,7 +514,7 @@ func (s *Store) Changes(ctx context.Context, matter string, since int64, limit i
 		var fb []byte
 		var us int64
 		v := store.Version{Matter: matter}
-		if err := rows.Scan(&fb, &v.Version, &v.Seq, &v.Deleted, &v.Size, &v.Epoch, &v.Entity, &v.Device, &us); err != nil {
+		if err := rows.Scan(&fb, &v.Version, &v.Seq, &v.Deleted, &v.Size, &v.Epoch, &v.Entity, &v.Device, &us, &v.ManifestKey); err != nil {
 			return nil, 0, fmt.Errorf("sqlite: changes: %w", err)
 		}
 		if v.File, err = toID(fb); err != nil {

@@ -226,7 +226,7 @@ func testCommitMissingChunks(t *testing.T, h Harness) {
 	before := auditCount(t, s)
 	called := false
 	_, err := s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Chunks: []format.ID{have, gone1, have, gone2}, Time: time.Now()},
-		func(context.Context, int64) error { called = true; return nil }, Rec("file.commit", "m"))
+		func(context.Context, int64) (string, error) { called = true; return "k", nil }, Rec("file.commit", "m"))
 	var me *store.MissingChunksError
 	if !errors.As(err, &me) || !slices.Equal(me.IDs, []format.ID{gone1, gone2}) {
 		t.Fatalf("err = %v, want MissingChunksError [gone1 gone2]", err)
@@ -244,9 +244,22 @@ func testCommitMissingChunks(t *testing.T, h Harness) {
 	putChunk(t, s, "m", gone2, 5)
 	var wrote int64
 	v, err := s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Chunks: []format.ID{have, gone1, have, gone2}, Time: time.Now()},
-		func(_ context.Context, version int64) error { wrote = version; return nil }, Rec("file.commit", "m"))
-	if err != nil || v.Version != 1 || wrote != 1 {
+		func(_ context.Context, version int64) (string, error) {
+			wrote = version
+			return "m/m/v/x/1.attempt", nil
+		}, Rec("file.commit", "m"))
+	if err != nil || v.Version != 1 || wrote != 1 || v.ManifestKey != "m/m/v/x/1.attempt" {
 		t.Fatalf("commit = %+v, %v, wrote v%d", v, err, wrote)
+	}
+	// The key the write returned is recorded with the version.
+	for _, get := range []func() (store.Version, error){
+		func() (store.Version, error) { return s.Version(ctx(t), "m", f, 1) },
+		func() (store.Version, error) { vs, err := s.Versions(ctx(t), "m", f, 0, 1); return vs[0], err },
+		func() (store.Version, error) { vs, _, err := s.Changes(ctx(t), "m", v.Seq-1, 1); return vs[0], err },
+	} {
+		if got, err := get(); err != nil || got.ManifestKey != "m/m/v/x/1.attempt" {
+			t.Fatalf("stored version %+v, %v", got, err)
+		}
 	}
 }
 
@@ -257,7 +270,7 @@ func testCommitWriteFailure(t *testing.T, h Harness) {
 	before := auditCount(t, s)
 	boom := errors.New("blob store down")
 	_, err := s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Time: time.Now()},
-		func(context.Context, int64) error { return boom }, Rec("file.commit", "m"))
+		func(context.Context, int64) (string, error) { return "", boom }, Rec("file.commit", "m"))
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want the write error", err)
 	}
@@ -371,7 +384,7 @@ func testEpochs(t *testing.T, h Harness) {
 	}
 
 	called := false
-	write := func(context.Context, int64) error { called = true; return nil }
+	write := func(context.Context, int64) (string, error) { called = true; return "k", nil }
 	_, err = s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Epoch: 2, Size: 5, Time: time.Now()}, write, Rec("file.commit", "m"))
 	wantStale(t, err, 3, 2)
 	_, err = s.Commit(ctx(t), store.Commit{Matter: "m", File: RandomID(t), Epoch: 1, Time: time.Now()}, write, Rec("file.commit", "m"))
@@ -563,11 +576,11 @@ func testConcurrentCommitsOneFile(t *testing.T, h Harness) {
 		go func() {
 			defer wg.Done()
 			_, errs[i] = s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Time: time.Now()},
-				func(context.Context, int64) error {
+				func(context.Context, int64) (string, error) {
 					writesMu.Lock()
 					writes++
 					writesMu.Unlock()
-					return nil
+					return "", nil
 				}, Rec("file.commit", "m"))
 		}()
 	}
