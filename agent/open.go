@@ -2,12 +2,9 @@ package agent
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,7 +46,7 @@ func Open(ctx context.Context, cfg Config, auth kms.Authenticator, log *slog.Log
 		kr.Close()
 		return nil, err
 	}
-	hc, err := httpClient(cfg.Gateway.CAFile)
+	hc, err := client.HTTPClient(cfg.Gateway.CAFile)
 	if err != nil {
 		idx.Close()
 		kr.Close()
@@ -79,23 +76,6 @@ func (a *Agent) Close() error {
 		errs = append(errs, c())
 	}
 	return errors.Join(errs...)
-}
-
-// httpClient trusts the system roots, or only caFile's CAs when set.
-func httpClient(caFile string) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("gateway CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("gateway CA %s: no PEM certificates", caFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	return &http.Client{Transport: tr}, nil
 }
 
 // Secrets is where `mattersync login` keeps the Vault secret: the OS

@@ -8,14 +8,11 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"slices"
@@ -127,20 +124,11 @@ func (g *gatewayAccess) client(ctx context.Context, url string) (*client.Client,
 	if url == "" {
 		return nil, usageError{errors.New("gateway not configured (--gateway or MATTERSYNC_GATEWAY_URL)")}
 	}
-	hc := &http.Client{Timeout: 5 * time.Minute}
-	if ca := firstNonEmpty(g.caCert, g.a.getenv("MATTERSYNC_GATEWAY_CACERT")); ca != "" {
-		b, err := os.ReadFile(ca)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("gateway CA: %w", err)}
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, usageError{fmt.Errorf("gateway CA %s: no PEM certificates", ca)}
-		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		hc.Transport = tr
+	hc, err := client.HTTPClient(firstNonEmpty(g.caCert, g.a.getenv("MATTERSYNC_GATEWAY_CACERT")))
+	if err != nil {
+		return nil, usageError{err}
 	}
+	hc.Timeout = 5 * time.Minute
 	var tokens client.TokenSource
 	if t := g.a.getenv("MATTERSYNC_GATEWAY_TOKEN"); t != "" {
 		tokens = client.StaticToken(t)

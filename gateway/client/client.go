@@ -14,6 +14,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,6 +23,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -663,4 +666,23 @@ func (c *Client) AuditVerify(ctx context.Context, opts VerifyOptions) (audit.Rep
 	var out audit.Report
 	_, _, err := c.doJSON(ctx, http.MethodPost, "/v1/admin/audit/verify", q, nil, nil, &out, http.StatusOK)
 	return out, err
+}
+
+// HTTPClient returns an HTTP client for the gateway that trusts the
+// system's CAs, or only the PEM certificates in caFile when it is set (a
+// firm's private CA), with TLS 1.2 at least.
+func HTTPClient(caFile string) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("client: gateway CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("client: gateway CA %s: no PEM certificates", caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr}, nil
 }
