@@ -167,7 +167,6 @@ func (a *Agent) waitDownload(ctx context.Context, n int) {
 	}
 }
 
-
 func (a *Agent) progress(matter string, total int) {
 	a.board.matter(matter, func(m *MatterStatus) { m.FilesDone, m.FilesTotal = 0, total })
 }
