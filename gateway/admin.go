@@ -96,14 +96,24 @@ func (s *Server) denyAdd(w http.ResponseWriter, r *http.Request, rq *request) er
 	return nil
 }
 
-func (s *Server) denyRemove(w http.ResponseWriter, r *http.Request, rq *request) error {
-	const op = "admin.deny.remove"
+// entityParam validates the {entity} path value, records it and refuses
+// any query parameter.
+func entityParam(r *http.Request, rq *request, op string) (string, error) {
 	entity := r.PathValue("entity")
 	if !validEntity(entity) {
 		rq.rec.Object = quoteBad(entity)
-		return E(op, KindInvalid, "invalid entity ID")
+		return "", E(op, KindInvalid, "invalid entity ID")
 	}
 	if _, err := queryParams(r, op); err != nil {
+		return "", err
+	}
+	return entity, nil
+}
+
+func (s *Server) denyRemove(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "admin.deny.remove"
+	entity, err := entityParam(r, rq, op)
+	if err != nil {
 		return err
 	}
 	rq.rec.Object = "entity:" + entity
@@ -133,12 +143,8 @@ func reissueBody(f store.TokenFloor) api.Reissue {
 // one until it expires.
 func (s *Server) denyReissue(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "admin.deny.reissue"
-	entity := r.PathValue("entity")
-	if !validEntity(entity) {
-		rq.rec.Object = quoteBad(entity)
-		return E(op, KindInvalid, "invalid entity ID")
-	}
-	if _, err := queryParams(r, op); err != nil {
+	entity, err := entityParam(r, rq, op)
+	if err != nil {
 		return err
 	}
 	var req api.ReissueRequest
