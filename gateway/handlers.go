@@ -89,6 +89,17 @@ func parseID(rq *request, op, what, v string) (format.ID, error) {
 	return id, nil
 }
 
+// pathID validates the ID in path value key (a chunk or file ID, as what
+// says) and records it, then reads the query, allowing only allowed.
+func pathID(r *http.Request, rq *request, op, what, key string, allowed ...string) (format.ID, url.Values, error) {
+	id, err := parseID(rq, op, what, r.PathValue(key))
+	if err != nil {
+		return id, nil, err
+	}
+	q, err := queryParams(r, op, allowed...)
+	return id, q, err
+}
+
 // queryParams returns r's query, refusing parameters outside allowed and
 // repeated ones: a typo must not silently change what a request means.
 func queryParams(r *http.Request, op string, allowed ...string) (url.Values, error) {
@@ -214,6 +225,23 @@ func storeErr(op string, err error) error {
 	return wrap(op, KindUnavailable, err, "storage unavailable")
 }
 
+// notFound is storeErr, but a missing record is refused as msg says.
+func notFound(op string, err error, msg string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return E(op, KindNotFound, "%s", msg)
+	}
+	return storeErr(op, err)
+}
+
+// notStored is storeErr for reading the object of a what the store
+// records: a missing object is the gateway's fault, not the caller's.
+func notStored(op string, err error, what string) error {
+	if errors.Is(err, blob.ErrNotFound) {
+		return wrap(op, KindInternal, err, what+" recorded but not in storage")
+	}
+	return storeErr(op, err)
+}
+
 // staleEpoch refuses an object sealed under epoch got while the matter is
 // at current (FORMAT.md section 10): the agent fetches the new key and
 // seals again, so "new epoch for new writes" holds for stale key caches.
@@ -295,19 +323,13 @@ func (s *Server) missingChunks(w http.ResponseWriter, r *http.Request, rq *reque
 
 func (s *Server) getChunk(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "chunk.get"
-	id, err := parseID(rq, op, "chunk", r.PathValue("id"))
+	id, _, err := pathID(r, rq, op, "chunk", "id")
 	if err != nil {
-		return err
-	}
-	if _, err := queryParams(r, op); err != nil {
 		return err
 	}
 	c, err := s.store.Chunk(r.Context(), rq.matter, id)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return E(op, KindNotFound, "chunk not found")
-		}
-		return storeErr(op, err)
+		return notFound(op, err, "chunk not found")
 	}
 	key, err := blob.ChunkKey(rq.matter, id)
 	if err != nil {
@@ -315,10 +337,7 @@ func (s *Server) getChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 	}
 	body, size, err := s.blobs.Get(r.Context(), key)
 	if err != nil {
-		if errors.Is(err, blob.ErrNotFound) {
-			return wrap(op, KindInternal, err, "chunk recorded but not in storage")
-		}
-		return storeErr(op, err)
+		return notStored(op, err, "chunk")
 	}
 	defer body.Close()
 	if size != c.Size {
@@ -360,11 +379,8 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 
 func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "chunk.put"
-	id, err := parseID(rq, op, "chunk", r.PathValue("id"))
+	id, _, err := pathID(r, rq, op, "chunk", "id")
 	if err != nil {
-		return err
-	}
-	if _, err := queryParams(r, op); err != nil {
 		return err
 	}
 	size := r.ContentLength
@@ -517,22 +533,15 @@ func preconditions(r *http.Request, op string, allowCreate bool) (int64, error) 
 
 func (s *Server) commitFile(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "file.commit"
-	file, err := parseID(rq, op, "file", r.PathValue("file"))
+	file, _, err := pathID(r, rq, op, "file", "file")
 	if err != nil {
-		return err
-	}
-	if _, err := queryParams(r, op); err != nil {
 		return err
 	}
 	base, err := preconditions(r, op, true)
 	if err != nil {
 		return err
 	}
-	var req commitBody
-	if err := decodeJSON(w, r, op, s.cfg.Limits.MaxCommitBytes, &req); err != nil {
-		return err
-	}
-	h, err := sealedManifest(op, req.Manifest, rq.matter, file, base)
+	req, h, err := s.commitBody(w, r, rq, op, file, base)
 	if err != nil {
 		return err
 	}
@@ -545,30 +554,14 @@ func (s *Server) commitFile(w http.ResponseWriter, r *http.Request, rq *request)
 	}
 	chunks := req.ids()
 	req.Chunks = nil
-	size := int64(len(req.Manifest))
-	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = size, http.StatusCreated, audit.ResultOK
-	v, err := s.store.Commit(r.Context(), store.Commit{
-		Matter: rq.matter, File: file, Base: base, Size: size, Epoch: h.Epoch, Chunks: chunks,
-		Entity: rq.ident.Entity, Device: rq.rec.Device, Time: time.Now(),
-	}, s.writeManifest(rq, file, req.Manifest), &rq.rec)
-	if err != nil {
-		rq.rec.Object = file.String()
-		return storeErr(op, err)
-	}
-	s.mutated(rq)
-	s.live.changed()
-	w.Header().Set("ETag", api.ETag(v.Version))
-	writeJSON(w, http.StatusCreated, api.Commit{FileID: file.String(), Version: v.Version, Seq: v.Seq})
-	return nil
+	return s.commitVersion(w, r, rq, op, http.StatusCreated,
+		store.Commit{File: file, Base: base, Epoch: h.Epoch, Chunks: chunks}, req.Manifest)
 }
 
 func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "file.delete"
-	file, err := parseID(rq, op, "file", r.PathValue("file"))
+	file, _, err := pathID(r, rq, op, "file", "file")
 	if err != nil {
-		return err
-	}
-	if _, err := queryParams(r, op); err != nil {
 		return err
 	}
 	base, err := preconditions(r, op, false)
@@ -581,11 +574,7 @@ func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, rq *request)
 	if r.ContentLength == 0 {
 		return E(op, KindInvalid, `a delete needs a body: the sealed tombstone manifest, as {"manifest": "<base64>", "chunks": []}`)
 	}
-	var req commitBody
-	if err := decodeJSON(w, r, op, s.cfg.Limits.MaxCommitBytes, &req); err != nil {
-		return err
-	}
-	h, err := sealedManifest(op, req.Manifest, rq.matter, file, base)
+	req, h, err := s.commitBody(w, r, rq, op, file, base)
 	if err != nil {
 		return err
 	}
@@ -595,21 +584,38 @@ func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request, rq *request)
 	if len(req.Chunks) > 0 {
 		return E(op, KindInvalid, "a tombstone references no chunks: chunks must be empty")
 	}
-	size := int64(len(req.Manifest))
 	rq.rec.Object = file.String() + "@" + strconv.FormatInt(base+1, 10)
-	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = size, http.StatusOK, audit.ResultOK
-	v, err := s.store.Commit(r.Context(), store.Commit{
-		Matter: rq.matter, File: file, Base: base, Deleted: true, Size: size, Epoch: h.Epoch,
-		Entity: rq.ident.Entity, Device: rq.rec.Device, Time: time.Now(),
-	}, s.writeManifest(rq, file, req.Manifest), &rq.rec)
+	return s.commitVersion(w, r, rq, op, http.StatusOK,
+		store.Commit{File: file, Base: base, Deleted: true, Epoch: h.Epoch}, req.Manifest)
+}
+
+// commitBody reads a commit or delete body and checks its sealed manifest
+// is for this file as version base+1.
+func (s *Server) commitBody(w http.ResponseWriter, r *http.Request, rq *request, op string, file format.ID, base int64) (commitBody, format.Header, error) {
+	var req commitBody
+	if err := decodeJSON(w, r, op, s.cfg.Limits.MaxCommitBytes, &req); err != nil {
+		return req, format.Header{}, err
+	}
+	h, err := sealedManifest(op, req.Manifest, rq.matter, file, base)
+	return req, h, err
+}
+
+// commitVersion stores manifest as the next version c describes (its
+// matter, size, author and time filled in here), audited with status, and
+// answers with the new version.
+func (s *Server) commitVersion(w http.ResponseWriter, r *http.Request, rq *request, op string, status int, c store.Commit, manifest []byte) error {
+	c.Matter, c.Size = rq.matter, int64(len(manifest))
+	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = c.Size, status, audit.ResultOK
+	c.Entity, c.Device, c.Time = rq.ident.Entity, rq.rec.Device, time.Now()
+	v, err := s.store.Commit(r.Context(), c, s.writeManifest(rq, c.File, manifest), &rq.rec)
 	if err != nil {
-		rq.rec.Object = file.String()
+		rq.rec.Object = c.File.String()
 		return storeErr(op, err)
 	}
 	s.mutated(rq)
 	s.live.changed()
 	w.Header().Set("ETag", api.ETag(v.Version))
-	writeJSON(w, http.StatusOK, api.Commit{FileID: file.String(), Version: v.Version, Seq: v.Seq, Deleted: true})
+	writeJSON(w, status, api.Commit{FileID: c.File.String(), Version: v.Version, Seq: v.Seq, Deleted: c.Deleted})
 	return nil
 }
 
@@ -665,11 +671,7 @@ func fileVersion(v store.Version) api.FileVersion {
 
 func (s *Server) getFile(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "file.get"
-	file, err := parseID(rq, op, "file", r.PathValue("file"))
-	if err != nil {
-		return err
-	}
-	q, err := queryParams(r, op, "version")
+	file, q, err := pathID(r, rq, op, "file", "file", "version")
 	if err != nil {
 		return err
 	}
@@ -679,10 +681,7 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, rq *request) er
 	}
 	v, err := s.store.Version(r.Context(), rq.matter, file, version)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return E(op, KindNotFound, "file or version not found")
-		}
-		return storeErr(op, err)
+		return notFound(op, err, "file or version not found")
 	}
 	rq.rec.Object = file.String() + "@" + strconv.FormatInt(v.Version, 10)
 	fv := fileVersion(v)
@@ -695,10 +694,7 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, rq *request) er
 		}
 		body, size, err := s.blobs.Get(r.Context(), key)
 		if err != nil {
-			if errors.Is(err, blob.ErrNotFound) {
-				return wrap(op, KindInternal, err, "manifest recorded but not in storage")
-			}
-			return storeErr(op, err)
+			return notStored(op, err, "manifest")
 		}
 		if size != v.Size {
 			body.Close()
@@ -717,11 +713,7 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, rq *request) er
 
 func (s *Server) fileVersions(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "file.versions"
-	file, err := parseID(rq, op, "file", r.PathValue("file"))
-	if err != nil {
-		return err
-	}
-	q, err := queryParams(r, op, "before", "limit")
+	file, q, err := pathID(r, rq, op, "file", "file", "before", "limit")
 	if err != nil {
 		return err
 	}
@@ -735,10 +727,7 @@ func (s *Server) fileVersions(w http.ResponseWriter, r *http.Request, rq *reques
 	}
 	vs, err := s.store.Versions(r.Context(), rq.matter, file, before, int(limit))
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return E(op, KindNotFound, "file not found")
-		}
-		return storeErr(op, err)
+		return notFound(op, err, "file not found")
 	}
 	resp := api.Versions{FileID: file.String(), Versions: make([]api.FileVersion, len(vs))}
 	for i, v := range vs {
