@@ -26,17 +26,12 @@ KV v2 mounts, the identity token key and role, the agent and admin policies
 (from configs/vault, embedded), the group mattersync-admins, and with
 --userpass a userpass auth mount. Running it again changes nothing.`,
 		Args: args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			adm, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
+		RunE: withAdmin(a, func(cmd *cobra.Command, adm *kms.Admin, _ []string) error {
 			if _, err := adm.Init(cmd.Context(), opt, a.progress); err != nil {
 				return err
 			}
 			return printTokenConfig(cmd, a, adm)
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&opt.Userpass, "userpass", false, "enable the userpass auth mount (dev/test, small firms without OIDC/LDAP)")
 	cmd.Flags().StringVar(&opt.Issuer, "issuer", "", "identity token issuer base URL, written to Vault's global identity/oidc/config (default: Vault's api_addr)")
@@ -50,12 +45,7 @@ func vaultStatusCmd(a *app) *cobra.Command {
 		Use:   "status",
 		Short: "check the Vault set-up without changing it (vault init --dry-run)",
 		Args:  args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			adm, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
+		RunE: withAdmin(a, func(cmd *cobra.Command, adm *kms.Admin, _ []string) error {
 			steps, err := adm.Init(cmd.Context(), kms.InitOptions{DryRun: true}, a.progress)
 			if err != nil {
 				return err
@@ -69,7 +59,7 @@ func vaultStatusCmd(a *app) *cobra.Command {
 				}
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -107,12 +97,7 @@ func vaultIdentityTokenCmd(a *app) *cobra.Command {
 		Use:   "identity-token",
 		Short: "print an identity token for your own Vault entity (a bearer credential for the gateway admin API, valid minutes)",
 		Args:  args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			adm, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
+		RunE: withAdmin(a, func(cmd *cobra.Command, adm *kms.Admin, _ []string) error {
 			tok, err := adm.IdentityToken(cmd.Context())
 			if err != nil {
 				return err
@@ -122,6 +107,6 @@ func vaultIdentityTokenCmd(a *app) *cobra.Command {
 			a.printf("%s\n", tok.Raw)
 			fmt.Fprintf(a.stderr, "%v\n", tok)
 			return nil
-		},
+		}),
 	}
 }
