@@ -46,31 +46,13 @@ func addGatewayCommands(root *cobra.Command, a *app) {
 		a.newDenyLister = func(ctx context.Context, url string) (denyLister, error) { return g.client(ctx, url) }
 	}
 	if a.newHoldChecker == nil {
-		a.newHoldChecker = func(ctx context.Context, url string) (holdChecker, error) {
-			c, err := g.client(ctx, url)
-			if err != nil {
-				return nil, err
-			}
-			return holds{c}, nil
-		}
+		a.newHoldChecker = clientAs(g, func(c *client.Client) holdChecker { return holds{c} })
 	}
 	if a.newEpochSetter == nil {
-		a.newEpochSetter = func(ctx context.Context, url string) (epochSetter, error) {
-			c, err := g.client(ctx, url)
-			if err != nil {
-				return nil, err
-			}
-			return epochs{c}, nil
-		}
+		a.newEpochSetter = clientAs(g, func(c *client.Client) epochSetter { return epochs{c} })
 	}
 	if a.newReissuer == nil {
-		a.newReissuer = func(ctx context.Context, url string) (reissuer, error) {
-			c, err := g.client(ctx, url)
-			if err != nil {
-				return nil, err
-			}
-			return reissues{c}, nil
-		}
+		a.newReissuer = clientAs(g, func(c *client.Client) reissuer { return reissues{c} })
 	}
 	auditCmd := &cobra.Command{Use: "audit", Short: "verify, export and report on the gateway's audit log"}
 	auditCmd.AddCommand(g.auditVerifyCmd(), g.auditExportCmd(), g.auditReportCmd())
@@ -84,6 +66,19 @@ func addGatewayCommands(root *cobra.Command, a *app) {
 }
 
 // holds adapts the client to the shred command's holdChecker.
+// clientAs builds the hook that makes a gateway client for a URL and
+// hands it out as wrap makes it.
+func clientAs[T any](g *gatewayAccess, wrap func(*client.Client) T) func(context.Context, string) (T, error) {
+	return func(ctx context.Context, url string) (T, error) {
+		c, err := g.client(ctx, url)
+		if err != nil {
+			var none T
+			return none, err
+		}
+		return wrap(c), nil
+	}
+}
+
 type holds struct{ c *client.Client }
 
 func (h holds) OnHold(ctx context.Context, matter string) (bool, error) {
