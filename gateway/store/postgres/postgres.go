@@ -29,6 +29,7 @@ import (
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/store"
+	"github.com/mattersync/mattersync/gateway/store/internal/sqlrows"
 )
 
 //go:embed migrations/*.sql
@@ -154,14 +155,7 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
-func toID(b []byte) (format.ID, error) {
-	var id format.ID
-	if len(b) != len(id) {
-		return id, fmt.Errorf("postgres: stored ID has %d bytes", len(b))
-	}
-	copy(id[:], b)
-	return id, nil
-}
+func toID(b []byte) (format.ID, error) { return sqlrows.ID("postgres", b) }
 
 func idBytes(ids []format.ID) [][]byte {
 	out := make([][]byte, len(ids))
@@ -381,7 +375,7 @@ func checkEpoch(ctx context.Context, tx pgx.Tx, c store.Commit, lock string) err
 
 const versionCols = `version, seq, deleted, size, epoch, entity, device, created_us, manifest_key`
 
-func scanVersion(sc interface{ Scan(...any) error }, v *store.Version) error {
+func scanVersion(sc sqlrows.Scanner, v *store.Version) error {
 	var us, epoch int64
 	if err := sc.Scan(&v.Version, &v.Seq, &v.Deleted, &v.Size, &epoch, &v.Entity, &v.Device, &us, &v.ManifestKey); err != nil {
 		return err
@@ -420,15 +414,11 @@ func (s *Store) Versions(ctx context.Context, matter string, file format.ID, bef
 		return nil, fmt.Errorf("postgres: versions: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Version
-	for rows.Next() {
+	out, err := sqlrows.Append(nil, rows, func(sc sqlrows.Scanner) (store.Version, error) {
 		v := store.Version{Matter: matter, File: file}
-		if err := scanVersion(rows, &v); err != nil {
-			return nil, fmt.Errorf("postgres: versions: %w", err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
+		return v, scanVersion(sc, &v)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("postgres: versions: %w", err)
 	}
 	if len(out) == 0 {
@@ -578,16 +568,8 @@ func (s *Store) DenyList(ctx context.Context) ([]store.DenyEntry, int64, error) 
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var e store.DenyEntry
-			var us int64
-			if err := rows.Scan(&e.Entity, &e.Name, &e.Reason, &e.CreatedBy, &us); err != nil {
-				return err
-			}
-			e.Time = store.FromMicros(us)
-			out = append(out, e)
-		}
-		return rows.Err()
+		out, err = sqlrows.Append(out, rows, sqlrows.ScanDenyEntry)
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("postgres: deny list: %w", err)
@@ -657,16 +639,8 @@ func (s *Store) TokenFloors(ctx context.Context) ([]store.TokenFloor, int64, err
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var f store.TokenFloor
-			var nb, us int64
-			if err := rows.Scan(&f.Entity, &nb, &f.Reason, &f.SetBy, &us); err != nil {
-				return err
-			}
-			f.NotBefore, f.Time = store.FromMicros(nb), store.FromMicros(us)
-			out = append(out, f)
-		}
-		return rows.Err()
+		out, err = sqlrows.Append(out, rows, sqlrows.ScanTokenFloor)
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("postgres: token floors: %w", err)
@@ -728,9 +702,9 @@ func appendAudit(ctx context.Context, tx pgx.Tx, rec *audit.Record) error {
 	var prev audit.Hash
 	copy(prev[:], hb)
 	rec.Link(seq, prev)
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_records (seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash)
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_records (`+sqlrows.AuditCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		rec.Seq, rec.Time.UnixMicro(), rec.Entity, rec.User, rec.Device, rec.Source, rec.Matter, rec.Action, rec.Object, rec.Result, rec.Status, rec.Bytes, rec.RequestID, rec.PrevHash[:], rec.Hash[:]); err != nil {
+		sqlrows.AuditValues(rec)...); err != nil {
 		return fmt.Errorf("audit append: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, rec.Seq, rec.Hash[:]); err != nil {
@@ -766,56 +740,13 @@ func (s *Store) AuditHead(ctx context.Context) (int64, audit.Hash, error) {
 
 // AuditRecords implements store.Store.
 func (s *Store) AuditRecords(ctx context.Context, q audit.Query, fn func(*audit.Record) error) error {
-	var where []string
-	var args []any
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
-	add("seq > ?", q.AfterSeq)
-	if q.Since != 0 {
-		add("time_us >= ?", q.Since)
-	}
-	if q.Until != 0 {
-		add("time_us < ?", q.Until)
-	}
-	if q.Matter != "" {
-		add("matter = ?", q.Matter)
-	}
-	if q.User != "" {
-		add("username = ?", q.User)
-	}
-	if q.Entity != "" {
-		add("entity = ?", q.Entity)
-	}
-	query := `SELECT seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash
-		FROM audit_records WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`
-	if q.Limit > 0 {
-		query += ` LIMIT ` + strconv.Itoa(q.Limit)
-	}
+	query, args := sqlrows.AuditQuery(q, func(n int) string { return "$" + strconv.Itoa(n) })
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("postgres: audit records: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var r audit.Record
-		var us int64
-		var ph, h []byte
-		if err := rows.Scan(&r.Seq, &us, &r.Entity, &r.User, &r.Device, &r.Source, &r.Matter, &r.Action, &r.Object, &r.Result, &r.Status, &r.Bytes, &r.RequestID, &ph, &h); err != nil {
-			return fmt.Errorf("postgres: audit records: %w", err)
-		}
-		r.Time = store.FromMicros(us)
-		copy(r.PrevHash[:], ph)
-		copy(r.Hash[:], h)
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("postgres: audit records: %w", err)
-	}
-	return nil
+	return sqlrows.AuditRecords(rows, fn, "postgres: audit records")
 }
 
 // checkpointLock is the advisory lock key under which a checkpoint is
@@ -832,15 +763,11 @@ func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit_checkpoints`).Scan(&last); err != nil {
 			return err
 		}
-		if last != c.PrevSeq || c.Seq <= last {
-			return store.ErrCheckpointConflict
-		}
-		version := c.Version
-		if version == 0 {
-			version = 1
+		if err := sqlrows.CheckFollows(last, c); err != nil {
+			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO audit_checkpoints (seq, key_id, hash, time_us, signature, version, prev_seq, prev) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			c.Seq, c.KeyID, c.Hash[:], c.Time.UnixMicro(), c.Signature, version, c.PrevSeq, c.Prev[:])
+			c.Seq, c.KeyID, c.Hash[:], c.Time.UnixMicro(), c.Signature, sqlrows.CheckpointVersion(c), c.PrevSeq, c.Prev[:])
 		return err
 	})
 	if errors.Is(err, store.ErrCheckpointConflict) {
@@ -854,7 +781,7 @@ func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 
 const checkpointCols = `seq, key_id, hash, time_us, signature, version, prev_seq, prev`
 
-func scanCheckpoint(sc interface{ Scan(...any) error }) (audit.Checkpoint, error) {
+func scanCheckpoint(sc sqlrows.Scanner) (audit.Checkpoint, error) {
 	var c audit.Checkpoint
 	var h, prev []byte
 	var us int64
@@ -888,15 +815,8 @@ func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 		return nil, fmt.Errorf("postgres: checkpoints: %w", err)
 	}
 	defer rows.Close()
-	var out []audit.Checkpoint
-	for rows.Next() {
-		c, err := scanCheckpoint(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: checkpoints: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrows.Append(nil, rows, scanCheckpoint)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: checkpoints: %w", err)
 	}
 	return out, nil

@@ -25,6 +25,7 @@ import (
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/store"
+	"github.com/mattersync/mattersync/gateway/store/internal/sqlrows"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -199,14 +200,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-func toID(b []byte) (format.ID, error) {
-	var id format.ID
-	if len(b) != len(id) {
-		return id, fmt.Errorf("sqlite: stored ID has %d bytes", len(b))
-	}
-	copy(id[:], b)
-	return id, nil
-}
+func toID(b []byte) (format.ID, error) { return sqlrows.ID("sqlite", b) }
 
 // MissingChunks implements store.Store.
 func (s *Store) MissingChunks(ctx context.Context, matter string, ids []format.ID) ([]format.ID, error) {
@@ -435,7 +429,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 
 const versionCols = `version, seq, deleted, size, epoch, entity, device, created_us, manifest_key`
 
-func scanVersion(sc interface{ Scan(...any) error }, v *store.Version) error {
+func scanVersion(sc sqlrows.Scanner, v *store.Version) error {
 	var us int64
 	if err := sc.Scan(&v.Version, &v.Seq, &v.Deleted, &v.Size, &v.Epoch, &v.Entity, &v.Device, &us, &v.ManifestKey); err != nil {
 		return err
@@ -473,15 +467,11 @@ func (s *Store) Versions(ctx context.Context, matter string, file format.ID, bef
 		return nil, fmt.Errorf("sqlite: versions: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Version
-	for rows.Next() {
+	out, err := sqlrows.Append(nil, rows, func(sc sqlrows.Scanner) (store.Version, error) {
 		v := store.Version{Matter: matter, File: file}
-		if err := scanVersion(rows, &v); err != nil {
-			return nil, fmt.Errorf("sqlite: versions: %w", err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
+		return v, scanVersion(sc, &v)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: versions: %w", err)
 	}
 	if len(out) == 0 {
@@ -634,17 +624,8 @@ func (s *Store) DenyList(ctx context.Context) ([]store.DenyEntry, int64, error) 
 		return nil, 0, fmt.Errorf("sqlite: deny list: %w", err)
 	}
 	defer rows.Close()
-	out := []store.DenyEntry{}
-	for rows.Next() {
-		var e store.DenyEntry
-		var us int64
-		if err := rows.Scan(&e.Entity, &e.Name, &e.Reason, &e.CreatedBy, &us); err != nil {
-			return nil, 0, fmt.Errorf("sqlite: deny list: %w", err)
-		}
-		e.Time = store.FromMicros(us)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrows.Append([]store.DenyEntry{}, rows, sqlrows.ScanDenyEntry)
+	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: deny list: %w", err)
 	}
 	return out, gen, nil
@@ -723,17 +704,8 @@ func (s *Store) TokenFloors(ctx context.Context) ([]store.TokenFloor, int64, err
 		return nil, 0, fmt.Errorf("sqlite: token floors: %w", err)
 	}
 	defer rows.Close()
-	out := []store.TokenFloor{}
-	for rows.Next() {
-		var f store.TokenFloor
-		var nb, us int64
-		if err := rows.Scan(&f.Entity, &nb, &f.Reason, &f.SetBy, &us); err != nil {
-			return nil, 0, fmt.Errorf("sqlite: token floors: %w", err)
-		}
-		f.NotBefore, f.Time = store.FromMicros(nb), store.FromMicros(us)
-		out = append(out, f)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrows.Append([]store.TokenFloor{}, rows, sqlrows.ScanTokenFloor)
+	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: token floors: %w", err)
 	}
 	return out, gen, nil
@@ -791,9 +763,9 @@ func appendAudit(ctx context.Context, tx *sql.Tx, rec *audit.Record) error {
 	var prev audit.Hash
 	copy(prev[:], hb)
 	rec.Link(seq, prev)
-	_, err = tx.ExecContext(ctx, `INSERT INTO audit_records (seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash)
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_records (`+sqlrows.AuditCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		rec.Seq, rec.Time.UnixMicro(), rec.Entity, rec.User, rec.Device, rec.Source, rec.Matter, rec.Action, rec.Object, rec.Result, rec.Status, rec.Bytes, rec.RequestID, rec.PrevHash[:], rec.Hash[:])
+		sqlrows.AuditValues(rec)...)
 	if err != nil {
 		return fmt.Errorf("audit append: %w", err)
 	}
@@ -826,56 +798,13 @@ func (s *Store) AuditHead(ctx context.Context) (int64, audit.Hash, error) {
 
 // AuditRecords implements store.Store.
 func (s *Store) AuditRecords(ctx context.Context, q audit.Query, fn func(*audit.Record) error) error {
-	var where []string
-	var args []any
-	add := func(cond string, arg any) {
-		where = append(where, cond)
-		args = append(args, arg)
-	}
-	add("seq > ?", q.AfterSeq)
-	if q.Since != 0 {
-		add("time_us >= ?", q.Since)
-	}
-	if q.Until != 0 {
-		add("time_us < ?", q.Until)
-	}
-	if q.Matter != "" {
-		add("matter = ?", q.Matter)
-	}
-	if q.User != "" {
-		add("username = ?", q.User)
-	}
-	if q.Entity != "" {
-		add("entity = ?", q.Entity)
-	}
-	query := `SELECT seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash
-		FROM audit_records WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`
-	if q.Limit > 0 {
-		query += ` LIMIT ` + strconv.Itoa(q.Limit)
-	}
+	query, args := sqlrows.AuditQuery(q, func(int) string { return "?" })
 	rows, err := s.rd.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: audit records: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var r audit.Record
-		var us int64
-		var ph, h []byte
-		if err := rows.Scan(&r.Seq, &us, &r.Entity, &r.User, &r.Device, &r.Source, &r.Matter, &r.Action, &r.Object, &r.Result, &r.Status, &r.Bytes, &r.RequestID, &ph, &h); err != nil {
-			return fmt.Errorf("sqlite: audit records: %w", err)
-		}
-		r.Time = store.FromMicros(us)
-		copy(r.PrevHash[:], ph)
-		copy(r.Hash[:], h)
-		if err := fn(&r); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: audit records: %w", err)
-	}
-	return nil
+	return sqlrows.AuditRecords(rows, fn, "sqlite: audit records")
 }
 
 // AddCheckpoint implements store.Store. The write transaction is the
@@ -886,11 +815,11 @@ func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit_checkpoints`).Scan(&last); err != nil {
 			return err
 		}
-		if last != c.PrevSeq || c.Seq <= last {
-			return store.ErrCheckpointConflict
+		if err := sqlrows.CheckFollows(last, c); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (seq, key_id, hash, time_us, signature, version, prev_seq, prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.Seq, c.KeyID, c.Hash[:], c.Time.UnixMicro(), c.Signature, checkpointVersion(c), c.PrevSeq, c.Prev[:])
+			c.Seq, c.KeyID, c.Hash[:], c.Time.UnixMicro(), c.Signature, sqlrows.CheckpointVersion(c), c.PrevSeq, c.Prev[:])
 		return err
 	})
 	if errors.Is(err, store.ErrCheckpointConflict) {
@@ -902,16 +831,9 @@ func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 	return nil
 }
 
-func checkpointVersion(c audit.Checkpoint) int {
-	if c.Version == 0 {
-		return 1
-	}
-	return c.Version
-}
-
 const checkpointCols = `seq, key_id, hash, time_us, signature, version, prev_seq, prev`
 
-func scanCheckpoint(sc interface{ Scan(...any) error }) (audit.Checkpoint, error) {
+func scanCheckpoint(sc sqlrows.Scanner) (audit.Checkpoint, error) {
 	var c audit.Checkpoint
 	var h, prev []byte
 	var us int64
@@ -943,15 +865,8 @@ func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 		return nil, fmt.Errorf("sqlite: checkpoints: %w", err)
 	}
 	defer rows.Close()
-	var out []audit.Checkpoint
-	for rows.Next() {
-		c, err := scanCheckpoint(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: checkpoints: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrows.Append(nil, rows, scanCheckpoint)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: checkpoints: %w", err)
 	}
 	return out, nil
