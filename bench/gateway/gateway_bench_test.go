@@ -98,6 +98,19 @@ func start(b *testing.B, driver string) setup {
 	return setup{sealer: gatewaytest.NewSealer(b), client: c, store: st, minio: mc, bucket: bucket}
 }
 
+// eachStore runs f as a sub-benchmark per store driver, against a fresh
+// gateway, with the timer reset after the set-up.
+func eachStore(b *testing.B, f func(b *testing.B, s setup, ctx context.Context)) {
+	for _, driver := range []string{"sqlite", "postgres"} {
+		b.Run(driver, func(b *testing.B) {
+			s := start(b, driver)
+			ctx := context.Background()
+			b.ResetTimer()
+			f(b, s, ctx)
+		})
+	}
+}
+
 func randomID() string {
 	var id format.ID
 	rand.Read(id[:])
@@ -108,64 +121,49 @@ func randomID() string {
 // op (two audited requests, each audit record in the same transaction as
 // its change), as the agent does for a small file.
 func BenchmarkSmallCommit(b *testing.B) {
-	for _, driver := range []string{"sqlite", "postgres"} {
-		b.Run(driver, func(b *testing.B) {
-			s := start(b, driver)
-			ctx := context.Background()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				// Sealing is the agent's work, not the gateway's.
-				b.StopTimer()
-				id, chunk := s.sealer.Chunk(b, "bench", 4<<10)
-				file := s.sealer.NewFile(b, "bench")
-				manifest := s.sealer.ManifestOf(b, "bench", file, 1, id)
-				b.StartTimer()
-				if err := s.client.PutChunk(ctx, "bench", id.String(), chunk); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := s.client.Commit(ctx, "bench", file.String(), 0, api.CommitRequest{Manifest: manifest, Chunks: []string{id.String()}}); err != nil {
-					b.Fatal(err)
-				}
-			}
+	eachStore(b, func(b *testing.B, s setup, ctx context.Context) {
+		for i := 0; i < b.N; i++ {
+			// Sealing is the agent's work, not the gateway's.
 			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "files/s")
-		})
-	}
+			id, chunk := s.sealer.Chunk(b, "bench", 4<<10)
+			file := s.sealer.NewFile(b, "bench")
+			manifest := s.sealer.ManifestOf(b, "bench", file, 1, id)
+			b.StartTimer()
+			if err := s.client.PutChunk(ctx, "bench", id.String(), chunk); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.client.Commit(ctx, "bench", file.String(), 0, api.CommitRequest{Manifest: manifest, Chunks: []string{id.String()}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "files/s")
+	})
 }
 
 // BenchmarkAuditAppend is the store cost of one stand-alone audit record
 // (what a read or a refusal adds), and BenchmarkAuditedRead a whole audited
 // request that does nothing else (GET /v1/matters).
 func BenchmarkAuditAppend(b *testing.B) {
-	for _, driver := range []string{"sqlite", "postgres"} {
-		b.Run(driver, func(b *testing.B) {
-			s := start(b, driver)
-			ctx := context.Background()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				r := &audit.Record{Time: time.Now(), Entity: "ent-bench", User: "bench", Device: "BENCH", Source: "127.0.0.1",
-					Matter: "bench", Action: "chunk.get", Object: randomID(), Result: audit.ResultOK, Status: 200, Bytes: 4096, RequestID: "r"}
-				if err := s.store.AppendAudit(ctx, r); err != nil {
-					b.Fatal(err)
-				}
+	eachStore(b, func(b *testing.B, s setup, ctx context.Context) {
+		for i := 0; i < b.N; i++ {
+			r := &audit.Record{Time: time.Now(), Entity: "ent-bench", User: "bench", Device: "BENCH", Source: "127.0.0.1",
+				Matter: "bench", Action: "chunk.get", Object: randomID(), Result: audit.ResultOK, Status: 200, Bytes: 4096, RequestID: "r"}
+			if err := s.store.AppendAudit(ctx, r); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+		}
+	})
 }
 
 func BenchmarkAuditedRead(b *testing.B) {
-	for _, driver := range []string{"sqlite", "postgres"} {
-		b.Run(driver, func(b *testing.B) {
-			s := start(b, driver)
-			ctx := context.Background()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := s.client.Matters(ctx); err != nil {
-					b.Fatal(err)
-				}
+	eachStore(b, func(b *testing.B, s setup, ctx context.Context) {
+		for i := 0; i < b.N; i++ {
+			if _, err := s.client.Matters(ctx); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+		}
+	})
 }
 
 // BenchmarkChunkStream64MiB uploads 64 MiB as eight sealed 8 MiB chunks
