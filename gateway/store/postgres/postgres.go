@@ -766,7 +766,7 @@ func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 		if err := sqlrows.CheckFollows(last, c); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO audit_checkpoints (seq, key_id, hash, time_us, signature, version, prev_seq, prev) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		_, err := tx.Exec(ctx, `INSERT INTO audit_checkpoints (`+sqlrows.CheckpointCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			c.Seq, c.KeyID, c.Hash[:], c.Time.UnixMicro(), c.Signature, sqlrows.CheckpointVersion(c), c.PrevSeq, c.Prev[:])
 		return err
 	})
@@ -779,26 +779,9 @@ func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 	return nil
 }
 
-const checkpointCols = `seq, key_id, hash, time_us, signature, version, prev_seq, prev`
-
-func scanCheckpoint(sc sqlrows.Scanner) (audit.Checkpoint, error) {
-	var c audit.Checkpoint
-	var h, prev []byte
-	var us int64
-	var version int32
-	if err := sc.Scan(&c.Seq, &c.KeyID, &h, &us, &c.Signature, &version, &c.PrevSeq, &prev); err != nil {
-		return c, err
-	}
-	c.Version = int(version)
-	copy(c.Hash[:], h)
-	copy(c.Prev[:], prev)
-	c.Time = store.FromMicros(us)
-	return c, nil
-}
-
 // LastCheckpoint implements store.Store.
 func (s *Store) LastCheckpoint(ctx context.Context) (audit.Checkpoint, error) {
-	c, err := scanCheckpoint(s.pool.QueryRow(ctx, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY seq DESC, key_id LIMIT 1`))
+	c, err := sqlrows.ScanCheckpoint(s.pool.QueryRow(ctx, `SELECT `+sqlrows.CheckpointCols+` FROM audit_checkpoints ORDER BY seq DESC, key_id LIMIT 1`))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, store.ErrNotFound
 	}
@@ -810,12 +793,12 @@ func (s *Store) LastCheckpoint(ctx context.Context) (audit.Checkpoint, error) {
 
 // Checkpoints implements store.Store.
 func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY seq, key_id`)
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlrows.CheckpointCols+` FROM audit_checkpoints ORDER BY seq, key_id`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: checkpoints: %w", err)
 	}
 	defer rows.Close()
-	out, err := sqlrows.Append(nil, rows, scanCheckpoint)
+	out, err := sqlrows.Append(nil, rows, sqlrows.ScanCheckpoint)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: checkpoints: %w", err)
 	}

@@ -146,6 +146,25 @@ func AuditRecords(rows Rows, fn func(*audit.Record) error, what string) error {
 	return nil
 }
 
+// CheckpointCols are the columns of audit_checkpoints, in the order
+// ScanCheckpoint reads them.
+const CheckpointCols = `seq, key_id, hash, time_us, signature, version, prev_seq, prev`
+
+// ScanCheckpoint reads the CheckpointCols of a row.
+func ScanCheckpoint(sc Scanner) (audit.Checkpoint, error) {
+	var c audit.Checkpoint
+	var h, prev []byte
+	var us, version int64
+	if err := sc.Scan(&c.Seq, &c.KeyID, &h, &us, &c.Signature, &version, &c.PrevSeq, &prev); err != nil {
+		return c, err
+	}
+	c.Version = int(version)
+	copy(c.Hash[:], h)
+	copy(c.Prev[:], prev)
+	c.Time = store.FromMicros(us)
+	return c, nil
+}
+
 // CheckpointVersion is the signature version stored for c (0 means 1).
 func CheckpointVersion(c audit.Checkpoint) int {
 	if c.Version == 0 {
