@@ -200,13 +200,7 @@ func (s *Store) MissingChunks(ctx context.Context, matter string, ids []format.I
 	if err != nil {
 		return nil, err
 	}
-	missing := []format.ID{}
-	for _, id := range ids {
-		if _, ok := present[id]; !ok {
-			missing = append(missing, id)
-		}
-	}
-	return missing, nil
+	return sqlrows.Missing(ids, present), nil
 }
 
 // Chunk implements store.Store.

@@ -208,13 +208,7 @@ func (s *Store) MissingChunks(ctx context.Context, matter string, ids []format.I
 	if err != nil {
 		return nil, err
 	}
-	missing := []format.ID{}
-	for _, id := range ids {
-		if _, ok := present[id]; !ok {
-			missing = append(missing, id)
-		}
-	}
-	return missing, nil
+	return sqlrows.Missing(ids, present), nil
 }
 
 type querier interface {

@@ -39,6 +39,17 @@ func Append[T any](out []T, rows Rows, scan func(Scanner) (T, error)) ([]T, erro
 	return out, nil
 }
 
+// Missing is the IDs of ids not in present, in order (never nil).
+func Missing(ids []format.ID, present map[format.ID]struct{}) []format.ID {
+	missing := []format.ID{}
+	for _, id := range ids {
+		if _, ok := present[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	return missing
+}
+
 // ID reads a stored 32-byte ID; dialect names the store in the error.
 func ID(dialect string, b []byte) (format.ID, error) {
 	var id format.ID
