@@ -202,6 +202,20 @@ func (s *Store) Ping(ctx context.Context) error {
 
 func toID(b []byte) (format.ID, error) { return sqlrows.ID("sqlite", b) }
 
+// execOne runs a statement that changes at most one row and reports
+// whether it changed one.
+func execOne(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
 // MissingChunks implements store.Store.
 func (s *Store) MissingChunks(ctx context.Context, matter string, ids []format.ID) ([]format.ID, error) {
 	present, err := s.presentChunks(ctx, s.rd, matter, ids)
@@ -270,16 +284,11 @@ func (s *Store) Chunk(ctx context.Context, matter string, id format.ID) (store.C
 func (s *Store) PutChunk(ctx context.Context, c store.Chunk, rec *audit.Record) (bool, error) {
 	var created bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO chunks (matter, id, size, created_us) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			c.Matter, c.ID[:], c.Size, store.Micros(c.Time))
-		if err != nil {
+		var err error
+		if created, err = execOne(ctx, tx, `INSERT INTO chunks (matter, id, size, created_us) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			c.Matter, c.ID[:], c.Size, store.Micros(c.Time)); err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		created = n == 1
 		return appendAudit(ctx, tx, rec)
 	})
 	if err != nil {
@@ -630,16 +639,11 @@ func (s *Store) AddDeny(ctx context.Context, e store.DenyEntry, rec *audit.Recor
 	var created bool
 	var gen int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO deny (entity, name, reason, created_by, created_us) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			e.Entity, e.Name, e.Reason, e.CreatedBy, store.Micros(e.Time))
-		if err != nil {
+		var err error
+		if created, err = execOne(ctx, tx, `INSERT INTO deny (entity, name, reason, created_by, created_us) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			e.Entity, e.Name, e.Reason, e.CreatedBy, store.Micros(e.Time)); err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		created = n == 1
 		return bumpDeny(ctx, tx, created, rec, &gen)
 	})
 	if err != nil {
@@ -665,15 +669,10 @@ func (s *Store) RemoveDeny(ctx context.Context, entity string, rec *audit.Record
 	var removed bool
 	var gen int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM deny WHERE entity = ?`, entity)
-		if err != nil {
+		var err error
+		if removed, err = execOne(ctx, tx, `DELETE FROM deny WHERE entity = ?`, entity); err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		removed = n == 1
 		return bumpDeny(ctx, tx, removed, rec, &gen)
 	})
 	if err != nil {
