@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/mattersync/mattersync/gateway/store"
 	"github.com/mattersync/mattersync/gateway/store/sqlite"
@@ -117,20 +116,5 @@ func TestMigrateEpochs(t *testing.T) {
 		t.Fatalf("open schema 1: %v", err)
 	}
 	defer s.Close()
-	if e, err := s.Epoch(ctx, "m"); err != nil || e != 0 {
-		t.Fatalf("Epoch after migration = %d, %v", e, err)
-	}
-	if v, err := s.Version(ctx, "m", f, 2); err != nil || !v.Deleted || v.Epoch != 0 || v.Size != 0 {
-		t.Fatalf("old tombstone = %+v, %v", v, err)
-	}
-	v, err := s.Commit(ctx, store.Commit{Matter: "m", File: f, Base: 2, Epoch: 2, Size: 400, Time: time.Now()}, nil, storetest.Rec("file.commit", "m"))
-	if err != nil || v.Version != 3 || v.Seq != 3 {
-		t.Fatalf("commit after migration = %+v, %v", v, err)
-	}
-	if v.Epoch != 2 {
-		t.Fatalf("the version's epoch = %d, want 2", v.Epoch)
-	}
-	if e, _ := s.Epoch(ctx, "m"); e != 0 {
-		t.Fatalf("a commit raised the matter's epoch to %d; only the admin does", e)
-	}
+	storetest.CheckEpochMigration(ctx, t, s, f)
 }

@@ -46,6 +46,30 @@ func Rec(action, matter string) *audit.Record {
 		Matter: matter, Action: action, Result: audit.ResultOK, Status: 200, RequestID: "req"}
 }
 
+// CheckEpochMigration checks a store migrated from schema 1 (before
+// epochs) that held matter "m" with file f at version 2, a tombstone: the
+// matter and the old versions read epoch 0, and a commit records its epoch
+// without raising the matter's.
+func CheckEpochMigration(ctx context.Context, t *testing.T, s store.Store, f format.ID) {
+	t.Helper()
+	if e, err := s.Epoch(ctx, "m"); err != nil || e != 0 {
+		t.Fatalf("Epoch after migration = %d, %v", e, err)
+	}
+	if v, err := s.Version(ctx, "m", f, 2); err != nil || !v.Deleted || v.Epoch != 0 || v.Size != 0 {
+		t.Fatalf("old tombstone = %+v, %v", v, err)
+	}
+	v, err := s.Commit(ctx, store.Commit{Matter: "m", File: f, Base: 2, Epoch: 2, Size: 400, Time: time.Now()}, nil, Rec("file.commit", "m"))
+	if err != nil || v.Version != 3 || v.Seq != 3 {
+		t.Fatalf("commit after migration = %+v, %v", v, err)
+	}
+	if v.Epoch != 2 {
+		t.Fatalf("the version's epoch = %d, want 2", v.Epoch)
+	}
+	if e, _ := s.Epoch(ctx, "m"); e != 0 {
+		t.Fatalf("a commit raised the matter's epoch to %d; only the admin does", e)
+	}
+}
+
 // Run runs the contract suite.
 func Run(t *testing.T, h Harness) {
 	tests := []struct {
