@@ -27,6 +27,7 @@ tools: ## build (once, cached) the pinned Vault, MinIO and staticcheck into .too
 
 test: tools ## everything: bounded fuzzing, then unit, integration and e2e tests against real Vault/MinIO/PostgreSQL with -race
 	$(MAKE) --no-print-directory fuzz
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./bench/... ./format/  # every benchmark still runs (figures: make bench)
 	@mkdir -p bin; set -o pipefail; $(GO) test -race -count=1 -timeout 30m ./... 2>&1 | tee bin/test.log; status=$$?; \
 		echo "packages: $$(grep -c '^ok ' bin/test.log) passed, $$(grep -c '^FAIL' bin/test.log) failed"; exit $$status
 

@@ -84,7 +84,7 @@ func start(b *testing.B, driver string) setup {
 	go srv.Run(ctx)
 	hs := httptest.NewServer(srv.Handler())
 	b.Cleanup(hs.Close)
-	tok := is.Token(b, authtest.Claims{Subject: "ent-bench", Username: "bench", Groups: []string{"matter-bench-rw"}, Expiry: time.Now().Add(time.Hour)})
+	tok := is.Token(b, authtest.Claims{Subject: "ent-bench", Username: "bench", Groups: []string{"matter-bench-rw"}, Expiry: time.Now().Add(10 * time.Minute)}) // within vault.max_token_lifetime
 	c, err := client.New(hs.URL, client.StaticToken(tok), client.Options{Device: "BENCH"})
 	if err != nil {
 		b.Fatal(err)
