@@ -130,7 +130,15 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	if n := cfg.Bandwidth.DownloadKiBps; n > 0 {
 		a.downLimit = rate.NewLimiter(rate.Limit(n*1024), format.MaxChunkSize+format.Overhead)
 	}
-	a.board.update(func(s *Status) { s.State = "starting"; s.User = user; s.Device = cfg.DeviceName; s.Root = cfg.Root })
+	enc := DiskEncryption(existingAncestor(cfg.Root))
+	if enc == "on" {
+		log.Info("disk encryption", "state", enc, "root", cfg.Root)
+	} else {
+		log.Warn("matters folder is not on a disk known to be encrypted", "state", enc, "root", cfg.Root)
+	}
+	a.board.update(func(s *Status) {
+		s.State, s.User, s.Device, s.Root, s.DiskEncryption = "starting", user, cfg.DeviceName, cfg.Root, enc
+	})
 	return a, nil
 }
 
@@ -625,4 +633,14 @@ func (l *matterLoop) feed(ctx context.Context) {
 func isAncestor(dir, p string) bool {
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
+}
+
+// existingAncestor returns p or its nearest existing parent.
+func existingAncestor(p string) string {
+	for {
+		if _, err := os.Stat(p); err == nil || filepath.Dir(p) == p {
+			return p
+		}
+		p = filepath.Dir(p)
+	}
 }

@@ -18,13 +18,15 @@ import (
 // Status is what `mattersync status` shows: the agent's state and one entry
 // per matter.
 type Status struct {
-	State   string         `json:"state"` // starting | syncing | idle | offline | revoked | stopped
-	User    string         `json:"user,omitempty"`
-	Device  string         `json:"device"`
-	Root    string         `json:"root"`
-	Message string         `json:"message,omitempty"` // why offline or revoked
-	Matters []MatterStatus `json:"matters"`
-	Updated time.Time      `json:"updated"`
+	State  string `json:"state"` // starting | syncing | idle | offline | revoked | stopped
+	User   string `json:"user,omitempty"`
+	Device string `json:"device"`
+	Root   string `json:"root"`
+	// DiskEncryption of the disk holding Root: on, off or unknown (…).
+	DiskEncryption string         `json:"disk_encryption"`
+	Message        string         `json:"message,omitempty"` // why offline or revoked
+	Matters        []MatterStatus `json:"matters"`
+	Updated        time.Time      `json:"updated"`
 }
 
 // MatterStatus is one matter's sync state.

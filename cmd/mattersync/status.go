@@ -67,6 +67,9 @@ func printStatus(w io.Writer, s agent.Status) {
 		fmt.Fprintf(w, " as %s on %s", s.User, s.Device)
 	}
 	fmt.Fprintln(w)
+	if s.DiskEncryption != "" {
+		fmt.Fprintf(w, "  disk encryption: %s\n", s.DiskEncryption)
+	}
 	if s.Message != "" {
 		fmt.Fprintln(w, "  "+s.Message)
 	}
