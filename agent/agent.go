@@ -45,7 +45,7 @@ type Agent struct {
 
 	codecs   chan *format.Codec // bounded pool: each holds zstd state
 	chunkers sync.Pool          // *format.Chunker
-	bufs     sync.Pool          // *[]byte of chunkBufSize capacity
+	bufs     sync.Pool          // *[]byte: plaintext copies of pending chunks
 
 	upLimit, downLimit *rate.Limiter // nil: unlimited
 
@@ -54,16 +54,8 @@ type Agent struct {
 
 	closers []func() error // set by Open
 
-	mu       sync.Mutex                    // guards problems and known
-	problems map[string]map[string]string  // matter -> file ID -> lasting problem
-	known    map[string]map[format.ID]bool // matter -> chunks uploaded or opened here
-}
-
-// problemKeys returns the keys (file IDs) of a matter's lasting problems.
-func (a *Agent) problemKeys(matter string) []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Sorted(maps.Keys(a.problems[matter]))
+	mu    sync.Mutex                    // guards known
+	known map[string]map[format.ID]bool // matter -> chunks uploaded or opened here
 }
 
 // knownChunk records that this agent uploaded or opened a chunk itself.
@@ -85,29 +77,6 @@ func (a *Agent) isKnownChunk(matter string, id format.ID) bool {
 	return a.known[matter][id]
 }
 
-// mergeProblems applies a pass's problem changes and returns the matter's
-// current problems, sorted.
-func (a *Agent) mergeProblems(matter string, changes map[string]string) []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.problems == nil {
-		a.problems = map[string]map[string]string{}
-	}
-	ps := a.problems[matter]
-	if ps == nil {
-		ps = map[string]string{}
-		a.problems[matter] = ps
-	}
-	for k, v := range changes {
-		if v == "" {
-			delete(ps, k)
-		} else {
-			ps[k] = v
-		}
-	}
-	return slices.Sorted(maps.Values(ps))
-}
-
 // New returns an agent for the logged-in user.
 func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity string, log *slog.Logger) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
@@ -123,7 +92,9 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	a := &Agent{cfg: cfg, log: log, idx: idx, keys: keys, remote: remote, user: user, entity: entity, ignore: ig,
 		board: &statusBoard{}, codecs: make(chan *format.Codec, 2*putWorkers), revoked: make(chan struct{})}
 	a.chunkers.New = func() any { return format.NewChunker(nil) }
-	a.bufs.New = func() any { b := make([]byte, 0, chunkBufSize); return &b }
+	// Buffers grow to the chunks they hold (pooled, so a batch of small
+	// chunks does not pin 8 MiB each).
+	a.bufs.New = func() any { b := []byte(nil); return &b }
 	if n := cfg.Bandwidth.UploadKiBps; n > 0 {
 		a.upLimit = rate.NewLimiter(rate.Limit(n*1024), format.MaxChunkSize+format.Overhead)
 	}
@@ -349,7 +320,10 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 			n++
 		}
 	}
-	problems := a.mergeProblems(m.id, res.problems)
+	problems, perr := a.idx.MergeProblems(context.WithoutCancel(ctx), m.id, res.problems)
+	if perr != nil {
+		a.log.Error("cannot record problems", "matter", m.id, "err", perr)
+	}
 	a.board.matter(m.id, func(s *MatterStatus) {
 		s.State, s.Conflicts = "idle", n
 		s.Errors = slices.Compact(slices.Sorted(slices.Values(append(problems, res.skipped...))))

@@ -216,3 +216,51 @@ func TestNonNFCNameReported(t *testing.T) {
 	}
 	_ = filepath.Join
 }
+
+// A member who commits a file whose chunk names an epoch that does not
+// exist cannot stop the matter: that file is one problem, the rest syncs.
+func TestUnknownEpochIsOneFileProblem(t *testing.T) {
+	w := newWorld(t)
+	mallory := w.rogue(w.member(kms.RoleRW))
+	alice, bob := w.agent(w.member(kms.RoleRW)), w.agent(w.member(kms.RoleRW))
+	key := make([]byte, 32)
+	future, err := format.DeriveKeys(mallory.keys.FileIDs(), 999, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := []byte("sealed under an epoch nobody has")
+	id := mallory.keys.ChunkID(content)
+	sealed, err := mallory.codec.SealChunk(nil, future, id, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mallory.gw.PutChunk(context.Background(), w.matter, id.String(), sealed); err != nil {
+		t.Fatal(err)
+	}
+	man := &format.Manifest{Path: "Trap.txt", Version: 1, Size: uint64(len(content)), ModTime: time.Now(),
+		ContentHash: sha256.Sum256(content), Chunks: []format.ChunkRef{{ID: id, Size: uint32(len(content))}}, Created: time.Now()}
+	msealed, fid, err := mallory.keys.SealManifest(nil, man)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mallory.gw.Commit(context.Background(), w.matter, fid.String(), 0, api.CommitRequest{Manifest: msealed, Chunks: []string{id.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	alice.write("Later.txt", []byte("later"))
+	alice.sync()
+	bob.write("Mine.txt", []byte("bob's"))
+	sum := bob.sync()
+	if got, _ := bob.read("Later.txt"); string(got) != "later" {
+		t.Fatalf("the matter stalled behind the trap: %+v", sum)
+	}
+	alice.sync()
+	if got, _ := alice.read("Mine.txt"); string(got) != "bob's" {
+		t.Fatal("bob's upload stalled behind the trap")
+	}
+	if _, err := bob.read("Trap.txt"); err == nil {
+		t.Fatal("the trap file was written")
+	}
+	if !hasProblem(bob.Status().Matters[0].Errors, "epoch 999 does not exist") {
+		t.Fatalf("not reported: %q", bob.Status().Matters[0].Errors)
+	}
+}

@@ -25,10 +25,9 @@ type encoded struct {
 // sent. Memory per upload is bounded by batchBytes; sealing only what is
 // missing makes renames and re-saves cost almost nothing.
 const (
-	batchBytes   = 32 << 20
-	batchChunks  = 64
-	putWorkers   = 4
-	chunkBufSize = format.MaxChunkSize
+	batchBytes  = 32 << 20
+	batchChunks = 64
+	putWorkers  = 4
 )
 
 // encode reads a file once: chunks, chunk IDs, whole-file hash, and uploads
@@ -59,7 +58,7 @@ func (a *Agent) encode(ctx context.Context, matter string, k *format.Keys, f io.
 		}
 		if err != nil {
 			flush()
-			return nil, fmt.Errorf("read: %w", err)
+			return nil, fmt.Errorf("read: %w", localErr(err))
 		}
 		id := k.ChunkID(chunk)
 		h.Write(chunk)
@@ -73,7 +72,7 @@ func (a *Agent) encode(ctx context.Context, matter string, k *format.Keys, f io.
 		buf := a.bufs.Get().(*[]byte)
 		*buf = append((*buf)[:0], chunk...)
 		batch = append(batch, pendingChunk{id: id, buf: buf})
-		held += len(chunk)
+		held += cap(*buf) // what the batch really holds in memory
 		if held >= batchBytes || len(batch) >= batchChunks {
 			if err := flush(); err != nil {
 				return nil, err

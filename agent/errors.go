@@ -63,3 +63,11 @@ func permanent(err error) bool {
 
 // errTampered: downloaded content does not match its manifest.
 var errTampered = errors.New("content does not match its manifest (tampered or corrupt)")
+
+// perFile reports whether err is a problem with one file (tampered, unsafe,
+// not writable or readable here, changing under us) rather than with the
+// matter or the connection: such a file is reported and skipped, and the
+// rest of the matter keeps syncing.
+func perFile(err error) bool {
+	return permanent(err) || errors.Is(err, errLocalWrite) || errors.Is(err, errLocalChanged) || errors.Is(err, errFileChanging)
+}

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/kms"
 )
 
 // matterKeys are the derived keys of one matter for one sync pass. They are
@@ -53,6 +54,12 @@ func (mk *matterKeys) epoch(ctx context.Context, n uint32) (*format.Keys, error)
 		return k, nil
 	}
 	raw, err := mk.src.EpochKey(ctx, mk.matter, n)
+	if kms.KindOf(err) == kms.NotFound {
+		// No such epoch in Vault (kms itself re-asks after a rotation it
+		// had not seen): an object naming it is one file's problem, never
+		// a reason to stop the matter.
+		return nil, fmt.Errorf("matter %s: epoch %d does not exist: %w", mk.matter, n, format.ErrWrongEpoch)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("matter %s: epoch %d key: %w", mk.matter, n, err)
 	}

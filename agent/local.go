@@ -108,7 +108,8 @@ func (l *localFS) open(rel string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.root.Open(n)
+	f, err := l.root.Open(n)
+	return f, localErr(err) // locked by another program, unreadable, gone: this file's problem
 }
 
 // hash returns the SHA-256 of a file's content.
@@ -121,7 +122,7 @@ func (l *localFS) hash(rel string) ([32]byte, error) {
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return sum, err
+		return sum, localErr(err)
 	}
 	copy(sum[:], h.Sum(nil))
 	return sum, nil
@@ -212,10 +213,10 @@ func (l *localFS) syncDir(rel string) error {
 	return d.Sync()
 }
 
-// errLocalWrite marks a failure to write one file locally (a folder where
-// a file should go, a name too long for this OS, a full disk): a problem
-// with that file, reported and retried later, never a reason to stop the
-// whole matter.
+// errLocalWrite marks a failure to read or write one file locally (a
+// folder where a file should go, a name too long for this OS, a full disk,
+// a file locked by another program): a problem with that file, reported and
+// retried later, never a reason to stop the whole matter.
 var errLocalWrite = errors.New("cannot write the file here")
 
 // Every failing operation on a local path is one: the os.Root refusing a

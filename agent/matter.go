@@ -103,10 +103,14 @@ func (m *matterSync) applyOrReport(ctx context.Context, mk *matterKeys, c api.Ch
 	case err == nil:
 		res.problem(c.FileID, "")
 		return nil
-	case permanent(err) || errors.Is(err, errLocalWrite) || errors.Is(err, errLocalChanged):
+	case perFile(err):
 		m.a.log.Error("remote change not applied: local file left untouched", "matter", m.id, "file_id", c.FileID, "version", c.Version, "err", err)
-		res.problem(c.FileID, fmt.Sprintf("remote version %d of file %s not applied, local copy kept: %v", c.Version, c.FileID, err))
-		return nil
+		msg := fmt.Sprintf("remote version %d of file %s not applied, local copy kept: %v", c.Version, c.FileID, err)
+		res.problem(c.FileID, msg)
+		// Recorded before the cursor moves past the change, so a crash or a
+		// restart cannot forget that this file still needs it.
+		_, perr := m.a.idx.MergeProblems(ctx, m.id, map[string]string{c.FileID: msg})
+		return perr
 	}
 	return err
 }
@@ -114,7 +118,11 @@ func (m *matterSync) applyOrReport(ctx context.Context, mk *matterKeys, c api.Ch
 // retryProblems applies the heads of files whose last change failed (a
 // folder in the way, a full disk): full passes give them another chance.
 func (m *matterSync) retryProblems(ctx context.Context, mk *matterKeys, res *passResult) error {
-	for _, id := range m.a.problemKeys(m.id) {
+	keys, err := m.a.idx.ProblemKeys(ctx, m.id)
+	if err != nil {
+		return err
+	}
+	for _, id := range keys {
 		if _, err := format.ParseID(id); err != nil {
 			continue
 		}
@@ -250,8 +258,16 @@ func (m *matterSync) applyDelete(ctx context.Context, row index.File, version ui
 		return err
 	}
 	if cur.exists && !cur.matches(row.Size, row.MtimeNs) {
-		row.Version = version // the edit is committed on top of the tombstone
-		return m.a.idx.PutFile(ctx, row)
+		// Only an edit beats the delete: a file merely touched (same
+		// content) goes to the trash like an unchanged one.
+		h, err := m.fs.hash(row.Path)
+		if err != nil {
+			return err
+		}
+		if h != [32]byte(row.Hash) {
+			row.Version = version // the edit is committed on top of the tombstone
+			return m.a.idx.PutFile(ctx, row)
+		}
 	}
 	if cur.exists {
 		if err := m.trash(row.Path); err != nil {
@@ -267,12 +283,20 @@ func (m *matterSync) applyDelete(ctx context.Context, row index.File, version ui
 // only local copy. (The OS trash is per user and per volume; a folder in the
 // matter is the same on every OS and easy for IT to explain.)
 func (m *matterSync) trash(rel string) error {
-	dst := path.Join(trashDir, time.Now().Format("2006-01-02 15.04.05"), rel)
 	n, err := m.fs.name(rel)
 	if err != nil {
 		return err
 	}
-	dn := filepath.FromSlash(dst) // under the agent's own folder, which manifests may not name
+	// Under the agent's own folder, which manifests may not name; a second
+	// trashing of the same path in the same second gets its own folder.
+	stamp := time.Now().Format("2006-01-02 15.04.05")
+	dn := filepath.FromSlash(path.Join(trashDir, stamp, rel))
+	for i := 2; ; i++ {
+		if _, err := m.fs.root.Lstat(dn); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		dn = filepath.FromSlash(path.Join(trashDir, fmt.Sprintf("%s (%d)", stamp, i), rel))
+	}
 	if err := m.fs.root.MkdirAll(filepath.Dir(dn), 0o700); err != nil {
 		return localErr(err)
 	}
@@ -296,7 +320,8 @@ func (m *matterSync) moveAside(ctx context.Context, rel, reason string, res *pas
 	}
 	res.conflicts++
 	m.a.log.Warn("conflict: local edit kept as a copy", "matter", m.id, "path", rel, "copy", copyRel, "reason", reason)
-	return m.a.idx.AddConflict(ctx, index.Conflict{Matter: m.id, Path: rel, Copy: copyRel, Reason: reason, Created: time.Now()})
+	// The copy exists now: record it even if the pass is being cancelled.
+	return m.a.idx.AddConflict(context.WithoutCancel(ctx), index.Conflict{Matter: m.id, Path: rel, Copy: copyRel, Reason: reason, Created: time.Now()})
 }
 
 // record stores that the local file rel, with content hash h, is remote

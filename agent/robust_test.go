@@ -157,3 +157,36 @@ func TestVaultRefusalWipesOnlyIfGatewayConfirms(t *testing.T) {
 		}
 	}
 }
+
+// A file that could not be written stays a problem across a restart of the
+// agent, and arrives once the obstacle is gone.
+func TestProblemSurvivesRestart(t *testing.T) {
+	w := newWorld(t)
+	alice := w.agent(w.member(kms.RoleRW))
+	bobUser := w.member(kms.RoleRW)
+	root, data := t.TempDir(), t.TempDir()
+	bob := w.agentAt(bobUser, root, data)
+	bob.sync()
+	if err := os.MkdirAll(bob.path("Notes/keep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	alice.write("Notes", []byte("a file named Notes"))
+	alice.sync()
+	bob.sync()
+	// Restart: a new agent on the same folder and index.
+	bob2 := w.agentAt(bobUser, root, data)
+	bob2.sync()
+	if !hasProblem(bob2.Status().Matters[0].Errors, "not applied") {
+		t.Fatalf("problem forgotten after restart: %q", bob2.Status().Matters[0].Errors)
+	}
+	if err := os.RemoveAll(bob2.path("Notes")); err != nil {
+		t.Fatal(err)
+	}
+	bob2.sync()
+	if got, _ := bob2.read("Notes"); string(got) != "a file named Notes" {
+		t.Fatalf("after the folder is gone: %q", got)
+	}
+	if errs := bob2.Status().Matters[0].Errors; len(errs) != 0 {
+		t.Fatalf("problem not cleared: %q", errs)
+	}
+}

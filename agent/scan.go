@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -89,7 +90,10 @@ func (m *matterSync) scan(ctx context.Context, mk *matterKeys, prefix string, re
 			continue // unreadable, or present but not walked (ignored name)
 		}
 		if err := m.deleteRemote(ctx, mk, row, res); err != nil {
-			return err
+			if !perFile(err) {
+				return err
+			}
+			res.skip("%s: delete not propagated: %v", row.Path, err)
 		}
 	}
 	return nil
@@ -124,7 +128,7 @@ func (m *matterSync) uploadAll(ctx context.Context, mk *matterKeys, changed []st
 				res.add(r)
 				switch {
 				case err == nil:
-				case errors.Is(err, errFileChanging) || permanent(err) || errors.Is(err, errLocalWrite):
+				case perFile(err):
 					res.skip("%s: %v", rel, err)
 				case firstErr == nil:
 					firstErr = err
@@ -348,9 +352,9 @@ func (m *matterSync) deleteRemote(ctx context.Context, mk *matterKeys, row index
 	}
 	switch remoteCode(err) {
 	case api.CodeVersionMismatch:
-		// Changed remotely since: edit beats delete. The next pull brings
-		// the newer version back.
-		return nil
+		// Changed remotely since: edit beats delete. Bring the newer
+		// version back now (the cursor may already be past its change).
+		return m.applyOrReport(ctx, mk, api.Change{FileID: row.FileID, Version: math.MaxInt64}, res)
 	case api.CodeLegalHold:
 		res.skip("%s: the matter is on legal hold, deletes are refused: restored", row.Path)
 		return m.restore(ctx, mk, row)

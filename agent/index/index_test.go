@@ -154,3 +154,30 @@ func TestFilesUnder(t *testing.T) {
 		}
 	}
 }
+
+func TestProblemsPersist(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "index.db")
+	d, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.MergeProblems(ctx, "m", map[string]string{"f1": "folder in the way", "f2": "tampered"}); err != nil || !slices.Equal(got, []string{"folder in the way", "tampered"}) {
+		t.Fatalf("MergeProblems = %q, %v", got, err)
+	}
+	d.Close()
+	d, err = Open(ctx, path) // a restart keeps them
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if keys, _ := d.ProblemKeys(ctx, "m"); !slices.Equal(keys, []string{"f1", "f2"}) {
+		t.Fatalf("ProblemKeys after reopen = %q", keys)
+	}
+	if got, _ := d.MergeProblems(ctx, "m", map[string]string{"f1": ""}); !slices.Equal(got, []string{"tampered"}) {
+		t.Fatalf("after clearing f1: %q", got)
+	}
+	if keys, _ := d.ProblemKeys(ctx, "other"); len(keys) != 0 {
+		t.Fatalf("another matter's problems: %q", keys)
+	}
+}

@@ -241,3 +241,50 @@ func (d *DB) exec(ctx context.Context, op, query string, args ...any) error {
 	}
 	return nil
 }
+
+// MergeProblems applies changes to a matter's lasting problems (an empty
+// message clears one) in one transaction and returns the messages now
+// recorded, sorted.
+func (d *DB) MergeProblems(ctx context.Context, matter string, changes map[string]string) ([]string, error) {
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		for key, msg := range changes {
+			var err error
+			if msg == "" {
+				_, err = tx.ExecContext(ctx, `DELETE FROM problems WHERE matter = ? AND key = ?`, matter, key)
+			} else {
+				_, err = tx.ExecContext(ctx, `INSERT INTO problems (matter, key, message) VALUES (?, ?, ?)
+					ON CONFLICT (matter, key) DO UPDATE SET message = excluded.message`, matter, key, msg)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("index: problems: %w", err)
+	}
+	return d.problemColumn(ctx, "message", matter)
+}
+
+// ProblemKeys returns the keys (file IDs) of a matter's lasting problems.
+func (d *DB) ProblemKeys(ctx context.Context, matter string) ([]string, error) {
+	return d.problemColumn(ctx, "key", matter)
+}
+
+func (d *DB) problemColumn(ctx context.Context, col, matter string) ([]string, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+col+` FROM problems WHERE matter = ? ORDER BY `+col, matter)
+	if err != nil {
+		return nil, fmt.Errorf("index: problems: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("index: problems: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
