@@ -173,7 +173,7 @@ func (m *matterSync) applyChange(ctx context.Context, mk *matterKeys, c api.Chan
 	}
 	if man.Deleted {
 		if !hasRow {
-			return nil // never had it
+			return m.staleCopyOfDeleted(ctx, mk, fid, man.Path, head.Version, res)
 		}
 		return m.applyDelete(ctx, row, uint64(head.Version), res)
 	}
@@ -216,6 +216,33 @@ func (m *matterSync) applyChange(ctx context.Context, mk *matterKeys, c api.Chan
 	}
 	res.downloaded++
 	return m.record(ctx, man.Path, c.FileID, man.ContentHash, uint64(head.Version))
+}
+
+// staleCopyOfDeleted handles a tombstone for a file this agent has no row
+// for (a rebuilt index): a local copy equal to the version the delete
+// replaced goes to the trash, as if it had been synced; anything else is a
+// local edit and stays (edit beats delete: the next scan uploads it).
+func (m *matterSync) staleCopyOfDeleted(ctx context.Context, mk *matterKeys, fid format.ID, rel string, tombstone int64, res *passResult) error {
+	cur, err := m.fs.lstat(rel)
+	if err != nil || !cur.exists || !cur.mode.IsRegular() || tombstone < 2 {
+		return err
+	}
+	prev, err := m.a.remote.File(ctx, m.id, fid.String(), tombstone-1)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", rel, err)
+	}
+	if prev.Deleted {
+		return nil
+	}
+	man, epoch, err := mk.openManifest(ctx, prev.Manifest, fid, uint64(prev.Version))
+	if err != nil {
+		return err
+	}
+	if same, err := m.sameContent(ctx, mk, epoch, man); err != nil || !same {
+		return err
+	}
+	res.deleted++
+	return m.trash(rel)
 }
 
 // sameContent reports whether the local file at man.Path is exactly the

@@ -190,3 +190,37 @@ func TestProblemSurvivesRestart(t *testing.T) {
 		t.Fatalf("problem not cleared: %q", errs)
 	}
 }
+
+// After an index rebuild, a local copy of a file a colleague deleted
+// meanwhile is not uploaded again (which would undelete it for everyone);
+// a copy edited locally is (edit beats delete).
+func TestRebuildDoesNotUndelete(t *testing.T) {
+	w := newWorld(t)
+	alice := w.agent(w.member(kms.RoleRW))
+	bobUser := w.member(kms.RoleRW)
+	root := t.TempDir()
+	bob := w.agentAt(bobUser, root, t.TempDir())
+	alice.write("Old.txt", []byte("old"))
+	alice.write("Edited.txt", []byte("v1"))
+	alice.sync()
+	bob.sync()
+	for _, f := range []string{"Old.txt", "Edited.txt"} {
+		if err := os.Remove(alice.path(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice.sync()
+	bob.write("Edited.txt", []byte("v1 plus bob's offline edit"))
+	bob2 := w.agentAt(bobUser, root, t.TempDir()) // bob's index is lost
+	bob2.sync()
+	alice.sync()
+	if _, err := alice.read("Old.txt"); err == nil {
+		t.Fatal("the rebuilt index undeleted Old.txt")
+	}
+	if _, err := bob2.read("Old.txt"); err == nil {
+		t.Fatal("bob still has the deleted Old.txt")
+	}
+	if got, _ := alice.read("Edited.txt"); string(got) != "v1 plus bob's offline edit" {
+		t.Fatalf("bob's edit did not beat the delete: %q", got)
+	}
+}
