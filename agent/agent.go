@@ -158,8 +158,9 @@ func (a *Agent) progressStep(matter string) {
 func (a *Agent) Status() Status { return a.board.snapshot() }
 
 // refreshMatters asks Vault which matters the user has, creates their
-// folders and index rows, and handles matters the user lost.
-func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, error) {
+// folders and index rows, and returns them and the matters the user lost
+// (see forget).
+func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matter, error) {
 	list, err := a.keys.Matters(ctx)
 	if kms.KindOf(err) == kms.Denied {
 		// Vault refused the login itself: a disabled entity, a revoked
@@ -169,21 +170,21 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, error) {
 		// cached (valid for minutes after Vault stops issuing them).
 		_, gwErr := a.remote.Matters(ctx)
 		a.stop(err, remoteCode(gwErr) == api.CodeRevoked)
-		return nil, fmt.Errorf("%w: %w", ErrRevoked, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrRevoked, err)
 	}
 	if err != nil {
-		return nil, a.checkRevoked(fmt.Errorf("list matters: %w", err))
+		return nil, nil, a.checkRevoked(fmt.Errorf("list matters: %w", err))
 	}
 	known, err := a.idx.Matters(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byID := map[string]index.Matter{}
 	for _, m := range known {
 		byID[m.ID] = m
 	}
 	if err := os.MkdirAll(a.cfg.Root, 0o755); err != nil {
-		return nil, fmt.Errorf("matters root: %w", err)
+		return nil, nil, fmt.Errorf("matters root: %w", err)
 	}
 	var out []*matterSync
 	current := map[string]bool{}
@@ -199,21 +200,51 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, error) {
 			}
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("matter folder %s: %w", folder, err)
+			return nil, nil, fmt.Errorf("matter folder %s: %w", folder, err)
 		}
 		if err := a.idx.PutMatter(ctx, index.Matter{ID: m.ID, Name: m.Name, Role: string(m.Role), Folder: folder}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		a.board.matter(m.ID, func(s *MatterStatus) { s.Name, s.Role, s.Folder = m.Name, string(m.Role), folder })
 		out = append(out, &matterSync{a: a, id: m.ID, name: m.Name, role: m.Role, dir: dir})
 	}
+	var lost []index.Matter
 	for _, m := range known {
-		if current[m.ID] || m.State == "removed" {
-			continue
+		if !current[m.ID] && m.State != "removed" {
+			lost = append(lost, m)
+		}
+	}
+	return out, lost, nil
+}
+
+// forget stops syncing matters the user lost. Under wipe_on_revoke it also
+// removes their folders, but only once the gateway agrees the user no longer
+// has the matter: Vault's list alone (a transient error, a metadata read
+// gone wrong) must never delete a lawyer's files. Callers stop the
+// matter's loop first, so no pass writes into a folder being removed.
+func (a *Agent) forget(ctx context.Context, lost []index.Matter) error {
+	if len(lost) == 0 {
+		return nil
+	}
+	var gwHas map[string]bool
+	if a.cfg.WipeOnRevoke {
+		who, err := a.remote.Matters(ctx)
+		if err != nil && remoteCode(err) != api.CodeRevoked {
+			a.log.Warn("cannot confirm lost matters with the gateway; keeping their folders for now", "err", err)
+			return nil
+		}
+		gwHas = map[string]bool{}
+		for _, m := range who.Matters {
+			gwHas[m.ID] = true
+		}
+	}
+	for _, m := range lost {
+		if gwHas[m.ID] {
+			continue // the gateway still lets the user in: wait until both agree
 		}
 		a.log.Warn("access to matter removed: it is no longer synced", "matter", m.ID, "wipe", a.cfg.WipeOnRevoke)
 		if err := a.idx.SetMatterState(ctx, m.ID, "removed"); err != nil {
-			return nil, err
+			return err
 		}
 		if a.cfg.WipeOnRevoke {
 			if err := os.RemoveAll(filepath.Join(a.cfg.Root, m.Folder)); err != nil {
@@ -222,7 +253,7 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, error) {
 		}
 		a.board.matter(m.ID, func(s *MatterStatus) { s.State = "removed" })
 	}
-	return out, nil
+	return nil
 }
 
 // checkRevoked turns the gateway's "revoked" answer into ErrRevoked, after
@@ -348,8 +379,11 @@ type Summary struct {
 // a matter could not be synced; Problems lists files left alone.
 func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
 	var sum Summary
-	ms, err := a.refreshMatters(ctx)
+	ms, lost, err := a.refreshMatters(ctx)
 	if err != nil {
+		return sum, err
+	}
+	if err := a.forget(ctx, lost); err != nil {
 		return sum, err
 	}
 	var errs []error
@@ -413,7 +447,7 @@ func (a *Agent) Run(parent context.Context) error {
 	refresh := time.NewTicker(time.Minute)
 	defer refresh.Stop()
 	startLoops := func() {
-		ms, err := a.refreshMatters(ctx)
+		ms, lost, err := a.refreshMatters(ctx)
 		if err != nil {
 			a.log.Warn("cannot list matters; retrying", "err", err)
 			a.board.update(func(s *Status) { s.State, s.Message = "offline", err.Error() })
@@ -436,8 +470,12 @@ func (a *Agent) Run(parent context.Context) error {
 		for id, l := range loops {
 			if !live[id] {
 				l.stop()
+				<-l.done // no pass may write into a folder forget removes
 				delete(loops, id)
 			}
+		}
+		if err := a.forget(ctx, lost); err != nil {
+			a.log.Error("cannot stop syncing lost matters", "err", err)
 		}
 		a.board.update(func(s *Status) { s.State, s.Message = "idle", "" })
 	}
@@ -521,8 +559,11 @@ func (l *matterLoop) run() {
 		<-l.prev.done // one writer per matter, always
 		l.prev = nil
 	}
-	// The change feed long-polls in its own goroutine and pokes the loop.
-	go l.feed(ctx)
+	// The change feed long-polls in its own goroutine and pokes the loop;
+	// run returns (and done closes) only after it has stopped.
+	feedDone := make(chan struct{})
+	go func() { defer close(feedDone); l.feed(ctx) }()
+	defer func() { l.cancel(); <-feedDone }()
 	rescan := time.NewTicker(l.a.cfg.RescanInterval)
 	defer rescan.Stop()
 	backoff := time.Duration(0)

@@ -224,3 +224,36 @@ func TestRebuildDoesNotUndelete(t *testing.T) {
 		t.Fatalf("bob's edit did not beat the delete: %q", got)
 	}
 }
+
+// A member removed from a matter stops syncing it; the folder stays by
+// default and is removed under wipe_on_revoke (the gateway agreeing too).
+func TestLostMatter(t *testing.T) {
+	w := newWorld(t)
+	alice := w.agent(w.member(kms.RoleRW))
+	alice.write("Brief.docx", []byte("brief"))
+	alice.sync()
+	for _, wipe := range []bool{false, true} {
+		u := w.member(kms.RoleRW)
+		cfg := w.config(u, t.TempDir(), t.TempDir())
+		cfg.WipeOnRevoke = wipe
+		b := w.agentWith(u, cfg)
+		b.sync()
+		if _, err := w.vault.Admin.Remove(context.Background(), w.matter, u.Name); err != nil {
+			t.Fatal(err)
+		}
+		b.sync()
+		var state string
+		for _, m := range b.Status().Matters {
+			if m.ID == w.matter {
+				state = m.State
+			}
+		}
+		if state != "removed" {
+			t.Fatalf("wipe=%v: matter state %q, want removed", wipe, state)
+		}
+		_, statErr := os.Stat(b.path("Brief.docx"))
+		if wipe != errors.Is(statErr, os.ErrNotExist) {
+			t.Fatalf("wipe=%v: Brief.docx stat = %v", wipe, statErr)
+		}
+	}
+}
