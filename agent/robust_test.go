@@ -14,6 +14,7 @@ import (
 	"github.com/mattersync/mattersync/agent"
 	"github.com/mattersync/mattersync/internal/testenv"
 	"github.com/mattersync/mattersync/kms"
+	"github.com/mattersync/mattersync/kms/kmstest"
 )
 
 // A deleted index is rebuilt from the disk and the gateway: nothing is
@@ -102,18 +103,9 @@ func TestDiskFull(t *testing.T) {
 // folders; by default it keeps them.
 func TestRevokedAgentWipes(t *testing.T) {
 	w := newWorld(t)
-	alice := w.agent(w.member(kms.RoleRW))
-	alice.write("Brief.docx", []byte("brief"))
-	alice.sync()
+	w.seedBrief()
 	for _, wipe := range []bool{false, true} {
-		u := w.member(kms.RoleRW)
-		cfg := w.config(u, t.TempDir(), t.TempDir())
-		cfg.WipeOnRevoke = wipe
-		b := w.agentWith(u, cfg)
-		b.sync()
-		if got, _ := b.read("Brief.docx"); string(got) != "brief" {
-			t.Fatalf("before revocation: %q", got)
-		}
+		u, b := w.syncedMember(wipe)
 		w.deny(u)
 		_, err := b.SyncOnce(context.Background())
 		if !errors.Is(err, agent.ErrRevoked) {
@@ -122,10 +114,7 @@ func TestRevokedAgentWipes(t *testing.T) {
 		if st := b.Status(); st.State != "revoked" {
 			t.Fatalf("status %q, want revoked", st.State)
 		}
-		_, statErr := os.Stat(b.folder)
-		if wipe != errors.Is(statErr, os.ErrNotExist) {
-			t.Fatalf("wipe_on_revoke=%v: matter folder stat = %v", wipe, statErr)
-		}
+		b.wantWiped(wipe)
 	}
 }
 
@@ -135,15 +124,9 @@ func TestRevokedAgentWipes(t *testing.T) {
 // files stay.
 func TestVaultRefusalWipesOnlyIfGatewayConfirms(t *testing.T) {
 	w := newWorld(t)
-	alice := w.agent(w.member(kms.RoleRW))
-	alice.write("Brief.docx", []byte("brief"))
-	alice.sync()
+	w.seedBrief()
 	for _, confirmed := range []bool{false, true} {
-		u := w.member(kms.RoleRW)
-		cfg := w.config(u, t.TempDir(), t.TempDir())
-		cfg.WipeOnRevoke = true
-		b := w.agentWith(u, cfg)
-		b.sync()
+		u, b := w.syncedMember(true)
 		if confirmed {
 			w.deny(u)
 		}
@@ -151,10 +134,7 @@ func TestVaultRefusalWipesOnlyIfGatewayConfirms(t *testing.T) {
 		if _, err := b.SyncOnce(context.Background()); !errors.Is(err, agent.ErrRevoked) {
 			t.Fatalf("confirmed=%v: sync = %v, want ErrRevoked", confirmed, err)
 		}
-		_, statErr := os.Stat(b.folder)
-		if confirmed != errors.Is(statErr, os.ErrNotExist) {
-			t.Fatalf("confirmed=%v: matter folder stat = %v", confirmed, statErr)
-		}
+		b.wantWiped(confirmed)
 	}
 }
 
@@ -229,15 +209,9 @@ func TestRebuildDoesNotUndelete(t *testing.T) {
 // default and is removed under wipe_on_revoke (the gateway agreeing too).
 func TestLostMatter(t *testing.T) {
 	w := newWorld(t)
-	alice := w.agent(w.member(kms.RoleRW))
-	alice.write("Brief.docx", []byte("brief"))
-	alice.sync()
+	w.seedBrief()
 	for _, wipe := range []bool{false, true} {
-		u := w.member(kms.RoleRW)
-		cfg := w.config(u, t.TempDir(), t.TempDir())
-		cfg.WipeOnRevoke = wipe
-		b := w.agentWith(u, cfg)
-		b.sync()
+		u, b := w.syncedMember(wipe)
 		if _, err := w.vault.Admin.Remove(context.Background(), w.matter, u.Name); err != nil {
 			t.Fatal(err)
 		}
@@ -251,9 +225,38 @@ func TestLostMatter(t *testing.T) {
 		if state != "removed" {
 			t.Fatalf("wipe=%v: matter state %q, want removed", wipe, state)
 		}
-		_, statErr := os.Stat(b.path("Brief.docx"))
-		if wipe != errors.Is(statErr, os.ErrNotExist) {
-			t.Fatalf("wipe=%v: Brief.docx stat = %v", wipe, statErr)
-		}
+		b.wantWiped(wipe)
+	}
+}
+
+// seedBrief has a first member commit Brief.docx, so later members have a
+// synced file to lose or keep.
+func (w *world) seedBrief() {
+	alice := w.agent(w.member(kms.RoleRW))
+	alice.write("Brief.docx", []byte("brief"))
+	alice.sync()
+}
+
+// syncedMember adds an rw member whose agent runs with wipe_on_revoke set
+// to wipe and has synced once (it holds Brief.docx).
+func (w *world) syncedMember(wipe bool) (kmstest.User, *testAgent) {
+	w.t.Helper()
+	u := w.member(kms.RoleRW)
+	cfg := w.config(u, w.t.TempDir(), w.t.TempDir())
+	cfg.WipeOnRevoke = wipe
+	b := w.agentWith(u, cfg)
+	b.sync()
+	if got, _ := b.read("Brief.docx"); string(got) != "brief" {
+		w.t.Fatalf("%s has not synced Brief.docx: %q", u.Name, got)
+	}
+	return u, b
+}
+
+// wantWiped checks that Brief.docx is gone (wiped) or still there.
+func (a *testAgent) wantWiped(wiped bool) {
+	a.w.t.Helper()
+	_, err := os.Stat(a.path("Brief.docx"))
+	if wiped != errors.Is(err, os.ErrNotExist) {
+		a.w.t.Fatalf("%s: want wiped=%v, Brief.docx stat = %v", a.user.Name, wiped, err)
 	}
 }
