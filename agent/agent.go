@@ -344,13 +344,7 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 		msg = err.Error()
 	}
 	_ = a.idx.SetSyncResult(context.WithoutCancel(ctx), m.id, now, msg)
-	conflicts, _ := a.idx.Conflicts(context.WithoutCancel(ctx))
-	n := 0
-	for _, c := range conflicts {
-		if c.Matter == m.id {
-			n++
-		}
-	}
+	n, _ := a.idx.ConflictCount(context.WithoutCancel(ctx), m.id)
 	problems, perr := a.idx.MergeProblems(context.WithoutCancel(ctx), m.id, res.problems)
 	if perr != nil {
 		a.log.Error("cannot record problems", "matter", m.id, "err", perr)

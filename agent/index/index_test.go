@@ -118,6 +118,12 @@ func TestIndexConstraints(t *testing.T) {
 	if err != nil || len(cs) != 1 || cs[0].Copy != "a (conflict)" {
 		t.Fatalf("Conflicts = %+v, %v", cs, err)
 	}
+	if n, err := d.ConflictCount(ctx, "m"); err != nil || n != 1 {
+		t.Fatalf("ConflictCount(m) = %d, %v", n, err)
+	}
+	if n, _ := d.ConflictCount(ctx, "other"); n != 0 {
+		t.Fatalf("ConflictCount(other) = %d", n)
+	}
 }
 
 func TestFilesUnder(t *testing.T) {

@@ -215,6 +215,16 @@ func (d *DB) AddConflict(ctx context.Context, c Conflict) error {
 		c.Matter, c.Path, c.Copy, c.Reason, c.Created.Unix())
 }
 
+// ConflictCount returns how many conflict copies were recorded for a
+// matter (status shows it after every pass; no need to read them all).
+func (d *DB) ConflictCount(ctx context.Context, matter string) (int, error) {
+	var n int
+	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM conflicts WHERE matter = ?`, matter).Scan(&n); err != nil {
+		return 0, fmt.Errorf("index: conflicts: %w", err)
+	}
+	return n, nil
+}
+
 // Conflicts lists recorded conflict copies, newest first.
 func (d *DB) Conflicts(ctx context.Context) ([]Conflict, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT matter, path, copy, reason, created_unix FROM conflicts ORDER BY created_unix DESC, copy`)
