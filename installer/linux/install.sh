@@ -3,7 +3,7 @@
 #
 # For every user of the machine (as root):
 #   sudo ./install.sh --gateway-url https://mattersync.firm.example \
-#                     --vault-addr https://vault.firm.example:8200 [--auth oidc] [--root DIR]
+#                     --vault-addr https://vault.firm.example:8200 [--auth userpass|token|oidc] [--root DIR]
 #   binary /usr/local/lib/mattersync/mattersync, CLI /usr/local/bin/mattersync,
 #   config /etc/mattersync/agent.yaml, user unit
 #   /usr/local/lib/systemd/user/mattersync.service enabled globally: every
