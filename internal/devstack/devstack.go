@@ -70,6 +70,7 @@ type Stack struct {
 	st     state
 	procs  map[string]*proc.Process
 	Agents map[string]*Agent
+	unlock func() // releases the state folder (lockDir)
 }
 
 // Agent is one demo user's agent.
@@ -125,7 +126,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Stack{opts: o, procs: map[string]*proc.Process{}, Agents: map[string]*Agent{}}
+	unlock, err := lockDir(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stack{opts: o, procs: map[string]*proc.Process{}, Agents: map[string]*Agent{}, unlock: unlock}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -545,6 +550,10 @@ func (s *Stack) Stop() {
 			p.Stop()
 			delete(s.procs, name)
 		}
+	}
+	if s.unlock != nil {
+		s.unlock()
+		s.unlock = nil
 	}
 }
 
