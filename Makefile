@@ -56,9 +56,10 @@ cross: ## compile the agent for Windows/macOS/Linux and the servers for Linux/ma
 		done; \
 	done
 
-lint: ## gofmt check, go vet, staticcheck (pinned)
+lint: ## gofmt check, go mod tidy check, go vet, staticcheck (pinned)
 	tools/install.sh staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	$(GO) vet ./...
 	$(TOOLS)/staticcheck ./...
 

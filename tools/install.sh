@@ -52,7 +52,7 @@ install_vault() {
 	if [ ! -x "$dir/vault" ]; then
 		say "building vault $want (cold build takes 7-12 minutes on 2 cores)..."
 		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-		(cd "$root/tools/vault" && GONOSUMDB=github.com/hashicorp GOFLAGS="$GOFLAGS -mod=mod" go build -o "$dir.tmp/vault" .)
+		(cd "$root/tools/vault" && GONOSUMDB=github.com/hashicorp GOFLAGS="$GOFLAGS -mod=readonly" go build -o "$dir.tmp/vault" .)
 		publish vault "$dir"
 	fi
 	ln -sf "$dir/vault" "$bin/vault"
