@@ -8,6 +8,7 @@ import (
 
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/internal/fault"
 )
 
 // Kind classifies a refused or failed request. Each Kind has one HTTP
@@ -86,6 +87,10 @@ func (k Kind) Code() api.Code { return k.info().code }
 // Result is the audit result of k.
 func (k Kind) Result() string { return k.info().result }
 
+// Fault is the kind of failure k is in the vocabulary kms shares
+// (internal/fault), by way of its api.Code.
+func (k Kind) Fault() fault.Kind { return k.Code().Fault() }
+
 // Error is the one error type at the gateway's boundary: every refused or
 // failed request ends as an *Error, which becomes the response status, the
 // JSON body and the audit result.
@@ -114,6 +119,9 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Fault returns e.Kind.Fault(), for fault.Of.
+func (e *Error) Fault() fault.Kind { return e.Kind.Fault() }
 
 // E returns an *Error of kind k with a message for the caller.
 func E(op string, k Kind, format string, args ...any) *Error {

@@ -178,12 +178,12 @@ func (a *Admin) ensureMount(ctx context.Context, path, typ string, options map[s
 	if mount, ok := all.Data[path+"/"].(map[string]any); ok {
 		got, _ := mount["type"].(string)
 		if got != typ {
-			return "", errorf(op, Exists, "%s is mounted as %q, not %q: choose another mount path", path, got, typ)
+			return "", errorf(op, Conflict, "%s is mounted as %q, not %q: choose another mount path", path, got, typ)
 		}
 		if v, ok := options["version"]; ok {
 			opts, _ := mount["options"].(map[string]any)
 			if gv, _ := opts["version"].(string); gv != v {
-				return "", errorf(op, Exists, "%s is KV version %q, mattersync needs version %v", path, gv, v)
+				return "", errorf(op, Conflict, "%s is KV version %q, mattersync needs version %v", path, gv, v)
 			}
 		}
 		return "unchanged", nil
@@ -223,7 +223,7 @@ func (a *Admin) ensureCASRequired(ctx context.Context, dry bool) (string, error)
 			}
 		}
 		last = err
-		if k := KindOf(err); k == Denied || k == Sealed || k == Unreachable {
+		if k := KindOf(err); k == Denied || k == Sealed || k == Unavailable {
 			return "", err
 		}
 		if dry && sec == nil {
@@ -246,7 +246,7 @@ func (a *Admin) ensureUserpass(ctx context.Context, dry bool) (string, error) {
 	}
 	if acc != "" {
 		if typ != "userpass" {
-			return "", errorf(op, Exists, "auth/%s is a %q auth method, not userpass", a.s.layout.Userpass, typ)
+			return "", errorf(op, Conflict, "auth/%s is a %q auth method, not userpass", a.s.layout.Userpass, typ)
 		}
 		return "unchanged", nil
 	}

@@ -42,7 +42,7 @@ func TestInitIdempotent(t *testing.T) {
 	}
 }
 
-// TestCreateMatterExisting: creating an existing matter is an Exists error
+// TestCreateMatterExisting: creating an existing matter is a Conflict error
 // and changes neither its name nor its keys.
 func TestCreateMatterExisting(t *testing.T) {
 	ctx := testCtx(t)
@@ -50,8 +50,8 @@ func TestCreateMatterExisting(t *testing.T) {
 	m := env.Matter(t)
 	_, before := wrappedEpochs(t, env, m)
 	_, err := env.Admin.CreateMatter(ctx, m, "Another name", nil)
-	if kms.KindOf(err) != kms.Exists {
-		t.Fatalf("re-create: %v, want Exists", err)
+	if kms.KindOf(err) != kms.Conflict {
+		t.Fatalf("re-create: %v, want Conflict", err)
 	}
 	_, after := wrappedEpochs(t, env, m)
 	if len(after) != 1 || after["1"] != before["1"] {
@@ -149,8 +149,8 @@ func TestErrorKinds(t *testing.T) {
 	cfg := env.Config
 	cfg.Address = "http://" + addr
 	cfg.Retries = 0
-	if _, err := kms.Connect(ctx, cfg, kms.TokenAuth{Token: "x"}); kms.KindOf(err) != kms.Unreachable {
-		t.Errorf("closed port: %v, want Unreachable", err)
+	if _, err := kms.Connect(ctx, cfg, kms.TokenAuth{Token: "x"}); kms.KindOf(err) != kms.Unavailable {
+		t.Errorf("closed port: %v, want Unavailable", err)
 	}
 	if _, err := kms.Connect(ctx, env.Config, kms.TokenAuth{Token: "not-a-token"}); kms.KindOf(err) != kms.Denied {
 		t.Errorf("bad token: %v, want Denied", err)

@@ -77,7 +77,7 @@ func (s *session) kvRead(ctx context.Context, op, key string, into any) (version
 }
 
 // kvWrite writes a KV v2 secret with check-and-set: cas 0 creates, cas n
-// replaces version n. A mismatch is an Exists error, so nothing written by
+// replaces version n. A mismatch is a Conflict error, so nothing written by
 // someone else is ever overwritten.
 func (s *session) kvWrite(ctx context.Context, op, key string, cas int, value any) (version int, err error) {
 	b, err := json.Marshal(value)
@@ -90,8 +90,8 @@ func (s *session) kvWrite(ctx context.Context, op, key string, cas int, value an
 	}
 	sec, err := s.write(ctx, op, s.layout.kvData(key), map[string]any{"options": map[string]any{"cas": cas}, "data": data})
 	if err != nil {
-		if KindOf(err) == Exists {
-			return 0, errorf(op, Exists, "%s changed concurrently or already exists (check-and-set %d failed)", key, cas)
+		if KindOf(err) == Conflict {
+			return 0, errorf(op, Conflict, "%s changed concurrently or already exists (check-and-set %d failed)", key, cas)
 		}
 		return 0, err
 	}

@@ -9,26 +9,31 @@ import (
 	"strings"
 
 	vault "github.com/hashicorp/vault/api"
+
+	"github.com/mattersync/mattersync/internal/fault"
 )
 
 // Kind classifies an Error so callers (the admin CLI's exit codes, the
-// agent's retry logic) can react without parsing messages.
-type Kind int
+// agent's retry logic) can react without parsing messages. It is the
+// kind vocabulary the gateway and its client share (internal/fault).
+type Kind = fault.Kind
 
-// The kinds of Error. Other is anything not listed, e.g. a malformed reply.
+// The kinds of Error kms returns. Other is anything not listed, e.g. a
+// malformed reply.
 const (
-	Other       Kind = iota
-	Unreachable      // Vault did not answer: network, DNS, TLS, timeout
-	Sealed           // Vault answered but is sealed
-	Denied           // Vault refused: no permission, invalid/revoked token, disabled entity
-	NotFound         // the matter, user, epoch or mount does not exist
-	Exists           // the thing to create already exists
-	Invalid          // the caller's input is invalid (matter ID, user name, role, config)
+	Other       = fault.Other
+	Unavailable = fault.Unavailable // Vault did not answer: network, DNS, TLS, timeout
+	Sealed      = fault.Sealed      // Vault answered but is sealed
+	Denied      = fault.Denied      // Vault refused: no permission, invalid/revoked token, disabled entity
+	NotFound    = fault.NotFound    // the matter, user, epoch or mount does not exist
+	Conflict    = fault.Conflict    // the thing to create already exists, or changed meanwhile
+	Invalid     = fault.Invalid     // the caller's input is invalid (matter ID, user name, role, config)
 )
 
-func (k Kind) String() string {
+// describe says what k means for a Vault operation, in messages.
+func describe(k Kind) string {
 	switch k {
-	case Unreachable:
+	case Unavailable:
 		return "vault unreachable"
 	case Sealed:
 		return "vault sealed"
@@ -36,7 +41,7 @@ func (k Kind) String() string {
 		return "permission denied"
 	case NotFound:
 		return "not found"
-	case Exists:
+	case Conflict:
 		return "already exists"
 	case Invalid:
 		return "invalid"
@@ -63,7 +68,7 @@ func (e *Error) Error() string {
 	if e.Err == nil || !(errors.As(e.Err, &d) || errors.As(e.Err, &inner)) {
 		// Causes from Vault or the network do not say what they mean for
 		// mattersync; ours (from errorf) do.
-		b.WriteString(e.Kind.String())
+		b.WriteString(describe(e.Kind))
 		if e.Err != nil {
 			b.WriteString(": ")
 		}
@@ -75,6 +80,9 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Fault returns e.Kind, for fault.Of.
+func (e *Error) Fault() Kind { return e.Kind }
 
 // KindOf returns the Kind of the first *Error in err's chain, or Other.
 func KindOf(err error) Kind {
@@ -149,10 +157,10 @@ func classify(err error) Kind {
 			if containsFold(re.Errors, "sealed") {
 				return Sealed
 			}
-			return Unreachable
+			return Unavailable
 		case 400:
 			if containsFold(re.Errors, "check-and-set") {
-				return Exists
+				return Conflict
 			}
 			// Logins refuse bad credentials with 400.
 			if containsFold(re.Errors, "permission denied") || containsFold(re.Errors, "invalid username or password") ||
@@ -161,7 +169,7 @@ func classify(err error) Kind {
 			}
 			return Other
 		case 502, 504:
-			return Unreachable
+			return Unavailable
 		}
 		return Other
 	}
@@ -169,17 +177,17 @@ func classify(err error) Kind {
 		return Other
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return Unreachable
+		return Unavailable
 	}
 	var ne net.Error
 	var ue *url.Error
 	var oe *net.OpError
 	if errors.As(err, &oe) || errors.As(err, &ne) || errors.As(err, &ue) {
-		return Unreachable
+		return Unavailable
 	}
 	// The Vault client reports exhausted retries without a typed error.
 	if strings.Contains(err.Error(), "giving up after") || strings.Contains(err.Error(), "connection refused") {
-		return Unreachable
+		return Unavailable
 	}
 	return Other
 }

@@ -102,11 +102,11 @@ func TestErrorClassification(t *testing.T) {
 		{&vault.ResponseError{StatusCode: 403, Errors: []string{"permission denied"}}, kms.Denied},
 		{&vault.ResponseError{StatusCode: 404}, kms.NotFound},
 		{&vault.ResponseError{StatusCode: 503, Errors: []string{"Vault is sealed"}}, kms.Sealed},
-		{&vault.ResponseError{StatusCode: 503, Errors: []string{"local node not active but active cluster node not found"}}, kms.Unreachable},
-		{&vault.ResponseError{StatusCode: 400, Errors: []string{"check-and-set parameter did not match the current version"}}, kms.Exists},
+		{&vault.ResponseError{StatusCode: 503, Errors: []string{"local node not active but active cluster node not found"}}, kms.Unavailable},
+		{&vault.ResponseError{StatusCode: 400, Errors: []string{"check-and-set parameter did not match the current version"}}, kms.Conflict},
 		{&vault.ResponseError{StatusCode: 400, Errors: []string{"invalid username or password"}}, kms.Denied},
 		{&vault.ResponseError{StatusCode: 500, Errors: []string{"internal error"}}, kms.Other},
-		{fmt.Errorf("Put \"http://127.0.0.1:1/v1/x\": dial tcp 127.0.0.1:1: connect: connection refused"), kms.Unreachable},
+		{fmt.Errorf("Put \"http://127.0.0.1:1/v1/x\": dial tcp 127.0.0.1:1: connect: connection refused"), kms.Unavailable},
 		{errors.New("something else"), kms.Other},
 	} {
 		// Errors reach callers through an exported operation; wrap the same way.

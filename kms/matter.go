@@ -36,7 +36,7 @@ func validateDisplayName(op, name string) error {
 // CreateMatter creates matter id: transit key matter-<id> (not deletable
 // until shredded), epoch 1, the member and screened policies, the groups
 // matter-<id>-rw/-ro/-screened, and the metadata with the display name,
-// written last. An existing matter is an Exists error and nothing changes;
+// written last. An existing matter is a Conflict error and nothing changes;
 // a creation interrupted before the metadata was written is completed.
 func (a *Admin) CreateMatter(ctx context.Context, id, name string, progress Progress) (MatterInfo, error) {
 	op := "create matter " + id
@@ -50,9 +50,9 @@ func (a *Admin) CreateMatter(ctx context.Context, id, name string, progress Prog
 	var meta matterMeta
 	if _, err := a.s.kvRead(ctx, op, metaKey(id), &meta); err == nil {
 		if meta.Shredded != "" {
-			return MatterInfo{}, errorf(op, Exists, "matter %s was shredded on %s; matter IDs are never reused", id, meta.Shredded)
+			return MatterInfo{}, errorf(op, Conflict, "matter %s was shredded on %s; matter IDs are never reused", id, meta.Shredded)
 		}
-		return MatterInfo{}, errorf(op, Exists, "matter %s already exists (%q)", id, meta.Name)
+		return MatterInfo{}, errorf(op, Conflict, "matter %s already exists (%q)", id, meta.Name)
 	} else if KindOf(err) != NotFound {
 		return MatterInfo{}, err
 	}
@@ -103,8 +103,8 @@ func (a *Admin) CreateMatter(ctx context.Context, id, name string, progress Prog
 	}
 	meta = matterMeta{Name: name, Created: nowString(a.s.now())}
 	if _, err := a.s.kvWrite(ctx, op, metaKey(id), 0, meta); err != nil {
-		if KindOf(err) == Exists {
-			err = errorf(op, Exists, "matter %s was created concurrently", id)
+		if KindOf(err) == Conflict {
+			err = errorf(op, Conflict, "matter %s was created concurrently", id)
 		}
 		return MatterInfo{}, step("metadata", "", err)
 	}

@@ -126,8 +126,8 @@ func TestShred(t *testing.T) {
 	if sec, _ := root.Logical().Read(l.Transit + "/keys/matter-" + m); sec != nil {
 		t.Errorf("transit key still exists")
 	}
-	if _, err := env.Admin.CreateMatter(ctx, m, "again", nil); kms.KindOf(err) != kms.Exists {
-		t.Errorf("re-create shredded matter: %v, want Exists", err)
+	if _, err := env.Admin.CreateMatter(ctx, m, "again", nil); kms.KindOf(err) != kms.Conflict {
+		t.Errorf("re-create shredded matter: %v, want Conflict", err)
 	}
 	if err := env.Admin.Shred(ctx, m, nil); err != nil {
 		t.Errorf("second shred: %v", err)

@@ -72,7 +72,7 @@ type UserOptions struct {
 
 // CreateUser creates user name: a Vault entity named exactly name with the
 // <name>-agent policy, a userpass login with the same name, and the alias
-// tying the login to the entity. An existing entity or login is an Exists
+// tying the login to the entity. An existing entity or login is an Conflict
 // error and nothing changes.
 func (a *Admin) CreateUser(ctx context.Context, name string, opt UserOptions) (User, error) {
 	op := "create user " + name
@@ -93,7 +93,7 @@ func (a *Admin) CreateUser(ctx context.Context, name string, opt UserOptions) (U
 	if sec, err := a.s.readOpt(ctx, op, "identity/entity/name/"+name); err != nil {
 		return User{}, err
 	} else if sec != nil {
-		return User{}, errorf(op, Exists, "user %s already exists", name)
+		return User{}, errorf(op, Conflict, "user %s already exists", name)
 	}
 	accessor, typ, err := a.authMount(ctx, l.Userpass)
 	if err != nil {
@@ -105,7 +105,7 @@ func (a *Admin) CreateUser(ctx context.Context, name string, opt UserOptions) (U
 	if sec, err := a.s.readOpt(ctx, op, "auth/"+l.Userpass+"/users/"+name); err != nil {
 		return User{}, err
 	} else if sec != nil {
-		return User{}, errorf(op, Exists, "userpass login %s already exists", name)
+		return User{}, errorf(op, Conflict, "userpass login %s already exists", name)
 	}
 	sec, err := a.s.write(ctx, op, "identity/entity", map[string]any{
 		"name":     name,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mattersync/mattersync/internal/fault"
 	"github.com/mattersync/mattersync/kms"
 )
 
@@ -104,7 +105,7 @@ func (a *app) globalFlags(root *cobra.Command) {
 	f.StringVar(&a.layout.Name, "vault-name", a.layout.Name, "name of the OIDC key and role and prefix of mattersync's Vault policies")
 	f.StringVar(&a.layout.Audience, "audience", a.layout.Audience, "identity token audience (OIDC role client_id)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w\nusage: %s", err, cmd.UseLine())}
+		return usage(fmt.Errorf("%w\nusage: %s", err, cmd.UseLine()))
 	})
 }
 
@@ -113,7 +114,7 @@ func (a *app) config() (kms.Config, error) {
 	cfg := kms.DefaultConfig()
 	cfg.Address = firstNonEmpty(a.vaultAddr, a.getenv("VAULT_ADDR"))
 	if cfg.Address == "" {
-		return cfg, usageError{errors.New("no Vault address: set VAULT_ADDR or --vault-addr")}
+		return cfg, usage(errors.New("no Vault address: set VAULT_ADDR or --vault-addr"))
 	}
 	cfg.CACert = firstNonEmpty(a.caCert, a.getenv("VAULT_CACERT"))
 	cfg.Layout = a.layout
@@ -151,7 +152,7 @@ func (a *app) connect(ctx context.Context) (*kms.Admin, error) {
 		home := a.getenv("HOME")
 		b, err := os.ReadFile(filepath.Join(home, ".vault-token"))
 		if home == "" || err != nil || strings.TrimSpace(string(b)) == "" {
-			return nil, usageError{errors.New("no Vault token: set VAULT_TOKEN, run `vault login`, or use --login <user> with the password on stdin")}
+			return nil, usage(errors.New("no Vault token: set VAULT_TOKEN, run `vault login`, or use --login <user> with the password on stdin"))
 		}
 		auth = kms.TokenAuth{Token: strings.TrimSpace(string(b))}
 	}
@@ -163,11 +164,11 @@ func (a *app) connect(ctx context.Context) (*kms.Admin, error) {
 func (a *app) readSecretLine(what string) (string, error) {
 	line, err := a.stdin.ReadString('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
-		return "", usageError{fmt.Errorf("reading %s from stdin: %w", what, err)}
+		return "", usage(fmt.Errorf("reading %s from stdin: %w", what, err))
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", usageError{fmt.Errorf("%s: empty line on stdin", what)}
+		return "", usage(fmt.Errorf("%s: empty line on stdin", what))
 	}
 	return line, nil
 }
@@ -187,58 +188,53 @@ func (a *app) progress(s kms.Step) {
 	a.printf("  ok     %s: %s\n", s.Name, s.Detail)
 }
 
-// usageError marks bad command lines and input: exit code 2.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-// exitError carries an exit code chosen by a command, e.g. exitIncomplete.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e exitError) Error() string { return e.err.Error() }
-func (e exitError) Unwrap() error { return e.err }
+// usage marks bad command lines and input: exit code 2.
+func usage(err error) error { return fault.Wrap(fault.Invalid, err) }
 
 // args wraps a cobra argument check so its failures are usage errors.
 func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {
 		if err := check(cmd, a); err != nil {
-			return usageError{fmt.Errorf("%w\nusage: %s", err, cmd.UseLine())}
+			return usage(fmt.Errorf("%w\nusage: %s", err, cmd.UseLine()))
 		}
 		return nil
 	}
 }
 
-// exitCode maps an error to the process exit code and a hint for IT.
+// exitCode maps an error, from kms, the gateway client or the commands, to
+// the process exit code and a hint for IT. It is the one place that does:
+// every error names its kind in the shared vocabulary (internal/fault).
 func exitCode(err error) (int, string) {
-	var ee exitError
-	if errors.As(err, &ee) {
-		return ee.code, ""
-	}
-	var ue usageError
-	if errors.As(err, &ue) {
-		return exitUsage, ""
-	}
 	// cobra reports these without a type to match.
 	if msg := err.Error(); strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "required flag") {
 		return exitUsage, "see --help"
 	}
-	switch kms.KindOf(err) {
-	case kms.Unreachable:
-		return exitUnreachable, "is Vault running and reachable at VAULT_ADDR?"
-	case kms.Sealed:
-		return exitSealed, "Vault is sealed: unseal it (vault operator unseal) and retry"
-	case kms.Denied:
-		return exitDenied, "use the token of a mattersync-admins member (vault init needs a root or bootstrap token)"
-	case kms.NotFound:
-		return exitNotFound, ""
-	case kms.Exists:
-		return exitExists, ""
-	case kms.Invalid:
+	// Hints name Vault only for Vault's own failures.
+	var ke *kms.Error
+	vault := errors.As(err, &ke)
+	hint := func(s string) string {
+		if vault {
+			return s
+		}
+		return ""
+	}
+	switch fault.Of(err) {
+	case fault.Invalid:
 		return exitUsage, ""
+	case fault.Unavailable:
+		return exitUnreachable, hint("is Vault running and reachable at VAULT_ADDR?")
+	case fault.Sealed:
+		return exitSealed, hint("Vault is sealed: unseal it (vault operator unseal) and retry")
+	case fault.Unauthenticated, fault.Denied:
+		return exitDenied, hint("use the token of a mattersync-admins member (vault init needs a root or bootstrap token)")
+	case fault.NotFound:
+		return exitNotFound, ""
+	case fault.Conflict:
+		return exitExists, ""
+	case fault.Incomplete:
+		return exitIncomplete, ""
+	case fault.Refused:
+		return exitRefused, ""
 	}
 	return exitFailure, ""
 }

@@ -83,7 +83,7 @@ type holds struct{ c *client.Client }
 
 func (h holds) OnHold(ctx context.Context, matter string) (bool, error) {
 	st, err := h.c.Hold(ctx, matter)
-	return st.On, gatewayError(err)
+	return st.On, err
 }
 
 // reissues adapts the client to the reissue step's reissuer.
@@ -91,7 +91,7 @@ type reissues struct{ c *client.Client }
 
 func (r reissues) Reissue(ctx context.Context, entityID, reason string) (time.Time, error) {
 	st, err := r.c.Reissue(ctx, entityID, reason)
-	return st.NotBefore, gatewayError(err)
+	return st.NotBefore, err
 }
 
 // epochs adapts the client to the epoch step's epochSetter.
@@ -107,7 +107,7 @@ func (e epochs) RaiseEpoch(ctx context.Context, matter string, epoch uint32) (ui
 		return ce.Body.CurrentEpoch, nil
 	}
 	if err != nil {
-		return 0, gatewayError(err)
+		return 0, err
 	}
 	return ep.Epoch, nil
 }
@@ -117,11 +117,11 @@ func (e epochs) RaiseEpoch(ctx context.Context, matter string, epoch uint32) (ui
 // vault identity-token`) or else an identity token of the Vault login.
 func (g *gatewayAccess) client(ctx context.Context, url string) (*client.Client, error) {
 	if url == "" {
-		return nil, usageError{errors.New("gateway not configured (--gateway or MATTERSYNC_GATEWAY_URL)")}
+		return nil, usage(errors.New("gateway not configured (--gateway or MATTERSYNC_GATEWAY_URL)"))
 	}
 	hc, err := client.HTTPClient(firstNonEmpty(g.caCert, g.a.getenv("MATTERSYNC_GATEWAY_CACERT")))
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usage(err)
 	}
 	hc.Timeout = 5 * time.Minute
 	var tokens client.TokenSource
@@ -144,53 +144,20 @@ func (g *gatewayAccess) client(ctx context.Context, url string) (*client.Client,
 	}
 	c, err := client.New(url, tokens, client.Options{HTTPClient: hc, Device: dev})
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usage(err)
 	}
 	return c, nil
 }
 
-// run connects and runs f, mapping gateway refusals to exit codes.
+// run connects and runs f.
 func (g *gatewayAccess) run(f func(cmd *cobra.Command, c *client.Client, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		c, err := g.client(cmd.Context(), g.a.gateway())
 		if err != nil {
 			return err
 		}
-		return gatewayError(f(cmd, c, args))
+		return f(cmd, c, args)
 	}
-}
-
-// gatewayError gives gateway refusals the admin CLI's exit codes.
-func gatewayError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ce *client.Error
-	if errors.Is(err, client.ErrInvalid) {
-		return usageError{err}
-	}
-	if !errors.As(err, &ce) {
-		var ue usageError
-		var ee exitError
-		if errors.As(err, &ue) || errors.As(err, &ee) {
-			return err
-		}
-		return exitError{exitUnreachable, err}
-	}
-	code := exitFailure
-	switch ce.Body.Code {
-	case api.CodeUnauthenticated, api.CodeForbidden, api.CodeRevoked:
-		code = exitDenied
-	case api.CodeNotFound:
-		code = exitNotFound
-	case api.CodeLegalHold, api.CodeStaleEpoch:
-		code = exitRefused
-	case api.CodeInvalidRequest:
-		code = exitUsage
-	case api.CodeUnavailable, api.CodeRateLimited:
-		code = exitUnreachable
-	}
-	return exitError{code, err}
 }
 
 // parseWhen reads a time: RFC 3339, a date (UTC midnight), or an age such
@@ -213,7 +180,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
 		return now.Add(-d), nil
 	}
-	return time.Time{}, usageError{fmt.Errorf("%q is not a time (RFC 3339, YYYY-MM-DD, or an age like 90d or 12h)", s)}
+	return time.Time{}, usage(fmt.Errorf("%q is not a time (RFC 3339, YYYY-MM-DD, or an age like 90d or 12h)", s))
 }
 
 func (g *gatewayAccess) auditVerifyCmd() *cobra.Command {
@@ -244,34 +211,34 @@ Exits 0 if the chain is intact, 1 if it is broken.`,
 			for _, e := range expect {
 				a, err := audit.ParseAnchor(e)
 				if err != nil {
-					return usageError{fmt.Errorf("--expect-checkpoint: %w", err)}
+					return usage(fmt.Errorf("--expect-checkpoint: %w", err))
 				}
 				anchors = append(anchors, a)
 			}
 			if maxAge < 0 || interval <= 0 {
-				return usageError{errors.New("--checkpoint-interval must be positive and --max-checkpoint-age not negative")}
+				return usage(errors.New("--checkpoint-interval must be positive and --max-checkpoint-age not negative"))
 			}
 			var rep audit.Report
 			if len(offline) == 0 {
 				if cmd.Flags().Changed("checkpoint-interval") {
-					return usageError{errors.New("--checkpoint-interval is for --store: the gateway knows its own")}
+					return usage(errors.New("--checkpoint-interval is for --store: the gateway knows its own"))
 				}
 				c, err := g.client(cmd.Context(), g.a.gateway())
 				if err != nil {
 					return err
 				}
 				if rep, err = c.AuditVerify(cmd.Context(), client.VerifyOptions{MaxCheckpointAge: maxAge, Expect: anchors}); err != nil {
-					return gatewayError(err)
+					return err
 				}
 			} else {
 				if len(pubKeys) == 0 {
-					return usageError{errors.New("--store needs at least one --public-key (the gateway's audit-signing-key.pem.pub)")}
+					return usage(errors.New("--store needs at least one --public-key (the gateway's audit-signing-key.pem.pub)"))
 				}
 				var keys []ed25519.PublicKey
 				for _, f := range pubKeys {
 					k, err := gateway.LoadPublicKey(f)
 					if err != nil {
-						return usageError{err}
+						return usage(err)
 					}
 					keys = append(keys, k)
 				}
@@ -287,7 +254,7 @@ Exits 0 if the chain is intact, 1 if it is broken.`,
 			}
 			g.a.printf("records: %d, checkpoints: %d, last checkpoint at record %d, head %s\n", rep.Records, rep.Checkpoints, rep.LastCheckpoint, rep.Head)
 			if !rep.OK {
-				return exitError{exitFailure, fmt.Errorf("AUDIT LOG BROKEN at record %d: %s", rep.Problem.Seq, rep.Problem.Reason)}
+				return fmt.Errorf("AUDIT LOG BROKEN at record %d: %s", rep.Problem.Seq, rep.Problem.Reason)
 			}
 			if rep.LastCheckpoint < rep.Records {
 				g.a.printf("note: records after %d are protected by their links only until the next checkpoint\n", rep.LastCheckpoint)
@@ -328,7 +295,7 @@ func openAuditStore(ctx context.Context, spec string, warn io.Writer) (audit.Sou
 		}
 		return s, func() { s.Close() }, nil
 	}
-	return nil, nil, usageError{fmt.Errorf("--store %q: use sqlite:<path> or a postgres:// URL", spec)}
+	return nil, nil, usage(fmt.Errorf("--store %q: use sqlite:<path> or a postgres:// URL", spec))
 }
 
 // exportFlags are the filters shared by export and report.
@@ -379,13 +346,13 @@ func (g *gatewayAccess) auditExportCmd() *cobra.Command {
 				return err
 			}
 			if formatName != "jsonl" && formatName != "csv" {
-				return usageError{fmt.Errorf("--format %q: use jsonl or csv", formatName)}
+				return usage(fmt.Errorf("--format %q: use jsonl or csv", formatName))
 			}
 			w := g.a.stdout
 			if out != "" && out != "-" {
 				fh, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 				if err != nil {
-					return usageError{err}
+					return usage(err)
 				}
 				defer fh.Close()
 				w = fh
@@ -438,10 +405,10 @@ func (g *gatewayAccess) auditReportCmd() *cobra.Command {
 		Args:  args(cobra.NoArgs),
 		RunE: g.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
 			if f.user == "" && f.entity == "" {
-				return usageError{errors.New("--user or --entity is required")}
+				return usage(errors.New("--user or --entity is required"))
 			}
 			if f.since == "" {
-				return usageError{errors.New("--since is required (e.g. --since 90d)")}
+				return usage(errors.New("--since is required (e.g. --since 90d)"))
 			}
 			q, err := f.query()
 			if err != nil {
@@ -551,7 +518,7 @@ func (g *gatewayAccess) holdCmd(what string) *cobra.Command {
 			switch what {
 			case "on":
 				if strings.TrimSpace(reason) == "" {
-					return usageError{errors.New("--reason is required (e.g. the case or instruction)")}
+					return usage(errors.New("--reason is required (e.g. the case or instruction)"))
 				}
 				h, err = c.SetHold(cmd.Context(), args[0], reason)
 			case "off":
@@ -673,7 +640,7 @@ refused (exit 9).`,
 		RunE: g.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
 			n, err := strconv.ParseUint(args[1], 10, 32)
 			if err != nil || n == 0 {
-				return usageError{fmt.Errorf("epoch %q: want an integer from 1 to %d", args[1], ^uint32(0))}
+				return usage(fmt.Errorf("epoch %q: want an integer from 1 to %d", args[1], ^uint32(0)))
 			}
 			ep, err := c.SetEpoch(cmd.Context(), args[0], uint32(n))
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mattersync/mattersync/internal/fault"
 	"github.com/mattersync/mattersync/kms"
 )
 
@@ -84,7 +85,7 @@ func matterGrantCmd(a *app) *cobra.Command {
 		RunE: withAdmin(a, func(cmd *cobra.Command, adm *kms.Admin, args []string) error {
 			r, err := kms.ParseRole(role)
 			if err != nil || r == kms.RoleScreened {
-				return usageError{fmt.Errorf("--role must be rw or ro, not %q (use `matter screen` for walls)", role)}
+				return usage(fmt.Errorf("--role must be rw or ro, not %q (use `matter screen` for walls)", role))
 			}
 			changed, err := adm.Grant(cmd.Context(), args[0], args[1], r)
 			if err != nil {
@@ -253,7 +254,7 @@ is on legal hold; the hold is the gateway's, so without a configured gateway
 		RunE: withAdmin(a, func(cmd *cobra.Command, adm *kms.Admin, args []string) error {
 			id := args[0]
 			if confirm != id {
-				return usageError{fmt.Errorf("shredding is irreversible: repeat the matter ID with --confirm %s", id)}
+				return usage(fmt.Errorf("shredding is irreversible: repeat the matter ID with --confirm %s", id))
 			}
 			if noHoldCheck {
 				a.printf("legal hold check skipped (--no-hold-check)\n")
@@ -263,7 +264,7 @@ is on legal hold; the hold is the gateway's, so without a configured gateway
 					return err
 				}
 				if held {
-					return exitError{exitRefused, fmt.Errorf("matter %s is on legal hold: shredding refused", id)}
+					return fault.Errorf(fault.Refused, "matter %s is on legal hold: shredding refused", id)
 				}
 				a.printf("legal hold: none\n")
 			}
@@ -373,7 +374,7 @@ func reissueIncomplete(err, reissueErr error) error {
 	if err != nil {
 		return err // its own exit code; the FAILED line names the reissue step
 	}
-	return exitError{exitIncomplete, fmt.Errorf("INCOMPLETE: Vault steps done, but the gateway reissue step failed: %w; until it is done, identity tokens already issued keep the old groups at the gateway until they expire: run `mattersync-admin deny reissue %s`", rf.err, rf.entity)}
+	return fault.Errorf(fault.Incomplete, "INCOMPLETE: Vault steps done, but the gateway reissue step failed: %w; until it is done, identity tokens already issued keep the old groups at the gateway until they expire: run `mattersync-admin deny reissue %s`", rf.err, rf.entity)
 }
 
 // epochIncomplete is the error of a command whose Vault steps succeeded
@@ -382,17 +383,17 @@ func epochIncomplete(done, matter string, epoch uint32, err error) error {
 	if err == nil {
 		return nil
 	}
-	return exitError{exitIncomplete, fmt.Errorf("INCOMPLETE: %s in Vault, but the gateway epoch step failed: %w; until it is done, agents with cached keys of older epochs can still upload: run `mattersync-admin epoch set %s %d`", done, err, matter, epoch)}
+	return fault.Errorf(fault.Incomplete, "INCOMPLETE: %s in Vault, but the gateway epoch step failed: %w; until it is done, agents with cached keys of older epochs can still upload: run `mattersync-admin epoch set %s %d`", done, err, matter, epoch)
 }
 
 // checkHold asks the gateway whether matter is on legal hold.
 func (a *app) checkHold(cmd *cobra.Command, matter string) (bool, error) {
 	url := a.gateway()
 	if url == "" {
-		return false, usageError{errors.New("cannot check for a legal hold: gateway not configured (--gateway or MATTERSYNC_GATEWAY_URL); use --no-hold-check only if you know the matter is not on hold")}
+		return false, usage(errors.New("cannot check for a legal hold: gateway not configured (--gateway or MATTERSYNC_GATEWAY_URL); use --no-hold-check only if you know the matter is not on hold"))
 	}
 	if a.newHoldChecker == nil {
-		return false, usageError{errors.New("cannot check for a legal hold: this build has no gateway admin client; use --no-hold-check only if you know the matter is not on hold")}
+		return false, usage(errors.New("cannot check for a legal hold: this build has no gateway admin client; use --no-hold-check only if you know the matter is not on hold"))
 	}
 	hc, err := a.newHoldChecker(cmd.Context(), url)
 	if err != nil {

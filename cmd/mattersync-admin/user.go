@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mattersync/mattersync/internal/fault"
 	"github.com/mattersync/mattersync/kms"
 )
 
@@ -201,9 +202,9 @@ done (e.g. no gateway configured); otherwise the code of the first failure.`,
 				if len(epochFailed) > 0 {
 					also = "; the gateway epoch step failed too: run " + strings.Join(epochFailed, ", ")
 				}
-				return exitError{exitIncomplete, fmt.Errorf("REVOCATION INCOMPLETE: Vault steps done, gateway deny list step failed: %w; until it is done, identity tokens already issued to %s stay valid at the gateway for up to their lifetime and devices are not told to wipe%s", gwErr, name, also)}
+				return fault.Errorf(fault.Incomplete, "REVOCATION INCOMPLETE: Vault steps done, gateway deny list step failed: %w; until it is done, identity tokens already issued to %s stay valid at the gateway for up to their lifetime and devices are not told to wipe%s", gwErr, name, also)
 			case len(epochFailed) > 0:
-				return exitError{exitIncomplete, fmt.Errorf("REVOCATION INCOMPLETE: Vault and deny list steps done, gateway epoch step failed for %d matters; until it is done, agents with cached keys of the old epochs can still upload there: run %s", len(epochFailed), strings.Join(epochFailed, ", "))}
+				return fault.Errorf(fault.Incomplete, "REVOCATION INCOMPLETE: Vault and deny list steps done, gateway epoch step failed for %d matters; until it is done, agents with cached keys of the old epochs can still upload there: run %s", len(epochFailed), strings.Join(epochFailed, ", "))
 			}
 			a.printf("%s is revoked\n", name)
 			return nil

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mattersync/mattersync/internal/fault"
 	"github.com/mattersync/mattersync/kms"
 )
 
@@ -55,7 +55,7 @@ func vaultStatusCmd(a *app) *cobra.Command {
 			}
 			for _, s := range steps {
 				if s.Detail != "unchanged" {
-					return exitError{exitIncomplete, errors.New("mattersync is not fully set up in Vault: run `mattersync-admin vault init`")}
+					return fault.Errorf(fault.Incomplete, "mattersync is not fully set up in Vault: run `mattersync-admin vault init`")
 				}
 			}
 			return nil

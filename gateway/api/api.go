@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mattersync/mattersync/internal/fault"
 )
 
 // Headers the gateway reads or sets besides the standard ones.
@@ -91,6 +93,30 @@ const (
 	CodeInternal             Code = "internal"              // 500
 	CodeUnavailable          Code = "unavailable"           // 503
 )
+
+// Fault is the kind of failure c stands for, in the vocabulary kms shares
+// (internal/fault): a caller maps refusals of the gateway and of Vault the
+// same way. Codes not listed (internal) are fault.Other.
+func (c Code) Fault() fault.Kind {
+	switch c {
+	case CodeInvalidRequest, CodeChecksumMismatch, CodeIncompleteBody, CodeMethodNotAllowed,
+		CodeLengthRequired, CodeTooLarge, CodePreconditionRequired:
+		return fault.Invalid
+	case CodeUnauthenticated:
+		return fault.Unauthenticated
+	case CodeForbidden, CodeRevoked:
+		return fault.Denied
+	case CodeNotFound:
+		return fault.NotFound
+	case CodeMissingChunks, CodeAlreadyDeleted, CodeVersionMismatch:
+		return fault.Conflict
+	case CodeLegalHold, CodeStaleEpoch:
+		return fault.Refused
+	case CodeRateLimited, CodeUnavailable:
+		return fault.Unavailable
+	}
+	return fault.Other
+}
 
 // Error is the body of every non-2xx response.
 type Error struct {

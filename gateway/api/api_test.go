@@ -3,6 +3,8 @@ package api
 import (
 	"strconv"
 	"testing"
+
+	"github.com/mattersync/mattersync/internal/fault"
 )
 
 func TestETag(t *testing.T) {
@@ -46,6 +48,24 @@ func TestValidDevice(t *testing.T) {
 	for _, s := range []string{"", "a\x00b", "tab\t", "é", string(make([]byte, MaxDeviceLen+1))} {
 		if ValidDevice(s) {
 			t.Errorf("ValidDevice(%q) = true", s)
+		}
+	}
+}
+
+// TestCodeFault: every code has a kind in the shared vocabulary; only
+// internal is Other.
+func TestCodeFault(t *testing.T) {
+	for c, want := range map[Code]fault.Kind{
+		CodeInvalidRequest: fault.Invalid, CodeChecksumMismatch: fault.Invalid, CodeIncompleteBody: fault.Invalid,
+		CodeUnauthenticated: fault.Unauthenticated, CodeForbidden: fault.Denied, CodeRevoked: fault.Denied,
+		CodeNotFound: fault.NotFound, CodeMethodNotAllowed: fault.Invalid, CodeMissingChunks: fault.Conflict,
+		CodeLegalHold: fault.Refused, CodeAlreadyDeleted: fault.Conflict, CodeStaleEpoch: fault.Refused,
+		CodeLengthRequired: fault.Invalid, CodeVersionMismatch: fault.Conflict, CodeTooLarge: fault.Invalid,
+		CodePreconditionRequired: fault.Invalid, CodeRateLimited: fault.Unavailable, CodeInternal: fault.Other,
+		CodeUnavailable: fault.Unavailable, "no_such_code": fault.Other,
+	} {
+		if got := c.Fault(); got != want {
+			t.Errorf("%s.Fault() = %v, want %v", c, got, want)
 		}
 	}
 }

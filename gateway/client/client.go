@@ -31,6 +31,7 @@ import (
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/internal/fault"
 )
 
 // TokenSource returns a current Vault identity token (the raw JWT). It is
@@ -78,13 +79,13 @@ type Client struct {
 func New(baseURL string, tokens TokenSource, opts Options) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("client: gateway URL %q is not http(s)://host[:port]", baseURL)
+		return nil, fault.Errorf(fault.Invalid, "client: gateway URL %q is not http(s)://host[:port]", baseURL)
 	}
 	if tokens == nil {
-		return nil, errors.New("client: a token source is required")
+		return nil, fault.Errorf(fault.Invalid, "client: a token source is required")
 	}
 	if opts.Device != "" && !api.ValidDevice(opts.Device) {
-		return nil, fmt.Errorf("client: device name must be 1 to %d printable ASCII characters", api.MaxDeviceLen)
+		return nil, fault.Errorf(fault.Invalid, "client: device name must be 1 to %d printable ASCII characters", api.MaxDeviceLen)
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
@@ -109,6 +110,10 @@ type Error struct {
 func (e *Error) Error() string {
 	return fmt.Sprintf("gateway: %d %s: %s", e.Status, e.Body.Code, e.Body.Message)
 }
+
+// Fault is the kind of the refusal in the vocabulary kms shares
+// (internal/fault), for fault.Of.
+func (e *Error) Fault() fault.Kind { return e.Body.Code.Fault() }
 
 // APIError returns the error body (the agent's codeError interface).
 func (e *Error) APIError() *api.Error { return &e.Body }
@@ -166,7 +171,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, hdr 
 	}
 	res, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("client: %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("client: %s %s: %w", method, path, unanswered{err})
 	}
 	if rf, canRefresh := c.tokens.(TokenRefresher); canRefresh && res.StatusCode == http.StatusUnauthorized && (body == nil || req.GetBody != nil) {
 		io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
@@ -183,7 +188,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, hdr 
 		}
 		again.Header.Set("Authorization", "Bearer "+tok)
 		if res, err = c.hc.Do(again); err != nil {
-			return nil, fmt.Errorf("client: %s %s: %w", method, path, err)
+			return nil, fmt.Errorf("client: %s %s: %w", method, path, unanswered{err})
 		}
 	}
 	for _, s := range ok {
@@ -238,8 +243,30 @@ func (c *Client) doJSON(ctx context.Context, method, path string, q url.Values, 
 }
 
 // ErrInvalid wraps arguments refused before anything is sent (bad matter
-// or object IDs).
-var ErrInvalid = errors.New("client: invalid argument")
+// or object IDs). Its kind is fault.Invalid.
+var ErrInvalid error = &sentinel{fault.Invalid, "client: invalid argument"}
+
+// sentinel is an error value that names its fault.Kind.
+type sentinel struct {
+	kind fault.Kind
+	msg  string
+}
+
+func (e *sentinel) Error() string     { return e.msg }
+func (e *sentinel) Fault() fault.Kind { return e.kind }
+
+// unanswered is a request that got no answer: network, DNS, TLS, timeout.
+// Its kind is fault.Unavailable, unless the caller canceled it.
+type unanswered struct{ err error }
+
+func (e unanswered) Error() string { return e.err.Error() }
+func (e unanswered) Unwrap() error { return e.err }
+func (e unanswered) Fault() fault.Kind {
+	if errors.Is(e.err, context.Canceled) {
+		return fault.Other
+	}
+	return fault.Unavailable
+}
 
 func matterPath(matter string) (string, error) {
 	if err := format.ValidateMatterID(matter); err != nil {
@@ -589,8 +616,8 @@ type AuditQuery struct {
 }
 
 // ErrTruncated is returned when an export ends before the gateway's end
-// marker: the list is incomplete.
-var ErrTruncated = errors.New("client: audit export truncated")
+// marker: the list is incomplete. Its kind is fault.Unavailable.
+var ErrTruncated error = &sentinel{fault.Unavailable, "client: audit export truncated"}
 
 // AuditExport streams matching audit records in sequence order to fn
 // (admin).
@@ -676,11 +703,11 @@ func HTTPClient(caFile string) (*http.Client, error) {
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("client: gateway CA: %w", err)
+			return nil, fault.Errorf(fault.Invalid, "client: gateway CA: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client: gateway CA %s: no PEM certificates", caFile)
+			return nil, fault.Errorf(fault.Invalid, "client: gateway CA %s: no PEM certificates", caFile)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
