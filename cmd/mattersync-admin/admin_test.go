@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mattersync/mattersync/admin"
+	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/internal/testenv"
 	"github.com/mattersync/mattersync/kms"
 	"github.com/mattersync/mattersync/kms/kmstest"
@@ -21,8 +24,8 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 type cli struct {
 	env     *kmstest.Env
 	environ map[string]string
-	// hooks set on every app, standing in for the gateway's admin client
-	// (not built yet); they record what the commands ask of it.
+	// hooks standing in for the gateway's admin API (see fakeGateway);
+	// they record what the commands ask of it.
 	deny     func(entityID, name, reason string) error
 	onHold   func(matter string) (bool, error)
 	setEpoch func(matter string, epoch uint32) (uint32, error)
@@ -46,17 +49,8 @@ func (c *cli) run(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	a := newApp(strings.NewReader(stdin), &out, &errb, func(k string) string { return c.environ[k] })
-	if c.deny != nil {
-		a.newDenyLister = func(context.Context, string) (denyLister, error) { return denyFunc(c.deny), nil }
-	}
-	if c.onHold != nil {
-		a.newHoldChecker = func(context.Context, string) (holdChecker, error) { return holdFunc(c.onHold), nil }
-	}
-	if c.setEpoch != nil {
-		a.newEpochSetter = func(context.Context, string) (epochSetter, error) { return epochFunc(c.setEpoch), nil }
-	}
-	if c.reissue != nil {
-		a.newReissuer = func(context.Context, string) (reissuer, error) { return reissueFunc(c.reissue), nil }
+	if c.deny != nil || c.onHold != nil || c.setEpoch != nil || c.reissue != nil {
+		a.newGateway = func(context.Context, string) (admin.Gateway, error) { return fakeGateway{c: c}, nil }
 	}
 	l := c.env.Config.Layout
 	full := append([]string{"--transit-mount", l.Transit, "--kv-mount", l.KV, "--userpass-mount", l.Userpass,
@@ -79,26 +73,51 @@ func (c *cli) must(t *testing.T, code int, stdin string, args ...string) result 
 	return r
 }
 
-type denyFunc func(entityID, name, reason string) error
-
-func (f denyFunc) Deny(_ context.Context, entityID, name, reason string) error {
-	return f(entityID, name, reason)
+// fakeGateway stands in for the gateway's admin API with the cli's hooks;
+// a call without a hook fails.
+type fakeGateway struct {
+	admin.Gateway // nil: the calls no test fakes
+	c             *cli
 }
 
-type holdFunc func(matter string) (bool, error)
+var errNotFaked = errors.New("not faked in this test")
 
-func (f holdFunc) OnHold(_ context.Context, matter string) (bool, error) { return f(matter) }
-
-type reissueFunc func(entityID, reason string) error
-
-func (f reissueFunc) Reissue(_ context.Context, entityID, reason string) (time.Time, error) {
-	return time.Now(), f(entityID, reason)
+func (f fakeGateway) Deny(_ context.Context, entityID, name, reason string) error {
+	if f.c.deny == nil {
+		return errNotFaked
+	}
+	return f.c.deny(entityID, name, reason)
 }
 
-type epochFunc func(matter string, epoch uint32) (uint32, error)
+func (f fakeGateway) Hold(_ context.Context, matter string) (api.Hold, error) {
+	if f.c.onHold == nil {
+		return api.Hold{}, errNotFaked
+	}
+	on, err := f.c.onHold(matter)
+	return api.Hold{Matter: matter, On: on}, err
+}
 
-func (f epochFunc) RaiseEpoch(_ context.Context, matter string, epoch uint32) (uint32, error) {
-	return f(matter, epoch)
+func (f fakeGateway) Reissue(_ context.Context, entityID, reason string) (api.Reissue, error) {
+	if f.c.reissue == nil {
+		return api.Reissue{}, errNotFaked
+	}
+	return api.Reissue{EntityID: entityID, NotBefore: time.Now()}, f.c.reissue(entityID, reason)
+}
+
+// SetEpoch answers as the gateway does: a gateway already at a higher
+// epoch refuses with stale_epoch and its current epoch.
+func (f fakeGateway) SetEpoch(_ context.Context, matter string, epoch uint32) (api.Epoch, error) {
+	if f.c.setEpoch == nil {
+		return api.Epoch{}, errNotFaked
+	}
+	got, err := f.c.setEpoch(matter, epoch)
+	if err != nil {
+		return api.Epoch{}, err
+	}
+	if got > epoch {
+		return api.Epoch{}, &client.Error{Status: 409, Body: api.Error{Code: api.CodeStaleEpoch, CurrentEpoch: got}}
+	}
+	return api.Epoch{Matter: matter, Epoch: got}, nil
 }
 
 // TestITWorkflow walks through what IT does, checking output, exit codes

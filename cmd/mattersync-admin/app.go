@@ -14,6 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mattersync/mattersync/admin"
+	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/internal/fault"
 	"github.com/mattersync/mattersync/kms"
 )
@@ -32,36 +35,9 @@ const (
 	exitRefused     = 9 // refused by policy: legal hold, lowering a matter's epoch at the gateway
 )
 
-// denyLister puts an entity on the gateway's deny list (and so tells its
-// devices to wipe). The gateway's admin client implements it.
-type denyLister interface {
-	Deny(ctx context.Context, entityID, name, reason string) error
-}
-
-// holdChecker reports whether a matter is on legal hold. The gateway's
-// admin client implements it.
-type holdChecker interface {
-	OnHold(ctx context.Context, matter string) (bool, error)
-}
-
-// epochSetter raises a matter's epoch at the gateway, which then refuses
-// uploads sealed under older epochs. It returns the gateway's epoch
-// afterwards: higher than asked if the gateway already was. The gateway's
-// admin client implements it.
-type epochSetter interface {
-	RaiseEpoch(ctx context.Context, matter string, epoch uint32) (uint32, error)
-}
-
-// reissuer makes the gateway refuse an entity's identity tokens issued
-// until now, so a member removed or screened cannot use a token that still
-// names the group; its devices fetch a new one. The gateway's admin client
-// implements it.
-type reissuer interface {
-	Reissue(ctx context.Context, entityID, reason string) (time.Time, error)
-}
-
 // app is what every command shares: standard streams, environment, the
-// global flags, and the hooks to the gateway's admin API.
+// global flags, and the wiring of the admin package to Vault and the
+// gateway.
 type app struct {
 	stdin  *bufio.Reader
 	stdout io.Writer
@@ -74,17 +50,18 @@ type app struct {
 	// loginPassword is the --login password once read from stdin.
 	loginPassword string
 	gatewayURL    string
+	gatewayCACert string
 	verbose       bool
 	layout        kms.Layout
 
-	// newDenyLister, newHoldChecker and newEpochSetter build the gateway
-	// admin client for a gateway URL. They are nil until the gateway wiring
-	// sets them; then revoke and the epoch step report "gateway client not
-	// available" and shred requires --no-hold-check.
-	newDenyLister  func(ctx context.Context, gatewayURL string) (denyLister, error)
-	newHoldChecker func(ctx context.Context, gatewayURL string) (holdChecker, error)
-	newEpochSetter func(ctx context.Context, gatewayURL string) (epochSetter, error)
-	newReissuer    func(ctx context.Context, gatewayURL string) (reissuer, error)
+	// vault is the command's Vault session once connected; the gateway
+	// client gets the admin's identity tokens from it.
+	vault *kms.Admin
+	// gw is the gateway's admin API once opened.
+	gw admin.Gateway
+	// newGateway opens the gateway's admin API at a URL; nil means the
+	// real client (tests set their own).
+	newGateway func(ctx context.Context, url string) (admin.Gateway, error)
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
@@ -98,6 +75,7 @@ func (a *app) globalFlags(root *cobra.Command) {
 	f.StringVar(&a.caCert, "vault-cacert", "", "PEM file of CAs for Vault's TLS (default $VAULT_CACERT)")
 	f.StringVar(&a.login, "login", "", "log in to Vault as this userpass user, password read from the first line of stdin (default: $VAULT_TOKEN, then ~/.vault-token)")
 	f.StringVar(&a.gatewayURL, "gateway", "", "gateway admin URL (default $MATTERSYNC_GATEWAY_URL)")
+	f.StringVar(&a.gatewayCACert, "gateway-cacert", "", "PEM file of CAs for the gateway's TLS (default $MATTERSYNC_GATEWAY_CACERT)")
 	f.BoolVarP(&a.verbose, "verbose", "v", false, "log Vault operations to stderr")
 	f.StringVar(&a.layout.Transit, "transit-mount", a.layout.Transit, "Vault transit mount")
 	f.StringVar(&a.layout.KV, "kv-mount", a.layout.KV, "Vault KV v2 mount")
@@ -177,15 +155,101 @@ func (a *app) gateway() string {
 	return firstNonEmpty(a.gatewayURL, a.getenv("MATTERSYNC_GATEWAY_URL"))
 }
 
+// session returns the admin session of a command, on vault (nil for the
+// gateway commands), with the gateway opened on first use.
+func (a *app) session(vault *kms.Admin) *admin.Session {
+	a.vault = vault
+	return &admin.Session{Vault: vault, Gateway: a.openGateway, GatewayURL: a.gateway(), Progress: a.progress}
+}
+
+// withSession runs f with a session connected to Vault, closed
+// afterwards.
+func withSession(a *app, f func(cmd *cobra.Command, s *admin.Session, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		adm, err := a.connect(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer adm.Close()
+		return f(cmd, a.session(adm), args)
+	}
+}
+
+// withGateway runs f with a session for the gateway commands: the gateway
+// is opened first, so a missing one is a usage error before anything else.
+func withGateway(a *app, f func(cmd *cobra.Command, s *admin.Session, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if _, err := a.openGateway(cmd.Context()); err != nil {
+			return err
+		}
+		return f(cmd, a.session(nil), args)
+	}
+}
+
+var _ admin.Gateway = (*client.Client)(nil)
+
+// openGateway returns the gateway's admin API, opening it on first use:
+// a client authenticated as the admin with $MATTERSYNC_GATEWAY_TOKEN (an
+// identity token, e.g. from `mattersync-admin vault identity-token`) or
+// else an identity token of the Vault login.
+func (a *app) openGateway(ctx context.Context) (admin.Gateway, error) {
+	url := a.gateway()
+	switch {
+	case a.gw != nil:
+		return a.gw, nil
+	case url == "":
+		return nil, fmt.Errorf("%w (--gateway or MATTERSYNC_GATEWAY_URL)", admin.ErrNoGateway)
+	case a.newGateway != nil:
+		return a.newGateway(ctx, url)
+	}
+	hc, err := client.HTTPClient(firstNonEmpty(a.gatewayCACert, a.getenv("MATTERSYNC_GATEWAY_CACERT")))
+	if err != nil {
+		return nil, err
+	}
+	hc.Timeout = 5 * time.Minute
+	var tokens client.TokenSource
+	switch t := a.getenv("MATTERSYNC_GATEWAY_TOKEN"); {
+	case t != "":
+		tokens = client.StaticToken(t)
+	case a.vault != nil:
+		tokens = a.vault
+	default:
+		adm, err := a.connect(ctx)
+		if err != nil {
+			return nil, err
+		}
+		// The Vault session lives as long as the command; the process
+		// exits right after.
+		context.AfterFunc(ctx, func() { adm.Close() })
+		tokens = adm
+	}
+	host, _ := os.Hostname()
+	dev := "mattersync-admin"
+	if host != "" && api.ValidDevice("admin@"+host) {
+		dev = "admin@" + host
+	}
+	c, err := client.New(url, tokens, client.Options{HTTPClient: hc, Device: dev})
+	if err != nil {
+		return nil, err
+	}
+	a.gw = c
+	return c, nil
+}
+
 func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.stdout, format, args...) }
 
 // progress prints each step of a multi-step command as it completes.
-func (a *app) progress(s kms.Step) {
-	if s.Err != nil {
+func (a *app) progress(s admin.Step) {
+	switch {
+	case s.Name == "":
+		a.printf("%s\n", s.Detail)
+	case s.Err != nil:
 		a.printf("  FAILED %s: %v\n", s.Name, s.Err)
-		return
+	case s.Warning:
+		a.printf("  WARNING %s: %s\n", s.Name, s.Detail)
+	default:
+		a.printf("  ok     %s: %s\n", s.Name, s.Detail)
 	}
-	a.printf("  ok     %s: %s\n", s.Name, s.Detail)
 }
 
 // usage marks bad command lines and input: exit code 2.
@@ -201,15 +265,16 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
-// exitCode maps an error, from kms, the gateway client or the commands, to
-// the process exit code and a hint for IT. It is the one place that does:
-// every error names its kind in the shared vocabulary (internal/fault).
+// exitCode maps an error, from kms, the gateway client, the admin package
+// or the commands, to the process exit code and a hint for IT. It is the
+// one place that does: every error names its kind in the shared
+// vocabulary (internal/fault).
 func exitCode(err error) (int, string) {
 	// cobra reports these without a type to match.
 	if msg := err.Error(); strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "required flag") {
 		return exitUsage, "see --help"
 	}
-	// Hints name Vault only for Vault's own failures.
+	// The hints are about Vault: only for Vault's own failures.
 	var ke *kms.Error
 	vault := errors.As(err, &ke)
 	hint := func(s string) string {

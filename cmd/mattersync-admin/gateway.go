@@ -1,19 +1,13 @@
 package main
 
 // The gateway-facing commands: audit verify/export/report, legal hold,
-// deny list, epochs, usage; and the gateway admin client behind `user
-// revoke`'s deny step, the epoch step of the commands that create or
-// rotate epochs, and `matter shred`'s hold check.
+// deny list, epochs, usage.
 
 import (
-	"context"
 	"crypto/ed25519"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -23,141 +17,24 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mattersync/mattersync/admin"
 	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/client"
-	"github.com/mattersync/mattersync/gateway/store/postgres"
-	"github.com/mattersync/mattersync/gateway/store/sqlite"
 )
 
-// gatewayAccess builds authenticated gateway admin clients.
-type gatewayAccess struct {
-	a      *app
-	caCert string
-}
-
-// addGatewayCommands registers the gateway commands and wires the gateway
-// client into revoke and shred (unless a test set its own hooks).
+// addGatewayCommands registers the gateway commands.
 func addGatewayCommands(root *cobra.Command, a *app) {
-	g := &gatewayAccess{a: a}
-	root.PersistentFlags().StringVar(&g.caCert, "gateway-cacert", "", "PEM file of CAs for the gateway's TLS (default $MATTERSYNC_GATEWAY_CACERT)")
-	if a.newDenyLister == nil {
-		a.newDenyLister = func(ctx context.Context, url string) (denyLister, error) { return g.client(ctx, url) }
-	}
-	if a.newHoldChecker == nil {
-		a.newHoldChecker = clientAs(g, func(c *client.Client) holdChecker { return holds{c} })
-	}
-	if a.newEpochSetter == nil {
-		a.newEpochSetter = clientAs(g, func(c *client.Client) epochSetter { return epochs{c} })
-	}
-	if a.newReissuer == nil {
-		a.newReissuer = clientAs(g, func(c *client.Client) reissuer { return reissues{c} })
-	}
 	auditCmd := &cobra.Command{Use: "audit", Short: "verify, export and report on the gateway's audit log"}
-	auditCmd.AddCommand(g.auditVerifyCmd(), g.auditExportCmd(), g.auditReportCmd())
+	auditCmd.AddCommand(auditVerifyCmd(a), auditExportCmd(a), auditReportCmd(a))
 	hold := &cobra.Command{Use: "hold", Short: "legal hold: a matter on hold refuses deletes, purges and shredding"}
-	hold.AddCommand(g.holdCmd("on"), g.holdCmd("off"), g.holdCmd("show"))
+	hold.AddCommand(holdCmd(a, "on"), holdCmd(a, "off"), holdCmd(a, "show"))
 	deny := &cobra.Command{Use: "deny", Short: "the gateway deny list (`user revoke` adds to it; these are for repairs)"}
-	deny.AddCommand(g.denyAddCmd(), g.denyRemoveCmd(), g.denyListCmd(), g.denyReissueCmd())
+	deny.AddCommand(denyAddCmd(a), denyRemoveCmd(a), denyListCmd(a), denyReissueCmd(a))
 	epoch := &cobra.Command{Use: "epoch", Short: "the epoch the gateway enforces per matter (`matter create|rotate|remove|screen` and `user revoke` set it; these are for repairs)"}
-	epoch.AddCommand(g.epochSetCmd(), g.epochShowCmd())
-	root.AddCommand(auditCmd, hold, deny, epoch, g.usageCmd())
-}
-
-// holds adapts the client to the shred command's holdChecker.
-// clientAs builds the hook that makes a gateway client for a URL and
-// hands it out as wrap makes it.
-func clientAs[T any](g *gatewayAccess, wrap func(*client.Client) T) func(context.Context, string) (T, error) {
-	return func(ctx context.Context, url string) (T, error) {
-		c, err := g.client(ctx, url)
-		if err != nil {
-			var none T
-			return none, err
-		}
-		return wrap(c), nil
-	}
-}
-
-type holds struct{ c *client.Client }
-
-func (h holds) OnHold(ctx context.Context, matter string) (bool, error) {
-	st, err := h.c.Hold(ctx, matter)
-	return st.On, err
-}
-
-// reissues adapts the client to the reissue step's reissuer.
-type reissues struct{ c *client.Client }
-
-func (r reissues) Reissue(ctx context.Context, entityID, reason string) (time.Time, error) {
-	st, err := r.c.Reissue(ctx, entityID, reason)
-	return st.NotBefore, err
-}
-
-// epochs adapts the client to the epoch step's epochSetter.
-type epochs struct{ c *client.Client }
-
-// RaiseEpoch sets matter's epoch; a gateway already at a higher epoch (a
-// later rotation, or a commit under it) is what the step wants, not an
-// error.
-func (e epochs) RaiseEpoch(ctx context.Context, matter string, epoch uint32) (uint32, error) {
-	ep, err := e.c.SetEpoch(ctx, matter, epoch)
-	var ce *client.Error
-	if errors.As(err, &ce) && ce.Body.Code == api.CodeStaleEpoch && ce.Body.CurrentEpoch > epoch {
-		return ce.Body.CurrentEpoch, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return ep.Epoch, nil
-}
-
-// client returns a gateway client authenticated as the admin: with
-// $MATTERSYNC_GATEWAY_TOKEN (an identity token, e.g. from `mattersync-admin
-// vault identity-token`) or else an identity token of the Vault login.
-func (g *gatewayAccess) client(ctx context.Context, url string) (*client.Client, error) {
-	if url == "" {
-		return nil, usage(errors.New("gateway not configured (--gateway or MATTERSYNC_GATEWAY_URL)"))
-	}
-	hc, err := client.HTTPClient(firstNonEmpty(g.caCert, g.a.getenv("MATTERSYNC_GATEWAY_CACERT")))
-	if err != nil {
-		return nil, usage(err)
-	}
-	hc.Timeout = 5 * time.Minute
-	var tokens client.TokenSource
-	if t := g.a.getenv("MATTERSYNC_GATEWAY_TOKEN"); t != "" {
-		tokens = client.StaticToken(t)
-	} else {
-		adm, err := g.a.connect(ctx)
-		if err != nil {
-			return nil, err
-		}
-		// The Vault session lives as long as the command; the process
-		// exits right after.
-		context.AfterFunc(ctx, func() { adm.Close() })
-		tokens = adm
-	}
-	host, _ := os.Hostname()
-	dev := "mattersync-admin"
-	if host != "" && api.ValidDevice("admin@"+host) {
-		dev = "admin@" + host
-	}
-	c, err := client.New(url, tokens, client.Options{HTTPClient: hc, Device: dev})
-	if err != nil {
-		return nil, usage(err)
-	}
-	return c, nil
-}
-
-// run connects and runs f.
-func (g *gatewayAccess) run(f func(cmd *cobra.Command, c *client.Client, args []string) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		c, err := g.client(cmd.Context(), g.a.gateway())
-		if err != nil {
-			return err
-		}
-		return f(cmd, c, args)
-	}
+	epoch.AddCommand(epochSetCmd(a), epochShowCmd(a))
+	root.AddCommand(auditCmd, hold, deny, epoch, usageCmd(a))
 }
 
 // parseWhen reads a time: RFC 3339, a date (UTC midnight), or an age such
@@ -183,7 +60,7 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, usage(fmt.Errorf("%q is not a time (RFC 3339, YYYY-MM-DD, or an age like 90d or 12h)", s))
 }
 
-func (g *gatewayAccess) auditVerifyCmd() *cobra.Command {
+func auditVerifyCmd(a *app) *cobra.Command {
 	var offline, pubKeys, expect []string
 	var interval, maxAge time.Duration
 	cmd := &cobra.Command{
@@ -223,11 +100,11 @@ Exits 0 if the chain is intact, 1 if it is broken.`,
 				if cmd.Flags().Changed("checkpoint-interval") {
 					return usage(errors.New("--checkpoint-interval is for --store: the gateway knows its own"))
 				}
-				c, err := g.client(cmd.Context(), g.a.gateway())
-				if err != nil {
+				if _, err := a.openGateway(cmd.Context()); err != nil {
 					return err
 				}
-				if rep, err = c.AuditVerify(cmd.Context(), client.VerifyOptions{MaxCheckpointAge: maxAge, Expect: anchors}); err != nil {
+				var err error
+				if rep, err = a.session(nil).VerifyAudit(cmd.Context(), client.VerifyOptions{MaxCheckpointAge: maxAge, Expect: anchors}); err != nil {
 					return err
 				}
 			} else {
@@ -242,27 +119,23 @@ Exits 0 if the chain is intact, 1 if it is broken.`,
 					}
 					keys = append(keys, k)
 				}
-				src, closeSrc, err := openAuditStore(cmd.Context(), offline[0], g.a.stderr)
-				if err != nil {
-					return err
-				}
-				defer closeSrc()
 				opts := audit.VerifyOptions{CheckpointInterval: interval, MaxCheckpointAge: maxAge, Expect: anchors}
-				if rep, err = audit.Verify(cmd.Context(), src, keys, opts); err != nil {
+				var err error
+				if rep, err = admin.VerifyStore(cmd.Context(), offline[0], keys, opts, a.stderr); err != nil {
 					return err
 				}
 			}
-			g.a.printf("records: %d, checkpoints: %d, last checkpoint at record %d, head %s\n", rep.Records, rep.Checkpoints, rep.LastCheckpoint, rep.Head)
+			a.printf("records: %d, checkpoints: %d, last checkpoint at record %d, head %s\n", rep.Records, rep.Checkpoints, rep.LastCheckpoint, rep.Head)
 			if !rep.OK {
 				return fmt.Errorf("AUDIT LOG BROKEN at record %d: %s", rep.Problem.Seq, rep.Problem.Reason)
 			}
 			if rep.LastCheckpoint < rep.Records {
-				g.a.printf("note: records after %d are protected by their links only until the next checkpoint\n", rep.LastCheckpoint)
+				a.printf("note: records after %d are protected by their links only until the next checkpoint\n", rep.LastCheckpoint)
 			}
 			if len(anchors) > 0 {
-				g.a.printf("all %d expected checkpoints present\n", len(anchors))
+				a.printf("all %d expected checkpoints present\n", len(anchors))
 			}
-			g.a.printf("audit log intact\n")
+			a.printf("audit log intact\n")
 			return nil
 		},
 	}
@@ -272,30 +145,6 @@ Exits 0 if the chain is intact, 1 if it is broken.`,
 	cmd.Flags().DurationVar(&interval, "checkpoint-interval", time.Minute, "with --store: the gateways' audit.checkpoint_interval")
 	cmd.Flags().DurationVar(&maxAge, "max-checkpoint-age", 0, "fail if records not covered by a checkpoint span longer than this (default 5 checkpoint intervals)")
 	return cmd
-}
-
-// openAuditStore opens a store read-only for offline verification.
-func openAuditStore(ctx context.Context, spec string, warn io.Writer) (audit.Source, func(), error) {
-	switch {
-	case strings.HasPrefix(spec, "sqlite:"):
-		s, err := sqlite.OpenReadOnly(ctx, strings.TrimPrefix(spec, "sqlite:"))
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, func() { s.Close() }, nil
-	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
-		if u, err := url.Parse(spec); err == nil {
-			if m := u.Query().Get("sslmode"); m != "verify-full" && m != "verify-ca" {
-				fmt.Fprintf(warn, "WARNING --store: sslmode=%s does not verify the database server (use sslmode=verify-full)\n", firstNonEmpty(m, "prefer"))
-			}
-		}
-		s, err := postgres.Open(ctx, spec, postgres.Options{NoMigrate: true, MaxConns: 2})
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, func() { s.Close() }, nil
-	}
-	return nil, nil, usage(fmt.Errorf("--store %q: use sqlite:<path> or a postgres:// URL", spec))
 }
 
 // exportFlags are the filters shared by export and report.
@@ -324,31 +173,23 @@ func (f *exportFlags) query() (client.AuditQuery, error) {
 	return client.AuditQuery{Since: since, Until: until, Matter: f.matter, User: f.user, Entity: f.entity}, nil
 }
 
-func csvHeader() []string {
-	return []string{"seq", "time", "entity", "user", "device", "source", "matter", "action", "object", "result", "status", "bytes", "request_id", "prev_hash", "hash"}
-}
-
-func csvRow(r *audit.Record) []string {
-	return []string{strconv.FormatInt(r.Seq, 10), r.Time.Format(time.RFC3339Nano), r.Entity, r.User, r.Device, r.Source, r.Matter,
-		r.Action, r.Object, r.Result, strconv.Itoa(r.Status), strconv.FormatInt(r.Bytes, 10), r.RequestID, r.PrevHash.String(), r.Hash.String()}
-}
-
-func (g *gatewayAccess) auditExportCmd() *cobra.Command {
+func auditExportCmd(a *app) *cobra.Command {
 	var f exportFlags
 	var formatName, out string
 	cmd := &cobra.Command{
 		Use:   "export [--since T] [--until T] [--matter M] [--user U] --format jsonl|csv",
 		Short: "export audit records (JSON lines for a SIEM, or CSV)",
 		Args:  args(cobra.NoArgs),
-		RunE: g.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
 			q, err := f.query()
 			if err != nil {
 				return err
 			}
-			if formatName != "jsonl" && formatName != "csv" {
+			format := admin.ExportFormat(formatName)
+			if format != admin.JSONLines && format != admin.CSV {
 				return usage(fmt.Errorf("--format %q: use jsonl or csv", formatName))
 			}
-			w := g.a.stdout
+			w := a.stdout
 			if out != "" && out != "-" {
 				fh, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 				if err != nil {
@@ -357,27 +198,11 @@ func (g *gatewayAccess) auditExportCmd() *cobra.Command {
 				defer fh.Close()
 				w = fh
 			}
-			var write func(*audit.Record) error
-			var flush func() error
-			switch formatName {
-			case "jsonl":
-				enc := json.NewEncoder(w)
-				write, flush = func(r *audit.Record) error { return enc.Encode(r) }, func() error { return nil }
-			case "csv":
-				cw := csv.NewWriter(w)
-				cw.Write(csvHeader())
-				write = func(r *audit.Record) error { return cw.Write(csvRow(r)) }
-				flush = func() error { cw.Flush(); return cw.Error() }
-			}
-			n := 0
-			err = c.AuditExport(cmd.Context(), q, func(r *audit.Record) error { n++; return write(r) })
-			if ferr := flush(); err == nil {
-				err = ferr
-			}
+			n, err := s.ExportAudit(cmd.Context(), q, format, w)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.a.stderr, "%d records exported\n", n)
+			fmt.Fprintf(a.stderr, "%d records exported\n", n)
 			return nil
 		}),
 	}
@@ -387,23 +212,14 @@ func (g *gatewayAccess) auditExportCmd() *cobra.Command {
 	return cmd
 }
 
-// touch is what a user did on one matter, for the breach-scoping report.
-type touch struct {
-	first, last       time.Time
-	actions           map[string]int
-	denied            int
-	bytesIn, bytesOut int64
-	objects           map[string]bool
-}
-
-func (g *gatewayAccess) auditReportCmd() *cobra.Command {
+func auditReportCmd(a *app) *cobra.Command {
 	var f exportFlags
 	var showObjects bool
 	cmd := &cobra.Command{
 		Use:   "report --user U --since T [--until T] [--matter M]",
 		Short: "breach scoping: every matter and object a user touched in a time range",
 		Args:  args(cobra.NoArgs),
-		RunE: g.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
 			if f.user == "" && f.entity == "" {
 				return usage(errors.New("--user or --entity is required"))
 			}
@@ -414,70 +230,35 @@ func (g *gatewayAccess) auditReportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			by := map[string]*touch{}
-			err = c.AuditExport(cmd.Context(), q, func(r *audit.Record) error {
-				t := by[r.Matter]
-				if t == nil {
-					t = &touch{first: r.Time, actions: map[string]int{}, objects: map[string]bool{}}
-					by[r.Matter] = t
-				}
-				t.last = r.Time
-				if r.Result != audit.ResultOK {
-					t.denied++
-					return nil
-				}
-				t.actions[r.Action]++
-				if r.Object != "" && r.Matter != "" {
-					t.objects[r.Action+" "+r.Object] = true
-				}
-				switch r.Action {
-				case "chunk.get", "file.get":
-					t.bytesOut += r.Bytes
-				case "chunk.put", "file.commit":
-					t.bytesIn += r.Bytes
-				}
-				return nil
-			})
+			act, err := s.Activity(cmd.Context(), q)
 			if err != nil {
 				return err
 			}
-			who := firstNonEmpty(f.user, f.entity)
-			g.a.printf("activity of %s from %s to %s\n", who, q.Since.Format(time.RFC3339), firstNonEmpty(f.until, "now"))
-			if len(by) == 0 {
-				g.a.printf("no records\n")
+			a.printf("activity of %s from %s to %s\n", firstNonEmpty(f.user, f.entity), q.Since.Format(time.RFC3339), firstNonEmpty(f.until, "now"))
+			if len(act) == 0 {
+				a.printf("no records\n")
 				return nil
 			}
-			matters := make([]string, 0, len(by))
-			for m := range by {
-				matters = append(matters, m)
-			}
-			slices.Sort(matters)
-			tw := tabwriter.NewWriter(g.a.stdout, 2, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "MATTER\tFIRST\tLAST\tREAD\tWRITTEN\tOBJECTS\tREFUSED\tACTIONS")
-			for _, m := range matters {
-				t := by[m]
+			for _, t := range act {
 				var acts []string
-				for a, n := range t.actions {
+				for a, n := range t.Actions {
 					acts = append(acts, fmt.Sprintf("%s=%d", a, n))
 				}
 				slices.Sort(acts)
-				name := m
+				name := t.Matter
 				if name == "" {
 					name = "(none)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", name, t.first.Format(time.RFC3339), t.last.Format(time.RFC3339),
-					t.bytesOut, t.bytesIn, len(t.objects), t.denied, strings.Join(acts, " "))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", name, t.First.Format(time.RFC3339), t.Last.Format(time.RFC3339),
+					t.BytesRead, t.BytesWritten, len(t.Objects), t.Refused, strings.Join(acts, " "))
 			}
 			tw.Flush()
 			if showObjects {
-				for _, m := range matters {
-					objs := make([]string, 0, len(by[m].objects))
-					for o := range by[m].objects {
-						objs = append(objs, o)
-					}
-					slices.Sort(objs)
-					for _, o := range objs {
-						g.a.printf("%s %s\n", m, o)
+				for _, t := range act {
+					for _, o := range t.Objects {
+						a.printf("%s %s\n", t.Matter, o)
 					}
 				}
 			}
@@ -501,7 +282,7 @@ func printHold(a *app, h api.Hold) {
 	a.printf("matter %s: ON LEGAL HOLD since %s, set by %s: %s\n", h.Matter, h.Time.Format(time.RFC3339), h.ChangedBy, h.Reason)
 }
 
-func (g *gatewayAccess) holdCmd(what string) *cobra.Command {
+func holdCmd(a *app, what string) *cobra.Command {
 	var reason string
 	short := map[string]string{
 		"on":   "put a matter on legal hold: deletes, purges and shredding are refused",
@@ -512,7 +293,7 @@ func (g *gatewayAccess) holdCmd(what string) *cobra.Command {
 		Use:   what + " <matter>",
 		Short: short,
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: g.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
 			var h api.Hold
 			var err error
 			switch what {
@@ -520,16 +301,16 @@ func (g *gatewayAccess) holdCmd(what string) *cobra.Command {
 				if strings.TrimSpace(reason) == "" {
 					return usage(errors.New("--reason is required (e.g. the case or instruction)"))
 				}
-				h, err = c.SetHold(cmd.Context(), args[0], reason)
+				h, err = s.SetHold(cmd.Context(), args[0], reason)
 			case "off":
-				h, err = c.ReleaseHold(cmd.Context(), args[0])
+				h, err = s.ReleaseHold(cmd.Context(), args[0])
 			default:
-				h, err = c.Hold(cmd.Context(), args[0])
+				h, err = s.Hold(cmd.Context(), args[0])
 			}
 			if err != nil {
 				return err
 			}
-			printHold(g.a, h)
+			printHold(a, h)
 			return nil
 		}),
 	}
@@ -539,17 +320,17 @@ func (g *gatewayAccess) holdCmd(what string) *cobra.Command {
 	return cmd
 }
 
-func (g *gatewayAccess) denyAddCmd() *cobra.Command {
+func denyAddCmd(a *app) *cobra.Command {
 	var name, reason string
 	cmd := &cobra.Command{
 		Use:   "add <entity-id> [--name N] [--reason R]",
 		Short: "refuse an entity at every gateway replica (within a second); its devices are told to wipe",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: g.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			if err := c.Deny(cmd.Context(), args[0], name, reason); err != nil {
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
+			if err := s.Deny(cmd.Context(), args[0], name, reason); err != nil {
 				return err
 			}
-			g.a.printf("entity %s denied\n", args[0])
+			a.printf("entity %s denied\n", args[0])
 			return nil
 		}),
 	}
@@ -558,32 +339,32 @@ func (g *gatewayAccess) denyAddCmd() *cobra.Command {
 	return cmd
 }
 
-func (g *gatewayAccess) denyRemoveCmd() *cobra.Command {
+func denyRemoveCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove <entity-id>",
 		Short: "let an entity back in (its Vault entity must be re-enabled too)",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: g.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			if err := c.Undeny(cmd.Context(), args[0]); err != nil {
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
+			if err := s.Undeny(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			g.a.printf("entity %s removed from the deny list\n", args[0])
+			a.printf("entity %s removed from the deny list\n", args[0])
 			return nil
 		}),
 	}
 }
 
-func (g *gatewayAccess) denyListCmd() *cobra.Command {
+func denyListCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "list the deny list and the reissue stamps",
 		Args:  args(cobra.NoArgs),
-		RunE: g.run(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-			list, err := c.Denials(cmd.Context())
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
+			list, err := s.Denials(cmd.Context())
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(g.a.stdout, 2, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ENTITY\tNAME\tSINCE\tBY\tREASON")
 			for _, e := range list.Entries {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.EntityID, e.Name, e.Time.Format(time.RFC3339), e.CreatedBy, e.Reason)
@@ -594,7 +375,7 @@ func (g *gatewayAccess) denyListCmd() *cobra.Command {
 			if len(list.Reissue) == 0 {
 				return nil
 			}
-			g.a.printf("\ntokens issued before these times are refused:\n")
+			a.printf("\ntokens issued before these times are refused:\n")
 			fmt.Fprintln(tw, "ENTITY\tNOT BEFORE\tBY\tREASON")
 			for _, r := range list.Reissue {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.EntityID, r.NotBefore.Format(time.RFC3339), r.SetBy, r.Reason)
@@ -604,7 +385,7 @@ func (g *gatewayAccess) denyListCmd() *cobra.Command {
 	}
 }
 
-func (g *gatewayAccess) denyReissueCmd() *cobra.Command {
+func denyReissueCmd(a *app) *cobra.Command {
 	var reason string
 	cmd := &cobra.Command{
 		Use:   "reissue <entity-id> [--reason R]",
@@ -615,12 +396,12 @@ changing someone's groups in Vault by hand. Until then the entity's
 tokens keep the groups they were issued with until they expire
 (vault.max_token_lifetime at the gateway, 15m by default).`,
 		Args: args(cobra.ExactArgs(1)),
-		RunE: g.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			st, err := c.Reissue(cmd.Context(), args[0], reason)
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
+			st, err := s.Reissue(cmd.Context(), args[0], reason)
 			if err != nil {
 				return err
 			}
-			g.a.printf("entity %s: identity tokens issued before %s are refused\n", st.EntityID, st.NotBefore.Format(time.RFC3339))
+			a.printf("entity %s: identity tokens issued before %s are refused\n", st.EntityID, st.NotBefore.Format(time.RFC3339))
 			return nil
 		}),
 	}
@@ -628,7 +409,7 @@ tokens keep the groups they were issued with until they expire
 	return cmd
 }
 
-func (g *gatewayAccess) epochSetCmd() *cobra.Command {
+func epochSetCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "set <matter> <epoch>",
 		Short: "make the gateway refuse uploads sealed under epochs below <epoch> (never lowers it)",
@@ -637,60 +418,60 @@ their "gateway epoch" step failed or no gateway was configured, with the epoch
 they printed. Setting the current epoch again changes nothing; a lower one is
 refused (exit 9).`,
 		Args: args(cobra.ExactArgs(2)),
-		RunE: g.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
 			n, err := strconv.ParseUint(args[1], 10, 32)
 			if err != nil || n == 0 {
 				return usage(fmt.Errorf("epoch %q: want an integer from 1 to %d", args[1], ^uint32(0)))
 			}
-			ep, err := c.SetEpoch(cmd.Context(), args[0], uint32(n))
+			ep, err := s.SetEpoch(cmd.Context(), args[0], uint32(n))
 			if err != nil {
 				return err
 			}
 			if ep.Previous == ep.Epoch {
-				g.a.printf("matter %s: gateway already at epoch %d\n", ep.Matter, ep.Epoch)
+				a.printf("matter %s: gateway already at epoch %d\n", ep.Matter, ep.Epoch)
 				return nil
 			}
-			g.a.printf("matter %s: gateway at epoch %d (was %d): uploads sealed under older epochs are refused\n", ep.Matter, ep.Epoch, ep.Previous)
+			a.printf("matter %s: gateway at epoch %d (was %d): uploads sealed under older epochs are refused\n", ep.Matter, ep.Epoch, ep.Previous)
 			return nil
 		}),
 	}
 }
 
-func (g *gatewayAccess) epochShowCmd() *cobra.Command {
+func epochShowCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show <matter>",
 		Short: "show the epoch the gateway enforces for a matter",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: g.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			ep, err := c.Epoch(cmd.Context(), args[0])
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
+			ep, err := s.Epoch(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			if ep.Epoch == 0 {
-				g.a.printf("matter %s: the gateway has seen no epoch yet (it refuses nothing for it)\n", ep.Matter)
+				a.printf("matter %s: the gateway has seen no epoch yet (it refuses nothing for it)\n", ep.Matter)
 				return nil
 			}
-			g.a.printf("matter %s: gateway at epoch %d\n", ep.Matter, ep.Epoch)
+			a.printf("matter %s: gateway at epoch %d\n", ep.Matter, ep.Epoch)
 			return nil
 		}),
 	}
 }
 
-func (g *gatewayAccess) usageCmd() *cobra.Command {
+func usageCmd(a *app) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "usage <matter>",
 		Short: "what a matter stores at the gateway: chunks, files, versions, bytes",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: g.run(func(cmd *cobra.Command, c *client.Client, args []string) error {
-			u, err := c.Usage(cmd.Context(), args[0])
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
+			u, err := s.Usage(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return json.NewEncoder(g.a.stdout).Encode(u)
+				return json.NewEncoder(a.stdout).Encode(u)
 			}
-			g.a.printf("matter %s: %d chunks (%d bytes), %d files, %d versions (%d manifest bytes), change sequence %d\n",
+			a.printf("matter %s: %d chunks (%d bytes), %d files, %d versions (%d manifest bytes), change sequence %d\n",
 				u.Matter, u.Chunks, u.ChunkBytes, u.Files, u.Versions, u.ManifestBytes, u.Seq)
 			return nil
 		}),

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mattersync/mattersync/internal/fault"
+	"github.com/mattersync/mattersync/admin"
 	"github.com/mattersync/mattersync/kms"
 )
 
@@ -26,11 +26,13 @@ KV v2 mounts, the identity token key and role, the agent and admin policies
 (from configs/vault, embedded), the group mattersync-admins, and with
 --userpass a userpass auth mount. Running it again changes nothing.`,
 		Args: args(cobra.NoArgs),
-		RunE: withAdmin(a, func(cmd *cobra.Command, adm *kms.Admin, _ []string) error {
-			if _, err := adm.Init(cmd.Context(), opt, a.progress); err != nil {
+		RunE: withSession(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
+			tc, err := s.InitVault(cmd.Context(), opt)
+			if err != nil {
 				return err
 			}
-			return printTokenConfig(cmd, a, adm)
+			printTokenConfig(a, tc)
+			return nil
 		}),
 	}
 	cmd.Flags().BoolVar(&opt.Userpass, "userpass", false, "enable the userpass auth mount (dev/test, small firms without OIDC/LDAP)")
@@ -45,31 +47,18 @@ func vaultStatusCmd(a *app) *cobra.Command {
 		Use:   "status",
 		Short: "check the Vault set-up without changing it (vault init --dry-run)",
 		Args:  args(cobra.NoArgs),
-		RunE: withAdmin(a, func(cmd *cobra.Command, adm *kms.Admin, _ []string) error {
-			steps, err := adm.Init(cmd.Context(), kms.InitOptions{DryRun: true}, a.progress)
-			if err != nil {
-				return err
+		RunE: withSession(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
+			tc, err := s.VaultStatus(cmd.Context())
+			if tc != (kms.TokenConfig{}) {
+				printTokenConfig(a, tc)
 			}
-			if err := printTokenConfig(cmd, a, adm); err != nil {
-				return err
-			}
-			for _, s := range steps {
-				if s.Detail != "unchanged" {
-					return fault.Errorf(fault.Incomplete, "mattersync is not fully set up in Vault: run `mattersync-admin vault init`")
-				}
-			}
-			return nil
+			return err
 		}),
 	}
 }
 
-func printTokenConfig(cmd *cobra.Command, a *app, adm *kms.Admin) error {
-	tc, err := adm.TokenConfig(cmd.Context())
-	if err != nil {
-		return err
-	}
+func printTokenConfig(a *app, tc kms.TokenConfig) {
 	a.printf("identity tokens: issuer %s\n                 audience %s\n                 jwks %s\n", tc.Issuer, tc.Audience, tc.JWKSURL)
-	return nil
 }
 
 func vaultTokenConfigCmd(a *app) *cobra.Command {
@@ -97,8 +86,8 @@ func vaultIdentityTokenCmd(a *app) *cobra.Command {
 		Use:   "identity-token",
 		Short: "print an identity token for your own Vault entity (a bearer credential for the gateway admin API, valid minutes)",
 		Args:  args(cobra.NoArgs),
-		RunE: withAdmin(a, func(cmd *cobra.Command, adm *kms.Admin, _ []string) error {
-			tok, err := adm.IdentityToken(cmd.Context())
+		RunE: withSession(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
+			tok, err := s.Vault.IdentityToken(cmd.Context())
 			if err != nil {
 				return err
 			}

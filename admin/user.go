@@ -1,0 +1,130 @@
+package admin
+
+// Users are Vault identity entities (kms); revoking one reaches the
+// gateway too: its deny list, and the epochs of the matters rotated.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/mattersync/mattersync/internal/fault"
+	"github.com/mattersync/mattersync/kms"
+)
+
+// UserOptions tune CreateUser.
+type UserOptions struct {
+	// Password of the userpass login; empty: a random one is generated
+	// and returned, once.
+	Password string
+	// Admin adds the user to kms.AdminGroup.
+	Admin bool
+}
+
+// NewUser is a created user.
+type NewUser struct {
+	kms.User
+	// Password is the generated password, to hand over securely; empty if
+	// UserOptions.Password was set.
+	Password string
+}
+
+// CreateUser creates a Vault entity named name with the agent policy, a
+// userpass login of the same name, and the alias tying them.
+func (s *Session) CreateUser(ctx context.Context, name string, opt UserOptions) (NewUser, error) {
+	pw, generated := opt.Password, ""
+	if pw == "" {
+		b := make([]byte, 18)
+		rand.Read(b) // never fails (crypto/rand)
+		pw = base64.RawURLEncoding.EncodeToString(b)
+		generated = pw
+	}
+	u, err := s.Vault.CreateUser(ctx, name, kms.UserOptions{Password: pw, Admin: opt.Admin})
+	if err != nil {
+		return NewUser{}, err
+	}
+	return NewUser{User: u, Password: generated}, nil
+}
+
+// ListUsers returns every user (Vault entity).
+func (s *Session) ListUsers(ctx context.Context) ([]kms.User, error) {
+	return s.Vault.ListUsers(ctx)
+}
+
+// User returns one user, with their groups and so their matters.
+func (s *Session) User(ctx context.Context, name string) (kms.User, error) {
+	return s.Vault.User(ctx, name)
+}
+
+// SetAdmin adds user to kms.AdminGroup (admin true) or removes them; it
+// reports whether anything changed.
+func (s *Session) SetAdmin(ctx context.Context, user string, admin bool) (bool, error) {
+	return s.Vault.SetAdmin(ctx, user, admin)
+}
+
+// RotatedMatter is a matter rotated by a revocation.
+type RotatedMatter struct {
+	Matter string
+	Epoch  uint32 // the epoch created for the revocation
+}
+
+// Revocation is what Revoke did, over every run for the same user.
+type Revocation struct {
+	User    kms.User
+	Groups  []string        // the groups the user was removed from
+	Rotated []RotatedMatter // by matter ID
+}
+
+// Revoke cuts a user off everywhere, running every step even if one fails
+// and safe to re-run: (1) the gateway's deny list, which also tells the
+// user's devices to wipe; (2) in Vault, disable the entity, revoke its
+// login tokens, delete its userpass login; (3) remove it from every
+// matter group and the admin group; (4) rotate every matter it could
+// read; (5) tell the gateway each new epoch. The error is that of the
+// first failed Vault step, else fault.Incomplete if only gateway steps
+// failed (or no gateway is configured), naming the repair. The result is
+// set as far as the revocation got, unless the user was not found.
+func (s *Session) Revoke(ctx context.Context, name, reason string) (Revocation, error) {
+	u, err := s.Vault.User(ctx, name)
+	if err != nil {
+		return Revocation{}, err
+	}
+	s.note("revoking %s (entity %s):", name, u.EntityID)
+	const denyStep = "gateway deny list and device wipe"
+	gwErr := s.deny(ctx, u, reason)
+	if gwErr != nil {
+		s.report(Step{Name: denyStep, Err: gwErr})
+	} else {
+		s.report(Step{Name: denyStep, Detail: "denied at " + s.GatewayURL})
+	}
+	rep, err := s.Vault.Revoke(ctx, name, s.kmsProgress())
+	rv := Revocation{User: u, Groups: rep.Groups}
+	for m, e := range rep.Rotated {
+		rv.Rotated = append(rv.Rotated, RotatedMatter{m, e})
+	}
+	slices.SortFunc(rv.Rotated, func(a, b RotatedMatter) int { return strings.Compare(a.Matter, b.Matter) })
+	// The user's old epoch keys must stop working for uploads now, not
+	// when their agents' caches expire.
+	var epochFailed []string
+	for _, r := range rv.Rotated {
+		if err := s.gatewayEpoch(ctx, r.Matter, r.Epoch); err != nil {
+			epochFailed = append(epochFailed, fmt.Sprintf("`mattersync-admin epoch set %s %d`", r.Matter, r.Epoch))
+		}
+	}
+	switch {
+	case err != nil:
+		return rv, fmt.Errorf("REVOCATION INCOMPLETE, re-run when fixed: %w", err)
+	case gwErr != nil:
+		also := ""
+		if len(epochFailed) > 0 {
+			also = "; the gateway epoch step failed too: run " + strings.Join(epochFailed, ", ")
+		}
+		return rv, fault.Errorf(fault.Incomplete, "REVOCATION INCOMPLETE: Vault steps done, gateway deny list step failed: %w; until it is done, identity tokens already issued to %s stay valid at the gateway for up to their lifetime and devices are not told to wipe%s", gwErr, name, also)
+	case len(epochFailed) > 0:
+		return rv, fault.Errorf(fault.Incomplete, "REVOCATION INCOMPLETE: Vault and deny list steps done, gateway epoch step failed for %d matters; until it is done, agents with cached keys of the old epochs can still upload there: run %s", len(epochFailed), strings.Join(epochFailed, ", "))
+	}
+	return rv, nil
+}
