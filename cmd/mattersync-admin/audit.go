@@ -1,0 +1,255 @@
+package main
+
+// The audit commands: verify, export, and the breach-scoping report.
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mattersync/mattersync/admin"
+	"github.com/mattersync/mattersync/gateway"
+	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/client"
+)
+
+// parseWhen reads a time: RFC 3339, a date (UTC midnight), or an age such
+// as 90d or 36h meaning that long ago.
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(d); err == nil && n >= 0 {
+			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, usage(fmt.Errorf("%q is not a time (RFC 3339, YYYY-MM-DD, or an age like 90d or 12h)", s))
+}
+
+func auditVerifyCmd(a *app) *cobra.Command {
+	var offline, pubKeys, expect []string
+	var interval, maxAge time.Duration
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "verify the audit hash chain and its signed checkpoints; name the first broken record",
+		Long: `Without --store, asks the gateway to verify its own log (against its
+checkpoint keys). With --store, reads the database directly, e.g. from a
+backup or with the gateway down, and trusts only the --public-key files:
+  --store sqlite:/var/lib/mattersync/gateway.db
+  --store postgres://user@db/mattersync   (password from PGPASSWORD)
+
+Besides every record's hash and link and every checkpoint's signature, it
+checks that the checkpoints form one chain (none deleted from the middle),
+that checkpoints exist where a signing gateway would have made them (no
+checkpoint while the records span more than 2 checkpoint intervals, or
+records not covered by one spanning more than --max-checkpoint-age), and
+that every --expect-checkpoint <seq>:<hash> is in the log and matches its
+record: take those from the gateway's "audit checkpoint signed" log lines
+kept by the SIEM (field "anchor"), which someone with write access to the
+database cannot change.
+Exits 0 if the chain is intact, 1 if it is broken.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var anchors []audit.Anchor
+			for _, e := range expect {
+				a, err := audit.ParseAnchor(e)
+				if err != nil {
+					return usage(fmt.Errorf("--expect-checkpoint: %w", err))
+				}
+				anchors = append(anchors, a)
+			}
+			if maxAge < 0 || interval <= 0 {
+				return usage(errors.New("--checkpoint-interval must be positive and --max-checkpoint-age not negative"))
+			}
+			var rep audit.Report
+			if len(offline) == 0 {
+				if cmd.Flags().Changed("checkpoint-interval") {
+					return usage(errors.New("--checkpoint-interval is for --store: the gateway knows its own"))
+				}
+				if _, err := a.openGateway(cmd.Context()); err != nil {
+					return err
+				}
+				var err error
+				if rep, err = a.session(nil).VerifyAudit(cmd.Context(), client.VerifyOptions{MaxCheckpointAge: maxAge, Expect: anchors}); err != nil {
+					return err
+				}
+			} else {
+				if len(pubKeys) == 0 {
+					return usage(errors.New("--store needs at least one --public-key (the gateway's audit-signing-key.pem.pub)"))
+				}
+				var keys []ed25519.PublicKey
+				for _, f := range pubKeys {
+					k, err := gateway.LoadPublicKey(f)
+					if err != nil {
+						return usage(err)
+					}
+					keys = append(keys, k)
+				}
+				opts := audit.VerifyOptions{CheckpointInterval: interval, MaxCheckpointAge: maxAge, Expect: anchors}
+				var err error
+				if rep, err = admin.VerifyStore(cmd.Context(), offline[0], keys, opts, a.stderr); err != nil {
+					return err
+				}
+			}
+			a.printf("records: %d, checkpoints: %d, last checkpoint at record %d, head %s\n", rep.Records, rep.Checkpoints, rep.LastCheckpoint, rep.Head)
+			if !rep.OK {
+				return fmt.Errorf("AUDIT LOG BROKEN at record %d: %s", rep.Problem.Seq, rep.Problem.Reason)
+			}
+			if rep.LastCheckpoint < rep.Records {
+				a.printf("note: records after %d are protected by their links only until the next checkpoint\n", rep.LastCheckpoint)
+			}
+			if len(anchors) > 0 {
+				a.printf("all %d expected checkpoints present\n", len(anchors))
+			}
+			a.printf("audit log intact\n")
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&offline, "store", nil, "verify this database directly instead of asking the gateway")
+	cmd.Flags().StringSliceVar(&pubKeys, "public-key", nil, "trusted checkpoint public key (PEM), repeatable; required with --store")
+	cmd.Flags().StringArrayVar(&expect, "expect-checkpoint", nil, "a checkpoint `<seq>:<hash>` from the gateway's log (SIEM) that must be in the log, repeatable")
+	cmd.Flags().DurationVar(&interval, "checkpoint-interval", time.Minute, "with --store: the gateways' audit.checkpoint_interval")
+	cmd.Flags().DurationVar(&maxAge, "max-checkpoint-age", 0, "fail if records not covered by a checkpoint span longer than this (default 5 checkpoint intervals)")
+	return cmd
+}
+
+// exportFlags are the filters shared by export and report.
+type exportFlags struct {
+	since, until, matter, user, entity string
+}
+
+func (f *exportFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.since, "since", "", "from this time (RFC 3339, YYYY-MM-DD, or an age like 90d)")
+	cmd.Flags().StringVar(&f.until, "until", "", "until this time, exclusive")
+	cmd.Flags().StringVar(&f.matter, "matter", "", "only this matter")
+	cmd.Flags().StringVar(&f.user, "user", "", "only this user name")
+	cmd.Flags().StringVar(&f.entity, "entity", "", "only this Vault entity ID")
+}
+
+func (f *exportFlags) query() (client.AuditQuery, error) {
+	now := time.Now()
+	since, err := parseWhen(f.since, now)
+	if err != nil {
+		return client.AuditQuery{}, err
+	}
+	until, err := parseWhen(f.until, now)
+	if err != nil {
+		return client.AuditQuery{}, err
+	}
+	return client.AuditQuery{Since: since, Until: until, Matter: f.matter, User: f.user, Entity: f.entity}, nil
+}
+
+func auditExportCmd(a *app) *cobra.Command {
+	var f exportFlags
+	var formatName, out string
+	cmd := &cobra.Command{
+		Use:   "export [--since T] [--until T] [--matter M] [--user U] --format jsonl|csv",
+		Short: "export audit records (JSON lines for a SIEM, or CSV)",
+		Args:  args(cobra.NoArgs),
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
+			q, err := f.query()
+			if err != nil {
+				return err
+			}
+			format := admin.ExportFormat(formatName)
+			if format != admin.JSONLines && format != admin.CSV {
+				return usage(fmt.Errorf("--format %q: use jsonl or csv", formatName))
+			}
+			w := a.stdout
+			if out != "" && out != "-" {
+				fh, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+				if err != nil {
+					return usage(err)
+				}
+				defer fh.Close()
+				w = fh
+			}
+			n, err := s.ExportAudit(cmd.Context(), q, format, w)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "%d records exported\n", n)
+			return nil
+		}),
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&formatName, "format", "jsonl", "jsonl or csv")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write to this file (mode 0600) instead of stdout")
+	return cmd
+}
+
+func auditReportCmd(a *app) *cobra.Command {
+	var f exportFlags
+	var showObjects bool
+	cmd := &cobra.Command{
+		Use:   "report --user U --since T [--until T] [--matter M]",
+		Short: "breach scoping: every matter and object a user touched in a time range",
+		Args:  args(cobra.NoArgs),
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
+			if f.user == "" && f.entity == "" {
+				return usage(errors.New("--user or --entity is required"))
+			}
+			if f.since == "" {
+				return usage(errors.New("--since is required (e.g. --since 90d)"))
+			}
+			q, err := f.query()
+			if err != nil {
+				return err
+			}
+			act, err := s.Activity(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			a.printf("activity of %s from %s to %s\n", firstNonEmpty(f.user, f.entity), q.Since.Format(time.RFC3339), firstNonEmpty(f.until, "now"))
+			if len(act) == 0 {
+				a.printf("no records\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "MATTER\tFIRST\tLAST\tREAD\tWRITTEN\tOBJECTS\tREFUSED\tACTIONS")
+			for _, t := range act {
+				var acts []string
+				for a, n := range t.Actions {
+					acts = append(acts, fmt.Sprintf("%s=%d", a, n))
+				}
+				slices.Sort(acts)
+				name := t.Matter
+				if name == "" {
+					name = "(none)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", name, t.First.Format(time.RFC3339), t.Last.Format(time.RFC3339),
+					t.BytesRead, t.BytesWritten, len(t.Objects), t.Refused, strings.Join(acts, " "))
+			}
+			tw.Flush()
+			if showObjects {
+				for _, t := range act {
+					for _, o := range t.Objects {
+						a.printf("%s %s\n", t.Matter, o)
+					}
+				}
+			}
+			return nil
+		}),
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&showObjects, "objects", true, "list every object touched (matter, action, object ID)")
+	return cmd
+}
