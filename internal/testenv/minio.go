@@ -22,6 +22,7 @@ type MinIOServer struct {
 // starting it on first use. Tests sharing it use their own Bucket.
 func MinIO(t testing.TB) *MinIOServer {
 	t.Helper()
+	skipShort(t, "MinIO")
 	shared.minioOnce.Do(func() {
 		shared.minio, shared.minioErr = startMinIO()
 		if shared.minioErr == nil {
@@ -37,6 +38,7 @@ func MinIO(t testing.TB) *MinIOServer {
 // NewMinIO starts a MinIO server for t alone, stopped when t ends.
 func NewMinIO(t testing.TB) *MinIOServer {
 	t.Helper()
+	skipShort(t, "MinIO")
 	m, err := startMinIO()
 	if err != nil {
 		unavailable(t, "%v", err)

@@ -18,6 +18,7 @@ const DefaultPostgresDSN = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 // drops it when t ends, and returns its DSN.
 func Postgres(t testing.TB) string {
 	t.Helper()
+	skipShort(t, "PostgreSQL")
 	admin := os.Getenv("MATTERSYNC_TEST_PG_DSN")
 	if admin == "" {
 		admin = DefaultPostgresDSN

@@ -5,7 +5,8 @@
 // directories, with credentials generated for the run, and stopped by Main.
 // Each test gets its own namespace (bucket, database, Vault mount) so tests
 // cannot see each other. A missing service skips the test with the command
-// that provides it, or fails it when CI=true.
+// that provides it, or fails it when CI=true. Under -short every test that
+// asks for a service is skipped: the short tier needs none.
 package testenv
 
 import (
@@ -67,6 +68,15 @@ func unavailable(t testing.TB, format string, args ...any) {
 		t.Fatalf("testenv: %s (CI=true: a missing service is a failure)", msg)
 	}
 	t.Skipf("testenv: %s", msg)
+}
+
+// skipShort skips t under -short: that tier runs without any service, so
+// a quick run never starts (or waits for) a server.
+func skipShort(t testing.TB, service string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("testenv: needs %s; skipped under -short", service)
+	}
 }
 
 // RandomHex returns n random bytes as hex: per-run credentials and names.

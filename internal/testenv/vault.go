@@ -28,6 +28,7 @@ var shared struct {
 // (mounts, matters, users): see Mount and RandomName.
 func Vault(t testing.TB) *VaultServer {
 	t.Helper()
+	skipShort(t, "Vault")
 	shared.vaultOnce.Do(func() {
 		shared.vault, shared.vaultErr = startVault()
 		if shared.vaultErr == nil {
@@ -44,6 +45,7 @@ func Vault(t testing.TB) *VaultServer {
 // tests that seal, restart or otherwise disturb the server.
 func NewVault(t testing.TB) *VaultServer {
 	t.Helper()
+	skipShort(t, "Vault")
 	v, err := startVault()
 	if err != nil {
 		unavailable(t, "%v", err)
