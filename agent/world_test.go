@@ -2,23 +2,19 @@ package agent_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/mattersync/mattersync/agent"
+	"github.com/mattersync/mattersync/agent/agenttest"
 	"github.com/mattersync/mattersync/agent/index"
-	"github.com/mattersync/mattersync/gateway"
-	"github.com/mattersync/mattersync/gateway/auth"
-	"github.com/mattersync/mattersync/gateway/blob"
 	"github.com/mattersync/mattersync/gateway/client"
-	"github.com/mattersync/mattersync/gateway/store/sqlite"
+	"github.com/mattersync/mattersync/gateway/gatewaytest"
 	"github.com/mattersync/mattersync/internal/testenv"
 	"github.com/mattersync/mattersync/kms"
 	"github.com/mattersync/mattersync/kms/kmstest"
@@ -26,66 +22,60 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// world is one matter on real Vault (kmstest), a real in-process gateway
-// on SQLite and real MinIO, and agents driven one pass at a time: the
-// harness for the agent's integration tests, which can also play the
-// attacker (a member calling the API directly, a local user planting
-// links).
+// world is one matter on a Vault, an in-process gateway (gatewaytest) and
+// agents driven one pass at a time: the harness for the agent's
+// integration tests, which can also play the attacker (a member calling the
+// API directly, a local user planting links).
+//
+// A real world (newWorld) is a real Vault (kmstest) and a gateway on SQLite
+// and MinIO; a fake world (newFakeWorld) is agenttest.Fake and a gateway on
+// SQLite and in-memory blobs, with no service at all. Scenarios written for
+// both run through eachWorld.
 type world struct {
-	t       *testing.T
-	vault   *kmstest.Env
-	matter  string
-	gateway string // URL
+	t      *testing.T
+	v      agenttest.Vault // matters, members and logins, real or fake
+	vault  *kmstest.Env    // the real Vault; nil in a fake world
+	gw     *gatewaytest.Gateway
+	matter string
+	// gateway is gw.URL.
+	gateway string
 }
 
+// newWorld returns a real world.
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("integration test: real Vault and MinIO")
 	}
 	v := kmstest.Setup(t)
-	w := &world{t: t, vault: v, matter: v.Matter(t)}
-	m := testenv.MinIO(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	tc := v.TokenConfig(t)
-	verifier, err := auth.NewVerifier(ctx, auth.Config{JWKSURL: tc.JWKSURL, Issuer: tc.Issuer, Audience: tc.Audience})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gateway.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blob.New(blob.Config{Endpoint: m.Endpoint, Bucket: m.Bucket(t), AccessKey: m.AccessKey, SecretKey: m.SecretKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	cfg := gateway.DefaultConfig()
-	cfg.Listen, cfg.InsecureDev = "127.0.0.1:0", true
-	cfg.Limits.RequestsPerSecond, cfg.Limits.Burst = 1e6, 1e6
-	cfg.Limits.PollInterval = 50 * time.Millisecond
-	srv, err := gateway.New(ctx, cfg, gateway.Deps{Store: st, Blobs: blobs, Verifier: verifier, SigningKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { srv.Run(ctx); close(done) }()
-	hs := httptest.NewServer(srv.Handler())
-	w.gateway = hs.URL
-	t.Cleanup(func() {
-		hs.Close()
-		cancel()
-		<-done
-		st.Close()
-	})
+	return setupWorld(t, agenttest.Real(v), v, gatewaytest.Options{MinIO: true})
+}
+
+// newFakeWorld returns a world of fakes: seconds, no services.
+func newFakeWorld(t *testing.T) *world {
+	t.Helper()
+	return setupWorld(t, agenttest.NewFake(t), nil, gatewaytest.Options{})
+}
+
+func setupWorld(t *testing.T, v agenttest.Vault, env *kmstest.Env, o gatewaytest.Options) *world {
+	t.Helper()
+	w := &world{t: t, v: v, vault: env, matter: v.Matter(t)}
+	w.gw = v.Gateway(t, o)
+	w.gateway = w.gw.URL
 	return w
+}
+
+// eachWorld runs f in a fake world and, unless -short, in a real one: the
+// same scenario on both.
+func eachWorld(t *testing.T, f func(w *world)) {
+	t.Run("fake", func(t *testing.T) { f(newFakeWorld(t)) })
+	t.Run("real", func(t *testing.T) { f(newWorld(t)) })
 }
 
 // member creates a user with role in the world's matter.
 func (w *world) member(role kms.Role) kmstest.User {
-	u := w.vault.User(w.t, false)
-	w.vault.Grant(w.t, w.matter, u, role)
+	u := w.v.User(w.t, false)
+	w.v.Grant(w.t, w.matter, u, role)
 	return u
 }
 
@@ -115,7 +105,10 @@ func (w *world) agentAt(u kmstest.User, root, dataDir string) *testAgent {
 func (w *world) config(u kmstest.User, root, dataDir string) agent.Config {
 	cfg := agent.DefaultConfig()
 	cfg.Gateway.URL = w.gateway
-	cfg.Vault.Address, cfg.Vault.Username, cfg.Vault.Layout = w.vault.Config.Address, u.Name, w.vault.Config.Layout
+	cfg.Vault.Address, cfg.Vault.Username = "http://vault.invalid:8200", u.Name // the agent gets its keys from w.v
+	if w.vault != nil {
+		cfg.Vault.Address, cfg.Vault.Layout = w.vault.Config.Address, w.vault.Config.Layout
+	}
 	cfg.Root, cfg.DataDir, cfg.DeviceName = root, dataDir, u.Name+"-laptop"
 	return cfg
 }
@@ -126,7 +119,7 @@ func (w *world) agentWith(u kmstest.User, cfg agent.Config) *testAgent {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	kr := w.vault.Login(t, u)
+	kr := w.v.Login(t, u)
 	idx, err := index.Open(ctx, filepath.Join(cfg.DataDir, "index.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -186,8 +179,8 @@ func (a *testAgent) read(rel string) ([]byte, error) { return os.ReadFile(a.path
 func (w *world) deny(u kmstest.User) {
 	t := w.t
 	t.Helper()
-	admin := w.vault.User(t, true)
-	kr := w.vault.Login(t, admin)
+	admin := w.v.User(t, true)
+	kr := w.v.Login(t, admin)
 	gw, err := client.New(w.gateway, kr, client.Options{Device: "it"})
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +194,37 @@ func (w *world) deny(u kmstest.User) {
 // removed, matters rotated), as the Vault half of `user revoke` does.
 func (w *world) disable(u kmstest.User) {
 	w.t.Helper()
-	if _, err := w.vault.Admin.Revoke(context.Background(), u.Name, nil); err != nil {
-		w.t.Fatal(err)
+	w.v.Disable(w.t, u)
+}
+
+// objects returns every object in the world's storage, by key.
+func (w *world) objects() map[string][]byte {
+	t := w.t
+	t.Helper()
+	ctx := context.Background()
+	var keys []string
+	if w.gw.Mem != nil {
+		keys = w.gw.Mem.Keys("")
+	} else {
+		for o := range w.gw.MinIO.Client(t).ListObjects(ctx, w.gw.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+			if o.Err != nil {
+				t.Fatal(o.Err)
+			}
+			keys = append(keys, o.Key)
+		}
 	}
+	out := map[string][]byte{}
+	for _, k := range keys {
+		rc, _, err := w.gw.Blobs.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k] = b
+	}
+	return out
 }
