@@ -9,12 +9,9 @@ package gatewaybench
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -25,14 +22,10 @@ import (
 	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
-	"github.com/mattersync/mattersync/gateway/auth"
 	"github.com/mattersync/mattersync/gateway/auth/authtest"
-	"github.com/mattersync/mattersync/gateway/blob"
 	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/gateway/gatewaytest"
 	"github.com/mattersync/mattersync/gateway/store"
-	"github.com/mattersync/mattersync/gateway/store/postgres"
-	"github.com/mattersync/mattersync/gateway/store/sqlite"
 	"github.com/mattersync/mattersync/internal/testenv"
 )
 
@@ -48,54 +41,20 @@ type setup struct {
 
 func start(b *testing.B, driver string) setup {
 	b.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
-	m := testenv.MinIO(b)
-	bucket := m.Bucket(b)
-	var st store.Store
-	var err error
-	if driver == "postgres" {
-		st, err = postgres.Open(ctx, testenv.Postgres(b), postgres.Options{MaxConns: 16})
-	} else {
-		st, err = sqlite.Open(ctx, filepath.Join(b.TempDir(), "gateway.db"))
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	bs, err := blob.New(blob.Config{Endpoint: m.Endpoint, Bucket: bucket, AccessKey: m.AccessKey, SecretKey: m.SecretKey})
-	if err != nil {
-		b.Fatal(err)
-	}
-	is := authtest.New(b)
-	v, err := auth.NewVerifier(ctx, auth.Config{JWKSURL: is.URL, Issuer: is.Issuer, Audience: authtest.Audience})
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	cfg := gateway.DefaultConfig()
-	cfg.InsecureDev = true
-	cfg.Limits.MaxChunkBytes = 80 << 20
-	cfg.Limits.RequestsPerSecond, cfg.Limits.Burst = 1e9, 1<<30
-	srv, err := gateway.New(ctx, cfg, gateway.Deps{Store: st, Blobs: bs, Verifier: v, SigningKey: key})
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Run(ctx)
-	hs := httptest.NewServer(srv.Handler())
-	b.Cleanup(hs.Close)
-	tok := is.Token(b, authtest.Claims{Subject: "ent-bench", Username: "bench", Groups: []string{"matter-bench-rw"}, Expiry: time.Now().Add(10 * time.Minute)}) // within vault.max_token_lifetime
-	c, err := client.New(hs.URL, client.StaticToken(tok), client.Options{Device: "BENCH"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	g := gatewaytest.Start(b, gatewaytest.Options{Postgres: driver == "postgres", MinIO: true, Config: func(cfg *gateway.Config) {
+		cfg.Limits.MaxChunkBytes = 80 << 20
+		cfg.Limits.RequestsPerSecond, cfg.Limits.Burst = 1e9, 1<<30
+		// The production poll, not the test gateways' fast one.
+		cfg.Limits.PollInterval = gateway.DefaultConfig().Limits.PollInterval
+	}})
+	tok := g.Issuer.Token(b, authtest.Claims{Subject: "ent-bench", Username: "bench", Groups: []string{"matter-bench-rw"}, Expiry: time.Now().Add(10 * time.Minute)}) // within vault.max_token_lifetime
 	// The same client options as the gateway's blob store, so the direct
 	// upload may state its checksum too.
-	mc, err := minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, ""), TrailingHeaders: true})
+	mc, err := minio.New(g.MinIO.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(g.MinIO.AccessKey, g.MinIO.SecretKey, ""), TrailingHeaders: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return setup{sealer: gatewaytest.NewSealer(b), client: c, store: st, minio: mc, bucket: bucket}
+	return setup{sealer: gatewaytest.NewSealer(b), client: g.Client(b, tok, "BENCH"), store: g.Store, minio: mc, bucket: g.Bucket}
 }
 
 // eachStore runs f as a sub-benchmark per store driver, against a fresh
