@@ -112,6 +112,9 @@ var builds struct {
 // returns its path. ldflags are added to the Makefile's.
 func agentBinary(t *testing.T, goos, goarch, name, ldflags string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the agent: skipped under -short")
+	}
 	builds.Lock()
 	defer builds.Unlock()
 	if builds.dir == "" {

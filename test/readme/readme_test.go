@@ -309,6 +309,9 @@ type help struct {
 
 func buildCLI(t *testing.T, root string) *cli {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binaries: skipped under -short")
+	}
 	dir := t.TempDir()
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
 	for _, b := range binaries {
