@@ -1,5 +1,7 @@
-// Package gatewaytest makes real sealed chunks and manifests (format) for
-// tests and benchmarks of the gateway, which checks their headers.
+// Package gatewaytest is what tests and benchmarks need around a gateway:
+// Start runs one in-process (on fakes by default, or on the real
+// PostgreSQL, MinIO and Vault), and Sealer makes real sealed chunks and
+// manifests (format), whose headers the gateway checks.
 package gatewaytest
 
 import (
