@@ -108,6 +108,7 @@ func (f *Fake) Rotate(t testing.TB, matter string) {
 	m := f.matters[matter]
 	if m == nil {
 		t.Fatalf("agenttest: unknown matter %q", matter)
+		return // t.Fatalf does not return; staticcheck cannot tell through testing.TB
 	}
 	m.epochs = append(m.epochs, newKey())
 }
@@ -121,6 +122,7 @@ func (f *Fake) Disable(t testing.TB, u kmstest.User) {
 	usr := f.users[u.Name]
 	if usr == nil {
 		t.Fatalf("agenttest: unknown user %q", u.Name)
+		return // t.Fatalf does not return; staticcheck cannot tell through testing.TB
 	}
 	usr.disabled = true
 	for _, m := range f.matters {
