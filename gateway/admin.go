@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,32 @@ import (
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/store"
 )
+
+// HoldStore keeps each matter's legal hold (the hold handlers).
+type HoldStore interface {
+	// Hold returns a matter's legal hold (off if never set).
+	Hold(ctx context.Context, matter string) (store.Hold, error)
+	// SetHold sets or clears a matter's legal hold.
+	SetHold(ctx context.Context, h store.Hold, rec *audit.Record) error
+}
+
+// EpochStore keeps each matter's key epoch (the epoch handlers, and every
+// upload, which checkEpoch refuses below it).
+type EpochStore interface {
+	// Epoch returns a matter's current epoch: the highest SetEpoch set, 0
+	// if none yet. Commits never change it.
+	Epoch(ctx context.Context, matter string) (uint32, error)
+	// SetEpoch raises a matter's epoch to epoch and returns the one it
+	// replaces. Epochs never go down: an epoch below the current one is
+	// refused with *store.StaleEpochError (whose Current is also
+	// returned); the current one again is a no-op (still audited).
+	SetEpoch(ctx context.Context, matter string, epoch uint32, rec *audit.Record) (previous uint32, err error)
+}
+
+// UsageStore counts what a matter stores (the usage handler).
+type UsageStore interface {
+	Usage(ctx context.Context, matter string) (store.Usage, error)
+}
 
 // validEntity accepts Vault entity IDs (UUIDs) and similar opaque IDs.
 func validEntity(s string) bool {
@@ -45,11 +72,11 @@ func (s *Server) denyList(w http.ResponseWriter, r *http.Request, rq *request) e
 	if _, err := queryParams(r, "admin.deny.list"); err != nil {
 		return err
 	}
-	entries, _, err := s.store.DenyList(r.Context())
+	entries, _, err := s.deny.DenyList(r.Context())
 	if err != nil {
 		return storeErr("admin.deny.list", err)
 	}
-	floors, _, err := s.store.TokenFloors(r.Context())
+	floors, _, err := s.deny.TokenFloors(r.Context())
 	if err != nil {
 		return storeErr("admin.deny.list", err)
 	}
@@ -81,7 +108,7 @@ func (s *Server) denyAdd(w http.ResponseWriter, r *http.Request, rq *request) er
 	rq.rec.Object = "entity:" + req.EntityID
 	rq.rec.Status, rq.rec.Result = http.StatusCreated, audit.ResultOK
 	entry := api.DenyEntry{EntityID: req.EntityID, Name: req.Name, Reason: req.Reason, CreatedBy: rq.ident.User}
-	created, gen, err := s.store.AddDeny(r.Context(), store.DenyEntry{Entity: req.EntityID, Name: req.Name, Reason: req.Reason,
+	created, gen, err := s.deny.AddDeny(r.Context(), store.DenyEntry{Entity: req.EntityID, Name: req.Name, Reason: req.Reason,
 		CreatedBy: rq.ident.User, Time: time.Now()}, &rq.rec)
 	if err != nil {
 		return storeErr(op, err)
@@ -118,7 +145,7 @@ func (s *Server) denyRemove(w http.ResponseWriter, r *http.Request, rq *request)
 	}
 	rq.rec.Object = "entity:" + entity
 	rq.rec.Status, rq.rec.Result = http.StatusNoContent, audit.ResultOK
-	removed, gen, err := s.store.RemoveDeny(r.Context(), entity, &rq.rec)
+	removed, gen, err := s.deny.RemoveDeny(r.Context(), entity, &rq.rec)
 	if err != nil {
 		return storeErr(op, err)
 	}
@@ -159,7 +186,7 @@ func (s *Server) denyReissue(w http.ResponseWriter, r *http.Request, rq *request
 	rq.rec.Object = "entity:" + entity
 	rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
 	now := time.Now()
-	f, gen, err := s.store.SetTokenFloor(r.Context(), store.TokenFloor{Entity: entity, NotBefore: now, Reason: req.Reason,
+	f, gen, err := s.deny.SetTokenFloor(r.Context(), store.TokenFloor{Entity: entity, NotBefore: now, Reason: req.Reason,
 		SetBy: rq.ident.User, Time: now}, &rq.rec)
 	if err != nil {
 		return storeErr(op, err)
@@ -178,7 +205,7 @@ func (s *Server) holdGet(w http.ResponseWriter, r *http.Request, rq *request) er
 	if _, err := queryParams(r, "admin.hold.get"); err != nil {
 		return err
 	}
-	h, err := s.store.Hold(r.Context(), rq.matter)
+	h, err := s.holds.Hold(r.Context(), rq.matter)
 	if err != nil {
 		return storeErr("admin.hold.get", err)
 	}
@@ -205,7 +232,7 @@ func (s *Server) holdSet(on bool) handlerFunc {
 		}
 		h := store.Hold{Matter: rq.matter, On: on, Reason: req.Reason, ChangedBy: rq.ident.User, Time: time.Now()}
 		rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
-		if err := s.store.SetHold(r.Context(), h, &rq.rec); err != nil {
+		if err := s.holds.SetHold(r.Context(), h, &rq.rec); err != nil {
 			return storeErr(op, err)
 		}
 		s.mutated(rq)
@@ -219,7 +246,7 @@ func (s *Server) epochGet(w http.ResponseWriter, r *http.Request, rq *request) e
 	if _, err := queryParams(r, op); err != nil {
 		return err
 	}
-	e, err := s.store.Epoch(r.Context(), rq.matter)
+	e, err := s.epochs.Epoch(r.Context(), rq.matter)
 	if err != nil {
 		return storeErr(op, err)
 	}
@@ -242,7 +269,7 @@ func (s *Server) epochSet(w http.ResponseWriter, r *http.Request, rq *request) e
 	}
 	rq.rec.Object = "epoch=" + strconv.FormatUint(uint64(req.Epoch), 10)
 	rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
-	prev, err := s.store.SetEpoch(r.Context(), rq.matter, req.Epoch, &rq.rec)
+	prev, err := s.epochs.SetEpoch(r.Context(), rq.matter, req.Epoch, &rq.rec)
 	var stale *store.StaleEpochError
 	if errors.As(err, &stale) {
 		return &Error{Op: op, Kind: KindStaleEpoch, CurrentEpoch: stale.Current, Err: err,
@@ -256,11 +283,11 @@ func (s *Server) epochSet(w http.ResponseWriter, r *http.Request, rq *request) e
 	return nil
 }
 
-func (s *Server) usage(w http.ResponseWriter, r *http.Request, rq *request) error {
+func (s *Server) usageGet(w http.ResponseWriter, r *http.Request, rq *request) error {
 	if _, err := queryParams(r, "admin.usage"); err != nil {
 		return err
 	}
-	u, err := s.store.Usage(r.Context(), rq.matter)
+	u, err := s.usage.Usage(r.Context(), rq.matter)
 	if err != nil {
 		return storeErr("admin.usage", err)
 	}
@@ -320,7 +347,7 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, rq *request
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
-	err = s.store.AuditRecords(r.Context(), aq, func(rec *audit.Record) error { return enc.Encode(rec) })
+	err = s.auditLog.AuditRecords(r.Context(), aq, func(rec *audit.Record) error { return enc.Encode(rec) })
 	if err != nil {
 		// The status is out: a truncated export ends without the final
 		// line the client expects.
@@ -363,7 +390,7 @@ func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, rq *request
 		return err
 	}
 	s.extendDeadlines(w, rq, 0, time.Hour)
-	rep, err := audit.Verify(r.Context(), s.store, s.keys, opts)
+	rep, err := audit.Verify(r.Context(), s.auditLog, s.keys, opts)
 	if err != nil {
 		if errors.Is(err, r.Context().Err()) {
 			return nil

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/mattersync/mattersync/gateway/audit"
-	"github.com/mattersync/mattersync/gateway/store"
 	"github.com/mattersync/mattersync/gateway/store/postgres"
 	"github.com/mattersync/mattersync/gateway/store/sqlite"
 	"github.com/mattersync/mattersync/internal/testenv"
@@ -269,5 +268,3 @@ func TestSignerRemembersItsCheckpoints(t *testing.T) {
 		}
 	})
 }
-
-var _ store.Store = (*sqlite.Store)(nil)

@@ -13,6 +13,31 @@ import (
 	"github.com/mattersync/mattersync/gateway/store"
 )
 
+// AuditStore keeps the hash-chained audit log and its signed checkpoints
+// (every request's record, the checkpoint signer, audit export and
+// verification). It is an audit.Source.
+type AuditStore interface {
+	// AppendAudit links rec to the chain head and stores it (a record
+	// without a change; a change stores its record itself).
+	AppendAudit(ctx context.Context, rec *audit.Record) error
+	// AuditHead returns the last record's sequence number and hash (0 and
+	// zero hash for an empty chain).
+	AuditHead(ctx context.Context) (int64, audit.Hash, error)
+	// AuditRecords calls fn for each record matching q, in Seq order.
+	AuditRecords(ctx context.Context, q audit.Query, fn func(*audit.Record) error) error
+	// AddCheckpoint stores a signed checkpoint if the latest stored one is
+	// the one it follows (c.PrevSeq; 0: none stored), atomically, so the
+	// checkpoints of all replicas form one chain. Otherwise it stores
+	// nothing and returns store.ErrCheckpointConflict (another replica
+	// signed first: read the latest and sign again).
+	AddCheckpoint(ctx context.Context, c audit.Checkpoint) error
+	// LastCheckpoint returns the checkpoint with the highest Seq, or
+	// store.ErrNotFound.
+	LastCheckpoint(ctx context.Context) (audit.Checkpoint, error)
+	// Checkpoints returns every checkpoint in Seq order.
+	Checkpoints(ctx context.Context) ([]audit.Checkpoint, error)
+}
+
 // signer signs audit checkpoints, and refuses to sign a head that does not
 // continue the chain this replica saw before: someone with write access to
 // the database could rewrite the records (recomputing every hash), delete
@@ -66,13 +91,13 @@ func (s *Server) checkpointOnce(ctx context.Context) (done bool, err error) {
 	// The latest checkpoint first, then the head: a head read later is
 	// never older than a checkpoint read before it.
 	var last *audit.Checkpoint
-	switch c, err := s.store.LastCheckpoint(ctx); {
+	switch c, err := s.auditLog.LastCheckpoint(ctx); {
 	case err == nil:
 		last = &c
 	case !errors.Is(err, store.ErrNotFound):
 		return false, err
 	}
-	seq, head, err := s.store.AuditHead(ctx)
+	seq, head, err := s.auditLog.AuditHead(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -101,7 +126,7 @@ func (s *Server) checkpointOnce(ctx context.Context) (done bool, err error) {
 		also = append(also, audit.Anchor{Seq: last.Seq, Hash: last.Hash})
 	}
 	to := audit.Anchor{Seq: seq, Hash: head}
-	if err := audit.CheckSpan(ctx, s.store, from, to, also...); err != nil {
+	if err := audit.CheckSpan(ctx, s.auditLog, from, to, also...); err != nil {
 		var be *audit.BrokenError
 		if errors.As(err, &be) {
 			return false, s.markBroken(be)
@@ -114,7 +139,7 @@ func (s *Server) checkpointOnce(ctx context.Context) (done bool, err error) {
 		return true, nil
 	}
 	c := audit.Sign(s.key, seq, head, time.Now(), last)
-	if err := s.store.AddCheckpoint(ctx, c); err != nil {
+	if err := s.auditLog.AddCheckpoint(ctx, c); err != nil {
 		if errors.Is(err, store.ErrCheckpointConflict) {
 			return false, nil
 		}

@@ -46,7 +46,7 @@ type env struct {
 	issuer *authtest.Issuer
 	minio  *minio.Client
 	bucket string
-	store  store.Store
+	store  gateway.Store
 	key    ed25519.PrivateKey
 	srv    *gateway.Server
 	url    string

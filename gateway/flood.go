@@ -146,7 +146,7 @@ func (s *Server) flushFailures(ctx context.Context, force bool) {
 		}
 		rec := audit.Record{Time: now, Source: sm.key, Action: "auth.failures", Object: obj,
 			Result: audit.ResultDenied, Status: status, RequestID: newRequestID()}
-		if err := s.store.AppendAudit(ctx, &rec); err != nil {
+		if err := s.auditLog.AppendAudit(ctx, &rec); err != nil {
 			s.metrics.auditAppends.WithLabelValues("error").Inc()
 			s.log.Warn("audit summary of refused requests not written; kept for the next try", "source", sm.key, "object", obj, "err", err)
 			s.collapse.putBack(sm, now)

@@ -23,6 +23,41 @@ import (
 	"github.com/mattersync/mattersync/gateway/store"
 )
 
+// ChunkStore records the chunks whose ciphertext is in the blob store
+// (the chunk handlers).
+type ChunkStore interface {
+	// MissingChunks returns the IDs in ids that matter has no chunk for,
+	// in the order given.
+	MissingChunks(ctx context.Context, matter string, ids []format.ID) ([]format.ID, error)
+	// Chunk returns a stored chunk, or store.ErrNotFound.
+	Chunk(ctx context.Context, matter string, id format.ID) (store.Chunk, error)
+	// PutChunk records a chunk whose blob is stored. created is false if
+	// it was already recorded (the first size is kept).
+	PutChunk(ctx context.Context, c store.Chunk, rec *audit.Record) (created bool, err error)
+}
+
+// FileStore keeps file versions and each matter's change feed (the file
+// and change handlers).
+type FileStore interface {
+	// Commit creates version c.Base+1 of a file (see store.Commit). It
+	// returns *store.VersionMismatchError, store.ErrAlreadyDeleted,
+	// *store.StaleEpochError, store.ErrLegalHold or
+	// *store.MissingChunksError (checked in that order) when the commit
+	// is refused. It never changes the matter's epoch: c.Epoch below it is
+	// refused, above it is recorded with the version and nothing more.
+	Commit(ctx context.Context, c store.Commit, write store.WriteFunc, rec *audit.Record) (store.Version, error)
+	// Version returns one version of a file, the head when version is 0,
+	// or store.ErrNotFound.
+	Version(ctx context.Context, matter string, file format.ID, version int64) (store.Version, error)
+	// Versions returns up to limit versions of a file older than before
+	// (all when before is 0), newest first; store.ErrNotFound if the file
+	// has none.
+	Versions(ctx context.Context, matter string, file format.ID, before int64, limit int) ([]store.Version, error)
+	// Changes returns up to limit versions of matter with Seq > since in
+	// Seq order, and the matter's latest sequence number.
+	Changes(ctx context.Context, matter string, since int64, limit int) ([]store.Version, int64, error)
+}
+
 func (s *Server) routes() {
 	s.handle("/v1/matters", map[string]method{
 		http.MethodGet: {"matters.list", permAny, s.listMatters},
@@ -65,7 +100,7 @@ func (s *Server) routes() {
 		http.MethodPut: {"admin.epoch.set", permAdmin, s.epochSet},
 	})
 	s.handle("/v1/admin/matters/{m}/usage", map[string]method{
-		http.MethodGet: {"admin.usage", permAdmin, s.usage},
+		http.MethodGet: {"admin.usage", permAdmin, s.usageGet},
 	})
 	s.handle("/v1/admin/audit", map[string]method{
 		http.MethodGet: {"admin.audit.export", permAdmin, s.auditExport},
@@ -252,7 +287,7 @@ func staleEpoch(op string, got, current uint32, err error) *Error {
 
 // checkEpoch refuses an upload sealed under an epoch below the matter's.
 func (s *Server) checkEpoch(ctx context.Context, op, matter string, epoch uint32) error {
-	cur, err := s.store.Epoch(ctx, matter)
+	cur, err := s.epochs.Epoch(ctx, matter)
 	if err != nil {
 		return storeErr(op, err)
 	}
@@ -310,7 +345,7 @@ func (s *Server) missingChunks(w http.ResponseWriter, r *http.Request, rq *reque
 		ids[i] = id
 	}
 	rq.rec.Object = fmt.Sprintf("%d ids", len(ids))
-	missing, err := s.store.MissingChunks(r.Context(), rq.matter, ids)
+	missing, err := s.chunks.MissingChunks(r.Context(), rq.matter, ids)
 	if err != nil {
 		return storeErr(op, err)
 	}
@@ -327,7 +362,7 @@ func (s *Server) getChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 	if err != nil {
 		return err
 	}
-	c, err := s.store.Chunk(r.Context(), rq.matter, id)
+	c, err := s.chunks.Chunk(r.Context(), rq.matter, id)
 	if err != nil {
 		return notFound(op, err, "chunk not found")
 	}
@@ -400,7 +435,7 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 	if _, err := hex.Decode(sum[:], []byte(hs[0])); err != nil {
 		return E(op, KindInvalid, "%s must be the body's SHA-256 in 64 lowercase hex characters", api.HeaderChecksum)
 	}
-	if c, err := s.store.Chunk(r.Context(), rq.matter, id); err == nil {
+	if c, err := s.chunks.Chunk(r.Context(), rq.matter, id); err == nil {
 		// Idempotent: the chunk is stored; the body is not read.
 		return s.respond(r.Context(), w, rq, http.StatusOK, api.ChunkPut{ID: id.String(), Size: c.Size, Created: false})
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -451,7 +486,7 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 		return storeErr(op, err)
 	}
 	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = moved, status, audit.ResultOK
-	created, err := s.store.PutChunk(r.Context(), store.Chunk{Matter: rq.matter, ID: id, Size: size, Time: time.Now()}, &rq.rec)
+	created, err := s.chunks.PutChunk(r.Context(), store.Chunk{Matter: rq.matter, ID: id, Size: size, Time: time.Now()}, &rq.rec)
 	if err != nil {
 		// The object is in S3 but not recorded: invisible, collected
 		// later as garbage.
@@ -607,7 +642,7 @@ func (s *Server) commitVersion(w http.ResponseWriter, r *http.Request, rq *reque
 	c.Matter, c.Size = rq.matter, int64(len(manifest))
 	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = c.Size, status, audit.ResultOK
 	c.Entity, c.Device, c.Time = rq.ident.Entity, rq.rec.Device, time.Now()
-	v, err := s.store.Commit(r.Context(), c, s.writeManifest(rq, c.File, manifest), &rq.rec)
+	v, err := s.files.Commit(r.Context(), c, s.writeManifest(rq, c.File, manifest), &rq.rec)
 	if err != nil {
 		rq.rec.Object = c.File.String()
 		return storeErr(op, err)
@@ -679,7 +714,7 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, rq *request) er
 	if err != nil {
 		return err
 	}
-	v, err := s.store.Version(r.Context(), rq.matter, file, version)
+	v, err := s.files.Version(r.Context(), rq.matter, file, version)
 	if err != nil {
 		return notFound(op, err, "file or version not found")
 	}
@@ -725,7 +760,7 @@ func (s *Server) fileVersions(w http.ResponseWriter, r *http.Request, rq *reques
 	if err != nil {
 		return err
 	}
-	vs, err := s.store.Versions(r.Context(), rq.matter, file, before, int(limit))
+	vs, err := s.files.Versions(r.Context(), rq.matter, file, before, int(limit))
 	if err != nil {
 		return notFound(op, err, "file not found")
 	}
@@ -801,7 +836,7 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, rq *request) er
 		// Take the wake-up channel before reading, so a commit between
 		// the read and the wait is not missed.
 		wake := s.live.wait()
-		vs, head, err := s.store.Changes(r.Context(), rq.matter, since, int(limit)+1)
+		vs, head, err := s.files.Changes(r.Context(), rq.matter, since, int(limit)+1)
 		if err != nil {
 			return storeErr(op, err)
 		}
@@ -827,7 +862,7 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, rq *request) er
 		}
 		if timedOut {
 			// One last look, so the answer's head is current.
-			if vs, head, err = s.store.Changes(r.Context(), rq.matter, since, int(limit)+1); err != nil {
+			if vs, head, err = s.files.Changes(r.Context(), rq.matter, since, int(limit)+1); err != nil {
 				return storeErr(op, err)
 			}
 		}

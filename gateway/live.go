@@ -8,14 +8,44 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/store"
 )
+
+// DenyStore keeps the deny list and the reissue stamps, and the
+// generations replicas poll to learn of each other's writes (live, and the
+// deny handlers).
+type DenyStore interface {
+	// DenyList returns every deny-list entry, oldest first, and the
+	// generation it reflects.
+	DenyList(ctx context.Context) ([]store.DenyEntry, int64, error)
+	// AddDeny adds an entry and returns the deny generation after it.
+	// created is false if the entity was already denied: the entry is left
+	// as it was and rec is not written (nothing changed; the caller audits
+	// the request with its own status).
+	AddDeny(ctx context.Context, e store.DenyEntry, rec *audit.Record) (created bool, gen int64, err error)
+	// RemoveDeny removes an entity's entry and returns the deny generation
+	// after it; removed is false (and rec not written) if there was none.
+	RemoveDeny(ctx context.Context, entity string, rec *audit.Record) (removed bool, gen int64, err error)
+	// TokenFloors returns every entity's reissue stamp and the deny-list
+	// generation it reflects.
+	TokenFloors(ctx context.Context) ([]store.TokenFloor, int64, error)
+	// SetTokenFloor makes the gateway refuse f.Entity's identity tokens
+	// issued before f.NotBefore; a later stamp already set stays. It bumps
+	// the deny-list generation (replicas reload both) and returns the stamp
+	// in force and the generation after the change.
+	SetTokenFloor(ctx context.Context, f store.TokenFloor, rec *audit.Record) (store.TokenFloor, int64, error)
+	// Counters returns the change-feed and deny-list generations: they
+	// grow with every commit and every deny-list change, so a replica that
+	// polls them learns of other replicas' writes.
+	Counters(ctx context.Context) (store.Counters, error)
+}
 
 // live is what a replica learns by polling the store: the deny list, the
 // reissue stamps, and whether any replica committed something (to wake long
 // polls).
 type live struct {
-	store   store.Store
+	store   DenyStore
 	log     *slog.Logger
 	metrics *metrics
 
@@ -37,7 +67,7 @@ type localChange struct {
 	apply func(deny map[string]struct{}, floors map[string]time.Time)
 }
 
-func newLive(s store.Store, log *slog.Logger, m *metrics) *live {
+func newLive(s DenyStore, log *slog.Logger, m *metrics) *live {
 	return &live{store: s, log: log, metrics: m, deny: map[string]struct{}{}, floors: map[string]time.Time{},
 		wake: make(chan struct{}), denyGen: -1}
 }

@@ -15,10 +15,10 @@ import (
 // snapshotStore serves deny-list snapshots a test hands it, one per
 // DenyList call, so a test can order a poll against a local change.
 type snapshotStore struct {
-	store.Store // not called
-	mu          sync.Mutex
-	gen         int64
-	next        chan snapshot
+	DenyStore // only Counters, DenyList and TokenFloors are called
+	mu        sync.Mutex
+	gen       int64
+	next      chan snapshot
 }
 
 type snapshot struct {

@@ -12,6 +12,11 @@ import (
 	"github.com/mattersync/mattersync/gateway/api"
 )
 
+// Pinger checks the metadata store is reachable (readyz).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 type metrics struct {
 	requests        *prometheus.CounterVec
 	duration        *prometheus.HistogramVec
@@ -89,7 +94,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 		checks[name] = "ok"
 	}
-	check("store", s.store.Ping(ctx))
+	check("store", s.pinger.Ping(ctx))
 	check("s3", s.blobs.Ready(ctx))
 	check("jwks", s.verifier.Ready(ctx))
 	if _, fresh := s.live.denied("", s.cfg.Limits.DenyMaxStaleness); fresh {

@@ -34,7 +34,6 @@ import (
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/auth"
-	"github.com/mattersync/mattersync/gateway/store"
 )
 
 // Blobs is the object storage as the gateway uses it (blob.Store).
@@ -53,9 +52,25 @@ type Verifier interface {
 	Ready(ctx context.Context) error
 }
 
+// Store is the metadata store as the gateway is given it: every role, each
+// defined next to the handlers that use it, and Close for whoever opened
+// it (the gateway never closes it). sqlite.Store and postgres.Store are
+// one.
+type Store interface {
+	ChunkStore // handlers.go
+	FileStore  // handlers.go
+	HoldStore  // admin.go
+	EpochStore // admin.go
+	UsageStore // admin.go
+	DenyStore  // live.go
+	AuditStore // checkpoint.go
+	Pinger     // metrics.go
+	io.Closer
+}
+
 // Deps are the gateway's collaborators.
 type Deps struct {
-	Store    store.Store
+	Store    Store
 	Blobs    Blobs
 	Verifier Verifier
 	// SigningKey signs audit checkpoints.
@@ -71,8 +86,16 @@ type Deps struct {
 
 // Server is the gateway's HTTP handler and its background work.
 type Server struct {
-	cfg      Config
-	store    store.Store
+	cfg Config
+	// The store by role: a handler uses only the roles it needs.
+	chunks   ChunkStore
+	files    FileStore
+	holds    HoldStore
+	epochs   EpochStore
+	usage    UsageStore
+	deny     DenyStore
+	auditLog AuditStore
+	pinger   Pinger
 	blobs    Blobs
 	verifier Verifier
 	key      ed25519.PrivateKey
@@ -106,7 +129,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		reg, gatherer = r, r
 	}
 	s := &Server{
-		cfg: cfg, store: d.Store, blobs: d.Blobs, verifier: d.Verifier, key: d.SigningKey,
+		cfg: cfg, chunks: d.Store, files: d.Store, holds: d.Store, epochs: d.Store, usage: d.Store, deny: d.Store,
+		auditLog: d.Store, pinger: d.Store, blobs: d.Blobs, verifier: d.Verifier, key: d.SigningKey,
 		keys: append([]ed25519.PublicKey{d.SigningKey.Public().(ed25519.PublicKey)}, d.TrustedKeys...),
 		log:  log, gatherer: gatherer,
 		limiter:  newLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst),
@@ -427,7 +451,7 @@ func (s *Server) appendAudit(ctx context.Context, rq *request, status int, bytes
 		rq.rec.Result = audit.ResultOK
 	}
 	start := time.Now()
-	err := s.store.AppendAudit(ctx, &rq.rec)
+	err := s.auditLog.AppendAudit(ctx, &rq.rec)
 	s.metrics.auditSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.metrics.auditAppends.WithLabelValues("error").Inc()

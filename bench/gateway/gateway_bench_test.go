@@ -25,7 +25,6 @@ import (
 	"github.com/mattersync/mattersync/gateway/auth/authtest"
 	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/gateway/gatewaytest"
-	"github.com/mattersync/mattersync/gateway/store"
 	"github.com/mattersync/mattersync/internal/testenv"
 )
 
@@ -34,7 +33,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 type setup struct {
 	sealer *gatewaytest.Sealer
 	client *client.Client
-	store  store.Store
+	store  gateway.Store
 	minio  *minio.Client
 	bucket string
 }

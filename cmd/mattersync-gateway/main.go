@@ -29,7 +29,6 @@ import (
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/auth"
 	"github.com/mattersync/mattersync/gateway/blob"
-	"github.com/mattersync/mattersync/gateway/store"
 	"github.com/mattersync/mattersync/gateway/store/postgres"
 	"github.com/mattersync/mattersync/gateway/store/sqlite"
 )
@@ -149,7 +148,7 @@ func serve(ctx context.Context, cfg gateway.Config) error {
 
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var st store.Store
+	var st gateway.Store
 	switch cfg.Store.Driver {
 	case "postgres":
 		st, err = postgres.Open(openCtx, cfg.Store.PostgresDSN, postgres.Options{Password: secrets.PostgresPassword, MaxConns: cfg.Store.MaxConns})

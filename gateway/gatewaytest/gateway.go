@@ -19,7 +19,6 @@ import (
 	"github.com/mattersync/mattersync/gateway/blob"
 	"github.com/mattersync/mattersync/gateway/blob/memblob"
 	"github.com/mattersync/mattersync/gateway/client"
-	"github.com/mattersync/mattersync/gateway/store"
 	"github.com/mattersync/mattersync/gateway/store/postgres"
 	"github.com/mattersync/mattersync/gateway/store/sqlite"
 	"github.com/mattersync/mattersync/internal/testenv"
@@ -63,7 +62,7 @@ type Gateway struct {
 	URL    string // http://127.0.0.1:port
 	Server *gateway.Server
 	Config gateway.Config
-	Store  store.Store
+	Store  gateway.Store
 	// Blobs is the blob store as the gateway got it (after WrapBlobs).
 	Blobs gateway.Blobs
 	// Mem is the in-memory blob store, nil when the blobs are elsewhere.
@@ -145,9 +144,9 @@ func Start(t testing.TB, o Options) *Gateway {
 	return g
 }
 
-func openStore(ctx context.Context, t testing.TB, o Options, g *Gateway) store.Store {
+func openStore(ctx context.Context, t testing.TB, o Options, g *Gateway) gateway.Store {
 	t.Helper()
-	var st store.Store
+	var st gateway.Store
 	var err error
 	switch {
 	case o.PostgresDSN != "":

@@ -50,12 +50,10 @@ type Options struct {
 	NoMigrate bool
 }
 
-// Store is the PostgreSQL store. It implements store.Store.
+// Store is the PostgreSQL store. It implements every role of gateway.Store.
 type Store struct {
 	pool *pgxpool.Pool
 }
-
-var _ store.Store = (*Store)(nil)
 
 // Open connects to dsn and applies pending migrations.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
@@ -194,7 +192,7 @@ func presentChunks(ctx context.Context, q querier, matter string, ids []format.I
 	return present, nil
 }
 
-// MissingChunks implements store.Store.
+// MissingChunks implements gateway.Store.
 func (s *Store) MissingChunks(ctx context.Context, matter string, ids []format.ID) ([]format.ID, error) {
 	present, err := presentChunks(ctx, s.pool, matter, ids)
 	if err != nil {
@@ -203,7 +201,7 @@ func (s *Store) MissingChunks(ctx context.Context, matter string, ids []format.I
 	return sqlrows.Missing(ids, present), nil
 }
 
-// Chunk implements store.Store.
+// Chunk implements gateway.Store.
 func (s *Store) Chunk(ctx context.Context, matter string, id format.ID) (store.Chunk, error) {
 	c := store.Chunk{Matter: matter, ID: id}
 	var us int64
@@ -218,7 +216,7 @@ func (s *Store) Chunk(ctx context.Context, matter string, id format.ID) (store.C
 	return c, nil
 }
 
-// PutChunk implements store.Store.
+// PutChunk implements gateway.Store.
 func (s *Store) PutChunk(ctx context.Context, c store.Chunk, rec *audit.Record) (bool, error) {
 	var created bool
 	err := s.tx(ctx, func(tx pgx.Tx) error {
@@ -244,7 +242,7 @@ func fileLockKey(matter string, file format.ID) int64 {
 	return int64(binary.BigEndian.Uint64(h.Sum(nil)))
 }
 
-// Commit implements store.Store.
+// Commit implements gateway.Store.
 func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFunc, rec *audit.Record) (store.Version, error) {
 	if c.Deleted {
 		c.Chunks = nil
@@ -379,7 +377,7 @@ func scanVersion(sc sqlrows.Scanner, v *store.Version) error {
 	return nil
 }
 
-// Version implements store.Store.
+// Version implements gateway.Store.
 func (s *Store) Version(ctx context.Context, matter string, file format.ID, version int64) (store.Version, error) {
 	v := store.Version{Matter: matter, File: file}
 	var row pgx.Row
@@ -398,7 +396,7 @@ func (s *Store) Version(ctx context.Context, matter string, file format.ID, vers
 	return v, nil
 }
 
-// Versions implements store.Store.
+// Versions implements gateway.Store.
 func (s *Store) Versions(ctx context.Context, matter string, file format.ID, before int64, limit int) ([]store.Version, error) {
 	if before <= 0 {
 		before = 1 << 62
@@ -423,7 +421,7 @@ func (s *Store) Versions(ctx context.Context, matter string, file format.ID, bef
 	return out, nil
 }
 
-// Changes implements store.Store.
+// Changes implements gateway.Store.
 func (s *Store) Changes(ctx context.Context, matter string, since int64, limit int) ([]store.Version, int64, error) {
 	out := []store.Version{}
 	var headSeq int64
@@ -459,7 +457,7 @@ func (s *Store) Changes(ctx context.Context, matter string, since int64, limit i
 	return out, headSeq, nil
 }
 
-// Hold implements store.Store.
+// Hold implements gateway.Store.
 func (s *Store) Hold(ctx context.Context, matter string) (store.Hold, error) {
 	h := store.Hold{Matter: matter}
 	var us int64
@@ -476,7 +474,7 @@ func (s *Store) Hold(ctx context.Context, matter string) (store.Hold, error) {
 	return h, nil
 }
 
-// SetHold implements store.Store.
+// SetHold implements gateway.Store.
 func (s *Store) SetHold(ctx context.Context, h store.Hold, rec *audit.Record) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO matters (id) VALUES ($1) ON CONFLICT DO NOTHING`, h.Matter); err != nil {
@@ -494,7 +492,7 @@ func (s *Store) SetHold(ctx context.Context, h store.Hold, rec *audit.Record) er
 	return nil
 }
 
-// Epoch implements store.Store.
+// Epoch implements gateway.Store.
 func (s *Store) Epoch(ctx context.Context, matter string) (uint32, error) {
 	var epoch int64
 	err := s.pool.QueryRow(ctx, `SELECT epoch FROM matters WHERE id = $1`, matter).Scan(&epoch)
@@ -504,7 +502,7 @@ func (s *Store) Epoch(ctx context.Context, matter string) (uint32, error) {
 	return uint32(epoch), nil
 }
 
-// SetEpoch implements store.Store.
+// SetEpoch implements gateway.Store.
 func (s *Store) SetEpoch(ctx context.Context, matter string, epoch uint32, rec *audit.Record) (uint32, error) {
 	var prev int64
 	err := s.tx(ctx, func(tx pgx.Tx) error {
@@ -532,7 +530,7 @@ func (s *Store) SetEpoch(ctx context.Context, matter string, epoch uint32, rec *
 	return uint32(prev), nil
 }
 
-// Usage implements store.Store.
+// Usage implements gateway.Store.
 func (s *Store) Usage(ctx context.Context, matter string) (store.Usage, error) {
 	var u store.Usage
 	err := s.pool.QueryRow(ctx, `SELECT
@@ -549,7 +547,7 @@ func (s *Store) Usage(ctx context.Context, matter string) (store.Usage, error) {
 	return u, nil
 }
 
-// DenyList implements store.Store.
+// DenyList implements gateway.Store.
 func (s *Store) DenyList(ctx context.Context) ([]store.DenyEntry, int64, error) {
 	out := []store.DenyEntry{}
 	var gen int64
@@ -571,7 +569,7 @@ func (s *Store) DenyList(ctx context.Context) ([]store.DenyEntry, int64, error) 
 	return out, gen, nil
 }
 
-// AddDeny implements store.Store.
+// AddDeny implements gateway.Store.
 func (s *Store) AddDeny(ctx context.Context, e store.DenyEntry, rec *audit.Record) (bool, int64, error) {
 	var created bool
 	var gen int64
@@ -602,7 +600,7 @@ func bumpDeny(ctx context.Context, tx pgx.Tx, changed bool, rec *audit.Record, g
 	return appendAudit(ctx, tx, rec)
 }
 
-// RemoveDeny implements store.Store.
+// RemoveDeny implements gateway.Store.
 func (s *Store) RemoveDeny(ctx context.Context, entity string, rec *audit.Record) (bool, int64, error) {
 	var removed bool
 	var gen int64
@@ -620,7 +618,7 @@ func (s *Store) RemoveDeny(ctx context.Context, entity string, rec *audit.Record
 	return removed, gen, nil
 }
 
-// TokenFloors implements store.Store.
+// TokenFloors implements gateway.Store.
 func (s *Store) TokenFloors(ctx context.Context) ([]store.TokenFloor, int64, error) {
 	out := []store.TokenFloor{}
 	var gen int64
@@ -642,7 +640,7 @@ func (s *Store) TokenFloors(ctx context.Context) ([]store.TokenFloor, int64, err
 	return out, gen, nil
 }
 
-// SetTokenFloor implements store.Store.
+// SetTokenFloor implements gateway.Store.
 func (s *Store) SetTokenFloor(ctx context.Context, f store.TokenFloor, rec *audit.Record) (store.TokenFloor, int64, error) {
 	var gen int64
 	out := store.TokenFloor{Entity: f.Entity}
@@ -669,7 +667,7 @@ func (s *Store) SetTokenFloor(ctx context.Context, f store.TokenFloor, rec *audi
 	return out, gen, nil
 }
 
-// Counters implements store.Store.
+// Counters implements gateway.Store.
 func (s *Store) Counters(ctx context.Context) (store.Counters, error) {
 	var c store.Counters
 	err := s.pool.QueryRow(ctx, `SELECT
@@ -707,7 +705,7 @@ func appendAudit(ctx context.Context, tx pgx.Tx, rec *audit.Record) error {
 	return nil
 }
 
-// AppendAudit implements store.Store.
+// AppendAudit implements gateway.Store.
 func (s *Store) AppendAudit(ctx context.Context, rec *audit.Record) error {
 	if err := s.tx(ctx, func(tx pgx.Tx) error { return appendAudit(ctx, tx, rec) }); err != nil {
 		return fmt.Errorf("postgres: %w", err)
@@ -715,7 +713,7 @@ func (s *Store) AppendAudit(ctx context.Context, rec *audit.Record) error {
 	return nil
 }
 
-// AuditHead implements store.Store. It reads the last record rather than
+// AuditHead implements gateway.Store. It reads the last record rather than
 // the head row, so a verifier sees what the records say.
 func (s *Store) AuditHead(ctx context.Context) (int64, audit.Hash, error) {
 	var seq int64
@@ -732,7 +730,7 @@ func (s *Store) AuditHead(ctx context.Context) (int64, audit.Hash, error) {
 	return seq, h, nil
 }
 
-// AuditRecords implements store.Store.
+// AuditRecords implements gateway.Store.
 func (s *Store) AuditRecords(ctx context.Context, q audit.Query, fn func(*audit.Record) error) error {
 	query, args := sqlrows.AuditQuery(q, func(n int) string { return "$" + strconv.Itoa(n) })
 	rows, err := s.pool.Query(ctx, query, args...)
@@ -747,7 +745,7 @@ func (s *Store) AuditRecords(ctx context.Context, q audit.Query, fn func(*audit.
 // appended, so replicas' checkpoints form one chain.
 const checkpointLock = 0x6d732d636b707473 // "ms-ckpts"
 
-// AddCheckpoint implements store.Store.
+// AddCheckpoint implements gateway.Store.
 func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(checkpointLock)); err != nil {
@@ -773,7 +771,7 @@ func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 	return nil
 }
 
-// LastCheckpoint implements store.Store.
+// LastCheckpoint implements gateway.Store.
 func (s *Store) LastCheckpoint(ctx context.Context) (audit.Checkpoint, error) {
 	c, err := sqlrows.ScanCheckpoint(s.pool.QueryRow(ctx, `SELECT `+sqlrows.CheckpointCols+` FROM audit_checkpoints ORDER BY seq DESC, key_id LIMIT 1`))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -785,7 +783,7 @@ func (s *Store) LastCheckpoint(ctx context.Context) (audit.Checkpoint, error) {
 	return c, nil
 }
 
-// Checkpoints implements store.Store.
+// Checkpoints implements gateway.Store.
 func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+sqlrows.CheckpointCols+` FROM audit_checkpoints ORDER BY seq, key_id`)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/store"
 	"github.com/mattersync/mattersync/gateway/store/postgres"
@@ -31,16 +32,16 @@ func open(t *testing.T, dsn string) *postgres.Store {
 }
 
 func harness() storetest.Harness {
-	exec := func(t *testing.T, s store.Store, query string, args ...any) {
+	exec := func(t *testing.T, s gateway.Store, query string, args ...any) {
 		t.Helper()
 		if _, err := s.(*postgres.Store).Pool().Exec(context.Background(), query, args...); err != nil {
 			t.Fatalf("exec %q: %v", query, err)
 		}
 	}
 	return storetest.Harness{
-		Open: func(t *testing.T) store.Store { return open(t, testenv.Postgres(t)) },
+		Open: func(t *testing.T) gateway.Store { return open(t, testenv.Postgres(t)) },
 		Exec: exec,
-		BreakAudit: func(t *testing.T, s store.Store) {
+		BreakAudit: func(t *testing.T, s gateway.Store) {
 			exec(t, s, `CREATE FUNCTION audit_broken() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit disabled by test'; END $$`)
 			exec(t, s, `CREATE TRIGGER audit_broken BEFORE INSERT ON audit_records FOR EACH ROW EXECUTE FUNCTION audit_broken()`)
 		},

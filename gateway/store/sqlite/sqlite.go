@@ -33,15 +33,13 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Store is the SQLite store. It implements store.Store.
+// Store is the SQLite store. It implements every role of gateway.Store.
 type Store struct {
 	wr     *sql.DB // one connection: every write transaction
 	rd     *sql.DB // read-only pool
 	unlock func() error
 	locks  keyedMutex // per-file commit locks
 }
-
-var _ store.Store = (*Store)(nil)
 
 // Open opens (creating and migrating if needed) the database at path and
 // takes the lock file path+".lock".
@@ -216,7 +214,7 @@ func execOne(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, 
 	return n == 1, nil
 }
 
-// MissingChunks implements store.Store.
+// MissingChunks implements gateway.Store.
 func (s *Store) MissingChunks(ctx context.Context, matter string, ids []format.ID) ([]format.ID, error) {
 	present, err := s.presentChunks(ctx, s.rd, matter, ids)
 	if err != nil {
@@ -265,7 +263,7 @@ func (s *Store) presentChunks(ctx context.Context, q querier, matter string, ids
 	return present, nil
 }
 
-// Chunk implements store.Store.
+// Chunk implements gateway.Store.
 func (s *Store) Chunk(ctx context.Context, matter string, id format.ID) (store.Chunk, error) {
 	c := store.Chunk{Matter: matter, ID: id}
 	var us int64
@@ -280,7 +278,7 @@ func (s *Store) Chunk(ctx context.Context, matter string, id format.ID) (store.C
 	return c, nil
 }
 
-// PutChunk implements store.Store.
+// PutChunk implements gateway.Store.
 func (s *Store) PutChunk(ctx context.Context, c store.Chunk, rec *audit.Record) (bool, error) {
 	var created bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -342,7 +340,7 @@ func check(ctx context.Context, q querier, c store.Commit) error {
 	return nil
 }
 
-// Commit implements store.Store. One gateway owns the database, so an
+// Commit implements gateway.Store. One gateway owns the database, so an
 // in-process lock per file is the commit lock; the checks are repeated
 // inside the write transaction.
 func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFunc, rec *audit.Record) (store.Version, error) {
@@ -441,7 +439,7 @@ func scanVersion(sc sqlrows.Scanner, v *store.Version) error {
 	return nil
 }
 
-// Version implements store.Store.
+// Version implements gateway.Store.
 func (s *Store) Version(ctx context.Context, matter string, file format.ID, version int64) (store.Version, error) {
 	v := store.Version{Matter: matter, File: file}
 	var row *sql.Row
@@ -460,7 +458,7 @@ func (s *Store) Version(ctx context.Context, matter string, file format.ID, vers
 	return v, nil
 }
 
-// Versions implements store.Store.
+// Versions implements gateway.Store.
 func (s *Store) Versions(ctx context.Context, matter string, file format.ID, before int64, limit int) ([]store.Version, error) {
 	if before <= 0 {
 		before = 1 << 62
@@ -485,7 +483,7 @@ func (s *Store) Versions(ctx context.Context, matter string, file format.ID, bef
 	return out, nil
 }
 
-// Changes implements store.Store.
+// Changes implements gateway.Store.
 func (s *Store) Changes(ctx context.Context, matter string, since int64, limit int) ([]store.Version, int64, error) {
 	// One read transaction, so head and changes are one snapshot.
 	tx, err := s.rd.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -522,7 +520,7 @@ func (s *Store) Changes(ctx context.Context, matter string, since int64, limit i
 	return out, headSeq, nil
 }
 
-// Hold implements store.Store.
+// Hold implements gateway.Store.
 func (s *Store) Hold(ctx context.Context, matter string) (store.Hold, error) {
 	h := store.Hold{Matter: matter}
 	var us int64
@@ -539,7 +537,7 @@ func (s *Store) Hold(ctx context.Context, matter string) (store.Hold, error) {
 	return h, nil
 }
 
-// SetHold implements store.Store.
+// SetHold implements gateway.Store.
 func (s *Store) SetHold(ctx context.Context, h store.Hold, rec *audit.Record) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO matters (id) VALUES (?) ON CONFLICT DO NOTHING`, h.Matter); err != nil {
@@ -557,7 +555,7 @@ func (s *Store) SetHold(ctx context.Context, h store.Hold, rec *audit.Record) er
 	return nil
 }
 
-// Epoch implements store.Store.
+// Epoch implements gateway.Store.
 func (s *Store) Epoch(ctx context.Context, matter string) (uint32, error) {
 	_, epoch, err := matterState(ctx, s.rd, matter)
 	if err != nil {
@@ -566,7 +564,7 @@ func (s *Store) Epoch(ctx context.Context, matter string) (uint32, error) {
 	return epoch, nil
 }
 
-// SetEpoch implements store.Store.
+// SetEpoch implements gateway.Store.
 func (s *Store) SetEpoch(ctx context.Context, matter string, epoch uint32, rec *audit.Record) (uint32, error) {
 	var prev uint32
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -594,7 +592,7 @@ func (s *Store) SetEpoch(ctx context.Context, matter string, epoch uint32, rec *
 	return prev, nil
 }
 
-// Usage implements store.Store.
+// Usage implements gateway.Store.
 func (s *Store) Usage(ctx context.Context, matter string) (store.Usage, error) {
 	var u store.Usage
 	err := s.rd.QueryRowContext(ctx, `SELECT
@@ -611,7 +609,7 @@ func (s *Store) Usage(ctx context.Context, matter string) (store.Usage, error) {
 	return u, nil
 }
 
-// DenyList implements store.Store.
+// DenyList implements gateway.Store.
 func (s *Store) DenyList(ctx context.Context) ([]store.DenyEntry, int64, error) {
 	tx, err := s.rd.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -634,7 +632,7 @@ func (s *Store) DenyList(ctx context.Context) ([]store.DenyEntry, int64, error) 
 	return out, gen, nil
 }
 
-// AddDeny implements store.Store.
+// AddDeny implements gateway.Store.
 func (s *Store) AddDeny(ctx context.Context, e store.DenyEntry, rec *audit.Record) (bool, int64, error) {
 	var created bool
 	var gen int64
@@ -664,7 +662,7 @@ func bumpDeny(ctx context.Context, tx *sql.Tx, changed bool, rec *audit.Record, 
 	return appendAudit(ctx, tx, rec)
 }
 
-// RemoveDeny implements store.Store.
+// RemoveDeny implements gateway.Store.
 func (s *Store) RemoveDeny(ctx context.Context, entity string, rec *audit.Record) (bool, int64, error) {
 	var removed bool
 	var gen int64
@@ -681,7 +679,7 @@ func (s *Store) RemoveDeny(ctx context.Context, entity string, rec *audit.Record
 	return removed, gen, nil
 }
 
-// TokenFloors implements store.Store.
+// TokenFloors implements gateway.Store.
 func (s *Store) TokenFloors(ctx context.Context) ([]store.TokenFloor, int64, error) {
 	tx, err := s.rd.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -704,7 +702,7 @@ func (s *Store) TokenFloors(ctx context.Context) ([]store.TokenFloor, int64, err
 	return out, gen, nil
 }
 
-// SetTokenFloor implements store.Store.
+// SetTokenFloor implements gateway.Store.
 func (s *Store) SetTokenFloor(ctx context.Context, f store.TokenFloor, rec *audit.Record) (store.TokenFloor, int64, error) {
 	var gen int64
 	out := store.TokenFloor{Entity: f.Entity}
@@ -731,7 +729,7 @@ func (s *Store) SetTokenFloor(ctx context.Context, f store.TokenFloor, rec *audi
 	return out, gen, nil
 }
 
-// Counters implements store.Store.
+// Counters implements gateway.Store.
 func (s *Store) Counters(ctx context.Context) (store.Counters, error) {
 	var c store.Counters
 	err := s.rd.QueryRowContext(ctx, `SELECT
@@ -765,7 +763,7 @@ func appendAudit(ctx context.Context, tx *sql.Tx, rec *audit.Record) error {
 	return nil
 }
 
-// AppendAudit implements store.Store.
+// AppendAudit implements gateway.Store.
 func (s *Store) AppendAudit(ctx context.Context, rec *audit.Record) error {
 	if err := s.tx(ctx, func(tx *sql.Tx) error { return appendAudit(ctx, tx, rec) }); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
@@ -773,7 +771,7 @@ func (s *Store) AppendAudit(ctx context.Context, rec *audit.Record) error {
 	return nil
 }
 
-// AuditHead implements store.Store.
+// AuditHead implements gateway.Store.
 func (s *Store) AuditHead(ctx context.Context) (int64, audit.Hash, error) {
 	var seq int64
 	var hb []byte
@@ -789,7 +787,7 @@ func (s *Store) AuditHead(ctx context.Context) (int64, audit.Hash, error) {
 	return seq, h, nil
 }
 
-// AuditRecords implements store.Store.
+// AuditRecords implements gateway.Store.
 func (s *Store) AuditRecords(ctx context.Context, q audit.Query, fn func(*audit.Record) error) error {
 	query, args := sqlrows.AuditQuery(q, func(int) string { return "?" })
 	rows, err := s.rd.QueryContext(ctx, query, args...)
@@ -800,7 +798,7 @@ func (s *Store) AuditRecords(ctx context.Context, q audit.Query, fn func(*audit.
 	return sqlrows.AuditRecords(rows, fn, "sqlite: audit records")
 }
 
-// AddCheckpoint implements store.Store. The write transaction is the
+// AddCheckpoint implements gateway.Store. The write transaction is the
 // only writer, so reading the latest and inserting are atomic.
 func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -824,7 +822,7 @@ func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 	return nil
 }
 
-// LastCheckpoint implements store.Store.
+// LastCheckpoint implements gateway.Store.
 func (s *Store) LastCheckpoint(ctx context.Context) (audit.Checkpoint, error) {
 	c, err := sqlrows.ScanCheckpoint(s.rd.QueryRowContext(ctx, `SELECT `+sqlrows.CheckpointCols+` FROM audit_checkpoints ORDER BY seq DESC, key_id LIMIT 1`))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -836,7 +834,7 @@ func (s *Store) LastCheckpoint(ctx context.Context) (audit.Checkpoint, error) {
 	return c, nil
 }
 
-// Checkpoints implements store.Store.
+// Checkpoints implements gateway.Store.
 func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
 	rows, err := s.rd.QueryContext(ctx, `SELECT `+sqlrows.CheckpointCols+` FROM audit_checkpoints ORDER BY seq, key_id`)
 	if err != nil {

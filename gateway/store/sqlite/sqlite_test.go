@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/mattersync/mattersync/gateway/store"
+	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/store/sqlite"
 	"github.com/mattersync/mattersync/gateway/store/storetest"
 )
@@ -16,7 +16,7 @@ import (
 var placeholder = regexp.MustCompile(`\$(\d+)`)
 
 func harness() storetest.Harness {
-	exec := func(t *testing.T, s store.Store, query string, args ...any) {
+	exec := func(t *testing.T, s gateway.Store, query string, args ...any) {
 		t.Helper()
 		// SQLite's numbered placeholders are ?N.
 		if _, err := s.(*sqlite.Store).DB().Exec(placeholder.ReplaceAllString(query, "?$1"), args...); err != nil {
@@ -24,7 +24,7 @@ func harness() storetest.Harness {
 		}
 	}
 	return storetest.Harness{
-		Open: func(t *testing.T) store.Store {
+		Open: func(t *testing.T) gateway.Store {
 			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "gateway.db"))
 			if err != nil {
 				t.Fatal(err)
@@ -33,7 +33,7 @@ func harness() storetest.Harness {
 			return s
 		},
 		Exec: exec,
-		BreakAudit: func(t *testing.T, s store.Store) {
+		BreakAudit: func(t *testing.T, s gateway.Store) {
 			exec(t, s, `CREATE TRIGGER audit_broken BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'audit disabled by test'); END`)
 		},
 	}

@@ -1,4 +1,4 @@
-// Package storetest is the contract every store.Store implementation
+// Package storetest is the contract every gateway.Store implementation
 // passes: the same table of behaviours, run against SQLite and PostgreSQL.
 package storetest
 
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/store"
 )
@@ -22,13 +23,13 @@ import (
 // Harness opens stores for the suite.
 type Harness struct {
 	// Open returns a fresh, empty store, closed when t ends.
-	Open func(t *testing.T) store.Store
+	Open func(t *testing.T) gateway.Store
 	// Exec runs a statement against the store's database directly, to
 	// tamper with it or inject faults. Placeholders are $1, $2, ...
-	Exec func(t *testing.T, s store.Store, query string, args ...any)
+	Exec func(t *testing.T, s gateway.Store, query string, args ...any)
 	// BreakAudit makes every later audit append fail (e.g. a trigger
 	// that raises on insert).
-	BreakAudit func(t *testing.T, s store.Store)
+	BreakAudit func(t *testing.T, s gateway.Store)
 }
 
 // RandomID returns a random chunk or file ID.
@@ -50,7 +51,7 @@ func Rec(action, matter string) *audit.Record {
 // epochs) that held matter "m" with file f at version 2, a tombstone: the
 // matter and the old versions read epoch 0, and a commit records its epoch
 // without raising the matter's.
-func CheckEpochMigration(ctx context.Context, t *testing.T, s store.Store, f format.ID) {
+func CheckEpochMigration(ctx context.Context, t *testing.T, s gateway.Store, f format.ID) {
 	t.Helper()
 	if e, err := s.Epoch(ctx, "m"); err != nil || e != 0 {
 		t.Fatalf("Epoch after migration = %d, %v", e, err)
@@ -82,7 +83,7 @@ func Run(t *testing.T, h Harness) {
 		{"CommitWriteFailure", testCommitWriteFailure},
 		{"DeleteAndHold", testDeleteAndHold},
 		{"Epochs", testEpochs},
-		{"EpochRaisedByCommit", testEpochNotRaisedByCommit},
+		{"EpochNotRaisedByCommit", testEpochNotRaisedByCommit},
 		{"EpochRaceWithCommits", testEpochRace},
 		{"VersionsAndChanges", testVersionsAndChanges},
 		{"ConcurrentCommitsOneFile", testConcurrentCommitsOneFile},
@@ -107,7 +108,7 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-func auditCount(t *testing.T, s store.Store) int64 {
+func auditCount(t *testing.T, s gateway.Store) int64 {
 	t.Helper()
 	seq, _, err := s.AuditHead(ctx(t))
 	if err != nil {
@@ -116,14 +117,14 @@ func auditCount(t *testing.T, s store.Store) int64 {
 	return seq
 }
 
-func putChunk(t *testing.T, s store.Store, matter string, id format.ID, size int64) {
+func putChunk(t *testing.T, s gateway.Store, matter string, id format.ID, size int64) {
 	t.Helper()
 	if _, err := s.PutChunk(ctx(t), store.Chunk{Matter: matter, ID: id, Size: size, Time: time.Now()}, Rec("chunk.put", matter)); err != nil {
 		t.Fatalf("PutChunk: %v", err)
 	}
 }
 
-func commit(t *testing.T, s store.Store, c store.Commit) (store.Version, error) {
+func commit(t *testing.T, s gateway.Store, c store.Commit) (store.Version, error) {
 	t.Helper()
 	if c.Time.IsZero() {
 		c.Time = time.Now()
@@ -131,7 +132,7 @@ func commit(t *testing.T, s store.Store, c store.Commit) (store.Version, error) 
 	return s.Commit(ctx(t), c, nil, Rec("file.commit", c.Matter))
 }
 
-func mustCommit(t *testing.T, s store.Store, c store.Commit) store.Version {
+func mustCommit(t *testing.T, s gateway.Store, c store.Commit) store.Version {
 	t.Helper()
 	v, err := commit(t, s, c)
 	if err != nil {
@@ -366,7 +367,7 @@ func wantStale(t *testing.T, err error, current, got uint32) {
 	}
 }
 
-func epochOf(t *testing.T, s store.Store, matter string) uint32 {
+func epochOf(t *testing.T, s gateway.Store, matter string) uint32 {
 	t.Helper()
 	e, err := s.Epoch(ctx(t), matter)
 	if err != nil {
@@ -754,7 +755,7 @@ func testUsage(t *testing.T, h Harness) {
 	}
 }
 
-func verify(t *testing.T, s store.Store, keys []ed25519.PublicKey, opts ...audit.VerifyOptions) audit.Report {
+func verify(t *testing.T, s gateway.Store, keys []ed25519.PublicKey, opts ...audit.VerifyOptions) audit.Report {
 	t.Helper()
 	var o audit.VerifyOptions
 	if len(opts) > 0 {
@@ -860,7 +861,7 @@ func testAuditChain(t *testing.T, h Harness) {
 func testAuditTamper(t *testing.T, h Harness) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	keys := []ed25519.PublicKey{pub}
-	setup := func(t *testing.T) store.Store {
+	setup := func(t *testing.T) gateway.Store {
 		s := h.Open(t)
 		for range 8 {
 			if err := s.AppendAudit(ctx(t), Rec("file.get", "m")); err != nil {
@@ -879,19 +880,19 @@ func testAuditTamper(t *testing.T, h Harness) {
 	}
 	cases := []struct {
 		name    string
-		tamper  func(t *testing.T, s store.Store)
+		tamper  func(t *testing.T, s gateway.Store)
 		wantSeq int64
 	}{
-		{"edit field", func(t *testing.T, s store.Store) {
+		{"edit field", func(t *testing.T, s gateway.Store) {
 			h.Exec(t, s, `UPDATE audit_records SET username = 'mallory' WHERE seq = 3`)
 		}, 3},
-		{"edit bytes", func(t *testing.T, s store.Store) {
+		{"edit bytes", func(t *testing.T, s gateway.Store) {
 			h.Exec(t, s, `UPDATE audit_records SET bytes = bytes + 1 WHERE seq = 7`)
 		}, 7},
-		{"delete middle", func(t *testing.T, s store.Store) {
+		{"delete middle", func(t *testing.T, s gateway.Store) {
 			h.Exec(t, s, `DELETE FROM audit_records WHERE seq = 4`)
 		}, 4},
-		{"insert forged", func(t *testing.T, s store.Store) {
+		{"insert forged", func(t *testing.T, s gateway.Store) {
 			// Shift 3.. up by one, then insert a well-formed record at 3
 			// linked to record 2: the old record 3 no longer links.
 			h.Exec(t, s, `UPDATE audit_records SET seq = -(seq + 1) WHERE seq >= 3`)
@@ -905,10 +906,10 @@ func testAuditTamper(t *testing.T, h Harness) {
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 				forged.Seq, forged.Time.UnixMicro(), forged.Entity, forged.User, forged.Device, forged.Source, forged.Matter, forged.Action, forged.Object, forged.Result, forged.Status, forged.Bytes, forged.RequestID, forged.PrevHash[:], forged.Hash[:])
 		}, 4},
-		{"truncate tail under checkpoint", func(t *testing.T, s store.Store) {
+		{"truncate tail under checkpoint", func(t *testing.T, s gateway.Store) {
 			h.Exec(t, s, `DELETE FROM audit_records WHERE seq >= 5`)
 		}, 5},
-		{"rewrite chain", func(t *testing.T, s store.Store) {
+		{"rewrite chain", func(t *testing.T, s gateway.Store) {
 			// Re-link everything from record 2 on with a changed field: the
 			// links are consistent again, the signed checkpoint is not.
 			var recs []audit.Record
@@ -941,7 +942,7 @@ func testAuditTamper(t *testing.T, h Harness) {
 
 // appendN appends n records whose times are step apart, starting at t0,
 // and returns their hashes by seq.
-func appendN(t *testing.T, s store.Store, n int, t0 time.Time, step time.Duration) map[int64]audit.Hash {
+func appendN(t *testing.T, s gateway.Store, n int, t0 time.Time, step time.Duration) map[int64]audit.Hash {
 	t.Helper()
 	out := map[int64]audit.Hash{}
 	for i := range n {
@@ -962,7 +963,7 @@ func appendN(t *testing.T, s store.Store, n int, t0 time.Time, step time.Duratio
 func testAuditCheckpointChain(t *testing.T, h Harness) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	keys := []ed25519.PublicKey{pub}
-	setup := func(t *testing.T) (store.Store, []audit.Checkpoint) {
+	setup := func(t *testing.T) (gateway.Store, []audit.Checkpoint) {
 		s := h.Open(t)
 		hashes := appendN(t, s, 8, time.Now(), time.Millisecond)
 		var cps []audit.Checkpoint
