@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -130,24 +129,8 @@ func TestMigrateEpochs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	schema1, err := os.ReadFile("migrations/0001_init.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := storetest.RandomID(t)
-	for _, q := range []string{
-		string(schema1),
-		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_us BIGINT NOT NULL)`,
-		`INSERT INTO schema_migrations VALUES (1, 0)`,
-		`INSERT INTO matters (id, seq) VALUES ('m', 2)`,
-		`INSERT INTO files (matter, id, head, deleted) VALUES ('m', '\x` + f.String() + `', 2, true)`,
-		`INSERT INTO versions (matter, file, version, seq, deleted, size, entity, device, created_us) VALUES
-			('m', '\x` + f.String() + `', 1, 1, false, 300, 'e', 'd', 1), ('m', '\x` + f.String() + `', 2, 2, true, 0, 'e', 'd', 2)`,
-	} {
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
+	storetest.SeedSchema1(t, func(q string) error { _, err := conn.Exec(ctx, q); return err }, f, func(hex string) string { return `'\x` + hex + `'` })
 	conn.Close(ctx)
 	s := open(t, dsn)
 	storetest.CheckEpochMigration(ctx, t, s, f)

@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
-	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -92,24 +91,8 @@ func TestMigrateEpochs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	schema1, err := os.ReadFile("migrations/0001_init.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := storetest.RandomID(t)
-	for _, q := range []string{
-		string(schema1),
-		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_us INTEGER NOT NULL)`,
-		`INSERT INTO schema_migrations VALUES (1, 0)`,
-		`INSERT INTO matters (id, seq) VALUES ('m', 2)`,
-		`INSERT INTO files (matter, id, head, deleted) VALUES ('m', x'` + f.String() + `', 2, 1)`,
-		`INSERT INTO versions (matter, file, version, seq, deleted, size, entity, device, created_us) VALUES
-			('m', x'` + f.String() + `', 1, 1, 0, 300, 'e', 'd', 1), ('m', x'` + f.String() + `', 2, 2, 1, 0, 'e', 'd', 2)`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%.60s: %v", q, err)
-		}
-	}
+	storetest.SeedSchema1(t, func(q string) error { _, err := db.Exec(q); return err }, f, func(hex string) string { return "x'" + hex + "'" })
 	db.Close()
 	s, err := sqlite.Open(ctx, path)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -45,6 +46,33 @@ func RandomID(t testing.TB) format.ID {
 func Rec(action, matter string) *audit.Record {
 	return &audit.Record{Time: time.Now(), Entity: "e-1", User: "alice", Device: "LAPTOP-7", Source: "127.0.0.1",
 		Matter: matter, Action: action, Result: audit.ResultOK, Status: 200, RequestID: "req"}
+}
+
+// SeedSchema1 builds, with exec, a database at schema 1 (before epochs):
+// the test package's migrations/0001_init.sql, recorded as applied, and
+// matter "m" holding file f at version 2, a tombstone (the database
+// CheckEpochMigration expects). bytes spells a byte string, given in hex,
+// in the engine's SQL.
+func SeedSchema1(t *testing.T, exec func(query string) error, f format.ID, bytes func(hex string) string) {
+	t.Helper()
+	schema1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := bytes(f.String())
+	for _, q := range []string{
+		string(schema1),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_us BIGINT NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, 0)`,
+		`INSERT INTO matters (id, seq) VALUES ('m', 2)`,
+		`INSERT INTO files (matter, id, head, deleted) VALUES ('m', ` + file + `, 2, true)`,
+		`INSERT INTO versions (matter, file, version, seq, deleted, size, entity, device, created_us) VALUES
+			('m', ` + file + `, 1, 1, false, 300, 'e', 'd', 1), ('m', ` + file + `, 2, 2, true, 0, 'e', 'd', 2)`,
+	} {
+		if err := exec(q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
 }
 
 // CheckEpochMigration checks a store migrated from schema 1 (before

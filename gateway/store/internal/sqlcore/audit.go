@@ -1,0 +1,140 @@
+package sqlcore
+
+// The audit chain and its signed checkpoints.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/store"
+)
+
+// appendAudit links rec to the chain head and stores it, in tx: a
+// rolled-back transaction leaves no record. Where the head is a locked row
+// (Dialect.AuditHead), appends from all writers are serialized on it.
+func (s *Store) appendAudit(ctx context.Context, tx Querier, rec *audit.Record) error {
+	if rec == nil {
+		return errors.New("no audit record")
+	}
+	var seq int64
+	var hb []byte
+	err := tx.QueryRow(ctx, s.d.AuditHead).Scan(&seq, &hb)
+	if err != nil && !(errors.Is(err, sql.ErrNoRows) && s.d.SetAuditHead == "") {
+		return fmt.Errorf("audit head: %w", err)
+	}
+	var prev audit.Hash
+	copy(prev[:], hb)
+	rec.Link(seq, prev)
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_records (`+auditCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		auditValues(rec)...); err != nil {
+		return fmt.Errorf("audit append: %w", err)
+	}
+	if s.d.SetAuditHead != "" {
+		if _, err := tx.Exec(ctx, s.d.SetAuditHead, rec.Seq, rec.Hash[:]); err != nil {
+			return fmt.Errorf("audit head: %w", err)
+		}
+	}
+	return nil
+}
+
+// AppendAudit implements gateway.AuditStore.
+func (s *Store) AppendAudit(ctx context.Context, rec *audit.Record) error {
+	if err := s.db.Write(ctx, func(tx Querier) error { return s.appendAudit(ctx, tx, rec) }); err != nil {
+		return fmt.Errorf("%s: %w", s.d.Name, err)
+	}
+	return nil
+}
+
+// AuditHead implements gateway.AuditStore. It reads the last record, not
+// a head row, so a verifier sees what the records say.
+func (s *Store) AuditHead(ctx context.Context) (int64, audit.Hash, error) {
+	var seq int64
+	var hb []byte
+	var h audit.Hash
+	err := s.db.Read().QueryRow(ctx, `SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hb)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, h, nil
+	}
+	if err != nil {
+		return 0, h, s.wrap("audit head", err)
+	}
+	copy(h[:], hb)
+	return seq, h, nil
+}
+
+// AuditRecords implements gateway.AuditStore. Errors reading the records
+// are wrapped; fn's come back as they are.
+func (s *Store) AuditRecords(ctx context.Context, q audit.Query, fn func(*audit.Record) error) error {
+	query, args := auditQuery(q)
+	rows, err := s.db.Read().Query(ctx, query, args...)
+	if err != nil {
+		return s.wrap("audit records", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanAuditRecord(rows)
+		if err != nil {
+			return s.wrap("audit records", err)
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.wrap("audit records", err)
+	}
+	return nil
+}
+
+// AddCheckpoint implements gateway.AuditStore.
+func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
+	err := s.db.Write(ctx, func(tx Querier) error {
+		if s.d.CheckpointLock != "" {
+			if _, err := tx.Exec(ctx, s.d.CheckpointLock); err != nil {
+				return err
+			}
+		}
+		var last int64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit_checkpoints`).Scan(&last); err != nil {
+			return err
+		}
+		if last != c.PrevSeq || c.Seq <= last {
+			return store.ErrCheckpointConflict
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO audit_checkpoints (`+checkpointCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			c.Seq, c.KeyID, c.Hash[:], c.Time.UnixMicro(), c.Signature, checkpointVersion(c), c.PrevSeq, c.Prev[:])
+		return err
+	})
+	if errors.Is(err, store.ErrCheckpointConflict) {
+		return err
+	}
+	if err != nil {
+		return s.wrap("add checkpoint", err)
+	}
+	return nil
+}
+
+// LastCheckpoint implements gateway.AuditStore.
+func (s *Store) LastCheckpoint(ctx context.Context) (audit.Checkpoint, error) {
+	c, err := scanCheckpoint(s.db.Read().QueryRow(ctx, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY seq DESC, key_id LIMIT 1`))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, store.ErrNotFound
+	}
+	if err != nil {
+		return c, s.wrap("last checkpoint", err)
+	}
+	return c, nil
+}
+
+// Checkpoints implements gateway.AuditStore.
+func (s *Store) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+	out, err := queryAll(ctx, s.db.Read(), nil, scanCheckpoint, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY seq, key_id`)
+	if err != nil {
+		return nil, s.wrap("checkpoints", err)
+	}
+	return out, nil
+}
