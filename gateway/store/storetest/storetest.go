@@ -108,6 +108,7 @@ func Run(t *testing.T, h Harness) {
 		{"Chunks", testChunks},
 		{"CommitSequence", testCommitSequence},
 		{"CommitMissingChunks", testCommitMissingChunks},
+		{"CommitManyChunks", testCommitManyChunks},
 		{"CommitWriteFailure", testCommitWriteFailure},
 		{"DeleteAndHold", testDeleteAndHold},
 		{"Epochs", testEpochs},
@@ -313,6 +314,34 @@ func testCommitMissingChunks(t *testing.T, h Harness) {
 		if got, err := get(); err != nil || got.ManifestKey != "m/m/v/x/1.attempt" {
 			t.Fatalf("stored version %+v, %v", got, err)
 		}
+	}
+}
+
+// testCommitManyChunks: a commit may reference more chunks than an engine
+// takes in one statement; the missing ones are still named, in order.
+func testCommitManyChunks(t *testing.T, h Harness) {
+	s := h.Open(t)
+	ids := make([]format.ID, 1100)
+	for i := range ids {
+		ids[i] = RandomID(t)
+		if i != 1050 && i != 3 {
+			h.Exec(t, s, `INSERT INTO chunks (matter, id, size, created_us) VALUES ($1, $2, 1, 0)`, "m", ids[i][:])
+		}
+	}
+	refs := append(slices.Clone(ids), ids[:600]...) // repeats are allowed
+	f := RandomID(t)
+	_, err := commit(t, s, store.Commit{Matter: "m", File: f, Chunks: refs})
+	var me *store.MissingChunksError
+	if !errors.As(err, &me) || !slices.Equal(me.IDs, []format.ID{ids[3], ids[1050]}) {
+		t.Fatalf("err = %v, want MissingChunksError [3 1050]", err)
+	}
+	putChunk(t, s, "m", ids[3], 1)
+	putChunk(t, s, "m", ids[1050], 1)
+	if v := mustCommit(t, s, store.Commit{Matter: "m", File: f, Chunks: refs}); v.Version != 1 {
+		t.Fatalf("commit of %d references = v%d, want v1", len(refs), v.Version)
+	}
+	if v := mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Chunks: ids[500:]}); v.Version != 2 {
+		t.Fatalf("second commit = v%d, want v2", v.Version)
 	}
 }
 
