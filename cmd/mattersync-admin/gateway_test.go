@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/csv"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +13,6 @@ import (
 	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
-	"github.com/mattersync/mattersync/gateway/auth"
-	"github.com/mattersync/mattersync/gateway/blob"
 	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/gateway/gatewaytest"
 	"github.com/mattersync/mattersync/gateway/store/sqlite"
@@ -26,41 +21,25 @@ import (
 	"github.com/mattersync/mattersync/kms/kmstest"
 )
 
-// testGateway runs a gateway (SQLite, MinIO) that trusts env's Vault.
-func testGateway(t *testing.T, env *kmstest.Env) (url string, st *sqlite.Store, srv *gateway.Server, pubKeyFile, dbPath string) {
+// testGateway runs a gateway that trusts env's Vault, on SQLite (the
+// offline verification reads its file), and writes its audit-signing public
+// key to a file.
+func testGateway(t *testing.T, env *kmstest.Env) (g *gatewaytest.Gateway, st *sqlite.Store, pubKeyFile string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	m := testenv.MinIO(t)
-	bs, err := blob.New(blob.Config{Endpoint: m.Endpoint, Bucket: m.Bucket(t), AccessKey: m.AccessKey, SecretKey: m.SecretKey})
+	g = gatewaytest.Start(t, gatewaytest.Options{Vault: env})
+	st, ok := g.Store.(*sqlite.Store)
+	if !ok {
+		t.Fatalf("test gateway store is %T, want SQLite", g.Store)
+	}
+	_, pub, err := gateway.MarshalKeys(g.SigningKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbPath = filepath.Join(t.TempDir(), "gateway.db")
-	st, err = sqlite.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	tc := env.TokenConfig(t)
-	v, err := auth.NewVerifier(ctx, auth.Config{JWKSURL: tc.JWKSURL, Issuer: tc.Issuer, Audience: tc.Audience})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	_, pub, _ := gateway.MarshalKeys(key)
 	pubKeyFile = filepath.Join(t.TempDir(), "audit.pub")
-	os.WriteFile(pubKeyFile, pub, 0o644)
-	cfg := gateway.DefaultConfig()
-	cfg.InsecureDev = true
-	srv, err = gateway.New(ctx, cfg, gateway.Deps{Store: st, Blobs: bs, Verifier: v, SigningKey: key})
-	if err != nil {
+	if err := os.WriteFile(pubKeyFile, pub, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	go srv.Run(ctx)
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	return hs.URL, st, srv, pubKeyFile, dbPath
+	return g, st, pubKeyFile
 }
 
 func TestGatewayCommands(t *testing.T) {
@@ -68,7 +47,8 @@ func TestGatewayCommands(t *testing.T) {
 	it, alice := env.User(t, true), env.User(t, false)
 	m := env.Matter(t)
 	env.Grant(t, m, alice, kms.RoleRW)
-	url, st, srv, pub, dbPath := testGateway(t, env)
+	g, st, pub := testGateway(t, env)
+	url, srv, dbPath := g.URL, g.Server, g.SQLitePath
 	ctx := context.Background()
 
 	// Alice works on the matter.
