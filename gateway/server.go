@@ -248,7 +248,7 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 			}
 			slices.Sort(allow)
 			w.Header().Set("Allow", strings.Join(allow, ", "))
-			s.fail(w, rq, E("route", KindMethodNotAllowed, "method %s is not allowed here", r.Method))
+			s.fail(w, rq, E("route", KindMethodNotAllowed, "method %s is not allowed here", clip(r.Method, maxLoggedMethod)))
 			return
 		}
 		err := s.authorize(r, rq, m.perm)
@@ -599,16 +599,49 @@ func (s *Server) observe(r *http.Request, rq *request, w *statusWriter) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	code := strconv.Itoa(status)
-	s.metrics.requests.WithLabelValues(rq.route, r.Method, code).Inc()
+	s.metrics.requests.WithLabelValues(rq.route, methodLabel(r.Method), statusLabel(status)).Inc()
 	s.metrics.duration.WithLabelValues(rq.route).Observe(d.Seconds())
 	s.metrics.bytesOut.WithLabelValues(rq.route).Add(float64(w.bytes))
 	if r.ContentLength > 0 && rq.rec.Bytes > 0 && r.Method != http.MethodGet {
 		s.metrics.bytesIn.WithLabelValues(rq.route).Add(float64(rq.rec.Bytes))
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-		slog.String("request_id", rq.id), slog.String("method", r.Method), slog.String("route", rq.route),
+		slog.String("request_id", rq.id), slog.String("method", clip(r.Method, maxLoggedMethod)), slog.String("route", rq.route),
 		slog.Int("status", status), slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("entity", rq.rec.Entity),
 		slog.String("user", rq.rec.User), slog.String("matter", rq.rec.Matter), slog.String("action", rq.rec.Action),
 		slog.Int64("bytes_out", w.bytes), slog.String("source", rq.rec.Source))
+}
+
+// methodLabel is the method as a metric label: Go accepts any token as a
+// method, up to the header limit, so anything but the standard methods is
+// "other" (each distinct label value is a series kept for the life of the
+// process).
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete,
+		http.MethodPatch, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
+// statusLabel is a status code as a metric label (the gateway writes only
+// real ones; anything else would be "other").
+func statusLabel(code int) string {
+	if code < 100 || code > 599 {
+		return "other"
+	}
+	return strconv.Itoa(code)
+}
+
+// maxLoggedMethod bounds the method in log lines and error messages.
+const maxLoggedMethod = 32
+
+// clip cuts a client-supplied value for a log line or a message, marking
+// the cut.
+func clip(v string, n int) string {
+	if len(v) <= n {
+		return v
+	}
+	return v[:n] + "...(" + strconv.Itoa(len(v)) + " bytes)"
 }
