@@ -79,7 +79,7 @@ func (a *Agent) isKnownChunk(matter string, id format.ID) bool {
 
 // New returns an agent for the logged-in user.
 func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity string, log *slog.Logger) (*Agent, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(false); err != nil {
 		return nil, err
 	}
 	ig, err := watch.NewIgnore(cfg.IgnorePatterns())

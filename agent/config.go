@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/user"
@@ -62,6 +63,12 @@ type Config struct {
 	WipeOnRevoke bool   `yaml:"wipe_on_revoke"`
 	StatusAddr   string `yaml:"status_addr"` // loopback address of the local status endpoint
 	LogLevel     string `yaml:"log_level"`   // debug | info | warn | error
+	// InsecureHTTP allows http:// gateway and Vault URLs, and only to a
+	// loopback address: for a development stack on this machine (make run).
+	// Without it an http URL is a config error, so a typo or a downgraded
+	// installer property never sends identity tokens, Vault tokens and
+	// passwords in clear over a network.
+	InsecureHTTP bool `yaml:"insecure_http"`
 }
 
 // DefaultConfig returns the defaults for this OS and user.
@@ -126,7 +133,12 @@ func ParseConfig(b []byte) (Config, error) {
 }
 
 // Validate reports every problem in the config at once.
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return c.validate(true) }
+
+// validate checks the config; transport says whether to check the URLs'
+// schemes too. New skips that check: it is handed a Remote and Keys that
+// already carry their transports, and connects nowhere itself.
+func (c *Config) validate(transport bool) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	checkURL := func(key, v string) {
@@ -136,7 +148,17 @@ func (c *Config) Validate() error {
 		}
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("%s %q must be an http(s) URL with a host", key, v)
+			bad("%s %q must be an https URL with a host", key, v)
+			return
+		}
+		if u.Scheme != "http" || !transport {
+			return
+		}
+		switch {
+		case !c.InsecureHTTP:
+			bad("%s %q is plain http: tokens and passwords would cross the network unencrypted; use https (or, for a development stack on this machine only, set insecure_http: true)", key, v)
+		case !loopbackHost(u.Hostname()):
+			bad("%s %q: insecure_http allows http only to a loopback address (127.0.0.1, ::1, localhost); use https", key, v)
 		}
 	}
 	checkURL("gateway.url", c.Gateway.URL)
@@ -183,6 +205,15 @@ func (c *Config) Validate() error {
 		bad("log_level %q must be debug, info, warn or error", c.LogLevel)
 	}
 	return errors.Join(errs...)
+}
+
+// loopbackHost reports whether host names this machine only.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // IgnorePatterns returns the default patterns plus the configured ones.

@@ -69,3 +69,29 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Plain http URLs need insecure_http, and even then only reach loopback:
+// a config can never send tokens in clear over a network by accident.
+func TestInsecureHTTP(t *testing.T) {
+	cases := []struct {
+		name, body, wantErr string
+	}{
+		{"https", `gateway: {url: "https://gw.example"}` + "\n" + `vault: {address: "https://v.example"}`, ""},
+		{"http gateway without the flag", `gateway: {url: "http://gw.example"}` + "\n" + `vault: {address: "https://v.example"}`, "insecure_http"},
+		{"http vault without the flag", `gateway: {url: "https://gw.example"}` + "\n" + `vault: {address: "http://127.0.0.1:8200"}`, "vault.address"},
+		{"http loopback without the flag", `gateway: {url: "http://127.0.0.1:8080"}` + "\n" + `vault: {address: "https://v.example"}`, "gateway.url"},
+		{"http to the network with the flag", `gateway: {url: "http://gw.example"}` + "\n" + `vault: {address: "https://v.example"}` + "\ninsecure_http: true", "loopback"},
+		{"http loopback with the flag", `gateway: {url: "http://127.0.0.1:8080"}` + "\n" + `vault: {address: "http://localhost:8200"}` + "\ninsecure_http: true", ""},
+		{"http ipv6 loopback with the flag", `gateway: {url: "http://[::1]:8080"}` + "\n" + `vault: {address: "https://v.example"}` + "\ninsecure_http: true", ""},
+	}
+	for _, c := range cases {
+		body := strings.Replace(c.body, "vault: {address: ", "vault: {username: alice, address: ", 1) + "\nroot: " + t.TempDir() + "\n"
+		_, err := ParseConfig([]byte(body))
+		switch {
+		case c.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("%s: error %v, want one naming %q", c.name, err, c.wantErr)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -45,6 +47,9 @@ func newConfigCmd(opts *options) *cobra.Command {
 			var f initFile
 			f.Gateway.URL, f.Vault.Address, f.Vault.Auth = gatewayURL, vaultAddr, auth
 			f.Vault.Username, f.Root, f.DeviceName = username, root, device
+			// A development stack on this machine speaks http; the file
+			// then says so itself. http to any other host stays an error.
+			f.InsecureHTTP = loopbackHTTP(gatewayURL) || loopbackHTTP(vaultAddr)
 			b, err := yaml.Marshal(f)
 			if err != nil {
 				return err
@@ -90,6 +95,17 @@ type initFile struct {
 		Auth     string `yaml:"auth"`
 		Username string `yaml:"username,omitempty"`
 	} `yaml:"vault"`
-	Root       string `yaml:"root,omitempty"`
-	DeviceName string `yaml:"device_name,omitempty"`
+	Root         string `yaml:"root,omitempty"`
+	DeviceName   string `yaml:"device_name,omitempty"`
+	InsecureHTTP bool   `yaml:"insecure_http,omitempty"`
+}
+
+// loopbackHTTP reports whether u is an http:// URL to this machine.
+func loopbackHTTP(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "http" {
+		return false
+	}
+	ip := net.ParseIP(p.Hostname())
+	return p.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())
 }

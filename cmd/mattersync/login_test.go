@@ -43,6 +43,7 @@ func TestLoginLogout(t *testing.T) {
 	cfg := agent.DefaultConfig()
 	cfg.Gateway.URL, cfg.Vault.Address, cfg.Vault.Username, cfg.Vault.Layout = "https://gw.invalid", v.Config.Address, u.Name, v.Config.Layout
 	cfg.Root, cfg.DataDir = t.TempDir(), t.TempDir()
+	cfg.InsecureHTTP = true // the test Vault speaks http on loopback
 	b, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -441,6 +441,7 @@ debounce: %s
 rescan_interval: 1m
 status_addr: "127.0.0.1:0"
 log_level: debug
+insecure_http: true # the dev stack speaks http on loopback
 `, s.GatewayURL(), s.VaultAddr(), user, a.Root, a.DataDir, user, s.opts.Debounce)
 		if err := os.MkdirAll(home, 0o700); err != nil {
 			return err
