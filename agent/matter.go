@@ -206,7 +206,7 @@ func (m *matterSync) applyChange(ctx context.Context, mk *matterKeys, c api.Chan
 	defer m.fs.remove(tmp)
 	guard := cur
 	if cur.exists && !(hasRow && cur.matches(row.Size, row.MtimeNs)) {
-		if err := m.moveAside(ctx, man.Path, "edited here while "+man.Author+" changed it on "+man.Device, res); err != nil {
+		if err := m.moveAside(ctx, man.Path, "edited here while "+SafeText(man.Author)+" changed it on "+SafeText(man.Device), res); err != nil {
 			return err
 		}
 		guard = stat{}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // conflictTag matches the tag ConflictName adds, so a conflict copy of a
@@ -71,11 +72,13 @@ func splitExt(name string) (stem, ext string) {
 }
 
 // cleanTagPart keeps user and device names from breaking the tag or the
-// file name: no parentheses, commas, path or Windows-reserved characters.
+// file name: no parentheses, commas, path or Windows-reserved characters,
+// no control or bidirectional formatting characters (a name that prints
+// escapes, or reads backwards in a file manager).
 func cleanTagPart(s string) string {
 	s = strings.Map(func(r rune) rune {
 		switch {
-		case r < 0x20 || r == 0x7f:
+		case unsafeRune(r) || r == utf8.RuneError:
 			return -1
 		case strings.ContainsRune(`()<>:"/\|?*,`, r):
 			return '-'
@@ -96,7 +99,7 @@ func cleanTagPart(s string) string {
 func MatterFolder(id, name string) string {
 	n := strings.Map(func(r rune) rune {
 		switch {
-		case r < 0x20 || r == 0x7f:
+		case unsafeRune(r) || r == utf8.RuneError:
 			return -1
 		case strings.ContainsRune(`<>:"/\|?*[]`, r):
 			return '-'

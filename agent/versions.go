@@ -20,8 +20,8 @@ type VersionInfo struct {
 	Time    time.Time // when the gateway committed it
 	Size    uint64
 	ModTime time.Time
-	Author  string // Vault entity ID
-	Device  string
+	Author  string // Vault entity ID, as the writer sealed it (SafeText applied)
+	Device  string // as the writer sealed it (SafeText applied)
 }
 
 // matterOf finds the matter and matter-relative path of a local path.
@@ -85,7 +85,8 @@ func (a *Agent) Versions(ctx context.Context, path string) ([]VersionInfo, error
 			if err != nil {
 				return nil, fmt.Errorf("version %d: %w", v.Version, err)
 			}
-			info.Size, info.ModTime, info.Author, info.Device = man.Size, man.ModTime, man.Author, man.Device
+			// Author and device are whatever the writer sealed: never raw to a terminal.
+			info.Size, info.ModTime, info.Author, info.Device = man.Size, man.ModTime, SafeText(man.Author), SafeText(man.Device)
 		}
 		out = append(out, info)
 	}

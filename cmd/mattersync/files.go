@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -35,12 +36,7 @@ func newConflictsCmd(opts *options) *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), "no conflict copies")
 				return nil
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "WHEN\tMATTER\tFILE\tCOPY\tWHY")
-			for _, c := range cs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Created.Local().Format("2006-01-02 15:04"), c.Matter, c.Path, c.Copy, c.Reason)
-			}
-			return tw.Flush()
+			return printConflicts(cmd.OutOrStdout(), cs)
 		},
 	}
 }
@@ -56,16 +52,7 @@ func newVersionsCmd(opts *options) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "VERSION\tCOMMITTED\tSIZE\tDEVICE\tAUTHOR")
-				for _, v := range vs {
-					if v.Deleted {
-						fmt.Fprintf(tw, "%d\t%s\tdeleted\t\t\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"))
-						continue
-					}
-					fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"), v.Size, v.Device, v.Author)
-				}
-				return tw.Flush()
+				return printVersions(cmd.OutOrStdout(), vs)
 			})
 		},
 	}
@@ -102,4 +89,31 @@ func withAgent(ctx context.Context, opts *options, f func(*agent.Agent) error) e
 	}
 	defer a.Close()
 	return f(a)
+}
+
+// printConflicts lists conflict copies. Paths and reasons carry names from
+// other members' manifests: never raw to the terminal.
+func printConflicts(w io.Writer, cs []index.Conflict) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHEN\tMATTER\tFILE\tCOPY\tWHY")
+	for _, c := range cs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Created.Local().Format("2006-01-02 15:04"), agent.SafeText(c.Matter),
+			agent.SafeText(c.Path), agent.SafeText(c.Copy), agent.SafeText(c.Reason))
+	}
+	return tw.Flush()
+}
+
+// printVersions lists a file's versions. Device and author are whatever
+// the writer sealed (Versions already escapes them; this is the last line).
+func printVersions(w io.Writer, vs []agent.VersionInfo) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tCOMMITTED\tSIZE\tDEVICE\tAUTHOR")
+	for _, v := range vs {
+		if v.Deleted {
+			fmt.Fprintf(tw, "%d\t%s\tdeleted\t\t\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"))
+			continue
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"), v.Size, agent.SafeText(v.Device), agent.SafeText(v.Author))
+	}
+	return tw.Flush()
 }

@@ -61,17 +61,20 @@ func syncing(s agent.Status) bool {
 	return false
 }
 
+// printStatus prints s for a terminal. Every text field can hold names from
+// manifests or error messages quoting them, so each goes through SafeText.
 func printStatus(w io.Writer, s agent.Status) {
-	fmt.Fprintf(w, "agent: %s", s.State)
+	safe := agent.SafeText
+	fmt.Fprintf(w, "agent: %s", safe(s.State))
 	if s.User != "" {
-		fmt.Fprintf(w, " as %s on %s", s.User, s.Device)
+		fmt.Fprintf(w, " as %s on %s", safe(s.User), safe(s.Device))
 	}
 	fmt.Fprintln(w)
 	if s.DiskEncryption != "" {
-		fmt.Fprintf(w, "  disk encryption: %s\n", s.DiskEncryption)
+		fmt.Fprintf(w, "  disk encryption: %s\n", safe(s.DiskEncryption))
 	}
 	if s.Message != "" {
-		fmt.Fprintln(w, "  "+s.Message)
+		fmt.Fprintln(w, "  "+safe(s.Message))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MATTER\tROLE\tSTATE\tQUEUE\tCONFLICTS\tLAST SYNC\tFOLDER")
@@ -80,15 +83,15 @@ func printStatus(w io.Writer, s agent.Status) {
 		if !m.LastSync.IsZero() {
 			last = m.LastSync.Local().Format("2006-01-02 15:04:05")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", m.ID, m.Role, m.State, m.Queue, m.Conflicts, last, m.Folder)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", safe(m.ID), safe(m.Role), safe(m.State), m.Queue, m.Conflicts, last, safe(m.Folder))
 	}
 	tw.Flush()
 	for _, m := range s.Matters {
 		if m.State == "syncing" && m.FilesTotal > 0 {
-			fmt.Fprintf(w, "  %s %s\n", m.ID, progressBar(m.FilesDone, m.FilesTotal, 30))
+			fmt.Fprintf(w, "  %s %s\n", safe(m.ID), progressBar(m.FilesDone, m.FilesTotal, 30))
 		}
 		for _, e := range m.Errors {
-			fmt.Fprintf(w, "  %s: %s\n", m.ID, e)
+			fmt.Fprintf(w, "  %s: %s\n", safe(m.ID), safe(e))
 		}
 	}
 }

@@ -128,6 +128,7 @@ type testAgent struct {
 	*agent.Agent
 	e      *env
 	cfg    agent.Config
+	idx    *index.DB
 	folder string
 }
 
@@ -168,7 +169,7 @@ func (e *env) agent(u kmstest.User, edit func(*agent.Config)) *testAgent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ta := &testAgent{Agent: a, e: e, cfg: cfg}
+	ta := &testAgent{Agent: a, e: e, cfg: cfg, idx: idx}
 	for _, m := range ms {
 		if m.ID == e.matter {
 			ta.folder = filepath.Join(cfg.Root, agent.MatterFolder(m.ID, m.Name))
