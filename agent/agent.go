@@ -183,7 +183,7 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matt
 	for _, m := range known {
 		byID[m.ID] = m
 	}
-	if err := os.MkdirAll(a.cfg.Root, 0o755); err != nil {
+	if err := privateDir(a.cfg.Root); err != nil {
 		return nil, nil, fmt.Errorf("matters root: %w", err)
 	}
 	var out []*matterSync
@@ -199,7 +199,7 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matt
 				folder, dir = old.Folder, filepath.Join(a.cfg.Root, old.Folder)
 			}
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := privateDir(dir); err != nil {
 			return nil, nil, fmt.Errorf("matter folder %s: %w", folder, err)
 		}
 		if err := a.idx.PutMatter(ctx, index.Matter{ID: m.ID, Name: m.Name, Role: string(m.Role), Folder: folder}); err != nil {
@@ -421,7 +421,7 @@ func (a *Agent) Run(parent context.Context) error {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	defer a.keys.Wipe()
-	if err := os.MkdirAll(a.cfg.Root, 0o755); err != nil {
+	if err := privateDir(a.cfg.Root); err != nil {
 		return fmt.Errorf("matters root: %w", err)
 	}
 	w, err := watch.New(a.cfg.Root, a.cfg.Debounce, a.ignore, a.log)

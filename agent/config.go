@@ -61,7 +61,7 @@ type Config struct {
 	// WipeOnRevoke removes local matter folders when the user is revoked;
 	// by default the agent stops and keeps them (IT decides).
 	WipeOnRevoke bool   `yaml:"wipe_on_revoke"`
-	StatusAddr   string `yaml:"status_addr"` // loopback address of the local status endpoint
+	StatusAddr   string `yaml:"status_addr"` // loopback address of the local status endpoint (port 0: any free port)
 	LogLevel     string `yaml:"log_level"`   // debug | info | warn | error
 	// InsecureHTTP allows http:// gateway and Vault URLs, and only to a
 	// loopback address: for a development stack on this machine (make run).
@@ -84,7 +84,7 @@ func DefaultConfig() Config {
 	c.KeyCacheTTL = 15 * time.Minute
 	c.RescanInterval = time.Hour
 	c.Debounce = 500 * time.Millisecond
-	c.StatusAddr = "127.0.0.1:47321"
+	c.StatusAddr = "127.0.0.1:0" // a new port on every start: none to squat
 	c.LogLevel = "info"
 	return c
 }

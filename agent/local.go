@@ -139,7 +139,7 @@ func (l *localFS) rename(from, to string) error {
 	if err != nil {
 		return err
 	}
-	if err := l.root.MkdirAll(filepath.Dir(tn), 0o755); err != nil {
+	if err := l.root.MkdirAll(filepath.Dir(tn), 0o700); err != nil {
 		return localErr(err)
 	}
 	return localErr(l.root.Rename(fn, tn))
@@ -155,7 +155,7 @@ func (l *localFS) createTemp(rel string) (*os.File, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		if err := l.root.MkdirAll(dn, 0o755); err != nil {
+		if err := l.root.MkdirAll(dn, 0o700); err != nil {
 			return nil, "", localErr(err)
 		}
 	}
@@ -176,8 +176,9 @@ func (l *localFS) remove(rel string) { _ = l.root.Remove(filepath.FromSlash(rel)
 // only if rel is still exactly as the caller saw it (guard).
 func (l *localFS) install(tmp, rel string, guard stat, mtime time.Time) error {
 	tn := filepath.FromSlash(tmp)
-	// Downloads are never executable: a manifest can't plant a program.
-	if err := l.root.Chmod(tn, 0o644); err != nil {
+	// Downloads are never executable (a manifest can't plant a program)
+	// and readable by the user only (Windows ignores the bits).
+	if err := l.root.Chmod(tn, 0o600); err != nil {
 		return localErr(err)
 	}
 	if err := l.root.Chtimes(tn, mtime, mtime); err != nil {

@@ -442,7 +442,7 @@ func relUnder(dir, abs string) (string, bool) {
 func (m *matterSync) openFolder(ctx context.Context) error {
 	if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
 		m.a.log.Warn("matter folder missing: recreating it, files come back from the gateway", "matter", m.id, "folder", m.dir)
-		if err := os.MkdirAll(m.dir, 0o755); err != nil {
+		if err := privateDir(m.dir); err != nil {
 			return err
 		}
 		if err := m.a.idx.ResetMatter(ctx, m.id); err != nil {

@@ -32,7 +32,7 @@ func Open(ctx context.Context, cfg Config, auth kms.Authenticator, log *slog.Log
 		kr.Close()
 		return nil, fmt.Errorf("identity token: %w", err)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := privateDir(cfg.DataDir); err != nil {
 		kr.Close()
 		return nil, fmt.Errorf("data dir: %w", err)
 	}

@@ -2,10 +2,14 @@ package agent
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -84,11 +88,39 @@ func (b *statusBoard) matter(id string, f func(*MatterStatus)) {
 	})
 }
 
-const statusTokenFile = "status.token"
+const (
+	statusTokenFile = "status.token"
+	statusAddrFile  = "status.addr"
+	// Headers of the status handshake (see serveStatus).
+	statusNonceHeader = "X-Mattersync-Nonce"
+	statusProofHeader = "X-Mattersync-Proof"
+	maxStatusBytes    = 16 << 20
+)
 
-// serveStatus serves GET /status on a loopback address until ctx ends. The
-// caller must present the token from the data dir's status.token (readable
-// by the user only), so other local users can't read matter names.
+// statusProof is the HMAC-SHA256, keyed with the status token, of one side
+// of the status handshake: the request (bound to the address the client
+// dialled) or the response (bound to the client's nonce and the body).
+func statusProof(token []byte, parts ...string) string {
+	m := hmac.New(sha256.New, token)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// serveStatus serves GET /status on a loopback address until ctx ends.
+//
+// The status token in the data dir (readable by the user only) is the
+// shared secret, and it never crosses the socket: on a machine with other
+// users, anyone can listen on a loopback port, so each side proves it holds
+// the token. The client sends a fresh nonce and an HMAC of the nonce and the
+// address it dialled; the agent answers only such a request, and signs its
+// answer with an HMAC of the nonce and the body. A process squatting the
+// port, or answering at a stale address, learns nothing it can replay and
+// cannot feed `mattersync status` a made-up state. With the default port 0
+// the address is new on every start, so there is no well-known port to
+// squat either.
 func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -98,27 +130,38 @@ func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard) 
 		return fmt.Errorf("status endpoint %q must be a loopback address", addr)
 	}
 	token := randomToken()
-	if err := WriteFileAtomic(filepath.Join(dataDir, statusTokenFile), []byte(token+"\n"), 0o600); err != nil {
-		return fmt.Errorf("status token: %w", err)
-	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("status endpoint: %w", err)
 	}
-	// Record the real address (the port may have been 0) next to the token.
-	if err := WriteFileAtomic(filepath.Join(dataDir, "status.addr"), []byte(l.Addr().String()+"\n"), 0o600); err != nil {
+	self := l.Addr().String()
+	// Token first, then the address: a client that finds the address
+	// finds the token that goes with it.
+	if err := WriteFileAtomic(filepath.Join(dataDir, statusTokenFile), []byte(token+"\n"), 0o600); err != nil {
+		l.Close()
+		return fmt.Errorf("status token: %w", err)
+	}
+	if err := WriteFileAtomic(filepath.Join(dataDir, statusAddrFile), []byte(self+"\n"), 0o600); err != nil {
 		l.Close()
 		return fmt.Errorf("status address: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-			http.Error(w, "missing or wrong status token", http.StatusUnauthorized)
+		nonce := r.Header.Get(statusNonceHeader)
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Mattersync-Proof ")
+		want := statusProof([]byte(token), "status request", self, nonce)
+		if len(nonce) != 64 || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			http.Error(w, "missing or wrong status proof", http.StatusUnauthorized)
+			return
+		}
+		body, err := json.Marshal(board.snapshot())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(board.snapshot())
+		w.Header().Set(statusProofHeader, statusProof([]byte(token), "status response", nonce, string(body)))
+		_, _ = w.Write(body)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -126,6 +169,9 @@ func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard) 
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
+		// A stale address would send the next `status` to whoever takes
+		// the port; the handshake makes that harmless, this makes it rare.
+		_ = os.Remove(filepath.Join(dataDir, statusAddrFile))
 	}()
 	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("status endpoint: %w", err)
@@ -134,31 +180,51 @@ func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard) 
 }
 
 // ReadStatus asks the running agent for its status, using the token and
-// address it left in dataDir.
+// address it left in dataDir, and checks that the answer comes from that
+// agent (see serveStatus).
 func ReadStatus(ctx context.Context, dataDir string) (Status, error) {
 	var s Status
 	tok, err := os.ReadFile(filepath.Join(dataDir, statusTokenFile))
 	if err != nil {
 		return s, fmt.Errorf("agent not running or never started (no status token in %s): %w", dataDir, err)
 	}
-	addr, err := os.ReadFile(filepath.Join(dataDir, "status.addr"))
+	b, err := os.ReadFile(filepath.Join(dataDir, statusAddrFile))
 	if err != nil {
 		return s, fmt.Errorf("agent not running (no status address in %s): %w", dataDir, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+strings.TrimSpace(string(addr))+"/status", nil)
+	token, addr := []byte(strings.TrimSpace(string(tok))), strings.TrimSpace(string(b))
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+		return s, fmt.Errorf("status address %q in %s is not a loopback address", addr, dataDir)
+	}
+	nonce := randomToken()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/status", nil)
 	if err != nil {
 		return s, err
 	}
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	resp, err := http.DefaultClient.Do(req)
+	req.Header.Set(statusNonceHeader, nonce)
+	req.Header.Set("Authorization", "Mattersync-Proof "+statusProof(token, "status request", addr, nonce))
+	// No proxy from the environment, no redirects: the answer must come
+	// from the address in the file.
+	hc := &http.Client{Transport: &http.Transport{}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Do(req)
 	if err != nil {
-		return s, fmt.Errorf("agent not reachable at %s: %w", strings.TrimSpace(string(addr)), err)
+		return s, fmt.Errorf("agent not reachable at %s: %w", addr, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return s, fmt.Errorf("agent status: %s", resp.Status)
+		return s, fmt.Errorf("agent status at %s: %s (an agent started before the last one stopped, or not this user's agent)", addr, resp.Status)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxStatusBytes))
+	if err != nil {
+		return s, fmt.Errorf("agent status: %w", err)
+	}
+	want := statusProof(token, "status response", nonce, string(body))
+	if subtle.ConstantTimeCompare([]byte(resp.Header.Get(statusProofHeader)), []byte(want)) != 1 {
+		return s, fmt.Errorf("the program answering at %s is not this user's agent (it cannot prove it holds the status token): its answer is ignored", addr)
+	}
+	if err := json.Unmarshal(body, &s); err != nil {
 		return s, fmt.Errorf("agent status: %w", err)
 	}
 	return s, nil

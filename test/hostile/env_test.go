@@ -119,8 +119,14 @@ func (f *forger) publish(man *format.Manifest) format.ID {
 	if err != nil {
 		f.e.t.Fatal(err)
 	}
-	f.e.gw.commit(f.e.matter, fid, sealed)
+	f.e.gw.commit(f.e.matter, fid, sealed, man.Deleted)
 	return fid
+}
+
+// delete publishes a tombstone for path as its version.
+func (f *forger) delete(path string, version uint64) format.ID {
+	return f.publish(&format.Manifest{Path: path, Version: version, Deleted: true, ModTime: time.Now(),
+		Author: "entity-of-the-author", Device: "LAPTOP-1", Created: time.Now()})
 }
 
 // testAgent is one user's agent talking to the fake gateway.

@@ -189,11 +189,12 @@ func (g *fakeGateway) store(matter, fileID string, sealed []byte, deleted bool) 
 	return api.Commit{FileID: fileID, Version: v.Version, Seq: v.Seq, Deleted: deleted}
 }
 
-// commit publishes a sealed manifest as the next version of its file.
-func (g *fakeGateway) commit(matter string, fileID format.ID, sealed []byte) {
+// commit publishes a sealed manifest (a tombstone if deleted) as the next
+// version of its file.
+func (g *fakeGateway) commit(matter string, fileID format.ID, sealed []byte, deleted bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.store(matter, fileID.String(), sealed, false)
+	g.store(matter, fileID.String(), sealed, deleted)
 }
 
 // putChunk stores a sealed chunk.
