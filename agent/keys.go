@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/kms"
 )
 
@@ -70,6 +71,23 @@ func (mk *matterKeys) epoch(ctx context.Context, n uint32) (*format.Keys, error)
 	}
 	mk.byEpoch[n] = k
 	return k, nil
+}
+
+// openVersion opens the manifest of a file version the gateway served,
+// bound to version. Its header's epoch must be the epoch the gateway
+// recorded when the version was committed (FORMAT.md §12): a version
+// written straight into storage under an old epoch, by someone who kept a
+// removed member's keys, is refused before it is opened.
+func (mk *matterKeys) openVersion(ctx context.Context, fv api.FileVersion, fileID format.ID, version uint64) (*format.Manifest, uint32, error) {
+	h, err := format.ParseHeader(fv.Manifest)
+	if err != nil {
+		return nil, 0, err
+	}
+	if h.Epoch != fv.Epoch {
+		return nil, 0, fmt.Errorf("version %d is sealed under epoch %d but was committed under epoch %d (written around the gateway?): %w",
+			version, h.Epoch, fv.Epoch, errTampered)
+	}
+	return mk.openManifest(ctx, fv.Manifest, fileID, version)
 }
 
 // openManifest opens a sealed manifest with the keys of the epoch its

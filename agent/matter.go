@@ -160,7 +160,7 @@ func (m *matterSync) applyChange(ctx context.Context, mk *matterKeys, c api.Chan
 	}
 	// Every version, deletes included, is a sealed manifest: a delete the
 	// gateway or storage made up opens to nothing and is refused.
-	man, epoch, err := mk.openManifest(ctx, head.Manifest, fid, uint64(head.Version))
+	man, epoch, err := mk.openVersion(ctx, head, fid, uint64(head.Version))
 	if err != nil {
 		return err
 	}
@@ -234,7 +234,7 @@ func (m *matterSync) staleCopyOfDeleted(ctx context.Context, mk *matterKeys, fid
 	if prev.Deleted {
 		return nil
 	}
-	man, epoch, err := mk.openManifest(ctx, prev.Manifest, fid, uint64(prev.Version))
+	man, epoch, err := mk.openVersion(ctx, prev, fid, uint64(tombstone-1))
 	if err != nil {
 		return err
 	}

@@ -227,7 +227,7 @@ func (m *matterSync) upload(ctx context.Context, mk *matterKeys, rel string, res
 		if err != nil {
 			return err
 		}
-		hm, epoch, err := mk.openManifest(ctx, head.Manifest, fid, uint64(head.Version))
+		hm, epoch, err := mk.openVersion(ctx, head, fid, uint64(head.Version))
 		if err != nil {
 			return err
 		}
@@ -306,7 +306,7 @@ func (m *matterSync) restore(ctx context.Context, mk *matterKeys, row index.File
 	if err != nil {
 		return err
 	}
-	man, _, err := mk.openManifest(ctx, fv.Manifest, fid, row.Version)
+	man, _, err := mk.openVersion(ctx, fv, fid, row.Version)
 	if err != nil {
 		return err
 	}

@@ -81,7 +81,7 @@ func (a *Agent) Versions(ctx context.Context, path string) ([]VersionInfo, error
 			if err != nil {
 				return nil, err
 			}
-			man, _, err := mk.openManifest(ctx, fv.Manifest, fid, uint64(v.Version))
+			man, _, err := mk.openVersion(ctx, fv, fid, uint64(v.Version))
 			if err != nil {
 				return nil, fmt.Errorf("version %d: %w", v.Version, err)
 			}
@@ -117,7 +117,7 @@ func (a *Agent) Restore(ctx context.Context, path string, version int64) (int64,
 	if fv.Deleted {
 		return 0, fmt.Errorf("version %d of %s is a delete; pick an earlier version", version, rel)
 	}
-	man, _, err := mk.openManifest(ctx, fv.Manifest, fid, uint64(version))
+	man, _, err := mk.openVersion(ctx, fv, fid, uint64(version))
 	if err != nil {
 		return 0, err
 	}
