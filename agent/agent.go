@@ -54,8 +54,26 @@ type Agent struct {
 
 	closers []func() error // set by Open
 
-	mu    sync.Mutex                    // guards known
+	mu    sync.Mutex                    // guards known and rechecked
 	known map[string]map[format.ID]bool // matter -> chunks uploaded or opened here
+	// rechecked holds the matters whose integrity problems were tried
+	// again since this agent started (once per start, see integrity).
+	rechecked map[string]bool
+}
+
+// firstRecheck reports whether this is the first call for matter since the
+// agent started.
+func (a *Agent) firstRecheck(matter string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.rechecked[matter] {
+		return false
+	}
+	if a.rechecked == nil {
+		a.rechecked = map[string]bool{}
+	}
+	a.rechecked[matter] = true
+	return true
 }
 
 // knownChunk records that this agent uploaded or opened a chunk itself.

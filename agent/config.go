@@ -54,7 +54,13 @@ type Config struct {
 	RescanInterval time.Duration `yaml:"rescan_interval"` // full rescan, the safety net under fsnotify
 	Debounce       time.Duration `yaml:"debounce"`        // quiet time before a changed file is read
 	Ignore         []string      `yaml:"ignore"`          // file name patterns added to the defaults
-	Bandwidth      struct {
+	// MaxFileSize is the largest file the agent downloads or uploads (the
+	// firm's limit). A manifest declaring more is refused before anything
+	// is written: it is the mark of a dedup bomb (one tiny chunk
+	// referenced hundreds of thousands of times) as much as of a file too
+	// big for laptops. Default 64 GiB.
+	MaxFileSize ByteSize `yaml:"max_file_size"`
+	Bandwidth   struct {
 		UploadKiBps   int `yaml:"upload_kibps"` // 0: unlimited
 		DownloadKiBps int `yaml:"download_kibps"`
 	} `yaml:"bandwidth"`
@@ -84,6 +90,7 @@ func DefaultConfig() Config {
 	c.KeyCacheTTL = 15 * time.Minute
 	c.RescanInterval = time.Hour
 	c.Debounce = 500 * time.Millisecond
+	c.MaxFileSize = 64 << 30
 	c.StatusAddr = "127.0.0.1:0" // a new port on every start: none to squat
 	c.LogLevel = "info"
 	return c
@@ -195,6 +202,9 @@ func (c *Config) validate(transport bool) error {
 	}
 	if _, err := watch.NewIgnore(c.Ignore); err != nil {
 		bad("ignore: %w", err)
+	}
+	if c.MaxFileSize < 1<<20 || c.MaxFileSize > 1<<50 {
+		bad("max_file_size %v must be between 1MiB and 1PiB", c.MaxFileSize)
 	}
 	if c.Bandwidth.UploadKiBps < 0 || c.Bandwidth.DownloadKiBps < 0 {
 		bad("bandwidth limits must not be negative")

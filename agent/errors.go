@@ -47,12 +47,8 @@ func remoteCode(err error) api.Code {
 // tampered with, malformed or unsafe. Such a change is reported and skipped;
 // anything else (network, gateway down) is retried.
 func permanent(err error) bool {
-	for _, e := range []error{format.ErrAuth, format.ErrMalformed, format.ErrBadHeader, format.ErrUnsafePath,
-		format.ErrTooLarge, format.ErrUnsupportedVersion, format.ErrWrongMatter, format.ErrWrongEpoch,
-		format.ErrWrongID, format.ErrWrongVersion, errTampered} {
-		if errors.Is(err, e) {
-			return true
-		}
+	if integrity(err) {
+		return true
 	}
 	switch remoteCode(err) {
 	case api.CodeNotFound, api.CodeInvalidRequest:
@@ -63,6 +59,25 @@ func permanent(err error) bool {
 
 // errTampered: downloaded content does not match its manifest.
 var errTampered = errors.New("content does not match its manifest (tampered or corrupt)")
+
+// errTooLarge: a manifest declares a file larger than max_file_size.
+var errTooLarge = errors.New("larger than max_file_size")
+
+// integrity reports whether err says a remote object itself is bad:
+// forged, tampered, malformed, or declaring an absurd size. Such a change
+// is an integrity event: recorded as the file's problem and shown in
+// status, but not retried by every full pass (nothing local can fix it);
+// the file's next version, or the next start of the agent, tries again.
+func integrity(err error) bool {
+	for _, e := range []error{format.ErrAuth, format.ErrMalformed, format.ErrBadHeader, format.ErrUnsafePath,
+		format.ErrTooLarge, format.ErrUnsupportedVersion, format.ErrWrongMatter, format.ErrWrongEpoch,
+		format.ErrWrongID, format.ErrWrongVersion, errTampered, errTooLarge} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
 
 // perFile reports whether err is a problem with one file (tampered, unsafe,
 // not writable or readable here, changing under us) rather than with the

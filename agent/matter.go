@@ -104,21 +104,31 @@ func (m *matterSync) applyOrReport(ctx context.Context, mk *matterKeys, c api.Ch
 		res.problem(c.FileID, "")
 		return nil
 	case perFile(err):
-		m.a.log.Error("remote change not applied: local file left untouched", "matter", m.id, "file_id", c.FileID, "version", c.Version, "err", err)
+		bad := integrity(err)
+		m.a.log.Error("remote change not applied: local file left untouched", "matter", m.id, "file_id", c.FileID, "version", c.Version, "integrity", bad, "err", err)
 		msg := fmt.Sprintf("remote version %d of file %s not applied, local copy kept: %v", c.Version, c.FileID, err)
+		if bad {
+			msg = fmt.Sprintf("integrity: remote version %d of file %s refused, local copy kept (tell IT; tried again when the file changes or the agent restarts): %v", c.Version, c.FileID, err)
+		}
 		res.problem(c.FileID, msg)
 		// Recorded before the cursor moves past the change, so a crash or a
 		// restart cannot forget that this file still needs it.
-		_, perr := m.a.idx.MergeProblems(ctx, m.id, map[string]string{c.FileID: msg})
-		return perr
+		return m.a.idx.RecordProblem(ctx, m.id, c.FileID, msg, bad)
 	}
 	return err
 }
 
 // retryProblems applies the heads of files whose last change failed (a
 // folder in the way, a full disk): full passes give them another chance.
+// Integrity events (a forged or absurd version) are tried again only by the
+// first full pass after the agent starts (a changed max_file_size, a
+// repaired object); otherwise a dedup bomb would cost every pass.
 func (m *matterSync) retryProblems(ctx context.Context, mk *matterKeys, res *passResult) error {
-	keys, err := m.a.idx.ProblemKeys(ctx, m.id)
+	list := m.a.idx.ProblemKeysToRetry
+	if m.a.firstRecheck(m.id) {
+		list = m.a.idx.ProblemKeys
+	}
+	keys, err := list(ctx, m.id)
 	if err != nil {
 		return err
 	}
@@ -370,6 +380,9 @@ func (m *matterSync) record(ctx context.Context, rel, fileID string, h [32]byte,
 // total size and content hash checked, fsynced. It returns the temp name;
 // the caller installs or removes it.
 func (m *matterSync) fetch(ctx context.Context, mk *matterKeys, man *format.Manifest) (string, error) {
+	if err := m.roomFor(man); err != nil {
+		return "", err
+	}
 	f, tmp, err := m.fs.createTemp(man.Path)
 	if err != nil {
 		return "", fmt.Errorf("download %s: %w", man.Path, err)
@@ -425,6 +438,30 @@ func (m *matterSync) fetch(ctx context.Context, mk *matterKeys, man *format.Mani
 	}
 	ok = true
 	return tmp, nil
+}
+
+// minFreeAfter is what a download must leave free on the disk: the user's
+// other programs (and the index) need room too.
+const minFreeAfter = 256 << 20
+
+// roomFor refuses, before anything is written, a file larger than the
+// firm's limit (an integrity event: a dedup bomb declares terabytes with a
+// few kilobytes of chunks) or than the free disk space allows (this disk's
+// problem, retried by later passes).
+func (m *matterSync) roomFor(man *format.Manifest) error {
+	if limit := uint64(m.a.cfg.MaxFileSize); man.Size > limit {
+		return fmt.Errorf("%s: the manifest declares %d bytes in %d chunk references, more than max_file_size (%v); not downloaded: %w",
+			man.Path, man.Size, len(man.Chunks), m.a.cfg.MaxFileSize, errTooLarge)
+	}
+	free, err := freeSpace(m.dir)
+	if err != nil {
+		return nil // unknown: the limit above still bounds the download
+	}
+	if man.Size > free || free-man.Size < minFreeAfter {
+		return fmt.Errorf("%s: %d bytes do not fit in the %d bytes free on this disk (keeping %d free); not downloaded: %w",
+			man.Path, man.Size, free, minFreeAfter, errLocalWrite)
+	}
+	return nil
 }
 
 // relUnder returns the matter-relative '/' path of abs, or false.

@@ -166,6 +166,10 @@ func (m *matterSync) upload(ctx context.Context, mk *matterKeys, rel string, res
 	if m.role != kms.RoleRW {
 		return m.readOnlyEdit(ctx, mk, rel, row, hasRow, res)
 	}
+	if before.size > int64(m.a.cfg.MaxFileSize) {
+		// Colleagues' agents would refuse it: keep it local and say so.
+		return fmt.Errorf("%d bytes, more than max_file_size (%v); not uploaded: %w", before.size, m.a.cfg.MaxFileSize, errTooLarge)
+	}
 	f, err := m.fs.open(rel)
 	if err != nil {
 		return err

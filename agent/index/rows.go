@@ -277,13 +277,32 @@ func (d *DB) MergeProblems(ctx context.Context, matter string, changes map[strin
 	return d.problemColumn(ctx, "message", matter)
 }
 
+// RecordProblem records (or replaces) one lasting problem, saying whether
+// it is an integrity event (see ProblemKeysToRetry). MergeProblems keeps
+// that mark when it only updates the message.
+func (d *DB) RecordProblem(ctx context.Context, matter, key, msg string, integrity bool) error {
+	return d.exec(ctx, "record problem", `INSERT INTO problems (matter, key, message, integrity) VALUES (?, ?, ?, ?)
+		ON CONFLICT (matter, key) DO UPDATE SET message = excluded.message, integrity = excluded.integrity`, matter, key, msg, integrity)
+}
+
 // ProblemKeys returns the keys (file IDs) of a matter's lasting problems.
 func (d *DB) ProblemKeys(ctx context.Context, matter string) ([]string, error) {
 	return d.problemColumn(ctx, "key", matter)
 }
 
-func (d *DB) problemColumn(ctx context.Context, col, matter string) ([]string, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT `+col+` FROM problems WHERE matter = ? ORDER BY `+col, matter)
+// ProblemKeysToRetry returns the keys of a matter's lasting problems that
+// are not integrity events: those a later pass may fix (a folder in the
+// way, a full disk).
+func (d *DB) ProblemKeysToRetry(ctx context.Context, matter string) ([]string, error) {
+	return d.problemColumn(ctx, "key", matter, "integrity = 0")
+}
+
+func (d *DB) problemColumn(ctx context.Context, col, matter string, where ...string) ([]string, error) {
+	cond := ""
+	for _, w := range where {
+		cond += " AND " + w
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT `+col+` FROM problems WHERE matter = ?`+cond+` ORDER BY `+col, matter)
 	if err != nil {
 		return nil, fmt.Errorf("index: problems: %w", err)
 	}

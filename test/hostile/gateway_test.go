@@ -37,6 +37,7 @@ type fakeGateway struct {
 	changes  map[string][]api.Change      // matter -> feed
 	seq      int64
 	hits     map[string]int
+	gets     map[string]int // chunk ID -> downloads
 	// revoked makes every request answer 403 revoked, as the real gateway
 	// does for an entity on its deny list (and as anything answering at
 	// the gateway's URL can).
@@ -51,7 +52,7 @@ type fakeGateway struct {
 
 func newFakeGateway(t *testing.T) *fakeGateway {
 	g := &fakeGateway{t: t, chunks: map[string][]byte{}, versions: map[string][]api.FileVersion{},
-		changes: map[string][]api.Change{}, hits: map[string]int{}}
+		changes: map[string][]api.Change{}, hits: map[string]int{}, gets: map[string]int{}}
 	mux := http.NewServeMux()
 	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -111,6 +112,7 @@ func newFakeGateway(t *testing.T) *fakeGateway {
 	})
 	route("GET /v1/matters/{m}/chunks/{c}", func(w http.ResponseWriter, r *http.Request) {
 		b, ok := g.chunks[r.PathValue("c")]
+		g.gets[r.PathValue("c")]++
 		if !ok || g.chunkBudget < 0 {
 			g.fail(w, http.StatusNotFound, api.CodeNotFound, "no such chunk")
 			return
@@ -233,6 +235,13 @@ func (g *fakeGateway) hit(pattern string) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.hits[pattern]
+}
+
+// downloads returns how often a chunk was asked for.
+func (g *fakeGateway) downloads(id format.ID) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.gets[id.String()]
 }
 
 func (g *fakeGateway) json(w http.ResponseWriter, status int, v any) {
