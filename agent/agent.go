@@ -54,11 +54,14 @@ type Agent struct {
 
 	closers []func() error // set by Open
 
-	mu    sync.Mutex                    // guards known and rechecked
+	mu    sync.Mutex                    // guards known, rechecked and wipePending
 	known map[string]map[format.ID]bool // matter -> chunks uploaded or opened here
 	// rechecked holds the matters whose integrity problems were tried
 	// again since this agent started (once per start, see integrity).
 	rechecked map[string]bool
+	// wipePending: IT revoked the user under wipe_on_revoke, and the
+	// folders go once Vault confirms (see wipeIfConfirmed).
+	wipePending bool
 }
 
 // firstRecheck reports whether this is the first call for matter since the
@@ -256,6 +259,7 @@ func (a *Agent) forget(ctx context.Context, lost []index.Matter) error {
 			gwHas[m.ID] = true
 		}
 	}
+	var w *wipe
 	for _, m := range lost {
 		if gwHas[m.ID] {
 			continue // the gateway still lets the user in: wait until both agree
@@ -265,11 +269,15 @@ func (a *Agent) forget(ctx context.Context, lost []index.Matter) error {
 			return err
 		}
 		if a.cfg.WipeOnRevoke {
-			if err := os.RemoveAll(filepath.Join(a.cfg.Root, m.Folder)); err != nil {
-				a.log.Error("wipe of removed matter failed", "matter", m.ID, "err", err)
+			if w == nil {
+				w = a.newWipe()
 			}
+			w.matter(m) // unsynced work goes to the quarantine first
 		}
 		a.board.matter(m.ID, func(s *MatterStatus) { s.State = "removed" })
+	}
+	if w != nil {
+		w.finish()
 	}
 	return nil
 }
@@ -288,8 +296,8 @@ func (a *Agent) checkRevoked(err error) error {
 }
 
 // stop ends syncing for good: every key dropped from memory, the wipe
-// policy applied if IT revoked the user (revoked), and the reason shown in
-// status.
+// policy armed if the gateway says IT revoked the user (revoked), and the
+// reason shown in status.
 func (a *Agent) stop(cause error, revoked bool) {
 	a.revokeOnce.Do(func() {
 		a.keys.Wipe()
@@ -299,14 +307,13 @@ func (a *Agent) stop(cause error, revoked bool) {
 			msg = "Vault refused this login: sync stopped, keys wiped; log in again (mattersync login) or contact IT"
 		}
 		if revoked && a.cfg.WipeOnRevoke {
-			msg += ", local matter folders removed"
-			if ms, err := a.idx.Matters(context.Background()); err == nil {
-				for _, m := range ms {
-					if err := os.RemoveAll(filepath.Join(a.cfg.Root, m.Folder)); err != nil {
-						a.log.Error("wipe failed", "matter", m.ID, "err", err)
-					}
-				}
-			}
+			// Not here: passes of other matters may still be writing, and
+			// Vault has not confirmed yet. SyncOnce and Run wipe once they
+			// have stopped every pass.
+			a.mu.Lock()
+			a.wipePending = true
+			a.mu.Unlock()
+			msg += "; local matter folders are removed once Vault confirms the revocation"
 		}
 		a.board.update(func(s *Status) { s.State = "revoked"; s.Message = msg })
 		close(a.revoked)
@@ -390,6 +397,14 @@ type Summary struct {
 // SyncOnce reconciles every matter both ways once. The error is non-nil if
 // a matter could not be synced; Problems lists files left alone.
 func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
+	sum, err := a.syncOnce(ctx)
+	if errors.Is(err, ErrRevoked) {
+		a.wipeIfConfirmed(ctx)
+	}
+	return sum, err
+}
+
+func (a *Agent) syncOnce(ctx context.Context) (Summary, error) {
 	var sum Summary
 	ms, lost, err := a.refreshMatters(ctx)
 	if err != nil {
@@ -499,6 +514,10 @@ func (a *Agent) Run(parent context.Context) error {
 			return nil
 		case <-a.revoked:
 			cancel()
+			for _, l := range loops {
+				<-l.done // no pass may write into a folder being wiped
+			}
+			a.waitAndWipe(parent)
 			<-parent.Done()
 			return ErrRevoked
 		case <-refresh.C:

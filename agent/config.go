@@ -64,9 +64,14 @@ type Config struct {
 		UploadKiBps   int `yaml:"upload_kibps"` // 0: unlimited
 		DownloadKiBps int `yaml:"download_kibps"`
 	} `yaml:"bandwidth"`
-	// WipeOnRevoke removes local matter folders when the user is revoked;
-	// by default the agent stops and keeps them (IT decides).
-	WipeOnRevoke bool   `yaml:"wipe_on_revoke"`
+	// WipeOnRevoke removes local matter folders when the user is revoked
+	// (the gateway says so and Vault refuses the login); by default the
+	// agent stops and keeps them (IT decides).
+	WipeOnRevoke bool `yaml:"wipe_on_revoke"`
+	// QuarantineUnsynced moves work that never reached the gateway to
+	// <data_dir>/quarantine before a wipe, for IT to review (default);
+	// false removes it with the rest.
+	QuarantineUnsynced bool   `yaml:"quarantine_unsynced"`
 	StatusAddr   string `yaml:"status_addr"` // loopback address of the local status endpoint (port 0: any free port)
 	LogLevel     string `yaml:"log_level"`   // debug | info | warn | error
 	// InsecureHTTP allows http:// gateway and Vault URLs, and only to a
@@ -91,6 +96,7 @@ func DefaultConfig() Config {
 	c.RescanInterval = time.Hour
 	c.Debounce = 500 * time.Millisecond
 	c.MaxFileSize = 64 << 30
+	c.QuarantineUnsynced = true
 	c.StatusAddr = "127.0.0.1:0" // a new port on every start: none to squat
 	c.LogLevel = "info"
 	return c

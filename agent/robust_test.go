@@ -98,9 +98,10 @@ func TestDiskFull(t *testing.T) {
 	}
 }
 
-// When IT revokes a user, the gateway answers "revoked": the agent stops,
-// drops its keys and, under wipe_on_revoke, removes the local matter
-// folders; by default it keeps them.
+// When IT revokes a user, the gateway answers "revoked": the agent stops
+// and drops its keys. Under wipe_on_revoke it removes the local matter
+// folders once Vault refuses its login too (the gateway's word alone never
+// deletes anything); by default it keeps them.
 func TestRevokedAgentWipes(t *testing.T) {
 	w := newWorld(t)
 	w.seedBrief()
@@ -113,6 +114,11 @@ func TestRevokedAgentWipes(t *testing.T) {
 		}
 		if st := b.Status(); st.State != "revoked" {
 			t.Fatalf("status %q, want revoked", st.State)
+		}
+		b.wantWiped(false)
+		w.disable(u)
+		if _, err := b.SyncOnce(context.Background()); !errors.Is(err, agent.ErrRevoked) {
+			t.Fatalf("sync after Vault revoke: %v, want ErrRevoked", err)
 		}
 		b.wantWiped(wipe)
 	}

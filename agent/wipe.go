@@ -1,0 +1,259 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mattersync/mattersync/agent/index"
+	"github.com/mattersync/mattersync/kms"
+)
+
+// Under wipe_on_revoke, the local matter folders are removed when IT
+// revokes the user. One word from whatever answers at the gateway's URL
+// must not be enough to delete a lawyer's work: the wipe needs the gateway
+// to say "revoked" and Vault to refuse this agent's login (its token
+// revoked or its entity disabled, as `user revoke` does). Before a folder
+// goes, the work in it that never reached the gateway is moved to a
+// quarantine folder in the data dir (unless quarantine_unsynced is false),
+// and every removed file is listed in a report there.
+
+// quarantineDir is the folder, in the data dir, that receives unsynced
+// work before a wipe: <data_dir>/quarantine/<date time>/<matter folder>/.
+const quarantineDir = "quarantine"
+
+// loginChecker is implemented by kms.Keyring: a fresh identity token is
+// refused (kms.Denied) once the user's Vault token is revoked or the
+// entity disabled.
+type loginChecker interface {
+	RefreshIdentityToken(ctx context.Context) (kms.IdentityToken, error)
+}
+
+// vaultRefuses reports whether Vault refuses this agent's login now. Keys
+// that cannot be asked never confirm.
+func (a *Agent) vaultRefuses(ctx context.Context) bool {
+	c, ok := a.keys.(loginChecker)
+	if !ok {
+		return false
+	}
+	_, err := c.RefreshIdentityToken(ctx)
+	return kms.KindOf(err) == kms.Denied
+}
+
+// wipeIfConfirmed applies a pending wipe (see stop) if Vault confirms the
+// revocation. It reports whether nothing is left pending. Callers make sure
+// no pass is running.
+func (a *Agent) wipeIfConfirmed(ctx context.Context) bool {
+	a.mu.Lock()
+	pending := a.wipePending
+	a.mu.Unlock()
+	if !pending {
+		return true
+	}
+	if !a.vaultRefuses(ctx) {
+		a.log.Warn("the gateway says this user is revoked but Vault still accepts the login: local matter folders kept until Vault confirms")
+		return false
+	}
+	ms, err := a.idx.Matters(context.WithoutCancel(ctx))
+	if err != nil {
+		a.log.Error("wipe: cannot list matters", "err", err)
+		return false
+	}
+	w := a.newWipe()
+	for _, m := range ms {
+		w.matter(m)
+	}
+	msg := w.finish()
+	a.mu.Lock()
+	a.wipePending = false
+	a.mu.Unlock()
+	a.board.update(func(s *Status) { s.Message = "access revoked by IT: sync stopped, keys wiped, " + msg })
+	return true
+}
+
+// waitAndWipe retries wipeIfConfirmed, backing off from a second to five
+// minutes, until it is done or ctx ends: `user revoke` puts the user on the
+// gateway's deny list a moment before Vault disables the entity.
+func (a *Agent) waitAndWipe(ctx context.Context) {
+	for wait := time.Second; !a.wipeIfConfirmed(ctx); wait = min(2*wait, 5*time.Minute) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// wipe removes matter folders, quarantining unsynced work first, and
+// keeps a report of what it removed.
+type wipe struct {
+	a       *Agent
+	dir     string // this wipe's quarantine folder
+	report  strings.Builder
+	removed int
+	kept    int
+}
+
+func (a *Agent) newWipe() *wipe {
+	stamp := time.Now().Format("2006-01-02 15.04.05")
+	return &wipe{a: a, dir: filepath.Join(a.cfg.DataDir, quarantineDir, stamp)}
+}
+
+// matter removes one matter's folder.
+func (w *wipe) matter(m index.Matter) {
+	a := w.a
+	dir := filepath.Join(a.cfg.Root, m.Folder)
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	removed, kept := 0, 0
+	if err := w.sort(m, dir, &removed, &kept); err != nil {
+		// Whatever could not be looked at stays: never delete work that
+		// may be the only copy without having looked.
+		a.log.Error("wipe: matter folder kept: its unsynced files could not be set aside", "matter", m.ID, "folder", dir, "err", err)
+		fmt.Fprintf(&w.report, "%s\tKEPT\t%s\t%v\n", m.ID, m.Folder, err)
+		return
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		a.log.Error("wipe: matter folder not fully removed", "matter", m.ID, "folder", dir, "err", err)
+	}
+	w.removed += removed
+	w.kept += kept
+	a.log.Warn("wipe: matter folder removed", "matter", m.ID, "folder", dir, "files_removed", removed, "unsynced_quarantined", kept, "quarantine", w.dir)
+}
+
+// sort walks a matter folder: synced files are listed as removed, and
+// unsynced ones (new, edited, conflict copies not yet uploaded, anything
+// in a read-only matter that was never synced) are moved to the
+// quarantine, unless the policy says to remove them too.
+func (w *wipe) sort(m index.Matter, dir string, removed, kept *int) error {
+	a := w.a
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == "." {
+			return nil
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if name == ".mattersync" && path.Dir(p) == "." {
+				return fs.SkipDir // the trash: copies of files deleted remotely
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || strings.HasPrefix(name, ".mattersync-tmp-") || a.ignore.Match(name) {
+			return nil
+		}
+		synced, err := w.synced(root, m.ID, p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case synced:
+			*removed++
+			fmt.Fprintf(&w.report, "%s\tremoved (synced)\t%s/%s\n", m.ID, m.Folder, p)
+		case !a.cfg.QuarantineUnsynced:
+			*removed++
+			fmt.Fprintf(&w.report, "%s\tremoved (UNSYNCED, quarantine_unsynced: false)\t%s/%s\n", m.ID, m.Folder, p)
+		default:
+			if err := w.quarantine(filepath.Join(dir, filepath.FromSlash(p)), filepath.Join(w.dir, m.Folder, filepath.FromSlash(p))); err != nil {
+				return fmt.Errorf("quarantine %s: %w", p, err)
+			}
+			*kept++
+			fmt.Fprintf(&w.report, "%s\tquarantined (unsynced)\t%s/%s\n", m.ID, m.Folder, p)
+		}
+		return nil
+	})
+}
+
+// synced reports whether the file at p is exactly what the index says the
+// gateway has: same size and time, or else the same content.
+func (w *wipe) synced(root *os.Root, matter, p string) (bool, error) {
+	row, err := w.a.idx.File(context.Background(), matter, p)
+	if errors.Is(err, index.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	fi, err := root.Lstat(filepath.FromSlash(p))
+	if err != nil {
+		return false, err
+	}
+	if statOf(fi).matches(row.Size, row.MtimeNs) {
+		return true, nil
+	}
+	f, err := root.Open(filepath.FromSlash(p))
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, err
+	}
+	return [32]byte(h.Sum(nil)) == [32]byte(row.Hash), nil
+}
+
+// quarantine moves a file into the quarantine: a rename, or a copy when
+// the data dir is on another volume.
+func (w *wipe) quarantine(from, to string) error {
+	if err := privateDir(filepath.Dir(to)); err != nil {
+		return err
+	}
+	if err := os.Rename(from, to); err == nil {
+		return nil
+	}
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
+}
+
+// finish writes the report and returns a one-line summary for status.
+func (w *wipe) finish() string {
+	if w.report.Len() == 0 {
+		return "no local matter folders to remove"
+	}
+	report := filepath.Join(w.dir, "removed.txt")
+	head := "# mattersync wipe on revocation, " + time.Now().Format(time.RFC3339) + "\n# matter\taction\tpath\n"
+	if err := privateDir(w.dir); err == nil {
+		if err := WriteFileAtomic(report, []byte(head+w.report.String()), 0o600); err != nil {
+			w.a.log.Error("wipe: report not written", "path", report, "err", err)
+		}
+	}
+	w.a.log.Warn("wipe done", "files_removed", w.removed, "unsynced_quarantined", w.kept, "report", report)
+	msg := fmt.Sprintf("local matter folders removed (%d files; list in %s)", w.removed+w.kept, report)
+	if w.kept > 0 {
+		msg += fmt.Sprintf("; %d unsynced files kept in %s for IT", w.kept, w.dir)
+	}
+	return msg
+}
