@@ -54,7 +54,7 @@ type Agent struct {
 
 	closers []func() error // set by Open
 
-	mu    sync.Mutex                    // guards known, rechecked and wipePending
+	mu    sync.Mutex                    // guards known, rechecked, wipePending and loginRefused
 	known map[string]map[format.ID]bool // matter -> chunks uploaded or opened here
 	// rechecked holds the matters whose integrity problems were tried
 	// again since this agent started (once per start, see integrity).
@@ -62,6 +62,9 @@ type Agent struct {
 	// wipePending: IT revoked the user under wipe_on_revoke, and the
 	// folders go once Vault confirms (see wipeIfConfirmed).
 	wipePending bool
+	// loginRefused: sync stopped because Vault refused the login while the
+	// gateway did not say "revoked" (an expired token, most likely).
+	loginRefused bool
 }
 
 // firstRecheck reports whether this is the first call for matter since the
@@ -304,7 +307,10 @@ func (a *Agent) stop(cause error, revoked bool) {
 		a.log.Error("access revoked: sync stopped and keys wiped", "revoked_by_it", revoked, "wipe_on_revoke", a.cfg.WipeOnRevoke, "cause", cause)
 		msg := "access revoked by IT: sync stopped, keys wiped"
 		if !revoked {
-			msg = "Vault refused this login: sync stopped, keys wiped; log in again (mattersync login) or contact IT"
+			a.mu.Lock()
+			a.loginRefused = true
+			a.mu.Unlock()
+			msg = "Vault refused this login (expired, or revoked): sync stopped, keys wiped; run `mattersync login` (syncing resumes by itself) or contact IT"
 		}
 		if revoked && a.cfg.WipeOnRevoke {
 			// Not here: passes of other matters may still be writing, and
@@ -438,7 +444,9 @@ func (a *Agent) syncOnce(ctx context.Context) (Summary, error) {
 // Run syncs until ctx ends: a watcher on the root, one loop per matter, the
 // status endpoint. When access is revoked it stops syncing and wipes the
 // keys at once, but keeps serving status (so the user and IT can see why)
-// until ctx ends, then returns ErrRevoked; otherwise it returns nil.
+// until ctx ends, then returns ErrRevoked; otherwise it returns nil. If it
+// stopped because Vault refused the login and Vault accepts it again (the
+// user logged in), it returns ErrLoggedInAgain at once.
 func (a *Agent) Run(parent context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -516,6 +524,12 @@ func (a *Agent) Run(parent context.Context) error {
 			cancel()
 			for _, l := range loops {
 				<-l.done // no pass may write into a folder being wiped
+			}
+			a.mu.Lock()
+			refused := a.loginRefused
+			a.mu.Unlock()
+			if refused && a.waitForLogin(parent) {
+				return ErrLoggedInAgain
 			}
 			a.waitAndWipe(parent)
 			<-parent.Done()

@@ -11,6 +11,11 @@ import (
 // cut off: the agent stops syncing and drops its keys.
 var ErrRevoked = errors.New("agent: access revoked by the firm's IT")
 
+// ErrLoggedInAgain is returned by Run when Vault had refused the login (an
+// expired token, say) and accepts it again (the user ran `mattersync
+// login`): the caller opens a new agent, which resumes syncing.
+var ErrLoggedInAgain = errors.New("agent: Vault accepts the login again")
+
 // errFileChanging: a file changed while it was read; it is read again after
 // the next quiet period.
 var errFileChanging = errors.New("file changed while it was being read")

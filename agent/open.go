@@ -78,21 +78,32 @@ func (a *Agent) Close() error {
 	return errors.Join(errs...)
 }
 
-// Secrets is where `mattersync login` keeps the Vault secret: the OS
+// Secrets is where `mattersync login` keeps the Vault login: the OS
 // credential store (Windows Credential Manager, macOS Keychain, Secret
 // Service on Linux), never a file.
 type Secrets interface {
 	Get(key string) (string, error)
 }
 
-// SecretKey names the user's Vault secret in the credential store.
+// SecretKey names the secret the user gave `mattersync login`: the Vault
+// token for vault.auth token. For userpass, older versions kept the
+// password under this name (see TokenKey).
 func (c *Config) SecretKey() string {
 	return c.Vault.Auth + " " + c.Vault.Username + " @ " + c.Vault.Address
 }
 
+// TokenKey names the renewable Vault token `mattersync login` keeps for a
+// userpass or LDAP login, instead of the password: on macOS any process of
+// the user can read the keychain, and a token expires where a password
+// does not.
+func (c *Config) TokenKey() string {
+	return "vault token " + c.LoginMount() + " " + c.Vault.Username + " @ " + c.Vault.Address
+}
+
 // Authenticator returns the Vault login the config asks for. The secret
 // comes from the environment variable the config names, if set, else from
-// the OS credential store (`mattersync login`); never from the file.
+// the OS credential store (`mattersync login`); never from the file. For
+// userpass the store holds a renewable token, read again at every login.
 func (c *Config) Authenticator(store Secrets) (kms.Authenticator, error) {
 	secret := func(env, def string) (string, error) {
 		if env == "" {
@@ -110,11 +121,25 @@ func (c *Config) Authenticator(store Secrets) (kms.Authenticator, error) {
 	}
 	switch c.Vault.Auth {
 	case "userpass":
-		pw, err := secret(c.Vault.PasswordEnv, "MATTERSYNC_VAULT_PASSWORD")
-		if err != nil {
-			return nil, err
+		env := c.Vault.PasswordEnv
+		if env == "" {
+			env = "MATTERSYNC_VAULT_PASSWORD"
 		}
-		return kms.UserpassAuth{Mount: c.LoginMount(), Username: c.Vault.Username, Password: pw}, nil
+		if pw := os.Getenv(env); pw != "" { // scripts, tests, make run
+			return kms.UserpassAuth{Mount: c.LoginMount(), Username: c.Vault.Username, Password: pw}, nil
+		}
+		if store != nil {
+			key := c.TokenKey()
+			if t, err := store.Get(key); err == nil && t != "" {
+				return kms.StoredTokenAuth{Read: func() (string, error) { return store.Get(key) }}, nil
+			}
+			// A password an older `mattersync login` stored: it still works
+			// (the CLI replaces it with a token when it can).
+			if pw, err := store.Get(c.SecretKey()); err == nil && pw != "" {
+				return kms.UserpassAuth{Mount: c.LoginMount(), Username: c.Vault.Username, Password: pw}, nil
+			}
+		}
+		return nil, fmt.Errorf("vault.auth userpass: no login in $%s or the OS credential store: run `mattersync login`", env)
 	case "token":
 		if c.Vault.TokenFile != "" {
 			b, err := os.ReadFile(c.Vault.TokenFile)

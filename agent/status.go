@@ -164,19 +164,37 @@ func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard) 
 		_, _ = w.Write(body)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
-		// A stale address would send the next `status` to whoever takes
-		// the port; the handshake makes that harmless, this makes it rare.
-		_ = os.Remove(filepath.Join(dataDir, statusAddrFile))
 	}()
-	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err = srv.Serve(l)
+	if !errors.Is(err, http.ErrServerClosed) {
+		l.Close()
 		return fmt.Errorf("status endpoint: %w", err)
 	}
+	<-stopped
+	// A stale address would send the next `status` to whoever takes the
+	// port; the handshake makes that harmless, this makes it rare.
+	_ = os.Remove(filepath.Join(dataDir, statusAddrFile))
 	return nil
+}
+
+// ServeStatus serves st as the status until ctx ends, for when no agent
+// runs but the user should still learn why from `mattersync status` (the
+// CLI waiting for a Vault login to work again).
+func ServeStatus(ctx context.Context, cfg Config, st Status) error {
+	if cfg.StatusAddr == "" {
+		<-ctx.Done()
+		return nil
+	}
+	board := &statusBoard{}
+	board.update(func(s *Status) { *s = st })
+	return serveStatus(ctx, cfg.StatusAddr, cfg.DataDir, board)
 }
 
 // ReadStatus asks the running agent for its status, using the token and

@@ -92,6 +92,28 @@ func (a *Agent) waitAndWipe(ctx context.Context) {
 	}
 }
 
+// waitForLogin asks Vault, backing off from five seconds to five minutes,
+// until it accepts this agent's login again (kms logs in again by itself,
+// reading the credential store, where `mattersync login` put a new token)
+// or ctx ends.
+func (a *Agent) waitForLogin(ctx context.Context) bool {
+	c, ok := a.keys.(loginChecker)
+	if !ok {
+		return false
+	}
+	for wait := 5 * time.Second; ; wait = min(2*wait, 5*time.Minute) {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		if _, err := c.RefreshIdentityToken(ctx); err == nil {
+			a.log.Info("Vault accepts the login again: resuming")
+			return true
+		}
+	}
+}
+
 // wipe removes matter folders, quarantining unsynced work first, and
 // keeps a report of what it removed.
 type wipe struct {

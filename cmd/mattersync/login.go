@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -26,10 +28,12 @@ func (keychain) Get(key string) (string, error) { return keyring.Get(keychainSer
 func newLoginCmd(opts *options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "login",
-		Short: "Check your Vault login and keep it in the OS credential store for the agent",
-		Long: "login asks for your Vault password (userpass) or token (token), checks it against Vault, shows your\n" +
-			"matters, and stores the secret in the OS credential store (Windows Credential Manager, macOS Keychain,\n" +
-			"Secret Service on Linux), where the agent finds it. Nothing is written to a file.",
+		Short: "Log in to Vault and keep a renewable login in the OS credential store for the agent",
+		Long: "login asks for your Vault password (userpass, LDAP) or token (token), checks it against Vault, and\n" +
+			"shows your matters. For a password it keeps a renewable Vault token, never the password, in the OS\n" +
+			"credential store (Windows Credential Manager, macOS Keychain, Secret Service on Linux); the agent\n" +
+			"renews it while it runs, and asks you to log in again when Vault's maximum lifetime is reached.\n" +
+			"A token given with vault.auth token is kept as it is. Nothing is written to a file.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := agent.LoadConfig(opts.configPath)
@@ -45,28 +49,40 @@ func newLoginCmd(opts *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var auth kms.Authenticator = kms.TokenAuth{Token: secret}
+			ctx := cmd.Context()
+			kcfg := vaultConfig(cfg)
+			token, key, life := secret, cfg.SecretKey(), ""
 			if cfg.Vault.Auth == "userpass" {
-				auth = kms.UserpassAuth{Mount: cfg.LoginMount(), Username: cfg.Vault.Username, Password: secret}
+				tok, err := kms.IssueToken(ctx, kcfg, kms.UserpassAuth{Mount: cfg.LoginMount(), Username: cfg.Vault.Username, Password: secret})
+				if err != nil {
+					return fmt.Errorf("login refused: %w", err)
+				}
+				token, key = tok.Token, cfg.TokenKey()
+				life = fmt.Sprintf(" The agent keeps a Vault token (not your password), valid for %v and renewed while the agent runs,\nup to the maximum your firm set; then it asks you to run `mattersync login` again.", tok.TTL)
 			}
-			kcfg := kms.DefaultConfig()
-			kcfg.Address, kcfg.CACert, kcfg.Layout = cfg.Vault.Address, cfg.Vault.CAFile, cfg.Vault.Layout
-			kr, err := kms.Login(cmd.Context(), kcfg, auth)
+			// A token login: the keyring neither owns nor revokes it.
+			kr, err := kms.Login(ctx, kcfg, kms.TokenAuth{Token: token})
 			if err != nil {
 				return fmt.Errorf("login refused: %w", err)
 			}
 			defer kr.Close()
-			ms, err := kr.Matters(cmd.Context())
+			ms, err := kr.Matters(ctx)
 			if err != nil {
 				return err
 			}
-			if err := keyring.Set(keychainService, cfg.SecretKey(), secret); err != nil {
-				return fmt.Errorf("logged in, but the OS credential store refused the secret: %w", err)
+			if err := keyring.Set(keychainService, key, token); err != nil {
+				return fmt.Errorf("logged in, but the OS credential store refused the login: %w", err)
+			}
+			if cfg.Vault.Auth == "userpass" {
+				// A password an older version kept there goes now.
+				if err := keyring.Delete(keychainService, cfg.SecretKey()); err != nil && !errors.Is(err, keyring.ErrNotFound) {
+					return fmt.Errorf("logged in, but the password an older mattersync stored could not be removed from the OS credential store: %w", err)
+				}
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "logged in to %s as %s; the agent will use this login.\n", cfg.Vault.Address, cfg.Vault.Username)
+			fmt.Fprintf(out, "logged in to %s as %s; the agent will use this login.%s\n", cfg.Vault.Address, cfg.Vault.Username, life)
 			for _, m := range ms {
-				fmt.Fprintf(out, "  %s  %-2s  %s\n", m.ID, m.Role, m.Name)
+				fmt.Fprintf(out, "  %s  %-2s  %s\n", m.ID, m.Role, agent.SafeText(m.Name))
 			}
 			return nil
 		},
@@ -76,12 +92,23 @@ func newLoginCmd(opts *options) *cobra.Command {
 func newLogoutCmd(opts *options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout",
-		Short: "Remove your Vault login from the OS credential store",
+		Short: "Revoke the agent's Vault login and remove it from the OS credential store",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := agent.LoadConfig(opts.configPath)
 			if err != nil {
 				return err
+			}
+			if cfg.Vault.Auth == "userpass" {
+				if tok, err := keyring.Get(keychainService, cfg.TokenKey()); err == nil && tok != "" {
+					// A copy taken from the store stops working too.
+					if err := kms.RevokeToken(cmd.Context(), vaultConfig(cfg), tok); err != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "warning: the token could not be revoked in Vault (it expires by itself): %v\n", err)
+					}
+				}
+				if err := keyring.Delete(keychainService, cfg.TokenKey()); err != nil && !errors.Is(err, keyring.ErrNotFound) {
+					return err
+				}
 			}
 			if err := keyring.Delete(keychainService, cfg.SecretKey()); err != nil && !errors.Is(err, keyring.ErrNotFound) {
 				return err
@@ -90,6 +117,42 @@ func newLogoutCmd(opts *options) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// vaultConfig is the kms configuration the agent's config describes.
+func vaultConfig(cfg agent.Config) kms.Config {
+	kcfg := kms.DefaultConfig()
+	kcfg.Address, kcfg.CACert, kcfg.Layout = cfg.Vault.Address, cfg.Vault.CAFile, cfg.Vault.Layout
+	return kcfg
+}
+
+// migrateStoredPassword replaces a Vault password an older `mattersync
+// login` kept in the credential store with a renewable token. Best effort:
+// offline, the password is used once more and replaced at the next start.
+func migrateStoredPassword(ctx context.Context, cfg agent.Config, log *slog.Logger) {
+	if cfg.Vault.Auth != "userpass" {
+		return
+	}
+	pw, err := keyring.Get(keychainService, cfg.SecretKey())
+	if err != nil || pw == "" {
+		return
+	}
+	if tok, err := keyring.Get(keychainService, cfg.TokenKey()); err != nil || tok == "" {
+		t, err := kms.IssueToken(ctx, vaultConfig(cfg), kms.UserpassAuth{Mount: cfg.LoginMount(), Username: cfg.Vault.Username, Password: pw})
+		if err != nil {
+			log.Warn("the OS credential store still holds your Vault password (from an older mattersync); it is replaced by a token once Vault accepts it", "err", err)
+			return
+		}
+		if err := keyring.Set(keychainService, cfg.TokenKey(), t.Token); err != nil {
+			log.Warn("cannot store the Vault token", "err", err)
+			return
+		}
+	}
+	if err := keyring.Delete(keychainService, cfg.SecretKey()); err != nil {
+		log.Warn("cannot remove the stored Vault password", "err", err)
+		return
+	}
+	log.Info("the Vault password in the OS credential store was replaced by a renewable token")
 }
 
 // readSecret reads a secret without echo from a terminal, or one line from

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,15 +33,92 @@ func run(t *testing.T, stdin string, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// login checks the password against the real Vault and keeps it in the
-// credential store (an in-memory store here: CI machines have no keychain
-// daemon), where the agent's Authenticator finds it; logout removes it.
+// login checks the password against the real Vault and keeps a renewable
+// token, never the password, in the credential store (an in-memory store
+// here: CI machines have no keychain daemon), where the agent's
+// Authenticator finds it; logout revokes and removes it.
 func TestLoginLogout(t *testing.T) {
 	keyring.MockInit()
+	ctx := context.Background()
 	v := kmstest.Setup(t)
 	u := v.User(t, false)
 	m := v.Matter(t)
 	v.Grant(t, m, u, kms.RoleRW)
+	cfg, path := loginConfig(t, v, u)
+	t.Setenv("MATTERSYNC_VAULT_PASSWORD", "")
+	if out, err := run(t, "wrong-password\n", "login", "--config", path); err == nil || strings.Contains(out, "logged in") {
+		t.Fatalf("a wrong password was accepted: %s", out)
+	}
+	if _, err := cfg.Authenticator(keychain{}); err == nil {
+		t.Fatal("a refused login left a secret behind")
+	}
+	out, err := run(t, u.Password+"\n", "login", "--config", path)
+	if err != nil || !strings.Contains(out, m) || !strings.Contains(out, "not your password") {
+		t.Fatalf("login: %v\n%s", err, out)
+	}
+	// The store holds a token, not the password.
+	for _, key := range []string{cfg.SecretKey(), cfg.TokenKey()} {
+		if got, _ := keyring.Get(keychainService, key); got == u.Password {
+			t.Fatalf("the password is in the credential store under %q", key)
+		}
+	}
+	tok, err := keyring.Get(keychainService, cfg.TokenKey())
+	if err != nil || tok == "" {
+		t.Fatalf("no token stored: %v", err)
+	}
+	auth, err := cfg.Authenticator(keychain{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := auth.(kms.StoredTokenAuth); !ok {
+		t.Fatalf("Authenticator = %T, want the stored token", auth)
+	}
+	kr, err := kms.Login(ctx, vaultConfig(cfg), auth)
+	if err != nil {
+		t.Fatalf("the agent cannot log in with the stored token: %v", err)
+	}
+	kr.Close()
+	if _, err := run(t, "", "logout", "--config", path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.Authenticator(keychain{}); err == nil || !strings.Contains(err.Error(), "mattersync login") {
+		t.Fatalf("after logout: %v", err)
+	}
+	// logout revoked the token: a copy taken from the store is useless.
+	if _, err := kms.Login(ctx, vaultConfig(cfg), kms.TokenAuth{Token: tok}); kms.KindOf(err) != kms.Denied {
+		t.Fatalf("the token still works after logout: %v", err)
+	}
+}
+
+// A password an older `mattersync login` kept is replaced by a token at the
+// agent's next start.
+func TestStoredPasswordMigrates(t *testing.T) {
+	keyring.MockInit()
+	v := kmstest.Setup(t)
+	u := v.User(t, false)
+	cfg, _ := loginConfig(t, v, u)
+	t.Setenv("MATTERSYNC_VAULT_PASSWORD", "")
+	if err := keyring.Set(keychainService, cfg.SecretKey(), u.Password); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := loginFor(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := auth.(kms.StoredTokenAuth); !ok {
+		t.Fatalf("Authenticator after migration = %T", auth)
+	}
+	if pw, err := keyring.Get(keychainService, cfg.SecretKey()); err == nil {
+		t.Fatalf("the password is still stored: %q", pw)
+	}
+	if _, err := kms.Login(context.Background(), vaultConfig(cfg), auth); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// loginConfig writes an agent config for u on v's Vault.
+func loginConfig(t *testing.T, v *kmstest.Env, u kmstest.User) (agent.Config, string) {
+	t.Helper()
 	cfg := agent.DefaultConfig()
 	cfg.Gateway.URL, cfg.Vault.Address, cfg.Vault.Username, cfg.Vault.Layout = "https://gw.invalid", v.Config.Address, u.Name, v.Config.Layout
 	cfg.Root, cfg.DataDir = t.TempDir(), t.TempDir()
@@ -52,29 +131,5 @@ func TestLoginLogout(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("MATTERSYNC_VAULT_PASSWORD", "")
-
-	if out, err := run(t, "wrong-password\n", "login", "--config", path); err == nil || strings.Contains(out, "logged in") {
-		t.Fatalf("a wrong password was accepted: %s", out)
-	}
-	if _, err := cfg.Authenticator(keychain{}); err == nil {
-		t.Fatal("a refused login left a secret behind")
-	}
-	out, err := run(t, u.Password+"\n", "login", "--config", path)
-	if err != nil || !strings.Contains(out, m) {
-		t.Fatalf("login: %v\n%s", err, out)
-	}
-	auth, err := cfg.Authenticator(keychain{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if up, ok := auth.(kms.UserpassAuth); !ok || up.Password != u.Password || up.Username != u.Name {
-		t.Fatalf("Authenticator = %v", auth)
-	}
-	if _, err := run(t, "", "logout", "--config", path); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cfg.Authenticator(keychain{}); err == nil || !strings.Contains(err.Error(), "mattersync login") {
-		t.Fatalf("after logout: %v", err)
-	}
+	return cfg, path
 }

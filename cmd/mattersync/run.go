@@ -17,24 +17,27 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// loadConfig loads the config and the Vault login it names: problems only
-// the user can fix, reported at once.
-func loadConfig(opts *options) (agent.Config, kms.Authenticator, error) {
-	cfg, err := agent.LoadConfig(opts.configPath)
-	if err != nil {
-		return cfg, nil, err
-	}
-	auth, err := cfg.Authenticator(keychain{})
-	return cfg, auth, err
+// loginFor returns the Vault login cfg names (a missing one is a problem
+// only the user can fix, reported at once). A password an older
+// `mattersync login` kept is replaced by a token first, when Vault can be
+// reached.
+func loginFor(ctx context.Context, cfg agent.Config, log *slog.Logger) (kms.Authenticator, error) {
+	migrateStoredPassword(ctx, cfg, log)
+	return cfg.Authenticator(keychain{})
 }
 
 // openAgent loads the config, logs in and opens the agent.
 func openAgent(ctx context.Context, opts *options, logTo io.Writer) (*agent.Agent, error) {
-	cfg, auth, err := loadConfig(opts)
+	cfg, err := agent.LoadConfig(opts.configPath)
 	if err != nil {
 		return nil, err
 	}
-	return agent.Open(ctx, cfg, auth, newLogger(cfg.LogLevel, logTo))
+	log := newLogger(cfg.LogLevel, logTo)
+	auth, err := loginFor(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return agent.Open(ctx, cfg, auth, log)
 }
 
 func newLogger(level string, w io.Writer) *slog.Logger {
@@ -46,7 +49,7 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 // runAgent runs the agent until ctx ends. Logs go to stderr and, for the
 // service, to agent.log in the data dir.
 func runAgent(ctx context.Context, opts *options, logFile bool) error {
-	cfg, auth, err := loadConfig(opts)
+	cfg, err := agent.LoadConfig(opts.configPath)
 	if err != nil {
 		return err
 	}
@@ -65,35 +68,97 @@ func runAgent(ctx context.Context, opts *options, logFile bool) error {
 		logTo = io.MultiWriter(f, os.Stderr)
 	}
 	log := newLogger(cfg.LogLevel, logTo)
-	// Vault or the gateway may be unreachable at boot (laptop offline):
-	// keep trying, with backoff, until ctx ends.
-	var a *agent.Agent
+	auth, err := loginFor(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	for {
+		a, err := openWhenPossible(ctx, cfg, auth, log)
+		if a == nil {
+			return err
+		}
+		err = a.Run(ctx)
+		a.Close()
+		if errors.Is(err, agent.ErrLoggedInAgain) {
+			log.Info("Vault accepts the login again: syncing resumes")
+			continue
+		}
+		// A revoked agent stays up (keys wiped, status saying why) until
+		// it is stopped, so a service manager does not restart it in a
+		// loop; that stop is a normal exit.
+		if err != nil && !errors.Is(err, agent.ErrRevoked) {
+			return err
+		}
+		return nil
+	}
+}
+
+// openWhenPossible opens the agent, retrying with backoff until ctx ends:
+// Vault or the gateway may be unreachable at boot (laptop offline), or
+// the stored login expired. Meanwhile `mattersync status` says why. It
+// returns a nil agent when ctx ends or on a config problem.
+func openWhenPossible(ctx context.Context, cfg agent.Config, auth kms.Authenticator, log *slog.Logger) (*agent.Agent, error) {
+	var sb standby
+	defer sb.stop()
 	for wait := time.Second; ; wait = min(2*wait, 5*time.Minute) {
-		a, err = agent.Open(ctx, cfg, auth, log)
+		a, err := agent.Open(ctx, cfg, auth, log)
 		if err == nil {
-			break
+			return a, nil
 		}
 		if kms.KindOf(err) == kms.Invalid {
-			return err // a config problem: retrying cannot help
+			return nil, err // a config problem: retrying cannot help
 		}
-		// Offline, or the login refused (password changed, user revoked):
-		// retry slowly rather than exit, so a service manager does not
-		// restart the agent in a loop.
+		// Offline, or the login refused (token expired, password changed,
+		// user revoked): retry slowly rather than exit, so a service
+		// manager does not restart the agent in a loop.
 		log.Warn("cannot start yet; retrying", "in", wait, "err", err)
+		st := agent.Status{State: "offline", Device: cfg.DeviceName, Root: cfg.Root,
+			Message: "cannot reach Vault or the gateway yet; retrying: " + err.Error()}
+		if kms.KindOf(err) == kms.Denied {
+			st.State, st.Message = "login needed", "Vault refused the stored login (expired, or revoked by IT): run `mattersync login`; syncing starts by itself"
+		}
+		sb.show(ctx, cfg, st, log)
 		select {
 		case <-ctx.Done():
-			return nil
+			return nil, nil
 		case <-time.After(wait):
 		}
 	}
-	defer a.Close()
-	// A revoked agent stays up (keys wiped, status saying why) until it is
-	// stopped, so a service manager does not restart it in a loop; that
-	// stop is a normal exit.
-	if err := a.Run(ctx); err != nil && !errors.Is(err, agent.ErrRevoked) {
-		return err
+}
+
+// standby serves a fixed status while the agent cannot start.
+type standby struct {
+	state  string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// show serves st, replacing what was served if the state changed.
+func (s *standby) show(ctx context.Context, cfg agent.Config, st agent.Status, log *slog.Logger) {
+	if st.State == s.state {
+		return
 	}
-	return nil
+	s.stop()
+	s.state = st.State
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	s.cancel, s.done = cancel, done
+	go func() {
+		defer close(done)
+		if err := agent.ServeStatus(sctx, cfg, st); err != nil {
+			log.Warn("status endpoint", "err", err)
+		}
+	}()
+}
+
+// stop ends the status and waits until it has removed its address, so the
+// agent that starts next can write its own.
+func (s *standby) stop() {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+		s.cancel, s.state = nil, ""
+	}
 }
 
 func newRunCmd(opts *options) *cobra.Command {

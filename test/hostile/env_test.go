@@ -140,6 +140,12 @@ type testAgent struct {
 
 // agent starts an agent for u; edit may change its config first.
 func (e *env) agent(u kmstest.User, edit func(*agent.Config)) *testAgent {
+	e.t.Helper()
+	return e.agentWith(u, e.vault.Login(e.t, u), edit)
+}
+
+// agentWith starts an agent for u with the Vault session kr.
+func (e *env) agentWith(u kmstest.User, kr *kms.Keyring, edit func(*agent.Config)) *testAgent {
 	t := e.t
 	t.Helper()
 	cfg := agent.DefaultConfig()
@@ -150,7 +156,6 @@ func (e *env) agent(u kmstest.User, edit func(*agent.Config)) *testAgent {
 		edit(&cfg)
 	}
 	ctx := context.Background()
-	kr := e.vault.Login(t, u)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
