@@ -450,11 +450,15 @@ func (a *Agent) syncOnce(ctx context.Context) (Summary, error) {
 func (a *Agent) Run(parent context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// The status endpoint lives as long as Run (after a revocation, until
+	// parent ends).
+	sctx, stopStatus := context.WithCancel(parent)
+	defer stopStatus()
 	if a.cfg.StatusAddr != "" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := serveStatus(parent, a.cfg.StatusAddr, a.cfg.DataDir, a.board); err != nil {
+			if err := serveStatus(sctx, a.cfg.StatusAddr, a.cfg.DataDir, a.board); err != nil {
 				a.log.Error("status endpoint", "err", err)
 			}
 		}()
@@ -483,6 +487,9 @@ func (a *Agent) Run(parent context.Context) error {
 	defer refresh.Stop()
 	startLoops := func() {
 		ms, lost, err := a.refreshMatters(ctx)
+		if errors.Is(err, ErrRevoked) {
+			return // stop has said why in status
+		}
 		if err != nil {
 			a.log.Warn("cannot list matters; retrying", "err", err)
 			a.board.update(func(s *Status) { s.State, s.Message = "offline", err.Error() })

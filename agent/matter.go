@@ -440,9 +440,10 @@ func (m *matterSync) fetch(ctx context.Context, mk *matterKeys, man *format.Mani
 	return tmp, nil
 }
 
-// minFreeAfter is what a download must leave free on the disk: the user's
-// other programs (and the index) need room too.
-const minFreeAfter = 256 << 20
+// keepFree is what a download must leave free on a disk with free bytes
+// free: the user's other programs (and the index) need room too. A
+// sixteenth of the free space, at most 256 MiB.
+func keepFree(free uint64) uint64 { return min(free/16, 256<<20) }
 
 // roomFor refuses, before anything is written, a file larger than the
 // firm's limit (an integrity event: a dedup bomb declares terabytes with a
@@ -457,9 +458,9 @@ func (m *matterSync) roomFor(man *format.Manifest) error {
 	if err != nil {
 		return nil // unknown: the limit above still bounds the download
 	}
-	if man.Size > free || free-man.Size < minFreeAfter {
-		return fmt.Errorf("%s: %d bytes do not fit in the %d bytes free on this disk (keeping %d free); not downloaded: %w",
-			man.Path, man.Size, free, minFreeAfter, errLocalWrite)
+	if keep := keepFree(free); man.Size > free || free-man.Size < keep {
+		return fmt.Errorf("%s: no space left: %d bytes do not fit in the %d bytes free on this disk (keeping %d free); not downloaded: %w",
+			man.Path, man.Size, free, keep, errLocalWrite)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +44,8 @@ func TestStoredLoginExpiresAndResumes(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	u := kmstest.User{Name: testenv.RandomName("u-"), Password: testenv.RandomHex(16)}
-	// A short token TTL, so the session renews (and logs in again) often.
+	// A short token TTL, so the session notices the dead token at once
+	// (at the token's maximum TTL it would be logging in again anyway).
 	created, err := e.vault.Admin.CreateUser(ctx, u.Name, kms.UserOptions{Password: u.Password, TokenTTL: 2 * time.Second, TokenMaxTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +57,11 @@ func TestStoredLoginExpiresAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := &memStore{tok: first.Token}
-	kr, err := kms.Login(ctx, e.vault.Config, kms.StoredTokenAuth{Read: store.Get})
+	kcfg := e.vault.Config
+	if testing.Verbose() {
+		kcfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	kr, err := kms.Login(ctx, kcfg, kms.StoredTokenAuth{Read: store.Get})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +81,12 @@ func TestStoredLoginExpiresAndResumes(t *testing.T) {
 		}
 		return nil
 	})
-	// The user runs `mattersync login`: a new token in the store.
+	// The user runs `mattersync login`: a new token in the store, with a
+	// TTL long enough to outlast the session's backoff.
+	if _, err := e.vault.Vault.Client(t).Logical().Write("auth/"+e.vault.Config.Layout.Userpass+"/users/"+u.Name,
+		map[string]any{"token_ttl": "1h"}); err != nil {
+		t.Fatal(err)
+	}
 	second, err := kms.IssueToken(ctx, e.vault.Config, e.vault.Userpass(u))
 	if err != nil {
 		t.Fatal(err)
