@@ -72,8 +72,8 @@ type Config struct {
 	// <data_dir>/quarantine before a wipe, for IT to review (default);
 	// false removes it with the rest.
 	QuarantineUnsynced bool   `yaml:"quarantine_unsynced"`
-	StatusAddr   string `yaml:"status_addr"` // loopback address of the local status endpoint (port 0: any free port)
-	LogLevel     string `yaml:"log_level"`   // debug | info | warn | error
+	StatusAddr         string `yaml:"status_addr"` // loopback address of the local status endpoint (port 0: any free port)
+	LogLevel           string `yaml:"log_level"`   // debug | info | warn | error
 	// InsecureHTTP allows http:// gateway and Vault URLs, and only to a
 	// loopback address: for a development stack on this machine (make run).
 	// Without it an http URL is a config error, so a typo or a downgraded
