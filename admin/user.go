@@ -71,11 +71,21 @@ type RotatedMatter struct {
 	Epoch  uint32 // the epoch created for the revocation
 }
 
-// Revocation is what Revoke did, over every run for the same user.
+// Revocation is what Revoke did. Rotated holds only the rotations this
+// run made.
 type Revocation struct {
-	User    kms.User
-	Groups  []string        // the groups the user was removed from
-	Rotated []RotatedMatter // by matter ID
+	User   kms.User
+	Groups []string // the groups the user was removed from, over every run
+	// Rotated: the matters this run rotated, by matter ID.
+	Rotated []RotatedMatter
+	// RotatedEarlier: the matters an earlier run of this same revocation
+	// rotated, not rotated again (the user had no access since).
+	RotatedEarlier []RotatedMatter
+	// NotRotated: the matters whose rotation failed; re-run.
+	NotRotated []string
+	// Reinstated: the user had been revoked before and let back in since;
+	// this is a new revocation.
+	Reinstated bool
 }
 
 // Revoke cuts a user off everywhere, running every step even if one fails
@@ -83,7 +93,9 @@ type Revocation struct {
 // user's devices to wipe; (2) in Vault, disable the entity, revoke its
 // login tokens, delete its userpass login; (3) remove it from every
 // matter group and the admin group; (4) rotate every matter it could
-// read; (5) tell the gateway each new epoch. The error is that of the
+// read since the last rotation (a re-run does not rotate twice, a
+// revocation after a reinstatement does); (5) tell the gateway each
+// matter's new epoch. The error is that of the
 // first failed Vault step, else fault.Incomplete if only gateway steps
 // failed (or no gateway is configured), naming the repair. The result is
 // set as far as the revocation got, unless the user was not found.
@@ -101,15 +113,14 @@ func (s *Session) Revoke(ctx context.Context, name, reason string) (Revocation, 
 		s.report(Step{Name: denyStep, Detail: "denied at " + s.GatewayURL})
 	}
 	rep, err := s.Vault.Revoke(ctx, name, s.kmsProgress())
-	rv := Revocation{User: u, Groups: rep.Groups}
-	for m, e := range rep.Rotated {
-		rv.Rotated = append(rv.Rotated, RotatedMatter{m, e})
-	}
-	slices.SortFunc(rv.Rotated, func(a, b RotatedMatter) int { return strings.Compare(a.Matter, b.Matter) })
+	rv := Revocation{User: u, Groups: rep.Groups, Rotated: rotatedList(rep.Rotated), RotatedEarlier: rotatedList(rep.RotatedEarlier),
+		NotRotated: rep.NotRotated, Reinstated: rep.Reinstated}
 	// The user's old epoch keys must stop working for uploads now, not
 	// when their agents' caches expire.
 	var epochFailed []string
-	for _, r := range rv.Rotated {
+	// An earlier run's epochs too: that run's gateway step may have failed
+	// (setting an epoch again changes nothing).
+	for _, r := range append(slices.Clone(rv.Rotated), rv.RotatedEarlier...) {
 		if err := s.gatewayEpoch(ctx, r.Matter, r.Epoch); err != nil {
 			epochFailed = append(epochFailed, fmt.Sprintf("`mattersync-admin epoch set %s %d`", r.Matter, r.Epoch))
 		}
@@ -127,4 +138,13 @@ func (s *Session) Revoke(ctx context.Context, name, reason string) (Revocation, 
 		return rv, fault.Errorf(fault.Incomplete, "REVOCATION INCOMPLETE: Vault and deny list steps done, gateway epoch step failed for %d matters; until it is done, agents with cached keys of the old epochs can still upload there: run %s", len(epochFailed), strings.Join(epochFailed, ", "))
 	}
 	return rv, nil
+}
+
+func rotatedList(m map[string]uint32) []RotatedMatter {
+	var out []RotatedMatter
+	for id, e := range m {
+		out = append(out, RotatedMatter{id, e})
+	}
+	slices.SortFunc(out, func(a, b RotatedMatter) int { return strings.Compare(a.Matter, b.Matter) })
+	return out
 }

@@ -81,12 +81,88 @@ func TestRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second revoke: %v", err)
 	}
-	if rep2.Rotated[m1] != 2 || rep2.Rotated[m2] != 2 {
-		t.Errorf("second revoke rotated %v", rep2.Rotated)
+	if len(rep2.Rotated) != 0 || rep2.RotatedEarlier[m1] != 2 || rep2.RotatedEarlier[m2] != 2 || rep2.Reinstated || rep2.Revoked != rep.Revoked {
+		t.Errorf("second revoke: rotated %v, earlier %v, reinstated %v, revoked %s (first %s)", rep2.Rotated, rep2.RotatedEarlier, rep2.Reinstated, rep2.Revoked, rep.Revoked)
 	}
 	kb.Invalidate(m1)
 	if e, _, _ := kb.CurrentKey(ctx, m1); e != 2 {
 		t.Errorf("second revoke moved %s to epoch %d", m1, e)
+	}
+}
+
+// TestRevokeAfterReinstate: a user revoked, reinstated by the documented
+// procedure (docs/OPERATIONS.md: entity enabled, a new userpass login,
+// matters granted again) and using the current epoch again is rotated
+// away from it by a second revocation, which reports only what it did.
+func TestRevokeAfterReinstate(t *testing.T) {
+	ctx := testCtx(t)
+	env := kmstest.Setup(t)
+	m, other := env.Matter(t), env.Matter(t)
+	bob := env.User(t, false)
+	env.Grant(t, m, bob, kms.RoleRW)
+	env.Grant(t, other, bob, kms.RoleRO)
+	if _, err := env.Admin.Revoke(ctx, bob.Name, nil); err != nil {
+		t.Fatalf("first revoke: %v", err)
+	}
+
+	root := env.Vault.Client(t)
+	if _, err := root.Logical().Write("identity/entity/name/"+bob.Name, map[string]any{"disabled": false}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Logical().Write("auth/"+env.Config.Layout.Userpass+"/users/"+bob.Name, map[string]any{"password": bob.Password}); err != nil {
+		t.Fatal(err)
+	}
+	env.Grant(t, m, bob, kms.RoleRW) // not other: he cannot read it since
+	k := env.Login(t, bob)
+	if e, _, err := k.CurrentKey(ctx, m); err != nil || e != 2 {
+		t.Fatalf("reinstated bob on %s: epoch %d, %v; want 2", m, e, err)
+	}
+
+	var steps []string
+	rep, err := env.Admin.Revoke(ctx, bob.Name, func(s kms.Step) { steps = append(steps, s.String()) })
+	if err != nil {
+		t.Fatalf("second revoke: %v\n%v", err, steps)
+	}
+	if !rep.Reinstated || len(rep.Rotated) != 1 || rep.Rotated[m] != 3 || len(rep.RotatedEarlier) != 0 || len(rep.NotRotated) != 0 {
+		t.Fatalf("second revoke: reinstated %v, rotated %v, earlier %v, not rotated %v; want a new revocation rotating %s to epoch 3\n%v",
+			rep.Reinstated, rep.Rotated, rep.RotatedEarlier, rep.NotRotated, m, steps)
+	}
+	if !slices.Equal(rep.Groups, []string{kms.MatterGroup(m, kms.RoleRW)}) {
+		t.Errorf("second revoke removed %v, want only %s", rep.Groups, kms.MatterGroup(m, kms.RoleRW))
+	}
+	k.Invalidate(m)
+	if _, err := k.EpochKey(ctx, m, 3); kms.KindOf(err) != kms.Denied {
+		t.Errorf("bob fetched epoch 3 after the second revoke: %v", err)
+	}
+	colleague := env.User(t, false)
+	env.Grant(t, m, colleague, kms.RoleRW)
+	if e, _, err := env.Login(t, colleague).CurrentKey(ctx, m); err != nil || e != 3 {
+		t.Errorf("%s is at epoch %d, %v after the second revoke; want 3", m, e, err)
+	}
+
+	// A re-run of the second revocation rotates nothing again and says so.
+	rep, err = env.Admin.Revoke(ctx, bob.Name, nil)
+	if err != nil || rep.Reinstated || len(rep.Rotated) != 0 || rep.RotatedEarlier[m] != 3 {
+		t.Errorf("re-run: %v, reinstated %v, rotated %v, earlier %v", err, rep.Reinstated, rep.Rotated, rep.RotatedEarlier)
+	}
+}
+
+// TestRevokeRerunAfterRegrant: a re-run rotates again a matter the user
+// became a member of again after the first run's rotation.
+func TestRevokeRerunAfterRegrant(t *testing.T) {
+	ctx := testCtx(t)
+	env := kmstest.Setup(t)
+	m := env.Matter(t)
+	bob := env.User(t, false)
+	env.Grant(t, m, bob, kms.RoleRW)
+	if _, err := env.Admin.Revoke(ctx, bob.Name, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Granting a disabled user is allowed (the entity stays disabled).
+	env.Grant(t, m, bob, kms.RoleRO)
+	rep, err := env.Admin.Revoke(ctx, bob.Name, nil)
+	if err != nil || rep.Reinstated || rep.Rotated[m] != 3 {
+		t.Errorf("re-run after a grant: %v, reinstated %v, rotated %v; want %s at epoch 3", err, rep.Reinstated, rep.Rotated, m)
 	}
 }
 

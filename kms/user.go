@@ -216,23 +216,68 @@ func (a *Admin) ListUsers(ctx context.Context) ([]User, error) {
 	return out, nil
 }
 
-// revocation is the KV v2 secret revocations/<user>: what Revoke removed
-// and rotated, so a re-run (after a partial failure) knows which matters
-// still need a rotation even though the memberships are gone.
+// revocation is the KV v2 secret revocations/<user>: what the current
+// revocation of the user removed and rotated, so a re-run (after a partial
+// failure) knows which matters still need a rotation even though the
+// memberships are gone. A user reinstated since (entity enabled again)
+// starts a new revocation: its predecessors move to Earlier.
 type revocation struct {
 	EntityID string            `json:"entity_id"`
 	Revoked  string            `json:"revoked"`
 	Groups   []string          `json:"groups"`
 	Rotated  map[string]uint32 `json:"rotated"`
+	// Format 2 records say whether this revocation disabled the entity;
+	// format 0 (older) ones always did unless a step failed.
+	Format   int  `json:"format,omitempty"`
+	Disabled bool `json:"disabled,omitempty"`
+	// Complete: every Vault step of this revocation succeeded.
+	Complete bool                `json:"complete,omitempty"`
+	Earlier  []earlierRevocation `json:"earlier,omitempty"`
 }
 
-// RevokeReport is what Revoke did.
+// earlierRevocation is a revocation the user was reinstated after.
+type earlierRevocation struct {
+	Revoked string            `json:"revoked"`
+	Groups  []string          `json:"groups"`
+	Rotated map[string]uint32 `json:"rotated"`
+	// Reinstated is when Revoke found the user reinstated (not when the
+	// admin reinstated them: Vault does not record that).
+	Reinstated string `json:"reinstated_seen"`
+}
+
+const revocationFormat = 2
+
+// reinstated reports whether the user was let back in since rec's
+// revocation: it disabled the entity, and the entity is enabled again.
+func (rec revocation) reinstated(u User) bool {
+	if rec.Revoked == "" || u.Disabled {
+		return false
+	}
+	return rec.Disabled || rec.Format < revocationFormat
+}
+
+// RevokeReport is what Revoke did. A rotation is reported in Rotated only
+// by the run that made it.
 type RevokeReport struct {
 	User     string
 	EntityID string
-	Groups   []string          // groups the user was removed from, over every run
-	Rotated  map[string]uint32 // matter -> the epoch created for the revocation
-	Steps    []Step
+	// Revoked is when this revocation started (its first run), RFC 3339.
+	Revoked string
+	// Groups the user was removed from by this revocation, over every run.
+	Groups []string
+	// Rotated: matter -> the epoch this run created.
+	Rotated map[string]uint32
+	// RotatedEarlier: matter -> the epoch an earlier run of this same
+	// revocation created; not rotated again, the user having had no
+	// access since.
+	RotatedEarlier map[string]uint32
+	// NotRotated lists the matters whose rotation failed: re-run.
+	NotRotated []string
+	// Reinstated: an earlier revocation of this user was found, and the
+	// user had been let back in since; this is a new revocation, which
+	// rotates every matter they can read again.
+	Reinstated bool
+	Steps      []Step
 }
 
 // Revoke cuts user off in Vault: it disables the entity (its tokens stop
@@ -241,12 +286,15 @@ type RevokeReport struct {
 // from every matter group and mattersync-admins (recording which in KV),
 // and rotates every matter it could read. It runs every step even if one
 // fails, is safe to re-run, and returns an error naming the failed steps.
+// A re-run does not rotate a matter again unless the user became a member
+// of it again; a revocation after the user was reinstated is a new one
+// and rotates every matter they could read since.
 // The gateway deny list and device wipe are the caller's (see
 // cmd/mattersync-admin).
 func (a *Admin) Revoke(ctx context.Context, user string, progress Progress) (RevokeReport, error) {
 	op := "revoke " + user
 	l := a.s.layout
-	rep := RevokeReport{User: user, Rotated: map[string]uint32{}}
+	rep := RevokeReport{User: user, Rotated: map[string]uint32{}, RotatedEarlier: map[string]uint32{}}
 	step := func(name, detail string, err error) {
 		rep.Steps = append(rep.Steps, progress.report(Step{Name: name, Detail: detail, Err: err}))
 	}
@@ -265,26 +313,45 @@ func (a *Admin) Revoke(ctx context.Context, user string, progress Progress) (Rev
 		step("record memberships", "", err)
 		return rep, joinSteps(op, rep.Steps)
 	}
-	if rec.EntityID != "" && rec.EntityID != u.EntityID {
+	now := nowString(a.s.now())
+	note := ""
+	switch {
+	case rec.EntityID != "" && rec.EntityID != u.EntityID:
 		// A new entity with the same name: a new person, a new record.
 		rec = revocation{}
+	case rec.reinstated(u):
+		// Let back in since: whatever that revocation rotated, they may
+		// have read its epochs since. A new revocation.
+		rec.Earlier = append(rec.Earlier, earlierRevocation{Revoked: rec.Revoked, Groups: rec.Groups, Rotated: rec.Rotated, Reinstated: now})
+		rec = revocation{Earlier: rec.Earlier}
+		rep.Reinstated = true
+		note = fmt.Sprintf(", a new revocation (%s was reinstated after the one of %s)", user, rec.Earlier[len(rec.Earlier)-1].Revoked)
 	}
 	if rec.Rotated == nil {
 		rec.Rotated = map[string]uint32{}
 	}
 	rec.EntityID = u.EntityID
 	if rec.Revoked == "" {
-		rec.Revoked = nowString(a.s.now())
+		rec.Revoked = now
+		rec.Format = revocationFormat
 	}
+	rep.Revoked = rec.Revoked
 	var current []string
 	for _, g := range u.Groups {
-		if _, r, ok := ParseMatterGroup(g); (ok && r != RoleScreened) || g == AdminGroup {
+		m, r, ok := ParseMatterGroup(g)
+		if (ok && r != RoleScreened) || g == AdminGroup {
 			current = append(current, g)
+		}
+		if ok && r != RoleScreened {
+			// A member now, so after any rotation recorded for this
+			// matter (rotations follow the removal): rotate again.
+			delete(rec.Rotated, m)
 		}
 	}
 	rec.Groups = union(rec.Groups, current)
+	rec.Complete = false
 	recVersion, err = a.s.kvWrite(ctx, op, revocationKey(user), recVersion, rec)
-	step("record memberships", fmt.Sprintf("%d groups", len(rec.Groups)), err)
+	step("record memberships", fmt.Sprintf("%d groups%s", len(rec.Groups), note), err)
 	if err != nil {
 		return rep, joinSteps(op, rep.Steps)
 	}
@@ -292,6 +359,13 @@ func (a *Admin) Revoke(ctx context.Context, user string, progress Progress) (Rev
 
 	_, err = a.s.write(ctx, op, "identity/entity/id/"+u.EntityID, map[string]any{"disabled": true})
 	step("disable entity", "tokens and identity tokens refused from now on", err)
+	if err == nil && !rec.Disabled {
+		rec.Disabled = true
+		recVersion, err = a.s.kvWrite(ctx, op, revocationKey(user), recVersion, rec)
+		if err != nil {
+			step("record entity disabled", "", err)
+		}
+	}
 
 	for _, al := range u.Aliases {
 		switch al.MountType {
@@ -318,7 +392,11 @@ func (a *Admin) Revoke(ctx context.Context, user string, progress Progress) (Rev
 		if !ok {
 			continue
 		}
-		if _, done := rec.Rotated[m]; done {
+		if e, done := rec.Rotated[m]; done {
+			if e != 0 {
+				rep.RotatedEarlier[m] = e
+				step("rotate "+m, fmt.Sprintf("already rotated to epoch %d by an earlier run of this revocation", e), nil)
+			}
 			continue
 		}
 		rec.Rotated[m] = 0 // placeholder so the same matter rotates once per run
@@ -329,17 +407,22 @@ func (a *Admin) Revoke(ctx context.Context, user string, progress Progress) (Rev
 		}
 		if err != nil {
 			delete(rec.Rotated, m)
+			rep.NotRotated = append(rep.NotRotated, m)
 			step("rotate "+m, "", err)
 			continue
 		}
 		rec.Rotated[m] = res.Epoch
+		rep.Rotated[m] = res.Epoch
 		recVersion, err = a.s.kvWrite(ctx, op, revocationKey(user), recVersion, rec)
 		step("rotate "+m, fmt.Sprintf("epoch %d", res.Epoch), err)
 	}
-	for m, e := range rec.Rotated {
-		if e != 0 {
-			rep.Rotated[m] = e
-		}
+	if err := joinSteps(op, rep.Steps); err != nil {
+		return rep, err
+	}
+	rec.Complete = true
+	_, err = a.s.kvWrite(ctx, op, revocationKey(user), recVersion, rec)
+	if err != nil {
+		step("record revocation complete", "", err)
 	}
 	return rep, joinSteps(op, rep.Steps)
 }

@@ -393,3 +393,49 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("sealed: %s", r.stderr)
 	}
 }
+
+// TestRevokeReinstateRevoke: revoking a user reinstated by the procedure
+// in docs/OPERATIONS.md, who used the current epoch again, rotates the
+// matter past it, tells the gateway, and the summary says only what this
+// run did.
+func TestRevokeReinstateRevoke(t *testing.T) {
+	env := kmstest.Setup(t)
+	c := newCLI(t, env)
+	c.environ["MATTERSYNC_GATEWAY_URL"] = "https://gateway.test"
+	c.deny = func(string, string, string) error { return nil }
+	var calls []string
+	c.setEpoch = func(matter string, epoch uint32) (uint32, error) {
+		calls = append(calls, fmt.Sprintf("%s@%d", matter, epoch))
+		return epoch, nil
+	}
+	m := env.Matter(t)
+	bob := env.User(t, false)
+	env.Grant(t, m, bob, kms.RoleRW)
+	r := c.must(t, exitOK, "", "user", "revoke", bob.Name)
+	if !strings.Contains(r.stdout, "matters rotated: "+m+" (epoch 2)") {
+		t.Fatalf("first revoke:\n%s", r.stdout)
+	}
+	r = c.must(t, exitOK, "", "user", "revoke", bob.Name)
+	if !strings.Contains(r.stdout, "matters rotated: none") || !strings.Contains(r.stdout, "rotated by an earlier run of this revocation, not again: "+m+" (epoch 2)") {
+		t.Fatalf("re-run:\n%s", r.stdout)
+	}
+
+	root := env.Vault.Client(t)
+	if _, err := root.Logical().Write("identity/entity/name/"+bob.Name, map[string]any{"disabled": false}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Logical().Write("auth/"+env.Config.Layout.Userpass+"/users/"+bob.Name, map[string]any{"password": bob.Password}); err != nil {
+		t.Fatal(err)
+	}
+	c.must(t, exitOK, "", "matter", "grant", m, bob.Name, "--role", "rw")
+	if e, _, err := env.Login(t, bob).CurrentKey(context.Background(), m); err != nil || e != 2 {
+		t.Fatalf("reinstated bob: epoch %d, %v", e, err)
+	}
+
+	calls = nil
+	r = c.must(t, exitOK, "", "user", "revoke", bob.Name)
+	if !strings.Contains(r.stdout, "matters rotated: "+m+" (epoch 3)") || !strings.Contains(r.stdout, "a new revocation") ||
+		strings.Contains(r.stdout, "(epoch 2)") || len(calls) != 1 || calls[0] != m+"@3" {
+		t.Fatalf("revoke after reinstatement: gateway calls %v\n%s", calls, r.stdout)
+	}
+}

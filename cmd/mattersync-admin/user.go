@@ -145,7 +145,9 @@ func userRevokeCmd(a *app) *cobra.Command {
   2. Vault: disable the entity (its tokens and identity tokens stop working),
      revoke its login tokens, delete its userpass login
   3. remove it from every matter group and mattersync-admins (recorded in Vault)
-  4. rotate every matter it could read
+  4. rotate every matter it could read since the last rotation (a re-run
+     does not rotate a matter twice; revoking a user reinstated since
+     their last revocation is a new revocation and rotates again)
   5. gateway epoch: each rotated matter's gateway refuses uploads sealed
      under the old epochs (a warning without --gateway)
 Exits 0 only if every step succeeded; 8 if only gateway steps could not be
@@ -158,12 +160,17 @@ done (e.g. no gateway configured); otherwise the code of the first failure.`,
 				return err // the user was not found: nothing done
 			}
 			a.printf("summary for %s:\n", name)
-			a.printf("  groups removed: %s\n", listOrNone(rv.Groups))
-			var rotated []string
-			for _, r := range rv.Rotated {
-				rotated = append(rotated, fmt.Sprintf("%s (epoch %d)", r.Matter, r.Epoch))
+			if rv.Reinstated {
+				a.printf("  a new revocation: %s had been revoked before and reinstated since\n", name)
 			}
-			a.printf("  matters rotated: %s\n", listOrNone(rotated))
+			a.printf("  groups removed: %s\n", listOrNone(rv.Groups))
+			a.printf("  matters rotated: %s\n", listOrNone(epochs(rv.Rotated)))
+			if len(rv.RotatedEarlier) > 0 {
+				a.printf("  rotated by an earlier run of this revocation, not again: %s\n", strings.Join(epochs(rv.RotatedEarlier), ", "))
+			}
+			if len(rv.NotRotated) > 0 {
+				a.printf("  matters NOT rotated (step failed, re-run): %s\n", strings.Join(rv.NotRotated, ", "))
+			}
 			if err != nil {
 				return err
 			}
@@ -173,6 +180,14 @@ done (e.g. no gateway configured); otherwise the code of the first failure.`,
 	}
 	cmd.Flags().StringVar(&reason, "reason", "revoked by mattersync-admin", "reason recorded in the gateway deny list and audit log")
 	return cmd
+}
+
+func epochs(rs []admin.RotatedMatter) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, fmt.Sprintf("%s (epoch %d)", r.Matter, r.Epoch))
+	}
+	return out
 }
 
 func listOrNone(s []string) string {
