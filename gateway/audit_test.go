@@ -49,7 +49,7 @@ func (b *logBuffer) lines(msg string) []map[string]any {
 func (e *env) exec(query string, args ...any) {
 	e.t.Helper()
 	var err error
-	switch s := e.store.(type) {
+	switch s := e.db.(type) {
 	case *sqlite.Store:
 		_, err = s.DB().Exec(query, args...)
 	case *postgres.Store:
@@ -92,7 +92,7 @@ func signCheckpoint(t *testing.T, e *env, logs *logBuffer) audit.Anchor {
 func rewriteAudit(t *testing.T, e *env, keep int64) {
 	t.Helper()
 	var recs []audit.Record
-	e.store.AuditRecords(context.Background(), audit.Query{}, func(r *audit.Record) error { recs = append(recs, *r); return nil })
+	e.store.Audit.AuditRecords(context.Background(), audit.Query{}, func(r *audit.Record) error { recs = append(recs, *r); return nil })
 	e.exec(`DELETE FROM audit_checkpoints`)
 	e.exec(`DELETE FROM audit_records`)
 	var prev audit.Hash
@@ -107,7 +107,7 @@ func rewriteAudit(t *testing.T, e *env, keep int64) {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 			r.Seq, r.Time.UnixMicro(), r.Entity, r.User, r.Device, r.Source, r.Matter, r.Action, r.Object, r.Result, r.Status, r.Bytes, r.RequestID, r.PrevHash[:], r.Hash[:])
 	}
-	if _, ok := e.store.(*postgres.Store); ok {
+	if _, ok := e.db.(*postgres.Store); ok {
 		// Appends continue the forged chain.
 		e.exec(`UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, keep, prev[:])
 	}
@@ -144,7 +144,7 @@ func TestAuditRewriteCaught(t *testing.T) {
 			get(3)
 			second := signCheckpoint(t, e, logs)
 			get(3)
-			if rep, err := audit.Verify(ctx, e.store, keys, audit.VerifyOptions{CheckpointInterval: time.Second, MaxCheckpointAge: time.Hour,
+			if rep, err := audit.Verify(ctx, e.store.Audit, keys, audit.VerifyOptions{CheckpointInterval: time.Second, MaxCheckpointAge: time.Hour,
 				Expect: []audit.Anchor{first, second}}); err != nil || !rep.OK {
 				t.Fatalf("before the attack: %+v %v", rep, err)
 			}
@@ -153,14 +153,14 @@ func TestAuditRewriteCaught(t *testing.T) {
 			get(1) // a request on the forged chain
 			// The links are consistent again: without its checkpoints the
 			// forged chain alone would verify.
-			if rep, err := audit.Verify(ctx, e.store, keys, audit.VerifyOptions{}); err != nil || !rep.OK {
+			if rep, err := audit.Verify(ctx, e.store.Audit, keys, audit.VerifyOptions{}); err != nil || !rep.OK {
 				t.Fatalf("forged chain without the checkpoint rules: %+v %v", rep, err)
 			}
-			rep, err := audit.Verify(ctx, e.store, keys, audit.VerifyOptions{CheckpointInterval: time.Second})
+			rep, err := audit.Verify(ctx, e.store.Audit, keys, audit.VerifyOptions{CheckpointInterval: time.Second})
 			if err != nil || rep.OK || rep.Problem.Seq != 1 || !strings.Contains(rep.Problem.Reason, "no signed checkpoint") {
 				t.Fatalf("verify (interval 1s) = %+v %+v, %v", rep, rep.Problem, err)
 			}
-			rep, err = audit.Verify(ctx, e.store, keys, audit.VerifyOptions{Expect: []audit.Anchor{first}})
+			rep, err = audit.Verify(ctx, e.store.Audit, keys, audit.VerifyOptions{Expect: []audit.Anchor{first}})
 			if err != nil || rep.OK || rep.Problem.Seq != first.Seq {
 				t.Fatalf("verify with the SIEM's checkpoint = %+v %+v, %v", rep, rep.Problem, err)
 			}
@@ -169,7 +169,7 @@ func TestAuditRewriteCaught(t *testing.T) {
 			if err := e.srv.Checkpoint(ctx); err == nil || !strings.Contains(err.Error(), "broken") {
 				t.Fatalf("checkpoint of the forged chain: %v", err)
 			}
-			if cps, _ := e.store.Checkpoints(ctx); len(cps) != 0 {
+			if cps, _ := e.store.Audit.Checkpoints(ctx); len(cps) != 0 {
 				t.Fatalf("the forged chain was signed: %+v", cps)
 			}
 			if len(logs.lines("audit chain broken")) == 0 {
@@ -199,7 +199,7 @@ func TestAuditRewriteCaught(t *testing.T) {
 				if err := b.srv.Checkpoint(ctx); err != nil {
 					t.Fatal(err)
 				}
-				rep, err := audit.Verify(ctx, b.store, keys, audit.VerifyOptions{CheckpointInterval: time.Second, Expect: []audit.Anchor{first, second}})
+				rep, err := audit.Verify(ctx, b.store.Audit, keys, audit.VerifyOptions{CheckpointInterval: time.Second, Expect: []audit.Anchor{first, second}})
 				if err != nil || rep.OK || rep.Problem.Seq != first.Seq {
 					t.Fatalf("verify after a new replica signed the forgery = %+v %+v, %v", rep, rep.Problem, err)
 				}
@@ -260,7 +260,7 @@ func TestSignerRemembersItsCheckpoints(t *testing.T) {
 		for range 3 {
 			e.do("GET", "/v1/matters", tok, nil, nil)
 			a := signCheckpoint(t, e, logs)
-			last, err := e.store.LastCheckpoint(context.Background())
+			last, err := e.store.Audit.LastCheckpoint(context.Background())
 			if err != nil || last.Seq != a.Seq || last.PrevSeq != prev.Seq || !last.Chained() {
 				t.Fatalf("checkpoint %+v, want following %d", last, prev.Seq)
 			}

@@ -282,7 +282,7 @@ func TestCutUploadLeavesNothing(t *testing.T) {
 			deadline := time.Now().Add(20 * time.Second)
 			for {
 				var found bool
-				e.store.AuditRecords(context.Background(), audit.Query{}, func(r *audit.Record) error {
+				e.store.Audit.AuditRecords(context.Background(), audit.Query{}, func(r *audit.Record) error {
 					if r.Object == id.String() && r.Action == "chunk.put" {
 						found = true
 					}
@@ -299,7 +299,7 @@ func TestCutUploadLeavesNothing(t *testing.T) {
 			if after := e.snapshot("a"); !reflect.DeepEqual(before, after) {
 				t.Fatalf("state changed:\nbefore %+v\nafter  %+v", before, after)
 			}
-			if _, err := e.store.Chunk(context.Background(), "a", id); err != store.ErrNotFound {
+			if _, err := e.store.Chunks.Chunk(context.Background(), "a", id); err != store.ErrNotFound {
 				t.Fatalf("cut chunk recorded: %v", err)
 			}
 			r := e.do("GET", "/v1/matters/a/chunks/"+id.String(), tok, nil, nil)

@@ -46,7 +46,8 @@ type env struct {
 	issuer *authtest.Issuer
 	minio  *minio.Client
 	bucket string
-	store  gateway.Store
+	store  gateway.Stores
+	db     io.Closer // *sqlite.Store or *postgres.Store
 	key    ed25519.PrivateKey
 	srv    *gateway.Server
 	url    string
@@ -107,13 +108,14 @@ func newEnv(t *testing.T, o envOpts) *env {
 	t.Cleanup(cancel)
 	var err error
 	if o.postgresDSN != "" {
-		e.store, err = postgres.Open(ctx, o.postgresDSN, postgres.Options{MaxConns: 16})
+		e.db, err = postgres.Open(ctx, o.postgresDSN, postgres.Options{MaxConns: 16})
 	} else {
-		e.store, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "gateway.db"))
+		e.db, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "gateway.db"))
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.store = gateway.StoresOf(e.db)
 	blobs, err := blob.New(blob.Config{Endpoint: m.Endpoint, Bucket: e.bucket, AccessKey: m.AccessKey, SecretKey: m.SecretKey})
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +137,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.wrapBlobs != nil {
 		bl = o.wrapBlobs(blobs)
 	}
-	e.srv, err = gateway.New(ctx, e.cfg, gateway.Deps{Store: e.store, Blobs: bl, Verifier: v, SigningKey: e.key, Logger: logger})
+	e.srv, err = gateway.New(ctx, e.cfg, gateway.Deps{Stores: e.store, Blobs: bl, Verifier: v, SigningKey: e.key, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +149,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		hs.Close()
 		cancel()
 		<-done
-		e.store.Close()
+		e.db.Close()
 	})
 	return e
 }
@@ -305,7 +307,7 @@ func (e *env) commit(matter, token string, file format.ID, base int64, chunks ..
 func (e *env) record(requestID string) *audit.Record {
 	e.t.Helper()
 	var found *audit.Record
-	err := e.store.AuditRecords(context.Background(), audit.Query{}, func(r *audit.Record) error {
+	err := e.store.Audit.AuditRecords(context.Background(), audit.Query{}, func(r *audit.Record) error {
 		if r.RequestID == requestID {
 			c := *r
 			found = &c
@@ -343,22 +345,22 @@ func (e *env) snapshot(matters ...string) snapshot {
 	}
 	sort.Strings(s.Objects)
 	for _, m := range matters {
-		u, err := e.store.Usage(ctx, m)
+		u, err := e.store.Usage.Usage(ctx, m)
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		s.Usage[m] = u
-		h, err := e.store.Hold(ctx, m)
+		h, err := e.store.Holds.Hold(ctx, m)
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		s.Holds[m] = h.On
 	}
 	var err error
-	if s.Counters, err = e.store.Counters(ctx); err != nil {
+	if s.Counters, err = e.store.Deny.Counters(ctx); err != nil {
 		e.t.Fatal(err)
 	}
-	if s.Deny, _, err = e.store.DenyList(ctx); err != nil {
+	if s.Deny, _, err = e.store.Deny.DenyList(ctx); err != nil {
 		e.t.Fatal(err)
 	}
 	return s

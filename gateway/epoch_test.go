@@ -74,7 +74,7 @@ func epochs(t *testing.T, e *env) {
 		t.Fatalf("SetEpoch(2) again = %+v, %v", ep, err)
 	}
 	var rec *audit.Record
-	e.store.AuditRecords(ctx, audit.Query{Matter: m}, func(r *audit.Record) error {
+	e.store.Audit.AuditRecords(ctx, audit.Query{Matter: m}, func(r *audit.Record) error {
 		if r.Action == "admin.epoch.set" && r.Result == audit.ResultOK {
 			c := *r
 			rec = &c
@@ -209,7 +209,7 @@ func TestTombstones(t *testing.T) {
 	if rec := e.record(r.header.Get(api.HeaderRequestID)); rec == nil || rec.Action != "file.delete" || rec.Object != f.String()+"@3" || rec.Bytes != int64(len(tomb)) {
 		t.Fatalf("audit record of the delete: %+v", rec)
 	}
-	v3, err := e.store.Version(ctx, "a", f, 3)
+	v3, err := e.store.Files.Version(ctx, "a", f, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

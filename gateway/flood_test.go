@@ -47,7 +47,7 @@ func newCountingEnv(t *testing.T, tune func(*gateway.Config)) (*env, *countingVe
 func sourceRecords(t *testing.T, e *env, source string) (single []*audit.Record, suppressed int) {
 	t.Helper()
 	re := regexp.MustCompile(`^suppressed=(\d+) status=`)
-	e.store.AuditRecords(context.Background(), audit.Query{}, func(r *audit.Record) error {
+	e.store.Audit.AuditRecords(context.Background(), audit.Query{}, func(r *audit.Record) error {
 		if !strings.HasPrefix(r.Source, source) {
 			return nil
 		}
@@ -136,7 +136,7 @@ func TestUnauthenticatedRateLimit(t *testing.T) {
 		t.Fatalf("first refusal's record %+v", single[0])
 	}
 	waitSummaries(t, e, "2001:db8:1:", 6)
-	rep, err := audit.Verify(context.Background(), e.store, nil, audit.VerifyOptions{})
+	rep, err := audit.Verify(context.Background(), e.store.Audit, nil, audit.VerifyOptions{})
 	if err != nil || !rep.OK {
 		t.Fatalf("verify: %+v %v", rep, err)
 	}
@@ -165,7 +165,7 @@ func TestAuthFailuresCollapsed(t *testing.T) {
 		t.Fatalf("metric audit_suppressed_total is not %d", suppressed)
 	}
 	var summary *audit.Record
-	e.store.AuditRecords(context.Background(), audit.Query{}, func(r *audit.Record) error {
+	e.store.Audit.AuditRecords(context.Background(), audit.Query{}, func(r *audit.Record) error {
 		if r.Action == "auth.failures" && summary == nil {
 			c := *r
 			summary = &c

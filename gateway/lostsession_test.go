@@ -66,7 +66,7 @@ func TestLostSessionCannotReplaceAManifest(t *testing.T) {
 	go func() { resA <- a.do("PUT", path, tok, map[string]string{"If-Match": `"1"`}, rawCommitBody(t, mA)) }()
 	<-gate.started // replica a holds the file's lock, writing its manifest
 	// Its session is lost, and with it the lock.
-	pool := a.store.(*postgres.Store).Pool()
+	pool := a.db.(*postgres.Store).Pool()
 	tag, err := pool.Exec(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_locks
 		WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
 		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)

@@ -65,7 +65,7 @@ func TestOpsEndpoints(t *testing.T) {
 	// The background loop signs checkpoints of the chain head.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		cps, err := e.store.Checkpoints(context.Background())
+		cps, err := e.store.Audit.Checkpoints(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func TestOpsEndpoints(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	rep, err := audit.Verify(context.Background(), e.store, []ed25519.PublicKey{e.key.Public().(ed25519.PublicKey)}, audit.VerifyOptions{})
+	rep, err := audit.Verify(context.Background(), e.store.Audit, []ed25519.PublicKey{e.key.Public().(ed25519.PublicKey)}, audit.VerifyOptions{})
 	if err != nil || !rep.OK || rep.Checkpoints == 0 {
 		t.Fatalf("verify: %+v, %v", rep, err)
 	}

@@ -152,7 +152,7 @@ func TestTwoReplicas(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rep, err := audit.Verify(context.Background(), a.store, nil, audit.VerifyOptions{})
+		rep, err := audit.Verify(context.Background(), a.store.Audit, nil, audit.VerifyOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +178,7 @@ func TestAuditFailClosed(t *testing.T) {
 	c, _ := e.putChunk("a", tok, 100)
 	f := e.newFile("a")
 	e.commit("a", tok, f, 0, c)
-	if _, err := e.store.(*sqlite.Store).DB().Exec(`CREATE TRIGGER audit_broken BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'disk full'); END`); err != nil {
+	if _, err := e.db.(*sqlite.Store).DB().Exec(`CREATE TRIGGER audit_broken BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'disk full'); END`); err != nil {
 		t.Fatal(err)
 	}
 	before := e.snapshot("a")

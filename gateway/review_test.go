@@ -80,7 +80,7 @@ func TestLongPollChecksTheCaller(t *testing.T) {
 	}
 	// The deny list cannot be refreshed any more (audit appends still work).
 	after(300*time.Millisecond, func() {
-		if _, err := e.store.(*sqlite.Store).DB().Exec(`DROP TABLE counters`); err != nil {
+		if _, err := e.db.(*sqlite.Store).DB().Exec(`DROP TABLE counters`); err != nil {
 			t.Error(err)
 		}
 	})

@@ -52,25 +52,61 @@ type Verifier interface {
 	Ready(ctx context.Context) error
 }
 
-// Store is the metadata store as the gateway is given it: every role, each
-// defined next to the handlers that use it, and Close for whoever opened
-// it (the gateway never closes it). sqlite.Store and postgres.Store are
-// one.
-type Store interface {
-	ChunkStore // handlers.go
-	FileStore  // handlers.go
-	HoldStore  // admin.go
-	EpochStore // admin.go
-	UsageStore // admin.go
-	DenyStore  // live.go
-	AuditStore // checkpoint.go
-	Pinger     // metrics.go
-	io.Closer
+// Stores is the metadata store by role, each role defined next to the
+// handlers that use it. One engine (sqlite.Store, postgres.Store) plays
+// them all: StoresOf. Whoever opened the store closes it; the gateway
+// never does.
+type Stores struct {
+	Chunks ChunkStore // handlers.go
+	Files  FileStore  // handlers.go
+	Holds  HoldStore  // admin.go
+	Epochs EpochStore // admin.go
+	Usage  UsageStore // admin.go
+	Deny   DenyStore  // live.go
+	Audit  AuditStore // checkpoint.go
+	Ping   Pinger     // metrics.go
+}
+
+// StoresOf gives every role st plays to st. A role it does not play stays
+// nil, and Check (and New) name it (no interface lists all
+// roles: each stays small, defined by its user).
+func StoresOf(st any) Stores {
+	var s Stores
+	s.Chunks, _ = st.(ChunkStore)
+	s.Files, _ = st.(FileStore)
+	s.Holds, _ = st.(HoldStore)
+	s.Epochs, _ = st.(EpochStore)
+	s.Usage, _ = st.(UsageStore)
+	s.Deny, _ = st.(DenyStore)
+	s.Audit, _ = st.(AuditStore)
+	s.Ping, _ = st.(Pinger)
+	return s
+}
+
+// Check names the roles s lacks, if any.
+func (s Stores) Check() error {
+	var m []string
+	for _, r := range []struct {
+		name string
+		set  bool
+	}{
+		{"ChunkStore", s.Chunks != nil}, {"FileStore", s.Files != nil}, {"HoldStore", s.Holds != nil},
+		{"EpochStore", s.Epochs != nil}, {"UsageStore", s.Usage != nil}, {"DenyStore", s.Deny != nil},
+		{"AuditStore", s.Audit != nil}, {"Pinger", s.Ping != nil},
+	} {
+		if !r.set {
+			m = append(m, r.name)
+		}
+	}
+	if len(m) > 0 {
+		return fmt.Errorf("the store lacks %s", strings.Join(m, ", "))
+	}
+	return nil
 }
 
 // Deps are the gateway's collaborators.
 type Deps struct {
-	Store    Store
+	Stores   Stores
 	Blobs    Blobs
 	Verifier Verifier
 	// SigningKey signs audit checkpoints.
@@ -116,8 +152,11 @@ type Server struct {
 // New builds a Server. It loads the deny list once, so the gateway never
 // serves before it knows whom to refuse.
 func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
-	if d.Store == nil || d.Blobs == nil || d.Verifier == nil || d.SigningKey == nil {
-		return nil, errors.New("gateway: store, blobs, verifier and signing key are required")
+	if d.Blobs == nil || d.Verifier == nil || d.SigningKey == nil {
+		return nil, errors.New("gateway: blobs, verifier and signing key are required")
+	}
+	if err := d.Stores.Check(); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	log := d.Logger
 	if log == nil {
@@ -129,8 +168,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		reg, gatherer = r, r
 	}
 	s := &Server{
-		cfg: cfg, chunks: d.Store, files: d.Store, holds: d.Store, epochs: d.Store, usage: d.Store, deny: d.Store,
-		auditLog: d.Store, pinger: d.Store, blobs: d.Blobs, verifier: d.Verifier, key: d.SigningKey,
+		cfg: cfg, chunks: d.Stores.Chunks, files: d.Stores.Files, holds: d.Stores.Holds, epochs: d.Stores.Epochs,
+		usage: d.Stores.Usage, deny: d.Stores.Deny, auditLog: d.Stores.Audit, pinger: d.Stores.Ping, blobs: d.Blobs, verifier: d.Verifier, key: d.SigningKey,
 		keys: append([]ed25519.PublicKey{d.SigningKey.Public().(ed25519.PublicKey)}, d.TrustedKeys...),
 		log:  log, gatherer: gatherer,
 		limiter:  newLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst),
@@ -150,7 +189,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if s.metrics, err = newMetrics(reg); err != nil {
 		return nil, err
 	}
-	s.live = newLive(d.Store, log, s.metrics)
+	s.live = newLive(d.Stores.Deny, log, s.metrics)
 	if err := s.live.refresh(ctx, true); err != nil {
 		return nil, fmt.Errorf("gateway: load deny list: %w", err)
 	}

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 type setup struct {
 	sealer *gatewaytest.Sealer
 	client *client.Client
-	store  gateway.Store
+	store  gateway.AuditStore
 	minio  *minio.Client
 	bucket string
 }
@@ -53,7 +53,7 @@ func start(b *testing.B, driver string) setup {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return setup{sealer: gatewaytest.NewSealer(b), client: g.Client(b, tok, "BENCH"), store: g.Store, minio: mc, bucket: g.Bucket}
+	return setup{sealer: gatewaytest.NewSealer(b), client: g.Client(b, tok, "BENCH"), store: g.Stores.Audit, minio: mc, bucket: g.Bucket}
 }
 
 // eachStore runs f as a sub-benchmark per store driver, against a fresh

@@ -27,9 +27,9 @@ import (
 func testGateway(t *testing.T, env *kmstest.Env) (g *gatewaytest.Gateway, st *sqlite.Store, pubKeyFile string) {
 	t.Helper()
 	g = gatewaytest.Start(t, gatewaytest.Options{Vault: env})
-	st, ok := g.Store.(*sqlite.Store)
+	st, ok := g.Engine.(*sqlite.Store)
 	if !ok {
-		t.Fatalf("test gateway store is %T, want SQLite", g.Store)
+		t.Fatalf("test gateway store is %T, want SQLite", g.Engine)
 	}
 	_, pub, err := gateway.MarshalKeys(g.SigningKey)
 	if err != nil {

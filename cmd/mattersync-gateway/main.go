@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -148,7 +149,7 @@ func serve(ctx context.Context, cfg gateway.Config) error {
 
 	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var st gateway.Store
+	var st io.Closer // *postgres.Store or *sqlite.Store: every role
 	switch cfg.Store.Driver {
 	case "postgres":
 		st, err = postgres.Open(openCtx, cfg.Store.PostgresDSN, postgres.Options{Password: secrets.PostgresPassword, MaxConns: cfg.Store.MaxConns})
@@ -187,7 +188,7 @@ func serve(ctx context.Context, cfg gateway.Config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := gateway.New(ctx, cfg, gateway.Deps{Store: st, Blobs: blobs, Verifier: verifier, SigningKey: key,
+	srv, err := gateway.New(ctx, cfg, gateway.Deps{Stores: gateway.StoresOf(st), Blobs: blobs, Verifier: verifier, SigningKey: key,
 		TrustedKeys: trusted, Logger: log, Registerer: reg, Gatherer: reg})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -62,7 +63,11 @@ type Gateway struct {
 	URL    string // http://127.0.0.1:port
 	Server *gateway.Server
 	Config gateway.Config
-	Store  gateway.Store
+	// Stores is the metadata store by role, all played by Engine.
+	Stores gateway.Stores
+	// Engine is the store itself, *sqlite.Store or *postgres.Store, for
+	// tests that reach its database.
+	Engine io.Closer
 	// Blobs is the blob store as the gateway got it (after WrapBlobs).
 	Blobs gateway.Blobs
 	// Mem is the in-memory blob store, nil when the blobs are elsewhere.
@@ -114,14 +119,15 @@ func Start(t testing.TB, o Options) *Gateway {
 	if g.SigningKey == nil {
 		_, g.SigningKey, _ = ed25519.GenerateKey(rand.Reader)
 	}
-	g.Store = openStore(ctx, t, o, g)
-	t.Cleanup(func() { g.Store.Close() })
+	g.Engine = openStore(ctx, t, o, g)
+	t.Cleanup(func() { g.Engine.Close() })
+	g.Stores = gateway.StoresOf(g.Engine)
 	g.Blobs = g.openBlobs(t, o)
 	if o.WrapBlobs != nil {
 		g.Blobs = o.WrapBlobs(g.Blobs)
 	}
 	v := g.verifier(ctx, t, o)
-	srv, err := gateway.New(ctx, g.Config, gateway.Deps{Store: g.Store, Blobs: g.Blobs, Verifier: v, SigningKey: g.SigningKey, Logger: o.Logger})
+	srv, err := gateway.New(ctx, g.Config, gateway.Deps{Stores: g.Stores, Blobs: g.Blobs, Verifier: v, SigningKey: g.SigningKey, Logger: o.Logger})
 	if err != nil {
 		t.Fatalf("gatewaytest: %v", err)
 	}
@@ -144,9 +150,9 @@ func Start(t testing.TB, o Options) *Gateway {
 	return g
 }
 
-func openStore(ctx context.Context, t testing.TB, o Options, g *Gateway) gateway.Store {
+func openStore(ctx context.Context, t testing.TB, o Options, g *Gateway) io.Closer {
 	t.Helper()
-	var st gateway.Store
+	var st io.Closer // *postgres.Store or *sqlite.Store
 	var err error
 	switch {
 	case o.PostgresDSN != "":

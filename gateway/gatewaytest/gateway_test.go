@@ -45,7 +45,7 @@ func TestStart(t *testing.T) {
 			if _, err := cl.Commit(ctx, matter, file.String(), 0, api.CommitRequest{Manifest: s.ManifestOf(t, matter, file, 1, id), Chunks: []string{id.String()}}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := g.Store.Chunk(ctx, matter, id); err != nil {
+			if _, err := g.Stores.Chunks.Chunk(ctx, matter, id); err != nil {
 				t.Fatalf("store: %v", err)
 			}
 			key, _ := blob.ChunkKey(matter, id)

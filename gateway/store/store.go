@@ -3,8 +3,8 @@
 // errors with which it refuses a change. The store's methods are not one
 // interface here: package gateway defines each role it needs (ChunkStore,
 // FileStore, HoldStore, EpochStore, UsageStore, DenyStore, AuditStore,
-// Pinger) next to the handlers that use it, and gateway.Store is all of
-// them. Two implementations live in subfolders, sqlite (one gateway,
+// Pinger) next to the handlers that use it, and gateway.Stores holds them
+// all. Two implementations live in subfolders, sqlite (one gateway,
 // embedded) and postgres (several replicas), sharing their queries in
 // internal/sqlcore; storetest is the contract suite both pass.
 //

@@ -42,7 +42,7 @@ type Options struct {
 }
 
 // Store is the PostgreSQL store: the shared SQL body (sqlcore) on this
-// engine. It implements every role of gateway.Store.
+// engine. It plays every role of gateway.Stores (gateway.StoresOf).
 type Store struct {
 	*sqlcore.Store
 	pool *pgxpool.Pool

@@ -31,16 +31,16 @@ func open(t *testing.T, dsn string) *postgres.Store {
 }
 
 func harness() storetest.Harness {
-	exec := func(t *testing.T, s gateway.Store, query string, args ...any) {
+	exec := func(t *testing.T, s gateway.Stores, query string, args ...any) {
 		t.Helper()
-		if _, err := s.(*postgres.Store).Pool().Exec(context.Background(), query, args...); err != nil {
+		if _, err := s.Audit.(*postgres.Store).Pool().Exec(context.Background(), query, args...); err != nil {
 			t.Fatalf("exec %q: %v", query, err)
 		}
 	}
 	return storetest.Harness{
-		Open: func(t *testing.T) gateway.Store { return open(t, testenv.Postgres(t)) },
+		Open: func(t *testing.T) gateway.Stores { return gateway.StoresOf(open(t, testenv.Postgres(t))) },
 		Exec: exec,
-		BreakAudit: func(t *testing.T, s gateway.Store) {
+		BreakAudit: func(t *testing.T, s gateway.Stores) {
 			exec(t, s, `CREATE FUNCTION audit_broken() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit disabled by test'; END $$`)
 			exec(t, s, `CREATE TRIGGER audit_broken BEFORE INSERT ON audit_records FOR EACH ROW EXECUTE FUNCTION audit_broken()`)
 		},
@@ -133,5 +133,5 @@ func TestMigrateEpochs(t *testing.T) {
 	storetest.SeedSchema1(t, func(q string) error { _, err := conn.Exec(ctx, q); return err }, f, func(hex string) string { return `'\x` + hex + `'` })
 	conn.Close(ctx)
 	s := open(t, dsn)
-	storetest.CheckEpochMigration(ctx, t, s, f)
+	storetest.CheckEpochMigration(ctx, t, gateway.StoresOf(s), f)
 }

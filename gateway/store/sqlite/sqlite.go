@@ -26,7 +26,7 @@ import (
 var migrations embed.FS
 
 // Store is the SQLite store: the shared SQL body (sqlcore) on this
-// engine. It implements every role of gateway.Store.
+// engine. It plays every role of gateway.Stores (gateway.StoresOf).
 type Store struct {
 	*sqlcore.Store
 	db     *engine

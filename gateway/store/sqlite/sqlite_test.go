@@ -15,24 +15,24 @@ import (
 var placeholder = regexp.MustCompile(`\$(\d+)`)
 
 func harness() storetest.Harness {
-	exec := func(t *testing.T, s gateway.Store, query string, args ...any) {
+	exec := func(t *testing.T, s gateway.Stores, query string, args ...any) {
 		t.Helper()
 		// SQLite's numbered placeholders are ?N.
-		if _, err := s.(*sqlite.Store).DB().Exec(placeholder.ReplaceAllString(query, "?$1"), args...); err != nil {
+		if _, err := s.Audit.(*sqlite.Store).DB().Exec(placeholder.ReplaceAllString(query, "?$1"), args...); err != nil {
 			t.Fatalf("exec %q: %v", query, err)
 		}
 	}
 	return storetest.Harness{
-		Open: func(t *testing.T) gateway.Store {
+		Open: func(t *testing.T) gateway.Stores {
 			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "gateway.db"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
-			return s
+			return gateway.StoresOf(s)
 		},
 		Exec: exec,
-		BreakAudit: func(t *testing.T, s gateway.Store) {
+		BreakAudit: func(t *testing.T, s gateway.Stores) {
 			exec(t, s, `CREATE TRIGGER audit_broken BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'audit disabled by test'); END`)
 		},
 	}
@@ -99,5 +99,5 @@ func TestMigrateEpochs(t *testing.T) {
 		t.Fatalf("open schema 1: %v", err)
 	}
 	defer s.Close()
-	storetest.CheckEpochMigration(ctx, t, s, f)
+	storetest.CheckEpochMigration(ctx, t, gateway.StoresOf(s), f)
 }

@@ -1,4 +1,4 @@
-// Package storetest is the contract every gateway.Store implementation
+// Package storetest is the contract every metadata store implementation
 // passes: the same table of behaviours, run against SQLite and PostgreSQL.
 package storetest
 
@@ -23,14 +23,15 @@ import (
 
 // Harness opens stores for the suite.
 type Harness struct {
-	// Open returns a fresh, empty store, closed when t ends.
-	Open func(t *testing.T) gateway.Store
+	// Open returns a fresh, empty store, every role played (Run checks),
+	// closed when t ends.
+	Open func(t *testing.T) gateway.Stores
 	// Exec runs a statement against the store's database directly, to
 	// tamper with it or inject faults. Placeholders are $1, $2, ...
-	Exec func(t *testing.T, s gateway.Store, query string, args ...any)
+	Exec func(t *testing.T, s gateway.Stores, query string, args ...any)
 	// BreakAudit makes every later audit append fail (e.g. a trigger
 	// that raises on insert).
-	BreakAudit func(t *testing.T, s gateway.Store)
+	BreakAudit func(t *testing.T, s gateway.Stores)
 }
 
 // RandomID returns a random chunk or file ID.
@@ -79,28 +80,36 @@ func SeedSchema1(t *testing.T, exec func(query string) error, f format.ID, bytes
 // epochs) that held matter "m" with file f at version 2, a tombstone: the
 // matter and the old versions read epoch 0, and a commit records its epoch
 // without raising the matter's.
-func CheckEpochMigration(ctx context.Context, t *testing.T, s gateway.Store, f format.ID) {
+func CheckEpochMigration(ctx context.Context, t *testing.T, s gateway.Stores, f format.ID) {
 	t.Helper()
-	if e, err := s.Epoch(ctx, "m"); err != nil || e != 0 {
+	if e, err := s.Epochs.Epoch(ctx, "m"); err != nil || e != 0 {
 		t.Fatalf("Epoch after migration = %d, %v", e, err)
 	}
-	if v, err := s.Version(ctx, "m", f, 2); err != nil || !v.Deleted || v.Epoch != 0 || v.Size != 0 {
+	if v, err := s.Files.Version(ctx, "m", f, 2); err != nil || !v.Deleted || v.Epoch != 0 || v.Size != 0 {
 		t.Fatalf("old tombstone = %+v, %v", v, err)
 	}
-	v, err := s.Commit(ctx, store.Commit{Matter: "m", File: f, Base: 2, Epoch: 2, Size: 400, Time: time.Now()}, nil, Rec("file.commit", "m"))
+	v, err := s.Files.Commit(ctx, store.Commit{Matter: "m", File: f, Base: 2, Epoch: 2, Size: 400, Time: time.Now()}, nil, Rec("file.commit", "m"))
 	if err != nil || v.Version != 3 || v.Seq != 3 {
 		t.Fatalf("commit after migration = %+v, %v", v, err)
 	}
 	if v.Epoch != 2 {
 		t.Fatalf("the version's epoch = %d, want 2", v.Epoch)
 	}
-	if e, _ := s.Epoch(ctx, "m"); e != 0 {
+	if e, _ := s.Epochs.Epoch(ctx, "m"); e != 0 {
 		t.Fatalf("a commit raised the matter's epoch to %d; only the admin does", e)
 	}
 }
 
 // Run runs the contract suite.
 func Run(t *testing.T, h Harness) {
+	open := h.Open
+	h.Open = func(t *testing.T) gateway.Stores {
+		s := open(t)
+		if err := s.Check(); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
 	tests := []struct {
 		name string
 		fn   func(*testing.T, Harness)
@@ -137,31 +146,31 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-func auditCount(t *testing.T, s gateway.Store) int64 {
+func auditCount(t *testing.T, s gateway.Stores) int64 {
 	t.Helper()
-	seq, _, err := s.AuditHead(ctx(t))
+	seq, _, err := s.Audit.AuditHead(ctx(t))
 	if err != nil {
 		t.Fatalf("AuditHead: %v", err)
 	}
 	return seq
 }
 
-func putChunk(t *testing.T, s gateway.Store, matter string, id format.ID, size int64) {
+func putChunk(t *testing.T, s gateway.Stores, matter string, id format.ID, size int64) {
 	t.Helper()
-	if _, err := s.PutChunk(ctx(t), store.Chunk{Matter: matter, ID: id, Size: size, Time: time.Now()}, Rec("chunk.put", matter)); err != nil {
+	if _, err := s.Chunks.PutChunk(ctx(t), store.Chunk{Matter: matter, ID: id, Size: size, Time: time.Now()}, Rec("chunk.put", matter)); err != nil {
 		t.Fatalf("PutChunk: %v", err)
 	}
 }
 
-func commit(t *testing.T, s gateway.Store, c store.Commit) (store.Version, error) {
+func commit(t *testing.T, s gateway.Stores, c store.Commit) (store.Version, error) {
 	t.Helper()
 	if c.Time.IsZero() {
 		c.Time = time.Now()
 	}
-	return s.Commit(ctx(t), c, nil, Rec("file.commit", c.Matter))
+	return s.Files.Commit(ctx(t), c, nil, Rec("file.commit", c.Matter))
 }
 
-func mustCommit(t *testing.T, s gateway.Store, c store.Commit) store.Version {
+func mustCommit(t *testing.T, s gateway.Stores, c store.Commit) store.Version {
 	t.Helper()
 	v, err := commit(t, s, c)
 	if err != nil {
@@ -184,39 +193,39 @@ func wantMismatch(t *testing.T, err error, current int64) {
 func testChunks(t *testing.T, h Harness) {
 	s := h.Open(t)
 	a, b, c := RandomID(t), RandomID(t), RandomID(t)
-	missing, err := s.MissingChunks(ctx(t), "m1", []format.ID{a, b, c})
+	missing, err := s.Chunks.MissingChunks(ctx(t), "m1", []format.ID{a, b, c})
 	if err != nil || !slices.Equal(missing, []format.ID{a, b, c}) {
 		t.Fatalf("MissingChunks on empty store = %v, %v", missing, err)
 	}
-	if _, err := s.Chunk(ctx(t), "m1", a); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Chunks.Chunk(ctx(t), "m1", a); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Chunk of unknown = %v, want ErrNotFound", err)
 	}
 	before := auditCount(t, s)
-	created, err := s.PutChunk(ctx(t), store.Chunk{Matter: "m1", ID: a, Size: 100, Time: time.Now()}, Rec("chunk.put", "m1"))
+	created, err := s.Chunks.PutChunk(ctx(t), store.Chunk{Matter: "m1", ID: a, Size: 100, Time: time.Now()}, Rec("chunk.put", "m1"))
 	if err != nil || !created {
 		t.Fatalf("PutChunk = %v, %v; want created", created, err)
 	}
-	created, err = s.PutChunk(ctx(t), store.Chunk{Matter: "m1", ID: a, Size: 999, Time: time.Now()}, Rec("chunk.put", "m1"))
+	created, err = s.Chunks.PutChunk(ctx(t), store.Chunk{Matter: "m1", ID: a, Size: 999, Time: time.Now()}, Rec("chunk.put", "m1"))
 	if err != nil || created {
 		t.Fatalf("PutChunk again = %v, %v; want not created", created, err)
 	}
 	if got := auditCount(t, s); got != before+2 {
 		t.Fatalf("audit records = %d, want %d (one per PutChunk)", got, before+2)
 	}
-	ch, err := s.Chunk(ctx(t), "m1", a)
+	ch, err := s.Chunks.Chunk(ctx(t), "m1", a)
 	if err != nil || ch.Size != 100 {
 		t.Fatalf("Chunk = %+v, %v; want size 100 (the first)", ch, err)
 	}
-	missing, err = s.MissingChunks(ctx(t), "m1", []format.ID{c, a, b})
+	missing, err = s.Chunks.MissingChunks(ctx(t), "m1", []format.ID{c, a, b})
 	if err != nil || !slices.Equal(missing, []format.ID{c, b}) {
 		t.Fatalf("MissingChunks = %v, %v; want [c b]", missing, err)
 	}
 	// Chunks belong to their matter.
-	missing, err = s.MissingChunks(ctx(t), "m2", []format.ID{a})
+	missing, err = s.Chunks.MissingChunks(ctx(t), "m2", []format.ID{a})
 	if err != nil || len(missing) != 1 {
 		t.Fatalf("MissingChunks in other matter = %v, %v; want a missing", missing, err)
 	}
-	if _, err := s.Chunk(ctx(t), "m2", a); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Chunks.Chunk(ctx(t), "m2", a); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Chunk in other matter = %v, want ErrNotFound", err)
 	}
 	// A large batch.
@@ -225,7 +234,7 @@ func testChunks(t *testing.T, h Harness) {
 		many[i] = RandomID(t)
 	}
 	many[700] = a
-	missing, err = s.MissingChunks(ctx(t), "m1", many)
+	missing, err = s.Chunks.MissingChunks(ctx(t), "m1", many)
 	if err != nil || len(missing) != 1199 {
 		t.Fatalf("MissingChunks(1200) = %d, %v; want 1199", len(missing), err)
 	}
@@ -255,18 +264,18 @@ func testCommitSequence(t *testing.T, h Harness) {
 	if v.Version != 1 || v.Seq != 1 {
 		t.Fatalf("other matter = v%d seq %d, want v1 seq 1", v.Version, v.Seq)
 	}
-	head, err := s.Version(ctx(t), "m", f, 0)
+	head, err := s.Files.Version(ctx(t), "m", f, 0)
 	if err != nil || head.Version != 2 || head.Size != 20 || head.Deleted {
 		t.Fatalf("head = %+v, %v", head, err)
 	}
-	old, err := s.Version(ctx(t), "m", f, 1)
+	old, err := s.Files.Version(ctx(t), "m", f, 1)
 	if err != nil || old.Size != 10 || old.Entity != "e-1" || old.Device != "d" {
 		t.Fatalf("v1 = %+v, %v", old, err)
 	}
-	if _, err := s.Version(ctx(t), "m", f, 3); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Files.Version(ctx(t), "m", f, 3); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("v3 = %v, want ErrNotFound", err)
 	}
-	if _, err := s.Version(ctx(t), "m", RandomID(t), 0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Files.Version(ctx(t), "m", RandomID(t), 0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown file = %v, want ErrNotFound", err)
 	}
 }
@@ -279,7 +288,7 @@ func testCommitMissingChunks(t *testing.T, h Harness) {
 	f := RandomID(t)
 	before := auditCount(t, s)
 	called := false
-	_, err := s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Chunks: []format.ID{have, gone1, have, gone2}, Time: time.Now()},
+	_, err := s.Files.Commit(ctx(t), store.Commit{Matter: "m", File: f, Chunks: []format.ID{have, gone1, have, gone2}, Time: time.Now()},
 		func(context.Context, int64) (string, error) { called = true; return "k", nil }, Rec("file.commit", "m"))
 	var me *store.MissingChunksError
 	if !errors.As(err, &me) || !slices.Equal(me.IDs, []format.ID{gone1, gone2}) {
@@ -288,7 +297,7 @@ func testCommitMissingChunks(t *testing.T, h Harness) {
 	if called {
 		t.Fatal("write was called for a refused commit")
 	}
-	if _, err := s.Version(ctx(t), "m", f, 0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Files.Version(ctx(t), "m", f, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("refused commit left a version: %v", err)
 	}
 	if got := auditCount(t, s); got != before {
@@ -297,7 +306,7 @@ func testCommitMissingChunks(t *testing.T, h Harness) {
 	putChunk(t, s, "m", gone1, 5)
 	putChunk(t, s, "m", gone2, 5)
 	var wrote int64
-	v, err := s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Chunks: []format.ID{have, gone1, have, gone2}, Time: time.Now()},
+	v, err := s.Files.Commit(ctx(t), store.Commit{Matter: "m", File: f, Chunks: []format.ID{have, gone1, have, gone2}, Time: time.Now()},
 		func(_ context.Context, version int64) (string, error) {
 			wrote = version
 			return "m/m/v/x/1.attempt", nil
@@ -307,9 +316,12 @@ func testCommitMissingChunks(t *testing.T, h Harness) {
 	}
 	// The key the write returned is recorded with the version.
 	for _, get := range []func() (store.Version, error){
-		func() (store.Version, error) { return s.Version(ctx(t), "m", f, 1) },
-		func() (store.Version, error) { vs, err := s.Versions(ctx(t), "m", f, 0, 1); return vs[0], err },
-		func() (store.Version, error) { vs, _, err := s.Changes(ctx(t), "m", v.Seq-1, 1); return vs[0], err },
+		func() (store.Version, error) { return s.Files.Version(ctx(t), "m", f, 1) },
+		func() (store.Version, error) { vs, err := s.Files.Versions(ctx(t), "m", f, 0, 1); return vs[0], err },
+		func() (store.Version, error) {
+			vs, _, err := s.Files.Changes(ctx(t), "m", v.Seq-1, 1)
+			return vs[0], err
+		},
 	} {
 		if got, err := get(); err != nil || got.ManifestKey != "m/m/v/x/1.attempt" {
 			t.Fatalf("stored version %+v, %v", got, err)
@@ -351,12 +363,12 @@ func testCommitWriteFailure(t *testing.T, h Harness) {
 	mustCommit(t, s, store.Commit{Matter: "m", File: f})
 	before := auditCount(t, s)
 	boom := errors.New("blob store down")
-	_, err := s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Time: time.Now()},
+	_, err := s.Files.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Time: time.Now()},
 		func(context.Context, int64) (string, error) { return "", boom }, Rec("file.commit", "m"))
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want the write error", err)
 	}
-	head, err := s.Version(ctx(t), "m", f, 0)
+	head, err := s.Files.Version(ctx(t), "m", f, 0)
 	if err != nil || head.Version != 1 {
 		t.Fatalf("head after failed write = %+v, %v; want v1", head, err)
 	}
@@ -375,10 +387,10 @@ func testDeleteAndHold(t *testing.T, h Harness) {
 	c := RandomID(t)
 	putChunk(t, s, "m", c, 1)
 	mustCommit(t, s, store.Commit{Matter: "m", File: f, Chunks: []format.ID{c}, Size: 3})
-	if err := s.SetHold(ctx(t), store.Hold{Matter: "m", On: true, Reason: "litigation", ChangedBy: "risk", Time: time.Now()}, Rec("hold.on", "m")); err != nil {
+	if err := s.Holds.SetHold(ctx(t), store.Hold{Matter: "m", On: true, Reason: "litigation", ChangedBy: "risk", Time: time.Now()}, Rec("hold.on", "m")); err != nil {
 		t.Fatalf("SetHold: %v", err)
 	}
-	hold, err := s.Hold(ctx(t), "m")
+	hold, err := s.Holds.Hold(ctx(t), "m")
 	if err != nil || !hold.On || hold.Reason != "litigation" || hold.ChangedBy != "risk" {
 		t.Fatalf("Hold = %+v, %v", hold, err)
 	}
@@ -387,7 +399,7 @@ func testDeleteAndHold(t *testing.T, h Harness) {
 	}
 	// Edits are still allowed under hold: they keep history.
 	mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Chunks: []format.ID{c}})
-	if err := s.SetHold(ctx(t), store.Hold{Matter: "m", On: false, ChangedBy: "risk", Time: time.Now()}, Rec("hold.off", "m")); err != nil {
+	if err := s.Holds.SetHold(ctx(t), store.Hold{Matter: "m", On: false, ChangedBy: "risk", Time: time.Now()}, Rec("hold.off", "m")); err != nil {
 		t.Fatalf("SetHold off: %v", err)
 	}
 	// A tombstone keeps its sealed manifest's size and drops chunks.
@@ -395,7 +407,7 @@ func testDeleteAndHold(t *testing.T, h Harness) {
 	if !v.Deleted || v.Version != 3 || v.Size != 9 {
 		t.Fatalf("tombstone = %+v", v)
 	}
-	if got, err := s.Version(ctx(t), "m", f, 3); err != nil || !got.Deleted || got.Size != 9 {
+	if got, err := s.Files.Version(ctx(t), "m", f, 3); err != nil || !got.Deleted || got.Size != 9 {
 		t.Fatalf("tombstone read back = %+v, %v", got, err)
 	}
 	if _, err := commit(t, s, store.Commit{Matter: "m", File: f, Base: 3, Deleted: true}); !errors.Is(err, store.ErrAlreadyDeleted) {
@@ -410,7 +422,7 @@ func testDeleteAndHold(t *testing.T, h Harness) {
 	if v.Deleted || v.Version != 4 {
 		t.Fatalf("restore = %+v", v)
 	}
-	hold, err = s.Hold(ctx(t), "never-held")
+	hold, err = s.Holds.Hold(ctx(t), "never-held")
 	if err != nil || hold.On {
 		t.Fatalf("Hold of unknown matter = %+v, %v", hold, err)
 	}
@@ -424,9 +436,9 @@ func wantStale(t *testing.T, err error, current, got uint32) {
 	}
 }
 
-func epochOf(t *testing.T, s gateway.Store, matter string) uint32 {
+func epochOf(t *testing.T, s gateway.Stores, matter string) uint32 {
 	t.Helper()
-	e, err := s.Epoch(ctx(t), matter)
+	e, err := s.Epochs.Epoch(ctx(t), matter)
 	if err != nil {
 		t.Fatalf("Epoch(%s): %v", matter, err)
 	}
@@ -441,22 +453,22 @@ func testEpochs(t *testing.T, h Harness) {
 		t.Fatalf("epoch of an unknown matter = %d, want 0", e)
 	}
 	f := RandomID(t)
-	if _, err := s.SetEpoch(ctx(t), "m", 1, Rec("admin.epoch.set", "m")); err != nil {
+	if _, err := s.Epochs.SetEpoch(ctx(t), "m", 1, Rec("admin.epoch.set", "m")); err != nil {
 		t.Fatal(err)
 	}
 	mustCommit(t, s, store.Commit{Matter: "m", File: f, Epoch: 1})
 	before := auditCount(t, s)
-	prev, err := s.SetEpoch(ctx(t), "m", 3, Rec("admin.epoch.set", "m"))
+	prev, err := s.Epochs.SetEpoch(ctx(t), "m", 3, Rec("admin.epoch.set", "m"))
 	if err != nil || prev != 1 {
 		t.Fatalf("SetEpoch(3) = %d, %v; want previous 1", prev, err)
 	}
-	if prev, err := s.SetEpoch(ctx(t), "m", 3, Rec("admin.epoch.set", "m")); err != nil || prev != 3 {
+	if prev, err := s.Epochs.SetEpoch(ctx(t), "m", 3, Rec("admin.epoch.set", "m")); err != nil || prev != 3 {
 		t.Fatalf("SetEpoch(3) again = %d, %v; want previous 3", prev, err)
 	}
 	if got := auditCount(t, s); got != before+2 {
 		t.Fatalf("audit records = %d, want %d (one per SetEpoch)", got, before+2)
 	}
-	_, err = s.SetEpoch(ctx(t), "m", 2, Rec("admin.epoch.set", "m"))
+	_, err = s.Epochs.SetEpoch(ctx(t), "m", 2, Rec("admin.epoch.set", "m"))
 	wantStale(t, err, 3, 2)
 	if e := epochOf(t, s, "m"); e != 3 {
 		t.Fatalf("epoch after a refused lowering = %d, want 3", e)
@@ -467,11 +479,11 @@ func testEpochs(t *testing.T, h Harness) {
 
 	called := false
 	write := func(context.Context, int64) (string, error) { called = true; return "k", nil }
-	_, err = s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Epoch: 2, Size: 5, Time: time.Now()}, write, Rec("file.commit", "m"))
+	_, err = s.Files.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Epoch: 2, Size: 5, Time: time.Now()}, write, Rec("file.commit", "m"))
 	wantStale(t, err, 3, 2)
-	_, err = s.Commit(ctx(t), store.Commit{Matter: "m", File: RandomID(t), Epoch: 1, Time: time.Now()}, write, Rec("file.commit", "m"))
+	_, err = s.Files.Commit(ctx(t), store.Commit{Matter: "m", File: RandomID(t), Epoch: 1, Time: time.Now()}, write, Rec("file.commit", "m"))
 	wantStale(t, err, 3, 1)
-	_, err = s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Deleted: true, Epoch: 2, Size: 5, Time: time.Now()}, write, Rec("file.delete", "m"))
+	_, err = s.Files.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Deleted: true, Epoch: 2, Size: 5, Time: time.Now()}, write, Rec("file.delete", "m"))
 	wantStale(t, err, 3, 2)
 	if called {
 		t.Fatal("write was called for a stale commit")
@@ -479,12 +491,12 @@ func testEpochs(t *testing.T, h Harness) {
 	if got := auditCount(t, s); got != before+2 {
 		t.Fatal("a stale commit appended an audit record")
 	}
-	if head, err := s.Version(ctx(t), "m", f, 0); err != nil || head.Version != 1 || head.Epoch != 1 {
+	if head, err := s.Files.Version(ctx(t), "m", f, 0); err != nil || head.Version != 1 || head.Epoch != 1 {
 		t.Fatalf("head after stale commits = %+v, %v; want v1 at epoch 1", head, err)
 	}
 	// A version mismatch is reported before the epoch: the agent merges
 	// first, then reseals under the new key anyway.
-	_, err = s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 7, Epoch: 1, Time: time.Now()}, nil, Rec("file.commit", "m"))
+	_, err = s.Files.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 7, Epoch: 1, Time: time.Now()}, nil, Rec("file.commit", "m"))
 	wantMismatch(t, err, 1)
 
 	v := mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Epoch: 3, Size: 7})
@@ -493,7 +505,7 @@ func testEpochs(t *testing.T, h Harness) {
 	}
 	// A stale delete is refused before the hold is looked at; a current
 	// one meets the hold.
-	if err := s.SetHold(ctx(t), store.Hold{Matter: "m", On: true, Reason: "r", ChangedBy: "risk", Time: time.Now()}, Rec("hold.on", "m")); err != nil {
+	if err := s.Holds.SetHold(ctx(t), store.Hold{Matter: "m", On: true, Reason: "r", ChangedBy: "risk", Time: time.Now()}, Rec("hold.on", "m")); err != nil {
 		t.Fatal(err)
 	}
 	_, err = commit(t, s, store.Commit{Matter: "m", File: f, Base: 2, Deleted: true, Epoch: 2, Size: 5})
@@ -501,7 +513,7 @@ func testEpochs(t *testing.T, h Harness) {
 	if _, err := commit(t, s, store.Commit{Matter: "m", File: f, Base: 2, Deleted: true, Epoch: 3, Size: 5}); !errors.Is(err, store.ErrLegalHold) {
 		t.Fatalf("delete under hold = %v, want ErrLegalHold", err)
 	}
-	if err := s.SetHold(ctx(t), store.Hold{Matter: "m", Time: time.Now()}, Rec("hold.off", "m")); err != nil {
+	if err := s.Holds.SetHold(ctx(t), store.Hold{Matter: "m", Time: time.Now()}, Rec("hold.off", "m")); err != nil {
 		t.Fatal(err)
 	}
 	tomb := mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 2, Deleted: true, Epoch: 3, Size: 5})
@@ -509,11 +521,11 @@ func testEpochs(t *testing.T, h Harness) {
 		t.Fatalf("tombstone = %+v", tomb)
 	}
 	// The epoch of every version is kept and read back everywhere.
-	vs, err := s.Versions(ctx(t), "m", f, 0, 10)
+	vs, err := s.Files.Versions(ctx(t), "m", f, 0, 10)
 	if err != nil || len(vs) != 3 || vs[0].Epoch != 3 || vs[1].Epoch != 3 || vs[2].Epoch != 1 {
 		t.Fatalf("Versions = %+v, %v; want epochs 3, 3, 1", vs, err)
 	}
-	ch, _, err := s.Changes(ctx(t), "m", 0, 10)
+	ch, _, err := s.Files.Changes(ctx(t), "m", 0, 10)
 	if err != nil || len(ch) != 3 || ch[0].Epoch != 1 || ch[2].Epoch != 3 || !ch[2].Deleted {
 		t.Fatalf("Changes = %+v, %v", ch, err)
 	}
@@ -522,13 +534,13 @@ func testEpochs(t *testing.T, h Harness) {
 		t.Fatalf("epoch of another matter = %d", e)
 	}
 	mustCommit(t, s, store.Commit{Matter: "other", File: f, Epoch: 1})
-	if _, err := s.SetEpoch(ctx(t), "fresh", 1, Rec("admin.epoch.set", "fresh")); err != nil {
+	if _, err := s.Epochs.SetEpoch(ctx(t), "fresh", 1, Rec("admin.epoch.set", "fresh")); err != nil {
 		t.Fatalf("SetEpoch on a new matter: %v", err)
 	}
 	if e := epochOf(t, s, "fresh"); e != 1 {
 		t.Fatalf("epoch of a new matter after SetEpoch(1) = %d", e)
 	}
-	if _, err := s.SetEpoch(ctx(t), "max", ^uint32(0), Rec("admin.epoch.set", "max")); err != nil || epochOf(t, s, "max") != ^uint32(0) {
+	if _, err := s.Epochs.SetEpoch(ctx(t), "max", ^uint32(0), Rec("admin.epoch.set", "max")); err != nil || epochOf(t, s, "max") != ^uint32(0) {
 		t.Fatalf("SetEpoch(2^32-1): %v, epoch %d", err, epochOf(t, s, "max"))
 	}
 }
@@ -546,7 +558,7 @@ func testEpochNotRaisedByCommit(t *testing.T, h Harness) {
 		t.Fatalf("a commit raised the epoch to %d", e)
 	}
 	mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Epoch: 1})
-	if _, err := s.SetEpoch(ctx(t), "m", 2, Rec("admin.epoch.set", "m")); err != nil {
+	if _, err := s.Epochs.SetEpoch(ctx(t), "m", 2, Rec("admin.epoch.set", "m")); err != nil {
 		t.Fatalf("SetEpoch(2): %v", err)
 	}
 	_, err := commit(t, s, store.Commit{Matter: "m", File: f, Base: 2, Epoch: 1})
@@ -569,14 +581,14 @@ func testEpochRace(t *testing.T, h Harness) {
 		go func() {
 			defer wg.Done()
 			recs[i] = Rec("file.commit", "m")
-			_, errs[i] = s.Commit(ctx(t), store.Commit{Matter: "m", File: RandomID(t), Epoch: 1, Time: time.Now()}, nil, recs[i])
+			_, errs[i] = s.Files.Commit(ctx(t), store.Commit{Matter: "m", File: RandomID(t), Epoch: 1, Time: time.Now()}, nil, recs[i])
 		}()
 		if i == n/2 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				setRec = Rec("admin.epoch.set", "m")
-				if _, err := s.SetEpoch(ctx(t), "m", 2, setRec); err != nil {
+				if _, err := s.Epochs.SetEpoch(ctx(t), "m", 2, setRec); err != nil {
 					t.Errorf("SetEpoch: %v", err)
 				}
 			}()
@@ -605,18 +617,18 @@ func testVersionsAndChanges(t *testing.T, h Harness) {
 	mustCommit(t, s, store.Commit{Matter: "m", File: f1, Base: 1})                // seq 3
 	mustCommit(t, s, store.Commit{Matter: "m", File: f1, Base: 2})                // seq 4
 	mustCommit(t, s, store.Commit{Matter: "m", File: f2, Base: 1, Deleted: true}) // seq 5
-	vs, err := s.Versions(ctx(t), "m", f1, 0, 100)
+	vs, err := s.Files.Versions(ctx(t), "m", f1, 0, 100)
 	if err != nil || len(vs) != 3 || vs[0].Version != 3 || vs[2].Version != 1 {
 		t.Fatalf("Versions = %+v, %v; want 3,2,1", vs, err)
 	}
-	vs, err = s.Versions(ctx(t), "m", f1, 3, 1)
+	vs, err = s.Files.Versions(ctx(t), "m", f1, 3, 1)
 	if err != nil || len(vs) != 1 || vs[0].Version != 2 {
 		t.Fatalf("Versions(before 3, limit 1) = %+v, %v; want [2]", vs, err)
 	}
-	if _, err := s.Versions(ctx(t), "m", RandomID(t), 0, 10); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Files.Versions(ctx(t), "m", RandomID(t), 0, 10); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Versions of unknown file = %v, want ErrNotFound", err)
 	}
-	ch, headSeq, err := s.Changes(ctx(t), "m", 0, 100)
+	ch, headSeq, err := s.Files.Changes(ctx(t), "m", 0, 100)
 	if err != nil || headSeq != 5 || len(ch) != 5 {
 		t.Fatalf("Changes = %d changes, head %d, %v; want 5, 5", len(ch), headSeq, err)
 	}
@@ -628,15 +640,15 @@ func testVersionsAndChanges(t *testing.T, h Harness) {
 	if ch[4].File != f2 || !ch[4].Deleted || ch[3].File != f1 || ch[3].Version != 3 {
 		t.Fatalf("changes = %+v", ch)
 	}
-	ch, _, err = s.Changes(ctx(t), "m", 3, 1)
+	ch, _, err = s.Files.Changes(ctx(t), "m", 3, 1)
 	if err != nil || len(ch) != 1 || ch[0].Seq != 4 {
 		t.Fatalf("Changes(since 3, limit 1) = %+v, %v", ch, err)
 	}
-	ch, headSeq, err = s.Changes(ctx(t), "m", 5, 10)
+	ch, headSeq, err = s.Files.Changes(ctx(t), "m", 5, 10)
 	if err != nil || len(ch) != 0 || headSeq != 5 {
 		t.Fatalf("Changes(since head) = %+v, %d, %v", ch, headSeq, err)
 	}
-	ch, headSeq, err = s.Changes(ctx(t), "nothing-here", 0, 10)
+	ch, headSeq, err = s.Files.Changes(ctx(t), "nothing-here", 0, 10)
 	if err != nil || len(ch) != 0 || headSeq != 0 {
 		t.Fatalf("Changes(unknown matter) = %+v, %d, %v", ch, headSeq, err)
 	}
@@ -657,7 +669,7 @@ func testConcurrentCommitsOneFile(t *testing.T, h Harness) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = s.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Time: time.Now()},
+			_, errs[i] = s.Files.Commit(ctx(t), store.Commit{Matter: "m", File: f, Base: 1, Time: time.Now()},
 				func(context.Context, int64) (string, error) {
 					writesMu.Lock()
 					writes++
@@ -691,7 +703,7 @@ func testConcurrentCommitsGapless(t *testing.T, h Harness) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := s.Commit(ctx(t), store.Commit{Matter: "m", File: RandomID(t), Time: time.Now()}, nil, Rec("file.commit", "m"))
+			v, err := s.Files.Commit(ctx(t), store.Commit{Matter: "m", File: RandomID(t), Time: time.Now()}, nil, Rec("file.commit", "m"))
 			if err != nil {
 				t.Errorf("commit: %v", err)
 				return
@@ -717,46 +729,46 @@ func CheckGapless(t testing.TB, seqs []int64) {
 
 func testDenyList(t *testing.T, h Harness) {
 	s := h.Open(t)
-	list, gen0, err := s.DenyList(ctx(t))
+	list, gen0, err := s.Deny.DenyList(ctx(t))
 	if err != nil || len(list) != 0 {
 		t.Fatalf("DenyList = %v, %v", list, err)
 	}
-	c0, err := s.Counters(ctx(t))
+	c0, err := s.Deny.Counters(ctx(t))
 	if err != nil || c0.Deny != gen0 {
 		t.Fatalf("Counters = %+v, %v; want deny %d", c0, err, gen0)
 	}
-	created, g, err := s.AddDeny(ctx(t), store.DenyEntry{Entity: "ent-1", Name: "bob", Reason: "left", CreatedBy: "it", Time: time.Now()}, Rec("deny.add", ""))
+	created, g, err := s.Deny.AddDeny(ctx(t), store.DenyEntry{Entity: "ent-1", Name: "bob", Reason: "left", CreatedBy: "it", Time: time.Now()}, Rec("deny.add", ""))
 	if err != nil || !created || g != gen0+1 {
 		t.Fatalf("AddDeny = %v, %d, %v", created, g, err)
 	}
 	n := auditCount(t, s)
 	// Already there: nothing changes, no record (the gateway audits the
 	// request with the status it answers).
-	created, g, err = s.AddDeny(ctx(t), store.DenyEntry{Entity: "ent-1", Name: "other", Time: time.Now()}, Rec("deny.add", ""))
+	created, g, err = s.Deny.AddDeny(ctx(t), store.DenyEntry{Entity: "ent-1", Name: "other", Time: time.Now()}, Rec("deny.add", ""))
 	if err != nil || created || g != gen0+1 || auditCount(t, s) != n {
 		t.Fatalf("AddDeny again = %v, %d, %v; want not created, no record", created, g, err)
 	}
-	list, gen1, err := s.DenyList(ctx(t))
+	list, gen1, err := s.Deny.DenyList(ctx(t))
 	if err != nil || len(list) != 1 || list[0].Entity != "ent-1" || list[0].Name != "bob" || list[0].Reason != "left" || list[0].CreatedBy != "it" {
 		t.Fatalf("DenyList = %+v, %v", list, err)
 	}
 	if gen1 <= gen0 {
 		t.Fatalf("deny generation %d did not grow from %d", gen1, gen0)
 	}
-	removed, g, err := s.RemoveDeny(ctx(t), "ent-1", Rec("deny.remove", ""))
+	removed, g, err := s.Deny.RemoveDeny(ctx(t), "ent-1", Rec("deny.remove", ""))
 	if err != nil || !removed || g != gen1+1 || auditCount(t, s) != n+1 {
 		t.Fatalf("RemoveDeny = %v, %d, %v", removed, g, err)
 	}
-	removed, g, err = s.RemoveDeny(ctx(t), "ent-1", Rec("deny.remove", ""))
+	removed, g, err = s.Deny.RemoveDeny(ctx(t), "ent-1", Rec("deny.remove", ""))
 	if err != nil || removed || g != gen1+1 || auditCount(t, s) != n+1 {
 		t.Fatalf("RemoveDeny again = %v, %d, %v", removed, g, err)
 	}
-	list, gen2, err := s.DenyList(ctx(t))
+	list, gen2, err := s.Deny.DenyList(ctx(t))
 	if err != nil || len(list) != 0 || gen2 <= gen1 {
 		t.Fatalf("DenyList after remove = %v, gen %d (was %d), %v", list, gen2, gen1, err)
 	}
 	mustCommit(t, s, store.Commit{Matter: "m", File: RandomID(t)})
-	c1, err := s.Counters(ctx(t))
+	c1, err := s.Deny.Counters(ctx(t))
 	if err != nil || c1.Changes <= c0.Changes || c1.Deny != gen2 {
 		t.Fatalf("Counters after commit = %+v (was %+v), %v", c1, c0, err)
 	}
@@ -764,30 +776,30 @@ func testDenyList(t *testing.T, h Harness) {
 
 func testTokenFloors(t *testing.T, h Harness) {
 	s := h.Open(t)
-	if fl, _, err := s.TokenFloors(ctx(t)); err != nil || len(fl) != 0 {
+	if fl, _, err := s.Deny.TokenFloors(ctx(t)); err != nil || len(fl) != 0 {
 		t.Fatalf("TokenFloors of none = %v, %v", fl, err)
 	}
-	c0, _ := s.Counters(ctx(t))
+	c0, _ := s.Deny.Counters(ctx(t))
 	t1 := time.Now().Truncate(time.Microsecond)
-	f, gen, err := s.SetTokenFloor(ctx(t), store.TokenFloor{Entity: "e-1", NotBefore: t1, Reason: "removed", SetBy: "it", Time: t1}, Rec("admin.deny.reissue", ""))
+	f, gen, err := s.Deny.SetTokenFloor(ctx(t), store.TokenFloor{Entity: "e-1", NotBefore: t1, Reason: "removed", SetBy: "it", Time: t1}, Rec("admin.deny.reissue", ""))
 	if err != nil || !f.NotBefore.Equal(t1) || f.Reason != "removed" || gen != c0.Deny+1 {
 		t.Fatalf("SetTokenFloor = %+v, %d, %v (deny generation was %d)", f, gen, err, c0.Deny)
 	}
 	// An earlier stamp does not lower it; a later one moves it.
-	f, _, err = s.SetTokenFloor(ctx(t), store.TokenFloor{Entity: "e-1", NotBefore: t1.Add(-time.Hour), Reason: "older", Time: t1}, Rec("admin.deny.reissue", ""))
+	f, _, err = s.Deny.SetTokenFloor(ctx(t), store.TokenFloor{Entity: "e-1", NotBefore: t1.Add(-time.Hour), Reason: "older", Time: t1}, Rec("admin.deny.reissue", ""))
 	if err != nil || !f.NotBefore.Equal(t1) || f.Reason != "removed" {
 		t.Fatalf("earlier stamp = %+v, %v", f, err)
 	}
 	t2 := t1.Add(time.Minute)
-	f, gen2, err := s.SetTokenFloor(ctx(t), store.TokenFloor{Entity: "e-1", NotBefore: t2, Reason: "screened", Time: t2}, Rec("admin.deny.reissue", ""))
+	f, gen2, err := s.Deny.SetTokenFloor(ctx(t), store.TokenFloor{Entity: "e-1", NotBefore: t2, Reason: "screened", Time: t2}, Rec("admin.deny.reissue", ""))
 	if err != nil || !f.NotBefore.Equal(t2) || f.Reason != "screened" || gen2 <= gen {
 		t.Fatalf("later stamp = %+v, %d, %v", f, gen2, err)
 	}
-	fl, g, err := s.TokenFloors(ctx(t))
+	fl, g, err := s.Deny.TokenFloors(ctx(t))
 	if err != nil || len(fl) != 1 || fl[0].Entity != "e-1" || !fl[0].NotBefore.Equal(t2) || g != gen2 {
 		t.Fatalf("TokenFloors = %+v, %d, %v", fl, g, err)
 	}
-	if c, _ := s.Counters(ctx(t)); c.Deny != gen2 {
+	if c, _ := s.Deny.Counters(ctx(t)); c.Deny != gen2 {
 		t.Fatalf("deny generation %d, want %d", c.Deny, gen2)
 	}
 	if n := auditCount(t, s); n != 3 {
@@ -805,20 +817,20 @@ func testUsage(t *testing.T, h Harness) {
 	mustCommit(t, s, store.Commit{Matter: "m", File: f, Size: 10, Chunks: []format.ID{a, b}})
 	mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Size: 11, Chunks: []format.ID{a}})
 	mustCommit(t, s, store.Commit{Matter: "m", File: RandomID(t), Size: 5})
-	u, err := s.Usage(ctx(t), "m")
+	u, err := s.Usage.Usage(ctx(t), "m")
 	want := store.Usage{Chunks: 2, ChunkBytes: 150, Files: 2, Versions: 3, ManifestBytes: 26, Seq: 3}
 	if err != nil || u != want {
 		t.Fatalf("Usage = %+v, %v; want %+v", u, err, want)
 	}
 }
 
-func verify(t *testing.T, s gateway.Store, keys []ed25519.PublicKey, opts ...audit.VerifyOptions) audit.Report {
+func verify(t *testing.T, s gateway.Stores, keys []ed25519.PublicKey, opts ...audit.VerifyOptions) audit.Report {
 	t.Helper()
 	var o audit.VerifyOptions
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	rep, err := audit.Verify(ctx(t), s, keys, o)
+	rep, err := audit.Verify(ctx(t), s.Audit, keys, o)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -834,21 +846,21 @@ func testAuditChain(t *testing.T, h Harness) {
 		if i == 5 {
 			r.User = "bob"
 		}
-		if err := s.AppendAudit(ctx(t), r); err != nil {
+		if err := s.Audit.AppendAudit(ctx(t), r); err != nil {
 			t.Fatalf("AppendAudit: %v", err)
 		}
 		if r.Seq != int64(i+1) || r.Hash == (audit.Hash{}) {
 			t.Fatalf("record %d: seq %d hash %v", i, r.Seq, r.Hash)
 		}
 	}
-	seq, head, err := s.AuditHead(ctx(t))
+	seq, head, err := s.Audit.AuditHead(ctx(t))
 	if err != nil || seq != 6 {
 		t.Fatalf("AuditHead = %d, %v", seq, err)
 	}
 	var got []*audit.Record
 	collect := func(q audit.Query) []int64 {
 		got = got[:0]
-		if err := s.AuditRecords(ctx(t), q, func(r *audit.Record) error { got = append(got, r); return nil }); err != nil {
+		if err := s.Audit.AuditRecords(ctx(t), q, func(r *audit.Record) error { got = append(got, r); return nil }); err != nil {
 			t.Fatalf("AuditRecords(%+v): %v", q, err)
 		}
 		var seqs []int64
@@ -884,23 +896,23 @@ func testAuditChain(t *testing.T, h Harness) {
 		t.Fatalf("entity filter = %v", s)
 	}
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	if _, err := s.LastCheckpoint(ctx(t)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Audit.LastCheckpoint(ctx(t)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("LastCheckpoint of none = %v", err)
 	}
 	cp := audit.Sign(priv, seq, head, time.Now(), nil)
-	if err := s.AddCheckpoint(ctx(t), cp); err != nil {
+	if err := s.Audit.AddCheckpoint(ctx(t), cp); err != nil {
 		t.Fatalf("AddCheckpoint: %v", err)
 	}
 	// A second signer of the same head, or one that did not see the
 	// latest checkpoint, stores nothing.
-	if err := s.AddCheckpoint(ctx(t), cp); !errors.Is(err, store.ErrCheckpointConflict) {
+	if err := s.Audit.AddCheckpoint(ctx(t), cp); !errors.Is(err, store.ErrCheckpointConflict) {
 		t.Fatalf("AddCheckpoint twice = %v, want ErrCheckpointConflict", err)
 	}
-	cps, err := s.Checkpoints(ctx(t))
+	cps, err := s.Audit.Checkpoints(ctx(t))
 	if err != nil || len(cps) != 1 || cps[0].Hash != head || !cps[0].Time.Equal(cp.Time) || cps[0].Digest() != cp.Digest() {
 		t.Fatalf("Checkpoints = %+v, %v", cps, err)
 	}
-	if last, err := s.LastCheckpoint(ctx(t)); err != nil || last.Digest() != cp.Digest() {
+	if last, err := s.Audit.LastCheckpoint(ctx(t)); err != nil || last.Digest() != cp.Digest() {
 		t.Fatalf("LastCheckpoint = %+v, %v", last, err)
 	}
 	rep := verify(t, s, []ed25519.PublicKey{pub})
@@ -918,14 +930,14 @@ func testAuditChain(t *testing.T, h Harness) {
 func testAuditTamper(t *testing.T, h Harness) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	keys := []ed25519.PublicKey{pub}
-	setup := func(t *testing.T) gateway.Store {
+	setup := func(t *testing.T) gateway.Stores {
 		s := h.Open(t)
 		for range 8 {
-			if err := s.AppendAudit(ctx(t), Rec("file.get", "m")); err != nil {
+			if err := s.Audit.AppendAudit(ctx(t), Rec("file.get", "m")); err != nil {
 				t.Fatal(err)
 			}
-			if seq, head, _ := s.AuditHead(ctx(t)); seq == 6 {
-				if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now(), nil)); err != nil {
+			if seq, head, _ := s.Audit.AuditHead(ctx(t)); seq == 6 {
+				if err := s.Audit.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now(), nil)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -937,25 +949,25 @@ func testAuditTamper(t *testing.T, h Harness) {
 	}
 	cases := []struct {
 		name    string
-		tamper  func(t *testing.T, s gateway.Store)
+		tamper  func(t *testing.T, s gateway.Stores)
 		wantSeq int64
 	}{
-		{"edit field", func(t *testing.T, s gateway.Store) {
+		{"edit field", func(t *testing.T, s gateway.Stores) {
 			h.Exec(t, s, `UPDATE audit_records SET username = 'mallory' WHERE seq = 3`)
 		}, 3},
-		{"edit bytes", func(t *testing.T, s gateway.Store) {
+		{"edit bytes", func(t *testing.T, s gateway.Stores) {
 			h.Exec(t, s, `UPDATE audit_records SET bytes = bytes + 1 WHERE seq = 7`)
 		}, 7},
-		{"delete middle", func(t *testing.T, s gateway.Store) {
+		{"delete middle", func(t *testing.T, s gateway.Stores) {
 			h.Exec(t, s, `DELETE FROM audit_records WHERE seq = 4`)
 		}, 4},
-		{"insert forged", func(t *testing.T, s gateway.Store) {
+		{"insert forged", func(t *testing.T, s gateway.Stores) {
 			// Shift 3.. up by one, then insert a well-formed record at 3
 			// linked to record 2: the old record 3 no longer links.
 			h.Exec(t, s, `UPDATE audit_records SET seq = -(seq + 1) WHERE seq >= 3`)
 			h.Exec(t, s, `UPDATE audit_records SET seq = -seq WHERE seq < 0`)
 			var prev audit.Record
-			s.AuditRecords(ctx(t), audit.Query{AfterSeq: 1, Limit: 1}, func(r *audit.Record) error { prev = *r; return nil })
+			s.Audit.AuditRecords(ctx(t), audit.Query{AfterSeq: 1, Limit: 1}, func(r *audit.Record) error { prev = *r; return nil })
 			forged := Rec("file.get", "m")
 			forged.User = "cover-story"
 			forged.Link(prev.Seq, prev.Hash)
@@ -963,14 +975,14 @@ func testAuditTamper(t *testing.T, h Harness) {
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 				forged.Seq, forged.Time.UnixMicro(), forged.Entity, forged.User, forged.Device, forged.Source, forged.Matter, forged.Action, forged.Object, forged.Result, forged.Status, forged.Bytes, forged.RequestID, forged.PrevHash[:], forged.Hash[:])
 		}, 4},
-		{"truncate tail under checkpoint", func(t *testing.T, s gateway.Store) {
+		{"truncate tail under checkpoint", func(t *testing.T, s gateway.Stores) {
 			h.Exec(t, s, `DELETE FROM audit_records WHERE seq >= 5`)
 		}, 5},
-		{"rewrite chain", func(t *testing.T, s gateway.Store) {
+		{"rewrite chain", func(t *testing.T, s gateway.Stores) {
 			// Re-link everything from record 2 on with a changed field: the
 			// links are consistent again, the signed checkpoint is not.
 			var recs []audit.Record
-			s.AuditRecords(ctx(t), audit.Query{}, func(r *audit.Record) error { recs = append(recs, *r); return nil })
+			s.Audit.AuditRecords(ctx(t), audit.Query{}, func(r *audit.Record) error { recs = append(recs, *r); return nil })
 			h.Exec(t, s, `DELETE FROM audit_records WHERE seq >= 2`)
 			for i := 1; i < len(recs); i++ {
 				r := recs[i]
@@ -999,13 +1011,13 @@ func testAuditTamper(t *testing.T, h Harness) {
 
 // appendN appends n records whose times are step apart, starting at t0,
 // and returns their hashes by seq.
-func appendN(t *testing.T, s gateway.Store, n int, t0 time.Time, step time.Duration) map[int64]audit.Hash {
+func appendN(t *testing.T, s gateway.Stores, n int, t0 time.Time, step time.Duration) map[int64]audit.Hash {
 	t.Helper()
 	out := map[int64]audit.Hash{}
 	for i := range n {
 		r := Rec("file.get", "m")
 		r.Time = t0.Add(time.Duration(i) * step)
-		if err := s.AppendAudit(ctx(t), r); err != nil {
+		if err := s.Audit.AppendAudit(ctx(t), r); err != nil {
 			t.Fatal(err)
 		}
 		out[r.Seq] = r.Hash
@@ -1020,14 +1032,14 @@ func appendN(t *testing.T, s gateway.Store, n int, t0 time.Time, step time.Durat
 func testAuditCheckpointChain(t *testing.T, h Harness) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	keys := []ed25519.PublicKey{pub}
-	setup := func(t *testing.T) (gateway.Store, []audit.Checkpoint) {
+	setup := func(t *testing.T) (gateway.Stores, []audit.Checkpoint) {
 		s := h.Open(t)
 		hashes := appendN(t, s, 8, time.Now(), time.Millisecond)
 		var cps []audit.Checkpoint
 		var prev *audit.Checkpoint
 		for _, seq := range []int64{2, 4, 6} {
 			c := audit.Sign(priv, seq, hashes[seq], time.Now(), prev)
-			if err := s.AddCheckpoint(ctx(t), c); err != nil {
+			if err := s.Audit.AddCheckpoint(ctx(t), c); err != nil {
 				t.Fatalf("AddCheckpoint %d: %v", seq, err)
 			}
 			cps = append(cps, c)
@@ -1040,15 +1052,15 @@ func testAuditCheckpointChain(t *testing.T, h Harness) {
 	}
 	t.Run("store refuses a fork", func(t *testing.T) {
 		s, cps := setup(t)
-		seq, head, _ := s.AuditHead(ctx(t))
+		seq, head, _ := s.Audit.AuditHead(ctx(t))
 		// Follows checkpoint 4, but 6 is the latest.
-		if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now(), &cps[1])); !errors.Is(err, store.ErrCheckpointConflict) {
+		if err := s.Audit.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now(), &cps[1])); !errors.Is(err, store.ErrCheckpointConflict) {
 			t.Fatalf("forked checkpoint: %v", err)
 		}
-		if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now(), &cps[2])); err != nil {
+		if err := s.Audit.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now(), &cps[2])); err != nil {
 			t.Fatalf("chained checkpoint: %v", err)
 		}
-		if last, err := s.LastCheckpoint(ctx(t)); err != nil || last.Seq != seq || last.PrevSeq != 6 {
+		if last, err := s.Audit.LastCheckpoint(ctx(t)); err != nil || last.Seq != seq || last.PrevSeq != 6 {
 			t.Fatalf("LastCheckpoint = %+v, %v", last, err)
 		}
 	})
@@ -1093,8 +1105,8 @@ func testAuditCheckpointChain(t *testing.T, h Harness) {
 		s, _ := setup(t)
 		h.Exec(t, s, `DELETE FROM audit_checkpoints WHERE seq > 2`)
 		h.Exec(t, s, `UPDATE audit_checkpoints SET seq = 0 WHERE seq = 2`) // hide it from max(seq)
-		seq, head, _ := s.AuditHead(ctx(t))
-		if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now(), nil)); err != nil {
+		seq, head, _ := s.Audit.AuditHead(ctx(t))
+		if err := s.Audit.AddCheckpoint(ctx(t), audit.Sign(priv, seq, head, time.Now(), nil)); err != nil {
 			t.Fatal(err)
 		}
 		h.Exec(t, s, `UPDATE audit_checkpoints SET seq = 2 WHERE seq = 0`)
@@ -1106,10 +1118,10 @@ func testAuditCheckpointChain(t *testing.T, h Harness) {
 		s := h.Open(t)
 		hashes := appendN(t, s, 4, time.Now(), time.Millisecond)
 		v1 := audit.SignV1(priv, 2, hashes[2], time.Now())
-		if err := s.AddCheckpoint(ctx(t), v1); err != nil {
+		if err := s.Audit.AddCheckpoint(ctx(t), v1); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, 4, hashes[4], time.Now(), &v1)); err != nil {
+		if err := s.Audit.AddCheckpoint(ctx(t), audit.Sign(priv, 4, hashes[4], time.Now(), &v1)); err != nil {
 			t.Fatal(err)
 		}
 		if rep := verify(t, s, keys); !rep.OK || rep.LastCheckpoint != 4 {
@@ -1143,7 +1155,7 @@ func testAuditCheckpointFreshness(t *testing.T, h Harness) {
 	t.Run("stale newest checkpoint", func(t *testing.T) {
 		s := h.Open(t)
 		hashes := appendN(t, s, 12, t0, time.Minute) // records 3..12 span 9 minutes
-		if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, 2, hashes[2], t0.Add(time.Minute), nil)); err != nil {
+		if err := s.Audit.AddCheckpoint(ctx(t), audit.Sign(priv, 2, hashes[2], t0.Add(time.Minute), nil)); err != nil {
 			t.Fatal(err)
 		}
 		rep := verify(t, s, keys, minute)
@@ -1153,8 +1165,8 @@ func testAuditCheckpointFreshness(t *testing.T, h Harness) {
 		if rep := verify(t, s, keys, audit.VerifyOptions{CheckpointInterval: time.Minute, MaxCheckpointAge: 10 * time.Minute}); !rep.OK {
 			t.Fatalf("within --max-checkpoint-age: %+v %+v", rep, rep.Problem)
 		}
-		last, _ := s.LastCheckpoint(ctx(t))
-		if err := s.AddCheckpoint(ctx(t), audit.Sign(priv, 10, hashes[10], t0.Add(10*time.Minute), &last)); err != nil {
+		last, _ := s.Audit.LastCheckpoint(ctx(t))
+		if err := s.Audit.AddCheckpoint(ctx(t), audit.Sign(priv, 10, hashes[10], t0.Add(10*time.Minute), &last)); err != nil {
 			t.Fatal(err)
 		}
 		if rep := verify(t, s, keys, minute); !rep.OK || rep.LastCheckpoint != 10 {
@@ -1170,17 +1182,17 @@ func testAuditFailure(t *testing.T, h Harness) {
 	f, c := RandomID(t), RandomID(t)
 	putChunk(t, s, "m", c, 1)
 	mustCommit(t, s, store.Commit{Matter: "m", File: f, Chunks: []format.ID{c}})
-	u0, _ := s.Usage(ctx(t), "m")
-	c0, _ := s.Counters(ctx(t))
+	u0, _ := s.Usage.Usage(ctx(t), "m")
+	c0, _ := s.Deny.Counters(ctx(t))
 	h.BreakAudit(t, s)
-	if err := s.AppendAudit(ctx(t), Rec("file.get", "m")); err == nil {
+	if err := s.Audit.AppendAudit(ctx(t), Rec("file.get", "m")); err == nil {
 		t.Fatal("AppendAudit succeeded with audit broken")
 	}
 	c2 := RandomID(t)
-	if _, err := s.PutChunk(ctx(t), store.Chunk{Matter: "m", ID: c2, Size: 1, Time: time.Now()}, Rec("chunk.put", "m")); err == nil {
+	if _, err := s.Chunks.PutChunk(ctx(t), store.Chunk{Matter: "m", ID: c2, Size: 1, Time: time.Now()}, Rec("chunk.put", "m")); err == nil {
 		t.Fatal("PutChunk succeeded with audit broken")
 	}
-	if _, err := s.Chunk(ctx(t), "m", c2); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Chunks.Chunk(ctx(t), "m", c2); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("chunk recorded despite failed audit: %v", err)
 	}
 	if _, err := commit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Chunks: []format.ID{c}}); err == nil {
@@ -1189,23 +1201,23 @@ func testAuditFailure(t *testing.T, h Harness) {
 	if _, err := commit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Deleted: true}); err == nil {
 		t.Fatal("delete succeeded with audit broken")
 	}
-	if err := s.SetHold(ctx(t), store.Hold{Matter: "m", On: true, Time: time.Now()}, Rec("hold.on", "m")); err == nil {
+	if err := s.Holds.SetHold(ctx(t), store.Hold{Matter: "m", On: true, Time: time.Now()}, Rec("hold.on", "m")); err == nil {
 		t.Fatal("SetHold succeeded with audit broken")
 	}
-	if _, _, err := s.AddDeny(ctx(t), store.DenyEntry{Entity: "e", Time: time.Now()}, Rec("deny.add", "")); err == nil {
+	if _, _, err := s.Deny.AddDeny(ctx(t), store.DenyEntry{Entity: "e", Time: time.Now()}, Rec("deny.add", "")); err == nil {
 		t.Fatal("AddDeny succeeded with audit broken")
 	}
 	e0 := epochOf(t, s, "m")
-	if _, err := s.SetEpoch(ctx(t), "m", e0+5, Rec("epoch.set", "m")); err == nil {
+	if _, err := s.Epochs.SetEpoch(ctx(t), "m", e0+5, Rec("epoch.set", "m")); err == nil {
 		t.Fatal("SetEpoch succeeded with audit broken")
 	}
 	if e := epochOf(t, s, "m"); e != e0 {
 		t.Fatalf("epoch changed to %d despite failed audit", e)
 	}
-	u1, _ := s.Usage(ctx(t), "m")
-	c1, _ := s.Counters(ctx(t))
-	hold, _ := s.Hold(ctx(t), "m")
-	list, _, _ := s.DenyList(ctx(t))
+	u1, _ := s.Usage.Usage(ctx(t), "m")
+	c1, _ := s.Deny.Counters(ctx(t))
+	hold, _ := s.Holds.Hold(ctx(t), "m")
+	list, _, _ := s.Deny.DenyList(ctx(t))
 	if u1 != u0 || c1 != c0 || hold.On || len(list) != 0 {
 		t.Fatalf("store changed: usage %+v -> %+v, counters %+v -> %+v, hold %v, deny %v", u0, u1, c0, c1, hold.On, list)
 	}

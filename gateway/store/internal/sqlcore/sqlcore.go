@@ -73,7 +73,7 @@ type Dialect struct {
 	IDRows func(lead string, first int, ids []format.ID) (string, []any)
 }
 
-// Store implements every role of gateway.Store but Ping on an engine's DB
+// Store plays every role of gateway.Stores but Ping on an engine's DB
 // and Dialect. Every mutating method appends its audit record in the
 // transaction of its change.
 type Store struct {
