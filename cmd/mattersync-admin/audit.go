@@ -65,7 +65,9 @@ that every --expect-checkpoint <seq>:<hash> is in the log and matches its
 record: take those from the gateway's "audit checkpoint signed" log lines
 kept by the SIEM (field "anchor"), which someone with write access to the
 database cannot change.
-Exits 0 if the chain is intact, 1 if it is broken.`,
+Exits 0 if the chain is intact, 1 if it is broken, 2 if an
+--expect-checkpoint is malformed, or contradicts records that the log's
+signed checkpoints pin while the log itself verifies (a mistyped anchor).`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var anchors []audit.Anchor
@@ -79,7 +81,7 @@ Exits 0 if the chain is intact, 1 if it is broken.`,
 			if maxAge < 0 || interval <= 0 {
 				return usage(errors.New("--checkpoint-interval must be positive and --max-checkpoint-age not negative"))
 			}
-			var rep audit.Report
+			var verify func(anchors []audit.Anchor) (audit.Report, error)
 			if len(offline) == 0 {
 				if cmd.Flags().Changed("checkpoint-interval") {
 					return usage(errors.New("--checkpoint-interval is for --store: the gateway knows its own"))
@@ -87,9 +89,8 @@ Exits 0 if the chain is intact, 1 if it is broken.`,
 				if _, err := a.openGateway(cmd.Context()); err != nil {
 					return err
 				}
-				var err error
-				if rep, err = a.session(nil).VerifyAudit(cmd.Context(), client.VerifyOptions{MaxCheckpointAge: maxAge, Expect: anchors}); err != nil {
-					return err
+				verify = func(anchors []audit.Anchor) (audit.Report, error) {
+					return a.session(nil).VerifyAudit(cmd.Context(), client.VerifyOptions{MaxCheckpointAge: maxAge, Expect: anchors})
 				}
 			} else {
 				if len(pubKeys) == 0 {
@@ -103,9 +104,17 @@ Exits 0 if the chain is intact, 1 if it is broken.`,
 					}
 					keys = append(keys, k)
 				}
-				opts := audit.VerifyOptions{CheckpointInterval: interval, MaxCheckpointAge: maxAge, Expect: anchors}
-				var err error
-				if rep, err = admin.VerifyStore(cmd.Context(), offline[0], keys, opts, a.stderr); err != nil {
+				verify = func(anchors []audit.Anchor) (audit.Report, error) {
+					opts := audit.VerifyOptions{CheckpointInterval: interval, MaxCheckpointAge: maxAge, Expect: anchors}
+					return admin.VerifyStore(cmd.Context(), offline[0], keys, opts, a.stderr)
+				}
+			}
+			rep, err := verify(anchors)
+			if err != nil {
+				return err
+			}
+			if !rep.OK && len(anchors) > 0 {
+				if err := mistypedAnchor(rep, anchors, verify); err != nil {
 					return err
 				}
 			}
@@ -252,4 +261,44 @@ func auditReportCmd(a *app) *cobra.Command {
 	f.register(cmd)
 	cmd.Flags().BoolVar(&showObjects, "objects", true, "list every object touched (matter, action, object ID)")
 	return cmd
+}
+
+// mistypedAnchor tells a mistyped --expect-checkpoint from a broken log,
+// given a failed verification with anchors: if the log verifies without
+// them, an anchor at or below its last signed checkpoint contradicts
+// records that checkpoint signatures pin (which write access to the
+// database cannot change), so the argument is wrong, not the log. It
+// returns that usage error, an error if verifying again fails, or nil
+// (the log is broken: the caller says so).
+func mistypedAnchor(rep audit.Report, anchors []audit.Anchor, verify func([]audit.Anchor) (audit.Report, error)) error {
+	if rep.Problem == nil {
+		return nil
+	}
+	base, err := verify(nil)
+	if err != nil || !base.OK || rep.Problem.Seq > base.LastCheckpoint {
+		return err
+	}
+	var bad []string
+	var rest []audit.Anchor
+	for _, an := range anchors {
+		switch {
+		case an.Seq == rep.Problem.Seq:
+			bad = append(bad, an.String())
+		case an.Seq > base.LastCheckpoint:
+			rest = append(rest, an)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	if len(rest) > 0 {
+		// An anchor past the signed checkpoints may still reveal a
+		// rewritten tail: that is the log's problem, reported first.
+		if r, err := verify(rest); err != nil || !r.OK {
+			return err
+		}
+	}
+	return usage(fmt.Errorf("--expect-checkpoint %s does not match this log (%s), but the log verifies and its records up to %d are pinned by checkpoints signed with a trusted key: "+
+		"the argument is mistyped or from another gateway's log; copy the \"anchor\" field of an \"audit checkpoint signed\" log line again (only a stolen signing key could explain it otherwise)",
+		strings.Join(bad, ", "), rep.Problem.Reason, base.LastCheckpoint))
 }

@@ -135,6 +135,25 @@ func TestGatewayCommands(t *testing.T) {
 	}
 	c.must(t, exitOK, "", "audit", "verify", "--expect-checkpoint", anchor, "--max-checkpoint-age", "1h")
 	c.must(t, exitUsage, "", "audit", "verify", "--expect-checkpoint", "12")
+	// A mistyped anchor (one hex digit, or the sequence number) against an
+	// intact log is the argument's fault, not the log's.
+	flip := map[byte]byte{'0': '1'}
+	typo := []byte(anchor)
+	end := len(typo) - 1
+	if b, ok := flip[typo[end]]; ok {
+		typo[end] = b
+	} else {
+		typo[end] = '0'
+	}
+	seqTypo := audit.Anchor{Seq: last.Seq - 1, Hash: last.Hash}.String()
+	for _, bad := range []string{string(typo), seqTypo} {
+		for _, where := range [][]string{nil, {"--store", "sqlite:" + dbPath, "--public-key", pub}} {
+			r = c.must(t, exitUsage, "", append([]string{"audit", "verify", "--expect-checkpoint", bad}, where...)...)
+			if strings.Contains(r.stderr, "BROKEN") || !strings.Contains(r.stderr, "--expect-checkpoint "+bad+" does not match this log") || !strings.Contains(r.stderr, "mistyped") {
+				t.Fatalf("mistyped anchor %s: %s", bad, r.stderr)
+			}
+		}
+	}
 	c.must(t, exitUsage, "", "audit", "verify", "--checkpoint-interval", "1m")
 	if _, err := st.DB().Exec(`DELETE FROM audit_checkpoints`); err != nil {
 		t.Fatal(err)
