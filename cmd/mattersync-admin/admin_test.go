@@ -375,6 +375,13 @@ func TestExitCodes(t *testing.T) {
 	c.must(t, exitUsage, "", "user", "list", "--no-such-flag")
 	c.must(t, exitNotFound, "", "matter", "members", "no-such-matter")
 	c.must(t, exitNotFound, "", "user", "matters", "nobody")
+	// -v is --version, as for mattersync and mattersync-gateway.
+	for _, flag := range []string{"-v", "--version"} {
+		if r := c.must(t, exitOK, "", flag); !strings.Contains(r.stdout, "mattersync-admin version "+version) {
+			t.Errorf("%s printed %q", flag, r.stdout)
+		}
+	}
+	c.must(t, exitOK, "", "--verbose", "user", "list")
 	c.environ["VAULT_TOKEN"] = "wrong"
 	c.must(t, exitDenied, "", "user", "list")
 	addr, _ := testenv.FreeAddr()

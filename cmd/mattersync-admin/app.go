@@ -76,7 +76,7 @@ func (a *app) globalFlags(root *cobra.Command) {
 	f.StringVar(&a.login, "login", "", "log in to Vault as this userpass user, password read from the first line of stdin (default: $VAULT_TOKEN, then ~/.vault-token)")
 	f.StringVar(&a.gatewayURL, "gateway", "", "gateway admin URL (default $MATTERSYNC_GATEWAY_URL)")
 	f.StringVar(&a.gatewayCACert, "gateway-cacert", "", "PEM file of CAs for the gateway's TLS (default $MATTERSYNC_GATEWAY_CACERT)")
-	f.BoolVarP(&a.verbose, "verbose", "v", false, "log Vault operations to stderr")
+	f.BoolVar(&a.verbose, "verbose", false, "log Vault operations to stderr (no short form: -v is --version, as for mattersync and mattersync-gateway)")
 	f.StringVar(&a.layout.Transit, "transit-mount", a.layout.Transit, "Vault transit mount")
 	f.StringVar(&a.layout.KV, "kv-mount", a.layout.KV, "Vault KV v2 mount")
 	f.StringVar(&a.layout.Userpass, "userpass-mount", a.layout.Userpass, "Vault userpass auth mount")
