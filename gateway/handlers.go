@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -720,30 +721,68 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, rq *request) er
 	}
 	rq.rec.Object = file.String() + "@" + strconv.FormatInt(v.Version, 10)
 	fv := fileVersion(v)
+	w.Header().Set("ETag", api.ETag(v.Version))
 	// Tombstones recorded before deletes carried a manifest have none
 	// (size 0).
-	if !v.Deleted || v.Size > 0 {
-		key, err := manifestKey(v)
-		if err != nil {
-			return wrap(op, KindInternal, err, "internal error")
-		}
-		body, size, err := s.blobs.Get(r.Context(), key)
-		if err != nil {
-			return notStored(op, err, "manifest")
-		}
-		if size != v.Size {
-			body.Close()
-			return wrap(op, KindInternal, fmt.Errorf("object %s has %d bytes, the version records %d", key, size, v.Size), "manifest size mismatch in storage")
-		}
-		fv.Manifest, err = io.ReadAll(io.LimitReader(body, s.cfg.Limits.MaxCommitBytes+1))
-		body.Close()
-		if err != nil || int64(len(fv.Manifest)) != size {
-			return wrap(op, KindUnavailable, err, "storage unavailable")
-		}
-		rq.rec.Bytes = size
+	if v.Deleted && v.Size == 0 {
+		return s.respond(r.Context(), w, rq, http.StatusOK, fv)
 	}
-	w.Header().Set("ETag", api.ETag(v.Version))
-	return s.respond(r.Context(), w, rq, http.StatusOK, fv)
+	key, err := manifestKey(v)
+	if err != nil {
+		return wrap(op, KindInternal, err, "internal error")
+	}
+	body, size, err := s.blobs.Get(r.Context(), key)
+	if err != nil {
+		return notStored(op, err, "manifest")
+	}
+	defer body.Close()
+	if size != v.Size {
+		return wrap(op, KindInternal, fmt.Errorf("object %s has %d bytes, the version records %d", key, size, v.Size), "manifest size mismatch in storage")
+	}
+	rq.rec.Bytes = size
+	return s.streamVersion(r.Context(), w, rq, fv, body, size)
+}
+
+// streamVersion answers with fv and its manifest, read from body (size
+// bytes) and base64-encoded on the way out, never held whole: a manifest
+// may be max_commit_bytes, and reads only take a copy buffer's worth of
+// the in-flight budget (inflight.go). The bytes are what json.Marshal
+// makes of an api.FileVersion with the manifest set.
+func (s *Server) streamVersion(ctx context.Context, w http.ResponseWriter, rq *request, fv api.FileVersion, body io.Reader, size int64) error {
+	fv.Manifest = nil
+	head, err := json.Marshal(fv)
+	if err != nil {
+		return wrap("file.get", KindInternal, err, "internal error")
+	}
+	head = append(head[:len(head)-1], `,"manifest":"`...) // manifest is the last field
+	const tail = "\"}\n"
+	if err := s.appendAudit(ctx, rq, http.StatusOK, size); err != nil {
+		return err
+	}
+	s.extendDeadlines(w, rq, size, 0)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.FormatInt(int64(len(head))+int64(base64.StdEncoding.EncodedLen(int(size)))+int64(len(tail)), 10))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	enc := base64.NewEncoder(base64.StdEncoding, w)
+	_, err = w.Write(head)
+	if err == nil {
+		var n int64
+		if n, err = io.Copy(enc, io.LimitReader(body, size)); err == nil && n < size {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if err == nil {
+		if err = enc.Close(); err == nil {
+			_, err = io.WriteString(w, tail)
+		}
+	}
+	if err != nil {
+		// Headers are out; the client sees a short body.
+		s.log.Warn("manifest download cut", "request_id", rq.id, "err", err)
+	}
+	return nil
 }
 
 func (s *Server) fileVersions(w http.ResponseWriter, r *http.Request, rq *request) error {

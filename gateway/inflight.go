@@ -21,7 +21,16 @@ import (
 //   - at most limits.max_concurrent_per_user requests with a body per
 //     entity at once, else 429.
 //
-// Requests without a body (reads, long polls) take neither.
+// Reads of chunks and file versions stream what they send through one
+// copy buffer (a manifest is base64-encoded on the way out, never held
+// whole), and take readWeight of the same byte budget for as long as they
+// send, so many parallel reads wait or get 503 like uploads do; they do not
+// count against the per-user limit on uploads. Other requests without a
+// body (lists, long polls) take neither.
+
+// readWeight is what one streaming read holds: the copy buffer and the
+// encoder's and connection's buffers, rounded up.
+const readWeight = 64 << 10
 
 // inflight bounds the request bodies held at once.
 type inflight struct {
@@ -37,8 +46,9 @@ func newInflight(maxBytes int64, perUser int) *inflight {
 	return &inflight{sem: semaphore.NewWeighted(maxBytes), max: maxBytes, perUser: perUser, busy: map[string]int{}}
 }
 
-// bodyWeight is what a request's body may cost in memory, 0 for requests
-// whose body is not read (none, or refused by its size before reading).
+// bodyWeight is what a request's body may cost in memory (readWeight for
+// a streaming read), 0 for requests whose body is not read (none, or
+// refused by its size before reading).
 func (s *Server) bodyWeight(r *http.Request, action string) int64 {
 	l := s.cfg.Limits
 	bounded := func(limit, factor int64) int64 {
@@ -61,18 +71,23 @@ func (s *Server) bodyWeight(r *http.Request, action string) int64 {
 		return bounded(l.MaxCommitBytes, 2)
 	case "chunk.missing":
 		return bounded(missingBodyLimit(l), 2)
+	case "chunk.get", "file.get":
+		return readWeight
 	}
 	return 0 // admin bodies: at most 16 KiB
 }
 
-// admitBody reserves memory for rq's body before it is read; release
-// returns it.
+// admitBody reserves memory for rq's body before it is read, or for a
+// read's buffers before it sends; release returns it.
 func (s *Server) admitBody(r *http.Request, rq *request, action string) (release func(), err error) {
 	w := s.bodyWeight(r, action)
 	if w == 0 {
 		return func() {}, nil
 	}
 	w = min(w, s.inflight.max)
+	if r.Method == http.MethodGet {
+		return s.admitBytes(r.Context(), w, func() {})
+	}
 	in := s.inflight
 	entity := rq.ident.Entity
 	in.mu.Lock()
@@ -91,18 +106,25 @@ func (s *Server) admitBody(r *http.Request, rq *request, action string) (release
 		}
 		in.mu.Unlock()
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Limits.InflightWait)
-	err = in.sem.Acquire(ctx, w)
+	return s.admitBytes(r.Context(), w, done)
+}
+
+// admitBytes takes w bytes of the in-flight budget, waiting at most
+// limits.inflight_wait; release returns them, then calls done (also called
+// if they are refused).
+func (s *Server) admitBytes(ctx context.Context, w int64, done func()) (release func(), err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Limits.InflightWait)
+	err = s.inflight.sem.Acquire(ctx, w)
 	cancel()
 	if err != nil {
 		done()
 		s.metrics.denials.WithLabelValues("inflight_bytes").Inc()
 		return nil, &Error{Op: "limits", Kind: KindUnavailable, RetryAfter: time.Second, Err: err,
-			Msg: "the gateway is receiving too much at once; retry"}
+			Msg: "the gateway is moving too much at once; retry"}
 	}
 	s.metrics.inflightBytes.Add(float64(w))
 	return func() {
-		in.sem.Release(w)
+		s.inflight.sem.Release(w)
 		s.metrics.inflightBytes.Sub(float64(w))
 		done()
 	}, nil
