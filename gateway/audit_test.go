@@ -175,10 +175,10 @@ func TestAuditRewriteCaught(t *testing.T) {
 			if len(logs.lines("audit chain broken")) == 0 {
 				t.Fatal("no 'audit chain broken' log line")
 			}
-			if m := e.do("GET", "/metrics", "", nil, nil); !strings.Contains(string(m.body), "mattersync_gateway_audit_chain_broken 1") {
+			if m := e.opsGet("/metrics"); !strings.Contains(string(m.body), "mattersync_gateway_audit_chain_broken 1") {
 				t.Fatal("metric mattersync_gateway_audit_chain_broken is not 1")
 			}
-			if r := e.do("GET", "/readyz", "", nil, nil); r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), `"audit":"fail"`) {
+			if r := e.opsGet("/readyz"); r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), `"audit":"fail"`) {
 				t.Fatalf("readyz: %d %s", r.status, r.body)
 			}
 			// Still refused later (until an operator restarts the replica).
@@ -246,7 +246,7 @@ func TestSignerRemembersItsCheckpoints(t *testing.T) {
 			if err := e.srv.Checkpoint(context.Background()); err == nil {
 				t.Fatal("checkpoint signed after tampering")
 			}
-			if r := e.do("GET", "/readyz", "", nil, nil); r.status != http.StatusServiceUnavailable {
+			if r := e.opsGet("/readyz"); r.status != http.StatusServiceUnavailable {
 				t.Fatalf("readyz: %d %s", r.status, r.body)
 			}
 		})

@@ -21,8 +21,13 @@ import (
 // Config is the gateway's configuration file (configs/gateway.yaml). Secrets
 // are never in it: it names the environment variables that hold them.
 type Config struct {
-	// Listen is the address to serve on, e.g. ":8443".
+	// Listen is the address to serve the API on, e.g. ":8443".
 	Listen string `yaml:"listen"`
+	// OpsListen is the address of the operational endpoints, /healthz,
+	// /readyz and /metrics: unauthenticated, plain HTTP, never on the
+	// API's listener. Loopback by default; give the balancer's health
+	// checks and Prometheus an internal address, firewalled.
+	OpsListen string `yaml:"ops_listen"`
 	// InsecureDev allows plain HTTP (no TLS) to clients, S3 and Vault. For
 	// a developer's machine only.
 	InsecureDev bool        `yaml:"insecure_dev"`
@@ -143,10 +148,11 @@ type Log struct {
 // DefaultConfig returns the defaults every field not in the file keeps.
 func DefaultConfig() Config {
 	return Config{
-		Listen: ":8443",
-		S3:     S3{Region: "us-east-1", AccessKeyEnv: "MATTERSYNC_S3_ACCESS_KEY", SecretKeyEnv: "MATTERSYNC_S3_SECRET_KEY"},
-		Store:  StoreConfig{Driver: "sqlite", SQLitePath: "/var/lib/mattersync/gateway.db", PostgresPasswordEnv: "MATTERSYNC_PG_PASSWORD", MaxConns: 32},
-		Vault:  Vault{Audience: "mattersync", Leeway: 30 * time.Second, JWKSRefresh: 5 * time.Minute, MaxTokenLifetime: 15 * time.Minute},
+		Listen:    ":8443",
+		OpsListen: "127.0.0.1:9090",
+		S3:        S3{Region: "us-east-1", AccessKeyEnv: "MATTERSYNC_S3_ACCESS_KEY", SecretKeyEnv: "MATTERSYNC_S3_SECRET_KEY"},
+		Store:     StoreConfig{Driver: "sqlite", SQLitePath: "/var/lib/mattersync/gateway.db", PostgresPasswordEnv: "MATTERSYNC_PG_PASSWORD", MaxConns: 32},
+		Vault:     Vault{Audience: "mattersync", Leeway: 30 * time.Second, JWKSRefresh: 5 * time.Minute, MaxTokenLifetime: 15 * time.Minute},
 		Limits: Limits{
 			MaxChunkBytes: 16 << 20,
 			// A largest manifest (16 MiB, ~466,000 chunks) in base64 plus
@@ -223,6 +229,11 @@ func (c *Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen: %q is not host:port", c.Listen)
+	}
+	if _, port, err := net.SplitHostPort(c.OpsListen); err != nil {
+		bad("ops_listen: %q is not host:port", c.OpsListen)
+	} else if _, lport, _ := net.SplitHostPort(c.Listen); port == lport && port != "0" {
+		bad("ops_listen: port %s is the API's (listen): the operational endpoints need their own", port)
 	}
 	switch {
 	case c.TLS.CertFile == "" && c.TLS.KeyFile == "" && !c.InsecureDev:

@@ -51,6 +51,7 @@ type env struct {
 	key    ed25519.PrivateKey
 	srv    *gateway.Server
 	url    string
+	ops    string // the operational endpoints (OpsHandler)
 	cfg    gateway.Config
 	sealer *gatewaytest.Sealer
 }
@@ -145,8 +146,11 @@ func newEnv(t *testing.T, o envOpts) *env {
 	go func() { e.srv.Run(ctx); close(done) }()
 	hs := httptest.NewServer(e.srv.Handler())
 	e.url = hs.URL
+	ops := httptest.NewServer(e.srv.OpsHandler())
+	e.ops = ops.URL
 	t.Cleanup(func() {
 		hs.Close()
+		ops.Close()
 		cancel()
 		<-done
 		e.db.Close()
@@ -172,6 +176,21 @@ func (r resp) apiError(t *testing.T) api.Error {
 		t.Fatalf("error body %q: %v", r.body, err)
 	}
 	return e
+}
+
+// opsGet sends GET path to the operational endpoints.
+func (e *env) opsGet(path string) resp {
+	e.t.Helper()
+	res, err := http.Get(e.ops + path)
+	if err != nil {
+		e.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatalf("GET %s: read body: %v", path, err)
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: b}
 }
 
 // do sends one request. hdr holds extra headers ("Authorization" is set

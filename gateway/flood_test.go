@@ -160,7 +160,7 @@ func TestAuthFailuresCollapsed(t *testing.T) {
 		t.Fatalf("%d records of their own in %s, want at most %d", len(single), elapsed, max)
 	}
 	_, suppressed := sourceRecords(t, e, "203.0.113.50")
-	m := e.do("GET", "/metrics", "", nil, nil)
+	m := e.opsGet("/metrics")
 	if !strings.Contains(string(m.body), "mattersync_gateway_audit_suppressed_total "+strconv.Itoa(suppressed)+"\n") {
 		t.Fatalf("metric audit_suppressed_total is not %d", suppressed)
 	}

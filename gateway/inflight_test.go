@@ -45,7 +45,7 @@ func (e *env) stalledPut(matter, token string, size int) (abort func()) {
 // inflightBytes reads the gateway's reserved body bytes from /metrics.
 func (e *env) inflightBytes() int64 {
 	e.t.Helper()
-	m := regexp.MustCompile(`(?m)^mattersync_gateway_inflight_body_bytes (\S+)$`).FindSubmatch(e.do("GET", "/metrics", "", nil, nil).body)
+	m := regexp.MustCompile(`(?m)^mattersync_gateway_inflight_body_bytes (\S+)$`).FindSubmatch(e.opsGet("/metrics").body)
 	if m == nil {
 		e.t.Fatal("no inflight_body_bytes metric")
 	}

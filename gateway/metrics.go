@@ -68,8 +68,29 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+// OpsHandler returns the handler of the operational endpoints, /healthz,
+// /readyz and /metrics (Config.OpsListen). They are unauthenticated, so
+// they never share the API's listener: a path deny in front of the API
+// can be bypassed by encoding (/%6detrics), a separate port cannot.
+func (s *Server) OpsHandler() http.Handler {
+	metrics := promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSON(w, http.StatusMethodNotAllowed, api.Error{Code: api.CodeMethodNotAllowed, Message: "GET or HEAD only"})
+			return
+		}
+		switch r.URL.EscapedPath() {
+		case "/healthz":
+			s.healthz(w, r)
+		case "/readyz":
+			s.readyz(w, r)
+		case "/metrics":
+			metrics.ServeHTTP(w, r)
+		default:
+			writeJSON(w, http.StatusNotFound, api.Error{Code: api.CodeNotFound, Message: "operational endpoints: /healthz, /readyz, /metrics"})
+		}
+	})
 }
 
 // healthz says the process is up; it checks nothing else.

@@ -41,16 +41,16 @@ func TestRateLimit(t *testing.T) {
 
 func TestOpsEndpoints(t *testing.T) {
 	e := newEnv(t, envOpts{tune: func(c *gateway.Config) { c.Audit.CheckpointInterval = time.Second }})
-	if r := e.do("GET", "/healthz", "", nil, nil); r.status != 200 || !strings.Contains(string(r.body), `"ok"`) {
+	if r := e.opsGet("/healthz"); r.status != 200 || !strings.Contains(string(r.body), `"ok"`) {
 		t.Fatalf("healthz: %d %s", r.status, r.body)
 	}
-	if r := e.do("GET", "/readyz", "", nil, nil); r.status != 200 {
+	if r := e.opsGet("/readyz"); r.status != 200 {
 		t.Fatalf("readyz: %d %s", r.status, r.body)
 	}
 	tok := e.token("ent-1", "matter-a-rw")
 	e.putChunk("a", tok, 100)
 	e.do("GET", "/v1/matters/a/changes", "", nil, nil) // refused: counted as a denial
-	r := e.do("GET", "/metrics", "", nil, nil)
+	r := e.opsGet("/metrics")
 	for _, want := range []string{
 		`mattersync_gateway_requests_total{method="PUT",route="/v1/matters/{m}/chunks/{id}",status="201"} 1`,
 		`mattersync_gateway_denials_total{reason="unauthenticated"} 1`,
@@ -61,6 +61,16 @@ func TestOpsEndpoints(t *testing.T) {
 		if !strings.Contains(string(r.body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	// The API's listener serves none of them, however the path is spelled:
+	// a path deny in front of it (HAProxy) is no longer what keeps them in.
+	for _, p := range []string{"/metrics", "/readyz", "/healthz", "/%6detrics", "/%72eadyz", "/v1/../metrics"} {
+		if r := e.do("GET", p, "", nil, nil); r.status == 200 || strings.Contains(string(r.body), "mattersync_gateway") || strings.Contains(string(r.body), "checks") {
+			t.Errorf("API listener, GET %s: %d %.80s", p, r.status, r.body)
+		}
+	}
+	if r := e.opsGet("/%6detrics"); r.status != 404 {
+		t.Errorf("ops listener, GET /%%6detrics: %d", r.status)
 	}
 	// The background loop signs checkpoints of the chain head.
 	deadline := time.Now().Add(20 * time.Second)
@@ -89,7 +99,7 @@ func TestNotReadyWithoutJWKS(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, envOpts{verifier: v})
-	r := e.do("GET", "/readyz", "", nil, nil)
+	r := e.opsGet("/readyz")
 	if r.status != 503 || !strings.Contains(string(r.body), `"jwks"`) || !strings.Contains(string(r.body), `"store":"ok"`) {
 		t.Fatalf("readyz without JWKS: %d %s", r.status, r.body)
 	}

@@ -16,7 +16,7 @@ import (
 func TestReadyzSaysOnlyOKOrFail(t *testing.T) {
 	logs := &logBuffer{}
 	e := newEnv(t, envOpts{bucket: "no-such-bucket-4f2a", logs: logs})
-	r := e.do("GET", "/readyz", "", nil, nil)
+	r := e.opsGet("/readyz")
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(string(r.body), `"s3":"fail"`) || strings.Contains(string(r.body), "no-such-bucket") {
 		t.Fatalf("readyz: %d %s", r.status, r.body)
 	}

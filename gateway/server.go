@@ -228,7 +228,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 }
 
-// Handler returns the gateway's HTTP handler.
+// Handler returns the gateway's API handler (Config.Listen).
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // request is one API request in flight.
@@ -317,20 +317,9 @@ type ctxKey struct{}
 
 func requestFrom(r *http.Request) *request { return r.Context().Value(ctxKey{}).(*request) }
 
-// serveHTTP is the outermost handler: operational endpoints, then the
-// audited API.
+// serveHTTP is the outermost handler of the audited API. The operational
+// endpoints are not here: they answer on their own listener (OpsHandler).
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/healthz":
-		s.healthz(w, r)
-		return
-	case "/readyz":
-		s.readyz(w, r)
-		return
-	case "/metrics":
-		s.serveMetrics(w, r)
-		return
-	}
 	rq := &request{id: newRequestID(), start: time.Now(), route: "other"}
 	rq.rec = audit.Record{Time: rq.start, Source: s.source(r), RequestID: rq.id, Action: "unknown"}
 	sw := &statusWriter{ResponseWriter: w}

@@ -324,7 +324,7 @@ func (b *bench) bucketBytes(ctx context.Context) (int64, error) {
 
 // gatewayBytesIn sums the gateway's received-bytes counter.
 func (b *bench) gatewayBytesIn() (int64, error) {
-	resp, err := http.Get(b.s.GatewayURL() + "/metrics")
+	resp, err := http.Get(b.s.GatewayOpsURL() + "/metrics")
 	if err != nil {
 		return 0, err
 	}

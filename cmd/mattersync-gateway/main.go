@@ -103,8 +103,8 @@ func checkConfig(cmd *cobra.Command, cfg gateway.Config) error {
 		return err
 	}
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "config OK: listen %s (%s), store %s, bucket %s at %s, issuer %s, audience %s, checkpoint key %s\n",
-		cfg.Listen, map[bool]string{true: "TLS", false: "plain HTTP, insecure_dev"}[cfg.TLS.CertFile != ""],
+	fmt.Fprintf(out, "config OK: listen %s (%s), ops_listen %s, store %s, bucket %s at %s, issuer %s, audience %s, checkpoint key %s\n",
+		cfg.Listen, map[bool]string{true: "TLS", false: "plain HTTP, insecure_dev"}[cfg.TLS.CertFile != ""], cfg.OpsListen,
 		cfg.Store.Driver, cfg.S3.Bucket, cfg.S3.Endpoint, cfg.Vault.Issuer, cfg.Vault.Audience,
 		audit.KeyID(key.Public().(ed25519.PublicKey)))
 	return nil
@@ -211,11 +211,27 @@ func serve(ctx context.Context, cfg gateway.Config) error {
 	if err != nil {
 		return err
 	}
+	// The operational endpoints on their own listener, plain HTTP: they
+	// are unauthenticated and must stay off the API's address.
+	opsLn, err := net.Listen("tcp", cfg.OpsListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("ops_listen: %w", err)
+	}
+	ops := &http.Server{
+		Handler:           srv.OpsHandler(),
+		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Limits.RequestTimeout,
+		WriteTimeout:      cfg.Limits.RequestTimeout,
+		IdleTimeout:       cfg.Limits.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	runDone := make(chan struct{})
 	go func() { srv.Run(runCtx); close(runDone) }()
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() {
 		if cfg.TLS.CertFile != "" {
 			errc <- hs.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile)
@@ -223,7 +239,12 @@ func serve(ctx context.Context, cfg gateway.Config) error {
 			errc <- hs.Serve(ln)
 		}
 	}()
-	log.Info("gateway listening", "addr", ln.Addr().String(), "tls", cfg.TLS.CertFile != "", "store", cfg.Store.Driver,
+	go func() {
+		if err := ops.Serve(opsLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("ops_listen: %w", err)
+		}
+	}()
+	log.Info("gateway listening", "addr", ln.Addr().String(), "ops_addr", opsLn.Addr().String(), "tls", cfg.TLS.CertFile != "", "store", cfg.Store.Driver,
 		"bucket", cfg.S3.Bucket, "issuer", cfg.Vault.Issuer, "version", version,
 		"checkpoint_key", audit.KeyID(key.Public().(ed25519.PublicKey)))
 	if cfg.InsecureDev {
@@ -232,12 +253,15 @@ func serve(ctx context.Context, cfg gateway.Config) error {
 
 	select {
 	case err = <-errc:
+		hs.Close()
 	case <-ctx.Done():
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err = hs.Shutdown(sctx)
 		cancel()
 	}
+	// Up until the API is drained, so health checks see it go.
+	ops.Close()
 	stopRun()
 	<-runDone // signs the last checkpoint
 	if errors.Is(err, http.ErrServerClosed) {

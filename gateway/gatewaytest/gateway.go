@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -60,7 +61,10 @@ type Options struct {
 // Gateway is an in-process gateway serving on a loopback port until the
 // test ends.
 type Gateway struct {
-	URL    string // http://127.0.0.1:port
+	URL string // http://127.0.0.1:port
+	// OpsURL serves /healthz, /readyz and /metrics (Server.OpsHandler),
+	// on its own port as ops_listen does; Down does not take it off.
+	OpsURL string
 	Server *gateway.Server
 	Config gateway.Config
 	// Stores is the metadata store by role, all played by Engine.
@@ -144,6 +148,9 @@ func Start(t testing.TB, o Options) *Gateway {
 	g.addr = l.Addr().String()
 	g.URL = "http://" + g.addr
 	g.serve(l)
+	ops := httptest.NewServer(srv.OpsHandler())
+	t.Cleanup(ops.Close)
+	g.OpsURL = ops.URL
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	g.HTTP = &http.Client{Transport: tr}
 	t.Cleanup(tr.CloseIdleConnections)

@@ -47,9 +47,10 @@ type Options struct {
 	Debounce time.Duration
 }
 
-// Ports are the loopback ports of the servers.
+// Ports are the loopback ports of the servers. GatewayOps serves the
+// gateway's /healthz, /readyz and /metrics (its ops_listen).
 type Ports struct {
-	Vault, MinIO, MinIOConsole, Gateway int
+	Vault, MinIO, MinIOConsole, Gateway, GatewayOps int
 }
 
 // state is what the stack remembers between starts (state.json, 0600).
@@ -87,6 +88,11 @@ type Agent struct {
 // VaultAddr, GatewayURL and the rest describe the running stack.
 func (s *Stack) VaultAddr() string  { return fmt.Sprintf("http://127.0.0.1:%d", s.st.Ports.Vault) }
 func (s *Stack) GatewayURL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.st.Ports.Gateway) }
+
+// GatewayOpsURL serves the gateway's /healthz, /readyz and /metrics.
+func (s *Stack) GatewayOpsURL() string {
+	return fmt.Sprintf("http://127.0.0.1:%d", s.st.Ports.GatewayOps)
+}
 func (s *Stack) MinIOEndpoint() string {
 	return fmt.Sprintf("127.0.0.1:%d", s.st.Ports.MinIO)
 }
@@ -175,7 +181,8 @@ func (s *Stack) loadState() error {
 	if err := json.Unmarshal(b, &s.st); err != nil {
 		return fmt.Errorf("devstack: %s: %w (remove the folder to start over)", s.statePath(), err)
 	}
-	return nil
+	// A folder from before a port was added gets one now, kept from then on.
+	return s.pickPorts()
 }
 
 func (s *Stack) saveState() error {
@@ -191,7 +198,7 @@ func (s *Stack) saveState() error {
 }
 
 func (s *Stack) pickPorts() error {
-	for _, p := range []*int{&s.st.Ports.Vault, &s.st.Ports.MinIO, &s.st.Ports.MinIOConsole, &s.st.Ports.Gateway} {
+	for _, p := range []*int{&s.st.Ports.Vault, &s.st.Ports.MinIO, &s.st.Ports.MinIOConsole, &s.st.Ports.Gateway, &s.st.Ports.GatewayOps} {
 		if *p != 0 {
 			continue
 		}
@@ -386,8 +393,23 @@ func (s *Stack) startGateway(ctx context.Context) error {
 			return fmt.Errorf("devstack: gateway keygen: %w: %s", err, out)
 		}
 	}
-	cfg := fmt.Sprintf(`# written by devstack (make run): a developer's gateway, plain HTTP on loopback
+	cfg := s.gatewayConfig(filepath.Join(dir, "gateway.db"), key)
+	path := filepath.Join(dir, "gateway.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	s.say("starting the gateway at %s", s.GatewayURL())
+	return s.start("gateway", proc.Spec{Bin: s.bin("mattersync-gateway"), Args: []string{"--config", path},
+		Env: []string{"MATTERSYNC_S3_ACCESS_KEY=" + s.st.S3Access, "MATTERSYNC_S3_SECRET_KEY=" + s.st.S3Secret},
+		Dir: dir, Ready: s.GatewayOpsURL() + "/readyz"})
+}
+
+// gatewayConfig is the developer's gateway configuration: plain HTTP on
+// loopback, the operational endpoints on their own port.
+func (s *Stack) gatewayConfig(db, key string) string {
+	return fmt.Sprintf(`# written by devstack (make run): a developer's gateway, plain HTTP on loopback
 listen: "127.0.0.1:%d"
+ops_listen: "127.0.0.1:%d"   # /healthz, /readyz, /metrics
 insecure_dev: true
 s3:
   endpoint: %q
@@ -407,15 +429,12 @@ limits:
 audit:
   signing_key_file: %q
   checkpoint_interval: 1m
-`, s.st.Ports.Gateway, s.MinIOEndpoint(), s.Bucket(), filepath.Join(dir, "gateway.db"), s.VaultAddr(), key)
-	path := filepath.Join(dir, "gateway.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		return err
-	}
-	s.say("starting the gateway at %s", s.GatewayURL())
-	return s.start("gateway", proc.Spec{Bin: s.bin("mattersync-gateway"), Args: []string{"--config", path},
-		Env: []string{"MATTERSYNC_S3_ACCESS_KEY=" + s.st.S3Access, "MATTERSYNC_S3_SECRET_KEY=" + s.st.S3Secret},
-		Dir: dir, Ready: s.GatewayURL() + "/readyz"})
+# No load balancer: the agents connect directly, so the connection's
+# address is the client's and no X-Forwarded-For is believed. (Every demo
+# agent is 127.0.0.1, one source for the failed-login limit; a valid token
+# is served whatever that source's failures.)
+trusted_proxies: []
+`, s.st.Ports.Gateway, s.st.Ports.GatewayOps, s.MinIOEndpoint(), s.Bucket(), db, s.VaultAddr(), key)
 }
 
 // StartAgent starts (or restarts) a user's agent.
@@ -570,7 +589,7 @@ func (s *Stack) Guide() string {
 		fmt.Fprintf(&b, "  (and the other way round) within about a second.\n\n")
 	}
 	fmt.Fprintf(&b, "  Storage holds only ciphertext under opaque names:\n    find %s -path '*m/%s*' | head\n", filepath.Join(s.MinIODataDir(), s.Bucket()), s.opts.Matter)
-	fmt.Fprintf(&b, "  Gateway:  %s   (/healthz, /readyz, /metrics)\n  Vault:    %s\n\n", s.GatewayURL(), s.VaultAddr())
+	fmt.Fprintf(&b, "  Gateway:  %s   (/healthz, /readyz, /metrics at %s)\n  Vault:    %s\n\n", s.GatewayURL(), s.GatewayOpsURL(), s.VaultAddr())
 	fmt.Fprintf(&b, "  As IT, in another terminal (%s is the demo admin; its password is in %s):\n", s.st.Admin, s.statePath())
 	fmt.Fprintf(&b, "    export VAULT_ADDR=%s MATTERSYNC_GATEWAY_URL=%s\n", s.VaultAddr(), s.GatewayURL())
 	fmt.Fprintf(&b, "    admin() { sed -n 's/.*\"%s\": \"\\(.*\\)\".*/\\1/p' %s | bin/mattersync-admin --login %s \"$@\"; }\n", s.st.Admin, s.statePath(), s.st.Admin)

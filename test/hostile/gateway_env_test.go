@@ -77,7 +77,7 @@ func sendTo(t *testing.T, c *http.Client, base, method, path string, hdr map[str
 // scrape returns the gateway's Prometheus exposition.
 func scrape(t *testing.T, g *gatewaytest.Gateway) string {
 	t.Helper()
-	res, body := sendTo(t, g.HTTP, g.URL, "GET", "/metrics", nil)
+	res, body := sendTo(t, g.HTTP, g.OpsURL, "GET", "/metrics", nil)
 	if res.StatusCode != 200 {
 		t.Fatalf("/metrics: %d", res.StatusCode)
 	}
