@@ -172,6 +172,16 @@ func (l *localFS) createTemp(rel string) (*os.File, string, error) {
 
 func (l *localFS) remove(rel string) { _ = l.root.Remove(filepath.FromSlash(rel)) }
 
+// private takes group and other access away from a file the agent made
+// (a conflict copy keeps the mode the user's program gave the edit).
+// Best effort; on Windows the bits are ignored.
+func (l *localFS) private(rel string) {
+	n := filepath.FromSlash(rel)
+	if fi, err := l.root.Lstat(n); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+		_ = l.root.Chmod(n, fi.Mode().Perm()&^0o077)
+	}
+}
+
 // install moves a finished temp file to rel: mode, times, then a rename
 // only if rel is still exactly as the caller saw it (guard).
 func (l *localFS) install(tmp, rel string, guard stat, mtime time.Time) error {

@@ -355,6 +355,7 @@ func (m *matterSync) moveAside(ctx context.Context, rel, reason string, res *pas
 	if err := m.fs.rename(rel, copyRel); err != nil {
 		return fmt.Errorf("keep local edit as %s: %w", copyRel, err)
 	}
+	m.fs.private(copyRel)
 	res.conflicts++
 	m.a.log.Warn("conflict: local edit kept as a copy", "matter", m.id, "path", rel, "copy", copyRel, "reason", reason)
 	// The copy exists now: record it even if the pass is being cancelled.

@@ -30,6 +30,10 @@ func TestLocalCopiesArePrivate(t *testing.T) {
 	mallory.file("Old.txt", []byte("old"), 1, nil)
 	bob.sync()
 	mallory.delete("Old.txt", 2)
+	// bob's word processor saves with the usual umask.
+	if err := os.Chmod(bob.path("Pleadings/Brief.docx"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	bob.write("Pleadings/Brief.docx", []byte("bob's draft"))
 	mallory.file("Pleadings/Brief.docx", []byte("mallory's v2"), 2, nil) // bob's draft becomes a conflict copy
 	bob.sync()
