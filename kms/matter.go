@@ -135,7 +135,7 @@ func (a *Admin) Matter(ctx context.Context, id string) (MatterInfo, error) {
 	var meta matterMeta
 	if _, err := a.s.kvRead(ctx, op, metaKey(id), &meta); err != nil {
 		if KindOf(err) == NotFound {
-			return MatterInfo{}, errorf(op, NotFound, "no matter %s", id)
+			return MatterInfo{}, errorf(op, NotFound, "no such matter %s", id)
 		}
 		return MatterInfo{}, err
 	}

@@ -151,7 +151,7 @@ func (a *Admin) User(ctx context.Context, name string) (User, error) {
 		return User{}, err
 	}
 	if sec == nil {
-		return User{}, errorf(op, NotFound, "no user %s", name)
+		return User{}, errorf(op, NotFound, "no such user %s", name)
 	}
 	u := User{Name: name, Policies: stringList(sec.Data["policies"])}
 	u.EntityID, _ = sec.Data["id"].(string)
