@@ -97,6 +97,10 @@ type Limits struct {
 	MaxBatchIDs    int   `yaml:"max_batch_ids"`    // IDs per missing-chunks query
 	// MaxCommitChunks bounds the chunk references of one commit.
 	MaxCommitChunks int `yaml:"max_commit_chunks"`
+	// MaxFileSize is the firm's largest file, in bytes (the agents'
+	// max_file_size): a commit whose chunk references describe more is
+	// refused (handlers.go, maxReferences).
+	MaxFileSize int64 `yaml:"max_file_size"`
 	// MaxWait bounds a change-feed long poll.
 	MaxWait time.Duration `yaml:"max_wait"`
 	// RequestsPerSecond and Burst: the per-user token bucket.
@@ -160,6 +164,7 @@ func DefaultConfig() Config {
 			MaxCommitBytes:    64 << 20,
 			MaxBatchIDs:       10_000,
 			MaxCommitChunks:   500_000,
+			MaxFileSize:       64 << 30,
 			MaxWait:           60 * time.Second,
 			RequestsPerSecond: 100,
 			Burst:             400,
@@ -303,6 +308,9 @@ func (c *Config) Validate() error {
 	}
 	if l.MaxBatchIDs < 1 || l.MaxCommitChunks < 1 {
 		bad("limits.max_batch_ids and limits.max_commit_chunks must be positive")
+	}
+	if l.MaxFileSize < 1<<20 || l.MaxFileSize > 1<<50 {
+		bad("limits.max_file_size must be between 1 MiB and 1 PiB (in bytes)")
 	}
 	if l.MaxWait < 0 || l.MaxWait > 10*time.Minute {
 		bad("limits.max_wait must be between 0 and 10m")

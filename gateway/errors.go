@@ -33,6 +33,7 @@ const (
 	KindLengthRequired
 	KindVersionMismatch
 	KindTooLarge
+	KindFileTooLarge
 	KindPreconditionRequired
 	KindRateLimited
 	KindUnavailable
@@ -64,6 +65,7 @@ func kinds() [KindUnavailable + 1]kindInfo {
 		KindLengthRequired:       {http.StatusLengthRequired, api.CodeLengthRequired, audit.ResultInvalid},
 		KindVersionMismatch:      {http.StatusPreconditionFailed, api.CodeVersionMismatch, audit.ResultConflict},
 		KindTooLarge:             {http.StatusRequestEntityTooLarge, api.CodeTooLarge, audit.ResultInvalid},
+		KindFileTooLarge:         {http.StatusRequestEntityTooLarge, api.CodeFileTooLarge, audit.ResultInvalid},
 		KindPreconditionRequired: {http.StatusPreconditionRequired, api.CodePreconditionRequired, audit.ResultInvalid},
 		KindRateLimited:          {http.StatusTooManyRequests, api.CodeRateLimited, audit.ResultDenied},
 		KindUnavailable:          {http.StatusServiceUnavailable, api.CodeUnavailable, audit.ResultError},

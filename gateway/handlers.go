@@ -498,6 +498,15 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 	return nil
 }
 
+// maxReferences is the most chunk references a file of at most maxSize
+// (> 0) bytes has: the chunker cuts no chunk but the last below
+// MinChunkSize, so n references hold at least (n-1)*MinChunkSize+1 bytes.
+// References to one chunk count each time (a file of zeros is one chunk
+// referenced throughout).
+func maxReferences(maxSize int64) int64 {
+	return (maxSize-1)/format.MinChunkSize + 1
+}
+
 // commitBody is api.CommitRequest as the gateway decodes it: chunk IDs go
 // straight into 32-byte IDs, not through a string each (a commit may list
 // hundreds of thousands).
@@ -587,6 +596,13 @@ func (s *Server) commitFile(w http.ResponseWriter, r *http.Request, rq *request)
 	}
 	if len(req.Chunks) > s.cfg.Limits.MaxCommitChunks {
 		return E(op, KindTooLarge, "at most %d chunk references per commit", s.cfg.Limits.MaxCommitChunks)
+	}
+	// A dedup bomb (issue 19): one tiny chunk referenced ~466,000 times
+	// declares terabytes every reader would write out. The declared size
+	// is sealed, but the reference count bounds it from below.
+	if n, most := int64(len(req.Chunks)), maxReferences(s.cfg.Limits.MaxFileSize); n > most {
+		return E(op, KindFileTooLarge, "%d chunk references describe a file of at least %d bytes, more than max_file_size (%d bytes): every chunk but the last holds at least %d bytes (FORMAT.md section 5), so a file within the limit has at most %d",
+			n, (n-1)*format.MinChunkSize+1, s.cfg.Limits.MaxFileSize, format.MinChunkSize, most)
 	}
 	chunks := req.ids()
 	req.Chunks = nil

@@ -88,6 +88,7 @@ const (
 	CodeLengthRequired       Code = "length_required"       // 411
 	CodeVersionMismatch      Code = "version_mismatch"      // 412
 	CodeTooLarge             Code = "too_large"             // 413
+	CodeFileTooLarge         Code = "file_too_large"        // 413: the commit describes a file over the gateway's max_file_size
 	CodePreconditionRequired Code = "precondition_required" // 428
 	CodeRateLimited          Code = "rate_limited"          // 429
 	CodeInternal             Code = "internal"              // 500
@@ -100,7 +101,7 @@ const (
 func (c Code) Fault() fault.Kind {
 	switch c {
 	case CodeInvalidRequest, CodeChecksumMismatch, CodeIncompleteBody, CodeMethodNotAllowed,
-		CodeLengthRequired, CodeTooLarge, CodePreconditionRequired:
+		CodeLengthRequired, CodeTooLarge, CodeFileTooLarge, CodePreconditionRequired:
 		return fault.Invalid
 	case CodeUnauthenticated:
 		return fault.Unauthenticated
