@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -494,6 +495,9 @@ var pathCharsRE = regexp.MustCompile(`^[A-Za-z0-9._][A-Za-z0-9._/*-]*$`)
 func repoPath(w string, generated map[string]bool) (string, bool) {
 	if !pathCharsRE.MatchString(w) || strings.HasPrefix(w, "../") || strings.Contains(w, "/../") {
 		return "", false
+	}
+	if _, err := netip.ParsePrefix(w); err == nil {
+		return "", false // an address range (10.0.0.10/32), not a path
 	}
 	if !strings.Contains(w, "/") && !slices.ContainsFunc([]string{".md", ".yaml", ".go", ".sh"}, func(ext string) bool { return strings.HasSuffix(w, ext) }) {
 		return "", false
