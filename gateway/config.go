@@ -107,8 +107,9 @@ type Limits struct {
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
 	Burst             int     `yaml:"burst"`
 	// UnauthenticatedPerSecond and UnauthenticatedBurst: the token bucket
-	// of failed authentications per source address (IPv6: per /64),
-	// checked before the token is verified.
+	// of failed authentications per source address (IPv6: per /64). Once
+	// it is empty only tokens signed by a known key are verified; the
+	// rest are refused (429) unverified.
 	UnauthenticatedPerSecond float64 `yaml:"unauthenticated_per_second"`
 	UnauthenticatedBurst     int     `yaml:"unauthenticated_burst"`
 	// MaxInflightBytes bounds the request bodies held at once (a body

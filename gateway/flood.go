@@ -20,8 +20,10 @@ import (
 //
 //   - each source address (an IPv6 address counts as its /64) has a token
 //     bucket of failed authentications (limits.unauthenticated_per_second,
-//     unauthenticated_burst), checked before the token is: an empty bucket
-//     answers 429 without verifying anything;
+//     unauthenticated_burst); once it is empty, only tokens signed by a
+//     key already in the JWKS are verified (a valid token is served: its
+//     neighbours behind the same address must not lock it out), anything
+//     else is answered 429 unverified;
 //   - at most one such refusal per source per second gets its own audit
 //     record; the others are counted (mattersync_gateway_audit_suppressed_total)
 //     and written as one "auth.failures" summary record per source, within

@@ -49,6 +49,9 @@ type Blobs interface {
 // Verifier checks bearer tokens (auth.Verifier).
 type Verifier interface {
 	Verify(ctx context.Context, token string) (*auth.Identity, error)
+	// KnownKey reports, without verifying or fetching anything, whether
+	// token names a signing key the verifier already has.
+	KnownKey(ctx context.Context, token string) bool
 	Ready(ctx context.Context) error
 }
 
@@ -345,45 +348,58 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // authenticate verifies the bearer token and the device header and fills
-// the audit record's identity, unless the source address has used up its
-// failed authentications (flood.go). Refusals are audited, collapsed per
-// source.
+// the audit record's identity. Failures are counted per source address
+// (flood.go); once a source has used up its failed authentications, only
+// tokens worth verifying are verified (verifyCaller), so a valid token is
+// served whatever its neighbours behind the same address send. Refusals
+// are audited, counted per source.
 func (s *Server) authenticate(r *http.Request, rq *request) error {
 	key := sourceKey(rq.rec.Source)
-	if ok, wait := s.unauth.peek(key, time.Now()); !ok {
+	now := time.Now()
+	ok, wait := s.unauth.peek(key, now)
+	if err := s.verifyCaller(r, rq, !ok, wait); err != nil {
 		rq.preAuth = true
-		s.metrics.denials.WithLabelValues("source_rate_limited").Inc()
-		return &Error{Op: "auth", Kind: KindRateLimited, Msg: "too many failed authentications from this address", RetryAfter: max(wait, time.Second)}
-	}
-	if err := s.verifyCaller(r, rq); err != nil {
-		rq.preAuth = true
-		s.unauth.take(key, time.Now())
+		if ok {
+			s.unauth.take(key, now)
+		}
 		return err
 	}
 	return nil
 }
 
-// verifyCaller checks the device header and the bearer token.
-func (s *Server) verifyCaller(r *http.Request, rq *request) error {
+// verifyCaller checks the device header and the bearer token. A throttled
+// source (no failed authentication left; another in wait) gets its token
+// verified only if it is signed by a key already in the JWKS: anything
+// else (no token, garbage, an unknown key ID, which would make the
+// verifier refetch the JWKS) is refused with 429 unverified. A forged
+// signature under a known key costs one signature check (GATEWAY.md,
+// "Floods of bad tokens"), about what the request's TLS and HTTP handling
+// cost already, and a valid token is served.
+func (s *Server) verifyCaller(r *http.Request, rq *request, throttled bool, wait time.Duration) error {
 	if dev, ok := r.Header[api.HeaderDevice]; ok {
 		if len(dev) != 1 || !api.ValidDevice(dev[0]) {
+			if throttled {
+				return s.throttled(wait)
+			}
 			return E("auth", KindInvalid, "%s must be 1 to %d printable ASCII characters", api.HeaderDevice, api.MaxDeviceLen)
 		}
 		rq.rec.Device = dev[0]
 	}
 	authz := r.Header.Values("Authorization")
-	if len(authz) > 1 {
-		return E("auth", KindUnauthenticated, "more than one Authorization header")
-	}
 	var token string
 	if len(authz) == 1 {
-		var ok bool
-		token, ok = strings.CutPrefix(authz[0], "Bearer ")
-		if !ok {
-			return E("auth", KindUnauthenticated, "Authorization must be a Bearer token")
-		}
+		token, _ = strings.CutPrefix(authz[0], "Bearer ")
+		token = strings.TrimSpace(token)
 	}
-	id, err := s.verifier.Verify(r.Context(), strings.TrimSpace(token))
+	switch {
+	case throttled && (len(authz) != 1 || !strings.HasPrefix(authz[0], "Bearer ") || !s.verifier.KnownKey(r.Context(), token)):
+		return s.throttled(wait)
+	case len(authz) > 1:
+		return E("auth", KindUnauthenticated, "more than one Authorization header")
+	case len(authz) == 1 && !strings.HasPrefix(authz[0], "Bearer "):
+		return E("auth", KindUnauthenticated, "Authorization must be a Bearer token")
+	}
+	id, err := s.verifier.Verify(r.Context(), token)
 	if err != nil {
 		s.metrics.denials.WithLabelValues("unauthenticated").Inc()
 		msg := "invalid identity token"
@@ -398,6 +414,13 @@ func (s *Server) verifyCaller(r *http.Request, rq *request) error {
 	rq.ident = id
 	rq.rec.Entity, rq.rec.User = id.Entity, id.User
 	return nil
+}
+
+// throttled is the refusal of an unverified request from a source that
+// has used up its failed authentications.
+func (s *Server) throttled(wait time.Duration) *Error {
+	s.metrics.denials.WithLabelValues("source_rate_limited").Inc()
+	return &Error{Op: "auth", Kind: KindRateLimited, Msg: "too many failed authentications from this address", RetryAfter: max(wait, time.Second)}
 }
 
 // authorize applies the deny list, the rate limit and the route's

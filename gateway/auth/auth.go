@@ -10,6 +10,8 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -144,6 +146,41 @@ func (v *Verifier) Ready(ctx context.Context) error {
 		return errors.New("auth: JWKS not fetched yet or empty")
 	}
 	return nil
+}
+
+// KnownKey reports whether token is a compact JWS whose header names a
+// key (kid) already in the fetched JWKS. It verifies nothing and never
+// fetches: the gateway asks it before spending a signature check on a
+// token from a source that has used up its failed authentications (an
+// unknown kid would make Verify refetch the JWKS, and wait for it).
+func (v *Verifier) KnownKey(ctx context.Context, token string) bool {
+	if len(token) > MaxTokenLen {
+		return false
+	}
+	h, _, ok := strings.Cut(token, ".")
+	if !ok || len(h) > 2048 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		return false
+	}
+	var hdr struct {
+		Kid string `json:"kid"`
+	}
+	if json.Unmarshal(b, &hdr) != nil || hdr.Kid == "" {
+		return false
+	}
+	keys, err := v.kf.Storage().KeyReadAll(ctx)
+	if err != nil {
+		return false
+	}
+	for _, k := range keys {
+		if k.Marshal().KID == hdr.Kid {
+			return true
+		}
+	}
+	return false
 }
 
 // claims are the Vault identity token claims mattersync uses.

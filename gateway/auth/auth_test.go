@@ -195,3 +195,25 @@ func FuzzRolesFromGroups(f *testing.F) {
 		}
 	})
 }
+
+// TestKnownKey: only a token whose header names a key already fetched is
+// worth a signature check from a throttled source; asking never fetches.
+func TestKnownKey(t *testing.T) {
+	is := authtest.New(t)
+	v := newVerifier(t, is)
+	ctx := context.Background()
+	tok := is.Token(t, authtest.Claims{Subject: "ent-1"})
+	if !v.KnownKey(ctx, tok) {
+		t.Fatal("a token under the current key is not known")
+	}
+	fetches := is.Fetches()
+	is.Rotate(t)
+	for _, bad := range []string{"", "garbage", "e30.e30.e30", is.Token(t, authtest.Claims{Subject: "ent-1"}), strings.Repeat("a", auth.MaxTokenLen+1)} {
+		if v.KnownKey(ctx, bad) {
+			t.Errorf("KnownKey(%.40q) = true", bad)
+		}
+	}
+	if is.Fetches() != fetches {
+		t.Fatal("KnownKey fetched the JWKS")
+	}
+}
