@@ -93,7 +93,8 @@ const (
 )
 
 // ExportAudit writes the audit records q selects to w in format f and
-// returns how many it wrote.
+// returns how many it wrote. No record for a user, entity or matter
+// unknown to Vault is fault.NotFound (a typo), not an empty export.
 func (s *Session) ExportAudit(ctx context.Context, q client.AuditQuery, f ExportFormat, w io.Writer) (int, error) {
 	var write func(*audit.Record) error
 	var flush func() error
@@ -113,10 +114,16 @@ func (s *Session) ExportAudit(ctx context.Context, q client.AuditQuery, f Export
 	if err != nil {
 		return 0, err
 	}
+	if err := s.requireQueryMatter(ctx, q); err != nil {
+		return 0, err
+	}
 	n := 0
 	err = gw.AuditExport(ctx, q, func(r *audit.Record) error { n++; return write(r) })
 	if ferr := flush(); err == nil {
 		err = ferr
+	}
+	if err == nil && n == 0 {
+		err = s.requireQueryUser(ctx, q)
 	}
 	return n, err
 }

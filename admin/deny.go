@@ -27,9 +27,14 @@ type DenyList interface {
 
 // Deny refuses an entity at every gateway replica; its devices are told
 // to wipe. `user revoke` does it as its first step; this is for repairs.
+// An entity unknown to Vault is fault.NotFound; name, if set, must be its
+// name.
 func (s *Session) Deny(ctx context.Context, entityID, name, reason string) error {
 	gw, err := s.gateway(ctx)
 	if err != nil {
+		return err
+	}
+	if _, err := s.RequireEntity(ctx, entityID, name); err != nil {
 		return err
 	}
 	return gw.Deny(ctx, entityID, name, reason)
@@ -56,10 +61,14 @@ func (s *Session) Denials(ctx context.Context) (api.DenyList, error) {
 // Reissue makes the gateway refuse the entity's identity tokens issued
 // until now: its devices fetch new ones, with its current groups.
 // RemoveMember and Screen do it themselves; this is for repairs and for
-// groups changed in Vault by hand.
+// groups changed in Vault by hand. An entity unknown to Vault is
+// fault.NotFound.
 func (s *Session) Reissue(ctx context.Context, entityID, reason string) (api.Reissue, error) {
 	gw, err := s.gateway(ctx)
 	if err != nil {
+		return api.Reissue{}, err
+	}
+	if _, err := s.RequireEntity(ctx, entityID, ""); err != nil {
 		return api.Reissue{}, err
 	}
 	return gw.Reissue(ctx, entityID, reason)

@@ -23,10 +23,13 @@ type Epochs interface {
 }
 
 // Epoch returns the epoch the gateway enforces for matter; 0 if it has
-// seen none.
+// seen none. A matter unknown to Vault is fault.NotFound.
 func (s *Session) Epoch(ctx context.Context, matter string) (api.Epoch, error) {
 	gw, err := s.gateway(ctx)
 	if err != nil {
+		return api.Epoch{}, err
+	}
+	if err := s.RequireMatter(ctx, matter); err != nil {
 		return api.Epoch{}, err
 	}
 	return gw.Epoch(ctx, matter)
@@ -34,13 +37,17 @@ func (s *Session) Epoch(ctx context.Context, matter string) (api.Epoch, error) {
 
 // SetEpoch makes the gateway refuse uploads sealed under epochs below
 // epoch. It never lowers it: a lower epoch is a fault.Refused error.
-// Previous == Epoch in the result means nothing changed.
+// Previous == Epoch in the result means nothing changed. A matter
+// unknown to Vault is fault.NotFound.
 func (s *Session) SetEpoch(ctx context.Context, matter string, epoch uint32) (api.Epoch, error) {
 	if epoch == 0 {
 		return api.Epoch{}, fault.Errorf(fault.Invalid, "epoch 0: epochs start at 1")
 	}
 	gw, err := s.gateway(ctx)
 	if err != nil {
+		return api.Epoch{}, err
+	}
+	if err := s.RequireMatter(ctx, matter); err != nil {
 		return api.Epoch{}, err
 	}
 	return gw.SetEpoch(ctx, matter, epoch)

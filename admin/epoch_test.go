@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mattersync/mattersync/internal/fault"
+	"github.com/mattersync/mattersync/kms/kmstest"
 )
 
 // TestGatewayEpochStep: the step raises the epoch, accepts a gateway
@@ -49,20 +50,30 @@ func TestGatewayEpochStep(t *testing.T) {
 }
 
 func TestSetEpoch(t *testing.T) {
+	env := kmstest.Setup(t)
 	ctx := context.Background()
 	gw := newFakeGateway()
 	s, _ := session(gw)
-	if _, err := s.SetEpoch(ctx, "m-1", 0); fault.Of(err) != fault.Invalid || len(gw.calls) != 0 {
+	s.Vault = env.Admin
+	m := env.Matter(t)
+	if _, err := s.SetEpoch(ctx, m, 0); fault.Of(err) != fault.Invalid || len(gw.calls) != 0 {
 		t.Fatalf("epoch 0: %v, calls %v", err, gw.calls)
 	}
-	if ep, err := s.SetEpoch(ctx, "m-1", 2); err != nil || ep.Epoch != 2 || ep.Previous != 0 {
+	if ep, err := s.SetEpoch(ctx, m, 2); err != nil || ep.Epoch != 2 || ep.Previous != 0 {
 		t.Fatalf("set 2: %+v, %v", ep, err)
 	}
-	if _, err := s.SetEpoch(ctx, "m-1", 1); fault.Of(err) != fault.Refused {
+	if _, err := s.SetEpoch(ctx, m, 1); fault.Of(err) != fault.Refused {
 		t.Fatalf("lowering: %v, kind %v", err, fault.Of(err))
 	}
+	gw.calls = nil
+	if _, err := s.SetEpoch(ctx, "2026-9999", 2); fault.Of(err) != fault.NotFound || !strings.Contains(err.Error(), "no such matter 2026-9999") || len(gw.calls) != 0 {
+		t.Fatalf("unknown matter: %v, gateway calls %v", err, gw.calls)
+	}
+	if _, err := s.Epoch(ctx, "2026-9999"); fault.Of(err) != fault.NotFound {
+		t.Fatalf("epoch of an unknown matter: %v", err)
+	}
 	none, _ := session(nil)
-	if _, err := none.Epoch(ctx, "m-1"); !errors.Is(err, ErrNoGateway) || fault.Of(err) != fault.Invalid {
+	if _, err := none.Epoch(ctx, m); !errors.Is(err, ErrNoGateway) || fault.Of(err) != fault.Invalid {
 		t.Fatalf("no gateway: %v", err)
 	}
 }

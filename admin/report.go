@@ -21,10 +21,13 @@ type UsageCounter interface {
 }
 
 // Usage returns what matter stores at the gateway: chunks, files,
-// versions, bytes.
+// versions, bytes. A matter unknown to Vault is fault.NotFound.
 func (s *Session) Usage(ctx context.Context, matter string) (api.Usage, error) {
 	gw, err := s.gateway(ctx)
 	if err != nil {
+		return api.Usage{}, err
+	}
+	if err := s.RequireMatter(ctx, matter); err != nil {
 		return api.Usage{}, err
 	}
 	return gw.Usage(ctx, matter)
@@ -46,7 +49,9 @@ type MatterActivity struct {
 }
 
 // Activity is the breach-scoping report: for every matter a user touched
-// in a time range, what they did, by matter ID.
+// in a time range, what they did, by matter ID. No record for a user,
+// entity or matter unknown to Vault is fault.NotFound (a typo), not an
+// empty report.
 func (s *Session) Activity(ctx context.Context, q client.AuditQuery) ([]MatterActivity, error) {
 	if q.User == "" && q.Entity == "" {
 		return nil, fault.Errorf(fault.Invalid, "an activity report needs a user or an entity")
@@ -56,6 +61,9 @@ func (s *Session) Activity(ctx context.Context, q client.AuditQuery) ([]MatterAc
 	}
 	gw, err := s.gateway(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.requireQueryMatter(ctx, q); err != nil {
 		return nil, err
 	}
 	by := map[string]*MatterActivity{}
@@ -85,6 +93,11 @@ func (s *Session) Activity(ctx context.Context, q client.AuditQuery) ([]MatterAc
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(by) == 0 {
+		if err := s.requireQueryUser(ctx, q); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]MatterActivity, 0, len(by))
 	for m, t := range by {

@@ -153,10 +153,35 @@ func (a *Admin) User(ctx context.Context, name string) (User, error) {
 	if sec == nil {
 		return User{}, errorf(op, NotFound, "no such user %s", name)
 	}
-	u := User{Name: name, Policies: stringList(sec.Data["policies"])}
-	u.EntityID, _ = sec.Data["id"].(string)
-	u.Disabled, _ = sec.Data["disabled"].(bool)
-	for _, gid := range stringList(sec.Data["direct_group_ids"]) {
+	return a.userFrom(ctx, op, sec.Data)
+}
+
+// UserByID looks up a user by entity ID; an unknown ID is NotFound. The
+// entity's name may be one mattersync would not create (e.g. an OIDC
+// login's entity_1a2b...).
+func (a *Admin) UserByID(ctx context.Context, entityID string) (User, error) {
+	op := "entity " + entityID
+	if entityID == "" || strings.ContainsAny(entityID, "/?#%") {
+		return User{}, errorf(op, Invalid, "entity ID %q: want a Vault entity ID such as 390b3f34-4ec8-31ba-9e52-3dfbac919fcb", entityID)
+	}
+	sec, err := a.s.readOpt(ctx, op, "identity/entity/id/"+entityID)
+	if err != nil {
+		return User{}, err
+	}
+	if sec == nil {
+		return User{}, errorf(op, NotFound, "no such entity %s", entityID)
+	}
+	return a.userFrom(ctx, op, sec.Data)
+}
+
+// userFrom reads a user from an identity/entity answer.
+func (a *Admin) userFrom(ctx context.Context, op string, data map[string]any) (User, error) {
+	var u User
+	u.Name, _ = data["name"].(string)
+	u.Policies = stringList(data["policies"])
+	u.EntityID, _ = data["id"].(string)
+	u.Disabled, _ = data["disabled"].(bool)
+	for _, gid := range stringList(data["direct_group_ids"]) {
 		g, err := a.s.readOpt(ctx, op, "identity/group/id/"+gid)
 		if err != nil {
 			return User{}, err
@@ -168,7 +193,7 @@ func (a *Admin) User(ctx context.Context, name string) (User, error) {
 		}
 	}
 	sort.Strings(u.Groups)
-	raw, _ := sec.Data["aliases"].([]any)
+	raw, _ := data["aliases"].([]any)
 	for _, r := range raw {
 		m, _ := r.(map[string]any)
 		var al Alias

@@ -186,6 +186,32 @@ func withGateway(a *app, f func(cmd *cobra.Command, s *admin.Session, args []str
 	}
 }
 
+// withGatewayVault is withGateway for the gateway commands that name a
+// matter, user or entity: when named(args) says the command does, it also
+// connects to Vault, where the session checks that they exist (and whose
+// login then gives the gateway its identity token).
+func withGatewayVault(a *app, named func(args []string) bool, f func(cmd *cobra.Command, s *admin.Session, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if named != nil && !named(args) {
+			return withGateway(a, f)(cmd, args)
+		}
+		if a.gateway() == "" && a.newGateway == nil {
+			_, err := a.openGateway(cmd.Context()) // the usage error naming the flag
+			return err
+		}
+		adm, err := a.connect(cmd.Context())
+		if err != nil {
+			return fmt.Errorf("checking what the command names in Vault: %w", err)
+		}
+		defer adm.Close()
+		s := a.session(adm)
+		if _, err := a.openGateway(cmd.Context()); err != nil {
+			return err
+		}
+		return f(cmd, s, args)
+	}
+}
+
 var _ admin.Gateway = (*client.Client)(nil)
 
 // openGateway returns the gateway's admin API, opening it on first use:

@@ -145,6 +145,10 @@ type exportFlags struct {
 	since, until, matter, user, entity string
 }
 
+// names reports whether the query names a user, entity or matter, whose
+// existence is then checked in Vault when no record matches.
+func (f *exportFlags) names([]string) bool { return f.user != "" || f.entity != "" || f.matter != "" }
+
 func (f *exportFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.since, "since", "", "from this time (RFC 3339, YYYY-MM-DD, or an age like 90d)")
 	cmd.Flags().StringVar(&f.until, "until", "", "until this time, exclusive")
@@ -173,7 +177,7 @@ func auditExportCmd(a *app) *cobra.Command {
 		Use:   "export [--since T] [--until T] [--matter M] [--user U] --format jsonl|csv",
 		Short: "export audit records (JSON lines for a SIEM, or CSV)",
 		Args:  args(cobra.NoArgs),
-		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
+		RunE: withGatewayVault(a, f.names, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
 			q, err := f.query()
 			if err != nil {
 				return err
@@ -212,7 +216,7 @@ func auditReportCmd(a *app) *cobra.Command {
 		Use:   "report --user U --since T [--until T] [--matter M]",
 		Short: "breach scoping: every matter and object a user touched in a time range",
 		Args:  args(cobra.NoArgs),
-		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
+		RunE: withGatewayVault(a, f.names, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
 			if f.user == "" && f.entity == "" {
 				return usage(errors.New("--user or --entity is required"))
 			}

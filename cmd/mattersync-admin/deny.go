@@ -18,7 +18,7 @@ func denyAddCmd(a *app) *cobra.Command {
 		Use:   "add <entity-id> [--name N] [--reason R]",
 		Short: "refuse an entity at every gateway replica (within a second); its devices are told to wipe",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
+		RunE: withGatewayVault(a, nil, func(cmd *cobra.Command, s *admin.Session, args []string) error {
 			if err := s.Deny(cmd.Context(), args[0], name, reason); err != nil {
 				return err
 			}
@@ -88,7 +88,7 @@ changing someone's groups in Vault by hand. Until then the entity's
 tokens keep the groups they were issued with until they expire
 (vault.max_token_lifetime at the gateway, 15m by default).`,
 		Args: args(cobra.ExactArgs(1)),
-		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
+		RunE: withGatewayVault(a, nil, func(cmd *cobra.Command, s *admin.Session, args []string) error {
 			st, err := s.Reissue(cmd.Context(), args[0], reason)
 			if err != nil {
 				return err

@@ -21,7 +21,7 @@ their "gateway epoch" step failed or no gateway was configured, with the epoch
 they printed. Setting the current epoch again changes nothing; a lower one is
 refused (exit 9).`,
 		Args: args(cobra.ExactArgs(2)),
-		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
+		RunE: withGatewayVault(a, nil, func(cmd *cobra.Command, s *admin.Session, args []string) error {
 			n, err := strconv.ParseUint(args[1], 10, 32)
 			if err != nil || n == 0 {
 				return usage(fmt.Errorf("epoch %q: want an integer from 1 to %d", args[1], ^uint32(0)))
@@ -45,7 +45,7 @@ func epochShowCmd(a *app) *cobra.Command {
 		Use:   "show <matter>",
 		Short: "show the epoch the gateway enforces for a matter",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
+		RunE: withGatewayVault(a, nil, func(cmd *cobra.Command, s *admin.Session, args []string) error {
 			ep, err := s.Epoch(cmd.Context(), args[0])
 			if err != nil {
 				return err

@@ -30,7 +30,7 @@ func usageCmd(a *app) *cobra.Command {
 		Use:   "usage <matter>",
 		Short: "what a matter stores at the gateway: chunks, files, versions, bytes",
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
+		RunE: withGatewayVault(a, nil, func(cmd *cobra.Command, s *admin.Session, args []string) error {
 			u, err := s.Usage(cmd.Context(), args[0])
 			if err != nil {
 				return err

@@ -301,3 +301,63 @@ func TestParseWhen(t *testing.T) {
 // The agent's token source refreshes once when the gateway refuses its
 // cached token (matter remove/screen stamps, expiry).
 var _ client.TokenRefresher = (*kms.Keyring)(nil)
+
+// TestNamesMustExist: every command that names a matter, user or entity
+// that does not exist fails with exit 6 and says so, before changing
+// anything, Vault and gateway commands alike.
+func TestNamesMustExist(t *testing.T) {
+	env := kmstest.Setup(t)
+	it, bob := env.User(t, true), env.User(t, false)
+	m := env.Matter(t)
+	g, st, _ := testGateway(t, env)
+	c := newCLI(t, env)
+	c.environ["MATTERSYNC_GATEWAY_URL"] = g.URL
+	c.environ["MATTERSYNC_GATEWAY_TOKEN"] = env.IdentityToken(t, it).Raw
+
+	const noMatter, noUser, noEntity = "2026-9999", "alcie", "00000000-0000-0000-0000-000000000000"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"matter", "grant", noMatter, bob.Name, "--role", "rw"}, "no such matter " + noMatter},
+		{[]string{"matter", "grant", m, noUser, "--role", "rw"}, "no such user " + noUser},
+		{[]string{"matter", "remove", noMatter, bob.Name}, "no such matter " + noMatter},
+		{[]string{"matter", "remove", m, noUser}, "no such user " + noUser},
+		{[]string{"matter", "screen", noMatter, bob.Name}, "no such matter " + noMatter},
+		{[]string{"matter", "screen", m, noUser}, "no such user " + noUser},
+		{[]string{"matter", "unscreen", noMatter, bob.Name}, "no such matter " + noMatter},
+		{[]string{"matter", "unscreen", m, noUser}, "no such user " + noUser},
+		{[]string{"matter", "members", noMatter}, "no such matter " + noMatter},
+		{[]string{"matter", "rotate", noMatter}, "no such matter " + noMatter},
+		{[]string{"matter", "shred", noMatter, "--confirm", noMatter}, "no such matter " + noMatter},
+		{[]string{"user", "matters", noUser}, "no such user " + noUser},
+		{[]string{"user", "admin", noUser}, "no such user " + noUser},
+		{[]string{"user", "revoke", noUser}, "no such user " + noUser},
+		{[]string{"epoch", "set", noMatter, "2"}, "no such matter " + noMatter},
+		{[]string{"epoch", "show", noMatter}, "no such matter " + noMatter},
+		{[]string{"usage", noMatter}, "no such matter " + noMatter},
+		{[]string{"deny", "add", noEntity}, "no such entity " + noEntity},
+		{[]string{"deny", "reissue", noEntity}, "no such entity " + noEntity},
+		{[]string{"deny", "remove", noEntity}, ""},
+		{[]string{"audit", "export", "--user", noUser}, "no such user " + noUser},
+		{[]string{"audit", "export", "--matter", noMatter}, "no such matter " + noMatter},
+		{[]string{"audit", "export", "--entity", noEntity}, "no such entity " + noEntity},
+		{[]string{"audit", "report", "--user", noUser, "--since", "1h"}, "no such user " + noUser},
+	} {
+		r := c.must(t, exitNotFound, "", tc.args...)
+		if !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("mattersync-admin %s: stderr %q, want %q", strings.Join(tc.args, " "), r.stderr, tc.want)
+		}
+	}
+	if r := c.must(t, exitUsage, "", "deny", "add", bob.EntityID, "--name", noUser); !strings.Contains(r.stderr, "is "+bob.Name+", not "+noUser) {
+		t.Errorf("deny add with another entity's name: %s", r.stderr)
+	}
+	// Existing names with nothing to report: fine, and said.
+	r := c.must(t, exitOK, "", "audit", "export", "--user", bob.Name, "--matter", m)
+	if r.stdout != "" || !strings.Contains(r.stderr, "0 records exported") {
+		t.Errorf("export of an existing user without records: %q %q", r.stdout, r.stderr)
+	}
+	if e, err := st.Epoch(context.Background(), noMatter); err != nil || e != 0 {
+		t.Errorf("the gateway has epoch %d (%v) for %s", e, err, noMatter)
+	}
+}

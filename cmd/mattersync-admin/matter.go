@@ -211,6 +211,11 @@ is on legal hold; the hold is the gateway's, so without a configured gateway
 			if confirm != id {
 				return usage(fmt.Errorf("shredding is irreversible: repeat the matter ID with --confirm %s", id))
 			}
+			// Before the hold check, which would ask the gateway about
+			// a phantom matter.
+			if err := s.RequireMatter(cmd.Context(), id); err != nil {
+				return err
+			}
 			if noHoldCheck {
 				a.printf("legal hold check skipped (--no-hold-check)\n")
 			}
