@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"text/tabwriter"
 
@@ -47,7 +45,7 @@ func newVersionsCmd(opts *options) *cobra.Command {
 		Short: "List the stored versions of a file",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withAgent(cmd.Context(), opts, func(a *agent.Agent) error {
+			return withAgent(cmd, opts, func(a *agent.Agent) error {
 				vs, err := a.Versions(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -68,7 +66,7 @@ func newRestoreCmd(opts *options) *cobra.Command {
 			if version < 1 {
 				return fmt.Errorf("--version must name a version (see `mattersync versions %s`)", args[0])
 			}
-			return withAgent(cmd.Context(), opts, func(a *agent.Agent) error {
+			return withAgent(cmd, opts, func(a *agent.Agent) error {
 				v, err := a.Restore(cmd.Context(), args[0], version)
 				if err != nil {
 					return err
@@ -82,8 +80,8 @@ func newRestoreCmd(opts *options) *cobra.Command {
 	return cmd
 }
 
-func withAgent(ctx context.Context, opts *options, f func(*agent.Agent) error) error {
-	a, err := openAgent(ctx, opts, os.Stderr)
+func withAgent(cmd *cobra.Command, opts *options, f func(*agent.Agent) error) error {
+	a, err := openAgent(cmd.Context(), opts, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}

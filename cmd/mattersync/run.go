@@ -26,13 +26,15 @@ func loginFor(ctx context.Context, cfg agent.Config, log *slog.Logger) (kms.Auth
 	return cfg.Authenticator(keychain{})
 }
 
-// openAgent loads the config, logs in and opens the agent.
+// openAgent loads the config, logs in and opens the agent for a one-shot
+// command: its log is the terse text of newCLILogger, not the service's
+// JSON.
 func openAgent(ctx context.Context, opts *options, logTo io.Writer) (*agent.Agent, error) {
 	cfg, err := agent.LoadConfig(opts.configPath)
 	if err != nil {
 		return nil, err
 	}
-	log := newLogger(cfg.LogLevel, logTo)
+	log := newCLILogger(logTo)
 	auth, err := loginFor(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -189,7 +191,7 @@ func newSyncCmd(opts *options) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			a, err := openAgent(ctx, opts, os.Stderr)
+			a, err := openAgent(ctx, opts, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
