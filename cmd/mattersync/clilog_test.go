@@ -38,4 +38,3 @@ func TestOneShotCommandPrintsNoLogLines(t *testing.T) {
 		t.Fatalf("versions printed more than its error:\n%s", out)
 	}
 }
-
