@@ -35,6 +35,11 @@ type ChunkStore interface {
 	// PutChunk records a chunk whose blob is stored. created is false if
 	// it was already recorded (the first size is kept).
 	PutChunk(ctx context.Context, c store.Chunk, rec *audit.Record) (created bool, err error)
+	// ReplaceChunk points a chunk at the new object r names if its object
+	// is still r.OldKey, records r and rec with it; store.ErrNotFound if
+	// the chunk is not recorded, store.ErrChunkChanged if its object is
+	// another.
+	ReplaceChunk(ctx context.Context, r store.ChunkReplacement, rec *audit.Record) error
 }
 
 // FileStore keeps file versions and each matter's change feed (the file
@@ -367,7 +372,7 @@ func (s *Server) getChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 	if err != nil {
 		return notFound(op, err, "chunk not found")
 	}
-	key, err := blob.ChunkKey(rq.matter, id)
+	key, err := chunkKey(c)
 	if err != nil {
 		return wrap(op, KindInternal, err, "internal error")
 	}
@@ -436,6 +441,9 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 	if _, err := hex.Decode(sum[:], []byte(hs[0])); err != nil {
 		return E(op, KindInvalid, "%s must be the body's SHA-256 in 64 lowercase hex characters", api.HeaderChecksum)
 	}
+	if len(r.Header.Values(api.HeaderReplaces)) > 0 {
+		return s.replaceChunk(w, r, rq, id, size, sum)
+	}
 	if c, err := s.chunks.Chunk(r.Context(), rq.matter, id); err == nil {
 		// Idempotent: the chunk is stored; the body is not read.
 		return s.respond(r.Context(), w, rq, http.StatusOK, api.ChunkPut{ID: id.String(), Size: c.Size, Created: false})
@@ -446,32 +454,12 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 	if err != nil {
 		return wrap(op, KindInternal, err, "internal error")
 	}
-	s.extendDeadlines(w, rq, size, 0)
-	src := &sourceReader{r: r.Body}
-	// The clear header must bind the chunk to this matter and ID, and
-	// state exactly this length (FORMAT.md, "What the gateway enforces").
-	hdr := make([]byte, format.HeaderSize)
-	if size < format.HeaderSize {
-		return E(op, KindInvalid, "not a sealed chunk: shorter than its %d-byte header", format.HeaderSize)
-	}
-	if _, err := io.ReadFull(src, hdr); err != nil {
-		return wrap(op, KindIncompleteBody, err, fmt.Sprintf("body ended after %d of %d bytes", src.n, size))
-	}
-	h, err := format.ParseHeader(hdr)
-	if err == nil {
-		err = h.Check(format.KindChunk, rq.matter, id, 0)
-	}
+	body, src, err := s.chunkBody(w, r, rq, op, id, size)
 	if err != nil {
-		return wrap(op, KindInvalid, err, "not a sealed chunk of this matter and ID: "+strings.TrimPrefix(err.Error(), "format: "))
-	}
-	if h.SealedSize() != size {
-		return E(op, KindInvalid, "Content-Length is %d but the chunk header says %d", size, h.SealedSize())
-	}
-	if err := s.checkEpoch(r.Context(), op, rq.matter, h.Epoch); err != nil {
 		return err
 	}
 	status, moved := http.StatusCreated, size
-	err = s.blobs.Create(r.Context(), key, io.MultiReader(bytes.NewReader(hdr), src), size, sum)
+	err = s.blobs.Create(r.Context(), key, body, size, sum)
 	switch {
 	case errors.Is(err, blob.ErrExists):
 		// Another upload of this chunk won (or one whose record failed):
@@ -505,6 +493,137 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 // referenced throughout).
 func maxReferences(maxSize int64) int64 {
 	return (maxSize-1)/format.MinChunkSize + 1
+}
+
+// chunkBody reads and checks the clear header of a chunk upload of size
+// bytes: it must bind the chunk to this matter and ID, state exactly this
+// length (FORMAT.md, "What the gateway enforces") and an epoch not below
+// the matter's. It returns the whole body, header first.
+func (s *Server) chunkBody(w http.ResponseWriter, r *http.Request, rq *request, op string, id format.ID, size int64) (io.Reader, *sourceReader, error) {
+	s.extendDeadlines(w, rq, size, 0)
+	src := &sourceReader{r: r.Body}
+	hdr := make([]byte, format.HeaderSize)
+	if size < format.HeaderSize {
+		return nil, nil, E(op, KindInvalid, "not a sealed chunk: shorter than its %d-byte header", format.HeaderSize)
+	}
+	if _, err := io.ReadFull(src, hdr); err != nil {
+		return nil, nil, wrap(op, KindIncompleteBody, err, fmt.Sprintf("body ended after %d of %d bytes", src.n, size))
+	}
+	h, err := format.ParseHeader(hdr)
+	if err == nil {
+		err = h.Check(format.KindChunk, rq.matter, id, 0)
+	}
+	if err != nil {
+		return nil, nil, wrap(op, KindInvalid, err, "not a sealed chunk of this matter and ID: "+strings.TrimPrefix(err.Error(), "format: "))
+	}
+	if h.SealedSize() != size {
+		return nil, nil, E(op, KindInvalid, "Content-Length is %d but the chunk header says %d", size, h.SealedSize())
+	}
+	if err := s.checkEpoch(r.Context(), op, rq.matter, h.Epoch); err != nil {
+		return nil, nil, err
+	}
+	return io.MultiReader(bytes.NewReader(hdr), src), src, nil
+}
+
+// replaceChunk replaces a stored chunk that failed verification on a
+// reader (issue 19: a planted chunk could be detected but never removed,
+// and every later upload of the chunk deduplicated to it). The gateway
+// cannot open a chunk, so it cannot tell a bad one from a good one; what
+// keeps a writer from silently overwriting a good chunk is that
+//
+//   - the writer names, in X-Mattersync-Replaces, the SHA-256 of the object
+//     it found bad, and the gateway hashes the stored object: a replacement
+//     meant for another object, or raced by another replacement, is
+//     refused (412);
+//   - the new object has the chunk's valid header (matter, ID, length,
+//     epoch) and other bytes than the old one;
+//   - it goes under a key of its own, never over the old object, which
+//     stays in storage; the store points the chunk at the new key and
+//     records the replacement (old and new key, size and SHA-256, who, when)
+//     in one transaction with the audit record, action chunk.replace;
+//   - only the matter's writers may (the route is write-only).
+//
+// A reader that finds the new object bad too sees it in the chunk's
+// replacement history; an administrator can point the chunk back.
+func (s *Server) replaceChunk(w http.ResponseWriter, r *http.Request, rq *request, id format.ID, size int64, sum [32]byte) error {
+	const op = "chunk.replace"
+	rq.rec.Action = op
+	var old [32]byte
+	hs := r.Header.Values(api.HeaderReplaces)
+	if len(hs) != 1 || len(hs[0]) != 64 || strings.ToLower(hs[0]) != hs[0] {
+		return E(op, KindInvalid, "%s must be the SHA-256 of the stored object, in 64 lowercase hex characters", api.HeaderReplaces)
+	}
+	if _, err := hex.Decode(old[:], []byte(hs[0])); err != nil {
+		return E(op, KindInvalid, "%s must be the SHA-256 of the stored object, in 64 lowercase hex characters", api.HeaderReplaces)
+	}
+	if old == sum {
+		return E(op, KindInvalid, "the replacement is the object it replaces (same SHA-256)")
+	}
+	c, err := s.chunks.Chunk(r.Context(), rq.matter, id)
+	if err != nil {
+		return notFound(op, err, "no such chunk to replace")
+	}
+	oldKey, err := chunkKey(c)
+	if err != nil {
+		return wrap(op, KindInternal, err, "internal error")
+	}
+	got, err := s.blobSum(r.Context(), oldKey)
+	if err != nil {
+		return notStored(op, err, "chunk")
+	}
+	if got != old {
+		return E(op, KindVersionMismatch, "the stored chunk's SHA-256 is %x, not the one %s names: it was replaced meanwhile; check it again", got, api.HeaderReplaces)
+	}
+	body, src, err := s.chunkBody(w, r, rq, op, id, size)
+	if err != nil {
+		return err
+	}
+	plain, _ := blob.ChunkKey(rq.matter, id)
+	newKey := plain + "." + rq.id
+	if err := s.blobs.Create(r.Context(), newKey, body, size, sum); err != nil {
+		if src.err != nil || src.n < size {
+			return wrap(op, KindIncompleteBody, err, fmt.Sprintf("body ended after %d of %d bytes", src.n, size))
+		}
+		return storeErr(op, err)
+	}
+	rq.rec.Object = fmt.Sprintf("%s sha256 %x -> %x", id, old, sum)
+	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = size, http.StatusOK, audit.ResultOK
+	err = s.chunks.ReplaceChunk(r.Context(), store.ChunkReplacement{Matter: rq.matter, ID: id, OldKey: c.Key, NewKey: newKey,
+		OldSize: c.Size, NewSize: size, OldSum: old, NewSum: sum, Entity: rq.ident.Entity, Device: rq.rec.Device, Time: time.Now()}, &rq.rec)
+	switch {
+	case errors.Is(err, store.ErrChunkChanged):
+		// The new object is left unreferenced: garbage.
+		return wrap(op, KindVersionMismatch, err, "the chunk was replaced meanwhile; check it again")
+	case err != nil:
+		return notFound(op, err, "no such chunk to replace")
+	}
+	s.mutated(rq)
+	writeJSON(w, http.StatusOK, api.ChunkPut{ID: id.String(), Size: size, Created: false, Replaced: true})
+	return nil
+}
+
+// chunkKey is where a chunk's object is.
+func chunkKey(c store.Chunk) (string, error) {
+	if c.Key != "" {
+		return c.Key, nil
+	}
+	return blob.ChunkKey(c.Matter, c.ID)
+}
+
+// blobSum is the SHA-256 of the object under key, streamed.
+func (s *Server) blobSum(ctx context.Context, key string) ([32]byte, error) {
+	var sum [32]byte
+	body, _, err := s.blobs.Get(ctx, key)
+	if err != nil {
+		return sum, err
+	}
+	defer body.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, body); err != nil {
+		return sum, err
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
 }
 
 // commitBody is api.CommitRequest as the gateway decodes it: chunk IDs go

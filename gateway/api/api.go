@@ -21,6 +21,11 @@ const (
 	// characters. Required on chunk PUT; the storage verifies it before the
 	// object becomes visible.
 	HeaderChecksum = "X-Mattersync-Checksum-Sha256"
+	// HeaderReplaces, on a chunk PUT, asks to replace the stored chunk,
+	// which failed verification, with the body: it carries the SHA-256 of
+	// the stored object found bad (64 lowercase hex characters), and the
+	// gateway replaces only that object (docs/API.md).
+	HeaderReplaces = "X-Mattersync-Replaces"
 	// HeaderRequestID is set on every response; the same ID is in the
 	// request's audit record and log line.
 	HeaderRequestID = "X-Request-Id"
@@ -177,6 +182,9 @@ type ChunkPut struct {
 	ID      string `json:"id"`
 	Size    int64  `json:"size"`
 	Created bool   `json:"created"`
+	// Replaced is set when the body replaced a stored chunk
+	// (HeaderReplaces).
+	Replaced bool `json:"replaced,omitempty"`
 }
 
 // CommitRequest is the body of PUT /v1/matters/{m}/files/{fileID}, and of

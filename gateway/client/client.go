@@ -330,7 +330,31 @@ func (c *Client) PutChunkStream(ctx context.Context, matter, id string, r io.Rea
 	if err := checkID("chunk", id); err != nil {
 		return api.ChunkPut{}, err
 	}
+	return c.putChunk(ctx, p, id, r, size, sum, nil)
+}
+
+// ReplaceChunk replaces a stored chunk that failed verification (its
+// stored object's SHA-256 is bad) with sealed, a good sealing of the same
+// chunk. The gateway refuses it (version_mismatch) if the stored object is
+// no longer the one whose SHA-256 is bad: check the chunk again.
+func (c *Client) ReplaceChunk(ctx context.Context, matter, id string, sealed []byte, bad [32]byte) (api.ChunkPut, error) {
+	p, err := matterPath(matter)
+	if err != nil {
+		return api.ChunkPut{}, err
+	}
+	if err := checkID("chunk", id); err != nil {
+		return api.ChunkPut{}, err
+	}
 	hdr := http.Header{}
+	hdr.Set(api.HeaderReplaces, hex.EncodeToString(bad[:]))
+	return c.putChunk(ctx, p, id, bytes.NewReader(sealed), int64(len(sealed)), sha256.Sum256(sealed), hdr)
+}
+
+// putChunk sends a chunk PUT with hdr's headers besides its own.
+func (c *Client) putChunk(ctx context.Context, p, id string, r io.Reader, size int64, sum [32]byte, hdr http.Header) (api.ChunkPut, error) {
+	if hdr == nil {
+		hdr = http.Header{}
+	}
 	hdr.Set(api.HeaderChecksum, hex.EncodeToString(sum[:]))
 	hdr.Set("Content-Type", "application/octet-stream")
 	res, err := c.do(ctx, http.MethodPut, p+"/chunks/"+id, nil, hdr, r, size, http.StatusCreated, http.StatusOK)

@@ -38,6 +38,25 @@ type Chunk struct {
 	ID     format.ID
 	Size   int64
 	Time   time.Time
+	// Key is where the chunk's object is, when a replacement moved it
+	// (ChunkReplacement); "" is the chunk's plain key.
+	Key string
+}
+
+// ChunkReplacement records that a writer replaced a chunk's object, which
+// failed verification on a reader, with a new one under a key of its own.
+// The old object is kept. OldKey is the key the writer's check found (""
+// for the plain key): the replacement happens only if it is still the
+// chunk's.
+type ChunkReplacement struct {
+	Matter         string
+	ID             format.ID
+	OldKey, NewKey string
+	OldSize        int64
+	NewSize        int64
+	OldSum, NewSum [32]byte
+	Entity, Device string
+	Time           time.Time
 }
 
 // Commit asks for a new version of a file.
@@ -131,7 +150,10 @@ type Counters struct {
 
 // Errors a store returns when a request is refused.
 var (
-	ErrNotFound       = errors.New("store: not found")
+	ErrNotFound = errors.New("store: not found")
+	// ErrChunkChanged refuses a chunk replacement whose chunk was
+	// replaced meanwhile.
+	ErrChunkChanged   = errors.New("store: the chunk's object changed meanwhile")
 	ErrLegalHold      = errors.New("store: matter is under legal hold")
 	ErrAlreadyDeleted = errors.New("store: file is already deleted")
 	// ErrCheckpointConflict: the checkpoint does not follow the latest

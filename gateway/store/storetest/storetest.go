@@ -115,6 +115,7 @@ func Run(t *testing.T, h Harness) {
 		fn   func(*testing.T, Harness)
 	}{
 		{"Chunks", testChunks},
+		{"ChunkReplacement", testChunkReplacement},
 		{"CommitSequence", testCommitSequence},
 		{"CommitMissingChunks", testCommitMissingChunks},
 		{"CommitManyChunks", testCommitManyChunks},
@@ -1220,5 +1221,53 @@ func testAuditFailure(t *testing.T, h Harness) {
 	list, _, _ := s.Deny.DenyList(ctx(t))
 	if u1 != u0 || c1 != c0 || hold.On || len(list) != 0 {
 		t.Fatalf("store changed: usage %+v -> %+v, counters %+v -> %+v, hold %v, deny %v", u0, u1, c0, c1, hold.On, list)
+	}
+}
+
+// testChunkReplacement: a chunk's object is replaced only while it is the
+// one the replacer checked, with its record and audit record in one
+// transaction; the history keeps every replacement.
+func testChunkReplacement(t *testing.T, h Harness) {
+	s := h.Open(t)
+	a := RandomID(t)
+	repl := func(oldKey, newKey string, size int64) store.ChunkReplacement {
+		return store.ChunkReplacement{Matter: "m1", ID: a, OldKey: oldKey, NewKey: newKey, OldSize: 100, NewSize: size,
+			OldSum: [32]byte{1}, NewSum: [32]byte{2}, Entity: "e-1", Device: "PC", Time: time.Now()}
+	}
+	if err := s.Chunks.ReplaceChunk(ctx(t), repl("", "k1", 120), Rec("chunk.replace", "m1")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ReplaceChunk of an unknown chunk = %v, want ErrNotFound", err)
+	}
+	putChunk(t, s, "m1", a, 100)
+	before := auditCount(t, s)
+	if err := s.Chunks.ReplaceChunk(ctx(t), repl("", "k1", 120), Rec("chunk.replace", "m1")); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Chunks.Chunk(ctx(t), "m1", a); err != nil || c.Key != "k1" || c.Size != 120 {
+		t.Fatalf("Chunk after replacement = %+v, %v; want key k1, size 120", c, err)
+	}
+	// A second replacer that checked the first object lost the race.
+	if err := s.Chunks.ReplaceChunk(ctx(t), repl("", "k2", 130), Rec("chunk.replace", "m1")); !errors.Is(err, store.ErrChunkChanged) {
+		t.Fatalf("ReplaceChunk of a replaced object = %v, want ErrChunkChanged", err)
+	}
+	if err := s.Chunks.ReplaceChunk(ctx(t), repl("k1", "k2", 130), Rec("chunk.replace", "m1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := auditCount(t, s); got != before+2 {
+		t.Fatalf("audit records = %d, want %d (one per replacement)", got, before+2)
+	}
+	hist, ok := s.Chunks.(interface {
+		ChunkReplacements(context.Context, string, format.ID) ([]store.ChunkReplacement, error)
+	})
+	if !ok {
+		t.Fatal("the store keeps no replacement history (ChunkReplacements)")
+	}
+	rs, err := hist.ChunkReplacements(ctx(t), "m1", a)
+	if err != nil || len(rs) != 2 || rs[0].OldKey != "" || rs[0].NewKey != "k1" || rs[1].OldKey != "k1" || rs[1].NewKey != "k2" ||
+		rs[1].NewSum != [32]byte{2} || rs[1].Entity != "e-1" || rs[1].NewSize != 130 {
+		t.Fatalf("ChunkReplacements = %+v, %v", rs, err)
+	}
+	// Replacements are per matter.
+	if err := s.Chunks.ReplaceChunk(ctx(t), store.ChunkReplacement{Matter: "m2", ID: a, NewKey: "k3", Time: time.Now()}, Rec("chunk.replace", "m2")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ReplaceChunk in another matter = %v, want ErrNotFound", err)
 	}
 }

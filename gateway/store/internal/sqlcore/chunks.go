@@ -45,7 +45,7 @@ func (s *Store) presentChunks(ctx context.Context, q Querier, matter string, ids
 func (s *Store) Chunk(ctx context.Context, matter string, id format.ID) (store.Chunk, error) {
 	c := store.Chunk{Matter: matter, ID: id}
 	var us int64
-	err := s.db.Read().QueryRow(ctx, `SELECT size, created_us FROM chunks WHERE matter = $1 AND id = $2`, matter, id[:]).Scan(&c.Size, &us)
+	err := s.db.Read().QueryRow(ctx, `SELECT size, created_us, object_key FROM chunks WHERE matter = $1 AND id = $2`, matter, id[:]).Scan(&c.Size, &us, &c.Key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, store.ErrNotFound
 	}
@@ -72,4 +72,58 @@ func (s *Store) PutChunk(ctx context.Context, c store.Chunk, rec *audit.Record) 
 		return false, s.wrap("put chunk", err)
 	}
 	return created, nil
+}
+
+// ReplaceChunk implements gateway.ChunkStore.
+func (s *Store) ReplaceChunk(ctx context.Context, r store.ChunkReplacement, rec *audit.Record) error {
+	err := s.db.Write(ctx, func(tx Querier) error {
+		n, err := tx.Exec(ctx, `UPDATE chunks SET object_key = $1, size = $2 WHERE matter = $3 AND id = $4 AND object_key = $5`,
+			r.NewKey, r.NewSize, r.Matter, r.ID[:], r.OldKey)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			var one int
+			err := tx.QueryRow(ctx, `SELECT 1 FROM chunks WHERE matter = $1 AND id = $2`, r.Matter, r.ID[:]).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return store.ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			return store.ErrChunkChanged
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO chunk_replacements (matter, id, old_key, old_size, old_sha256, new_key, new_size, new_sha256, entity, device, created_us)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			r.Matter, r.ID[:], r.OldKey, r.OldSize, r.OldSum[:], r.NewKey, r.NewSize, r.NewSum[:], r.Entity, r.Device, store.Micros(r.Time)); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, rec)
+	})
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrChunkChanged) {
+		return err
+	}
+	if err != nil {
+		return s.wrap("replace chunk", err)
+	}
+	return nil
+}
+
+// ChunkReplacements implements gateway.ChunkStore.
+func (s *Store) ChunkReplacements(ctx context.Context, matter string, id format.ID) ([]store.ChunkReplacement, error) {
+	out, err := queryAll(ctx, s.db.Read(), nil, func(sc Scanner) (store.ChunkReplacement, error) {
+		r := store.ChunkReplacement{Matter: matter, ID: id}
+		var oldSum, newSum []byte
+		var us int64
+		err := sc.Scan(&r.OldKey, &r.OldSize, &oldSum, &r.NewKey, &r.NewSize, &newSum, &r.Entity, &r.Device, &us)
+		copy(r.OldSum[:], oldSum)
+		copy(r.NewSum[:], newSum)
+		r.Time = store.FromMicros(us)
+		return r, err
+	}, `SELECT old_key, old_size, old_sha256, new_key, new_size, new_sha256, entity, device, created_us FROM chunk_replacements
+		WHERE matter = $1 AND id = $2 ORDER BY created_us, new_key`, matter, id[:])
+	if err != nil {
+		return nil, s.wrap("chunk replacements", err)
+	}
+	return out, nil
 }
