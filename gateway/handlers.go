@@ -97,16 +97,16 @@ func (s *Server) routes() {
 		http.MethodPost: {"admin.deny.reissue", permAdmin, s.denyReissue},
 	})
 	s.handle("/v1/admin/matters/{m}/hold", map[string]method{
-		http.MethodGet:    {"admin.hold.get", permAdmin, s.holdGet},
-		http.MethodPut:    {"admin.hold.on", permAdmin, s.holdSet(true)},
-		http.MethodDelete: {"admin.hold.off", permAdmin, s.holdSet(false)},
+		http.MethodGet:    {"admin.hold.get", permAdmin, s.unscreened(s.holdGet)},
+		http.MethodPut:    {"admin.hold.on", permAdmin, s.unscreened(s.holdSet(true))},
+		http.MethodDelete: {"admin.hold.off", permAdmin, s.unscreened(s.holdSet(false))},
 	})
 	s.handle("/v1/admin/matters/{m}/epoch", map[string]method{
-		http.MethodGet: {"admin.epoch.get", permAdmin, s.epochGet},
-		http.MethodPut: {"admin.epoch.set", permAdmin, s.epochSet},
+		http.MethodGet: {"admin.epoch.get", permAdmin, s.unscreened(s.epochGet)},
+		http.MethodPut: {"admin.epoch.set", permAdmin, s.unscreened(s.epochSet)},
 	})
 	s.handle("/v1/admin/matters/{m}/usage", map[string]method{
-		http.MethodGet: {"admin.usage", permAdmin, s.usageGet},
+		http.MethodGet: {"admin.usage", permAdmin, s.unscreened(s.usageGet)},
 	})
 	s.handle("/v1/admin/audit", map[string]method{
 		http.MethodGet: {"admin.audit.export", permAdmin, s.auditExport},
