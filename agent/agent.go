@@ -54,6 +54,10 @@ type Agent struct {
 
 	closers []func() error // set by Open
 
+	// foldCase: treat the matters folder as a case-insensitive volume
+	// (see FoldCase). Set before the agent runs, read-only after.
+	foldCase bool
+
 	mu    sync.Mutex                    // guards known, rechecked, wipePending and loginRefused
 	known map[string]map[format.ID]bool // matter -> chunks uploaded or opened here
 	// rechecked holds the matters whose integrity problems were tried
@@ -177,6 +181,14 @@ func (a *Agent) progress(matter string, total int) {
 func (a *Agent) progressStep(matter string) {
 	a.board.matter(matter, func(m *MatterStatus) { m.FilesDone++ })
 }
+
+// FoldCase makes the agent look up names in the matter folders
+// case-insensitively, as on a Windows (NTFS) or macOS (APFS, HFS+) disk,
+// even where the disk is case-sensitive: "brief.docx" finds "Brief.docx".
+// It exists so the Windows and macOS behaviour (and attacks on it) can be
+// tested on any disk; an agent on a disk that folds case needs no setting.
+// Call it before SyncOnce or Run.
+func (a *Agent) FoldCase() { a.foldCase = true }
 
 // Status returns the current status.
 func (a *Agent) Status() Status { return a.board.snapshot() }

@@ -25,6 +25,10 @@ import (
 type localFS struct {
 	root *os.Root
 	dir  string // absolute, for messages
+	// fold makes name lookups case-insensitive, as NTFS and APFS are by
+	// default: see Agent.FoldCase. On a disk that folds case itself it is
+	// not needed (and changes nothing).
+	fold bool
 }
 
 func openLocal(dir string) (*localFS, error) {
@@ -35,6 +39,38 @@ func openLocal(dir string) (*localFS, error) {
 	return &localFS{root: r, dir: dir}, nil
 }
 
+// resolve returns the name inside the root of the '/' path rel as a
+// case-insensitive disk finds it: each segment that does not exist under
+// its exact spelling is replaced by an entry of its folder that differs
+// only in case. Without fold it is rel with the OS's separators.
+func (l *localFS) resolve(rel string) string {
+	if !l.fold {
+		return filepath.FromSlash(rel)
+	}
+	cur := ""
+	for _, seg := range strings.Split(rel, "/") {
+		next := path.Join(cur, seg)
+		if _, err := l.root.Lstat(filepath.FromSlash(next)); errors.Is(err, fs.ErrNotExist) {
+			dir := cur
+			if dir == "" {
+				dir = "."
+			}
+			if d, err := l.root.Open(filepath.FromSlash(dir)); err == nil {
+				names, _ := d.Readdirnames(-1)
+				d.Close()
+				for _, n := range names {
+					if strings.EqualFold(n, seg) {
+						next = path.Join(cur, n)
+						break
+					}
+				}
+			}
+		}
+		cur = next
+	}
+	return filepath.FromSlash(cur)
+}
+
 func (l *localFS) Close() error { return l.root.Close() }
 
 // name validates rel and returns its name inside the root.
@@ -42,7 +78,7 @@ func (l *localFS) name(rel string) (string, error) {
 	if _, err := format.SafeLocalPath(l.dir, rel); err != nil {
 		return "", err
 	}
-	return filepath.FromSlash(rel), nil
+	return l.resolve(rel), nil
 }
 
 // stat is the part of a file's metadata that says "unchanged".
@@ -82,25 +118,29 @@ func (l *localFS) lstat(rel string) (stat, error) {
 	return statOf(fi), nil
 }
 
-// caseVariant reports whether rel exists only under another spelling (a
-// case-insensitive or normalization-insensitive disk found a different
-// name for it).
+// caseVariant reports whether rel exists only under another spelling: a
+// case-insensitive (or normalization-insensitive) disk found a different
+// name for it, or for one of its folders.
 func (l *localFS) caseVariant(rel string) bool {
-	dir, base := path.Split(rel)
-	dir = strings.TrimSuffix(dir, "/")
-	if dir == "" {
-		dir = "."
+	parent := "."
+	for _, seg := range strings.Split(rel, "/") {
+		d, err := l.root.Open(l.resolve(parent))
+		if err != nil {
+			return false
+		}
+		names, err := d.Readdirnames(-1)
+		d.Close()
+		if err != nil {
+			return false
+		}
+		next := path.Join(parent, seg)
+		if !slices.Contains(names, seg) {
+			_, err := l.root.Lstat(l.resolve(next))
+			return err == nil // there, but under another name
+		}
+		parent = next
 	}
-	d, err := l.root.Open(filepath.FromSlash(dir))
-	if err != nil {
-		return false
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return false
-	}
-	return !slices.Contains(names, base)
+	return false
 }
 
 func (l *localFS) open(rel string) (*os.File, error) {
@@ -158,6 +198,7 @@ func (l *localFS) createTemp(rel string) (*os.File, string, error) {
 		if err := l.root.MkdirAll(dn, 0o700); err != nil {
 			return nil, "", localErr(err)
 		}
+		dir = filepath.ToSlash(dn) // the folder as the disk spells it
 	}
 	for range 100 {
 		tmp := path.Join(dir, ".mattersync-tmp-"+randomToken()[:16])
@@ -216,7 +257,7 @@ func (l *localFS) syncDir(rel string) error {
 	if !dirSyncSupported {
 		return nil
 	}
-	d, err := l.root.Open(filepath.FromSlash(rel))
+	d, err := l.root.Open(l.resolve(rel))
 	if err != nil {
 		return err
 	}

@@ -237,6 +237,15 @@ func (m *matterSync) staleCopyOfDeleted(ctx context.Context, mk *matterKeys, fid
 	if err != nil || !cur.exists || !cur.mode.IsRegular() || tombstone < 2 {
 		return err
 	}
+	if m.fs.caseVariant(rel) {
+		// A case-insensitive disk found another file ("Brief.docx" for a
+		// deleted "brief.docx"): not the deleted file, whatever it holds
+		// (issue 19: an insider copies a file under a name differing in
+		// case, deletes the copy, and colleagues' agents trash the
+		// original and delete it for everyone).
+		m.a.log.Info("remote delete not applied: the local file's name differs in case", "matter", m.id, "path", rel)
+		return nil
+	}
 	prev, err := m.a.remote.File(ctx, m.id, fid.String(), tombstone-1)
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", rel, err)
@@ -294,6 +303,13 @@ func (m *matterSync) applyDelete(ctx context.Context, row index.File, version ui
 	if err != nil {
 		return err
 	}
+	if cur.exists && m.fs.caseVariant(row.Path) {
+		// The file this row named is gone (renamed to another case); what
+		// a case-insensitive disk finds under its name is another file,
+		// which keeps its own row. Forget the deleted one only.
+		m.a.log.Info("remote delete: the local file's name now differs in case; it is kept", "matter", m.id, "path", row.Path)
+		return m.a.idx.DeleteFile(ctx, m.id, row.Path)
+	}
 	if cur.exists && !cur.matches(row.Size, row.MtimeNs) {
 		// Only an edit beats the delete: a file merely touched (same
 		// content) goes to the trash like an unchanged one.
@@ -323,6 +339,10 @@ func (m *matterSync) trash(rel string) error {
 	n, err := m.fs.name(rel)
 	if err != nil {
 		return err
+	}
+	if m.fs.caseVariant(rel) {
+		// Never move a file the disk merely found under another spelling.
+		return fmt.Errorf("%s: a local file whose name differs only in case is in its place; not moved to the trash: %w", rel, errLocalWrite)
 	}
 	// Under the agent's own folder, which manifests may not name; a second
 	// trashing of the same path in the same second gets its own folder.
@@ -492,6 +512,7 @@ func (m *matterSync) openFolder(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("matter folder: %w", err)
 	}
+	l.fold = m.a.foldCase
 	m.fs = l
 	return nil
 }
