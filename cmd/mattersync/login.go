@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -26,14 +27,17 @@ const keychainService = "mattersync"
 func (keychain) Get(key string) (string, error) { return keyring.Get(keychainService, key) }
 
 func newLoginCmd(opts *options) *cobra.Command {
-	return &cobra.Command{
+	var toFile bool
+	cmd := &cobra.Command{
 		Use:   "login",
 		Short: "Log in to Vault and keep a renewable login in the OS credential store for the agent",
 		Long: "login asks for your Vault password (userpass, LDAP) or token (token), checks it against Vault, and\n" +
 			"shows your matters. For a password it keeps a renewable Vault token, never the password, in the OS\n" +
 			"credential store (Windows Credential Manager, macOS Keychain, Secret Service on Linux); the agent\n" +
 			"renews it while it runs, and asks you to log in again when Vault's maximum lifetime is reached.\n" +
-			"A token given with vault.auth token is kept as it is. Nothing is written to a file.",
+			"A token given with vault.auth token is kept as it is. Nothing is written to a file, unless\n" +
+			"--token-file: for a machine without a credential store (headless Linux, an SSH session), the\n" +
+			"login goes to vault-token in the data dir, readable only by you.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := agent.LoadConfig(opts.configPath)
@@ -45,19 +49,30 @@ func newLoginCmd(opts *options) *cobra.Command {
 				_, err := cfg.Authenticator(nil) // says why this method has no login here
 				return err
 			}
+			key := cfg.SecretKey()
+			if cfg.Vault.Auth == "userpass" {
+				key = cfg.TokenKey()
+			}
+			// Before the password prompt: a store that cannot keep the
+			// login would waste it.
+			if !toFile {
+				if err := credentialStoreProblem(cfg, key); err != nil {
+					return err
+				}
+			}
 			secret, err := readSecret(cmd.InOrStdin(), cmd.ErrOrStderr(), what)
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
 			kcfg := vaultConfig(cfg)
-			token, key, life := secret, cfg.SecretKey(), ""
+			token, life := secret, ""
 			if cfg.Vault.Auth == "userpass" {
 				tok, err := kms.IssueToken(ctx, kcfg, kms.UserpassAuth{Mount: cfg.LoginMount(), Username: cfg.Vault.Username, Password: secret})
 				if err != nil {
 					return fmt.Errorf("login refused: %w", err)
 				}
-				token, key = tok.Token, cfg.TokenKey()
+				token = tok.Token
 				life = fmt.Sprintf(" The agent keeps a Vault token (not your password), valid for %v and renewed while the agent runs,\nup to the maximum your firm set; then it asks you to run `mattersync login` again.", tok.TTL)
 			}
 			// A token login: the keyring neither owns nor revokes it.
@@ -70,43 +85,83 @@ func newLoginCmd(opts *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := keyring.Set(keychainService, key, token); err != nil {
-				return fmt.Errorf("logged in, but the OS credential store refused the login: %w", err)
-			}
-			if cfg.Vault.Auth == "userpass" {
-				// A password an older version kept there goes now.
-				if err := keyring.Delete(keychainService, cfg.SecretKey()); err != nil && !errors.Is(err, keyring.ErrNotFound) {
-					return fmt.Errorf("logged in, but the password an older mattersync stored could not be removed from the OS credential store: %w", err)
+			where := "the OS credential store"
+			if toFile {
+				if err := writeTokenFile(cfg.DataDir, key, token); err != nil {
+					return fmt.Errorf("logged in, but the login could not be written: %w", err)
+				}
+				where = tokenFilePath(cfg.DataDir) + " (readable only by you)"
+			} else {
+				if err := keyring.Set(keychainService, key, token); err != nil {
+					return fmt.Errorf("logged in, but the OS credential store refused the login: %w", err)
+				}
+				if cfg.Vault.Auth == "userpass" {
+					// A password an older version kept there goes now.
+					if err := keyring.Delete(keychainService, cfg.SecretKey()); err != nil && !errors.Is(err, keyring.ErrNotFound) {
+						return fmt.Errorf("logged in, but the password an older mattersync stored could not be removed from the OS credential store: %w", err)
+					}
 				}
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "logged in to %s as %s; the agent will use this login.%s\n", cfg.Vault.Address, cfg.Vault.Username, life)
+			fmt.Fprintf(out, "logged in to %s as %s; the login is in %s and the agent and the mattersync commands use it.%s\n", cfg.Vault.Address, cfg.Vault.Username, where, life)
 			for _, m := range ms {
 				fmt.Fprintf(out, "  %s  %-2s  %s\n", m.ID, m.Role, agent.SafeText(m.Name))
 			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&toFile, "token-file", false, "keep the login in vault-token in the data dir (mode 0600) instead of the OS credential store")
+	return cmd
 }
 
 func newLogoutCmd(opts *options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout",
-		Short: "Revoke the agent's Vault login and remove it from the OS credential store",
+		Short: "Revoke the agent's Vault login and remove it from the OS credential store and the token file",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := agent.LoadConfig(opts.configPath)
 			if err != nil {
 				return err
 			}
-			if cfg.Vault.Auth == "userpass" {
-				if tok, err := keyring.Get(keychainService, cfg.TokenKey()); err == nil && tok != "" {
-					// A copy taken from the store stops working too.
-					if err := kms.RevokeToken(cmd.Context(), vaultConfig(cfg), tok); err != nil {
-						fmt.Fprintf(cmd.ErrOrStderr(), "warning: the token could not be revoked in Vault (it expires by itself): %v\n", err)
-					}
+			ctx, errOut := cmd.Context(), cmd.ErrOrStderr()
+			userpass := cfg.Vault.Auth == "userpass"
+			key := cfg.SecretKey()
+			if userpass {
+				key = cfg.TokenKey()
+			}
+			revoke := func(tok string) {
+				// A copy taken from the store stops working too. A token the
+				// user gave (vault.auth token) is theirs: not revoked.
+				if !userpass || tok == "" {
+					return
 				}
-				if err := keyring.Delete(keychainService, cfg.TokenKey()); err != nil && !errors.Is(err, keyring.ErrNotFound) {
+				if err := kms.RevokeToken(ctx, vaultConfig(cfg), tok); err != nil {
+					fmt.Fprintf(errOut, "warning: the token could not be revoked in Vault (it expires by itself): %v\n", err)
+				}
+			}
+			hadFile := false
+			if tf, err := readTokenFile(cfg.DataDir); !errors.Is(err, fs.ErrNotExist) {
+				hadFile = true
+				if err == nil && tf.Key == key {
+					revoke(tf.Token)
+				}
+				if err := os.Remove(tokenFilePath(cfg.DataDir)); err != nil {
+					return err
+				}
+			}
+			if err := credentialStoreProblem(cfg, key); err != nil {
+				if hadFile {
+					fmt.Fprintln(cmd.OutOrStdout(), "logged out: the token file is removed; the agent stops at its next Vault login")
+					return nil
+				}
+				return err
+			}
+			if userpass {
+				if tok, err := keyring.Get(keychainService, key); err == nil {
+					revoke(tok)
+				}
+				if err := keyring.Delete(keychainService, key); err != nil && !errors.Is(err, keyring.ErrNotFound) {
 					return err
 				}
 			}

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -132,4 +134,82 @@ func loginConfig(t *testing.T, v *kmstest.Env, u kmstest.User) (agent.Config, st
 		t.Fatal(err)
 	}
 	return cfg, path
+}
+
+// Without an OS credential store (headless Linux: no D-Bus session),
+// login says so before asking for the password and names the
+// alternatives; --token-file keeps the renewable token (never the
+// password) in a 0600 file in the data dir, where the agent finds it, and
+// logout revokes and removes it.
+func TestLoginWithoutCredentialStore(t *testing.T) {
+	keyring.MockInitWithError(errors.New(`exec: "dbus-launch": executable file not found in $PATH`))
+	t.Cleanup(keyring.MockInit)
+	ctx := context.Background()
+	v := kmstest.Setup(t)
+	u := v.User(t, false)
+	m := v.Matter(t)
+	v.Grant(t, m, u, kms.RoleRW)
+	cfg, path := loginConfig(t, v, u)
+	t.Setenv("MATTERSYNC_VAULT_PASSWORD", "")
+	_, err := run(t, u.Password+"\n", "login", "--config", path)
+	if err == nil {
+		t.Fatal("login without a credential store succeeded")
+	}
+	for _, want := range []string{"no OS credential store", "dbus-launch", "mattersync login --token-file", filepath.Join(cfg.DataDir, "vault-token"), "MATTERSYNC_VAULT_PASSWORD"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error lacks %q:\n%v", want, err)
+		}
+	}
+	out, err := run(t, u.Password+"\n", "login", "--token-file", "--config", path)
+	if err != nil || !strings.Contains(out, m) {
+		t.Fatalf("login --token-file: %v\n%s", err, out)
+	}
+	file := filepath.Join(cfg.DataDir, "vault-token")
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(file); strings.Contains(string(b), u.Password) {
+		t.Fatal("the password is in the token file")
+	}
+	auth, err := loginFor(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := auth.(kms.StoredTokenAuth); !ok {
+		t.Fatalf("Authenticator = %T, want the stored token", auth)
+	}
+	kr, err := kms.Login(ctx, vaultConfig(cfg), auth)
+	if err != nil {
+		t.Fatalf("the agent cannot log in with the token file: %v", err)
+	}
+	kr.Close()
+	tf, err := readTokenFile(cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A file others can read is refused, not used.
+	if runtime.GOOS != "windows" {
+		if err := os.Chmod(file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := (credentials{dataDir: cfg.DataDir}).Get(cfg.TokenKey()); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+			t.Errorf("a token file readable by others: %v", err)
+		}
+		if err := os.Chmod(file, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := run(t, "", "logout", "--config", path); err != nil || !strings.Contains(out, "logged out") {
+		t.Fatalf("logout: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the token file survived logout: %v", err)
+	}
+	if _, err := kms.Login(ctx, vaultConfig(cfg), kms.TokenAuth{Token: tf.Token}); kms.KindOf(err) != kms.Denied {
+		t.Fatalf("the token still works after logout: %v", err)
+	}
 }

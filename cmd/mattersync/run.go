@@ -17,13 +17,15 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// loginFor returns the Vault login cfg names (a missing one is a problem
+// loginFor returns the Vault login cfg names: the environment variable it
+// names, else what `mattersync login` kept (token file or OS credential
+// store), for the agent and the one-shot commands alike (a missing one is a problem
 // only the user can fix, reported at once). A password an older
 // `mattersync login` kept is replaced by a token first, when Vault can be
 // reached.
 func loginFor(ctx context.Context, cfg agent.Config, log *slog.Logger) (kms.Authenticator, error) {
 	migrateStoredPassword(ctx, cfg, log)
-	return cfg.Authenticator(keychain{})
+	return cfg.Authenticator(credentials{dataDir: cfg.DataDir})
 }
 
 // openAgent loads the config, logs in and opens the agent for a one-shot
