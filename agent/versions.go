@@ -21,6 +21,7 @@ type VersionInfo struct {
 	Size    uint64
 	ModTime time.Time
 	Author  string // Vault entity ID, as the writer sealed it (SafeText applied)
+	Mine    bool   // Author is this agent's own entity: the CLI can say "you" (no names in manifests)
 	Device  string // as the writer sealed it (SafeText applied)
 }
 
@@ -87,6 +88,7 @@ func (a *Agent) Versions(ctx context.Context, path string) ([]VersionInfo, error
 			}
 			// Author and device are whatever the writer sealed: never raw to a terminal.
 			info.Size, info.ModTime, info.Author, info.Device = man.Size, man.ModTime, SafeText(man.Author), SafeText(man.Device)
+			info.Mine = man.Author == a.entity
 		}
 		out = append(out, info)
 	}

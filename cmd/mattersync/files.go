@@ -103,6 +103,9 @@ func printConflicts(w io.Writer, cs []index.Conflict) error {
 
 // printVersions lists a file's versions. Device and author are whatever
 // the writer sealed (Versions already escapes them; this is the last line).
+// A manifest names its author by Vault entity ID only (the gateway never
+// learns names): the user's own versions read "you", others' the ID, which
+// IT can resolve.
 func printVersions(w io.Writer, vs []agent.VersionInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tCOMMITTED\tSIZE\tDEVICE\tAUTHOR")
@@ -111,7 +114,11 @@ func printVersions(w io.Writer, vs []agent.VersionInfo) error {
 			fmt.Fprintf(tw, "%d\t%s\tdeleted\t\t\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"))
 			continue
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"), v.Size, agent.SafeText(v.Device), agent.SafeText(v.Author))
+		author := agent.SafeText(v.Author)
+		if v.Mine {
+			author = "you"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"), v.Size, agent.SafeText(v.Device), author)
 	}
 	return tw.Flush()
 }
