@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"sync"
 
@@ -87,7 +88,30 @@ func (mk *matterKeys) openVersion(ctx context.Context, fv api.FileVersion, fileI
 		return nil, 0, fmt.Errorf("version %d is sealed under epoch %d but was committed under epoch %d (written around the gateway?): %w",
 			version, h.Epoch, fv.Epoch, errTampered)
 	}
-	return mk.openManifest(ctx, fv.Manifest, fileID, version)
+	man, epoch, err := mk.openManifest(ctx, fv.Manifest, fileID, version)
+	if err == nil {
+		err = boundChunks(fv, man, version)
+	}
+	return man, epoch, err
+}
+
+// boundChunks checks that the manifest lists exactly the chunks the
+// gateway recorded for the version (issue 19): a writer whose commit body
+// named other chunks than its manifest would leave garbage collection
+// blind to chunks the file needs. Versions recorded before the gateway
+// kept the list carry none.
+func boundChunks(fv api.FileVersion, man *format.Manifest, version uint64) error {
+	if fv.ChunkListSHA256 == "" {
+		return nil
+	}
+	ids := make([]format.ID, len(man.Chunks))
+	for i, c := range man.Chunks {
+		ids[i] = c.ID
+	}
+	if sum := api.ChunkListSum(ids); hex.EncodeToString(sum[:]) != fv.ChunkListSHA256 {
+		return fmt.Errorf("version %d lists other chunks than the gateway recorded at its commit: %w", version, errTampered)
+	}
+	return nil
 }
 
 // openManifest opens a sealed manifest with the keys of the epoch its

@@ -837,7 +837,11 @@ func manifestKey(v store.Version) (string, error) {
 }
 
 func fileVersion(v store.Version) api.FileVersion {
-	return api.FileVersion{FileID: v.File.String(), Version: v.Version, Seq: v.Seq, Deleted: v.Deleted, Size: v.Size, Epoch: v.Epoch, Time: v.Time}
+	fv := api.FileVersion{FileID: v.File.String(), Version: v.Version, Seq: v.Seq, Deleted: v.Deleted, Size: v.Size, Epoch: v.Epoch, Time: v.Time}
+	if v.ChunkListSum != nil {
+		fv.ChunkListSHA256 = hex.EncodeToString(v.ChunkListSum)
+	}
+	return fv
 }
 
 func (s *Server) getFile(w http.ResponseWriter, r *http.Request, rq *request) error {

@@ -4,10 +4,12 @@
 package api
 
 import (
+	"crypto/sha256"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/internal/fault"
 )
 
@@ -213,14 +215,33 @@ type Commit struct {
 // those old tombstones): a reader can refuse a manifest sealed under
 // another epoch than the one the gateway saw.
 type FileVersion struct {
-	FileID   string    `json:"file_id"`
-	Version  int64     `json:"version"`
-	Seq      int64     `json:"seq"`
-	Deleted  bool      `json:"deleted"`
-	Size     int64     `json:"size"`
-	Epoch    uint32    `json:"epoch,omitempty"`
-	Time     time.Time `json:"time"`
-	Manifest []byte    `json:"manifest,omitempty"`
+	FileID  string    `json:"file_id"`
+	Version int64     `json:"version"`
+	Seq     int64     `json:"seq"`
+	Deleted bool      `json:"deleted"`
+	Size    int64     `json:"size"`
+	Epoch   uint32    `json:"epoch,omitempty"`
+	Time    time.Time `json:"time"`
+	// ChunkListSHA256 is ChunkListSum of the chunk list the version was
+	// committed with, in hex; "" for versions committed before the gateway
+	// recorded it. A reader checks that the manifest lists exactly these
+	// chunks: the gateway's references, which garbage collection keeps,
+	// are then the manifest's.
+	ChunkListSHA256 string `json:"chunk_list_sha256,omitempty"`
+	// Manifest comes last: the gateway streams it after the other fields.
+	Manifest []byte `json:"manifest,omitempty"`
+}
+
+// ChunkListSum is the SHA-256 of a chunk list: the 32-byte IDs in order,
+// duplicates included, concatenated.
+func ChunkListSum(ids []format.ID) [32]byte {
+	h := sha256.New()
+	for _, id := range ids {
+		h.Write(id[:])
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // Versions answers GET .../files/{fileID}/versions: newest first.

@@ -98,9 +98,12 @@ type Version struct {
 	// ManifestKey is the object key of the sealed manifest; "" for
 	// versions written before keys were per attempt (the plain key).
 	ManifestKey string
-	Entity      string
-	Device      string
-	Time        time.Time
+	// ChunkListSum is api.ChunkListSum of the chunks the version was
+	// committed with; nil for versions committed before it was recorded.
+	ChunkListSum []byte
+	Entity       string
+	Device       string
+	Time         time.Time
 }
 
 // Hold is a matter's legal hold.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway"
+	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/store"
 )
@@ -117,6 +118,7 @@ func Run(t *testing.T, h Harness) {
 		{"Chunks", testChunks},
 		{"ChunkReplacement", testChunkReplacement},
 		{"CommitSequence", testCommitSequence},
+		{"ChunkListSum", testChunkListSum},
 		{"CommitMissingChunks", testCommitMissingChunks},
 		{"CommitManyChunks", testCommitManyChunks},
 		{"CommitWriteFailure", testCommitWriteFailure},
@@ -1269,5 +1271,28 @@ func testChunkReplacement(t *testing.T, h Harness) {
 	// Replacements are per matter.
 	if err := s.Chunks.ReplaceChunk(ctx(t), store.ChunkReplacement{Matter: "m2", ID: a, NewKey: "k3", Time: time.Now()}, Rec("chunk.replace", "m2")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("ReplaceChunk in another matter = %v, want ErrNotFound", err)
+	}
+}
+
+// testChunkListSum: a version keeps the SHA-256 of its chunk list exactly
+// as committed (order and repeats), which readers compare with the
+// manifest; a tombstone's is the empty list's.
+func testChunkListSum(t *testing.T, h Harness) {
+	s := h.Open(t)
+	a, b, f := RandomID(t), RandomID(t), RandomID(t)
+	putChunk(t, s, "m", a, 10)
+	putChunk(t, s, "m", b, 10)
+	list := []format.ID{b, a, b}
+	mustCommit(t, s, store.Commit{Matter: "m", File: f, Chunks: list, Size: 1, Entity: "e", Device: "d", Time: time.Now()})
+	want := api.ChunkListSum(list)
+	v, err := s.Files.Version(ctx(t), "m", f, 1)
+	if err != nil || !slices.Equal(v.ChunkListSum, want[:]) {
+		t.Fatalf("Version(1).ChunkListSum = %x, %v; want %x", v.ChunkListSum, err, want)
+	}
+	mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 1, Deleted: true, Size: 1, Entity: "e", Device: "d", Time: time.Now()})
+	empty := api.ChunkListSum(nil)
+	vs, err := s.Files.Versions(ctx(t), "m", f, 0, 10)
+	if err != nil || len(vs) != 2 || !slices.Equal(vs[0].ChunkListSum, empty[:]) || !slices.Equal(vs[1].ChunkListSum, want[:]) {
+		t.Fatalf("Versions = %+v, %v", vs, err)
 	}
 }
