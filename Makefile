@@ -29,7 +29,7 @@ test: tools ## everything: bounded fuzzing, then unit, integration and e2e tests
 	$(MAKE) --no-print-directory fuzz
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./bench/... ./format/  # every benchmark still runs (figures: make bench)
 	@mkdir -p bin; set -o pipefail; $(GO) test -race -count=1 -timeout 30m ./... 2>&1 | tee bin/test.log; status=$$?; \
-		echo "packages: $$(grep -c '^ok ' bin/test.log) passed, $$(grep -c '^FAIL' bin/test.log) failed"; exit $$status
+		echo "packages: $$(grep -c '^ok ' bin/test.log) passed, $$(grep -c '^FAIL[[:space:]]' bin/test.log) failed"; exit $$status
 
 test-short: ## unit tests only, no services
 	$(GO) test -short -count=1 ./...
