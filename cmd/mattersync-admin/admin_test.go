@@ -347,11 +347,14 @@ func TestLoginFlag(t *testing.T) {
 	delete(c.environ, "VAULT_TOKEN")
 	c.must(t, exitUsage, "", "user", "list") // no token, no --login
 	dave := testenv.RandomName("dave-")
-	c.must(t, exitOK, admin.Password+"\nanother-password-2\n", "--login", admin.Name, "user", "create", dave, "--password-stdin")
+	r := c.must(t, exitOK, admin.Password+"\nanother-password-2\n", "--login", admin.Name, "user", "create", dave, "--password-stdin")
+	if strings.Contains(r.stderr, "password for") {
+		t.Errorf("prompted although stdin is not a terminal: %q", r.stderr)
+	}
 	if _, err := kms.Login(context.Background(), env.Config, kms.UserpassAuth{Mount: env.Config.Layout.Userpass, Username: dave, Password: "another-password-2"}); err != nil {
 		t.Fatalf("dave cannot log in: %v", err)
 	}
-	r := c.must(t, exitOK, admin.Password+"\n", "--login", admin.Name, "vault", "identity-token")
+	r = c.must(t, exitOK, admin.Password+"\n", "--login", admin.Name, "vault", "identity-token")
 	if tok := strings.TrimSpace(r.stdout); strings.Count(tok, ".") != 2 {
 		t.Errorf("identity-token printed %q", tok)
 	}

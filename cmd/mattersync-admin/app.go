@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/mattersync/mattersync/admin"
 	"github.com/mattersync/mattersync/gateway/api"
@@ -39,10 +40,13 @@ const (
 // global flags, and the wiring of the admin package to Vault and the
 // gateway.
 type app struct {
-	stdin  *bufio.Reader
-	stdout io.Writer
-	stderr io.Writer
-	getenv func(string) string
+	stdin *bufio.Reader
+	// readNoEcho reads a line from stdin without echo when stdin is a
+	// terminal; nil otherwise (pipes, files, tests).
+	readNoEcho func() ([]byte, error)
+	stdout     io.Writer
+	stderr     io.Writer
+	getenv     func(string) string
 
 	vaultAddr string
 	caCert    string
@@ -65,7 +69,18 @@ type app struct {
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
-	return &app{stdin: bufio.NewReader(stdin), stdout: stdout, stderr: stderr, getenv: getenv, layout: kms.DefaultLayout()}
+	return &app{stdin: bufio.NewReader(stdin), readNoEcho: noEchoReader(stdin), stdout: stdout, stderr: stderr, getenv: getenv, layout: kms.DefaultLayout()}
+}
+
+// noEchoReader returns a function reading one line from stdin without
+// echo if stdin is a terminal, else nil: then secrets are read as plain
+// lines (scripts pipe them in).
+func noEchoReader(stdin io.Reader) func() ([]byte, error) {
+	f, ok := stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return func() ([]byte, error) { return term.ReadPassword(int(f.Fd())) }
 }
 
 // globalFlags registers the flags every command understands.
@@ -73,7 +88,7 @@ func (a *app) globalFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.StringVar(&a.vaultAddr, "vault-addr", "", "Vault address (default $VAULT_ADDR)")
 	f.StringVar(&a.caCert, "vault-cacert", "", "PEM file of CAs for Vault's TLS (default $VAULT_CACERT)")
-	f.StringVar(&a.login, "login", "", "log in to Vault as this userpass user, password read from the first line of stdin (default: $VAULT_TOKEN, then ~/.vault-token)")
+	f.StringVar(&a.login, "login", "", "log in to Vault as this userpass user, password prompted for without echo on a terminal, else read from the first line of stdin (default: $VAULT_TOKEN, then ~/.vault-token)")
 	f.StringVar(&a.gatewayURL, "gateway", "", "gateway admin URL (default $MATTERSYNC_GATEWAY_URL)")
 	f.StringVar(&a.gatewayCACert, "gateway-cacert", "", "PEM file of CAs for the gateway's TLS (default $MATTERSYNC_GATEWAY_CACERT)")
 	f.BoolVar(&a.verbose, "verbose", false, "log Vault operations to stderr (no short form: -v is --version, as for mattersync and mattersync-gateway)")
@@ -138,8 +153,22 @@ func (a *app) connect(ctx context.Context) (*kms.Admin, error) {
 }
 
 // readSecretLine reads one line from stdin: passwords never come from
-// flags, which end up in shell history and process listings.
+// flags, which end up in shell history and process listings. From a
+// terminal it prompts on stderr and does not echo what is typed.
 func (a *app) readSecretLine(what string) (string, error) {
+	if a.readNoEcho != nil {
+		fmt.Fprintf(a.stderr, "%s: ", what)
+		b, err := a.readNoEcho()
+		fmt.Fprintln(a.stderr)
+		if err != nil {
+			return "", usage(fmt.Errorf("reading %s from the terminal: %w", what, err))
+		}
+		line := strings.TrimRight(string(b), "\r\n")
+		if line == "" {
+			return "", usage(fmt.Errorf("%s: nothing typed", what))
+		}
+		return line, nil
+	}
 	line, err := a.stdin.ReadString('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
 		return "", usage(fmt.Errorf("reading %s from stdin: %w", what, err))
