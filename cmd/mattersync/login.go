@@ -49,10 +49,7 @@ func newLoginCmd(opts *options) *cobra.Command {
 				_, err := cfg.Authenticator(nil) // says why this method has no login here
 				return err
 			}
-			key := cfg.SecretKey()
-			if cfg.Vault.Auth == "userpass" {
-				key = cfg.TokenKey()
-			}
+			key := loginKey(cfg)
 			// Before the password prompt: a store that cannot keep the
 			// login would waste it.
 			if !toFile {
@@ -126,10 +123,7 @@ func newLogoutCmd(opts *options) *cobra.Command {
 			}
 			ctx, errOut := cmd.Context(), cmd.ErrOrStderr()
 			userpass := cfg.Vault.Auth == "userpass"
-			key := cfg.SecretKey()
-			if userpass {
-				key = cfg.TokenKey()
-			}
+			key := loginKey(cfg)
 			revoke := func(tok string) {
 				// A copy taken from the store stops working too. A token the
 				// user gave (vault.auth token) is theirs: not revoked.
@@ -172,6 +166,15 @@ func newLogoutCmd(opts *options) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// loginKey names what `mattersync login` keeps: the renewable token of a
+// password login, or the token given with vault.auth token.
+func loginKey(cfg agent.Config) string {
+	if cfg.Vault.Auth == "userpass" {
+		return cfg.TokenKey()
+	}
+	return cfg.SecretKey()
 }
 
 // vaultConfig is the kms configuration the agent's config describes.

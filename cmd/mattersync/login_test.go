@@ -151,6 +151,10 @@ func TestLoginWithoutCredentialStore(t *testing.T) {
 	v.Grant(t, m, u, kms.RoleRW)
 	cfg, path := loginConfig(t, v, u)
 	t.Setenv("MATTERSYNC_VAULT_PASSWORD", "")
+	// Before any login, the agent and the commands point to the way that works here.
+	if _, err := loginFor(ctx, cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "`mattersync login --token-file`") {
+		t.Errorf("no login yet, no credential store: %v", err)
+	}
 	_, err := run(t, u.Password+"\n", "login", "--config", path)
 	if err == nil {
 		t.Fatal("login without a credential store succeeded")

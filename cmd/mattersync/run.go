@@ -25,7 +25,15 @@ import (
 // reached.
 func loginFor(ctx context.Context, cfg agent.Config, log *slog.Logger) (kms.Authenticator, error) {
 	migrateStoredPassword(ctx, cfg, log)
-	return cfg.Authenticator(credentials{dataDir: cfg.DataDir})
+	auth, err := cfg.Authenticator(credentials{dataDir: cfg.DataDir})
+	if err != nil && cfg.Vault.Auth != "oidc" && cfg.Vault.TokenFile == "" {
+		// "run `mattersync login`" alone would fail again on a machine
+		// without a credential store.
+		if credentialStoreProblem(cfg, loginKey(cfg)) != nil {
+			return nil, fmt.Errorf("%w; here that is `mattersync login --token-file`: this session has no OS credential store (see docs/AGENT.md, \"Logging in\")", err)
+		}
+	}
+	return auth, err
 }
 
 // openAgent loads the config, logs in and opens the agent for a one-shot
