@@ -143,6 +143,13 @@ type Audit struct {
 	// verify: other replicas' or retired keys.
 	TrustedKeyFiles    []string      `yaml:"trusted_key_files"`
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// RefusalRecordsPerSecond bounds the requests refused before
+	// authentication that get an audit record of their own, gateway-wide
+	// (and one per source address per second); the others are counted per
+	// source and written as "auth.failures" summary records every
+	// RefusalSummaryInterval.
+	RefusalRecordsPerSecond float64       `yaml:"refusal_records_per_second"`
+	RefusalSummaryInterval  time.Duration `yaml:"refusal_summary_interval"`
 }
 
 // Log configures the JSON log on stderr.
@@ -184,7 +191,7 @@ func DefaultConfig() Config {
 			RequestTimeout:           30 * time.Second,
 			MinTransferRate:          256 << 10,
 		},
-		Audit: Audit{CheckpointInterval: time.Minute},
+		Audit: Audit{CheckpointInterval: time.Minute, RefusalRecordsPerSecond: 20, RefusalSummaryInterval: 10 * time.Second},
 		Log:   Log{Level: "info"},
 	}
 }
@@ -345,6 +352,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.CheckpointInterval < time.Second {
 		bad("audit.checkpoint_interval must be at least 1s")
+	}
+	if c.Audit.RefusalRecordsPerSecond <= 0 {
+		bad("audit.refusal_records_per_second must be positive")
+	}
+	if c.Audit.RefusalSummaryInterval < 100*time.Millisecond || c.Audit.RefusalSummaryInterval > 10*time.Minute {
+		bad("audit.refusal_summary_interval must be between 100ms and 10m")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

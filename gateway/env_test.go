@@ -79,6 +79,8 @@ func testConfig() gateway.Config {
 	cfg.Limits.RequestsPerSecond, cfg.Limits.Burst = 1e6, 1e6
 	cfg.Limits.UnauthenticatedPerSecond, cfg.Limits.UnauthenticatedBurst = 1e6, 1e6
 	cfg.Audit.CheckpointInterval = time.Hour
+	cfg.Audit.RefusalSummaryInterval = 100 * time.Millisecond
+	cfg.Audit.RefusalRecordsPerSecond = 1e6
 	// env.do sends each request from its own client address (through
 	// X-Forwarded-For), so refusals before authentication are each
 	// audited; flood tests send theirs from one address.

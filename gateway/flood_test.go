@@ -185,7 +185,7 @@ func TestAuthFailuresCollapsed(t *testing.T) {
 		}
 		return nil
 	})
-	if summary == nil || !regexp.MustCompile(`^suppressed=\d+ status=(400:\d+,)?401:\d+$`).MatchString(summary.Object) || summary.Entity != "" {
+	if summary == nil || !regexp.MustCompile(`^suppressed=\d+ status=(400:\d+,)?401:\d+ matters=a$`).MatchString(summary.Object) || summary.Entity != "" || summary.Matter != "a" {
 		t.Fatalf("summary record %+v", summary)
 	}
 }

@@ -54,7 +54,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		chainBroken: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "audit_chain_broken",
 			Help: "1 if this replica found the audit chain rewritten, truncated or its checkpoints deleted (it signs nothing more until restarted)."}),
 		auditSuppressed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "audit_suppressed_total",
-			Help: "Refusals before authentication not audited on their own (more than one per source per second): each is counted in an auth.failures summary record."}),
+			Help: "Refusals before authentication not audited on their own (beyond one per source per second, or the gateway-wide audit.refusal_records_per_second): each is counted in an auth.failures summary record."}),
 		inflightBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "inflight_body_bytes",
 			Help: "Request body bytes reserved by requests in flight (limits.max_inflight_bytes)."}),
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "audit_checkpoints_total",

@@ -177,7 +177,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		log:  log, gatherer: gatherer,
 		limiter:  newLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst),
 		unauth:   newLimiter(cfg.Limits.UnauthenticatedPerSecond, cfg.Limits.UnauthenticatedBurst),
-		collapse: newCollapser(),
+		collapse: newCollapser(cfg.Audit.RefusalRecordsPerSecond),
 		inflight: newInflight(cfg.Limits.MaxInflightBytes, cfg.Limits.MaxConcurrentPerUser),
 		mux:      http.NewServeMux(),
 	}
@@ -208,12 +208,15 @@ func (s *Server) Run(ctx context.Context) error {
 	defer poll.Stop()
 	cp := time.NewTicker(s.cfg.Audit.CheckpointInterval)
 	defer cp.Stop()
+	summarized := make(chan struct{})
+	go func() { s.summarizeFailures(ctx, s.cfg.Audit.RefusalSummaryInterval); close(summarized) }()
 	for {
 		select {
 		case <-ctx.Done():
+			// The last summaries first, so the last checkpoint covers them.
+			<-summarized
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			s.flushFailures(fctx, true)
 			if err := s.Checkpoint(fctx); err != nil {
 				s.log.Error("final audit checkpoint failed", "err", err)
 			}
@@ -222,7 +225,6 @@ func (s *Server) Run(ctx context.Context) error {
 			if err := s.live.refresh(ctx, false); err != nil && ctx.Err() == nil {
 				s.log.Warn("store poll failed", "err", err)
 			}
-			s.flushFailures(ctx, false)
 		case <-cp.C:
 			if err := s.Checkpoint(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("audit checkpoint failed", "err", err)
@@ -536,8 +538,9 @@ func (s *Server) fail(w http.ResponseWriter, rq *request, e *Error) {
 	if e.Kind == KindInternal || e.Kind == KindUnavailable {
 		s.log.Error("request failed", "request_id", rq.id, "op", e.Op, "err", e)
 	}
-	if !rq.appended && rq.preAuth && !s.collapse.record(sourceKey(rq.rec.Source), e.Kind.Status(), time.Now()) {
-		// Counted into the source's "auth.failures" summary record.
+	if !rq.appended && rq.preAuth && !s.collapse.record(sourceKey(rq.rec.Source), e.Kind.Status(), rq.rec.Matter, time.Now()) {
+		// Counted into the source's "auth.failures" summary record
+		// (flood.go).
 		s.metrics.auditSuppressed.Inc()
 	} else if !rq.appended {
 		rq.rec.Result = e.Kind.Result()

@@ -106,6 +106,8 @@ func TestConfig() gateway.Config {
 	cfg.Limits.RequestsPerSecond, cfg.Limits.Burst = 1e6, 1e6
 	cfg.Limits.UnauthenticatedPerSecond, cfg.Limits.UnauthenticatedBurst = 1e6, 1e6
 	cfg.Limits.PollInterval = 50 * time.Millisecond
+	cfg.Audit.RefusalSummaryInterval = 200 * time.Millisecond
+	cfg.Audit.RefusalRecordsPerSecond = 1e6
 	return cfg
 }
 
