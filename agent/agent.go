@@ -361,6 +361,10 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 			if err := m.retryProblems(ctx, mk, &res); err != nil {
 				return err
 			}
+			// Every full pass empties what the trash may no longer keep.
+			if _, err := a.purgeTrash(m.id, m.dir, time.Now(), false, ""); err != nil {
+				res.skip("the matter's trash could not be emptied: %v", err)
+			}
 		}
 		for _, p := range paths {
 			if err := m.scan(ctx, mk, p, &res); err != nil {

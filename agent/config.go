@@ -60,7 +60,14 @@ type Config struct {
 	// referenced hundreds of thousands of times) as much as of a file too
 	// big for laptops. Default 64 GiB.
 	MaxFileSize ByteSize `yaml:"max_file_size"`
-	Bandwidth   struct {
+	// TrashRetention is how long a file colleagues deleted stays in the
+	// matter's trash (.mattersync/trash) on this laptop; TrashMaxSize caps
+	// each matter's trash, oldest out first. Both are applied at every
+	// full pass; the whole trash goes when the user loses the matter.
+	// Defaults: 30 days, 1 GiB.
+	TrashRetention time.Duration `yaml:"trash_retention"`
+	TrashMaxSize   ByteSize      `yaml:"trash_max_size"`
+	Bandwidth      struct {
 		UploadKiBps   int `yaml:"upload_kibps"` // 0: unlimited
 		DownloadKiBps int `yaml:"download_kibps"`
 	} `yaml:"bandwidth"`
@@ -96,6 +103,8 @@ func DefaultConfig() Config {
 	c.RescanInterval = time.Hour
 	c.Debounce = 500 * time.Millisecond
 	c.MaxFileSize = 64 << 30
+	c.TrashRetention = 30 * 24 * time.Hour
+	c.TrashMaxSize = 1 << 30
 	c.QuarantineUnsynced = true
 	c.StatusAddr = "127.0.0.1:0" // a new port on every start: none to squat
 	c.LogLevel = "info"
@@ -211,6 +220,12 @@ func (c *Config) validate(transport bool) error {
 	}
 	if c.MaxFileSize < 1<<20 || c.MaxFileSize > 1<<50 {
 		bad("max_file_size %v must be between 1MiB and 1PiB", c.MaxFileSize)
+	}
+	if c.TrashRetention < 0 || c.TrashRetention > 10*365*24*time.Hour {
+		bad("trash_retention %v must be between 0 (emptied at every full pass) and 87600h (10 years)", c.TrashRetention)
+	}
+	if c.TrashMaxSize < 0 || c.TrashMaxSize > 1<<50 {
+		bad("trash_max_size %v must be between 0 and 1PiB", c.TrashMaxSize)
 	}
 	if c.Bandwidth.UploadKiBps < 0 || c.Bandwidth.DownloadKiBps < 0 {
 		bad("bandwidth limits must not be negative")

@@ -47,6 +47,9 @@ ignore: ["*.bak"]
 		"bad ignore":      strings.Replace(good, `"*.bak"`, `"a/b"`, 1),
 		"bad auth":        strings.Replace(good, "auth: userpass", "auth: kerberos", 1),
 		"not yaml":        "gateway: [",
+		"negative trash":  good + "trash_retention: -1h\n",
+		"trash in days":   good + "trash_retention: 30d\n",
+		"negative cap":    good + "trash_max_size: -1\n",
 	}
 	for name, body := range bad {
 		if _, err := LoadConfig(writeConfig(t, body)); err == nil {
