@@ -246,55 +246,110 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matt
 	}
 	var lost []index.Matter
 	for _, m := range known {
-		if !current[m.ID] && m.State != "removed" {
+		switch {
+		case current[m.ID]:
+		case m.State != "removed":
 			lost = append(lost, m)
+		default:
+			// Lost earlier (maybe before a restart): status keeps saying so.
+			a.board.matter(m.ID, func(s *MatterStatus) {
+				s.Name, s.Folder, s.State, s.Role = m.Name, m.Folder, "removed", ""
+				if m.LastError != "" {
+					s.Errors = []string{m.LastError}
+				}
+			})
 		}
 	}
 	return out, lost, nil
 }
 
-// forget stops syncing matters the user lost. Under wipe_on_revoke it also
-// removes their folders, but only once the gateway agrees the user no longer
-// has the matter: Vault's list alone (a transient error, a metadata read
-// gone wrong) must never delete a lawyer's files. Callers stop the
-// matter's loop first, so no pass writes into a folder being removed.
+// forget stops syncing matters the user lost (a wall, a removal, a
+// shredded matter) and applies on_access_lost to their local copies. Vault's
+// list alone (a transient error, a metadata read gone wrong) must never
+// delete a lawyer's files, so a matter counts as lost only when Vault
+// refuses its key and the gateway no longer lists it; until both agree the
+// folder is left alone and asked about again at the next refresh. Callers
+// stop the matter's loop first, so no pass writes into a folder being
+// removed.
 func (a *Agent) forget(ctx context.Context, lost []index.Matter) error {
 	if len(lost) == 0 {
 		return nil
 	}
-	var gwHas map[string]bool
-	if a.cfg.WipeOnRevoke {
-		who, err := a.remote.Matters(ctx)
-		if err != nil && remoteCode(err) != api.CodeRevoked {
-			a.log.Warn("cannot confirm lost matters with the gateway; keeping their folders for now", "err", err)
-			return nil
-		}
-		gwHas = map[string]bool{}
-		for _, m := range who.Matters {
-			gwHas[m.ID] = true
-		}
+	who, err := a.remote.Matters(ctx)
+	if err != nil && remoteCode(err) != api.CodeRevoked {
+		a.log.Warn("cannot confirm lost matters with the gateway; keeping their folders for now", "err", err)
+		return nil
 	}
-	var w *wipe
+	gwHas := map[string]bool{}
+	for _, m := range who.Matters {
+		gwHas[m.ID] = true
+	}
 	for _, m := range lost {
-		if gwHas[m.ID] {
-			continue // the gateway still lets the user in: wait until both agree
+		pending := func() {
+			a.board.matter(m.ID, func(s *MatterStatus) {
+				s.State, s.Errors = "paused", []string{"Matter " + m.ID + ": the firm may have changed your access; syncing is paused until this is confirmed"}
+			})
 		}
-		a.log.Warn("access to matter removed: it is no longer synced", "matter", m.ID, "wipe", a.cfg.WipeOnRevoke)
+		if gwHas[m.ID] {
+			a.log.Warn("Vault no longer lists a matter the gateway still serves: keeping its folder until both agree", "matter", m.ID)
+			pending()
+			continue
+		}
+		a.keys.Invalidate(m.ID)
+		if _, _, err := a.keys.CurrentKey(ctx, m.ID); err == nil || (kms.KindOf(err) != kms.Denied && kms.KindOf(err) != kms.NotFound) {
+			a.log.Warn("Vault still gives (or could not be asked for) the key of a matter it no longer lists: keeping its folder until both agree", "matter", m.ID, "err", err)
+			pending()
+			continue
+		}
 		if err := a.idx.SetMatterState(ctx, m.ID, "removed"); err != nil {
 			return err
 		}
-		if a.cfg.WipeOnRevoke {
-			if w == nil {
-				w = a.newWipe()
-			}
-			w.matter(m) // unsynced work goes to the quarantine first
+		notice := a.accessLost(ctx, m)
+		if err := a.idx.SetSyncResult(ctx, m.ID, time.Now(), notice); err != nil {
+			return err
 		}
-		a.board.matter(m.ID, func(s *MatterStatus) { s.State = "removed" })
-	}
-	if w != nil {
-		w.finish()
+		a.board.matter(m.ID, func(s *MatterStatus) {
+			s.Name, s.Folder, s.State, s.Role, s.Queue, s.Errors = m.Name, m.Folder, "removed", "", 0, []string{notice}
+		})
 	}
 	return nil
+}
+
+// The fates on_access_lost offers a matter folder whose matter the user
+// lost.
+const (
+	AccessLostQuarantine = "quarantine" // unsynced work to the quarantine, the rest removed
+	AccessLostRemove     = "remove"     // everything removed (listed in the report)
+	AccessLostKeep       = "keep"       // the folder stays, no longer synced
+)
+
+// accessLost applies on_access_lost to a lost matter's folder and returns
+// the sentence status shows. The trash goes in every case: copies of
+// deleted files of a matter the user may no longer read.
+func (a *Agent) accessLost(ctx context.Context, m index.Matter) string {
+	dir := filepath.Join(a.cfg.Root, m.Folder)
+	head := fmt.Sprintf("Matter %s: access removed by the firm on %s", m.ID, time.Now().Format("2006-01-02"))
+	a.log.Warn("access to matter removed: it is no longer synced", "matter", m.ID, "on_access_lost", a.cfg.OnAccessLost)
+	if a.cfg.OnAccessLost == AccessLostKeep {
+		if _, err := a.purgeTrash(m.ID, dir, time.Now(), true, "access to the matter removed"); err != nil {
+			return head + "; the folder is kept but no longer synced (its trash could not be emptied: tell IT)"
+		}
+		return head + "; the folder is kept (firm policy) but no longer synced"
+	}
+	w := a.newWipe(a.cfg.OnAccessLost == AccessLostQuarantine, "access to the matter removed")
+	r := w.matter(m)
+	w.finish()
+	switch {
+	case r.missing:
+		return head + "; there was no local folder"
+	case !r.done:
+		return head + "; the local folder could not be checked and was kept: tell IT"
+	case r.kept > 0:
+		return fmt.Sprintf("%s; the local copy was removed; your unsynced edits (%d files) were kept for IT in %s", head, r.kept, w.dir)
+	case r.unsyncedRemoved > 0:
+		return fmt.Sprintf("%s; the local copy was removed, with %d unsynced files (firm policy; list in %s)", head, r.unsyncedRemoved, w.reportPath())
+	}
+	return head + "; the local copy was removed (everything in it was synced)"
 }
 
 // checkRevoked turns the gateway's "revoked" answer into ErrRevoked, after
@@ -324,14 +379,17 @@ func (a *Agent) stop(cause error, revoked bool) {
 			a.mu.Unlock()
 			msg = "Vault refused this login (expired, or revoked): sync stopped, keys wiped; run `mattersync login` (syncing resumes by itself) or contact IT"
 		}
-		if revoked && a.cfg.WipeOnRevoke {
+		if revoked {
 			// Not here: passes of other matters may still be writing, and
-			// Vault has not confirmed yet. SyncOnce and Run wipe once they
-			// have stopped every pass.
+			// Vault has not confirmed yet. SyncOnce and Run wipe (or, without
+			// wipe_on_revoke, empty the trash) once they have stopped every
+			// pass.
 			a.mu.Lock()
 			a.wipePending = true
 			a.mu.Unlock()
-			msg += "; local matter folders are removed once Vault confirms the revocation"
+			if a.cfg.WipeOnRevoke {
+				msg += "; local matter folders are removed once Vault confirms the revocation"
+			}
 		}
 		a.board.update(func(s *Status) { s.State = "revoked"; s.Message = msg })
 		close(a.revoked)

@@ -75,9 +75,17 @@ type Config struct {
 	// (the gateway says so and Vault refuses the login); by default the
 	// agent stops and keeps them (IT decides).
 	WipeOnRevoke bool `yaml:"wipe_on_revoke"`
+	// OnAccessLost is what happens to a matter folder when the user loses
+	// the matter (an ethical wall, a removal), once Vault and the gateway
+	// both confirm it: "quarantine" (default) moves the work that never
+	// reached the gateway to <data_dir>/quarantine for IT and removes the
+	// rest; "remove" removes everything; "keep" leaves the folder, no
+	// longer synced. The matter's trash is emptied in every case.
+	OnAccessLost string `yaml:"on_access_lost"`
 	// QuarantineUnsynced moves work that never reached the gateway to
-	// <data_dir>/quarantine before a wipe, for IT to review (default);
-	// false removes it with the rest.
+	// <data_dir>/quarantine before a wipe on revocation, for IT to review
+	// (default); false removes it with the rest. (on_access_lost decides
+	// for a wall or a removal.)
 	QuarantineUnsynced bool   `yaml:"quarantine_unsynced"`
 	StatusAddr         string `yaml:"status_addr"` // loopback address of the local status endpoint (port 0: any free port)
 	LogLevel           string `yaml:"log_level"`   // debug | info | warn | error
@@ -106,6 +114,7 @@ func DefaultConfig() Config {
 	c.TrashRetention = 30 * 24 * time.Hour
 	c.TrashMaxSize = 1 << 30
 	c.QuarantineUnsynced = true
+	c.OnAccessLost = AccessLostQuarantine
 	c.StatusAddr = "127.0.0.1:0" // a new port on every start: none to squat
 	c.LogLevel = "info"
 	return c
@@ -220,6 +229,11 @@ func (c *Config) validate(transport bool) error {
 	}
 	if c.MaxFileSize < 1<<20 || c.MaxFileSize > 1<<50 {
 		bad("max_file_size %v must be between 1MiB and 1PiB", c.MaxFileSize)
+	}
+	switch c.OnAccessLost {
+	case AccessLostQuarantine, AccessLostRemove, AccessLostKeep:
+	default:
+		bad("on_access_lost %q must be quarantine, remove or keep", c.OnAccessLost)
 	}
 	if c.TrashRetention < 0 || c.TrashRetention > 10*365*24*time.Hour {
 		bad("trash_retention %v must be between 0 (emptied at every full pass) and 87600h (10 years)", c.TrashRetention)

@@ -250,6 +250,9 @@ func (w *world) syncedMember(wipe bool) (kmstest.User, *testAgent) {
 	u := w.member(kms.RoleRW)
 	cfg := w.config(u, w.t.TempDir(), w.t.TempDir())
 	cfg.WipeOnRevoke = wipe
+	if !wipe {
+		cfg.OnAccessLost = agent.AccessLostKeep
+	}
 	b := w.agentWith(u, cfg)
 	b.sync()
 	if got, _ := b.read("Brief.docx"); string(got) != "brief" {

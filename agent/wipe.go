@@ -67,11 +67,25 @@ func (a *Agent) wipeIfConfirmed(ctx context.Context) bool {
 		a.log.Error("wipe: cannot list matters", "err", err)
 		return false
 	}
-	w := a.newWipe()
-	for _, m := range ms {
-		w.matter(m)
+	var msg string
+	if a.cfg.WipeOnRevoke {
+		w := a.newWipe(a.cfg.QuarantineUnsynced, "wipe on revocation")
+		for _, m := range ms {
+			w.matter(m)
+		}
+		msg = w.finish()
+	} else {
+		// The folders stay (IT decides), but not copies of deleted files.
+		n := 0
+		for _, m := range ms {
+			k, err := a.purgeTrash(m.ID, filepath.Join(a.cfg.Root, m.Folder), time.Now(), true, "access revoked")
+			if err != nil {
+				a.log.Error("revoked: trash not emptied", "matter", m.ID, "err", err)
+			}
+			n += k
+		}
+		msg = fmt.Sprintf("local matter folders kept (wipe_on_revoke is off); their trash emptied (%d files)", n)
 	}
-	msg := w.finish()
 	a.mu.Lock()
 	a.wipePending = false
 	a.mu.Unlock()
@@ -117,46 +131,73 @@ func (a *Agent) waitForLogin(ctx context.Context) bool {
 // wipe removes matter folders, quarantining unsynced work first, and
 // keeps a report of what it removed.
 type wipe struct {
-	a       *Agent
-	dir     string // this wipe's quarantine folder
-	report  strings.Builder
-	removed int
-	kept    int
+	a          *Agent
+	dir        string // this wipe's quarantine folder
+	quarantine bool   // unsynced work goes to the quarantine (else removed)
+	why        string // for the report's title
+	report     strings.Builder
+	removed    int
+	kept       int
 }
 
-func (a *Agent) newWipe() *wipe {
+// newWipe starts a wipe; quarantine says whether unsynced work is set
+// aside for IT or removed with the rest.
+func (a *Agent) newWipe(quarantine bool, why string) *wipe {
 	stamp := time.Now().Format("2006-01-02 15.04.05")
-	return &wipe{a: a, dir: filepath.Join(a.cfg.DataDir, quarantineDir, stamp)}
+	return &wipe{a: a, dir: filepath.Join(a.cfg.DataDir, quarantineDir, stamp), quarantine: quarantine, why: why}
 }
 
-// matter removes one matter's folder.
-func (w *wipe) matter(m index.Matter) {
+// wipeResult is what happened to one matter folder.
+type wipeResult struct {
+	missing         bool // there was no folder
+	done            bool // the folder was checked and removed
+	removed         int  // files removed (synced, or unsynced by policy)
+	unsyncedRemoved int  // of which unsynced
+	kept            int  // unsynced files moved to the quarantine
+}
+
+// matter removes one matter's folder and forgets its files in the index,
+// so a matter granted again later is downloaded afresh (its rows would
+// otherwise read as the user deleting every file).
+func (w *wipe) matter(m index.Matter) wipeResult {
 	a := w.a
 	dir := filepath.Join(a.cfg.Root, m.Folder)
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
-		return
+		return wipeResult{missing: true}
 	}
-	removed, kept := 0, 0
-	if err := w.sort(m, dir, &removed, &kept); err != nil {
+	var r wipeResult
+	if err := w.sort(m, dir, &r); err != nil {
 		// Whatever could not be looked at stays: never delete work that
 		// may be the only copy without having looked.
 		a.log.Error("wipe: matter folder kept: its unsynced files could not be set aside", "matter", m.ID, "folder", dir, "err", err)
 		fmt.Fprintf(&w.report, "%s\tKEPT\t%s\t%v\n", m.ID, m.Folder, err)
-		return
+		return r
+	}
+	if n, err := a.purgeTrash(m.ID, dir, time.Now(), true, w.why); err != nil {
+		a.log.Error("wipe: trash not emptied", "matter", m.ID, "err", err)
+	} else if n > 0 {
+		fmt.Fprintf(&w.report, "%s\ttrash emptied (%d files)\t%s/.mattersync/trash\n", m.ID, n, m.Folder)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		a.log.Error("wipe: matter folder not fully removed", "matter", m.ID, "folder", dir, "err", err)
 	}
-	w.removed += removed
-	w.kept += kept
-	a.log.Warn("wipe: matter folder removed", "matter", m.ID, "folder", dir, "files_removed", removed, "unsynced_quarantined", kept, "quarantine", w.dir)
+	if err := a.idx.ResetMatter(context.Background(), m.ID); err != nil {
+		a.log.Error("wipe: index not reset", "matter", m.ID, "err", err)
+	}
+	r.done = true
+	w.removed += r.removed
+	w.kept += r.kept
+	a.log.Warn("wipe: matter folder removed", "matter", m.ID, "folder", dir, "why", w.why, "files_removed", r.removed, "unsynced_removed", r.unsyncedRemoved, "unsynced_quarantined", r.kept, "quarantine", w.dir)
+	return r
 }
+
+func (w *wipe) reportPath() string { return filepath.Join(w.dir, "removed.txt") }
 
 // sort walks a matter folder: synced files are listed as removed, and
 // unsynced ones (new, edited, conflict copies not yet uploaded, anything
 // in a read-only matter that was never synced) are moved to the
 // quarantine, unless the policy says to remove them too.
-func (w *wipe) sort(m index.Matter, dir string, removed, kept *int) error {
+func (w *wipe) sort(m index.Matter, dir string, r *wipeResult) error {
 	a := w.a
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -186,16 +227,17 @@ func (w *wipe) sort(m index.Matter, dir string, removed, kept *int) error {
 		}
 		switch {
 		case synced:
-			*removed++
+			r.removed++
 			fmt.Fprintf(&w.report, "%s\tremoved (synced)\t%s/%s\n", m.ID, m.Folder, p)
-		case !a.cfg.QuarantineUnsynced:
-			*removed++
-			fmt.Fprintf(&w.report, "%s\tremoved (UNSYNCED, quarantine_unsynced: false)\t%s/%s\n", m.ID, m.Folder, p)
+		case !w.quarantine:
+			r.removed++
+			r.unsyncedRemoved++
+			fmt.Fprintf(&w.report, "%s\tremoved (UNSYNCED, by policy)\t%s/%s\n", m.ID, m.Folder, p)
 		default:
-			if err := w.quarantine(filepath.Join(dir, filepath.FromSlash(p)), filepath.Join(w.dir, m.Folder, filepath.FromSlash(p))); err != nil {
+			if err := w.moveToQuarantine(filepath.Join(dir, filepath.FromSlash(p)), filepath.Join(w.dir, m.Folder, filepath.FromSlash(p))); err != nil {
 				return fmt.Errorf("quarantine %s: %w", p, err)
 			}
-			*kept++
+			r.kept++
 			fmt.Fprintf(&w.report, "%s\tquarantined (unsynced)\t%s/%s\n", m.ID, m.Folder, p)
 		}
 		return nil
@@ -233,7 +275,7 @@ func (w *wipe) synced(root *os.Root, matter, p string) (bool, error) {
 
 // quarantine moves a file into the quarantine: a rename, or a copy when
 // the data dir is on another volume.
-func (w *wipe) quarantine(from, to string) error {
+func (w *wipe) moveToQuarantine(from, to string) error {
 	if err := privateDir(filepath.Dir(to)); err != nil {
 		return err
 	}
@@ -265,8 +307,8 @@ func (w *wipe) finish() string {
 	if w.report.Len() == 0 {
 		return "no local matter folders to remove"
 	}
-	report := filepath.Join(w.dir, "removed.txt")
-	head := "# mattersync wipe on revocation, " + time.Now().Format(time.RFC3339) + "\n# matter\taction\tpath\n"
+	report := w.reportPath()
+	head := "# mattersync " + w.why + ", " + time.Now().Format(time.RFC3339) + "\n# matter\taction\tpath\n"
 	if err := privateDir(w.dir); err == nil {
 		if err := WriteFileAtomic(report, []byte(head+w.report.String()), 0o600); err != nil {
 			w.a.log.Error("wipe: report not written", "path", report, "err", err)
