@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -147,4 +148,85 @@ func rotatedList(m map[string]uint32) []RotatedMatter {
 	}
 	slices.SortFunc(out, func(a, b RotatedMatter) int { return strings.Compare(a.Matter, b.Matter) })
 	return out
+}
+
+// ReinstateOptions tune Reinstate.
+type ReinstateOptions struct {
+	// Password of the recreated userpass login; empty: a random one is
+	// generated and returned, once. Users of other logins have none.
+	Password string
+}
+
+// Reinstated is what Reinstate did.
+type Reinstated struct {
+	kms.Reinstatement
+	// Password is the generated password, to hand over securely; empty if
+	// ReinstateOptions.Password was set or the user has no userpass login.
+	Password string
+}
+
+// Reinstate lets a revoked user back in: in Vault it enables the entity
+// and recreates their userpass login; at the gateway it takes them off
+// the deny list. It grants nothing: the result lists the groups the last
+// revocation removed, for the admin to grant again what still applies. A
+// later revocation of the user is a new one and rotates again. Safe to
+// re-run. If only the gateway step failed (or no gateway is configured)
+// the error is fault.Incomplete, naming the repair.
+func (s *Session) Reinstate(ctx context.Context, name string, opt ReinstateOptions) (Reinstated, error) {
+	u, err := s.Vault.User(ctx, name)
+	if err != nil {
+		return Reinstated{}, err
+	}
+	pw, generated := opt.Password, ""
+	if pw == "" && hasUserpass(u, s.Vault.Layout().Userpass) {
+		b := make([]byte, 18)
+		rand.Read(b) // never fails (crypto/rand)
+		pw = base64.RawURLEncoding.EncodeToString(b)
+		generated = pw
+	}
+	s.note("reinstating %s (entity %s):", name, u.EntityID)
+	res, err := s.Vault.Reinstate(ctx, name, pw)
+	out := Reinstated{Reinstatement: res, Password: generated}
+	if err != nil {
+		s.report(Step{Name: "Vault entity and login", Err: err})
+		return out, err
+	}
+	detail := "entity enabled"
+	if !res.Enabled {
+		detail = "entity already enabled"
+	}
+	if res.PasswordSet {
+		detail += ", userpass login " + name + " recreated"
+	}
+	s.report(Step{Name: "Vault entity and login", Detail: detail})
+
+	const step = "gateway deny list"
+	gw, err := s.gateway(ctx)
+	if errors.Is(err, ErrNoGateway) {
+		s.report(Step{Name: step, Warning: true, Detail: fmt.Sprintf("%v: the gateway still refuses %s", err, name)})
+		return out, fault.Errorf(fault.Incomplete, "INCOMPLETE: %s is enabled in Vault, but the gateway still refuses them (%w): run `mattersync-admin deny remove %s`", name, err, u.EntityID)
+	}
+	if err == nil {
+		err = gw.Undeny(ctx, u.EntityID)
+	}
+	switch {
+	case fault.Of(err) == fault.NotFound:
+		s.report(Step{Name: step, Detail: "not on it"})
+	case err != nil:
+		err = fmt.Errorf("gateway %s: %w", s.GatewayURL, err)
+		s.report(Step{Name: step, Err: err})
+		return out, fault.Errorf(fault.Incomplete, "INCOMPLETE: %s is enabled in Vault, but the gateway deny list step failed: %w; run `mattersync-admin deny remove %s`", name, err, u.EntityID)
+	default:
+		s.report(Step{Name: step, Detail: "removed at " + s.GatewayURL})
+	}
+	return out, nil
+}
+
+func hasUserpass(u kms.User, mount string) bool {
+	for _, al := range u.Aliases {
+		if al.MountType == "userpass" && strings.TrimSuffix(al.MountPath, "/") == "auth/"+mount {
+			return true
+		}
+	}
+	return false
 }

@@ -451,3 +451,68 @@ func (a *Admin) Revoke(ctx context.Context, user string, progress Progress) (Rev
 	}
 	return rep, joinSteps(op, rep.Steps)
 }
+
+// Reinstatement is what Reinstate did.
+type Reinstatement struct {
+	User User
+	// Enabled: the entity was disabled (revoked) and is enabled now.
+	Enabled bool
+	// PasswordSet: the userpass login was (re)created with the password.
+	PasswordSet bool
+	// FormerGroups are the groups the last revocation removed the user
+	// from: Reinstate grants nothing, the admin decides what to grant.
+	FormerGroups []string
+}
+
+// Reinstate lets a revoked user back in Vault (a revocation made by
+// mistake, or someone rehired): it enables the entity and, for a user
+// whose login is mattersync's userpass mount, recreates that login with
+// password (the revocation deleted it). It grants no matter and no admin
+// membership: the caller grants what they should have now. Safe to
+// re-run. The gateway's deny list is the caller's.
+func (a *Admin) Reinstate(ctx context.Context, user, password string) (Reinstatement, error) {
+	op := "reinstate " + user
+	l := a.s.layout
+	u, err := a.User(ctx, user)
+	if err != nil {
+		return Reinstatement{}, err
+	}
+	var userpass bool
+	for _, al := range u.Aliases {
+		if al.MountType == "userpass" && strings.TrimSuffix(al.MountPath, "/") == "auth/"+l.Userpass {
+			userpass = true
+		}
+	}
+	switch {
+	case userpass && len(password) < 12:
+		return Reinstatement{}, errorf(op, Invalid, "%s logs in with userpass, whose login the revocation deleted: a new password of at least 12 characters is needed", user)
+	case !userpass && password != "":
+		return Reinstatement{}, errorf(op, Invalid, "%s has no login at auth/%s (an OIDC or LDAP user): there is no password to set; their identity provider lets them in", user, l.Userpass)
+	}
+	var rec revocation
+	if _, err := a.s.kvRead(ctx, op, revocationKey(user), &rec); err != nil && KindOf(err) != NotFound {
+		return Reinstatement{}, err
+	}
+	res := Reinstatement{}
+	if rec.EntityID == u.EntityID {
+		res.FormerGroups = rec.Groups
+	}
+	if u.Disabled {
+		if _, err := a.s.write(ctx, op, "identity/entity/id/"+u.EntityID, map[string]any{"disabled": false}); err != nil {
+			return res, err
+		}
+		res.Enabled = true
+	}
+	if userpass {
+		if _, err := a.s.write(ctx, op, "auth/"+l.Userpass+"/users/"+url.PathEscape(user), map[string]any{
+			"password":      password,
+			"token_ttl":     int(time.Hour.Seconds()),
+			"token_max_ttl": int((24 * time.Hour).Seconds()),
+		}); err != nil {
+			return res, err
+		}
+		res.PasswordSet = true
+	}
+	res.User, err = a.User(ctx, user)
+	return res, err
+}

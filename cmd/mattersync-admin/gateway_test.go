@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -360,4 +361,58 @@ func TestNamesMustExist(t *testing.T) {
 	if e, err := st.Epoch(context.Background(), noMatter); err != nil || e != 0 {
 		t.Errorf("the gateway has epoch %d (%v) for %s", e, err, noMatter)
 	}
+}
+
+// TestReinstate: `user reinstate` undoes a revocation at Vault and the
+// gateway (the user logs in with the new password and the gateway serves
+// them again), grants nothing but prints what to grant, and a second
+// revocation then rotates the matter past the epoch they used.
+func TestReinstate(t *testing.T) {
+	env := kmstest.Setup(t)
+	it, bob := env.User(t, true), env.User(t, false)
+	m := env.Matter(t)
+	env.Grant(t, m, bob, kms.RoleRW)
+	g, st, _ := testGateway(t, env)
+	c := newCLI(t, env)
+	c.environ["MATTERSYNC_GATEWAY_URL"] = g.URL
+	c.environ["MATTERSYNC_GATEWAY_TOKEN"] = env.IdentityToken(t, it).Raw
+	ctx := context.Background()
+
+	c.must(t, exitOK, "", "user", "revoke", bob.Name)
+	c.must(t, exitUsage, "", "user", "reinstate", bob.Name, "--password-stdin") // no password on stdin
+	newPW := "reinstated-password-1"
+	r := c.must(t, exitOK, newPW+"\n", "user", "reinstate", bob.Name, "--password-stdin")
+	grant := fmt.Sprintf("mattersync-admin matter grant %s %s --role rw", m, bob.Name)
+	if !strings.Contains(r.stdout, "ok     gateway deny list: removed at "+g.URL) || !strings.Contains(r.stdout, grant) || strings.Contains(r.stdout, newPW) {
+		t.Fatalf("reinstate:\n%s", r.stdout)
+	}
+	if d, _, err := st.DenyList(ctx); err != nil || len(d) != 0 {
+		t.Fatalf("deny list after reinstate: %+v, %v", d, err)
+	}
+	u, err := env.Admin.User(ctx, bob.Name)
+	if err != nil || u.Disabled || len(u.Matters()) != 0 {
+		t.Fatalf("after reinstate: %+v, %v; want enabled, no matter granted", u, err)
+	}
+	c.must(t, exitOK, "", strings.Fields(grant)[1:]...)
+	bob.Password = newPW
+	k := env.Login(t, bob)
+	if e, _, err := k.CurrentKey(ctx, m); err != nil || e != 2 {
+		t.Fatalf("reinstated bob: epoch %d, %v; want 2", e, err)
+	}
+	bc, _ := client.New(g.URL, client.StaticToken(env.IdentityToken(t, bob).Raw), client.Options{Device: "BOB-LAPTOP"})
+	if who, err := bc.Matters(ctx); err != nil || len(who.Matters) != 1 {
+		t.Fatalf("the gateway after reinstate: %+v, %v", who, err)
+	}
+	if r := c.must(t, exitOK, newPW+"\n", "user", "reinstate", bob.Name, "--password-stdin"); !strings.Contains(r.stdout, "entity already enabled") || !strings.Contains(r.stdout, "gateway deny list: not on it") || strings.Contains(r.stdout, "grant again") {
+		t.Errorf("second reinstate:\n%s", r.stdout)
+	}
+
+	r = c.must(t, exitOK, "", "user", "revoke", bob.Name)
+	if !strings.Contains(r.stdout, "matters rotated: "+m+" (epoch 3)") || !strings.Contains(r.stdout, "a new revocation") {
+		t.Fatalf("revoke after reinstate:\n%s", r.stdout)
+	}
+	if e, err := st.Epoch(ctx, m); err != nil || e != 3 {
+		t.Fatalf("gateway epoch after the second revoke: %d, %v", e, err)
+	}
+	c.must(t, exitNotFound, "", "user", "reinstate", "alcie")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -13,7 +14,7 @@ import (
 
 func userCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "create, list and revoke users"}
-	cmd.AddCommand(userCreateCmd(a), userListCmd(a), userMattersCmd(a), userAdminCmd(a), userRevokeCmd(a))
+	cmd.AddCommand(userCreateCmd(a), userListCmd(a), userMattersCmd(a), userAdminCmd(a), userRevokeCmd(a), userReinstateCmd(a))
 	return cmd
 }
 
@@ -179,6 +180,65 @@ done (e.g. no gateway configured); otherwise the code of the first failure.`,
 		}),
 	}
 	cmd.Flags().StringVar(&reason, "reason", "revoked by mattersync-admin", "reason recorded in the gateway deny list and audit log")
+	return cmd
+}
+
+func userReinstateCmd(a *app) *cobra.Command {
+	var passwordStdin bool
+	cmd := &cobra.Command{
+		Use:   "reinstate <name> [--password-stdin]",
+		Short: "let a revoked user back in: enable the Vault entity, recreate the userpass login, lift the gateway deny list",
+		Long: `For a revocation made by mistake, or someone rehired. It grants nothing:
+it prints the memberships the revocation removed, as the commands that
+grant them again, for you to run those that still apply. The user's
+agent stopped when it was revoked: restart it (mattersync run, or the
+service). A later revocation of the user is a new one and rotates their
+matters again.
+
+A userpass user gets a new password: generated and printed once, or read
+from stdin with --password-stdin (after the --login password, if any).
+Exits 8 if only the gateway step could not be done.`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: withSession(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
+			name := args[0]
+			var opt admin.ReinstateOptions
+			if passwordStdin {
+				pw, err := a.readSecretLine("new password for " + name)
+				if err != nil {
+					return err
+				}
+				opt.Password = pw
+			}
+			r, err := s.Reinstate(cmd.Context(), name, opt)
+			if r.User.EntityID == "" {
+				return err // nothing done
+			}
+			if r.Password != "" {
+				a.printf("password (shown once, hand it over securely): %s\n", r.Password)
+			}
+			var grants, gone []string
+			for _, g := range r.FormerGroups {
+				if slices.Contains(r.User.Groups, g) {
+					continue // granted again already
+				}
+				gone = append(gone, g)
+				if g == kms.AdminGroup {
+					grants = append(grants, "mattersync-admin user admin "+name)
+				} else if m, role, ok := kms.ParseMatterGroup(g); ok {
+					grants = append(grants, fmt.Sprintf("mattersync-admin matter grant %s %s --role %s", m, name, role))
+				}
+			}
+			if len(grants) > 0 {
+				a.printf("the revocation removed %s from %s; grant again what still applies:\n  %s\n", name, strings.Join(gone, ", "), strings.Join(grants, "\n  "))
+			}
+			if err != nil {
+				return err
+			}
+			a.printf("%s is reinstated (restart their agent: it stopped when they were revoked)\n", name)
+			return nil
+		}),
+	}
+	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the new password from a line of stdin instead of generating one")
 	return cmd
 }
 
