@@ -597,6 +597,12 @@ func (s *Stack) Guide() string {
 	fmt.Fprintf(&b, "    admin audit export --format jsonl | tail\n")
 	fmt.Fprintf(&b, "    admin user revoke bob\n")
 	fmt.Fprintf(&b, "    bin/mattersync --config %s status\n\n", s.Agents[s.opts.Users[0]].Config)
+	if u := s.opts.Users[0]; s.Agents[u] != nil {
+		a := s.Agents[u]
+		fmt.Fprintf(&b, "  As %s, old versions and restores need a login once in this terminal:\n", u)
+		fmt.Fprintf(&b, "    sed -n 's/.*\"%s\": \"\\(.*\\)\".*/\\1/p' %s | bin/mattersync --config %s login --token-file\n", u, s.statePath(), a.Config)
+		fmt.Fprintf(&b, "    bin/mattersync --config %s versions \"%s\"\n\n", a.Config, filepath.Join(a.Folder, "<file>"))
+	}
 	fmt.Fprintf(&b, "Ctrl-C stops everything; `make run` again picks up where it left off; `make clean-run` starts over.\n")
 	return b.String()
 }
