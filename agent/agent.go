@@ -421,7 +421,7 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 			}
 			// Every full pass empties what the trash may no longer keep.
 			if _, err := a.purgeTrash(m.id, m.dir, time.Now(), false, ""); err != nil {
-				res.skip("the matter's trash could not be emptied: %v", err)
+				res.skip("", "the matter's trash could not be emptied: %v", err)
 			}
 		}
 		for _, p := range paths {
@@ -443,6 +443,11 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 		err = pass()
 	}
 	err = a.checkRevoked(err)
+	// Every file left alone, on the laptop's log: "why didn't my file
+	// sync" has an answer there.
+	for _, sk := range res.skips {
+		a.log.Info("file skipped", "matter", m.id, "path", sk.path, "reason", sk.reason)
+	}
 	now := time.Now()
 	msg := ""
 	if err != nil {

@@ -35,15 +35,26 @@ type matterSync struct {
 // passResult counts what a pass did, for status and `sync --once`.
 type passResult struct {
 	uploaded, downloaded, deleted, conflicts int
-	skipped                                  []string // problems reported and left alone
+	skipped                                  []string   // problems reported and left alone
+	skips                                    []fileSkip // the same, for the log
 	// problems are set (key: file ID) or cleared ("" message) by this
 	// pass; they stay in status, and are retried by full passes, until a
 	// later pass clears them.
 	problems map[string]string
 }
 
-func (r *passResult) skip(format string, args ...any) {
-	r.skipped = append(r.skipped, fmt.Sprintf(format, args...))
+// fileSkip is one file left alone by a pass, and why.
+type fileSkip struct{ path, reason string }
+
+// skip reports that the file at rel ("" for none) was left alone, and why.
+// Status shows it; syncMatter logs it.
+func (r *passResult) skip(rel, format string, args ...any) {
+	reason := fmt.Sprintf(format, args...)
+	r.skips = append(r.skips, fileSkip{rel, reason})
+	if rel != "" {
+		reason = rel + ": " + reason
+	}
+	r.skipped = append(r.skipped, reason)
 }
 
 // add merges the counts and reports of another result into r.
@@ -53,6 +64,7 @@ func (r *passResult) add(o passResult) {
 	r.deleted += o.deleted
 	r.conflicts += o.conflicts
 	r.skipped = append(r.skipped, o.skipped...)
+	r.skips = append(r.skips, o.skips...)
 	for k, v := range o.problems {
 		r.problem(k, v)
 	}
@@ -205,6 +217,7 @@ func (m *matterSync) applyChange(ctx context.Context, mk *matterKeys, c api.Chan
 		if same, err := m.sameContent(ctx, mk, epoch, man); err != nil {
 			return err
 		} else if same {
+			m.a.log.Info("local file already holds the remote version: recorded, nothing downloaded", "matter", m.id, "path", man.Path, "version", head.Version)
 			return m.record(ctx, man.Path, c.FileID, man.ContentHash, uint64(head.Version))
 		}
 	}
@@ -225,6 +238,7 @@ func (m *matterSync) applyChange(ctx context.Context, mk *matterKeys, c api.Chan
 		return err
 	}
 	res.downloaded++
+	m.a.log.Info("file downloaded", "matter", m.id, "path", man.Path, "version", head.Version, "bytes", man.Size)
 	return m.record(ctx, man.Path, c.FileID, man.ContentHash, uint64(head.Version))
 }
 
@@ -318,6 +332,7 @@ func (m *matterSync) applyDelete(ctx context.Context, row index.File, version ui
 			return err
 		}
 		if h != [32]byte(row.Hash) {
+			m.a.log.Info("remote delete not applied: the file was edited here (edit beats delete); the edit is uploaded", "matter", m.id, "path", row.Path)
 			row.Version = version // the edit is committed on top of the tombstone
 			return m.a.idx.PutFile(ctx, row)
 		}
@@ -357,7 +372,11 @@ func (m *matterSync) trash(rel string) error {
 	if err := m.fs.root.MkdirAll(filepath.Dir(dn), 0o700); err != nil {
 		return localErr(err)
 	}
-	return localErr(m.fs.root.Rename(n, dn))
+	if err := m.fs.root.Rename(n, dn); err != nil {
+		return localErr(err)
+	}
+	m.a.log.Info("file moved to the trash: deleted on the gateway", "matter", m.id, "path", rel, "trash", filepath.ToSlash(dn))
+	return nil
 }
 
 const trashDir = ".mattersync/trash"

@@ -38,7 +38,7 @@ func (m *matterSync) scan(ctx context.Context, mk *matterKeys, prefix string, re
 	err = fs.WalkDir(m.fs.root.FS(), start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
-				res.skip("%s: %v", p, err)
+				res.skip(p, "%v", err)
 			}
 			return nil
 		}
@@ -56,13 +56,13 @@ func (m *matterSync) scan(ctx context.Context, mk *matterKeys, prefix string, re
 		}
 		norm, err := format.NormalizePath(p)
 		if err != nil {
-			res.skip("%s: not synced: %v", p, err)
+			res.skip(p, "not synced: %v", err)
 			return nil
 		}
 		if norm != p {
 			// A decomposed (NFD) name, e.g. copied from a Mac: syncing it
 			// under its NFC name would make a second file here.
-			res.skip("%s: not synced: the name is not in Unicode NFC form; rename the file", p)
+			res.skip(p, "not synced: the name is not in Unicode NFC form; rename the file")
 			return nil
 		}
 		seen[norm] = true
@@ -93,7 +93,7 @@ func (m *matterSync) scan(ctx context.Context, mk *matterKeys, prefix string, re
 			if !perFile(err) {
 				return err
 			}
-			res.skip("%s: delete not propagated: %v", row.Path, err)
+			res.skip(row.Path, "delete not propagated: %v", err)
 		}
 	}
 	return nil
@@ -129,7 +129,7 @@ func (m *matterSync) uploadAll(ctx context.Context, mk *matterKeys, changed []st
 				switch {
 				case err == nil:
 				case perFile(err):
-					res.skip("%s: %v", rel, err)
+					res.skip(rel, "%v", err)
 				case firstErr == nil:
 					firstErr = err
 					cancel()
@@ -215,6 +215,7 @@ func (m *matterSync) upload(ctx context.Context, mk *matterKeys, rel string, res
 				return fmt.Errorf("commit %s: gateway answered version %d for version %d: %w", rel, c.Version, base+1, errTampered)
 			}
 			res.uploaded++
+			m.a.log.Info("file uploaded", "matter", m.id, "path", rel, "version", c.Version, "bytes", after.size)
 			return m.a.idx.PutFile(ctx, index.File{Matter: m.id, Path: rel, FileID: fid.String(), Size: after.size,
 				MtimeNs: after.mtimeNs, Mode: uint32(after.mode.Perm()), Hash: enc.hash[:], Version: uint64(c.Version)})
 		}
@@ -240,6 +241,7 @@ func (m *matterSync) upload(ctx context.Context, mk *matterKeys, rel string, res
 			continue
 		}
 		if epoch == mk.current.Epoch() && sameRefs(hm.Chunks, enc.refs) {
+			m.a.log.Info("file matches the version a colleague committed: nothing to upload", "matter", m.id, "path", rel, "version", head.Version)
 			return m.record(ctx, rel, fid.String(), enc.hash, uint64(head.Version)) // the same edit on both sides
 		}
 		// The remote version takes the name; this edit becomes the copy,
@@ -258,6 +260,7 @@ func (m *matterSync) upload(ctx context.Context, mk *matterKeys, rel string, res
 			return err
 		}
 		res.downloaded++
+		m.a.log.Info("file downloaded", "matter", m.id, "path", rel, "version", head.Version, "why", "a colleague's concurrent edit took the name")
 		return m.record(ctx, rel, fid.String(), hm.ContentHash, uint64(head.Version))
 	}
 	return fmt.Errorf("commit %s: the file keeps changing on the gateway; will retry", rel)
@@ -281,7 +284,7 @@ func sameRefs(a, b []format.ChunkRef) bool {
 func (m *matterSync) readOnlyEdit(ctx context.Context, mk *matterKeys, rel string, row index.File, hasRow bool, res *passResult) error {
 	if !hasRow {
 		if !IsConflictCopy(rel) {
-			res.skip("%s: not uploaded: read-only access to this matter", rel)
+			res.skip(rel, "not uploaded: read-only access to this matter")
 		}
 		return nil
 	}
@@ -295,7 +298,7 @@ func (m *matterSync) readOnlyEdit(ctx context.Context, mk *matterKeys, rel strin
 	if err := m.moveAside(ctx, rel, "edited in a read-only matter (not uploaded)", res); err != nil {
 		return err
 	}
-	res.skip("%s: read-only matter: your edit was kept as a local copy and not uploaded", rel)
+	res.skip(rel, "read-only matter: your edit was kept as a local copy and not uploaded")
 	return m.restore(ctx, mk, row)
 }
 
@@ -329,13 +332,14 @@ func (m *matterSync) restore(ctx context.Context, mk *matterKeys, row index.File
 	if err := m.fs.install(tmp, row.Path, cur, man.ModTime); err != nil {
 		return err
 	}
+	m.a.log.Info("file restored from the gateway", "matter", m.id, "path", row.Path, "version", row.Version)
 	return m.record(ctx, man.Path, row.FileID, man.ContentHash, row.Version)
 }
 
 // deleteRemote propagates a local delete as a sealed tombstone.
 func (m *matterSync) deleteRemote(ctx context.Context, mk *matterKeys, row index.File, res *passResult) error {
 	if m.role != kms.RoleRW {
-		res.skip("%s: deleted locally in a read-only matter: restored", row.Path)
+		res.skip(row.Path, "deleted locally in a read-only matter: restored")
 		return m.restore(ctx, mk, row)
 	}
 	// The tombstone is sealed like any version, so members can tell a
@@ -351,6 +355,7 @@ func (m *matterSync) deleteRemote(ctx context.Context, mk *matterKeys, row index
 		return fmt.Errorf("delete %s: gateway answered version %d for version %d: %w", row.Path, c.Version, row.Version+1, errTampered)
 	}
 	if err == nil || remoteCode(err) == api.CodeAlreadyDeleted {
+		m.a.log.Info("local delete sent", "matter", m.id, "path", row.Path, "version", row.Version+1)
 		res.deleted++
 		return m.a.idx.DeleteFile(ctx, m.id, row.Path)
 	}
@@ -358,9 +363,11 @@ func (m *matterSync) deleteRemote(ctx context.Context, mk *matterKeys, row index
 	case api.CodeVersionMismatch:
 		// Changed remotely since: edit beats delete. Bring the newer
 		// version back now (the cursor may already be past its change).
+		m.a.log.Info("local delete dropped: the file changed on the gateway since (edit beats delete)", "matter", m.id, "path", row.Path)
 		return m.applyOrReport(ctx, mk, api.Change{FileID: row.FileID, Version: math.MaxInt64}, res)
 	case api.CodeLegalHold:
-		res.skip("%s: the matter is on legal hold, deletes are refused: restored", row.Path)
+		m.a.log.Info("local delete refused by a legal hold: file restored", "matter", m.id, "path", row.Path)
+		res.skip(row.Path, "the matter is on legal hold, deletes are refused: restored")
 		return m.restore(ctx, mk, row)
 	}
 	return fmt.Errorf("delete %s: %w", row.Path, err)
