@@ -25,6 +25,7 @@ type fakeGateway struct {
 	denied  map[string]api.DenyEntry
 	stamps  []api.Reissue
 	records []audit.Record
+	history []api.Hold
 	calls   []string
 }
 
@@ -59,14 +60,36 @@ func (g *fakeGateway) Hold(_ context.Context, m string) (api.Hold, error) {
 	return h, g.call("hold %s", m)
 }
 
-func (g *fakeGateway) SetHold(_ context.Context, m, reason string) (api.Hold, error) {
-	g.holds[m] = api.Hold{Matter: m, On: true, Reason: reason}
+func (g *fakeGateway) SetHold(_ context.Context, m string, req api.HoldRequest) (api.Hold, error) {
+	g.holds[m] = api.Hold{Matter: m, On: true, Reason: req.Reason, Case: req.Case}
+	g.history = append(g.history, g.holds[m])
 	return g.holds[m], g.call("set hold %s", m)
 }
 
-func (g *fakeGateway) ReleaseHold(_ context.Context, m string) (api.Hold, error) {
-	g.holds[m] = api.Hold{Matter: m}
+func (g *fakeGateway) ReleaseHold(_ context.Context, m string, req api.HoldRequest) (api.Hold, error) {
+	g.holds[m] = api.Hold{Matter: m, Reason: req.Reason, Case: req.Case}
+	g.history = append(g.history, g.holds[m])
 	return g.holds[m], g.call("release hold %s", m)
+}
+
+func (g *fakeGateway) Holds(context.Context) ([]api.Hold, error) {
+	var out []api.Hold
+	for _, h := range g.holds {
+		if h.On {
+			out = append(out, h)
+		}
+	}
+	return out, g.call("holds")
+}
+
+func (g *fakeGateway) HoldHistory(_ context.Context, m string) ([]api.Hold, error) {
+	var out []api.Hold
+	for _, h := range g.history {
+		if h.Matter == m {
+			out = append(out, h)
+		}
+	}
+	return out, g.call("hold history %s", m)
 }
 
 func (g *fakeGateway) Deny(_ context.Context, id, name, reason string) error {

@@ -22,8 +22,14 @@ import (
 type HoldStore interface {
 	// Hold returns a matter's legal hold (off if never set).
 	Hold(ctx context.Context, matter string) (store.Hold, error)
-	// SetHold sets or clears a matter's legal hold.
+	// SetHold sets or clears a matter's legal hold and adds it to the
+	// matter's hold history.
 	SetHold(ctx context.Context, h store.Hold, rec *audit.Record) error
+	// Holds returns every matter on legal hold, by matter ID.
+	Holds(ctx context.Context) ([]store.Hold, error)
+	// HoldHistory returns every hold on and off of a matter, oldest
+	// first (since the history was kept).
+	HoldHistory(ctx context.Context, matter string) ([]store.Hold, error)
 }
 
 // EpochStore keeps each matter's key epoch (the epoch handlers, and every
@@ -235,7 +241,58 @@ func (s *Server) denyReissue(w http.ResponseWriter, r *http.Request, rq *request
 }
 
 func holdBody(h store.Hold) api.Hold {
-	return api.Hold{Matter: h.Matter, On: h.On, Reason: h.Reason, ChangedBy: h.ChangedBy, Time: h.Time}
+	return api.Hold{Matter: h.Matter, On: h.On, Reason: h.Reason, Case: h.Case, ChangedBy: h.ChangedBy, Time: h.Time}
+}
+
+// holdList answers every matter on hold, but those the administrator is
+// screened from (their reasons name the walled case).
+func (s *Server) holdList(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "admin.hold.list"
+	if _, err := queryParams(r, op); err != nil {
+		return err
+	}
+	hs, err := s.holds.Holds(r.Context())
+	if err != nil {
+		return storeErr(op, err)
+	}
+	out := api.Holds{Holds: []api.Hold{}}
+	for _, h := range hs {
+		if !screenedFrom(rq.ident, h.Matter) {
+			out.Holds = append(out.Holds, holdBody(h))
+		}
+	}
+	rq.rec.Object = strconv.Itoa(len(out.Holds)) + " holds"
+	return s.respond(r.Context(), w, rq, http.StatusOK, out)
+}
+
+func (s *Server) holdHistory(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "admin.hold.history"
+	if _, err := queryParams(r, op); err != nil {
+		return err
+	}
+	hs, err := s.holds.HoldHistory(r.Context(), rq.matter)
+	if err != nil {
+		return storeErr(op, err)
+	}
+	out := api.HoldHistory{Matter: rq.matter, History: make([]api.Hold, len(hs))}
+	for i, h := range hs {
+		out.History[i] = holdBody(h)
+	}
+	rq.rec.Object = "matter=" + rq.matter
+	return s.respond(r.Context(), w, rq, http.StatusOK, out)
+}
+
+// holdObject is a hold change's audit object: the matter, the reason and
+// the case, so the log alone says which hold changed and why.
+func holdObject(matter string, req api.HoldRequest) string {
+	o := "matter=" + matter + " reason=" + strconv.Quote(req.Reason)
+	if req.Case != "" {
+		o += " case=" + strconv.Quote(req.Case)
+	}
+	if len(o) > 512 {
+		o = o[:512]
+	}
+	return o
 }
 
 func (s *Server) holdGet(w http.ResponseWriter, r *http.Request, rq *request) error {
@@ -258,16 +315,20 @@ func (s *Server) holdSet(on bool) handlerFunc {
 		if _, err := queryParams(r, op); err != nil {
 			return err
 		}
+		// A reason is required to set a hold and to release it (issue 21:
+		// a release used to erase the reason), both kept in the history.
 		var req api.HoldRequest
-		if on {
-			if err := decodeJSON(w, r, op, 16<<10, &req); err != nil {
-				return err
-			}
-			if strings.TrimSpace(req.Reason) == "" || !validText(req.Reason, 1024) {
-				return E(op, KindInvalid, "reason is required (at most 1024 characters)")
-			}
+		if err := decodeJSON(w, r, op, 16<<10, &req); err != nil {
+			return err
 		}
-		h := store.Hold{Matter: rq.matter, On: on, Reason: req.Reason, ChangedBy: rq.ident.User, Time: time.Now()}
+		if strings.TrimSpace(req.Reason) == "" || !validText(req.Reason, 1024) {
+			return E(op, KindInvalid, `reason is required (at most 1024 characters), as {"reason": "...", "case": "..."}`)
+		}
+		if !validText(req.Case, 256) {
+			return E(op, KindInvalid, "case (256) too long or has control characters")
+		}
+		rq.rec.Object = holdObject(rq.matter, req)
+		h := store.Hold{Matter: rq.matter, On: on, Reason: req.Reason, Case: req.Case, ChangedBy: rq.ident.User, Time: time.Now()}
 		rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
 		if err := s.holds.SetHold(r.Context(), h, &rq.rec); err != nil {
 			return storeErr(op, err)

@@ -117,7 +117,7 @@ func TestClient(t *testing.T) {
 	}
 
 	// Legal hold refuses the delete; released, the delete is a tombstone.
-	if _, err := admin.SetHold(ctx, m, "Smith v. Jones litigation"); err != nil {
+	if _, err := admin.SetHold(ctx, m, api.HoldRequest{Reason: "Smith v. Jones litigation"}); err != nil {
 		t.Fatal(err)
 	}
 	tomb := e.sealer.TombstoneOf(t, m, fileID, 3)
@@ -130,7 +130,10 @@ func TestClient(t *testing.T) {
 	if h, err := admin.Hold(ctx, m); err != nil || !h.On || h.ChangedBy != "user-ent-it" {
 		t.Fatalf("Hold = %+v, %v", h, err)
 	}
-	if _, err := admin.ReleaseHold(ctx, m); err != nil {
+	if _, err := admin.ReleaseHold(ctx, m, api.HoldRequest{}); client.Code(err) != api.CodeInvalidRequest {
+		t.Fatalf("release without a reason = %v", err)
+	}
+	if _, err := admin.ReleaseHold(ctx, m, api.HoldRequest{Reason: "settled", Case: "CV-1"}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := alice.Delete(ctx, m, file, 2, tomb)
@@ -206,7 +209,7 @@ func TestClient(t *testing.T) {
 			t.Fatalf("record %+v: device", r)
 		}
 	}
-	want := map[string]int{"chunk.missing/ok": 4, "chunk.put/ok": 7, "file.commit/conflict": 2, "file.commit/ok": 2, "file.delete/conflict": 1, "file.delete/ok": 1}
+	want := map[string]int{"chunk.missing/ok": 4, "chunk.put/ok": 7, "file.commit/conflict": 2, "file.commit/ok": 2, "file.delete/legal_hold": 1, "file.delete/ok": 1}
 	if len(actions) != len(want) {
 		t.Fatalf("alice's records: %v, want %v", actions, want)
 	}

@@ -197,7 +197,7 @@ func TestTombstones(t *testing.T) {
 	if after := e.snapshot("a"); !reflect.DeepEqual(before, after) {
 		t.Fatalf("a refused delete wrote something:\nbefore %+v\nafter  %+v", before, after)
 	}
-	if r := e.do("DELETE", "/v1/admin/matters/a/hold", tok, nil, nil); r.status != 200 {
+	if r := e.do("DELETE", "/v1/admin/matters/a/hold", tok, nil, []byte(`{"reason":"settled"}`)); r.status != 200 {
 		t.Fatalf("release: %d %s", r.status, r.body)
 	}
 

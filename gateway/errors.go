@@ -59,7 +59,7 @@ func kinds() [KindUnavailable + 1]kindInfo {
 		KindNotFound:             {http.StatusNotFound, api.CodeNotFound, audit.ResultInvalid},
 		KindMethodNotAllowed:     {http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, audit.ResultInvalid},
 		KindMissingChunks:        {http.StatusConflict, api.CodeMissingChunks, audit.ResultConflict},
-		KindLegalHold:            {http.StatusConflict, api.CodeLegalHold, audit.ResultConflict},
+		KindLegalHold:            {http.StatusConflict, api.CodeLegalHold, audit.ResultLegalHold},
 		KindAlreadyDeleted:       {http.StatusConflict, api.CodeAlreadyDeleted, audit.ResultConflict},
 		KindStaleEpoch:           {http.StatusConflict, api.CodeStaleEpoch, audit.ResultConflict},
 		KindLengthRequired:       {http.StatusLengthRequired, api.CodeLengthRequired, audit.ResultInvalid},

@@ -101,6 +101,12 @@ func (s *Server) routes() {
 		http.MethodPut:    {"admin.hold.on", permAdmin, s.unscreened(s.holdSet(true))},
 		http.MethodDelete: {"admin.hold.off", permAdmin, s.unscreened(s.holdSet(false))},
 	})
+	s.handle("/v1/admin/matters/{m}/hold/history", map[string]method{
+		http.MethodGet: {"admin.hold.history", permAdmin, s.unscreened(s.holdHistory)},
+	})
+	s.handle("/v1/admin/holds", map[string]method{
+		http.MethodGet: {"admin.hold.list", permAdmin, s.holdList},
+	})
 	s.handle("/v1/admin/matters/{m}/epoch", map[string]method{
 		http.MethodGet: {"admin.epoch.get", permAdmin, s.unscreened(s.epochGet)},
 		http.MethodPut: {"admin.epoch.set", permAdmin, s.unscreened(s.epochSet)},

@@ -83,8 +83,33 @@ func TestGatewayCommands(t *testing.T) {
 		t.Fatalf("delete under hold: %v", err)
 	}
 	c.must(t, exitOK, "", "hold", "show", m)
-	c.must(t, exitOK, "", "hold", "off", m)
+	// A typo holds no phantom matter (issue 21).
+	r = c.must(t, exitNotFound, "", "hold", "on", "2026-9999", "--reason", "Smith v. Jones")
+	if !strings.Contains(r.stderr, "no such matter 2026-9999") {
+		t.Fatalf("hold on a missing matter: %s", r.stderr)
+	}
+	if r = c.must(t, exitOK, "", "hold", "list"); !strings.Contains(r.stdout, m+"  ON LEGAL HOLD") || strings.Contains(r.stdout, "2026-9999") {
+		t.Fatalf("hold list: %s", r.stdout)
+	}
+	// Releasing needs a reason too, and the history keeps both.
+	c.must(t, exitUsage, "", "hold", "off", m)
+	c.must(t, exitOK, "", "hold", "off", m, "--reason", "case settled", "--case", "2026-CV-17")
+	r = c.must(t, exitOK, "", "hold", "history", m)
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 2 || !strings.Contains(lines[0], "ON LEGAL HOLD") ||
+		!strings.Contains(lines[0], "Smith v. Jones") || !strings.Contains(lines[1], "released") || !strings.Contains(lines[1], "case settled (case 2026-CV-17)") {
+		t.Fatalf("hold history: %s", r.stdout)
+	}
+	if r = c.must(t, exitOK, "", "hold", "list"); !strings.Contains(r.stdout, "no matter is on legal hold") {
+		t.Fatalf("hold list after release: %s", r.stdout)
+	}
+	c.must(t, exitNotFound, "", "hold", "history", "2026-9999")
 	c.must(t, exitUsage, "", "hold", "show", "Not-A-Matter")
+	// The refused delete is audited as a legal hold, with its own result.
+	r = c.must(t, exitOK, "", "audit", "export", "--matter", m, "--format", "jsonl")
+	if !strings.Contains(r.stdout, `"action":"file.delete"`) || !strings.Contains(r.stdout, `"result":"legal_hold"`) ||
+		!strings.Contains(r.stdout, `matter=`+m+` reason=\"case settled\" case=\"2026-CV-17\"`) {
+		t.Fatalf("audit of the hold: %s", r.stdout)
+	}
 
 	r = c.must(t, exitOK, "", "usage", m)
 	if !strings.Contains(r.stdout, "1 chunks (160 bytes), 1 files, 1 versions") {

@@ -13,40 +13,75 @@ import (
 	"github.com/mattersync/mattersync/gateway/api"
 )
 
+// holdLine describes one hold state: the current one, a list entry or a
+// history entry.
+func holdLine(h api.Hold) string {
+	var b strings.Builder
+	if h.On {
+		b.WriteString("ON LEGAL HOLD")
+	} else {
+		b.WriteString("released")
+	}
+	if !h.Time.IsZero() {
+		b.WriteString(" " + h.Time.UTC().Format(time.RFC3339))
+	}
+	if h.ChangedBy != "" {
+		b.WriteString(" by " + h.ChangedBy)
+	}
+	if h.Reason != "" {
+		b.WriteString(": " + h.Reason)
+	}
+	if h.Case != "" {
+		b.WriteString(" (case " + h.Case + ")")
+	}
+	return b.String()
+}
+
 func printHold(a *app, h api.Hold) {
-	if !h.On {
-		a.printf("matter %s: no legal hold", h.Matter)
-		if h.ChangedBy != "" {
-			a.printf(" (released by %s at %s)", h.ChangedBy, h.Time.Format(time.RFC3339))
-		}
-		a.printf("\n")
+	if !h.On && h.ChangedBy == "" {
+		a.printf("matter %s: no legal hold\n", h.Matter)
 		return
 	}
-	a.printf("matter %s: ON LEGAL HOLD since %s, set by %s: %s\n", h.Matter, h.Time.Format(time.RFC3339), h.ChangedBy, h.Reason)
+	a.printf("matter %s: %s\n", h.Matter, holdLine(h))
 }
 
 func holdCmd(a *app, what string) *cobra.Command {
-	var reason string
+	var req api.HoldRequest
 	short := map[string]string{
-		"on":   "put a matter on legal hold: deletes, purges and shredding are refused",
-		"off":  "release a matter's legal hold",
-		"show": "show a matter's legal hold",
+		"on":      "put a matter on legal hold: deletes, purges and shredding are refused",
+		"off":     "release a matter's legal hold",
+		"show":    "show a matter's legal hold",
+		"history": "every hold on and off of a matter: who, when, why, which case",
 	}[what]
 	cmd := &cobra.Command{
 		Use:   what + " <matter>",
 		Short: short,
 		Args:  args(cobra.ExactArgs(1)),
-		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
+		RunE: withGatewayVault(a, nil, func(cmd *cobra.Command, s *admin.Session, args []string) error {
 			var h api.Hold
 			var err error
 			switch what {
-			case "on":
-				if strings.TrimSpace(reason) == "" {
-					return usage(errors.New("--reason is required (e.g. the case or instruction)"))
+			case "on", "off":
+				if strings.TrimSpace(req.Reason) == "" {
+					return usage(errors.New("--reason is required (e.g. the instruction, or why the hold ends)"))
 				}
-				h, err = s.SetHold(cmd.Context(), args[0], reason)
-			case "off":
-				h, err = s.ReleaseHold(cmd.Context(), args[0])
+				if what == "on" {
+					h, err = s.SetHold(cmd.Context(), args[0], req)
+				} else {
+					h, err = s.ReleaseHold(cmd.Context(), args[0], req)
+				}
+			case "history":
+				hs, err := s.HoldHistory(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if len(hs) == 0 {
+					a.printf("matter %s: no hold recorded\n", args[0])
+				}
+				for _, h := range hs {
+					a.printf("%s\n", holdLine(h))
+				}
+				return nil
 			default:
 				h, err = s.Hold(cmd.Context(), args[0])
 			}
@@ -57,8 +92,30 @@ func holdCmd(a *app, what string) *cobra.Command {
 			return nil
 		}),
 	}
-	if what == "on" {
-		cmd.Flags().StringVar(&reason, "reason", "", "why (recorded with the hold and in the audit log)")
+	if what == "on" || what == "off" {
+		cmd.Flags().StringVar(&req.Reason, "reason", "", "why (required; recorded with the hold, in its history and in the audit log)")
+		cmd.Flags().StringVar(&req.Case, "case", "", "the case or instruction reference")
 	}
 	return cmd
+}
+
+func holdListCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "every matter on legal hold",
+		Args:  args(cobra.NoArgs),
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
+			hs, err := s.Holds(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if len(hs) == 0 {
+				a.printf("no matter is on legal hold\n")
+			}
+			for _, h := range hs {
+				a.printf("%s  %s\n", h.Matter, holdLine(h))
+			}
+			return nil
+		}),
+	}
 }

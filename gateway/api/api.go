@@ -308,8 +308,12 @@ type Reissue struct {
 }
 
 // HoldRequest is the body of PUT /v1/admin/matters/{m}/hold.
+// It is also the body of DELETE .../hold: releasing a hold needs a reason
+// too.
 type HoldRequest struct {
 	Reason string `json:"reason"`
+	// Case is the case or instruction reference (optional).
+	Case string `json:"case,omitempty"`
 }
 
 // Hold is a matter's legal-hold state.
@@ -317,8 +321,21 @@ type Hold struct {
 	Matter    string    `json:"matter"`
 	On        bool      `json:"on"`
 	Reason    string    `json:"reason,omitempty"`
+	Case      string    `json:"case,omitempty"`
 	ChangedBy string    `json:"changed_by,omitempty"`
 	Time      time.Time `json:"time,omitzero"`
+}
+
+// Holds answers GET /v1/admin/holds: every matter on legal hold.
+type Holds struct {
+	Holds []Hold `json:"holds"`
+}
+
+// HoldHistory answers GET /v1/admin/matters/{m}/hold/history: every hold
+// on and off, oldest first.
+type HoldHistory struct {
+	Matter  string `json:"matter"`
+	History []Hold `json:"history"`
 }
 
 // EpochRequest is the body of PUT /v1/admin/matters/{m}/epoch.

@@ -49,7 +49,10 @@ const (
 	ResultDenied   = "denied"   // 401, 403, 429
 	ResultInvalid  = "invalid"  // 400, 404, 405, 411, 413, 428
 	ResultConflict = "conflict" // 409, 412
-	ResultError    = "error"    // 5xx
+	// ResultLegalHold is a delete refused by a legal hold (409
+	// legal_hold): its own result, so the log shows what a hold stopped.
+	ResultLegalHold = "legal_hold"
+	ResultError     = "error" // 5xx
 )
 
 // Record is one audited request.

@@ -575,13 +575,32 @@ func (c *Client) Hold(ctx context.Context, matter string) (api.Hold, error) {
 }
 
 // SetHold puts a matter under legal hold (admin).
-func (c *Client) SetHold(ctx context.Context, matter, reason string) (api.Hold, error) {
-	return c.hold(ctx, http.MethodPut, matter, api.HoldRequest{Reason: reason})
+func (c *Client) SetHold(ctx context.Context, matter string, req api.HoldRequest) (api.Hold, error) {
+	return c.hold(ctx, http.MethodPut, matter, req)
 }
 
-// ReleaseHold lifts a matter's legal hold (admin).
-func (c *Client) ReleaseHold(ctx context.Context, matter string) (api.Hold, error) {
-	return c.hold(ctx, http.MethodDelete, matter, nil)
+// ReleaseHold lifts a matter's legal hold (admin); req.Reason is
+// required.
+func (c *Client) ReleaseHold(ctx context.Context, matter string, req api.HoldRequest) (api.Hold, error) {
+	return c.hold(ctx, http.MethodDelete, matter, req)
+}
+
+// Holds returns every matter on legal hold (admin).
+func (c *Client) Holds(ctx context.Context) ([]api.Hold, error) {
+	var out api.Holds
+	_, _, err := c.doJSON(ctx, http.MethodGet, "/v1/admin/holds", nil, nil, nil, &out, http.StatusOK)
+	return out.Holds, err
+}
+
+// HoldHistory returns every hold on and off of a matter, oldest first
+// (admin).
+func (c *Client) HoldHistory(ctx context.Context, matter string) ([]api.Hold, error) {
+	if err := format.ValidateMatterID(matter); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	var out api.HoldHistory
+	_, _, err := c.doJSON(ctx, http.MethodGet, "/v1/admin/matters/"+matter+"/hold/history", nil, nil, nil, &out, http.StatusOK)
+	return out.History, err
 }
 
 func (c *Client) hold(ctx context.Context, method, matter string, in any) (api.Hold, error) {

@@ -110,7 +110,8 @@ type Version struct {
 type Hold struct {
 	Matter    string
 	On        bool
-	Reason    string
+	Reason    string // why it was set or released (required for both)
+	Case      string // the case or instruction reference, if given
 	ChangedBy string
 	Time      time.Time
 }

@@ -22,7 +22,7 @@ func TestGWStoreScreenedAdminRefused(t *testing.T) {
 	ctx := context.Background()
 	const other = "2026-0420"
 	admin := w.g.Client(t, w.g.Token(t, "ent-admin", auth.AdminGroup), "ADMIN-PC")
-	if _, err := admin.SetHold(ctx, gwsMatter, "litigation"); err != nil {
+	if _, err := admin.SetHold(ctx, gwsMatter, api.HoldRequest{Reason: "litigation"}); err != nil {
 		t.Fatal(err)
 	}
 	screened := w.g.Client(t, w.g.Token(t, "ent-screened", auth.AdminGroup, "matter-"+gwsMatter+"-screened"), "SCREENED-PC")
@@ -32,11 +32,11 @@ func TestGWStoreScreenedAdminRefused(t *testing.T) {
 			t.Errorf("a screened admin's %s on the walled matter: %v, want forbidden", what, err)
 		}
 	}
-	_, err := screened.ReleaseHold(ctx, gwsMatter)
+	_, err := screened.ReleaseHold(ctx, gwsMatter, api.HoldRequest{Reason: "x"})
 	forbidden("hold off", err)
 	_, err = screened.Hold(ctx, gwsMatter)
 	forbidden("hold get", err)
-	_, err = screened.SetHold(ctx, gwsMatter, "x")
+	_, err = screened.SetHold(ctx, gwsMatter, api.HoldRequest{Reason: "x"})
 	forbidden("hold on", err)
 	_, err = screened.Epoch(ctx, gwsMatter)
 	forbidden("epoch get", err)
@@ -44,6 +44,11 @@ func TestGWStoreScreenedAdminRefused(t *testing.T) {
 	forbidden("epoch set", err)
 	_, err = screened.Usage(ctx, gwsMatter)
 	forbidden("usage", err)
+	_, err = screened.HoldHistory(ctx, gwsMatter)
+	forbidden("hold history", err)
+	if hs, err := screened.Holds(ctx); err != nil || len(hs) != 0 {
+		t.Errorf("a screened admin's hold list shows the walled matter: %+v, %v", hs, err)
+	}
 	none := func(*audit.Record) error { return nil }
 	forbidden("audit export", screened.AuditExport(ctx, client.AuditQuery{Matter: gwsMatter}, none))
 	forbidden("whole-log audit export", screened.AuditExport(ctx, client.AuditQuery{}, none))
@@ -52,7 +57,7 @@ func TestGWStoreScreenedAdminRefused(t *testing.T) {
 		t.Fatalf("the hold after a screened admin's attempts: %+v, %v", h, err)
 	}
 	// Other matters stay the screened admin's to run.
-	if _, err := screened.SetHold(ctx, other, "other case"); err != nil {
+	if _, err := screened.SetHold(ctx, other, api.HoldRequest{Reason: "other case"}); err != nil {
 		t.Fatalf("a screened admin on another matter: %v", err)
 	}
 	if err := screened.AuditExport(ctx, client.AuditQuery{Matter: other}, none); err != nil {
@@ -65,7 +70,7 @@ func TestGWStoreScreenedAdminRefused(t *testing.T) {
 		}
 		return nil
 	})
-	if denied != 8 {
-		t.Fatalf("%d refused requests of the screened admin audited, want 8", denied)
+	if denied != 9 {
+		t.Fatalf("%d refused requests of the screened admin audited, want 9", denied)
 	}
 }

@@ -123,6 +123,7 @@ func Run(t *testing.T, h Harness) {
 		{"CommitManyChunks", testCommitManyChunks},
 		{"CommitWriteFailure", testCommitWriteFailure},
 		{"DeleteAndHold", testDeleteAndHold},
+		{"HoldHistory", testHoldHistory},
 		{"Epochs", testEpochs},
 		{"EpochNotRaisedByCommit", testEpochNotRaisedByCommit},
 		{"EpochRaceWithCommits", testEpochRace},
@@ -1294,5 +1295,37 @@ func testChunkListSum(t *testing.T, h Harness) {
 	vs, err := s.Files.Versions(ctx(t), "m", f, 0, 10)
 	if err != nil || len(vs) != 2 || !slices.Equal(vs[0].ChunkListSum, empty[:]) || !slices.Equal(vs[1].ChunkListSum, want[:]) {
 		t.Fatalf("Versions = %+v, %v", vs, err)
+	}
+}
+
+// testHoldHistory: every hold change is kept, in order, with its reason
+// and case; Holds lists the matters on hold now.
+func testHoldHistory(t *testing.T, h Harness) {
+	s := h.Open(t)
+	t0 := time.Now().UTC().Truncate(time.Microsecond)
+	for i, hd := range []store.Hold{
+		{Matter: "m1", On: true, Reason: "Smith v. Jones", Case: "CV-1", ChangedBy: "it", Time: t0},
+		{Matter: "m2", On: true, Reason: "audit", ChangedBy: "it", Time: t0},
+		{Matter: "m1", On: false, Reason: "settled", Case: "CV-1", ChangedBy: "it2", Time: t0.Add(time.Second)},
+		{Matter: "m1", On: true, Reason: "appeal", ChangedBy: "it", Time: t0.Add(2 * time.Second)},
+	} {
+		if err := s.Holds.SetHold(ctx(t), hd, Rec("admin.hold", hd.Matter)); err != nil {
+			t.Fatalf("SetHold %d: %v", i, err)
+		}
+	}
+	hs, err := s.Holds.HoldHistory(ctx(t), "m1")
+	if err != nil || len(hs) != 3 || hs[0].Reason != "Smith v. Jones" || hs[0].Case != "CV-1" || !hs[0].On ||
+		hs[1].On || hs[1].Reason != "settled" || hs[1].ChangedBy != "it2" || !hs[1].Time.Equal(t0.Add(time.Second)) || hs[2].Reason != "appeal" {
+		t.Fatalf("HoldHistory(m1) = %+v, %v", hs, err)
+	}
+	if hs, err := s.Holds.HoldHistory(ctx(t), "m3"); err != nil || len(hs) != 0 {
+		t.Fatalf("HoldHistory of a matter never held = %+v, %v", hs, err)
+	}
+	all, err := s.Holds.Holds(ctx(t))
+	if err != nil || len(all) != 2 || all[0].Matter != "m1" || all[0].Reason != "appeal" || all[1].Matter != "m2" || !all[1].On {
+		t.Fatalf("Holds = %+v, %v", all, err)
+	}
+	if h, err := s.Holds.Hold(ctx(t), "m1"); err != nil || h.Case != "" || h.Reason != "appeal" {
+		t.Fatalf("Hold(m1) = %+v, %v", h, err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 func (s *Store) Hold(ctx context.Context, matter string) (store.Hold, error) {
 	h := store.Hold{Matter: matter}
 	var us int64
-	err := s.db.Read().QueryRow(ctx, `SELECT hold, hold_reason, hold_by, hold_us FROM matters WHERE id = $1`, matter).Scan(&h.On, &h.Reason, &h.ChangedBy, &us)
+	err := s.db.Read().QueryRow(ctx, `SELECT hold, hold_reason, hold_case, hold_by, hold_us FROM matters WHERE id = $1`, matter).Scan(&h.On, &h.Reason, &h.Case, &h.ChangedBy, &us)
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, nil
 	}
@@ -34,8 +34,18 @@ func (s *Store) SetHold(ctx context.Context, h store.Hold, rec *audit.Record) er
 		if err := ensureMatter(ctx, tx, h.Matter); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE matters SET hold = $1, hold_reason = $2, hold_by = $3, hold_us = $4 WHERE id = $5`,
-			h.On, h.Reason, h.ChangedBy, store.Micros(h.Time), h.Matter); err != nil {
+		// The UPDATE locks the matter's row (or the engine has one
+		// writer): the history numbers of one matter are taken in turn.
+		if _, err := tx.Exec(ctx, `UPDATE matters SET hold = $1, hold_reason = $2, hold_case = $3, hold_by = $4, hold_us = $5 WHERE id = $6`,
+			h.On, h.Reason, h.Case, h.ChangedBy, store.Micros(h.Time), h.Matter); err != nil {
+			return err
+		}
+		var n int64
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(n), 0) FROM hold_history WHERE matter = $1`, h.Matter).Scan(&n); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO hold_history (matter, n, hold, reason, case_ref, changed_by, time_us) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			h.Matter, n+1, h.On, h.Reason, h.Case, h.ChangedBy, store.Micros(h.Time)); err != nil {
 			return err
 		}
 		return s.appendAudit(ctx, tx, rec)
@@ -44,6 +54,36 @@ func (s *Store) SetHold(ctx context.Context, h store.Hold, rec *audit.Record) er
 		return s.wrap("set hold", err)
 	}
 	return nil
+}
+
+// Holds implements gateway.HoldStore.
+func (s *Store) Holds(ctx context.Context) ([]store.Hold, error) {
+	out, err := queryAll(ctx, s.db.Read(), nil, func(sc Scanner) (store.Hold, error) {
+		h := store.Hold{On: true}
+		var us int64
+		err := sc.Scan(&h.Matter, &h.Reason, &h.Case, &h.ChangedBy, &us)
+		h.Time = store.FromMicros(us)
+		return h, err
+	}, `SELECT id, hold_reason, hold_case, hold_by, hold_us FROM matters WHERE hold = $1 ORDER BY id`, true)
+	if err != nil {
+		return nil, s.wrap("holds", err)
+	}
+	return out, nil
+}
+
+// HoldHistory implements gateway.HoldStore.
+func (s *Store) HoldHistory(ctx context.Context, matter string) ([]store.Hold, error) {
+	out, err := queryAll(ctx, s.db.Read(), nil, func(sc Scanner) (store.Hold, error) {
+		h := store.Hold{Matter: matter}
+		var us int64
+		err := sc.Scan(&h.On, &h.Reason, &h.Case, &h.ChangedBy, &us)
+		h.Time = store.FromMicros(us)
+		return h, err
+	}, `SELECT hold, reason, case_ref, changed_by, time_us FROM hold_history WHERE matter = $1 ORDER BY n`, matter)
+	if err != nil {
+		return nil, s.wrap("hold history", err)
+	}
+	return out, nil
 }
 
 // Epoch implements gateway.EpochStore.
