@@ -213,3 +213,35 @@ func TestShred(t *testing.T) {
 		t.Errorf("after shred: %+v, %v; want tombstone without name", info, err)
 	}
 }
+
+// TestReinstate: Reinstate enables the entity and recreates the userpass
+// login, grants nothing, and reports the groups the revocation removed.
+func TestReinstate(t *testing.T) {
+	ctx := testCtx(t)
+	env := kmstest.Setup(t)
+	m := env.Matter(t)
+	bob := env.User(t, false)
+	env.Grant(t, m, bob, kms.RoleRO)
+	if _, err := env.Admin.Revoke(ctx, bob.Name, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Admin.Reinstate(ctx, bob.Name, "short"); kms.KindOf(err) != kms.Invalid {
+		t.Errorf("short password: %v", err)
+	}
+	if _, err := env.Admin.Reinstate(ctx, "nobody", "long-enough-password"); kms.KindOf(err) != kms.NotFound {
+		t.Errorf("unknown user: %v", err)
+	}
+	bob.Password = "long-enough-password"
+	r, err := env.Admin.Reinstate(ctx, bob.Name, bob.Password)
+	if err != nil || !r.Enabled || !r.PasswordSet || r.User.Disabled || len(r.User.Groups) != 0 ||
+		!slices.Equal(r.FormerGroups, []string{kms.MatterGroup(m, kms.RoleRO)}) {
+		t.Fatalf("reinstate: %+v, %v", r, err)
+	}
+	k := env.Login(t, bob)
+	if _, _, err := k.CurrentKey(ctx, m); kms.KindOf(err) != kms.Denied {
+		t.Errorf("reinstated bob read %s without a grant: %v", m, err)
+	}
+	if r, err := env.Admin.Reinstate(ctx, bob.Name, bob.Password); err != nil || r.Enabled {
+		t.Errorf("second reinstate: %+v, %v", r, err)
+	}
+}
