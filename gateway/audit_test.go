@@ -103,9 +103,9 @@ func rewriteAudit(t *testing.T, e *env, keep int64) {
 		}
 		r.Link(int64(i), prev)
 		prev = r.Hash
-		e.exec(`INSERT INTO audit_records (seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			r.Seq, r.Time.UnixMicro(), r.Entity, r.User, r.Device, r.Source, r.Matter, r.Action, r.Object, r.Result, r.Status, r.Bytes, r.RequestID, r.PrevHash[:], r.Hash[:])
+		e.exec(`INSERT INTO audit_records (seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash, decided_us)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			r.Seq, r.Time.UnixMicro(), r.Entity, r.User, r.Device, r.Source, r.Matter, r.Action, r.Object, r.Result, r.Status, r.Bytes, r.RequestID, r.PrevHash[:], r.Hash[:], r.Decided.UnixMicro())
 	}
 	if _, ok := e.db.(*postgres.Store); ok {
 		// Appends continue the forged chain.

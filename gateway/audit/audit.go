@@ -57,8 +57,15 @@ const (
 
 // Record is one audited request.
 type Record struct {
-	Seq       int64     `json:"seq"`
-	Time      time.Time `json:"time"` // UTC, microsecond precision
+	Seq int64 `json:"seq"`
+	// Time is when the request arrived (UTC, microsecond precision).
+	Time time.Time `json:"time"`
+	// Decided is when the gateway wrote the record: at its decision, in
+	// the transaction of the change it allowed, or as it refused. Records
+	// are decided in Seq order, so a request refused by a revocation is
+	// decided after it even if it arrived before. Zero in records written
+	// before the gateway kept it.
+	Decided   time.Time `json:"decided,omitzero"`
 	Entity    string    `json:"entity"`
 	User      string    `json:"user"`
 	Device    string    `json:"device"`
@@ -77,7 +84,12 @@ type Record struct {
 // Normalize truncates the time to what both stores keep (UTC
 // microseconds), so the hash computed before storing equals the hash
 // computed from what was stored.
-func (r *Record) Normalize() { r.Time = r.Time.UTC().Truncate(time.Microsecond) }
+func (r *Record) Normalize() {
+	r.Time = r.Time.UTC().Truncate(time.Microsecond)
+	if !r.Decided.IsZero() {
+		r.Decided = r.Decided.UTC().Truncate(time.Microsecond)
+	}
+}
 
 // Link makes r the record after one whose sequence number and hash are
 // prevSeq and prev: it sets Seq, PrevHash and Hash.
@@ -89,14 +101,25 @@ func (r *Record) Link(prevSeq int64, prev Hash) {
 }
 
 // Sum computes the record's hash: SHA-256 over a domain string and every
-// field, strings length-prefixed, integers as 8 big-endian bytes, the time as
-// Unix microseconds. Any verifier can recompute it from an export.
+// field, strings length-prefixed, integers as 8 big-endian bytes, times as
+// Unix microseconds. Any verifier can recompute it from an export. A
+// record with a decision time hashes it too, after the time, under the
+// domain string v2; one without (written before the gateway kept it)
+// hashes as it always did, under v1, so old records still verify and
+// removing a decision time breaks the hash.
 func (r *Record) Sum() Hash {
 	h := sha256.New()
 	b := make([]byte, 0, 512)
-	b = append(b, "mattersync-audit-v1\x00"...)
-	b = binary.BigEndian.AppendUint64(b, uint64(r.Seq))
-	b = binary.BigEndian.AppendUint64(b, uint64(r.Time.UnixMicro()))
+	if r.Decided.IsZero() {
+		b = append(b, "mattersync-audit-v1\x00"...)
+		b = binary.BigEndian.AppendUint64(b, uint64(r.Seq))
+		b = binary.BigEndian.AppendUint64(b, uint64(r.Time.UnixMicro()))
+	} else {
+		b = append(b, "mattersync-audit-v2\x00"...)
+		b = binary.BigEndian.AppendUint64(b, uint64(r.Seq))
+		b = binary.BigEndian.AppendUint64(b, uint64(r.Time.UnixMicro()))
+		b = binary.BigEndian.AppendUint64(b, uint64(r.Decided.UnixMicro()))
+	}
 	for _, s := range []string{r.Entity, r.User, r.Device, r.Source, r.Matter, r.Action, r.Object, r.Result} {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 		b = append(b, s...)

@@ -959,6 +959,12 @@ func testAuditTamper(t *testing.T, h Harness) {
 		{"edit field", func(t *testing.T, s gateway.Stores) {
 			h.Exec(t, s, `UPDATE audit_records SET username = 'mallory' WHERE seq = 3`)
 		}, 3},
+		{"edit decision time", func(t *testing.T, s gateway.Stores) {
+			h.Exec(t, s, `UPDATE audit_records SET decided_us = decided_us + 1 WHERE seq = 5`)
+		}, 5},
+		{"drop decision time", func(t *testing.T, s gateway.Stores) {
+			h.Exec(t, s, `UPDATE audit_records SET decided_us = 0 WHERE seq = 6`)
+		}, 6},
 		{"edit bytes", func(t *testing.T, s gateway.Stores) {
 			h.Exec(t, s, `UPDATE audit_records SET bytes = bytes + 1 WHERE seq = 7`)
 		}, 7},
@@ -974,10 +980,11 @@ func testAuditTamper(t *testing.T, h Harness) {
 			s.Audit.AuditRecords(ctx(t), audit.Query{AfterSeq: 1, Limit: 1}, func(r *audit.Record) error { prev = *r; return nil })
 			forged := Rec("file.get", "m")
 			forged.User = "cover-story"
+			forged.Decided = time.Now()
 			forged.Link(prev.Seq, prev.Hash)
-			h.Exec(t, s, `INSERT INTO audit_records (seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-				forged.Seq, forged.Time.UnixMicro(), forged.Entity, forged.User, forged.Device, forged.Source, forged.Matter, forged.Action, forged.Object, forged.Result, forged.Status, forged.Bytes, forged.RequestID, forged.PrevHash[:], forged.Hash[:])
+			h.Exec(t, s, `INSERT INTO audit_records (seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash, decided_us)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+				forged.Seq, forged.Time.UnixMicro(), forged.Entity, forged.User, forged.Device, forged.Source, forged.Matter, forged.Action, forged.Object, forged.Result, forged.Status, forged.Bytes, forged.RequestID, forged.PrevHash[:], forged.Hash[:], forged.Decided.UnixMicro())
 		}, 4},
 		{"truncate tail under checkpoint", func(t *testing.T, s gateway.Stores) {
 			h.Exec(t, s, `DELETE FROM audit_records WHERE seq >= 5`)
@@ -995,9 +1002,9 @@ func testAuditTamper(t *testing.T, h Harness) {
 				}
 				r.Link(recs[i-1].Seq, recs[i-1].Hash)
 				recs[i] = r
-				h.Exec(t, s, `INSERT INTO audit_records (seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-					r.Seq, r.Time.UnixMicro(), r.Entity, r.User, r.Device, r.Source, r.Matter, r.Action, r.Object, r.Result, r.Status, r.Bytes, r.RequestID, r.PrevHash[:], r.Hash[:])
+				h.Exec(t, s, `INSERT INTO audit_records (seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash, decided_us)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+					r.Seq, r.Time.UnixMicro(), r.Entity, r.User, r.Device, r.Source, r.Matter, r.Action, r.Object, r.Result, r.Status, r.Bytes, r.RequestID, r.PrevHash[:], r.Hash[:], r.Decided.UnixMicro())
 			}
 		}, 6},
 	}

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/store"
@@ -27,9 +28,12 @@ func (s *Store) appendAudit(ctx context.Context, tx Querier, rec *audit.Record) 
 	}
 	var prev audit.Hash
 	copy(prev[:], hb)
+	// Decided now, under the head's lock (or the one writer): decision
+	// times follow the chain's order, whatever the arrival times.
+	rec.Decided = time.Now()
 	rec.Link(seq, prev)
 	if _, err := tx.Exec(ctx, `INSERT INTO audit_records (`+auditCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		auditValues(rec)...); err != nil {
 		return fmt.Errorf("audit append: %w", err)
 	}

@@ -103,22 +103,29 @@ func scanVersion(sc Scanner, v *store.Version, lead ...any) error {
 
 // auditCols are the columns of audit_records, in the order of auditValues
 // and scanAuditRecord.
-const auditCols = `seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash`
+const auditCols = `seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash, decided_us`
 
 // auditValues are rec's values for auditCols.
 func auditValues(rec *audit.Record) []any {
-	return []any{rec.Seq, rec.Time.UnixMicro(), rec.Entity, rec.User, rec.Device, rec.Source, rec.Matter, rec.Action, rec.Object, rec.Result, rec.Status, rec.Bytes, rec.RequestID, rec.PrevHash[:], rec.Hash[:]}
+	var decided int64
+	if !rec.Decided.IsZero() {
+		decided = rec.Decided.UnixMicro()
+	}
+	return []any{rec.Seq, rec.Time.UnixMicro(), rec.Entity, rec.User, rec.Device, rec.Source, rec.Matter, rec.Action, rec.Object, rec.Result, rec.Status, rec.Bytes, rec.RequestID, rec.PrevHash[:], rec.Hash[:], decided}
 }
 
 // scanAuditRecord reads the auditCols of a row.
 func scanAuditRecord(sc Scanner) (audit.Record, error) {
 	var r audit.Record
-	var us int64
+	var us, decided int64
 	var ph, h []byte
-	if err := sc.Scan(&r.Seq, &us, &r.Entity, &r.User, &r.Device, &r.Source, &r.Matter, &r.Action, &r.Object, &r.Result, &r.Status, &r.Bytes, &r.RequestID, &ph, &h); err != nil {
+	if err := sc.Scan(&r.Seq, &us, &r.Entity, &r.User, &r.Device, &r.Source, &r.Matter, &r.Action, &r.Object, &r.Result, &r.Status, &r.Bytes, &r.RequestID, &ph, &h, &decided); err != nil {
 		return r, err
 	}
 	r.Time = store.FromMicros(us)
+	if decided != 0 {
+		r.Decided = store.FromMicros(decided)
+	}
 	copy(r.PrevHash[:], ph)
 	copy(r.Hash[:], h)
 	return r, nil
