@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/kms"
 )
@@ -37,7 +38,7 @@ func TestEveryFileDecisionIsLogged(t *testing.T) {
 		if err != nil {
 			w.t.Fatal(err)
 		}
-		if _, err := gw.SetHold(context.Background(), w.matter, "litigation expected"); err != nil {
+		if _, err := gw.SetHold(context.Background(), w.matter, api.HoldRequest{Reason: "litigation expected"}); err != nil {
 			w.t.Fatal(err)
 		}
 		if err := os.Remove(alice.path("Brief.docx")); err != nil {
