@@ -27,6 +27,7 @@ import (
 	"github.com/mattersync/mattersync/agent/watch"
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/internal/fault"
 	"github.com/mattersync/mattersync/kms"
 	"golang.org/x/time/rate"
 )
@@ -51,6 +52,10 @@ type Agent struct {
 
 	revokeOnce sync.Once
 	revoked    chan struct{} // closed when access is revoked
+	// recheck asks Run to list the matters again now: a matter's pass was
+	// refused (a wall or a removal, most likely), and status should not
+	// show a stale role and a refusal for up to a minute.
+	recheck chan struct{}
 
 	closers []func() error // set by Open
 
@@ -118,7 +123,7 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	// request, before a pass gives up and backs off as a whole.
 	remote = politeRemote{Remote: remote, maxWait: 2 * time.Minute}
 	a := &Agent{cfg: cfg, log: log, idx: idx, keys: keys, remote: remote, user: user, entity: entity, ignore: ig,
-		board: &statusBoard{}, codecs: make(chan *format.Codec, 2*putWorkers), revoked: make(chan struct{})}
+		board: &statusBoard{}, codecs: make(chan *format.Codec, 2*putWorkers), revoked: make(chan struct{}), recheck: make(chan struct{}, 1)}
 	a.chunkers.New = func() any { return format.NewChunker(nil) }
 	// Buffers grow to the chunks they hold (pooled, so a batch of small
 	// chunks does not pin 8 MiB each).
@@ -451,7 +456,10 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 	now := time.Now()
 	msg := ""
 	if err != nil {
-		msg = err.Error()
+		msg = explain(err)
+		if msg != "" {
+			a.log.Warn("sync pass failed", "matter", m.id, "status", msg, "err", err)
+		}
 	}
 	_ = a.idx.SetSyncResult(context.WithoutCancel(ctx), m.id, now, msg)
 	n, _ := a.idx.ConflictCount(context.WithoutCancel(ctx), m.id)
@@ -462,10 +470,11 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 	a.board.matter(m.id, func(s *MatterStatus) {
 		s.State, s.Conflicts = "idle", n
 		s.Errors = slices.Compact(slices.Sorted(slices.Values(append(problems, res.skipped...))))
-		if err != nil {
-			s.State, s.Errors = "error", append([]string{msg}, s.Errors...)
-		} else {
+		switch {
+		case err == nil:
 			s.LastSync = now
+		case msg != "":
+			s.State, s.Errors = "error", append([]string{msg}, s.Errors...)
 		}
 		s.Queue = 0
 	})
@@ -571,7 +580,7 @@ func (a *Agent) Run(parent context.Context) error {
 		}
 		if err != nil {
 			a.log.Warn("cannot list matters; retrying", "err", err)
-			a.board.update(func(s *Status) { s.State, s.Message = "offline", err.Error() })
+			a.board.update(func(s *Status) { s.State, s.Message = "offline", explain(err) })
 			return
 		}
 		live := map[string]bool{}
@@ -621,6 +630,8 @@ func (a *Agent) Run(parent context.Context) error {
 			<-parent.Done()
 			return ErrRevoked
 		case <-refresh.C:
+			startLoops()
+		case <-a.recheck:
 			startLoops()
 		case b := <-batches:
 			for _, l := range loops {
@@ -721,6 +732,12 @@ func (l *matterLoop) run() {
 		}
 		if errors.Is(err, ErrRevoked) || ctx.Err() != nil {
 			return
+		}
+		if k := fault.Of(err); k == fault.Denied || k == fault.NotFound {
+			select {
+			case l.a.recheck <- struct{}{}:
+			default:
+			}
 		}
 		// Offline or failing: retry everything later, with exponential
 		// backoff and jitter so a fleet of laptops doesn't stampede a
