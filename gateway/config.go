@@ -103,6 +103,11 @@ type Limits struct {
 	MaxFileSize int64 `yaml:"max_file_size"`
 	// MaxWait bounds a change-feed long poll.
 	MaxWait time.Duration `yaml:"max_wait"`
+	// MaxLongPollsPerUser bounds one entity's change-feed long polls in
+	// flight (an agent holds one per matter), and MaxLongPollsPerUserMatter
+	// those on one matter (one per device): 429 beyond.
+	MaxLongPollsPerUser       int `yaml:"max_long_polls_per_user"`
+	MaxLongPollsPerUserMatter int `yaml:"max_long_polls_per_user_matter"`
 	// RequestsPerSecond and Burst: the per-user token bucket.
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
 	Burst             int     `yaml:"burst"`
@@ -169,13 +174,17 @@ func DefaultConfig() Config {
 			MaxChunkBytes: 16 << 20,
 			// A largest manifest (16 MiB, ~466,000 chunks) in base64 plus
 			// its chunk list in hex is ~53 MiB.
-			MaxCommitBytes:    64 << 20,
-			MaxBatchIDs:       10_000,
-			MaxCommitChunks:   500_000,
-			MaxFileSize:       64 << 30,
-			MaxWait:           60 * time.Second,
-			RequestsPerSecond: 100,
-			Burst:             400,
+			MaxCommitBytes:  64 << 20,
+			MaxBatchIDs:     10_000,
+			MaxCommitChunks: 500_000,
+			MaxFileSize:     64 << 30,
+			MaxWait:         60 * time.Second,
+			// A partner on a few hundred matters with three devices; a
+			// user rarely has more than a few devices on one matter.
+			MaxLongPollsPerUser:       1024,
+			MaxLongPollsPerUserMatter: 8,
+			RequestsPerSecond:         100,
+			Burst:                     400,
 			// An agent fails once when its token expires, then fetches a
 			// new one; an office behind one NAT address fails a few
 			// times a minute.
@@ -331,6 +340,9 @@ func (c *Config) Validate() error {
 	}
 	if l.InflightWait < 0 || l.InflightWait > l.RequestTimeout {
 		bad("limits.inflight_wait must be between 0 and limits.request_timeout")
+	}
+	if l.MaxLongPollsPerUser < 1 || l.MaxLongPollsPerUserMatter < 1 {
+		bad("limits.max_long_polls_per_user and limits.max_long_polls_per_user_matter must be positive")
 	}
 	if l.MaxConcurrentPerUser < 1 {
 		bad("limits.max_concurrent_per_user must be positive")

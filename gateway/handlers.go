@@ -784,13 +784,14 @@ func (s *Server) commitVersion(w http.ResponseWriter, r *http.Request, rq *reque
 	c.Matter, c.Size = rq.matter, int64(len(manifest))
 	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = c.Size, status, audit.ResultOK
 	c.Entity, c.Device, c.Time = rq.ident.Entity, rq.rec.Device, time.Now()
+	began := s.live.committing()
 	v, err := s.files.Commit(r.Context(), c, s.writeManifest(rq, c.File, manifest), &rq.rec)
 	if err != nil {
 		rq.rec.Object = c.File.String()
 		return storeErr(op, err)
 	}
 	s.mutated(rq)
-	s.live.changed()
+	s.live.committed(c.Matter, began)
 	w.Header().Set("ETag", api.ETag(v.Version))
 	writeJSON(w, status, api.Commit{FileID: c.File.String(), Version: v.Version, Seq: v.Seq, Deleted: c.Deleted})
 	return nil
@@ -1009,6 +1010,11 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, rq *request) er
 		return E(op, KindInvalid, "wait must be at most %s", s.cfg.Limits.MaxWait)
 	}
 	rq.rec.Object = "since=" + strconv.FormatInt(since, 10)
+	release, err := s.admitLongPoll(op, rq, wait)
+	if err != nil {
+		return err
+	}
+	defer release()
 	s.extendDeadlines(w, rq, 0, wait)
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
@@ -1019,7 +1025,7 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, rq *request) er
 	for {
 		// Take the wake-up channel before reading, so a commit between
 		// the read and the wait is not missed.
-		wake := s.live.wait()
+		wake := s.live.wait(rq.matter)
 		vs, head, err := s.files.Changes(r.Context(), rq.matter, since, int(limit)+1)
 		if err != nil {
 			return storeErr(op, err)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -42,8 +43,8 @@ type DenyStore interface {
 }
 
 // live is what a replica learns by polling the store: the deny list, the
-// reissue stamps, and whether any replica committed something (to wake long
-// polls).
+// reissue stamps, and whether another replica committed something (to wake
+// long polls); and the long polls waiting here.
 type live struct {
 	store   DenyStore
 	log     *slog.Logger
@@ -55,9 +56,21 @@ type live struct {
 	denyGen  int64                // generation of the snapshot in deny and floors
 	local    []localChange        // this replica's changes newer than the snapshot
 	changes  int64
-	loadedAt time.Time     // last successful poll (monotonic)
-	wake     chan struct{} // closed and replaced when changes grow
+	loadedAt time.Time // last successful poll (monotonic)
+
+	// Long polls wait on their matter's channel, closed and replaced when
+	// the matter changes here; everyone's is closed when the deny list
+	// changes or another replica committed (the store's change counter
+	// moved by more than this replica's own commits explain).
+	wake    map[string]chan struct{}
+	reads   int64          // counter reads completed (refresh)
+	reading bool           // a counter read is under way
+	credit  int64          // own commits known to fall between the last read and the next
+	polls   map[string]int // long polls in flight per entity
+	mpolls  map[entityMatter]int
 }
+
+type entityMatter struct{ entity, matter string }
 
 // localChange is a deny-list or reissue change this replica made, applied
 // at once, and again on top of every snapshot older than it (a poll that
@@ -69,7 +82,7 @@ type localChange struct {
 
 func newLive(s DenyStore, log *slog.Logger, m *metrics) *live {
 	return &live{store: s, log: log, metrics: m, deny: map[string]struct{}{}, floors: map[string]time.Time{},
-		wake: make(chan struct{}), denyGen: -1}
+		wake: map[string]chan struct{}{}, denyGen: -1, polls: map[string]int{}, mpolls: map[entityMatter]int{}}
 }
 
 // refresh polls the store's counters and reloads the deny list and the
@@ -77,13 +90,19 @@ func newLive(s DenyStore, log *slog.Logger, m *metrics) *live {
 func (l *live) refresh(ctx context.Context, force bool) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	l.mu.Lock()
+	credit := l.credit
+	l.credit, l.reading = 0, true
+	l.mu.Unlock()
 	c, err := l.store.Counters(ctx)
+	l.mu.Lock()
+	l.reading = false
+	l.reads++
+	reload := force || c.Deny != l.denyGen
+	l.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	l.mu.Lock()
-	reload := force || c.Deny != l.denyGen
-	l.mu.Unlock()
 	var set map[string]struct{}
 	var floors map[string]time.Time
 	var gen int64
@@ -128,8 +147,12 @@ func (l *live) refresh(ctx context.Context, force bool) error {
 		l.metrics.denyEntries.Set(float64(len(set)))
 	}
 	if c.Changes != l.changes {
+		// Only another replica's commits need everyone woken: this
+		// replica woke its own commits' matters already.
+		if c.Changes-l.changes > credit {
+			l.broadcastLocked()
+		}
 		l.changes = c.Changes
-		l.broadcastLocked()
 	}
 	l.loadedAt = time.Now()
 	return nil
@@ -186,23 +209,94 @@ func (l *live) setDenied(gen int64, entity string, on bool) {
 	})
 }
 
-// wait returns a channel closed at the next change anywhere.
-func (l *live) wait() <-chan struct{} {
+// wait returns a channel closed at the next change of matter, or of the
+// deny list, or another replica's commit.
+func (l *live) wait(matter string) <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.wake
+	ch := l.wake[matter]
+	if ch == nil {
+		ch = make(chan struct{})
+		l.wake[matter] = ch
+	}
+	return ch
 }
 
-// changed wakes long polls after this replica committed.
-func (l *live) changed() {
+// committing is called before this replica commits; its result goes to
+// committed.
+func (l *live) committing() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.broadcastLocked()
+	return l.reads
+}
+
+// committed wakes the long polls of matter after this replica committed
+// to it. began is what committing returned: a commit that began after the
+// last counter read and ended before the next one started moved the
+// store's change counter in between, which the next poll then need not
+// take for another replica's. Any other (ending during a read, or spanning
+// one) is not counted: its poll wakes everyone, as it would for another
+// replica's commit, which costs queries but never misses a change.
+func (l *live) committed(matter string, began int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if began == l.reads && !l.reading {
+		l.credit++
+	}
+	if ch := l.wake[matter]; ch != nil {
+		close(ch)
+		delete(l.wake, matter)
+	}
 }
 
 func (l *live) broadcastLocked() {
-	close(l.wake)
-	l.wake = make(chan struct{})
+	for _, ch := range l.wake {
+		close(ch)
+	}
+	clear(l.wake)
+}
+
+// admitPoll takes a long-poll slot of entity on matter, or reports that
+// the entity holds max already (or perMatter on this matter); release
+// gives it back.
+func (l *live) admitPoll(entity, matter string, max, perMatter int) (release func(), ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	em := entityMatter{entity, matter}
+	if l.polls[entity] >= max || l.mpolls[em] >= perMatter {
+		return nil, false
+	}
+	l.polls[entity]++
+	l.mpolls[em]++
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.polls[entity]--; l.polls[entity] == 0 {
+			delete(l.polls, entity)
+		}
+		if l.mpolls[em]--; l.mpolls[em] == 0 {
+			delete(l.mpolls, em)
+		}
+	}, true
+}
+
+// admitLongPoll takes a long-poll slot for the caller (a request with
+// wait > 0), or refuses it with 429: each waiting poll is woken by every
+// change of its matter, so one user holding many would multiply the work
+// of every commit there (limits.max_long_polls_per_user, in all and on
+// one matter).
+func (s *Server) admitLongPoll(op string, rq *request, wait time.Duration) (release func(), err error) {
+	if wait <= 0 {
+		return func() {}, nil
+	}
+	l := s.cfg.Limits
+	release, ok := s.live.admitPoll(rq.ident.Entity, rq.matter, l.MaxLongPollsPerUser, l.MaxLongPollsPerUserMatter)
+	if !ok {
+		s.metrics.denials.WithLabelValues("long_polls").Inc()
+		return nil, &Error{Op: op, Kind: KindRateLimited, RetryAfter: 5 * time.Second,
+			Msg: fmt.Sprintf("too many long polls at once (at most %d per user, %d on one matter): ask without wait, or later", l.MaxLongPollsPerUser, l.MaxLongPollsPerUserMatter)}
+	}
+	return release, nil
 }
 
 // limiter is a token bucket per entity.

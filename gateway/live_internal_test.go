@@ -102,3 +102,108 @@ func TestLiveMergesByGeneration(t *testing.T) {
 		t.Fatal("an older snapshot undid this replica's removal")
 	}
 }
+
+// counterStore is a DenyStore whose change counter a test moves; Counters
+// can be held mid-read, to order a commit against it.
+type counterStore struct {
+	DenyStore
+	mu      sync.Mutex
+	changes int64
+	hold    chan chan struct{} // if set, Counters hands a release channel and waits on it
+}
+
+func (s *counterStore) Counters(context.Context) (store.Counters, error) {
+	if s.hold != nil {
+		release := make(chan struct{})
+		s.hold <- release
+		<-release
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return store.Counters{Changes: s.changes}, nil
+}
+
+func (s *counterStore) DenyList(context.Context) ([]store.DenyEntry, int64, error) {
+	return nil, 0, nil
+}
+
+func (s *counterStore) TokenFloors(context.Context) ([]store.TokenFloor, int64, error) {
+	return nil, 0, nil
+}
+
+func (s *counterStore) bump() {
+	s.mu.Lock()
+	s.changes++
+	s.mu.Unlock()
+}
+
+// TestLiveWakesByMatter: this replica's commit wakes its matter's long
+// polls only, and the poll that then sees the store's counter move does
+// not wake the others; another replica's commit wakes everyone. A commit
+// that overlaps a counter read is not taken for this replica's, so
+// another replica's commit is never missed (a spurious wake-up is the
+// price).
+func TestLiveWakesByMatter(t *testing.T) {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &counterStore{}
+	l := newLive(st, slog.New(slog.DiscardHandler), m)
+	ctx := context.Background()
+	if err := l.refresh(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	woken := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	commit := func(matter string) {
+		began := l.committing()
+		st.bump()
+		l.committed(matter, began)
+	}
+	a, b := l.wait("a"), l.wait("b")
+	commit("a")
+	if !woken(a) || woken(b) {
+		t.Fatal("a commit to a must wake a's polls and only them")
+	}
+	a = l.wait("a")
+	l.refresh(ctx, false)
+	if woken(a) || woken(b) {
+		t.Fatal("the poll took this replica's commit for another replica's")
+	}
+	st.bump() // another replica's commit
+	l.refresh(ctx, false)
+	if !woken(a) || !woken(b) {
+		t.Fatal("another replica's commit did not wake every poll")
+	}
+	// A commit that lands while the counter is being read: that poll
+	// wakes everyone (it cannot tell), and the commit is not credited to
+	// the next poll, which must see another replica's commit.
+	b = l.wait("b")
+	st.hold = make(chan chan struct{})
+	done := make(chan struct{})
+	go func() { l.refresh(ctx, false); close(done) }()
+	release := <-st.hold
+	began := l.committing()
+	st.bump()
+	l.committed("a", began)
+	close(release)
+	<-done
+	st.hold = nil
+	if !woken(b) {
+		t.Fatal("a commit during the counter read was taken for this replica's")
+	}
+	a, b = l.wait("a"), l.wait("b")
+	l.refresh(ctx, false)
+	st.bump() // another replica's
+	l.refresh(ctx, false)
+	if !woken(a) || !woken(b) {
+		t.Fatal("another replica's commit was missed")
+	}
+}

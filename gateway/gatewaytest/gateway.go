@@ -44,6 +44,9 @@ type Options struct {
 	Blobs  gateway.Blobs // these (replicas sharing one memblob.Store)
 	// WrapBlobs, if set, wraps the blob store the gateway gets (faults).
 	WrapBlobs func(gateway.Blobs) gateway.Blobs
+	// WrapStores, if set, changes the store roles the gateway gets
+	// (counting or failing calls); Gateway.Stores stays the store's own.
+	WrapStores func(gateway.Stores) gateway.Stores
 
 	// Tokens: a new local test issuer unless one of these is set.
 	Vault    *kmstest.Env     // identity tokens of this real Vault (kmstest)
@@ -133,7 +136,11 @@ func Start(t testing.TB, o Options) *Gateway {
 		g.Blobs = o.WrapBlobs(g.Blobs)
 	}
 	v := g.verifier(ctx, t, o)
-	srv, err := gateway.New(ctx, g.Config, gateway.Deps{Stores: g.Stores, Blobs: g.Blobs, Verifier: v, SigningKey: g.SigningKey, Logger: o.Logger})
+	stores := g.Stores
+	if o.WrapStores != nil {
+		stores = o.WrapStores(stores)
+	}
+	srv, err := gateway.New(ctx, g.Config, gateway.Deps{Stores: stores, Blobs: g.Blobs, Verifier: v, SigningKey: g.SigningKey, Logger: o.Logger})
 	if err != nil {
 		t.Fatalf("gatewaytest: %v", err)
 	}
