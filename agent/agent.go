@@ -74,6 +74,43 @@ type Agent struct {
 	// loginRefused: sync stopped because Vault refused the login while the
 	// gateway did not say "revoked" (an expired token, most likely).
 	loginRefused bool
+	// renamed: notices of matter folders whose name was put back since
+	// the agent started (see reclaimFolder); strayLogged: what the log
+	// already said is not in any matter (logged once, shown in status
+	// while it is there).
+	renamed     []string
+	strayLogged map[string]bool
+}
+
+// folderRenamed records a notice that a matter folder's name was put back.
+func (a *Agent) folderRenamed(id, renamed, folder string) string {
+	n := renamedNotice(id, renamed, folder)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.renamed = append(a.renamed, n)
+	if len(a.renamed) > 20 {
+		a.renamed = a.renamed[len(a.renamed)-20:]
+	}
+	return n
+}
+
+// showNotices puts the rename notices and what is stray in the root into
+// status, and logs each stray item once.
+func (a *Agent) showNotices(folders map[string]string) {
+	strays := a.strays(folders)
+	a.mu.Lock()
+	notices := append(append([]string(nil), a.renamed...), strays...)
+	if a.strayLogged == nil {
+		a.strayLogged = map[string]bool{}
+	}
+	for _, s := range strays {
+		if !a.strayLogged[s] {
+			a.strayLogged[s] = true
+			a.log.Warn("not synced: in the Matters folder but in no matter", "notice", s)
+		}
+	}
+	a.mu.Unlock()
+	a.board.update(func(s *Status) { s.Notices = notices })
 }
 
 // firstRecheck reports whether this is the first call for matter since the
@@ -229,6 +266,7 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matt
 	}
 	var out []*matterSync
 	current := map[string]bool{}
+	folders := map[string]string{} // folder name -> matter ID
 	for _, m := range list {
 		current[m.ID] = true
 		folder := MatterFolder(m.ID, m.Name)
@@ -240,9 +278,30 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matt
 				folder, dir = old.Folder, filepath.Join(a.cfg.Root, old.Folder)
 			}
 		}
+		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+			renamed, err := a.reclaimFolder(m.ID, dir)
+			switch {
+			case err != nil:
+				return nil, nil, fmt.Errorf("matter folder %s missing, and a renamed copy could not be renamed back: %w", folder, err)
+			case renamed != "":
+				a.folderRenamed(m.ID, renamed, folder)
+			case byID[m.ID].ID != "":
+				// Gone (deleted by the user): never "delete everything"
+				// remotely. The folder is made again below and the index
+				// forgets the matter's files, so the pull brings them back.
+				a.log.Warn("matter folder missing: recreating it, files come back from the gateway", "matter", m.ID, "folder", dir)
+				if err := a.idx.ResetMatter(ctx, m.ID); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
 		if err := privateDir(dir); err != nil {
 			return nil, nil, fmt.Errorf("matter folder %s: %w", folder, err)
 		}
+		if err := markFolder(dir, m.ID); err != nil {
+			a.log.Warn("matter folder: marker not written", "matter", m.ID, "err", err)
+		}
+		folders[folder] = m.ID
 		if err := a.idx.PutMatter(ctx, index.Matter{ID: m.ID, Name: m.Name, Role: string(m.Role), Folder: folder}); err != nil {
 			return nil, nil, err
 		}
@@ -256,6 +315,7 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matt
 		case m.State != "removed":
 			lost = append(lost, m)
 		default:
+			folders[m.Folder] = m.ID // kept under on_access_lost: keep
 			// Lost earlier (maybe before a restart): status keeps saying so.
 			a.board.matter(m.ID, func(s *MatterStatus) {
 				s.Name, s.Folder, s.State, s.Role = m.Name, m.Folder, "removed", ""
@@ -265,6 +325,10 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matt
 			})
 		}
 	}
+	for _, m := range lost {
+		folders[m.Folder] = m.ID
+	}
+	a.showNotices(folders)
 	return out, lost, nil
 }
 
@@ -408,7 +472,7 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 	var res passResult
 	a.board.matter(m.id, func(s *MatterStatus) { s.State = "syncing" })
 	pass := func() error {
-		if err := m.openFolder(ctx); err != nil {
+		if err := m.openFolder(ctx, &res); err != nil {
 			return err
 		}
 		defer m.closeFolder()

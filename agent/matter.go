@@ -515,9 +515,20 @@ func relUnder(dir, abs string) (string, bool) {
 }
 
 // openFolder opens the matter folder for a pass. A missing folder is never
-// "the user deleted everything": it is recreated and the matter's index
-// reset, so the next pull brings the files back.
-func (m *matterSync) openFolder(ctx context.Context) error {
+// "the user deleted everything": a copy renamed by the user gets its name
+// back (see reclaimFolder); otherwise it is recreated and the matter's
+// index reset, so the next pull brings the files back.
+func (m *matterSync) openFolder(ctx context.Context, res *passResult) error {
+	if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
+		// Renamed by the lawyer, most likely: give it its name back.
+		renamed, err := m.a.reclaimFolder(m.id, m.dir)
+		if err != nil {
+			return fmt.Errorf("matter folder missing: %w", err)
+		}
+		if renamed != "" {
+			res.skip("", "%s", m.a.folderRenamed(m.id, renamed, filepath.Base(m.dir)))
+		}
+	}
 	if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
 		m.a.log.Warn("matter folder missing: recreating it, files come back from the gateway", "matter", m.id, "folder", m.dir)
 		if err := privateDir(m.dir); err != nil {

@@ -27,10 +27,14 @@ type Status struct {
 	Device string `json:"device"`
 	Root   string `json:"root"`
 	// DiskEncryption of the disk holding Root: on, off or unknown (…).
-	DiskEncryption string         `json:"disk_encryption"`
-	Message        string         `json:"message,omitempty"` // why offline or revoked
-	Matters        []MatterStatus `json:"matters"`
-	Updated        time.Time      `json:"updated"`
+	DiskEncryption string `json:"disk_encryption"`
+	Message        string `json:"message,omitempty"` // why offline or revoked
+	// Notices are sentences for the user about the Matters folder itself:
+	// a matter folder renamed here whose name was put back, files or
+	// folders placed directly in Matters/ (not in any matter: not synced).
+	Notices []string       `json:"notices,omitempty"`
+	Matters []MatterStatus `json:"matters"`
+	Updated time.Time      `json:"updated"`
 }
 
 // MatterStatus is one matter's sync state.
@@ -60,6 +64,7 @@ func (b *statusBoard) snapshot() Status {
 	defer b.mu.Unlock()
 	s := b.s
 	s.Matters = append([]MatterStatus(nil), b.s.Matters...)
+	s.Notices = append([]string(nil), b.s.Notices...)
 	for i := range s.Matters {
 		s.Matters[i].Errors = append([]string(nil), s.Matters[i].Errors...)
 	}

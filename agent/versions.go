@@ -123,11 +123,11 @@ func (a *Agent) Restore(ctx context.Context, path string, version int64) (int64,
 	if err != nil {
 		return 0, err
 	}
-	if err := m.openFolder(ctx); err != nil {
+	var res passResult
+	if err := m.openFolder(ctx, &res); err != nil {
 		return 0, err
 	}
 	defer m.closeFolder()
-	var res passResult
 	// Bring the local copy to the head first, so the restore is an edit of
 	// the newest version and a local edit is not overwritten unseen.
 	if err := m.pull(ctx, mk, &res); err != nil {
