@@ -59,7 +59,7 @@ func (a *Agent) wipeIfConfirmed(ctx context.Context) bool {
 		return true
 	}
 	if !a.vaultRefuses(ctx) {
-		a.log.Warn("the gateway says this user is revoked but Vault still accepts the login: local matter folders kept until Vault confirms")
+		a.log.Warn("the gateway says this user is revoked but Vault still accepts the login: nothing removed until Vault confirms", "wipe_on_revoke", a.cfg.WipeOnRevoke)
 		return false
 	}
 	ms, err := a.idx.Matters(context.WithoutCancel(ctx))
