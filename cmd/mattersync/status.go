@@ -76,6 +76,9 @@ func printStatus(w io.Writer, s agent.Status) {
 	if s.Message != "" {
 		fmt.Fprintln(w, "  "+safe(s.Message))
 	}
+	for _, n := range s.Notices {
+		fmt.Fprintln(w, "  "+safe(n))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MATTER\tROLE\tSTATE\tQUEUE\tCONFLICTS\tLAST SYNC\tFOLDER")
 	for _, m := range s.Matters {

@@ -9,14 +9,14 @@ import (
 )
 
 func TestPrintStatus(t *testing.T) {
-	s := agent.Status{State: "syncing", User: "alice", Device: "LAPTOP-7", Matters: []agent.MatterStatus{
+	s := agent.Status{State: "syncing", User: "alice", Device: "LAPTOP-7", Notices: []string{"Notes.txt is directly in Matters and is not synced"}, Matters: []agent.MatterStatus{
 		{ID: "2026-0001", Role: "rw", State: "syncing", Folder: "Demo [2026-0001]", FilesDone: 10, FilesTotal: 40, Errors: []string{"Brief.docx: read-only"}},
 		{ID: "2026-0002", Role: "ro", State: "idle", Folder: "Other [2026-0002]"},
 	}}
 	var b bytes.Buffer
 	printStatus(&b, s)
 	out := b.String()
-	for _, want := range []string{"agent: syncing as alice on LAPTOP-7", "2026-0001  rw", "[#######.......................] 10/40 files", "2026-0001: Brief.docx: read-only", "never"} {
+	for _, want := range []string{"agent: syncing as alice on LAPTOP-7", "2026-0001  rw", "[#######.......................] 10/40 files", "2026-0001: Brief.docx: read-only", "never", "  Notes.txt is directly in Matters and is not synced"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
