@@ -41,9 +41,11 @@ func TestGatewaySharedAddressNotLockedOut(t *testing.T) {
 	}
 	cv := &countingVerifier{Verifier: v}
 	g := gatewaytest.Start(t, gatewaytest.Options{Issuer: iss, Verifier: cv, Config: func(c *gateway.Config) {
-		// The production defaults: a burst of 50 failures, 5 a second.
+		// The production burst of 50 failures, refilled so slowly that
+		// a slow (loaded, -race) run cannot earn a garbage request a
+		// new token while the test goes on: no timing in the test.
 		d := gateway.DefaultConfig().Limits
-		c.Limits.UnauthenticatedPerSecond, c.Limits.UnauthenticatedBurst = d.UnauthenticatedPerSecond, d.UnauthenticatedBurst
+		c.Limits.UnauthenticatedPerSecond, c.Limits.UnauthenticatedBurst = 0.001, d.UnauthenticatedBurst
 	}})
 	valid := g.Token(t, "ent-colleague", "matter-2026-0001-rw")
 	// Garbage of every kind from the shared address, until it is throttled.
