@@ -80,6 +80,12 @@ type Vault struct {
 	JWKSURL  string        `yaml:"jwks_url"`
 	Audience string        `yaml:"audience"`
 	Leeway   time.Duration `yaml:"leeway"`
+	// ReissueLeeway extends a reissue stamp forward: tokens issued up to
+	// this long after it are refused too, so that a Vault clock ahead of
+	// the gateway's by up to this much cannot pass a token issued before
+	// the stamp (keep it at least the clocks' skew; fresh tokens wait it
+	// out after a reissue).
+	ReissueLeeway time.Duration `yaml:"reissue_leeway"`
 	// MaxTokenLifetime refuses tokens whose exp - iat is longer: at least
 	// the OIDC role's TTL (mattersync-admin vault init --token-ttl, 5m).
 	MaxTokenLifetime time.Duration `yaml:"max_token_lifetime"`
@@ -169,7 +175,7 @@ func DefaultConfig() Config {
 		OpsListen: "127.0.0.1:9090",
 		S3:        S3{Region: "us-east-1", AccessKeyEnv: "MATTERSYNC_S3_ACCESS_KEY", SecretKeyEnv: "MATTERSYNC_S3_SECRET_KEY"},
 		Store:     StoreConfig{Driver: "sqlite", SQLitePath: "/var/lib/mattersync/gateway.db", PostgresPasswordEnv: "MATTERSYNC_PG_PASSWORD", MaxConns: 32},
-		Vault:     Vault{Audience: "mattersync", Leeway: 30 * time.Second, JWKSRefresh: 5 * time.Minute, MaxTokenLifetime: 15 * time.Minute},
+		Vault:     Vault{Audience: "mattersync", Leeway: 30 * time.Second, ReissueLeeway: 5 * time.Second, JWKSRefresh: 5 * time.Minute, MaxTokenLifetime: 15 * time.Minute},
 		Limits: Limits{
 			MaxChunkBytes: 16 << 20,
 			// A largest manifest (16 MiB, ~466,000 chunks) in base64 plus
@@ -309,6 +315,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Vault.Leeway < 0 || c.Vault.Leeway > 5*time.Minute {
 		bad("vault.leeway must be between 0 and 5m")
+	}
+	if c.Vault.ReissueLeeway < 0 || c.Vault.ReissueLeeway > time.Minute {
+		bad("vault.reissue_leeway must be between 0 and 1m")
 	}
 	if c.Vault.MaxTokenLifetime < time.Minute || c.Vault.MaxTokenLifetime > 24*time.Hour {
 		bad("vault.max_token_lifetime must be between 1m and 24h")

@@ -93,6 +93,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no signing key", strings.Replace(minimal, "audit: {signing_key_file: k.pem}", "", 1), "signing_key_file is required"},
 		{"bad ops listen", minimal + "ops_listen: 9090\n", "ops_listen: \"9090\" is not host:port"},
 		{"ops on the API port", minimal + "listen: ':8443'\nops_listen: '127.0.0.1:8443'\n", "ops_listen: port 8443 is the API's"},
+		{"reissue leeway", strings.Replace(minimal, `vault: {address: "http://127.0.0.1:8200"}`, `vault: {address: "http://127.0.0.1:8200", reissue_leeway: -1s}`, 1), "vault.reissue_leeway must be between 0 and 1m"},
 		{"bad proxy", minimal + "trusted_proxies: [10.0.0.1]\n", "not a CIDR"},
 		{"inflight below a commit", minimal + "limits: {max_inflight_bytes: 1048576}\n", "max_inflight_bytes must be at least"},
 		{"token lifetime", strings.Replace(minimal, `vault: {address: "http://127.0.0.1:8200"}`, `vault: {address: "http://127.0.0.1:8200", max_token_lifetime: 30s}`, 1), "vault.max_token_lifetime must be between"},

@@ -81,6 +81,8 @@ func testConfig() gateway.Config {
 	cfg.Audit.CheckpointInterval = time.Hour
 	cfg.Audit.RefusalSummaryInterval = 100 * time.Millisecond
 	cfg.Audit.RefusalRecordsPerSecond = 1e6
+	// One clock: a token of the second after a reissue stamp is fresh.
+	cfg.Vault.ReissueLeeway = 0
 	// env.do sends each request from its own client address (through
 	// X-Forwarded-For), so refusals before authentication are each
 	// audited; flood tests send theirs from one address.

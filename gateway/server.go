@@ -475,12 +475,20 @@ func (s *Server) authorize(r *http.Request, rq *request, p perm) error {
 }
 
 // checkReissue refuses a token issued before (or in the same second as)
-// its entity's reissue stamp: 401, so the caller fetches a new token, which
-// carries its current groups.
+// its entity's reissue stamp, or within vault.reissue_leeway after it: 401,
+// so the caller fetches a new token, which carries its current groups.
+// The leeway points forward because the stamp is the gateway's clock and
+// iat Vault's: were Vault's clock ahead, a token issued before the stamp
+// would carry a later iat, and must still be refused. The price is that
+// fresh tokens wait out the leeway (and any skew of Vault behind).
 func (s *Server) checkReissue(id *auth.Identity) error {
-	if nb, ok := s.live.notBefore(id.Entity); ok && !id.IssuedAt.After(nb) {
+	nb, ok := s.live.notBefore(id.Entity)
+	if !ok {
+		return nil
+	}
+	if floor := nb.Add(s.cfg.Vault.ReissueLeeway); !id.IssuedAt.After(floor) {
 		s.metrics.denials.WithLabelValues("reissue").Inc()
-		return E("auth", KindUnauthenticated, "identity token issued before %s, when this user's access changed: fetch a new one", nb.UTC().Format(time.RFC3339))
+		return E("auth", KindUnauthenticated, "identity token issued before %s, when this user's access changed: fetch a new one", floor.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

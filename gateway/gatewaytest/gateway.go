@@ -111,6 +111,8 @@ func TestConfig() gateway.Config {
 	cfg.Limits.PollInterval = 50 * time.Millisecond
 	cfg.Audit.RefusalSummaryInterval = 200 * time.Millisecond
 	cfg.Audit.RefusalRecordsPerSecond = 1e6
+	// One clock: a token of the second after a reissue stamp is fresh.
+	cfg.Vault.ReissueLeeway = 0
 	return cfg
 }
 
