@@ -3,9 +3,11 @@
 //
 // A token is accepted only if it is a JWS signed with an asymmetric
 // algorithm by a key in Vault's JWKS, with the configured issuer and
-// audience, an issued-at in the past, an expiry in the future at most
-// MaxLifetime after it, a not-before (if any) in the past, and a subject. Everything else, including "alg": "none" and HMAC
-// algorithms, is refused.
+// audience (one value), an issued-at in the past, an expiry in the future
+// at most MaxLifetime after it, a not-before (if any) in the past, a
+// subject, and exactly the claims of the mattersync OIDC role's template.
+// Everything else, including "alg": "none" and HMAC algorithms, is
+// refused.
 package auth
 
 import (
@@ -54,6 +56,7 @@ type Config struct {
 type Verifier struct {
 	kf          keyfunc.Keyfunc
 	parser      *jwt.Parser
+	audience    string
 	maxLifetime time.Duration
 }
 
@@ -125,7 +128,7 @@ func newVerifier(kf keyfunc.Keyfunc, cfg Config) *Verifier {
 	if cfg.MaxLifetime <= 0 {
 		cfg.MaxLifetime = DefaultMaxLifetime
 	}
-	return &Verifier{kf: kf, maxLifetime: cfg.MaxLifetime, parser: jwt.NewParser(
+	return &Verifier{kf: kf, audience: cfg.Audience, maxLifetime: cfg.MaxLifetime, parser: jwt.NewParser(
 		jwt.WithValidMethods(algorithms),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithAudience(cfg.Audience),
@@ -183,6 +186,42 @@ func (v *Verifier) KnownKey(ctx context.Context, token string) bool {
 	return false
 }
 
+// tokenClaims are the claims of a token from the mattersync OIDC role:
+// Vault's own and those of the role's template (kms: username and groups).
+// Any other role in the Vault namespace that reuses mattersync's client_id
+// signs with keys in the same JWKS; a token with claims outside this set,
+// or without username and groups, was not made by the mattersync template
+// and is refused. (A role that copies the template exactly cannot be told
+// apart by the gateway: see GATEWAY.md, "Identity tokens".)
+var tokenClaims = map[string]bool{
+	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true, "namespace": true,
+	"username": true, "groups": true,
+}
+
+// templateClaims checks a verified token's claim set against tokenClaims.
+func templateClaims(token string) error {
+	parts := strings.Split(token, ".")
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	for k := range m {
+		if !tokenClaims[k] {
+			return fmt.Errorf("claim %.40q is not one of the mattersync role's template", k)
+		}
+	}
+	for _, k := range []string{"username", "groups"} {
+		if _, ok := m[k]; !ok {
+			return fmt.Errorf("no %s claim: not a token of the mattersync role's template", k)
+		}
+	}
+	return nil
+}
+
 // claims are the Vault identity token claims mattersync uses.
 type claims struct {
 	jwt.RegisteredClaims
@@ -212,6 +251,15 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Identity, error) 
 	}
 	if c.Subject == "" {
 		return nil, fmt.Errorf("%w: no subject", ErrInvalidToken)
+	}
+	// One audience, the mattersync role's client_id: Vault writes aud as
+	// that one string, so a list (which the parser accepts when any
+	// element matches) did not come from the role.
+	if len(c.Audience) != 1 {
+		return nil, fmt.Errorf("%w: aud must be the one client ID %q", ErrInvalidToken, v.audience)
+	}
+	if err := templateClaims(token); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	// Without iat a token could be older than any reissue stamp and its
 	// lifetime unknown.

@@ -103,6 +103,16 @@ func (is *Issuer) Token(t testing.TB, c Claims) string {
 	return Sign(t, key, kid, jwt.SigningMethodRS256, is.MapClaims(c))
 }
 
+// SignClaims signs arbitrary claims (say MapClaims(c) edited) with the
+// current key, for tokens Claims cannot describe.
+func (is *Issuer) SignClaims(t testing.TB, claims jwt.Claims) string {
+	t.Helper()
+	is.mu.Lock()
+	key, kid := is.key, is.kid
+	is.mu.Unlock()
+	return Sign(t, key, kid, jwt.SigningMethodRS256, claims)
+}
+
 // MapClaims returns c with defaults applied, as JWT claims.
 func (is *Issuer) MapClaims(c Claims) jwt.MapClaims {
 	now := time.Now()
