@@ -54,8 +54,8 @@ func (s *Session) SetEpoch(ctx context.Context, matter string, epoch uint32) (ap
 }
 
 // raiseEpoch sets matter's epoch at the gateway and returns the gateway's
-// epoch afterwards: a gateway already at a higher one (a later rotation,
-// or a commit under it) is what the caller wants, not an error.
+// epoch afterwards: a gateway already at a higher one (a later rotation's
+// step) is what the caller wants, not an error.
 func raiseEpoch(ctx context.Context, gw Epochs, matter string, epoch uint32) (uint32, error) {
 	ep, err := gw.SetEpoch(ctx, matter, epoch)
 	var ce *client.Error
@@ -68,14 +68,15 @@ func raiseEpoch(ctx context.Context, gw Epochs, matter string, epoch uint32) (ui
 	return ep.Epoch, nil
 }
 
-// gatewayEpoch is the "gateway epoch" step. Without a gateway it warns and
-// returns nil: Vault is the authority, and the gateway raises the epoch
-// itself at the first commit under the new one.
+// gatewayEpoch is the "gateway epoch" step: only it moves the gateway's
+// epoch (uploads never do). Without a gateway it warns and returns nil:
+// the Vault work stands, and until someone runs `epoch set` the gateway
+// keeps accepting the old epoch and refuses uploads under the new one.
 func (s *Session) gatewayEpoch(ctx context.Context, matter string, epoch uint32) error {
 	step := "gateway epoch " + matter
 	gw, err := s.gateway(ctx)
 	if errors.Is(err, ErrNoGateway) {
-		s.report(Step{Name: step, Warning: true, Detail: fmt.Sprintf("%v: it accepts uploads sealed under epochs below %d until a commit under %d reaches it; run `mattersync-admin epoch set %s %d`",
+		s.report(Step{Name: step, Warning: true, Detail: fmt.Sprintf("%v: until it is told, it accepts uploads sealed under epochs below %d and refuses those under %d; run `mattersync-admin epoch set %s %d`",
 			err, epoch, epoch, matter, epoch)})
 		return nil
 	}

@@ -20,9 +20,9 @@ import (
 
 // TestEpochs: after an admin raises a matter's epoch, chunk uploads,
 // commits and deletes sealed under an older one are refused with
-// stale_epoch and change nothing; a commit under a newer one is accepted
-// but raises nothing (only the admin does); epochs never go down. On both
-// stores.
+// stale_epoch and change nothing; so are those under a newer one the
+// gateway was not told of, which raise nothing (only the admin does);
+// epochs never go down. On both stores.
 func TestEpochs(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { epochs(t, newEnv(t, envOpts{})) })
 	t.Run("postgres", func(t *testing.T) { epochs(t, newEnv(t, envOpts{postgresDSN: testenv.Postgres(t)})) })
@@ -151,19 +151,39 @@ func epochs(t *testing.T, e *env) {
 		t.Fatalf("versions = %+v, %v; want epochs 2, 2, 1", vs, err)
 	}
 
-	// A commit under a newer epoch (an agent that fetched a rotation's key
-	// before the admin told the gateway) is accepted but raises nothing:
-	// only the admin does, so a member cannot lock the others out.
+	// A chunk, commit or delete under an epoch the gateway does not know
+	// yet (a rotation whose gateway step was not done; or a member sealing
+	// under an epoch of its own invention) is refused and raises nothing:
+	// only the admin's step does, so a member cannot lock the others out.
 	e.sealer.UseEpoch(m, 3)
-	e.commit(m, rw, g, 0)
-	if ep, err := admin.Epoch(ctx, m); err != nil || ep.Epoch != 2 {
-		t.Fatalf("Epoch after a commit at 3 = %+v, %v; want 2", ep, err)
+	before = e.snapshot(m)
+	ahead := func(name string, r resp) {
+		t.Helper()
+		b := r.apiError(t)
+		if r.status != http.StatusConflict || b.Code != api.CodeStaleEpoch || b.CurrentEpoch != 2 || !strings.Contains(b.Message, "does not know") || !strings.Contains(b.Message, "epoch set "+m+" 3") {
+			t.Fatalf("%s under epoch 3: %d %s", name, r.status, r.body)
+		}
+		if after := e.snapshot(m); !reflect.DeepEqual(before, after) {
+			t.Fatalf("%s under epoch 3 changed state", name)
+		}
 	}
+	id3, body3 := e.chunk(m, 100)
+	ahead("chunk", e.do("PUT", "/v1/matters/"+m+"/chunks/"+id3.String(), rw, map[string]string{api.HeaderChecksum: sumHex(body3)}, body3))
+	ahead("commit", e.do("PUT", files+g.String(), rw, map[string]string{"If-None-Match": "*"}, e.commitBody(m, g, 1)))
+	h := e.newFile(m)
 	e.sealer.UseEpoch(m, 2)
-	r := e.do("PUT", files+g.String(), rw, map[string]string{"If-Match": `"1"`}, e.commitBody(m, g, 2))
-	if r.status != 201 {
-		t.Fatalf("commit at the current epoch after one at 3: %d %s", r.status, r.body)
+	e.commit(m, rw, h, 0)
+	e.sealer.UseEpoch(m, 3)
+	before = e.snapshot(m)
+	ahead("delete", e.do("DELETE", files+h.String(), rw, map[string]string{"If-Match": `"1"`}, e.tombstoneBody(m, h, 2)))
+	if ep, err := admin.Epoch(ctx, m); err != nil || ep.Epoch != 2 {
+		t.Fatalf("Epoch after uploads at 3 = %+v, %v; want 2", ep, err)
 	}
+	// Once the admin's step tells the gateway, epoch 3 goes through.
+	if _, err := admin.SetEpoch(ctx, m, 3); err != nil {
+		t.Fatal(err)
+	}
+	e.commit(m, rw, g, 0)
 
 	// Other matters keep their own epoch (and commits set none).
 	cb, _ := e.putChunk("b", rw, 100)

@@ -50,7 +50,8 @@ type FileStore interface {
 	// *store.StaleEpochError, store.ErrLegalHold or
 	// *store.MissingChunksError (checked in that order) when the commit
 	// is refused. It never changes the matter's epoch: c.Epoch below it is
-	// refused, above it is recorded with the version and nothing more.
+	// refused, above it is recorded with the version and nothing more (the
+	// gateway refuses that before, checkEpoch).
 	Commit(ctx context.Context, c store.Commit, write store.WriteFunc, rec *audit.Record) (store.Version, error)
 	// Version returns one version of a file, the head when version is 0,
 	// or store.ErrNotFound.
@@ -297,14 +298,22 @@ func staleEpoch(op string, got, current uint32, err error) *Error {
 		Msg: fmt.Sprintf("sealed under epoch %d, but the matter is at epoch %d: seal again with the epoch %d key", got, current, current)}
 }
 
-// checkEpoch refuses an upload sealed under an epoch below the matter's.
+// checkEpoch refuses an upload sealed under an epoch below the matter's,
+// or above it once the matter has one: only the admin's rotation step
+// moves the gateway's epoch (epochSet), never an upload, so an epoch the
+// gateway does not know yet is refused until the admin tells it (a matter
+// at 0 has never been told anything and refuses nothing).
 func (s *Server) checkEpoch(ctx context.Context, op, matter string, epoch uint32) error {
 	cur, err := s.epochs.Epoch(ctx, matter)
 	if err != nil {
 		return storeErr(op, err)
 	}
-	if epoch < cur {
+	switch {
+	case epoch < cur:
 		return staleEpoch(op, epoch, cur, nil)
+	case cur > 0 && epoch > cur:
+		return &Error{Op: op, Kind: KindStaleEpoch, CurrentEpoch: cur,
+			Msg: fmt.Sprintf("sealed under epoch %d, which the gateway does not know yet (matter %s is at epoch %d here): the rotation's gateway step was not done; an administrator runs `mattersync-admin epoch set %s %d`", epoch, matter, cur, matter, epoch)}
 	}
 	return nil
 }
@@ -784,6 +793,14 @@ func (s *Server) commitVersion(w http.ResponseWriter, r *http.Request, rq *reque
 	c.Matter, c.Size = rq.matter, int64(len(manifest))
 	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = c.Size, status, audit.ResultOK
 	c.Entity, c.Device, c.Time = rq.ident.Entity, rq.rec.Device, time.Now()
+	if c.Epoch != 0 {
+		// Below the matter's epoch the store refuses too (under its lock);
+		// above it only here.
+		if err := s.checkEpoch(r.Context(), op, c.Matter, c.Epoch); err != nil {
+			rq.rec.Object = c.File.String()
+			return err
+		}
+	}
 	began := s.live.committing()
 	v, err := s.files.Commit(r.Context(), c, s.writeManifest(rq, c.File, manifest), &rq.rec)
 	if err != nil {
