@@ -58,13 +58,8 @@ func (s *Store) SetHold(ctx context.Context, h store.Hold, rec *audit.Record) er
 
 // Holds implements gateway.HoldStore.
 func (s *Store) Holds(ctx context.Context) ([]store.Hold, error) {
-	out, err := queryAll(ctx, s.db.Read(), nil, func(sc Scanner) (store.Hold, error) {
-		h := store.Hold{On: true}
-		var us int64
-		err := sc.Scan(&h.Matter, &h.Reason, &h.Case, &h.ChangedBy, &us)
-		h.Time = store.FromMicros(us)
-		return h, err
-	}, `SELECT id, hold_reason, hold_case, hold_by, hold_us FROM matters WHERE hold = $1 ORDER BY id`, true)
+	out, err := queryAll(ctx, s.db.Read(), nil, scanHold,
+		`SELECT id, hold, hold_reason, hold_case, hold_by, hold_us FROM matters WHERE hold = $1 ORDER BY id`, true)
 	if err != nil {
 		return nil, s.wrap("holds", err)
 	}
@@ -73,17 +68,22 @@ func (s *Store) Holds(ctx context.Context) ([]store.Hold, error) {
 
 // HoldHistory implements gateway.HoldStore.
 func (s *Store) HoldHistory(ctx context.Context, matter string) ([]store.Hold, error) {
-	out, err := queryAll(ctx, s.db.Read(), nil, func(sc Scanner) (store.Hold, error) {
-		h := store.Hold{Matter: matter}
-		var us int64
-		err := sc.Scan(&h.On, &h.Reason, &h.Case, &h.ChangedBy, &us)
-		h.Time = store.FromMicros(us)
-		return h, err
-	}, `SELECT hold, reason, case_ref, changed_by, time_us FROM hold_history WHERE matter = $1 ORDER BY n`, matter)
+	out, err := queryAll(ctx, s.db.Read(), nil, scanHold,
+		`SELECT matter, hold, reason, case_ref, changed_by, time_us FROM hold_history WHERE matter = $1 ORDER BY n`, matter)
 	if err != nil {
 		return nil, s.wrap("hold history", err)
 	}
 	return out, nil
+}
+
+// scanHold reads matter, on, reason, case, by and time (µs), the columns
+// Holds and HoldHistory select.
+func scanHold(sc Scanner) (store.Hold, error) {
+	var h store.Hold
+	var us int64
+	err := sc.Scan(&h.Matter, &h.On, &h.Reason, &h.Case, &h.ChangedBy, &us)
+	h.Time = store.FromMicros(us)
+	return h, err
 }
 
 // Epoch implements gateway.EpochStore.
