@@ -67,7 +67,10 @@ bench: ## run every benchmark once (figures are reported, never asserted)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
 run: build tools ## the local stack: Vault, MinIO, gateway and two agents on demo folders (state in .run/)
-	$(GO) run ./internal/cmd/devstack --dir .run --bin bin --tools $(TOOLS)
+	@# A built binary, not `go run`: go run exits 1 after a Ctrl-C even when
+	@# the stack stopped cleanly, and make would report an error.
+	$(GO) build -o bin/devstack ./internal/cmd/devstack
+	bin/devstack --dir .run --bin bin --tools $(TOOLS)
 
 clean-run: ## remove the local stack's state (.run/)
 	rm -rf .run
