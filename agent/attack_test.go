@@ -28,8 +28,28 @@ type rogue struct {
 
 func (w *world) rogue(u kmstest.User) *rogue {
 	t := w.t
-	ctx := context.Background()
 	kr := w.vault.Login(t, u)
+	keys := w.memberKeys(kr)
+	codec, err := format.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(codec.Close)
+	gw, err := client.New(w.gateway, kr, client.Options{Device: "rogue"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rogue{t: t, w: w, keys: keys, codec: codec, gw: gw}
+}
+
+// memberKeys derives the current epoch's keys of the matter as a member's
+// own code would, from the keys Vault gives kr.
+func (w *world) memberKeys(kr interface {
+	EpochKey(ctx context.Context, matter string, n uint32) ([]byte, error)
+	CurrentKey(ctx context.Context, matter string) (uint32, []byte, error)
+}) *format.Keys {
+	t, ctx := w.t, context.Background()
+	t.Helper()
 	e1, err := kr.EpochKey(ctx, w.matter, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -46,16 +66,7 @@ func (w *world) rogue(u kmstest.User) *rogue {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codec, err := format.NewCodec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(codec.Close)
-	gw, err := client.New(w.gateway, kr, client.Options{Device: "rogue"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &rogue{t: t, w: w, keys: keys, codec: codec, gw: gw}
+	return keys
 }
 
 // putChunk stores plain under id (which need not be plain's ID).

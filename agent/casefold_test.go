@@ -54,24 +54,8 @@ type insider struct {
 
 func (w *world) insider(u kmstest.User) *insider {
 	t := w.t
-	ctx := context.Background()
 	kr := w.v.Login(t, u)
-	e1, err := kr.EpochKey(ctx, w.matter, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fids, err := format.DeriveFileIDKey(w.matter, e1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, cur, err := kr.CurrentKey(ctx, w.matter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := format.DeriveKeys(fids, n, cur)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := w.memberKeys(kr)
 	gw, err := client.New(w.gateway, kr, client.Options{Device: "insider"})
 	if err != nil {
 		t.Fatal(err)
