@@ -59,3 +59,20 @@ func unsafeRune(r rune) bool {
 	}
 	return false
 }
+
+// authorName is how a version's author is shown: "you" for this user's
+// own versions, else the user name the gateway recorded from the
+// committer's token when the gateway's entity is the one the writer sealed
+// in the manifest, else the sealed entity ID (versions from before the
+// gateway recorded names, or a gateway that disagrees with the manifest).
+// The name is only a label: the sealed entity stays the authority.
+func (a *Agent) authorName(sealed, gwEntity, gwName string) string {
+	switch {
+	case sealed == a.entity:
+		return "you"
+	case gwName != "" && gwEntity == sealed:
+		return SafeText(gwName)
+	default:
+		return SafeText(sealed)
+	}
+}

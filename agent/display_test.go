@@ -39,3 +39,23 @@ func TestNamesDropEscapes(t *testing.T) {
 		t.Errorf("MatterFolder = %q", got)
 	}
 }
+
+// A colleague is named only when the gateway's record of the committer
+// is the entity the writer sealed; a gateway that disagrees (or predates
+// names) gets the sealed ID shown, and hostile names are escaped.
+func TestAuthorName(t *testing.T) {
+	a := &Agent{entity: "ent-alice"}
+	cases := []struct{ sealed, gwEntity, gwName, want string }{
+		{"ent-alice", "ent-alice", "alice", "you"},
+		{"ent-bob", "ent-bob", "bob", "bob"},
+		{"ent-bob", "ent-mallory", "mallory", "ent-bob"},
+		{"ent-bob", "", "", "ent-bob"},
+		{"ent-bob", "ent-bob", "\x1b]0;x", `\x1b]0;x`},
+		{"\x1b[2J", "", "", `\x1b[2J`},
+	}
+	for _, c := range cases {
+		if got := a.authorName(c.sealed, c.gwEntity, c.gwName); got != c.want {
+			t.Errorf("authorName(%q, %q, %q) = %q, want %q", c.sealed, c.gwEntity, c.gwName, got, c.want)
+		}
+	}
+}

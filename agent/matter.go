@@ -229,7 +229,7 @@ func (m *matterSync) applyChange(ctx context.Context, mk *matterKeys, c api.Chan
 	defer m.fs.remove(tmp)
 	guard := cur
 	if cur.exists && !(hasRow && cur.matches(row.Size, row.MtimeNs)) {
-		if err := m.moveAside(ctx, man.Path, "edited here while "+SafeText(man.Author)+" changed it on "+SafeText(man.Device), res); err != nil {
+		if err := m.moveAside(ctx, man.Path, "edited here while "+m.a.authorName(man.Author, head.AuthorEntity, head.AuthorName)+" changed it on "+SafeText(man.Device), res); err != nil {
 			return err
 		}
 		guard = stat{}

@@ -251,7 +251,7 @@ func (m *matterSync) upload(ctx context.Context, mk *matterKeys, rel string, res
 		if err != nil {
 			return err
 		}
-		if err := m.moveAside(ctx, rel, "edited at the same time as "+SafeText(hm.Author)+" on "+SafeText(hm.Device), res); err != nil {
+		if err := m.moveAside(ctx, rel, "edited at the same time as "+m.a.authorName(hm.Author, head.AuthorEntity, head.AuthorName)+" on "+SafeText(hm.Device), res); err != nil {
 			m.fs.remove(tmp)
 			return err
 		}

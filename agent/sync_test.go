@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mattersync/mattersync/agent"
+	"github.com/mattersync/mattersync/agent/index"
 	"github.com/mattersync/mattersync/kms"
 )
 
@@ -123,6 +124,16 @@ func TestSyncConflict(t *testing.T) {
 				w.t.Fatalf("conflict copy %q does not name bob and his device", cs[0])
 			}
 			a.wantFile(cs[0], bobEdit)
+		}
+		// bob's record of the conflict names alice, not her entity ID.
+		idx, err := index.Open(context.Background(), filepath.Join(bob.cfg.DataDir, "index.db"))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		defer idx.Close()
+		recs, err := idx.Conflicts(context.Background())
+		if err != nil || len(recs) != 1 || !strings.Contains(recs[0].Reason, " "+alice.user.Name+" ") || strings.Contains(recs[0].Reason, alice.user.EntityID) {
+			w.t.Fatalf("bob's conflict records %+v (%v): want one naming %s", recs, err, alice.user.Name)
 		}
 	})
 }

@@ -21,8 +21,12 @@ type VersionInfo struct {
 	Size    uint64
 	ModTime time.Time
 	Author  string // Vault entity ID, as the writer sealed it (SafeText applied)
-	Mine    bool   // Author is this agent's own entity: the CLI can say "you" (no names in manifests)
-	Device  string // as the writer sealed it (SafeText applied)
+	Mine    bool   // Author is this agent's own entity
+	// Name is how to show the author: "you", the committer's user name
+	// the gateway recorded when it agrees with the sealed entity, else
+	// the entity ID (SafeText applied).
+	Name   string
+	Device string // as the writer sealed it (SafeText applied)
 }
 
 // matterOf finds the matter and matter-relative path of a local path.
@@ -77,6 +81,11 @@ func (a *Agent) Versions(ctx context.Context, path string) ([]VersionInfo, error
 	var out []VersionInfo
 	for _, v := range vs.Versions {
 		info := VersionInfo{Version: v.Version, Deleted: v.Deleted, Time: v.Time}
+		if v.Deleted {
+			// No manifest is opened for a tombstone listed here: the
+			// gateway's record is all there is.
+			info.Name = a.authorName(v.AuthorEntity, v.AuthorEntity, v.AuthorName)
+		}
 		if !v.Deleted {
 			fv, err := a.remote.File(ctx, m.id, fid.String(), v.Version)
 			if err != nil {
@@ -89,6 +98,7 @@ func (a *Agent) Versions(ctx context.Context, path string) ([]VersionInfo, error
 			// Author and device are whatever the writer sealed: never raw to a terminal.
 			info.Size, info.ModTime, info.Author, info.Device = man.Size, man.ModTime, SafeText(man.Author), SafeText(man.Device)
 			info.Mine = man.Author == a.entity
+			info.Name = a.authorName(man.Author, fv.AuthorEntity, fv.AuthorName)
 		}
 		out = append(out, info)
 	}

@@ -792,7 +792,7 @@ func (s *Server) commitBody(w http.ResponseWriter, r *http.Request, rq *request,
 func (s *Server) commitVersion(w http.ResponseWriter, r *http.Request, rq *request, op string, status int, c store.Commit, manifest []byte) error {
 	c.Matter, c.Size = rq.matter, int64(len(manifest))
 	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = c.Size, status, audit.ResultOK
-	c.Entity, c.Device, c.Time = rq.ident.Entity, rq.rec.Device, time.Now()
+	c.Entity, c.User, c.Device, c.Time = rq.ident.Entity, rq.ident.User, rq.rec.Device, time.Now()
 	if c.Epoch != 0 {
 		// Below the matter's epoch the store refuses too (under its lock);
 		// above it only here.
@@ -861,7 +861,8 @@ func manifestKey(v store.Version) (string, error) {
 }
 
 func fileVersion(v store.Version) api.FileVersion {
-	fv := api.FileVersion{FileID: v.File.String(), Version: v.Version, Seq: v.Seq, Deleted: v.Deleted, Size: v.Size, Epoch: v.Epoch, Time: v.Time}
+	fv := api.FileVersion{FileID: v.File.String(), Version: v.Version, Seq: v.Seq, Deleted: v.Deleted, Size: v.Size, Epoch: v.Epoch, Time: v.Time,
+		AuthorEntity: v.Entity, AuthorName: v.User}
 	if v.ChunkListSum != nil {
 		fv.ChunkListSHA256 = hex.EncodeToString(v.ChunkListSum)
 	}

@@ -103,22 +103,19 @@ func printConflicts(w io.Writer, cs []index.Conflict) error {
 
 // printVersions lists a file's versions. Device and author are whatever
 // the writer sealed (Versions already escapes them; this is the last line).
-// A manifest names its author by Vault entity ID only (the gateway never
-// learns names): the user's own versions read "you", others' the ID, which
-// IT can resolve.
+// A manifest names its author by Vault entity ID only; the gateway records
+// the committer's user name from the token, shown when it agrees with the
+// sealed entity (agent.VersionInfo.Name): "you", a colleague's name, or
+// the ID for versions committed before names were recorded.
 func printVersions(w io.Writer, vs []agent.VersionInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tCOMMITTED\tSIZE\tDEVICE\tAUTHOR")
 	for _, v := range vs {
 		if v.Deleted {
-			fmt.Fprintf(tw, "%d\t%s\tdeleted\t\t\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"))
+			fmt.Fprintf(tw, "%d\t%s\tdeleted\t\t%s\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"), agent.SafeText(v.Name))
 			continue
 		}
-		author := agent.SafeText(v.Author)
-		if v.Mine {
-			author = "you"
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"), v.Size, agent.SafeText(v.Device), author)
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"), v.Size, agent.SafeText(v.Device), agent.SafeText(v.Name))
 	}
 	return tw.Flush()
 }

@@ -30,7 +30,7 @@ func noEscapes(t *testing.T, what, out string) {
 
 func TestOutputEscapesHostileNames(t *testing.T) {
 	var b bytes.Buffer
-	if err := printVersions(&b, []agent.VersionInfo{{Version: 2, Time: time.Now(), Size: 9, Author: hostileName, Device: hostileName}, {Version: 1, Deleted: true}}); err != nil {
+	if err := printVersions(&b, []agent.VersionInfo{{Version: 2, Time: time.Now(), Size: 9, Name: hostileName, Device: hostileName}, {Version: 1, Deleted: true, Name: hostileName}}); err != nil {
 		t.Fatal(err)
 	}
 	noEscapes(t, "versions", b.String())

@@ -18,7 +18,8 @@ import (
 // versions and restore, as a lawyer runs them: with the login
 // `mattersync login` kept (here the token file, on a machine without a
 // credential store), no log lines, and the user's own versions shown as
-// "you", another member's by entity ID and device.
+// "you", another member's by user name (recorded by the gateway from the
+// committer's token) and device.
 func TestVersionsAndRestore(t *testing.T) {
 	keyring.MockInitWithError(os.ErrPermission) // no credential store here
 	t.Cleanup(keyring.MockInit)
@@ -64,8 +65,8 @@ func TestVersionsAndRestore(t *testing.T) {
 	if len(lines) != 3 || strings.Contains(out, "{") {
 		t.Fatalf("versions output (want a header and two versions, no log lines):\n%s", out)
 	}
-	if !strings.HasPrefix(lines[1], "2 ") || !strings.Contains(lines[1], bob.EntityID) || !strings.Contains(lines[1], bob.Name+"-laptop") {
-		t.Errorf("bob's version is not shown by entity ID and device:\n%s", out)
+	if !strings.HasPrefix(lines[1], "2 ") || !strings.HasSuffix(lines[1], " "+bob.Name) || strings.Contains(lines[1], bob.EntityID) || !strings.Contains(lines[1], bob.Name+"-laptop") {
+		t.Errorf("bob's version is not shown by his name and device:\n%s", out)
 	}
 	if !strings.HasPrefix(lines[2], "1 ") || !strings.HasSuffix(lines[2], "you") || strings.Contains(lines[2], alice.EntityID) {
 		t.Errorf("alice's own version is not shown as \"you\":\n%s", out)

@@ -228,6 +228,12 @@ type FileVersion struct {
 	// chunks: the gateway's references, which garbage collection keeps,
 	// are then the manifest's.
 	ChunkListSHA256 string `json:"chunk_list_sha256,omitempty"`
+	// AuthorEntity and AuthorName are who committed the version, from the
+	// token the gateway verified (the name "" for versions committed before
+	// it was recorded). The manifest's sealed author is the entity; a
+	// reader shows the name only when the two agree.
+	AuthorEntity string `json:"author_entity,omitempty"`
+	AuthorName   string `json:"author_name,omitempty"`
 	// Manifest comes last: the gateway streams it after the other fields.
 	Manifest []byte `json:"manifest,omitempty"`
 }

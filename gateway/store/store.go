@@ -82,6 +82,9 @@ type Commit struct {
 	// stored. Duplicates are allowed.
 	Chunks []format.ID
 	Entity string
+	// User is the committer's user name from the token: shown to
+	// colleagues (versions, conflicts) where the entity ID means nothing.
+	User   string
 	Device string
 	Time   time.Time
 }
@@ -102,6 +105,7 @@ type Version struct {
 	// committed with; nil for versions committed before it was recorded.
 	ChunkListSum []byte
 	Entity       string
+	User         string // "" for versions committed before it was recorded
 	Device       string
 	Time         time.Time
 }

@@ -247,7 +247,7 @@ func testChunks(t *testing.T, h Harness) {
 func testCommitSequence(t *testing.T, h Harness) {
 	s := h.Open(t)
 	f := RandomID(t)
-	v := mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 0, Size: 10, Entity: "e-1", Device: "d"})
+	v := mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 0, Size: 10, Entity: "e-1", User: "alice", Device: "d"})
 	if v.Version != 1 || v.Seq != 1 {
 		t.Fatalf("first commit = v%d seq %d, want v1 seq 1", v.Version, v.Seq)
 	}
@@ -273,7 +273,7 @@ func testCommitSequence(t *testing.T, h Harness) {
 		t.Fatalf("head = %+v, %v", head, err)
 	}
 	old, err := s.Files.Version(ctx(t), "m", f, 1)
-	if err != nil || old.Size != 10 || old.Entity != "e-1" || old.Device != "d" {
+	if err != nil || old.Size != 10 || old.Entity != "e-1" || old.User != "alice" || old.Device != "d" {
 		t.Fatalf("v1 = %+v, %v", old, err)
 	}
 	if _, err := s.Files.Version(ctx(t), "m", f, 3); !errors.Is(err, store.ErrNotFound) {

@@ -31,7 +31,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 	// their manifest lists the same (api.FileVersion.ChunkListSHA256).
 	sum := api.ChunkListSum(c.Chunks)
 	v := store.Version{Matter: c.Matter, File: c.File, Version: c.Base + 1, Deleted: c.Deleted, Size: c.Size, Epoch: c.Epoch,
-		ChunkListSum: sum[:], Entity: c.Entity, Device: c.Device, Time: c.Time.UTC().Truncate(time.Microsecond)}
+		ChunkListSum: sum[:], Entity: c.Entity, User: c.User, Device: c.Device, Time: c.Time.UTC().Truncate(time.Microsecond)}
 	err := s.db.CommitFile(ctx, c.Matter, c.File, func(check Querier, apply func(func(Querier) error) error) error {
 		if err := checkHead(ctx, check, c); err != nil {
 			return err
@@ -97,8 +97,8 @@ func (s *Store) insertVersion(ctx context.Context, tx Querier, c store.Commit, v
 	if err := tx.QueryRow(ctx, `UPDATE matters SET seq = seq + 1 WHERE id = $1 RETURNING seq`, c.Matter).Scan(&v.Seq); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO versions (matter, file, version, seq, deleted, size, epoch, entity, device, created_us, manifest_key, chunk_list_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		c.Matter, c.File[:], v.Version, v.Seq, v.Deleted, v.Size, int64(v.Epoch), v.Entity, v.Device, store.Micros(v.Time), v.ManifestKey, v.ChunkListSum); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO versions (matter, file, version, seq, deleted, size, epoch, entity, device, created_us, manifest_key, chunk_list_sha256, username) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		c.Matter, c.File[:], v.Version, v.Seq, v.Deleted, v.Size, int64(v.Epoch), v.Entity, v.Device, store.Micros(v.Time), v.ManifestKey, v.ChunkListSum, v.User); err != nil {
 		return err
 	}
 	for _, batch := range s.batches(chunks) {

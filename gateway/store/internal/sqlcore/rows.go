@@ -86,13 +86,13 @@ func scanTokenFloor(sc Scanner) (store.TokenFloor, error) {
 }
 
 // versionCols are the columns of versions that scanVersion reads.
-const versionCols = `version, seq, deleted, size, epoch, entity, device, created_us, manifest_key, chunk_list_sha256`
+const versionCols = `version, seq, deleted, size, epoch, entity, device, created_us, manifest_key, chunk_list_sha256, username`
 
 // scanVersion reads the versionCols of a row into v, after the columns
 // lead reads.
 func scanVersion(sc Scanner, v *store.Version, lead ...any) error {
 	var us, epoch int64
-	dest := append(lead, &v.Version, &v.Seq, &v.Deleted, &v.Size, &epoch, &v.Entity, &v.Device, &us, &v.ManifestKey, &v.ChunkListSum)
+	dest := append(lead, &v.Version, &v.Seq, &v.Deleted, &v.Size, &epoch, &v.Entity, &v.Device, &us, &v.ManifestKey, &v.ChunkListSum, &v.User)
 	if err := sc.Scan(dest...); err != nil {
 		return err
 	}
