@@ -291,8 +291,8 @@ type verifier struct {
 	lastMatched, matchedBefore int64
 	// rwOpen: the last copy that disagreed with the database, at rwSeq,
 	// starts a run that the next disagreeing copy continues.
-	rwOpen bool
-	rwSeq  int64
+	rwOpen      bool
+	rwSeq       int64
 	witPrevFail map[string]bool // the previous copy of this kind failed (merge)
 	beyond      []Witnessed
 	beyondCount int64
