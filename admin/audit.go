@@ -53,6 +53,11 @@ func VerifyStore(ctx context.Context, store string, keys []ed25519.PublicKey, op
 		return audit.Report{}, err
 	}
 	defer closeSrc()
+	if h, ok := src.(interface {
+		AuditHead(context.Context) (int64, audit.Hash, error)
+	}); ok && opts.Progress != nil {
+		opts.ProgressTotal, _, _ = h.AuditHead(ctx)
+	}
 	return audit.Verify(ctx, src, keys, opts)
 }
 

@@ -476,7 +476,7 @@ func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, rq *request
 	if err != nil {
 		return err
 	}
-	opts := audit.VerifyOptions{CheckpointInterval: s.cfg.Audit.CheckpointInterval}
+	opts := audit.VerifyOptions{CheckpointInterval: s.cfg.Audit.CheckpointInterval, Witnesses: s.Witnesses()}
 	if v := q.Get("max_checkpoint_age"); q.Has("max_checkpoint_age") {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

@@ -55,6 +55,8 @@ type signer struct {
 	anchor audit.Anchor
 	known  *audit.Checkpoint
 	broken *audit.BrokenError // sticky
+	// anchoring: the copies outside the database (anchors.go).
+	anchoring anchoring
 }
 
 // chainBroken reports whether this replica found the audit chain broken.
@@ -106,6 +108,8 @@ func (s *Server) checkpointOnce(ctx context.Context) (done bool, err error) {
 			return false, s.markBroken(&audit.BrokenError{Seq: last.Seq, Reason: fmt.Sprintf("the newest stored checkpoint (record %d) does not verify: %v", last.Seq, err)})
 		}
 	}
+	// Once per process: is the database behind the copies outside it?
+	s.checkAnchors(ctx, last)
 	if k := g.known; k != nil {
 		switch {
 		case last == nil || last.Seq < k.Seq:
@@ -136,6 +140,7 @@ func (s *Server) checkpointOnce(ctx context.Context) (done bool, err error) {
 	if seq == 0 || (last != nil && last.Seq == seq) {
 		// Nothing new to sign; the chain up to the head is as it was.
 		g.anchor, g.known = to, last
+		s.anchorCheckpoint(ctx, nil) // copies still pending
 		return true, nil
 	}
 	c := audit.Sign(s.key, seq, head, time.Now(), last)
@@ -154,6 +159,7 @@ func (s *Server) checkpointOnce(ctx context.Context) (done bool, err error) {
 		slog.String("key_id", c.KeyID), slog.String("signature", base64.StdEncoding.EncodeToString(c.Signature)),
 		slog.Int64("prev_seq", c.PrevSeq), slog.String("prev", c.Prev.String()), slog.String("anchor", audit.Anchor{Seq: c.Seq, Hash: c.Hash}.String()))
 	s.metrics.checkpoints.Inc()
+	s.anchorCheckpoint(ctx, &c)
 	return true, nil
 }
 

@@ -161,6 +161,9 @@ type Audit struct {
 	// RefusalSummaryInterval.
 	RefusalRecordsPerSecond float64       `yaml:"refusal_records_per_second"`
 	RefusalSummaryInterval  time.Duration `yaml:"refusal_summary_interval"`
+	// Anchors keep copies of the checkpoints outside the database
+	// (anchorconfig.go).
+	Anchors Anchors `yaml:"anchors"`
 }
 
 // Log configures the JSON log on stderr.
@@ -206,7 +209,7 @@ func DefaultConfig() Config {
 			RequestTimeout:           30 * time.Second,
 			MinTransferRate:          256 << 10,
 		},
-		Audit: Audit{CheckpointInterval: time.Minute, RefusalRecordsPerSecond: 20, RefusalSummaryInterval: 10 * time.Second},
+		Audit: Audit{CheckpointInterval: time.Minute, RefusalRecordsPerSecond: 20, RefusalSummaryInterval: 10 * time.Second, Anchors: defaultAnchors()},
 		Log:   Log{Level: "info"},
 	}
 }
@@ -380,6 +383,7 @@ func (c *Config) Validate() error {
 	if c.Audit.RefusalSummaryInterval < 100*time.Millisecond || c.Audit.RefusalSummaryInterval > 10*time.Minute {
 		bad("audit.refusal_summary_interval must be between 100ms and 10m")
 	}
+	c.Audit.Anchors.validate(c, bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -442,6 +446,8 @@ type Secrets struct {
 	S3AccessKey      string
 	S3SecretKey      string
 	PostgresPassword string
+	// VaultSecretID is the AppRole secret ID of the audit head login.
+	VaultSecretID string
 }
 
 // LogValue keeps secrets out of logs.
@@ -467,6 +473,9 @@ func (c *Config) Secrets(getenv func(string) string) (Secrets, error) {
 	get(c.S3.SecretKeyEnv, &s.S3SecretKey, true)
 	if c.Store.Driver == "postgres" && c.Store.PostgresPasswordEnv != "" {
 		get(c.Store.PostgresPasswordEnv, &s.PostgresPassword, false)
+	}
+	if c.Audit.Anchors.Vault.Enabled {
+		get(c.Audit.Anchors.Vault.SecretIDEnv, &s.VaultSecretID, true)
 	}
 	if len(missing) > 0 {
 		return Secrets{}, fmt.Errorf("gateway: environment variables not set: %s", strings.Join(missing, ", "))

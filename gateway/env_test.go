@@ -66,6 +66,8 @@ type envOpts struct {
 	tune        func(*gateway.Config)
 	logs        io.Writer // the gateway's JSON log (default: discarded)
 	wrapBlobs   func(gateway.Blobs) gateway.Blobs
+	anchors     []gateway.Anchor // copies of checkpoints outside the database
+	reuse       io.Closer        // this open store (another env's), not closed by this env
 }
 
 func testConfig() gateway.Config {
@@ -112,9 +114,12 @@ func newEnv(t *testing.T, o envOpts) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	var err error
-	if o.postgresDSN != "" {
+	switch {
+	case o.reuse != nil:
+		e.db = o.reuse
+	case o.postgresDSN != "":
 		e.db, err = postgres.Open(ctx, o.postgresDSN, postgres.Options{MaxConns: 16})
-	} else {
+	default:
 		e.db, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "gateway.db"))
 	}
 	if err != nil {
@@ -142,7 +147,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.wrapBlobs != nil {
 		bl = o.wrapBlobs(blobs)
 	}
-	e.srv, err = gateway.New(ctx, e.cfg, gateway.Deps{Stores: e.store, Blobs: bl, Verifier: v, SigningKey: e.key, Logger: logger})
+	e.srv, err = gateway.New(ctx, e.cfg, gateway.Deps{Stores: e.store, Blobs: bl, Verifier: v, SigningKey: e.key, Anchors: o.anchors, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +162,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 		ops.Close()
 		cancel()
 		<-done
-		e.db.Close()
+		if o.reuse == nil {
+			e.db.Close()
+		}
 	})
 	return e
 }

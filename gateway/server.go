@@ -116,6 +116,9 @@ type Deps struct {
 	SigningKey ed25519.PrivateKey
 	// TrustedKeys verify checkpoints besides SigningKey's public key.
 	TrustedKeys []ed25519.PublicKey
+	// Anchors keep a copy of every signed checkpoint outside the database
+	// (anchors.go); none is allowed (a warning at startup).
+	Anchors []Anchor
 	Logger      *slog.Logger
 	// Registerer receives the metrics (nil: a private registry).
 	Registerer prometheus.Registerer
@@ -149,7 +152,10 @@ type Server struct {
 	collapse *collapser
 	inflight *inflight
 	signer   signer
+	anchors  []Anchor
 	mux      *http.ServeMux
+
+	anchorMetrics *anchorMetrics
 }
 
 // New builds a Server. It loads the deny list once, so the gateway never
@@ -180,6 +186,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		collapse: newCollapser(cfg.Audit.RefusalRecordsPerSecond),
 		inflight: newInflight(cfg.Limits.MaxInflightBytes, cfg.Limits.MaxConcurrentPerUser),
 		mux:      http.NewServeMux(),
+		anchors:  d.Anchors,
 	}
 	for _, p := range cfg.TrustedProxies {
 		_, n, err := net.ParseCIDR(p)
@@ -190,6 +197,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	}
 	var err error
 	if s.metrics, err = newMetrics(reg); err != nil {
+		return nil, err
+	}
+	if s.anchorMetrics, err = newAnchorMetrics(reg); err != nil {
 		return nil, err
 	}
 	s.live = newLive(d.Stores.Deny, log, s.metrics)

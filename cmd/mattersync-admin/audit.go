@@ -19,6 +19,7 @@ import (
 	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/client"
+	"github.com/mattersync/mattersync/kms"
 )
 
 // parseWhen reads a time: RFC 3339, a date (UTC midnight), or an age such
@@ -47,6 +48,8 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 func auditVerifyCmd(a *app) *cobra.Command {
 	var offline, pubKeys, expect []string
 	var interval, maxAge time.Duration
+	var ao admin.AnchorOptions
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "verify the audit hash chain and its signed checkpoints; name the first broken record",
@@ -65,6 +68,15 @@ that every --expect-checkpoint <seq>:<hash> is in the log and matches its
 record: take those from the gateway's "audit checkpoint signed" log lines
 kept by the SIEM (field "anchor"), which someone with write access to the
 database cannot change.
+With --store, --anchor-bucket and --vault-head compare the database
+with the copies of every signed checkpoint the gateway keeps outside it
+(docs/EVIDENCE.md): the S3 bucket under Object Lock (credentials from
+MATTERSYNC_S3_ACCESS_KEY and MATTERSYNC_S3_SECRET_KEY, read-only is enough)
+and the head in Vault (your Vault login). Without --store the gateway
+compares with its own anchors. Every problem is named with the records it
+concerns: records missing, modified or out of order, checkpoints deleted,
+the newest records deleted or an older copy of the database restored,
+the chain rewritten (and after which record).
 Exits 0 if the chain is intact, 1 if it is broken, 2 if an
 --expect-checkpoint is malformed, or contradicts records that the log's
 signed checkpoints pin while the log itself verifies (a mistyped anchor).`,
@@ -86,6 +98,9 @@ signed checkpoints pin while the log itself verifies (a mistyped anchor).`,
 				if cmd.Flags().Changed("checkpoint-interval") {
 					return usage(errors.New("--checkpoint-interval is for --store: the gateway knows its own"))
 				}
+				if ao.Bucket != "" || ao.VaultHead {
+					return usage(errors.New("--anchor-bucket and --vault-head are for --store: the gateway compares with its own anchors"))
+				}
 				if _, err := a.openGateway(cmd.Context()); err != nil {
 					return err
 				}
@@ -104,8 +119,31 @@ signed checkpoints pin while the log itself verifies (a mistyped anchor).`,
 					}
 					keys = append(keys, k)
 				}
-				verify = func(anchors []audit.Anchor) (audit.Report, error) {
-					opts := audit.VerifyOptions{CheckpointInterval: interval, MaxCheckpointAge: maxAge, Expect: anchors}
+				var witnesses []audit.Witness
+				if ao.Bucket != "" || ao.VaultHead {
+					s := a.session(nil)
+					if ao.VaultHead {
+						v, err := a.connect(cmd.Context())
+						if err != nil {
+							return err
+						}
+						defer v.Close()
+						s = a.session(v)
+					}
+					ao.AccessKey, ao.SecretKey = a.getenv("MATTERSYNC_S3_ACCESS_KEY"), a.getenv("MATTERSYNC_S3_SECRET_KEY")
+					ws, err := s.Witnesses(cmd.Context(), ao)
+					if err != nil {
+						return err
+					}
+					witnesses = ws
+				}
+				runs := 0
+				verify = func(expect []audit.Anchor) (audit.Report, error) {
+					runs++
+					opts := audit.VerifyOptions{CheckpointInterval: interval, MaxCheckpointAge: maxAge, Expect: expect, Witnesses: witnesses}
+					if !quiet && runs == 1 {
+						opts.Progress = progressPrinter(a, time.Now())
+					}
 					return admin.VerifyStore(cmd.Context(), offline[0], keys, opts, a.stderr)
 				}
 			}
@@ -118,7 +156,7 @@ signed checkpoints pin while the log itself verifies (a mistyped anchor).`,
 					return err
 				}
 			}
-			a.printf("records: %d, checkpoints: %d, last checkpoint at record %d, head %s\n", rep.Records, rep.Checkpoints, rep.LastCheckpoint, rep.Head)
+			printReport(a, rep)
 			if !rep.OK {
 				return fmt.Errorf("AUDIT LOG BROKEN at record %d: %s", rep.Problem.Seq, rep.Problem.Reason)
 			}
@@ -137,6 +175,85 @@ signed checkpoints pin while the log itself verifies (a mistyped anchor).`,
 	cmd.Flags().StringArrayVar(&expect, "expect-checkpoint", nil, "a checkpoint `<seq>:<hash>` from the gateway's log (SIEM) that must be in the log, repeatable")
 	cmd.Flags().DurationVar(&interval, "checkpoint-interval", time.Minute, "with --store: the gateways' audit.checkpoint_interval")
 	cmd.Flags().DurationVar(&maxAge, "max-checkpoint-age", 0, "fail if records not covered by a checkpoint span longer than this (default 5 checkpoint intervals)")
+	cmd.Flags().StringVar(&ao.Bucket, "anchor-bucket", "", "with --store: the Object Lock bucket holding the checkpoint copies (audit.anchors.s3.bucket)")
+	cmd.Flags().StringVar(&ao.Prefix, "anchor-prefix", "audit/checkpoints/", "with --anchor-bucket: the copies' key prefix")
+	cmd.Flags().StringVar(&ao.Endpoint, "s3-endpoint", "", "with --anchor-bucket: S3 host[:port]")
+	cmd.Flags().StringVar(&ao.Region, "s3-region", "us-east-1", "with --anchor-bucket: S3 region")
+	cmd.Flags().BoolVar(&ao.Insecure, "s3-insecure", false, "with --anchor-bucket: plain HTTP to S3 (development only)")
+	cmd.Flags().BoolVar(&ao.VaultHead, "vault-head", false, "with --store: compare with the audit head the gateway keeps in Vault (your Vault login)")
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "no progress on stderr")
+	return cmd
+}
+
+// progressPrinter prints verification progress on stderr, at most every
+// two seconds.
+func progressPrinter(a *app, start time.Time) func(done, total int64) {
+	last := start
+	return func(done, total int64) {
+		now := time.Now()
+		if now.Sub(last) < 2*time.Second && (total == 0 || done < total) {
+			return
+		}
+		last = now
+		rate := float64(done) / max(now.Sub(start).Seconds(), 1e-3)
+		if total > 0 {
+			fmt.Fprintf(a.stderr, "verified %d of %d records (%.0f%%, %.0f records/s)\n", done, total, 100*float64(done)/float64(total), rate)
+		} else {
+			fmt.Fprintf(a.stderr, "verified %d records (%.0f records/s)\n", done, rate)
+		}
+	}
+}
+
+// printReport prints a verification's findings.
+func printReport(a *app, rep audit.Report) {
+	a.printf("records: %d, checkpoints: %d, last checkpoint at record %d, head %s\n", rep.Records, rep.Checkpoints, rep.LastCheckpoint, rep.Head)
+	if st := rep.Anchors; st != nil {
+		a.printf("anchors: %s: %d copies checked, %d agree with the database, newest of record %d", strings.Join(st.Witnesses, ", "), st.Checked, st.Matched, st.Newest)
+		if st.NewestWhere != "" {
+			a.printf(" (%s)", st.NewestWhere)
+		}
+		a.printf("\n")
+		if len(st.Witnesses) == 0 {
+			a.printf("WARNING no anchors: whoever holds the database can shorten the log unseen (audit.anchors, docs/EVIDENCE.md)\n")
+		}
+	}
+	for _, p := range rep.Problems {
+		a.printf("PROBLEM %s: %s\n", p.Kind, p.Reason)
+	}
+	if rep.MoreProblems > 0 {
+		a.printf("PROBLEM and %d more\n", rep.MoreProblems)
+	}
+	for _, w := range rep.Warnings {
+		a.printf("WARNING %s\n", w)
+	}
+}
+
+func auditAnchorSetupCmd(a *app) *cobra.Command {
+	var opt kms.GatewayLoginOptions
+	cmd := &cobra.Command{
+		Use:   "anchor-setup",
+		Short: "set up the gateway's Vault login that keeps the audit head in Vault (needs a root-like token)",
+		Long: `Creates, idempotently, the policy <name>-gateway (read and write
+<kv>/audit/head, nothing else), the AppRole auth mount, the role
+<name>-gateway, and the head's KV metadata (check-and-set, versions kept),
+then prints the role ID for audit.anchors.vault.role_id and a new secret ID
+for the variable audit.anchors.vault.secret_id_env names
+(MATTERSYNC_VAULT_SECRET_ID). Run it with the bootstrap token, like
+vault init: the admin policy cannot create logins. See docs/EVIDENCE.md.`,
+		Args: args(cobra.NoArgs),
+		RunE: withSession(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
+			opt.NewSecretID = true
+			g, err := s.SetupGatewayLogin(cmd.Context(), opt)
+			if err != nil {
+				return err
+			}
+			a.printf("role_id: %s\nsecret_id: %s\n", g.RoleID, g.SecretID)
+			a.printf("put role_id in audit.anchors.vault.role_id and the secret ID in the gateway's environment (MATTERSYNC_VAULT_SECRET_ID); it is shown once\n")
+			return nil
+		}),
+	}
+	cmd.Flags().StringVar(&opt.Mount, "approle-mount", "approle", "AppRole auth mount")
+	cmd.Flags().StringSliceVar(&opt.CIDRs, "cidr", nil, "bind the secret ID and tokens to these networks (the gateway hosts), repeatable")
 	return cmd
 }
 

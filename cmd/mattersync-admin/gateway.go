@@ -14,7 +14,7 @@ import (
 // addGatewayCommands registers the gateway commands.
 func addGatewayCommands(root *cobra.Command, a *app) {
 	auditCmd := &cobra.Command{Use: "audit", Short: "verify, export and report on the gateway's audit log"}
-	auditCmd.AddCommand(auditVerifyCmd(a), auditExportCmd(a), auditReportCmd(a))
+	auditCmd.AddCommand(auditVerifyCmd(a), auditExportCmd(a), auditReportCmd(a), auditAnchorSetupCmd(a))
 	hold := &cobra.Command{Use: "hold", Short: "legal hold: a matter on hold refuses deletes, purges and shredding"}
 	hold.AddCommand(holdCmd(a, "on"), holdCmd(a, "off"), holdCmd(a, "show"), holdCmd(a, "history"), holdListCmd(a))
 	deny := &cobra.Command{Use: "deny", Short: "the gateway deny list (`user revoke` adds to it; these are for repairs)"}

@@ -186,10 +186,16 @@ func serve(ctx context.Context, cfg gateway.Config) error {
 		return err
 	}
 
+	anchors, closeAnchors, err := openAnchors(ctx, openCtx, cfg, secrets, blobs, log)
+	if err != nil {
+		return err
+	}
+	defer closeAnchors()
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := gateway.New(ctx, cfg, gateway.Deps{Stores: gateway.StoresOf(st), Blobs: blobs, Verifier: verifier, SigningKey: key,
-		TrustedKeys: trusted, Logger: log, Registerer: reg, Gatherer: reg})
+		TrustedKeys: trusted, Anchors: anchors, Logger: log, Registerer: reg, Gatherer: reg})
 	if err != nil {
 		return err
 	}

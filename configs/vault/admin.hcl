@@ -32,6 +32,15 @@ path "{{.KV}}/metadata/revocations/*" {
   capabilities = ["read", "list"]
 }
 
+# The audit head the gateway keeps (read only: `audit verify` compares it
+# with the database).
+path "{{.KV}}/data/audit/head" {
+  capabilities = ["read"]
+}
+path "{{.KV}}/metadata/audit/head" {
+  capabilities = ["read"]
+}
+
 # Per-matter policies.
 path "sys/policies/acl/{{.Name}}-matter-*" {
   capabilities = ["create", "read", "update", "delete"]

@@ -15,6 +15,6 @@ import (
 //go:embed *.hcl
 var files embed.FS
 
-// FS returns the policy templates: agent.hcl, admin.hcl, matter.hcl and
-// screened.hcl.
+// FS returns the policy templates: agent.hcl, admin.hcl, matter.hcl,
+// screened.hcl and gateway.hcl (the gateway's audit-head login).
 func FS() fs.FS { return files }

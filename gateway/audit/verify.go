@@ -258,6 +258,11 @@ func Verify(ctx context.Context, src Source, keys []ed25519.PublicKey, opts Veri
 	if err := v.finish(); err != nil {
 		return Report{}, err
 	}
+	for _, w := range opts.Witnesses {
+		if ww, ok := w.(interface{ Warnings() []string }); ok {
+			v.rep.Warnings = append(v.rep.Warnings, ww.Warnings()...)
+		}
+	}
 	if opts.Progress != nil {
 		opts.Progress(v.rep.Records, opts.ProgressTotal)
 	}
