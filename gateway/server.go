@@ -119,7 +119,7 @@ type Deps struct {
 	// Anchors keep a copy of every signed checkpoint outside the database
 	// (anchors.go); none is allowed (a warning at startup).
 	Anchors []Anchor
-	Logger      *slog.Logger
+	Logger  *slog.Logger
 	// Registerer receives the metrics (nil: a private registry).
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics (nil: the private registry).
