@@ -50,6 +50,9 @@ type Session struct {
 	// Progress receives each step of a multi-step operation as it
 	// completes; nil discards them.
 	Progress func(Step)
+	// Reason says why a membership change is made (grant, remove,
+	// screen, unscreen): kept in the membership history (membership.go).
+	Reason string
 }
 
 // Step is one step of a multi-step operation, or a note between steps.

@@ -19,6 +19,7 @@ func (s *Session) CreateMatter(ctx context.Context, id, name string) (kms.Matter
 	if err != nil {
 		return kms.MatterInfo{}, err
 	}
+	s.recordMembership(ctx, m.ID, "", firstNonEmpty(s.Reason, "matter created"))
 	return m, epochIncomplete("matter "+m.ID+" created", m.ID, 1, s.gatewayEpoch(ctx, m.ID, 1))
 }
 
@@ -38,13 +39,21 @@ func (s *Session) Grant(ctx context.Context, matter, user string, role kms.Role)
 	if role != kms.RoleRW && role != kms.RoleRO {
 		return false, fault.Errorf(fault.Invalid, "role %q: a member is rw or ro (screening is a wall, not a role)", role)
 	}
-	return s.Vault.Grant(ctx, matter, user, role)
+	changed, err := s.Vault.Grant(ctx, matter, user, role)
+	if err == nil && changed {
+		s.recordMembership(ctx, matter, user, s.Reason)
+	}
+	return changed, err
 }
 
 // Unscreen lifts an ethical wall; it grants nothing by itself. It
 // reports whether anything changed.
 func (s *Session) Unscreen(ctx context.Context, matter, user string) (bool, error) {
-	return s.Vault.Unscreen(ctx, matter, user)
+	changed, err := s.Vault.Unscreen(ctx, matter, user)
+	if err == nil && changed {
+		s.recordMembership(ctx, matter, user, s.Reason)
+	}
+	return changed, err
 }
 
 // AccessOptions tune RemoveMember and Screen.
@@ -78,6 +87,7 @@ func (s *Session) RemoveMember(ctx context.Context, matter, user string, opt Acc
 		return AccessChange{}, err
 	}
 	s.note("%s removed from %s", user, matter)
+	s.recordMembership(ctx, matter, user, s.Reason)
 	ch := AccessChange{Changed: true, LostAccess: true}
 	riErr := s.gatewayReissue(ctx, user, "removed from "+matter)
 	err = s.rotateAfter(ctx, matter, &ch, opt)
@@ -92,6 +102,7 @@ func (s *Session) Screen(ctx context.Context, matter, user string, opt AccessOpt
 		return AccessChange{}, err
 	}
 	s.note("%s is screened from %s", user, matter)
+	s.recordMembership(ctx, matter, user, s.Reason)
 	ch := AccessChange{Changed: true, LostAccess: wasMember}
 	var riErr error
 	if wasMember {

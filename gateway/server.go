@@ -68,6 +68,8 @@ type Stores struct {
 	Deny   DenyStore  // live.go
 	Audit  AuditStore // checkpoint.go
 	Ping   Pinger     // metrics.go
+	// Members keeps the membership history (membership.go).
+	Members MembershipStore
 }
 
 // StoresOf gives every role st plays to st. A role it does not play stays
@@ -83,6 +85,7 @@ func StoresOf(st any) Stores {
 	s.Deny, _ = st.(DenyStore)
 	s.Audit, _ = st.(AuditStore)
 	s.Ping, _ = st.(Pinger)
+	s.Members, _ = st.(MembershipStore)
 	return s
 }
 
@@ -95,7 +98,7 @@ func (s Stores) Check() error {
 	}{
 		{"ChunkStore", s.Chunks != nil}, {"FileStore", s.Files != nil}, {"HoldStore", s.Holds != nil},
 		{"EpochStore", s.Epochs != nil}, {"UsageStore", s.Usage != nil}, {"DenyStore", s.Deny != nil},
-		{"AuditStore", s.Audit != nil}, {"Pinger", s.Ping != nil},
+		{"AuditStore", s.Audit != nil}, {"Pinger", s.Ping != nil}, {"MembershipStore", s.Members != nil},
 	} {
 		if !r.set {
 			m = append(m, r.name)
@@ -138,22 +141,24 @@ type Server struct {
 	deny     DenyStore
 	auditLog AuditStore
 	pinger   Pinger
-	blobs    Blobs
-	verifier Verifier
-	key      ed25519.PrivateKey
-	keys     []ed25519.PublicKey
-	log      *slog.Logger
-	metrics  *metrics
-	gatherer prometheus.Gatherer
-	proxies  []*net.IPNet
-	live     *live
-	limiter  *limiter
-	unauth   *limiter // failed authentications per source
-	collapse *collapser
-	inflight *inflight
-	signer   signer
-	anchors  []Anchor
-	mux      *http.ServeMux
+	// memberships keeps the membership history.
+	memberships MembershipStore
+	blobs       Blobs
+	verifier    Verifier
+	key         ed25519.PrivateKey
+	keys        []ed25519.PublicKey
+	log         *slog.Logger
+	metrics     *metrics
+	gatherer    prometheus.Gatherer
+	proxies     []*net.IPNet
+	live        *live
+	limiter     *limiter
+	unauth      *limiter // failed authentications per source
+	collapse    *collapser
+	inflight    *inflight
+	signer      signer
+	anchors     []Anchor
+	mux         *http.ServeMux
 
 	anchorMetrics *anchorMetrics
 }
@@ -187,6 +192,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		inflight: newInflight(cfg.Limits.MaxInflightBytes, cfg.Limits.MaxConcurrentPerUser),
 		mux:      http.NewServeMux(),
 		anchors:  d.Anchors,
+
+		memberships: d.Stores.Members,
 	}
 	for _, p := range cfg.TrustedProxies {
 		_, n, err := net.ParseCIDR(p)

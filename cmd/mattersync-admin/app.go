@@ -57,6 +57,8 @@ type app struct {
 	gatewayCACert string
 	verbose       bool
 	layout        kms.Layout
+	// reason is the --reason of a membership change (membership history).
+	reason string
 
 	// vault is the command's Vault session once connected; the gateway
 	// client gets the admin's identity tokens from it.
@@ -188,7 +190,7 @@ func (a *app) gateway() string {
 // gateway commands), with the gateway opened on first use.
 func (a *app) session(vault *kms.Admin) *admin.Session {
 	a.vault = vault
-	return &admin.Session{Vault: vault, Gateway: a.openGateway, GatewayURL: a.gateway(), Progress: a.progress}
+	return &admin.Session{Vault: vault, Gateway: a.openGateway, GatewayURL: a.gateway(), Progress: a.progress, Reason: a.reason}
 }
 
 // withSession runs f with a session connected to Vault, closed

@@ -124,6 +124,7 @@ func Run(t *testing.T, h Harness) {
 		{"CommitWriteFailure", testCommitWriteFailure},
 		{"DeleteAndHold", testDeleteAndHold},
 		{"HoldHistory", testHoldHistory},
+		{"MembershipHistory", testMembershipHistory},
 		{"Epochs", testEpochs},
 		{"EpochNotRaisedByCommit", testEpochNotRaisedByCommit},
 		{"EpochRaceWithCommits", testEpochRace},

@@ -1,0 +1,18 @@
+-- Membership history: every entity added to or taken out of a matter's
+-- rw, ro or screened group, with who, when, why and how it was seen
+-- (recorded by mattersync-admin, found in Vault by a sync, or the baseline
+-- when the matter's history began: a row with entity '' marks that).
+CREATE TABLE membership_history (
+	matter     TEXT NOT NULL,
+	n          BIGINT NOT NULL, -- 1, 2, ... per matter
+	entity     TEXT NOT NULL,
+	name       TEXT NOT NULL,
+	role       TEXT NOT NULL,
+	added      BOOLEAN NOT NULL,
+	source     TEXT NOT NULL,
+	changed_by TEXT NOT NULL,
+	reason     TEXT NOT NULL,
+	time_us    BIGINT NOT NULL,
+	PRIMARY KEY (matter, n)
+);
+CREATE INDEX membership_history_entity ON membership_history (entity, time_us);
