@@ -216,6 +216,7 @@ func (s *Server) noteBehind(ctx context.Context, seq int64, where, detail string
 		return
 	}
 	g.behind = true
+	s.integrityAlert(ctx, fmt.Sprintf("behind-%d", seq), "audit log behind its anchors: "+detail)
 	s.log.LogAttrs(ctx, slog.LevelError, "audit log behind its anchors",
 		slog.Int64("anchored_seq", seq), slog.String("where", where), slog.String("detail", detail),
 		slog.String("action", "records up to the anchored checkpoint are missing from the database (restored from an older copy, or deleted): run mattersync-admin audit verify"))

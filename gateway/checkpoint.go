@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -170,5 +171,6 @@ func (s *Server) markBroken(be *audit.BrokenError) error {
 	s.metrics.chainBroken.Set(1)
 	s.log.Error("audit chain broken", "seq", be.Seq, "reason", be.Reason, "anchor", s.signer.anchor.String(),
 		"action", "refusing to sign checkpoints until restart")
+	s.integrityAlert(context.Background(), "chain-"+strconv.FormatInt(be.Seq, 10), "audit chain broken at record "+strconv.FormatInt(be.Seq, 10)+": "+be.Reason)
 	return fmt.Errorf("gateway: refusing to sign an audit checkpoint: %w", be)
 }

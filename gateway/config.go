@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mattersync/mattersync/gateway/alerts"
 )
 
 // Config is the gateway's configuration file (configs/gateway.yaml). Secrets
@@ -164,6 +166,8 @@ type Audit struct {
 	// Anchors keep copies of the checkpoints outside the database
 	// (anchorconfig.go).
 	Anchors Anchors `yaml:"anchors"`
+	// Alerts are rules on the audit stream (package alerts).
+	Alerts alerts.Config `yaml:"alerts"`
 }
 
 // Log configures the JSON log on stderr.
@@ -209,7 +213,7 @@ func DefaultConfig() Config {
 			RequestTimeout:           30 * time.Second,
 			MinTransferRate:          256 << 10,
 		},
-		Audit: Audit{CheckpointInterval: time.Minute, RefusalRecordsPerSecond: 20, RefusalSummaryInterval: 10 * time.Second, Anchors: defaultAnchors()},
+		Audit: Audit{CheckpointInterval: time.Minute, RefusalRecordsPerSecond: 20, RefusalSummaryInterval: 10 * time.Second, Anchors: defaultAnchors(), Alerts: alerts.DefaultConfig()},
 		Log:   Log{Level: "info"},
 	}
 }
@@ -384,6 +388,9 @@ func (c *Config) Validate() error {
 		bad("audit.refusal_summary_interval must be between 100ms and 10m")
 	}
 	c.Audit.Anchors.validate(c, bad)
+	if err := c.Audit.Alerts.Validate(); err != nil {
+		bad("audit.alerts: %v", err)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -448,6 +455,8 @@ type Secrets struct {
 	PostgresPassword string
 	// VaultSecretID is the AppRole secret ID of the audit head login.
 	VaultSecretID string
+	// AlertWebhookSecret is the HMAC key of the alert webhook.
+	AlertWebhookSecret string
 }
 
 // LogValue keeps secrets out of logs.
@@ -476,6 +485,9 @@ func (c *Config) Secrets(getenv func(string) string) (Secrets, error) {
 	}
 	if c.Audit.Anchors.Vault.Enabled {
 		get(c.Audit.Anchors.Vault.SecretIDEnv, &s.VaultSecretID, true)
+	}
+	if a := c.Audit.Alerts; a.Enabled && a.Webhook.URL != "" {
+		get(a.Webhook.SecretEnv, &s.AlertWebhookSecret, true)
 	}
 	if len(missing) > 0 {
 		return Secrets{}, fmt.Errorf("gateway: environment variables not set: %s", strings.Join(missing, ", "))

@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/alerts"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/auth"
@@ -122,7 +123,9 @@ type Deps struct {
 	// Anchors keep a copy of every signed checkpoint outside the database
 	// (anchors.go); none is allowed (a warning at startup).
 	Anchors []Anchor
-	Logger  *slog.Logger
+	// AlertSinks receive the alerts of audit.alerts (alerts.go).
+	AlertSinks []alerts.Sink
+	Logger     *slog.Logger
 	// Registerer receives the metrics (nil: a private registry).
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics (nil: the private registry).
@@ -161,6 +164,7 @@ type Server struct {
 	mux         *http.ServeMux
 
 	anchorMetrics *anchorMetrics
+	alerting      *alerting
 }
 
 // New builds a Server. It loads the deny list once, so the gateway never
@@ -209,6 +213,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if s.anchorMetrics, err = newAnchorMetrics(reg); err != nil {
 		return nil, err
 	}
+	if s.alerting, err = newAlerting(s, d.AlertSinks, reg); err != nil {
+		return nil, fmt.Errorf("gateway: alerts: %w", err)
+	}
 	s.live = newLive(d.Stores.Deny, log, s.metrics)
 	if err := s.live.refresh(ctx, true); err != nil {
 		return nil, fmt.Errorf("gateway: load deny list: %w", err)
@@ -227,6 +234,9 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cp.Stop()
 	summarized := make(chan struct{})
 	go func() { s.summarizeFailures(ctx, s.cfg.Audit.RefusalSummaryInterval); close(summarized) }()
+	alerted := make(chan struct{})
+	go func() { s.runAlerts(ctx); close(alerted) }()
+	defer func() { <-alerted }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -453,6 +463,7 @@ func (s *Server) authorize(r *http.Request, rq *request, p perm) error {
 	}
 	if denied {
 		s.metrics.denials.WithLabelValues("revoked").Inc()
+		rq.rec.Object = alerts.ObjectRevoked // the revoked-device alert rule
 		return E("auth", KindRevoked, "access revoked")
 	}
 	if err := s.checkReissue(rq.ident); err != nil {
@@ -475,6 +486,9 @@ func (s *Server) authorize(r *http.Request, rq *request, p perm) error {
 		role := rq.ident.Role(rq.matter)
 		if role == auth.None {
 			s.metrics.denials.WithLabelValues("forbidden").Inc()
+			if slices.Contains(screenedMatters(rq.ident), rq.matter) {
+				rq.rec.Object = alerts.ObjectWall // the wall-attempt alert rule
+			}
 			// The same answer whether or not the matter exists.
 			return E("auth", KindForbidden, "no access to matter %s", rq.matter)
 		}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/mattersync/mattersync/gateway"
+	"github.com/mattersync/mattersync/gateway/alerts"
 	"github.com/mattersync/mattersync/gateway/anchor"
 	"github.com/mattersync/mattersync/gateway/blob"
 	"github.com/mattersync/mattersync/internal/fault"
@@ -49,6 +51,33 @@ func openAnchors(ctx, checkCtx context.Context, cfg gateway.Config, secrets gate
 	}
 	if len(out) == 0 {
 		log.Warn("audit anchors are off: checkpoints live only in the database, whose writers can shorten the log unseen once the gateway restarts (set audit.anchors, docs/EVIDENCE.md)")
+	}
+	return out, closers, nil
+}
+
+// alertSinks builds the sinks audit.alerts names: the webhook (its HMAC
+// key from the environment) and syslog.
+func alertSinks(cfg gateway.Config, secrets gateway.Secrets) ([]alerts.Sink, func(), error) {
+	a := cfg.Audit.Alerts
+	var out []alerts.Sink
+	closers := func() {}
+	if !a.Enabled {
+		return nil, closers, nil
+	}
+	if a.Webhook.URL != "" {
+		w, err := alerts.NewWebhook(a.Webhook, []byte(secrets.AlertWebhookSecret))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (%s)", err, a.Webhook.SecretEnv)
+		}
+		out = append(out, w)
+	}
+	if a.Syslog.Address != "" {
+		s, err := alerts.NewSyslog(a.Syslog)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, s)
+		closers = s.Close
 	}
 	return out, closers, nil
 }

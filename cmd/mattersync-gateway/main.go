@@ -191,11 +191,16 @@ func serve(ctx context.Context, cfg gateway.Config) error {
 		return err
 	}
 	defer closeAnchors()
+	sinks, closeSinks, err := alertSinks(cfg, secrets)
+	if err != nil {
+		return err
+	}
+	defer closeSinks()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := gateway.New(ctx, cfg, gateway.Deps{Stores: gateway.StoresOf(st), Blobs: blobs, Verifier: verifier, SigningKey: key,
-		TrustedKeys: trusted, Anchors: anchors, Logger: log, Registerer: reg, Gatherer: reg})
+		TrustedKeys: trusted, Anchors: anchors, AlertSinks: sinks, Logger: log, Registerer: reg, Gatherer: reg})
 	if err != nil {
 		return err
 	}

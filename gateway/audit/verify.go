@@ -129,7 +129,11 @@ type Query struct {
 	Matter   string
 	User     string
 	Entity   string
-	Limit    int
+	// Actions, if set, keeps only records of these actions; Result only
+	// records with this result.
+	Actions []string
+	Result  string
+	Limit   int
 }
 
 // Witnessed is a checkpoint held outside the database: what the copy

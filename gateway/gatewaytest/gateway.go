@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mattersync/mattersync/gateway"
+	"github.com/mattersync/mattersync/gateway/alerts"
 	"github.com/mattersync/mattersync/gateway/auth"
 	"github.com/mattersync/mattersync/gateway/auth/authtest"
 	"github.com/mattersync/mattersync/gateway/blob"
@@ -59,6 +60,9 @@ type Options struct {
 	SigningKey ed25519.PrivateKey
 	// Logger gets the gateway's log (default: discarded).
 	Logger *slog.Logger
+	// Anchors and AlertSinks go to gateway.Deps (none by default).
+	Anchors    []gateway.Anchor
+	AlertSinks []alerts.Sink
 }
 
 // Gateway is an in-process gateway serving on a loopback port until the
@@ -142,7 +146,8 @@ func Start(t testing.TB, o Options) *Gateway {
 	if o.WrapStores != nil {
 		stores = o.WrapStores(stores)
 	}
-	srv, err := gateway.New(ctx, g.Config, gateway.Deps{Stores: stores, Blobs: g.Blobs, Verifier: v, SigningKey: g.SigningKey, Logger: o.Logger})
+	srv, err := gateway.New(ctx, g.Config, gateway.Deps{Stores: stores, Blobs: g.Blobs, Verifier: v, SigningKey: g.SigningKey, Logger: o.Logger,
+		Anchors: o.Anchors, AlertSinks: o.AlertSinks})
 	if err != nil {
 		t.Fatalf("gatewaytest: %v", err)
 	}

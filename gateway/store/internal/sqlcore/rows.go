@@ -155,6 +155,17 @@ func auditQuery(q audit.Query) (string, []any) {
 	if q.Entity != "" {
 		add("entity = ", q.Entity)
 	}
+	if q.Result != "" {
+		add("result = ", q.Result)
+	}
+	if len(q.Actions) > 0 {
+		in := make([]string, len(q.Actions))
+		for i, a := range q.Actions {
+			args = append(args, a)
+			in[i] = "$" + strconv.Itoa(len(args))
+		}
+		where = append(where, "action IN ("+strings.Join(in, ", ")+")")
+	}
 	query := `SELECT ` + auditCols + `
 		FROM audit_records WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq`
 	if q.Limit > 0 {

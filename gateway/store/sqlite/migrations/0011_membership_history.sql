@@ -16,3 +16,6 @@ CREATE TABLE membership_history (
 	PRIMARY KEY (matter, n)
 );
 CREATE INDEX membership_history_entity ON membership_history (entity, time_us);
+-- The alert rules ask whether an entity touched a matter in the last N
+-- days (first access in 90 days): one index lookup, not a scan.
+CREATE INDEX audit_entity ON audit_records (entity, matter, time_us);
