@@ -299,10 +299,15 @@ func (s *Server) admitLongPoll(op string, rq *request, wait time.Duration) (rele
 	return release, nil
 }
 
-// limiter is a token bucket per entity.
+// limiter is a token bucket per key (an entity, or a source address for
+// failed authentications). At most maxLimiterKeys buckets exist at once:
+// keys beyond them (a flood from many /64s) share one overflow bucket, so
+// memory stays bounded whatever the number of sources, and the flood
+// throttles itself rather than the known keys.
 type limiter struct {
 	rps   rate.Limit
 	burst int
+	max   int // buckets kept apart; further keys share overflowKey
 
 	mu        sync.Mutex // guards the fields below
 	buckets   map[string]*bucket
@@ -314,8 +319,14 @@ type bucket struct {
 	last time.Time
 }
 
+// maxLimiterKeys bounds a limiter's buckets (about 200 bytes each).
+const maxLimiterKeys = 100_000
+
+// overflowKey is the bucket shared by keys beyond a limiter's bound.
+const overflowKey = "\x00overflow"
+
 func newLimiter(rps float64, burst int) *limiter {
-	return &limiter{rps: rate.Limit(rps), burst: burst, buckets: map[string]*bucket{}}
+	return &limiter{rps: rate.Limit(rps), burst: burst, max: maxLimiterKeys, buckets: map[string]*bucket{}}
 }
 
 // peek reports whether key has a token left, without taking it, or how
@@ -324,6 +335,9 @@ func (l *limiter) peek(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]
+	if b == nil && len(l.buckets) >= l.max {
+		b = l.buckets[overflowKey]
+	}
 	if b == nil {
 		return true, 0
 	}
@@ -339,21 +353,35 @@ func (l *limiter) take(key string, now time.Time) {
 	l.allow(key, now)
 }
 
+// sweep forgets the buckets idle long enough to be full again: exact, since
+// a new bucket starts full. Called at most once a minute, or when the
+// bound is reached (then at most once a second: a flood of new keys must
+// not turn every request into a scan of the map).
+func (l *limiter) sweep(now time.Time) {
+	if now.Sub(l.lastSweep) < time.Second {
+		return
+	}
+	full := time.Duration(float64(l.burst)/float64(l.rps)*float64(time.Second)) + time.Minute
+	for k, b := range l.buckets {
+		if now.Sub(b.last) > full {
+			delete(l.buckets, k)
+		}
+	}
+	l.lastSweep = now
+}
+
 // allow takes a token for key, or says how long to wait for one.
 func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) > time.Minute {
-		// A bucket idle this long is full again: forgetting it is exact.
-		full := time.Duration(float64(l.burst)/float64(l.rps)*float64(time.Second)) + time.Minute
-		for k, b := range l.buckets {
-			if now.Sub(b.last) > full {
-				delete(l.buckets, k)
-			}
-		}
-		l.lastSweep = now
-	}
 	b := l.buckets[key]
+	if b == nil && (now.Sub(l.lastSweep) > time.Minute || len(l.buckets) >= l.max) {
+		l.sweep(now)
+	}
+	if b == nil && len(l.buckets) >= l.max {
+		key = overflowKey
+		b = l.buckets[key]
+	}
 	if b == nil {
 		b = &bucket{l: rate.NewLimiter(l.rps, l.burst)}
 		l.buckets[key] = b

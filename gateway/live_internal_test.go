@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -205,5 +206,38 @@ func TestLiveWakesByMatter(t *testing.T) {
 	l.refresh(ctx, false)
 	if !woken(a) || !woken(b) {
 		t.Fatal("another replica's commit was missed")
+	}
+}
+
+// A flood of failures from more sources than the limiter keeps apart
+// (many /64s of a /32) costs a bounded map: the sources beyond the bound
+// share one bucket, which the flood empties, while a known key keeps its
+// own tokens. Idle buckets are forgotten exactly when full again.
+func TestLimiterBoundsSources(t *testing.T) {
+	l := newLimiter(1, 3)
+	l.max = 50
+	now := time.Now()
+	if ok, _ := l.allow("known", now); !ok {
+		t.Fatal("a first request is refused")
+	}
+	for i := range 10 * l.max {
+		l.take(fmt.Sprintf("2001:db8:%x::/64", i), now)
+	}
+	if n := len(l.buckets); n > l.max+1 { // plus the shared one
+		t.Fatalf("%d buckets after %d sources, want at most %d", n, 10*l.max, l.max+1)
+	}
+	if ok, _ := l.peek("2001:db8:ffff::/64", now); ok {
+		t.Error("a new source beyond the bound is not throttled with the others of the flood")
+	}
+	if ok, _ := l.peek("known", now); !ok {
+		t.Error("the flood took the tokens of a key it does not share")
+	}
+	// Two minutes on, every bucket is full again and forgotten.
+	later := now.Add(2*time.Minute + 5*time.Second)
+	if ok, _ := l.allow("2001:db8:ffff::/64", later); !ok {
+		t.Error("a source is still throttled after its bucket refilled")
+	}
+	if n := len(l.buckets); n != 1 {
+		t.Errorf("%d buckets after the sweep, want 1", n)
 	}
 }
