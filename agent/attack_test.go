@@ -169,8 +169,11 @@ func TestFolderClashIsOneFileProblem(t *testing.T) {
 }
 
 // A member who plants garbage under the chunk ID of content a colleague is
-// about to save cannot make the colleague commit an unreadable version.
-func TestPlantedChunkIsReported(t *testing.T) {
+// about to save cannot make the colleague commit an unreadable version, nor
+// block that content for good: the colleague's agent notices that the
+// stored chunk does not open to its content and replaces it (audited by
+// the gateway as chunk.replace), then commits a version everyone reads.
+func TestPlantedChunkIsRepaired(t *testing.T) {
 	w := newWorld(t)
 	mallory := w.rogue(w.member(kms.RoleRW))
 	alice, bob := w.agent(w.member(kms.RoleRW)), w.agent(w.member(kms.RoleRW))
@@ -181,15 +184,18 @@ func TestPlantedChunkIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Uploaded != 0 || !hasProblem(sum.Problems, "does not open to this content") {
-		t.Fatalf("planted chunk not caught: %+v", sum)
+	if sum.Uploaded != 1 || len(sum.Problems) != 0 {
+		t.Fatalf("planted chunk not repaired: %+v", sum)
 	}
 	bob.sync()
-	if _, err := bob.read("Engagement.txt"); err == nil {
-		t.Fatal("an unreadable version was committed and reached bob")
+	if got, err := bob.read("Engagement.txt"); err != nil || !bytes.Equal(got, template) {
+		t.Fatalf("bob reads %q, %v; want the template", got, err)
 	}
 	if got, _ := alice.read("Engagement.txt"); !bytes.Equal(got, template) {
 		t.Fatal("alice's file was touched")
+	}
+	if n := w.auditCount("chunk.replace"); n != 1 {
+		t.Fatalf("%d chunk.replace audit records, want 1", n)
 	}
 }
 

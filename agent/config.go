@@ -2,6 +2,9 @@ package agent
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -23,6 +26,12 @@ type Config struct {
 	Gateway struct {
 		URL    string `yaml:"url"`     // https://gateway.firm.example
 		CAFile string `yaml:"ca_file"` // PEM bundle for a private CA; empty: system roots
+		// PublicKey is the gateway's audit signing public key: the PKIX PEM
+		// text of the .pub file next to the gateway's signing key
+		// (audit-signing-key.pem.pub). Required by wipe_on_revoke: the
+		// agent removes folders only on a revocation statement signed
+		// with it.
+		PublicKey string `yaml:"public_key"`
 	} `yaml:"gateway"`
 	Vault struct {
 		Address string `yaml:"address"`
@@ -72,8 +81,9 @@ type Config struct {
 		DownloadKiBps int `yaml:"download_kibps"`
 	} `yaml:"bandwidth"`
 	// WipeOnRevoke removes local matter folders when the user is revoked
-	// (the gateway says so and Vault refuses the login); by default the
-	// agent stops and keeps them (IT decides).
+	// (the gateway says so in a statement signed with gateway.public_key,
+	// and Vault refuses the login); by default the agent stops and keeps
+	// them (IT decides).
 	WipeOnRevoke bool `yaml:"wipe_on_revoke"`
 	// OnAccessLost is what happens to a matter folder when the user loses
 	// the matter (an ethical wall, a removal), once Vault and the gateway
@@ -230,6 +240,13 @@ func (c *Config) validate(transport bool) error {
 	if c.MaxFileSize < 1<<20 || c.MaxFileSize > 1<<50 {
 		bad("max_file_size %v must be between 1MiB and 1PiB", c.MaxFileSize)
 	}
+	if c.Gateway.PublicKey != "" {
+		if _, err := ParseGatewayKey(c.Gateway.PublicKey); err != nil {
+			bad("gateway.public_key: %w", err)
+		}
+	} else if c.WipeOnRevoke {
+		bad("wipe_on_revoke needs gateway.public_key (the gateway's audit signing public key, PEM): folders are removed only on a revocation statement signed with it")
+	}
 	switch c.OnAccessLost {
 	case AccessLostQuarantine, AccessLostRemove, AccessLostKeep:
 	default:
@@ -286,4 +303,21 @@ func osUserName() string {
 		name = name[i+1:]
 	}
 	return strings.ToLower(name)
+}
+
+// ParseGatewayKey parses the gateway's Ed25519 public key (PKIX PEM).
+func ParseGatewayKey(pemText string) (ed25519.PublicKey, error) {
+	blk, _ := pem.Decode([]byte(pemText))
+	if blk == nil || blk.Type != "PUBLIC KEY" {
+		return nil, errors.New("not a PEM \"PUBLIC KEY\" block")
+	}
+	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	ek, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("a %T, not an Ed25519 key", k)
+	}
+	return ek, nil
 }

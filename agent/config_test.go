@@ -1,6 +1,10 @@
 package agent
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,6 +94,30 @@ func TestInsecureHTTP(t *testing.T) {
 	for _, c := range cases {
 		body := strings.Replace(c.body, "vault: {address: ", "vault: {username: alice, address: ", 1) + "\nroot: " + t.TempDir() + "\n"
 		_, err := ParseConfig([]byte(body))
+		switch {
+		case c.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("%s: error %v, want one naming %q", c.name, err, c.wantErr)
+		}
+	}
+}
+
+// wipe_on_revoke needs the gateway's public key, and a key that is not an
+// Ed25519 PKIX PEM is refused with its name.
+func TestWipeNeedsGatewayKey(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(priv.Public())
+	good := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	indent := func(s string) string { return "  " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    ") }
+	base := "vault: {username: alice, address: \"https://v.example\"}\nroot: " + t.TempDir() + "\n"
+	cases := []struct{ name, body, wantErr string }{
+		{"wipe without key", "gateway: {url: \"https://gw.example\"}\nwipe_on_revoke: true\n", "wipe_on_revoke needs gateway.public_key"},
+		{"wipe with key", "gateway:\n  url: \"https://gw.example\"\n  public_key: |\n  " + indent(good) + "\nwipe_on_revoke: true\n", ""},
+		{"garbage key", "gateway:\n  url: \"https://gw.example\"\n  public_key: \"not a key\"\n", "gateway.public_key"},
+	}
+	for _, c := range cases {
+		_, err := ParseConfig([]byte(c.body + base))
 		switch {
 		case c.wantErr == "" && err != nil:
 			t.Errorf("%s: %v", c.name, err)

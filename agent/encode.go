@@ -169,8 +169,9 @@ feed:
 // has never itself uploaded or opened. Without this, a member could plant
 // a garbage chunk under the ID of content a colleague is about to save (the
 // ID is computable by every member): the colleague's upload would dedupe
-// against it and commit a version nobody can read. Such a chunk stops the
-// commit and is reported; the file stays local until IT removes it.
+// against it and commit a version nobody can read. A stored chunk that
+// does not open to the content in hand is replaced with a good sealing of
+// it (repairChunk), so the planted object stops blocking the matter.
 func (a *Agent) verifyPresent(ctx context.Context, matter string, k *format.Keys, batch []pendingChunk, missing []string) error {
 	absent := make(map[string]bool, len(missing))
 	for _, id := range missing {
@@ -191,23 +192,43 @@ func (a *Agent) verifyPresent(ctx context.Context, matter string, k *format.Keys
 		if err != nil {
 			return fmt.Errorf("check stored chunk %s: %w", p.id, err)
 		}
+		if codec == nil {
+			codec = a.getCodec()
+		}
 		hdr, err := format.ParseHeader(sealed)
 		if err == nil && hdr.Epoch != k.Epoch() {
 			err = fmt.Errorf("sealed under epoch %d, expected %d: %w", hdr.Epoch, k.Epoch(), format.ErrWrongEpoch)
 		}
 		if err == nil {
-			if codec == nil {
-				codec = a.getCodec()
-			}
 			plain, err = codec.OpenChunk(plain[:0], k, p.id, sealed)
 		}
 		if err == nil && !bytes.Equal(plain, *p.buf) {
 			err = errTampered
 		}
 		if err != nil {
-			return fmt.Errorf("the gateway's copy of chunk %s does not open to this content (corrupt, or planted by someone with the matter key); not committed, tell IT: %w", p.id, errTampered)
+			if err := a.repairChunk(ctx, codec, matter, k, p, sealed, err); err != nil {
+				return err
+			}
 		}
 		a.knownChunk(matter, p.id)
 	}
+	return nil
+}
+
+// repairChunk replaces the gateway's copy of chunk p, which failed to open
+// to p's content (why), with p sealed afresh. The gateway checks that the
+// object it replaces is the one found bad and audits the replacement with
+// its history (chunk.replace), so IT can see who planted and who repaired.
+func (a *Agent) repairChunk(ctx context.Context, codec *format.Codec, matter string, k *format.Keys, p pendingChunk, stored []byte, why error) error {
+	a.log.Warn("the gateway's copy of a chunk does not open to this content (corrupt, or planted by someone with the matter key): replacing it with a good copy",
+		"matter", matter, "chunk", p.id.String(), "reason", why.Error())
+	sealed, err := codec.SealChunk(nil, k, p.id, *p.buf)
+	if err == nil {
+		_, err = a.remote.ReplaceChunk(ctx, matter, p.id.String(), sealed, sha256.Sum256(stored))
+	}
+	if err != nil {
+		return fmt.Errorf("the gateway's copy of chunk %s does not open to this content (corrupt, or planted by someone with the matter key) and replacing it failed (%v); not committed, tell IT: %w", p.id, err, errTampered)
+	}
+	a.log.Info("chunk replaced on the gateway", "matter", matter, "chunk", p.id.String())
 	return nil
 }

@@ -13,12 +13,26 @@ import (
 // Remote is the gateway API as the agent uses it; gateway/client implements
 // it. Errors carry the gateway's api.Code (see remoteCode).
 type Remote interface {
-	// Matters asks who the caller is: a cheap request that tells whether
-	// the gateway still lets this user in.
-	Matters(ctx context.Context) (api.WhoAmI, error)
+	ChunkRemote
+	FileRemote
+}
+
+// ChunkRemote stores and fetches a matter's sealed chunks.
+type ChunkRemote interface {
 	MissingChunks(ctx context.Context, matter string, ids []string) ([]string, error)
 	PutChunk(ctx context.Context, matter, id string, sealed []byte) error
 	GetChunk(ctx context.Context, matter, id string) ([]byte, error)
+	// ReplaceChunk replaces a stored chunk that does not open (bad is the
+	// SHA-256 of the stored object) with a good sealing; audited by the
+	// gateway as chunk.replace.
+	ReplaceChunk(ctx context.Context, matter, id string, sealed []byte, bad [32]byte) (api.ChunkPut, error)
+}
+
+// FileRemote is the rest: who the caller is, versions and the change feed.
+type FileRemote interface {
+	// Matters asks who the caller is: a cheap request that tells whether
+	// the gateway still lets this user in.
+	Matters(ctx context.Context) (api.WhoAmI, error)
 	// Commit stores a new version: base 0 means "a new file"
 	// (If-None-Match: *), otherwise If-Match: base.
 	Commit(ctx context.Context, matter, fileID string, base int64, req api.CommitRequest) (api.Commit, error)
@@ -28,6 +42,10 @@ type Remote interface {
 	// Delete writes a tombstone version sealed by the agent.
 	Delete(ctx context.Context, matter, fileID string, base int64, tombstone []byte) (api.Commit, error)
 	Changes(ctx context.Context, matter string, since int64, wait time.Duration) (api.Changes, error)
+	// ConfirmRevocation asks, with a fresh nonce, for the gateway's signed
+	// statement that the caller is revoked (nil: none sent);
+	// client.ErrNotRevoked if the gateway lets the caller in.
+	ConfirmRevocation(ctx context.Context, nonce string) (*api.Revocation, error)
 }
 
 // Keys is what the agent needs from Vault (kms.Keyring implements it).
@@ -82,6 +100,14 @@ func retry[T any](ctx context.Context, max time.Duration, f func() (T, error)) (
 
 func (p politeRemote) MissingChunks(ctx context.Context, matter string, ids []string) ([]string, error) {
 	return retry(ctx, p.maxWait, func() ([]string, error) { return p.Remote.MissingChunks(ctx, matter, ids) })
+}
+
+func (p politeRemote) ReplaceChunk(ctx context.Context, matter, id string, sealed []byte, bad [32]byte) (api.ChunkPut, error) {
+	return retry(ctx, p.maxWait, func() (api.ChunkPut, error) { return p.Remote.ReplaceChunk(ctx, matter, id, sealed, bad) })
+}
+
+func (p politeRemote) ConfirmRevocation(ctx context.Context, nonce string) (*api.Revocation, error) {
+	return retry(ctx, p.maxWait, func() (*api.Revocation, error) { return p.Remote.ConfirmRevocation(ctx, nonce) })
 }
 
 func (p politeRemote) PutChunk(ctx context.Context, matter, id string, sealed []byte) error {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/mattersync/mattersync/agent"
+	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/internal/testenv"
 	"github.com/mattersync/mattersync/kms"
 	"github.com/mattersync/mattersync/kms/kmstest"
@@ -250,6 +251,13 @@ func (w *world) syncedMember(wipe bool) (kmstest.User, *testAgent) {
 	u := w.member(kms.RoleRW)
 	cfg := w.config(u, w.t.TempDir(), w.t.TempDir())
 	cfg.WipeOnRevoke = wipe
+	if wipe {
+		_, pub, err := gateway.MarshalKeys(w.gw.SigningKey)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		cfg.Gateway.PublicKey = string(pub)
+	}
 	if !wipe {
 		cfg.OnAccessLost = agent.AccessLostKeep
 	}

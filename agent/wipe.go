@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,9 +21,11 @@ import (
 
 // Under wipe_on_revoke, the local matter folders are removed when IT
 // revokes the user. One word from whatever answers at the gateway's URL
-// must not be enough to delete a lawyer's work: the wipe needs the gateway
-// to say "revoked" and Vault to refuse this agent's login (its token
-// revoked or its entity disabled, as `user revoke` does). Before a folder
+// must not be enough to delete a lawyer's work: the wipe needs Vault to
+// refuse this agent's login (its token revoked or its entity disabled, as
+// `user revoke` does) and the gateway's statement, signed with the key in
+// gateway.public_key over a nonce of this agent's, that the user is
+// revoked. Before a folder
 // goes, the work in it that never reached the gateway is moved to a
 // quarantine folder in the data dir (unless quarantine_unsynced is false),
 // and every removed file is listed in a report there.
@@ -48,6 +52,27 @@ func (a *Agent) vaultRefuses(ctx context.Context) bool {
 	return kms.KindOf(err) == kms.Denied
 }
 
+// gatewayConfirmsRevocation asks the gateway for a statement, signed with
+// gateway.public_key over a fresh nonce, that this user is revoked.
+func (a *Agent) gatewayConfirmsRevocation(ctx context.Context) error {
+	pub, err := ParseGatewayKey(a.cfg.Gateway.PublicKey)
+	if err != nil {
+		return fmt.Errorf("gateway.public_key: %w", err)
+	}
+	var n [32]byte
+	if _, err := rand.Read(n[:]); err != nil {
+		return err
+	}
+	nonce := hex.EncodeToString(n[:])
+	rev, err := a.remote.ConfirmRevocation(ctx, nonce)
+	if err != nil {
+		return err
+	}
+	// The nonce makes the statement fresh; the gateway's clock is not
+	// compared with this laptop's.
+	return rev.Verify(pub, a.entity, nonce, time.Time{})
+}
+
 // wipeIfConfirmed applies a pending wipe (see stop) if Vault confirms the
 // revocation. It reports whether nothing is left pending. Callers make sure
 // no pass is running.
@@ -61,6 +86,12 @@ func (a *Agent) wipeIfConfirmed(ctx context.Context) bool {
 	if !a.vaultRefuses(ctx) {
 		a.log.Warn("the gateway says this user is revoked but Vault still accepts the login: nothing removed until Vault confirms", "wipe_on_revoke", a.cfg.WipeOnRevoke)
 		return false
+	}
+	if a.cfg.WipeOnRevoke {
+		if err := a.gatewayConfirmsRevocation(ctx); err != nil {
+			a.log.Warn("Vault refuses the login but the gateway has not confirmed the revocation in a signed statement: nothing removed", "err", err)
+			return false
+		}
 	}
 	ms, err := a.idx.Matters(context.WithoutCancel(ctx))
 	if err != nil {

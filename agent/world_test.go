@@ -13,6 +13,7 @@ import (
 	"github.com/mattersync/mattersync/agent"
 	"github.com/mattersync/mattersync/agent/agenttest"
 	"github.com/mattersync/mattersync/agent/index"
+	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/gateway/gatewaytest"
 	"github.com/mattersync/mattersync/internal/testenv"
@@ -227,4 +228,20 @@ func (w *world) objects() map[string][]byte {
 		out[k] = b
 	}
 	return out
+}
+
+// auditCount counts the world's audit records of action in its matter.
+func (w *world) auditCount(action string) int {
+	w.t.Helper()
+	n := 0
+	err := w.gw.Stores.Audit.AuditRecords(context.Background(), audit.Query{Matter: w.matter}, func(r *audit.Record) error {
+		if r.Action == action {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return n
 }

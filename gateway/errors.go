@@ -105,11 +105,12 @@ type Error struct {
 	Err error // underlying cause, logged, never shown
 
 	// Details for specific kinds.
-	Current        *int64        // KindVersionMismatch
-	CurrentDeleted bool          // KindVersionMismatch
-	Missing        []string      // KindMissingChunks
-	CurrentEpoch   uint32        // KindStaleEpoch
-	RetryAfter     time.Duration // KindRateLimited, KindUnavailable
+	Current        *int64          // KindVersionMismatch
+	CurrentDeleted bool            // KindVersionMismatch
+	Missing        []string        // KindMissingChunks
+	CurrentEpoch   uint32          // KindStaleEpoch
+	RetryAfter     time.Duration   // KindRateLimited, KindUnavailable
+	Revocation     *api.Revocation // KindRevoked, when asked for
 }
 
 func (e *Error) Error() string {
@@ -148,7 +149,7 @@ func asError(op string, err error) *Error {
 // body is the JSON error body for e.
 func (e *Error) body(requestID string) api.Error {
 	b := api.Error{Code: e.Kind.Code(), Message: e.Msg, RequestID: requestID,
-		CurrentVersion: e.Current, CurrentDeleted: e.CurrentDeleted, Missing: e.Missing, CurrentEpoch: e.CurrentEpoch}
+		CurrentVersion: e.Current, CurrentDeleted: e.CurrentDeleted, Missing: e.Missing, CurrentEpoch: e.CurrentEpoch, Revocation: e.Revocation}
 	if e.Kind == KindInternal {
 		b.Message = "internal error"
 	}

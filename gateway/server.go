@@ -464,7 +464,13 @@ func (s *Server) authorize(r *http.Request, rq *request, p perm) error {
 	if denied {
 		s.metrics.denials.WithLabelValues("revoked").Inc()
 		rq.rec.Object = alerts.ObjectRevoked // the revoked-device alert rule
-		return E("auth", KindRevoked, "access revoked")
+		e := E("auth", KindRevoked, "access revoked")
+		if n := r.Header.Get(api.HeaderRevocationNonce); api.ValidNonce(n) {
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			e.Revocation = &api.Revocation{Entity: rq.ident.Entity, Nonce: n, Time: now,
+				Signature: ed25519.Sign(s.key, api.RevocationMessage(rq.ident.Entity, n, now))}
+		}
+		return e
 	}
 	if err := s.checkReissue(rq.ident); err != nil {
 		return err

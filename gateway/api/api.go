@@ -142,6 +142,9 @@ type Error struct {
 	// CurrentEpoch is set with stale_epoch: the matter's current epoch.
 	// An agent fetches that epoch's key and seals again.
 	CurrentEpoch uint32 `json:"current_epoch,omitempty"`
+	// Revocation is set with revoked when the request carried
+	// HeaderRevocationNonce: the gateway's signed statement.
+	Revocation *Revocation `json:"revocation,omitempty"`
 }
 
 // Role is a caller's access to one matter.

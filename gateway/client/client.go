@@ -289,6 +289,30 @@ func (c *Client) Matters(ctx context.Context) (api.WhoAmI, error) {
 	return w, err
 }
 
+// ConfirmRevocation asks the gateway, with a fresh nonce, whether the
+// caller is revoked. It returns the gateway's signed statement when it
+// answers revoked (nil if it sent none: the caller must not trust the
+// word alone), and ErrNotRevoked when the gateway lets the caller in.
+func (c *Client) ConfirmRevocation(ctx context.Context, nonce string) (*api.Revocation, error) {
+	hdr := http.Header{}
+	hdr.Set(api.HeaderRevocationNonce, nonce)
+	var w api.WhoAmI
+	_, _, err := c.doJSON(ctx, http.MethodGet, "/v1/matters", nil, hdr, nil, &w, http.StatusOK)
+	var ce *Error
+	switch {
+	case err == nil:
+		return nil, ErrNotRevoked
+	case errors.As(err, &ce) && ce.Body.Code == api.CodeRevoked:
+		return ce.Body.Revocation, nil
+	default:
+		return nil, err
+	}
+}
+
+// ErrNotRevoked is ConfirmRevocation's answer when the gateway accepts the
+// caller.
+var ErrNotRevoked = errors.New("client: the gateway accepts this user: not revoked")
+
 // MissingChunks returns the IDs among ids the gateway does not have, in
 // order. Large lists are sent in batches.
 func (c *Client) MissingChunks(ctx context.Context, matter string, ids []string) ([]string, error) {

@@ -9,8 +9,12 @@ package hostile
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -42,6 +46,11 @@ type fakeGateway struct {
 	// does for an entity on its deny list (and as anything answering at
 	// the gateway's URL can).
 	revoked bool
+	// key signs revocation statements for statementsFor (the entity the
+	// real gateway would read from the token); "" sends none, as an
+	// impostor without the gateway's key would.
+	key           ed25519.PrivateKey
+	statementsFor string
 	// tamper, if set, edits each file version before it is served.
 	tamper func(*api.FileVersion)
 	// chunkBudget, if positive, is how many chunk downloads are served;
@@ -51,8 +60,12 @@ type fakeGateway struct {
 }
 
 func newFakeGateway(t *testing.T) *fakeGateway {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	g := &fakeGateway{t: t, chunks: map[string][]byte{}, versions: map[string][]api.FileVersion{},
-		changes: map[string][]api.Change{}, hits: map[string]int{}, gets: map[string]int{}}
+		changes: map[string][]api.Change{}, hits: map[string]int{}, gets: map[string]int{}, key: key}
 	mux := http.NewServeMux()
 	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -60,7 +73,13 @@ func newFakeGateway(t *testing.T) *fakeGateway {
 			defer g.mu.Unlock()
 			g.hits[pattern]++
 			if g.revoked {
-				g.fail(w, http.StatusForbidden, api.CodeRevoked, "access revoked")
+				e := api.Error{Code: api.CodeRevoked, Message: "access revoked"}
+				if n := r.Header.Get(api.HeaderRevocationNonce); n != "" && g.statementsFor != "" {
+					now := time.Now()
+					e.Revocation = &api.Revocation{Entity: g.statementsFor, Nonce: n, Time: now,
+						Signature: ed25519.Sign(g.key, api.RevocationMessage(g.statementsFor, n, now))}
+				}
+				g.json(w, http.StatusForbidden, e)
 				return
 			}
 			h(w, r)
@@ -216,6 +235,23 @@ func (g *fakeGateway) setRevoked(on bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.revoked = on
+}
+
+// signStatements makes the gateway sign revocation statements for entity
+// with its key, as the real gateway does for a token of a revoked entity.
+func (g *fakeGateway) signStatements(entity string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.statementsFor = entity
+}
+
+// publicKeyPEM is the gateway's public key, for gateway.public_key.
+func (g *fakeGateway) publicKeyPEM() string {
+	der, err := x509.MarshalPKIXPublicKey(g.key.Public())
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 }
 
 func (g *fakeGateway) setTamper(f func(*api.FileVersion)) {

@@ -2,6 +2,8 @@ package hostile
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -21,7 +23,7 @@ func wipeScene(t *testing.T) (*env, kmstest.User, *testAgent) {
 	e := newEnv(t)
 	mallory := e.forger(e.member(kms.RoleRW))
 	u := e.member(kms.RoleRW)
-	bob := e.agent(u, func(c *agent.Config) { c.WipeOnRevoke = true })
+	bob := e.agent(u, func(c *agent.Config) { c.WipeOnRevoke, c.Gateway.PublicKey = true, e.gw.publicKeyPEM() })
 	mallory.file("Synced.docx", []byte("synced"), 1, nil)
 	mallory.file("Edited.docx", []byte("v1"), 1, nil)
 	bob.sync()
@@ -72,8 +74,11 @@ func (a *testAgent) wantWipedWithQuarantine() {
 
 // Whatever answers at the gateway's URL (a compromised gateway, a proxy, a
 // DNS or captive-portal hijack) says "revoked". The agent stops and drops
-// its keys (harmless), but the folders stay until Vault itself refuses the
-// login; then unsynced work is quarantined before the wipe.
+// its keys (harmless), but the folders stay: Vault must refuse the login
+// and the gateway must sign a statement over the agent's nonce with the
+// key in gateway.public_key. An impostor without that key cannot wipe even
+// once Vault refuses; the real gateway's statement then lets the wipe go
+// ahead, unsynced work quarantined first.
 func TestGatewayAloneCannotWipe(t *testing.T) {
 	e, u, bob := wipeScene(t)
 	e.gw.setRevoked(true)
@@ -88,12 +93,19 @@ func TestGatewayAloneCannotWipe(t *testing.T) {
 		t.Fatalf("second sync = %v", err)
 	}
 	bob.wantIntact()
-	// IT's `user revoke` reaches Vault too: now the wipe goes ahead.
+	// IT's `user revoke` reaches Vault too, but whatever answers at the
+	// gateway's address has no signed statement: nothing is removed.
 	if _, err := e.vault.Admin.Revoke(context.Background(), u.Name, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := bob.SyncOnce(context.Background()); !errors.Is(err, agent.ErrRevoked) {
 		t.Fatalf("sync after Vault revoke = %v", err)
+	}
+	bob.wantIntact()
+	// The gateway that holds the key signs: now the wipe goes ahead.
+	e.gw.signStatements(u.EntityID)
+	if _, err := bob.SyncOnce(context.Background()); !errors.Is(err, agent.ErrRevoked) {
+		t.Fatalf("sync with a signed statement = %v", err)
 	}
 	bob.wantWipedWithQuarantine()
 	if msg := bob.Status().Message; !strings.Contains(msg, "quarantine") {
@@ -101,11 +113,34 @@ func TestGatewayAloneCannotWipe(t *testing.T) {
 	}
 }
 
+// A statement signed for another user, or with another key, wipes nothing.
+func TestForeignRevocationStatementCannotWipe(t *testing.T) {
+	e, u, bob := wipeScene(t)
+	e.gw.setRevoked(true)
+	e.gw.signStatements("some-other-entity")
+	if _, err := e.vault.Admin.Revoke(context.Background(), u.Name, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.SyncOnce(context.Background()); !errors.Is(err, agent.ErrRevoked) {
+		t.Fatalf("sync = %v, want ErrRevoked", err)
+	}
+	bob.wantIntact()
+	e.gw.mu.Lock()
+	_, e.gw.key, _ = ed25519.GenerateKey(rand.Reader) // not the key bob trusts
+	e.gw.statementsFor = u.EntityID
+	e.gw.mu.Unlock()
+	if _, err := bob.SyncOnce(context.Background()); !errors.Is(err, agent.ErrRevoked) {
+		t.Fatalf("sync = %v, want ErrRevoked", err)
+	}
+	bob.wantIntact()
+}
+
 // The running agent keeps asking Vault (backing off) after the gateway's
 // "revoked", and wipes once Vault confirms.
 func TestRunningAgentWipesWhenVaultConfirms(t *testing.T) {
 	e, u, bob := wipeScene(t)
 	e.gw.setRevoked(true)
+	e.gw.signStatements(u.EntityID)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- bob.Run(ctx) }()
