@@ -133,6 +133,11 @@ type Limits struct {
 	// MaxConcurrentPerUser bounds one entity's requests with a body at
 	// once (429 beyond).
 	MaxConcurrentPerUser int `yaml:"max_concurrent_per_user"`
+	// MaxReadsPerUser bounds one entity's streaming reads (chunks, file
+	// versions) at once (429 beyond): each holds part of the in-flight
+	// budget while it sends, so one member stalling reads must not
+	// starve everyone's uploads.
+	MaxReadsPerUser int `yaml:"max_reads_per_user"`
 	// PollInterval: how often a replica reads the deny-list and change
 	// generations from the store (what other replicas wrote).
 	PollInterval time.Duration `yaml:"poll_interval"`
@@ -206,6 +211,7 @@ func DefaultConfig() Config {
 			MaxInflightBytes:         256 << 20,
 			InflightWait:             5 * time.Second,
 			MaxConcurrentPerUser:     16,
+			MaxReadsPerUser:          64,
 			PollInterval:             200 * time.Millisecond,
 			DenyMaxStaleness:         time.Second,
 			ReadHeaderTimeout:        10 * time.Second,
@@ -359,6 +365,9 @@ func (c *Config) Validate() error {
 	}
 	if l.MaxLongPollsPerUser < 1 || l.MaxLongPollsPerUserMatter < 1 {
 		bad("limits.max_long_polls_per_user and limits.max_long_polls_per_user_matter must be positive")
+	}
+	if l.MaxReadsPerUser < 1 {
+		bad("limits.max_reads_per_user must be positive")
 	}
 	if l.MaxConcurrentPerUser < 1 {
 		bad("limits.max_concurrent_per_user must be positive")

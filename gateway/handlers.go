@@ -557,10 +557,16 @@ func (s *Server) chunkBody(w http.ResponseWriter, r *http.Request, rq *request, 
 //     stays in storage; the store points the chunk at the new key and
 //     records the replacement (old and new key, size and SHA-256, who, when)
 //     in one transaction with the audit record, action chunk.replace;
-//   - only the matter's writers may (the route is write-only).
+//   - only the matter's writers may (the route is write-only);
+//   - only a chunk that no committed version references, in a matter not
+//     under legal hold (the store checks both in the transaction): history
+//     is never repointed. Agents open a stored chunk before committing on
+//     it, so a planted chunk is found (and replaced) before an honest
+//     version references it.
 //
-// A reader that finds the new object bad too sees it in the chunk's
-// replacement history; an administrator can point the chunk back.
+// Left: between a writer's check of a stored chunk and its commit, another
+// writer could still replace the chunk (unreferenced until that commit);
+// the replacement is audited with its author and the old object kept.
 func (s *Server) replaceChunk(w http.ResponseWriter, r *http.Request, rq *request, id format.ID, size int64, sum [32]byte) error {
 	const op = "chunk.replace"
 	rq.rec.Action = op
@@ -610,6 +616,10 @@ func (s *Server) replaceChunk(w http.ResponseWriter, r *http.Request, rq *reques
 	case errors.Is(err, store.ErrChunkChanged):
 		// The new object is left unreferenced: garbage.
 		return wrap(op, KindVersionMismatch, err, "the chunk was replaced meanwhile; check it again")
+	case errors.Is(err, store.ErrChunkReferenced):
+		return wrap(op, KindVersionMismatch, err, "committed versions reference this chunk: it cannot be replaced (history is never repointed); report it to IT")
+	case errors.Is(err, store.ErrLegalHold):
+		return wrap(op, KindLegalHold, err, "the matter is under legal hold: its chunks cannot be replaced")
 	case err != nil:
 		return notFound(op, err, "no such chunk to replace")
 	}

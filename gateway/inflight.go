@@ -24,8 +24,9 @@ import (
 // Reads of chunks and file versions stream what they send through one
 // copy buffer (a manifest is base64-encoded on the way out, never held
 // whole), and take readWeight of the same byte budget for as long as they
-// send, so many parallel reads wait or get 503 like uploads do; they do not
-// count against the per-user limit on uploads. Other requests without a
+// send, so many parallel reads wait or get 503 like uploads do; they count
+// against a per-user limit of their own (limits.max_reads_per_user, 429
+// beyond), so one member stalling downloads cannot take the whole budget. Other requests without a
 // body (lists, long polls) take neither.
 
 // readWeight is what one streaming read holds: the copy buffer and the
@@ -34,16 +35,37 @@ const readWeight = 64 << 10
 
 // inflight bounds the request bodies held at once.
 type inflight struct {
-	sem     *semaphore.Weighted
-	max     int64
-	perUser int
+	sem      *semaphore.Weighted
+	max      int64
+	perUser  int // uploads
+	perUserR int // streaming reads
 
-	mu   sync.Mutex // guards busy
-	busy map[string]int
+	mu      sync.Mutex // guards busy and reading
+	busy    map[string]int
+	reading map[string]int
 }
 
-func newInflight(maxBytes int64, perUser int) *inflight {
-	return &inflight{sem: semaphore.NewWeighted(maxBytes), max: maxBytes, perUser: perUser, busy: map[string]int{}}
+func newInflight(maxBytes int64, perUser, perUserReads int) *inflight {
+	return &inflight{sem: semaphore.NewWeighted(maxBytes), max: maxBytes, perUser: perUser, perUserR: perUserReads,
+		busy: map[string]int{}, reading: map[string]int{}}
+}
+
+// enter counts one more request of entity in counts, unless it already has
+// limit; leave undoes it.
+func (in *inflight) enter(counts map[string]int, entity string, limit int) (leave func(), ok bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if counts[entity] >= limit {
+		return nil, false
+	}
+	counts[entity]++
+	return func() {
+		in.mu.Lock()
+		if counts[entity]--; counts[entity] <= 0 {
+			delete(counts, entity)
+		}
+		in.mu.Unlock()
+	}, true
 }
 
 // bodyWeight is what a request's body may cost in memory (readWeight for
@@ -85,26 +107,16 @@ func (s *Server) admitBody(r *http.Request, rq *request, action string) (release
 		return func() {}, nil
 	}
 	w = min(w, s.inflight.max)
-	if r.Method == http.MethodGet {
-		return s.admitBytes(r.Context(), w, func() {})
-	}
 	in := s.inflight
-	entity := rq.ident.Entity
-	in.mu.Lock()
-	if in.busy[entity] >= in.perUser {
-		in.mu.Unlock()
+	counts, limit, what := in.busy, in.perUser, "uploads"
+	if r.Method == http.MethodGet {
+		counts, limit, what = in.reading, in.perUserR, "downloads"
+	}
+	done, ok := in.enter(counts, rq.ident.Entity, limit)
+	if !ok {
 		s.metrics.denials.WithLabelValues("concurrent_per_user").Inc()
 		return nil, &Error{Op: "limits", Kind: KindRateLimited, RetryAfter: time.Second,
-			Msg: "too many uploads at once from this user"}
-	}
-	in.busy[entity]++
-	in.mu.Unlock()
-	done := func() {
-		in.mu.Lock()
-		if in.busy[entity]--; in.busy[entity] <= 0 {
-			delete(in.busy, entity)
-		}
-		in.mu.Unlock()
+			Msg: "too many " + what + " at once from this user"}
 	}
 	return s.admitBytes(r.Context(), w, done)
 }

@@ -1,16 +1,22 @@
 package gateway_test
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/gateway/gatewaytest"
 )
 
 // stalledPut starts a chunk upload that sends a little of its body and
@@ -120,5 +126,45 @@ func TestConcurrentUploadsPerUser(t *testing.T) {
 	}
 	if r := e.do("PUT", "/v1/matters/a/chunks/"+id.String(), bob, map[string]string{api.HeaderChecksum: sumHex(body)}, body); r.status != http.StatusCreated {
 		t.Fatalf("another user's upload: %d %s", r.status, r.body)
+	}
+}
+
+// The hostile review: one read-only member opening downloads and never
+// draining them held the whole in-flight budget, and every writer's upload
+// got 503. Reads now have a per-user cap of their own: the staller gets
+// 429 beyond it, and a writer's upload still goes through.
+func TestStalledReadsCannotStarveUploads(t *testing.T) {
+	g := gatewaytest.Start(t, gatewaytest.Options{Config: func(c *gateway.Config) {
+		c.Limits.MaxInflightBytes = 8 * 64 << 10
+		c.Limits.MaxReadsPerUser = 4
+		c.Limits.InflightWait = 500 * time.Millisecond
+	}})
+	sealer := gatewaytest.NewSealer(t)
+	const m = "2026-0001"
+	ctx := context.Background()
+	writer := g.Client(t, g.Token(t, "ent-alice", "matter-"+m+"-rw"), "LAPTOP-A")
+	id, sealed := sealer.Chunk(t, m, 8<<20)
+	if err := writer.PutChunk(ctx, m, id.String(), sealed); err != nil {
+		t.Fatal(err)
+	}
+	reader := g.Token(t, "ent-reader", "matter-"+m+"-ro")
+	statuses := map[string]int{}
+	for range 8 {
+		c, err := net.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.(*net.TCPConn).SetReadBuffer(4096)
+		fmt.Fprintf(c, "GET /v1/matters/%s/chunks/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nX-Mattersync-Device: STALLER\r\n\r\n", m, id, reader)
+		line, _ := bufio.NewReader(c).ReadString('\n') // the status line; the body is never read
+		statuses[strings.TrimSpace(line)]++
+	}
+	if statuses["HTTP/1.1 429 Too Many Requests"] != 4 {
+		t.Errorf("8 stalled downloads with a cap of 4: %v, want 4 refused with 429", statuses)
+	}
+	id2, sealed2 := sealer.Chunk(t, m, 1024)
+	if err := writer.PutChunk(ctx, m, id2.String(), sealed2); err != nil {
+		t.Fatalf("a writer's 1 KiB upload while a reader stalls downloads: %v", err)
 	}
 }

@@ -193,7 +193,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		limiter:  newLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst),
 		unauth:   newLimiter(cfg.Limits.UnauthenticatedPerSecond, cfg.Limits.UnauthenticatedBurst),
 		collapse: newCollapser(cfg.Audit.RefusalRecordsPerSecond),
-		inflight: newInflight(cfg.Limits.MaxInflightBytes, cfg.Limits.MaxConcurrentPerUser),
+		inflight: newInflight(cfg.Limits.MaxInflightBytes, cfg.Limits.MaxConcurrentPerUser, cfg.Limits.MaxReadsPerUser),
 		mux:      http.NewServeMux(),
 		anchors:  d.Anchors,
 
@@ -313,6 +313,13 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 			return
 		}
 		if !ok {
+			// The deny list and the rate limit first: a refusal costs an
+			// audit append, which a revoked or flooding caller must not
+			// get for free.
+			if err := s.authorize(r, rq, permAny); err != nil {
+				s.fail(w, rq, asError("auth", err))
+				return
+			}
 			allow := make([]string, 0, len(methods))
 			for k := range methods {
 				allow = append(allow, k)
@@ -337,9 +344,13 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 }
 
 // refuse answers a request that reached no route: the token is still
-// checked first, so the record says who asked (and 401 wins over 400).
+// checked first, so the record says who asked (and 401 wins over 400),
+// then the deny list and the per-user rate limit, so a revoked or
+// flooding caller cannot buy audit appends with unknown routes.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, rq *request, e *Error) {
 	if err := s.authenticate(r, rq); err != nil {
+		e = asError("auth", err)
+	} else if err := s.authorize(r, rq, permAny); err != nil {
 		e = asError("auth", err)
 	}
 	s.fail(w, rq, e)

@@ -161,9 +161,13 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrChunkChanged refuses a chunk replacement whose chunk was
 	// replaced meanwhile.
-	ErrChunkChanged   = errors.New("store: the chunk's object changed meanwhile")
-	ErrLegalHold      = errors.New("store: matter is under legal hold")
-	ErrAlreadyDeleted = errors.New("store: file is already deleted")
+	ErrChunkChanged = errors.New("store: the chunk's object changed meanwhile")
+	// ErrChunkReferenced refuses a chunk replacement when a committed
+	// version references the chunk: the gateway cannot tell a good object
+	// from a bad one, so history is never repointed.
+	ErrChunkReferenced = errors.New("store: the chunk is referenced by committed versions")
+	ErrLegalHold       = errors.New("store: matter is under legal hold")
+	ErrAlreadyDeleted  = errors.New("store: file is already deleted")
 	// ErrCheckpointConflict: the checkpoint does not follow the latest
 	// stored one.
 	ErrCheckpointConflict = errors.New("store: another checkpoint was stored first")

@@ -114,3 +114,44 @@ func storeRandomID(t *testing.T) format.ID {
 	copy(id[:], bytes.Repeat([]byte{7}, len(id)))
 	return id
 }
+
+// The hostile review of the replacement: a writer reads a chunk that a
+// committed version references, flips its sealed bytes and "replaces" it,
+// naming the honest object's SHA-256. The gateway cannot tell good from
+// bad, so it must never repoint a chunk that history references, nor any
+// chunk of a matter under legal hold.
+func TestGWStoreReplaceNeverRewritesHistory(t *testing.T) {
+	w := newGWSWorld(t, gatewaytest.Options{})
+	ctx := context.Background()
+	mallory := w.g.Client(t, w.g.Token(t, "ent-mallory", "matter-"+gwsMatter+"-rw"), "MALLORY-PC")
+	_, id, _ := w.commit(t, 4096)
+	good, err := mallory.GetChunk(ctx, gwsMatter, id.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := bytes.Clone(good)
+	for i := format.HeaderSize; i < len(evil); i++ {
+		evil[i] ^= 0x5a
+	}
+	if _, err := mallory.ReplaceChunk(ctx, gwsMatter, id.String(), evil, sha256.Sum256(good)); client.Code(err) != api.CodeVersionMismatch {
+		t.Fatalf("replacing a chunk a committed version references: %v, want version_mismatch", err)
+	}
+	if got, _ := w.reader(t, "ent-reader").GetChunk(ctx, gwsMatter, id.String()); !bytes.Equal(got, good) {
+		t.Fatal("the committed version's chunk was repointed")
+	}
+
+	// Under legal hold, not even an unreferenced chunk is replaced.
+	loose, sealed := w.s.Chunk(t, gwsMatter, 3000)
+	if err := w.writer.PutChunk(ctx, gwsMatter, loose.String(), sealed); err != nil {
+		t.Fatal(err)
+	}
+	admin := w.g.Client(t, w.g.Token(t, "ent-admin", "mattersync-admins"), "IT")
+	if _, err := admin.SetHold(ctx, gwsMatter, api.HoldRequest{Reason: "litigation", Case: "X v Y"}); err != nil {
+		t.Fatal(err)
+	}
+	bent := bytes.Clone(sealed)
+	bent[len(bent)-1] ^= 0xff
+	if _, err := mallory.ReplaceChunk(ctx, gwsMatter, loose.String(), bent, sha256.Sum256(sealed)); client.Code(err) != api.CodeLegalHold {
+		t.Fatalf("replacing a chunk under legal hold: %v, want legal_hold", err)
+	}
+}

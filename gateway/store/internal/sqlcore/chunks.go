@@ -77,6 +77,27 @@ func (s *Store) PutChunk(ctx context.Context, c store.Chunk, rec *audit.Record) 
 // ReplaceChunk implements gateway.ChunkStore.
 func (s *Store) ReplaceChunk(ctx context.Context, r store.ChunkReplacement, rec *audit.Record) error {
 	err := s.db.Write(ctx, func(tx Querier) error {
+		// Only a chunk no version references, in a matter not on hold: a
+		// writer must never be able to repoint history (the gateway cannot
+		// tell which object opens). Agents verify a stored chunk before
+		// they commit on it, so a planted one is caught before any honest
+		// version references it.
+		var hold bool
+		err := tx.QueryRow(ctx, `SELECT hold FROM matters WHERE id = $1`+s.d.RowLock, r.Matter).Scan(&hold)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if hold {
+			return store.ErrLegalHold
+		}
+		var one int
+		err = tx.QueryRow(ctx, `SELECT 1 FROM version_chunks WHERE matter = $1 AND chunk = $2 LIMIT 1`, r.Matter, r.ID[:]).Scan(&one)
+		switch {
+		case err == nil:
+			return store.ErrChunkReferenced
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
 		n, err := tx.Exec(ctx, `UPDATE chunks SET object_key = $1, size = $2 WHERE matter = $3 AND id = $4 AND object_key = $5`,
 			r.NewKey, r.NewSize, r.Matter, r.ID[:], r.OldKey)
 		if err != nil {
@@ -100,7 +121,7 @@ func (s *Store) ReplaceChunk(ctx context.Context, r store.ChunkReplacement, rec 
 		}
 		return s.appendAudit(ctx, tx, rec)
 	})
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrChunkChanged) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrChunkChanged) || errors.Is(err, store.ErrChunkReferenced) || errors.Is(err, store.ErrLegalHold) {
 		return err
 	}
 	if err != nil {
