@@ -71,6 +71,10 @@ type Agent struct {
 	// wipePending: IT revoked the user under wipe_on_revoke, and the
 	// folders go once Vault confirms (see wipeIfConfirmed).
 	wipePending bool
+	// lastToken is the identity token held when sync stopped on "revoked"
+	// (wipe_on_revoke only): the gateway signs its revocation statement
+	// for a token, and Vault issues none to a revoked user.
+	lastToken string
 	// loginRefused: sync stopped because Vault refused the login while the
 	// gateway did not say "revoked" (an expired token, most likely).
 	loginRefused bool
@@ -439,6 +443,9 @@ func (a *Agent) checkRevoked(err error) error {
 // reason shown in status.
 func (a *Agent) stop(cause error, revoked bool) {
 	a.revokeOnce.Do(func() {
+		if revoked && a.cfg.WipeOnRevoke {
+			a.keepToken()
+		}
 		a.keys.Wipe()
 		a.log.Error("access revoked: sync stopped and keys wiped", "revoked_by_it", revoked, "wipe_on_revoke", a.cfg.WipeOnRevoke, "cause", cause)
 		msg := "access revoked by IT: sync stopped, keys wiped"

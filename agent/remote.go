@@ -44,8 +44,9 @@ type FileRemote interface {
 	Changes(ctx context.Context, matter string, since int64, wait time.Duration) (api.Changes, error)
 	// ConfirmRevocation asks, with a fresh nonce, for the gateway's signed
 	// statement that the caller is revoked (nil: none sent);
-	// client.ErrNotRevoked if the gateway lets the caller in.
-	ConfirmRevocation(ctx context.Context, nonce string) (*api.Revocation, error)
+	// client.ErrNotRevoked if the gateway lets the caller in. token, if
+	// not "", is sent instead of the current one.
+	ConfirmRevocation(ctx context.Context, token, nonce string) (*api.Revocation, error)
 }
 
 // Keys is what the agent needs from Vault (kms.Keyring implements it).
@@ -106,8 +107,8 @@ func (p politeRemote) ReplaceChunk(ctx context.Context, matter, id string, seale
 	return retry(ctx, p.maxWait, func() (api.ChunkPut, error) { return p.Remote.ReplaceChunk(ctx, matter, id, sealed, bad) })
 }
 
-func (p politeRemote) ConfirmRevocation(ctx context.Context, nonce string) (*api.Revocation, error) {
-	return retry(ctx, p.maxWait, func() (*api.Revocation, error) { return p.Remote.ConfirmRevocation(ctx, nonce) })
+func (p politeRemote) ConfirmRevocation(ctx context.Context, token, nonce string) (*api.Revocation, error) {
+	return retry(ctx, p.maxWait, func() (*api.Revocation, error) { return p.Remote.ConfirmRevocation(ctx, token, nonce) })
 }
 
 func (p politeRemote) PutChunk(ctx context.Context, matter, id string, sealed []byte) error {

@@ -34,6 +34,28 @@ import (
 // work before a wipe: <data_dir>/quarantine/<date time>/<matter folder>/.
 const quarantineDir = "quarantine"
 
+// tokenHolder is implemented by kms.Keyring: the identity token it holds
+// (cached, or fetched from Vault if it has none).
+type tokenHolder interface {
+	Token(ctx context.Context) (string, error)
+}
+
+// keepToken remembers the identity token the keys hold, before they are
+// wiped, for the revocation statement (gatewayConfirmsRevocation).
+func (a *Agent) keepToken() {
+	th, ok := a.keys.(tokenHolder)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if tok, err := th.Token(ctx); err == nil {
+		a.mu.Lock()
+		a.lastToken = tok
+		a.mu.Unlock()
+	}
+}
+
 // loginChecker is implemented by kms.Keyring: a fresh identity token is
 // refused (kms.Denied) once the user's Vault token is revoked or the
 // entity disabled.
@@ -53,7 +75,9 @@ func (a *Agent) vaultRefuses(ctx context.Context) bool {
 }
 
 // gatewayConfirmsRevocation asks the gateway for a statement, signed with
-// gateway.public_key over a fresh nonce, that this user is revoked.
+// gateway.public_key over a fresh nonce, that this user is revoked. It
+// asks with the identity token the agent held when it stopped (Vault,
+// which issues new ones, refuses a revoked user), else a current one.
 func (a *Agent) gatewayConfirmsRevocation(ctx context.Context) error {
 	pub, err := ParseGatewayKey(a.cfg.Gateway.PublicKey)
 	if err != nil {
@@ -64,7 +88,10 @@ func (a *Agent) gatewayConfirmsRevocation(ctx context.Context) error {
 		return err
 	}
 	nonce := hex.EncodeToString(n[:])
-	rev, err := a.remote.ConfirmRevocation(ctx, nonce)
+	a.mu.Lock()
+	tok := a.lastToken
+	a.mu.Unlock()
+	rev, err := a.remote.ConfirmRevocation(ctx, tok, nonce)
 	if err != nil {
 		return err
 	}

@@ -148,9 +148,15 @@ type TokenRefresher interface {
 // do sends a request and returns the response if its status is in ok;
 // otherwise it decodes the error and closes the body.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, hdr http.Header, body io.Reader, size int64, ok ...int) (*http.Response, error) {
-	tok, err := c.tokens.Token(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("client: identity token: %w", err)
+	// A caller may bring its own token in hdr (ConfirmRevocation: the
+	// last one it held); otherwise the token source's.
+	own := hdr.Get("Authorization") != ""
+	var tok string
+	if !own {
+		var err error
+		if tok, err = c.tokens.Token(ctx); err != nil {
+			return nil, fmt.Errorf("client: identity token: %w", err)
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.url(path, q), body)
 	if err != nil {
@@ -165,7 +171,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, hdr 
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
+	if !own {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	if c.opts.Device != "" {
 		req.Header.Set(api.HeaderDevice, c.opts.Device)
 	}
@@ -173,7 +181,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, hdr 
 	if err != nil {
 		return nil, fmt.Errorf("client: %s %s: %w", method, path, unanswered{err})
 	}
-	if rf, canRefresh := c.tokens.(TokenRefresher); canRefresh && res.StatusCode == http.StatusUnauthorized && (body == nil || req.GetBody != nil) {
+	if rf, canRefresh := c.tokens.(TokenRefresher); canRefresh && !own && res.StatusCode == http.StatusUnauthorized && (body == nil || req.GetBody != nil) {
 		io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
 		res.Body.Close()
 		tok, err := rf.RefreshToken(ctx)
@@ -293,9 +301,14 @@ func (c *Client) Matters(ctx context.Context) (api.WhoAmI, error) {
 // caller is revoked. It returns the gateway's signed statement when it
 // answers revoked (nil if it sent none: the caller must not trust the
 // word alone), and ErrNotRevoked when the gateway lets the caller in.
-func (c *Client) ConfirmRevocation(ctx context.Context, nonce string) (*api.Revocation, error) {
+// token, if not "", is sent instead of the token source's: an agent whose
+// Vault login is refused asks with the last identity token it held.
+func (c *Client) ConfirmRevocation(ctx context.Context, token, nonce string) (*api.Revocation, error) {
 	hdr := http.Header{}
 	hdr.Set(api.HeaderRevocationNonce, nonce)
+	if token != "" {
+		hdr.Set("Authorization", "Bearer "+token)
+	}
 	var w api.WhoAmI
 	_, _, err := c.doJSON(ctx, http.MethodGet, "/v1/matters", nil, hdr, nil, &w, http.StatusOK)
 	var ce *Error
