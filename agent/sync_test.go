@@ -269,14 +269,17 @@ func TestRunningAgentOfflineQueue(t *testing.T) {
 // hung test; nothing asserts on elapsed time.
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	// Two minutes: a Vault-side change (a removal) reaches a running agent
+	// when its identity token is renewed, half its life (about a minute in
+	// kmstest), later still on a loaded machine.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		err := cond()
 		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %v after a minute", what, err)
+			t.Fatalf("%s: still %v after two minutes", what, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
