@@ -66,11 +66,11 @@ lint: ## gofmt check, go mod tidy check, go vet, staticcheck (pinned)
 bench: ## run every benchmark once (figures are reported, never asserted)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
-run: build tools ## the local stack: Vault, MinIO, gateway and two agents on demo folders (state in .run/)
+run: build tools ## the local stack: Vault, MinIO, gateway and two agents on demo folders (state in .run/); SSO=1 adds an identity provider and MFA
 	@# A built binary, not `go run`: go run exits 1 after a Ctrl-C even when
 	@# the stack stopped cleanly, and make would report an error.
 	$(GO) build -o bin/devstack ./internal/cmd/devstack
-	bin/devstack --dir .run --bin bin --tools $(TOOLS)
+	bin/devstack --dir .run --bin bin --tools $(TOOLS) $(if $(SSO),--sso)
 
 clean-run: ## remove the local stack's state (.run/)
 	rm -rf .run

@@ -23,6 +23,10 @@ type UserOptions struct {
 	Password string
 	// Admin adds the user to kms.AdminGroup.
 	Admin bool
+	// SSOLogin, if set, is the user's sign-in at the firm's identity
+	// provider (kms.Admin.LinkSSO); then no userpass login is made unless
+	// Password is set.
+	SSOLogin string
 }
 
 // NewUser is a created user.
@@ -37,13 +41,13 @@ type NewUser struct {
 // userpass login of the same name, and the alias tying them.
 func (s *Session) CreateUser(ctx context.Context, name string, opt UserOptions) (NewUser, error) {
 	pw, generated := opt.Password, ""
-	if pw == "" {
+	if pw == "" && opt.SSOLogin == "" {
 		b := make([]byte, 18)
 		rand.Read(b) // never fails (crypto/rand)
 		pw = base64.RawURLEncoding.EncodeToString(b)
 		generated = pw
 	}
-	u, err := s.Vault.CreateUser(ctx, name, kms.UserOptions{Password: pw, Admin: opt.Admin})
+	u, err := s.Vault.CreateUser(ctx, name, kms.UserOptions{Password: pw, Admin: opt.Admin, SSOLogin: opt.SSOLogin})
 	if err != nil {
 		return NewUser{}, err
 	}

@@ -36,14 +36,23 @@ type Config struct {
 	Vault struct {
 		Address string `yaml:"address"`
 		CAFile  string `yaml:"ca_file"`
-		// Auth is how the agent logs in to Vault: "userpass" (Vault
-		// userpass or LDAP) or "token" (e.g. from Vault Agent). "oidc" is
-		// accepted but refused at login until the browser flow is built.
+		// Auth is how the agent logs in to Vault: "oidc" (the firm's
+		// identity provider in the browser, through Vault's OIDC auth
+		// method, with the TOTP code Vault asks for: `mattersync login`),
+		// "userpass" (Vault userpass or LDAP) or "token" (e.g. from Vault
+		// Agent).
 		Auth string `yaml:"auth"`
 		// AuthMount is the mount of the login method; empty: the layout's
-		// userpass mount. Set it to e.g. "ldap" for LDAP logins.
+		// userpass mount, or its OIDC mount for oidc. Set it to e.g.
+		// "ldap" for LDAP logins.
 		AuthMount string `yaml:"auth_mount"`
 		Username  string `yaml:"username"`
+		// OIDCCallback is where `mattersync login` (auth oidc) listens
+		// for the browser coming back from the identity provider:
+		// host:port, host 127.0.0.1, ::1 or localhost; default
+		// 127.0.0.1:0 (any free port). A provider that wants a fixed
+		// port or localhost gets it here (docs/SSO.md).
+		OIDCCallback string `yaml:"oidc_callback"`
 		// PasswordEnv / TokenEnv name environment variables holding the
 		// secret: the config file never holds one.
 		PasswordEnv string `yaml:"password_env"`
@@ -287,6 +296,9 @@ func (c *Config) IgnorePatterns() []string {
 func (c *Config) LoginMount() string {
 	if c.Vault.AuthMount != "" {
 		return c.Vault.AuthMount
+	}
+	if c.Vault.Auth == "oidc" {
+		return c.Vault.Layout.OIDCMount()
 	}
 	return c.Vault.Layout.Userpass
 }

@@ -93,9 +93,9 @@ func (c *Config) SecretKey() string {
 }
 
 // TokenKey names the renewable Vault token `mattersync login` keeps for a
-// userpass or LDAP login, instead of the password: on macOS any process of
+// userpass or LDAP login, instead of the password (on macOS any process of
 // the user can read the keychain, and a token expires where a password
-// does not.
+// does not), and for an OIDC sign-in.
 func (c *Config) TokenKey() string {
 	return "vault token " + c.LoginMount() + " " + c.Vault.Username + " @ " + c.Vault.Address
 }
@@ -156,6 +156,17 @@ func (c *Config) Authenticator(store Secrets) (kms.Authenticator, error) {
 			return nil, err
 		}
 		return kms.TokenAuth{Token: t}, nil
+	case "oidc":
+		// The token of the person's last `mattersync login`, read again at
+		// every Vault login: while there is none, or it expired, the agent
+		// waits ("login needed") and resumes once they signed in again.
+		key := c.TokenKey()
+		return kms.StoredTokenAuth{Read: func() (string, error) {
+			if store == nil {
+				return "", errors.New("no credential store")
+			}
+			return store.Get(key)
+		}}, nil
 	}
-	return nil, fmt.Errorf("vault.auth %q: an interactive OIDC login is not built into this agent yet; run Vault Agent with OIDC auto-auth and a file sink, and set auth: token with token_file", c.Vault.Auth)
+	return nil, fmt.Errorf("vault.auth %q must be userpass, token or oidc", c.Vault.Auth)
 }

@@ -94,6 +94,12 @@ type InitOptions struct {
 	Issuer string
 	// TokenTTL is the identity token lifetime; zero means 5 minutes.
 	TokenTTL time.Duration
+	// OIDC, if set, configures the OIDC auth method against the firm's
+	// identity provider (docs/SSO.md).
+	OIDC *OIDCOptions
+	// MFA, if set, enforces TOTP login MFA on the OIDC and userpass mounts
+	// (and MFA.Mounts).
+	MFA *MFAOptions
 	// DryRun reports what Init would change without changing anything.
 	DryRun bool
 }
@@ -121,10 +127,7 @@ func (a *Admin) Init(ctx context.Context, opt InitOptions, progress Progress) ([
 		return err
 	}
 	dry := opt.DryRun
-	todo := []struct {
-		name string
-		f    func() (string, error)
-	}{
+	todo := []initStep{
 		{"transit mount " + l.Transit, func() (string, error) { return a.ensureMount(ctx, l.Transit, "transit", nil, dry) }},
 		{"KV v2 mount " + l.KV, func() (string, error) {
 			return a.ensureMount(ctx, l.KV, "kv", map[string]any{"version": "2"}, dry)
@@ -132,21 +135,15 @@ func (a *Admin) Init(ctx context.Context, opt InitOptions, progress Progress) ([
 		{"KV " + l.KV + " requires check-and-set", func() (string, error) { return a.ensureCASRequired(ctx, dry) }},
 	}
 	if opt.Userpass {
-		todo = append(todo, struct {
-			name string
-			f    func() (string, error)
-		}{"userpass auth " + l.Userpass, func() (string, error) { return a.ensureUserpass(ctx, dry) }})
+		todo = append(todo, initStep{"userpass auth " + l.Userpass, func() (string, error) { return a.ensureUserpass(ctx, dry) }})
+	}
+	if opt.OIDC != nil {
+		todo = append(todo, a.ssoSteps(ctx, opt.OIDC, dry)...)
 	}
 	if opt.Issuer != "" {
-		todo = append(todo, struct {
-			name string
-			f    func() (string, error)
-		}{"identity token issuer", func() (string, error) { return a.ensureIssuer(ctx, opt.Issuer, dry) }})
+		todo = append(todo, initStep{"identity token issuer", func() (string, error) { return a.ensureIssuer(ctx, opt.Issuer, dry) }})
 	}
-	todo = append(todo, []struct {
-		name string
-		f    func() (string, error)
-	}{
+	todo = append(todo, []initStep{
 		{"OIDC key " + l.Name, func() (string, error) { return a.ensureOIDCKey(ctx, dry) }},
 		{"OIDC role " + l.Name, func() (string, error) { return a.ensureOIDCRole(ctx, ttl, dry) }},
 		{"policy " + l.agentPolicy(), func() (string, error) {
@@ -159,6 +156,9 @@ func (a *Admin) Init(ctx context.Context, opt InitOptions, progress Progress) ([
 			return a.ensureGroup(ctx, "init", AdminGroup, []string{l.adminPolicy()}, nil, dry)
 		}},
 	}...)
+	if opt.MFA != nil {
+		todo = append(todo, a.mfaSteps(ctx, opt.MFA, dry)...)
+	}
 	for _, t := range todo {
 		if err := run(t.name, t.f); err != nil {
 			return steps, err

@@ -51,6 +51,9 @@ type Layout struct {
 	// Userpass is the userpass auth mount used by `user create` (dev/test
 	// and small firms; firms normally log in through OIDC or LDAP).
 	Userpass string `yaml:"userpass"`
+	// OIDC is the OIDC auth mount people sign in at through the firm's
+	// identity provider (docs/SSO.md); empty means "oidc".
+	OIDC string `yaml:"oidc"`
 	// Name is the OIDC key and role name and the prefix of mattersync's
 	// policies (<name>-agent, <name>-admin, <name>-matter-<id>...).
 	Name string `yaml:"name"`
@@ -115,6 +118,9 @@ func (l *Layout) Validate() error {
 		if !mountRE.MatchString(m.val) {
 			return errorf(op, Invalid, "%s: %q is not a mount path (letters, digits, _ . - and inner /)", m.key, m.val)
 		}
+	}
+	if l.OIDC != "" && !mountRE.MatchString(l.OIDC) {
+		return errorf(op, Invalid, "layout.oidc: %q is not a mount path (letters, digits, _ . - and inner /)", l.OIDC)
 	}
 	if l.Transit == l.KV {
 		return errorf(op, Invalid, "layout.transit and layout.kv are both %q", l.KV)

@@ -41,6 +41,9 @@ func IssueToken(ctx context.Context, cfg Config, auth Authenticator) (IssuedToke
 	if err != nil {
 		return IssuedToken{}, wrap(op, err)
 	}
+	if err := mfaPending(sec); err != nil {
+		return IssuedToken{}, err
+	}
 	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
 		return IssuedToken{}, errorf(op, Other, "Vault returned no token")
 	}
@@ -81,4 +84,26 @@ func RevokeToken(ctx context.Context, cfg Config, token string) error {
 	}
 	c.SetToken(token)
 	return wrap("revoke token", c.Auth().Token().RevokeSelfWithContext(ctx, ""))
+}
+
+// loginChanged logs in again at once, outside the renewal schedule, when
+// Vault refused the session's token and the authenticator is a stored
+// token that changed since (the person ran `mattersync login` after their
+// sign-in expired): syncing resumes within moments instead of at the next
+// renewal. It reports whether the session now has the new token.
+func (s *session) loginChanged(ctx context.Context) bool {
+	st, ok := s.auth.(StoredTokenAuth)
+	if !ok {
+		return false
+	}
+	t, err := st.Read()
+	if err != nil || t == "" || t == s.client.Token() {
+		return false
+	}
+	if _, err := s.login(ctx); err != nil {
+		s.log.Warn("kms: the new stored login was refused too", "kind", KindOf(err).String(), "err", err)
+		return false
+	}
+	s.log.Info("kms: logged in again with the new stored login")
+	return true
 }

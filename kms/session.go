@@ -117,6 +117,9 @@ func (s *session) login(ctx context.Context) (l loginResult, err error) {
 	if sec == nil {
 		return l, errorf(op, Other, "Vault returned no token")
 	}
+	if err := mfaPending(sec); err != nil {
+		return l, err
+	}
 	if sec.Auth != nil {
 		s.client.SetToken(sec.Auth.ClientToken)
 		return loginResult{ttl: time.Duration(sec.Auth.LeaseDuration) * time.Second, renewable: sec.Auth.Renewable,
@@ -264,6 +267,9 @@ func (s *session) identityToken(ctx context.Context, force bool) (IdentityToken,
 		return s.tok, nil
 	}
 	sec, err := s.read(ctx, op, s.layout.tokenPath())
+	if KindOf(err) == Denied && s.loginChanged(ctx) {
+		sec, err = s.read(ctx, op, s.layout.tokenPath())
+	}
 	if err != nil {
 		return IdentityToken{}, err
 	}

@@ -19,6 +19,7 @@ type User struct {
 	Policies []string // the entity's own policies (not its groups')
 	Groups   []string // names of the groups it is a direct member of
 	Aliases  []Alias  // its logins
+	MFA      bool     // `user mfa enroll` gave it a TOTP secret (entity metadata)
 }
 
 // Alias is one login of a user: an auth method mount and the name there.
@@ -60,9 +61,13 @@ func (u User) role(matter string, r Role) bool {
 
 // UserOptions tune CreateUser.
 type UserOptions struct {
-	// Password for the userpass login; required. The caller generates or
-	// reads it; kms never logs it.
+	// Password for the userpass login; required unless SSOLogin is set
+	// (then empty means no userpass login). The caller generates or reads
+	// it; kms never logs it.
 	Password string
+	// SSOLogin, if set, is the user's sign-in at the identity provider
+	// (the OIDC role's user claim, e.g. alice@firm.example): LinkSSO.
+	SSOLogin string
 	// Admin adds the user to mattersync-admins.
 	Admin bool
 	// TokenTTL and TokenMaxTTL bound the user's Vault tokens; zero means 1h
@@ -80,7 +85,8 @@ func (a *Admin) CreateUser(ctx context.Context, name string, opt UserOptions) (U
 	if err := ValidateUserName(name); err != nil {
 		return User{}, err
 	}
-	if len(opt.Password) < 12 {
+	userpass := opt.Password != "" || opt.SSOLogin == ""
+	if userpass && len(opt.Password) < 12 {
 		return User{}, errorf(op, Invalid, "password must be at least 12 characters")
 	}
 	ttl, maxTTL := opt.TokenTTL, opt.TokenMaxTTL
@@ -95,17 +101,25 @@ func (a *Admin) CreateUser(ctx context.Context, name string, opt UserOptions) (U
 	} else if sec != nil {
 		return User{}, errorf(op, Conflict, "user %s already exists", name)
 	}
-	accessor, typ, err := a.authMount(ctx, l.Userpass)
-	if err != nil {
+	var accessor string
+	if userpass {
+		acc, typ, err := a.authMount(ctx, l.Userpass)
+		if err != nil {
+			return User{}, err
+		}
+		if acc == "" || typ != "userpass" {
+			return User{}, errorf(op, NotFound, "no userpass auth method at auth/%s (run `vault init --userpass`)", l.Userpass)
+		}
+		accessor = acc
+		if sec, err := a.s.readOpt(ctx, op, "auth/"+l.Userpass+"/users/"+name); err != nil {
+			return User{}, err
+		} else if sec != nil {
+			return User{}, errorf(op, Conflict, "userpass login %s already exists", name)
+		}
+	} else if acc, typ, err := a.authMount(ctx, l.OIDCMount()); err != nil {
 		return User{}, err
-	}
-	if accessor == "" || typ != "userpass" {
-		return User{}, errorf(op, NotFound, "no userpass auth method at auth/%s (run `vault init --userpass`)", l.Userpass)
-	}
-	if sec, err := a.s.readOpt(ctx, op, "auth/"+l.Userpass+"/users/"+name); err != nil {
-		return User{}, err
-	} else if sec != nil {
-		return User{}, errorf(op, Conflict, "userpass login %s already exists", name)
+	} else if acc == "" || typ != "oidc" {
+		return User{}, errorf(op, NotFound, "no OIDC auth method at auth/%s (run `vault init --oidc-discovery-url ...`)", l.OIDCMount())
 	}
 	sec, err := a.s.write(ctx, op, "identity/entity", map[string]any{
 		"name":     name,
@@ -119,15 +133,22 @@ func (a *Admin) CreateUser(ctx context.Context, name string, opt UserOptions) (U
 		return User{}, errorf(op, Other, "Vault returned no entity")
 	}
 	id, _ := sec.Data["id"].(string)
-	if _, err := a.s.write(ctx, op, "identity/entity-alias", map[string]any{"name": name, "canonical_id": id, "mount_accessor": accessor}); err != nil {
-		return User{}, err
+	if userpass {
+		if _, err := a.s.write(ctx, op, "identity/entity-alias", map[string]any{"name": name, "canonical_id": id, "mount_accessor": accessor}); err != nil {
+			return User{}, err
+		}
+		if _, err := a.s.write(ctx, op, "auth/"+l.Userpass+"/users/"+name, map[string]any{
+			"password":      opt.Password,
+			"token_ttl":     int(ttl.Seconds()),
+			"token_max_ttl": int(maxTTL.Seconds()),
+		}); err != nil {
+			return User{}, err
+		}
 	}
-	if _, err := a.s.write(ctx, op, "auth/"+l.Userpass+"/users/"+name, map[string]any{
-		"password":      opt.Password,
-		"token_ttl":     int(ttl.Seconds()),
-		"token_max_ttl": int(maxTTL.Seconds()),
-	}); err != nil {
-		return User{}, err
+	if opt.SSOLogin != "" {
+		if err := a.LinkSSO(ctx, name, opt.SSOLogin); err != nil {
+			return User{}, err
+		}
 	}
 	if opt.Admin {
 		if _, err := a.setMember(ctx, op, AdminGroup, id, true); err != nil {
@@ -181,6 +202,9 @@ func (a *Admin) userFrom(ctx context.Context, op string, data map[string]any) (U
 	u.Policies = stringList(data["policies"])
 	u.EntityID, _ = data["id"].(string)
 	u.Disabled, _ = data["disabled"].(bool)
+	if md, ok := data["metadata"].(map[string]any); ok {
+		_, u.MFA = md[mfaMetadata]
+	}
 	for _, gid := range stringList(data["direct_group_ids"]) {
 		g, err := a.s.readOpt(ctx, op, "identity/group/id/"+gid)
 		if err != nil {

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Builds the pinned Vault and MinIO servers (and staticcheck) from the Go
+# Builds the pinned Vault, MinIO and ORY Hydra servers (and staticcheck) from the Go
 # module proxy, once per version, into a cache shared by every clone on this
 # machine, and links them into .tools/bin/. A vault or minio already on PATH
 # is used instead when its version is acceptable.
 #
-# Usage: tools/install.sh [vault|minio|staticcheck ...]   (default: all)
+# Usage: tools/install.sh [vault|minio|hydra|staticcheck ...]   (default: all)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,6 +77,22 @@ install_minio() {
 	say "minio $MINIO_VERSION: $dir/minio"
 }
 
+install_hydra() {
+	grep -q "github.com/ory/hydra/v2 $HYDRA_VERSION\$" "$root/tools/hydra/go.mod" ||
+		{ say "tools/hydra/go.mod does not require hydra $HYDRA_VERSION (tools/versions.env)"; exit 1; }
+	local sum dir
+	sum=$(cat "$root/tools/hydra/go.mod" "$root/tools/hydra/go.sum" "$root/tools/hydra/main.go" | sha256sum | cut -c1-12)
+	dir=$cache/hydra-${HYDRA_VERSION#v}-$sum
+	if [ ! -x "$dir/hydra" ]; then
+		say "building hydra ${HYDRA_VERSION#v} (cold build takes 10-20 minutes on 2 cores)..."
+		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+		(cd "$root/tools/hydra" && GOFLAGS="$GOFLAGS -mod=readonly" go build -o "$dir.tmp/hydra" .)
+		publish hydra "$dir"
+	fi
+	ln -sf "$dir/hydra" "$bin/hydra"
+	say "hydra ${HYDRA_VERSION#v}: $dir/hydra"
+}
+
 install_staticcheck() {
 	local dir=$cache/staticcheck-$STATICCHECK_VERSION
 	if [ ! -x "$dir/staticcheck" ]; then
@@ -88,10 +104,10 @@ install_staticcheck() {
 	ln -sf "$dir/staticcheck" "$bin/staticcheck"
 }
 
-[ $# -gt 0 ] || set -- vault minio staticcheck
+[ $# -gt 0 ] || set -- vault minio hydra staticcheck
 for t in "$@"; do
 	case $t in
-	vault | minio | staticcheck) "install_$t" ;;
-	*) say "unknown tool $t (want vault, minio or staticcheck)"; exit 2 ;;
+	vault | minio | hydra | staticcheck) "install_$t" ;;
+	*) say "unknown tool $t (want vault, minio, hydra or staticcheck)"; exit 2 ;;
 	esac
 done

@@ -30,6 +30,8 @@ type cli struct {
 	onHold   func(matter string) (bool, error)
 	setEpoch func(matter string, epoch uint32) (uint32, error)
 	reissue  func(entityID, reason string) error
+	// browse stands in for the browser of --login-method oidc.
+	browse func(url string) error
 }
 
 func newCLI(t *testing.T, env *kmstest.Env) *cli {
@@ -52,9 +54,10 @@ func (c *cli) run(t *testing.T, stdin string, args ...string) result {
 	if c.deny != nil || c.onHold != nil || c.setEpoch != nil || c.reissue != nil {
 		a.newGateway = func(context.Context, string) (admin.Gateway, error) { return fakeGateway{c: c}, nil }
 	}
+	a.browse = c.browse
 	l := c.env.Config.Layout
 	full := append([]string{"--transit-mount", l.Transit, "--kv-mount", l.KV, "--userpass-mount", l.Userpass,
-		"--vault-name", l.Name, "--audience", l.Audience}, args...)
+		"--oidc-mount", l.OIDCMount(), "--vault-name", l.Name, "--audience", l.Audience}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r := result{code: run(ctx, a, full)}

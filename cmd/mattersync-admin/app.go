@@ -51,8 +51,17 @@ type app struct {
 	vaultAddr string
 	caCert    string
 	login     string // userpass user to log in as; password from stdin
-	// loginPassword is the --login password once read from stdin.
-	loginPassword string
+	// loginMethod is --login-method: "oidc", "userpass", "token" or ""
+	// (userpass with --login, else token).
+	loginMethod  string
+	oidcCallback string // --oidc-callback
+	// ssoToken is the token of this command's OIDC sign-in, once done;
+	// atExit revokes it (sso.go).
+	ssoToken string
+	atExit   []func()
+	// browse shows the sign-in page; nil: the system browser and the URL
+	// on stderr (tests drive a scripted browser).
+	browse        func(url string) error
 	gatewayURL    string
 	gatewayCACert string
 	verbose       bool
@@ -99,6 +108,7 @@ func (a *app) globalFlags(root *cobra.Command) {
 	f.StringVar(&a.layout.Userpass, "userpass-mount", a.layout.Userpass, "Vault userpass auth mount")
 	f.StringVar(&a.layout.Name, "vault-name", a.layout.Name, "name of the OIDC key and role and prefix of mattersync's Vault policies")
 	f.StringVar(&a.layout.Audience, "audience", a.layout.Audience, "identity token audience (OIDC role client_id)")
+	a.ssoFlags(root)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usage(fmt.Errorf("%w\nusage: %s", err, cmd.UseLine()))
 	})
@@ -129,18 +139,27 @@ func (a *app) connect(ctx context.Context) (*kms.Admin, error) {
 		return nil, err
 	}
 	var auth kms.Authenticator
-	switch {
-	case a.login != "":
+	switch m := a.loginMethod; {
+	case m != "" && m != "oidc" && m != "userpass" && m != "token":
+		return nil, usage(fmt.Errorf("--login-method %q: want oidc, userpass or token", m))
+	case m == "userpass" && a.login == "":
+		return nil, usage(errors.New("--login-method userpass needs --login <user>"))
+	case a.ssoToken != "":
 		// One command may connect twice (Vault, then the gateway's
-		// identity token): read the password once.
-		if a.loginPassword == "" {
-			pw, err := a.readSecretLine("password for " + a.login)
-			if err != nil {
-				return nil, err
-			}
-			a.loginPassword = pw
+		// identity token): the person signs in once.
+		auth = kms.TokenAuth{Token: a.ssoToken}
+	case m == "oidc":
+		if auth, err = a.interactive(ctx, cfg, kms.OIDCAuth{Mount: cfg.Layout.OIDCMount(), Listen: a.oidcCallback, Browse: a.showSignIn}); err != nil {
+			return nil, err
 		}
-		auth = kms.UserpassAuth{Mount: cfg.Layout.Userpass, Username: a.login, Password: a.loginPassword}
+	case a.login != "" && m != "token":
+		pw, err := a.readSecretLine("password for " + a.login)
+		if err != nil {
+			return nil, err
+		}
+		if auth, err = a.interactive(ctx, cfg, kms.UserpassAuth{Mount: cfg.Layout.Userpass, Username: a.login, Password: pw}); err != nil {
+			return nil, err
+		}
 	case a.getenv("VAULT_TOKEN") != "":
 		auth = kms.TokenAuth{Token: a.getenv("VAULT_TOKEN")}
 	default:

@@ -27,6 +27,7 @@ func run(ctx context.Context, a *app, args []string) int {
 	root.SetArgs(args)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
+	defer a.closeSSO()
 	if err := root.ExecuteContext(ctx); err != nil {
 		code, hint := exitCode(err)
 		fmt.Fprintln(a.stderr, "mattersync-admin:", err)

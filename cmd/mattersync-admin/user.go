@@ -15,11 +15,13 @@ import (
 func userCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "create, list and revoke users"}
 	cmd.AddCommand(userCreateCmd(a), userListCmd(a), userMattersCmd(a), userAdminCmd(a), userRevokeCmd(a), userReinstateCmd(a))
+	cmd.AddCommand(ssoUserCmds(a)...)
 	return cmd
 }
 
 func userCreateCmd(a *app) *cobra.Command {
 	var isAdmin, passwordStdin bool
+	var sso string
 	cmd := &cobra.Command{
 		Use:   "create <name>",
 		Short: "create a user: Vault entity <name>, userpass login, alias (dev/test, small firms)",
@@ -31,7 +33,7 @@ The password is read from stdin with --password-stdin (after the --login
 password, if any); otherwise a random one is generated and printed once.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: withSession(a, func(cmd *cobra.Command, s *admin.Session, args []string) error {
-			opt := admin.UserOptions{Admin: isAdmin}
+			opt := admin.UserOptions{Admin: isAdmin, SSOLogin: sso}
 			if passwordStdin {
 				pw, err := a.readSecretLine("password for " + args[0])
 				if err != nil {
@@ -56,6 +58,7 @@ password, if any); otherwise a random one is generated and printed once.`,
 	}
 	cmd.Flags().BoolVar(&isAdmin, "admin", false, "add the user to "+kms.AdminGroup)
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from a line of stdin instead of generating one")
+	cmd.Flags().StringVar(&sso, "sso", "", "the user's sign-in at the identity provider (value of the OIDC user claim, e.g. alice@firm.example); then no password unless --password-stdin")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -18,23 +19,39 @@ func addVaultCommands(root *cobra.Command, a *app) {
 
 func vaultInitCmd(a *app) *cobra.Command {
 	var opt kms.InitOptions
+	var sso initSSOFlags
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "bootstrap Vault for mattersync (idempotent; needs a root or bootstrap token)",
 		Long: `Creates what mattersync needs in Vault, or checks it is in place: the transit and
 KV v2 mounts, the identity token key and role, the agent and admin policies
 (from configs/vault, embedded), the group mattersync-admins, and with
---userpass a userpass auth mount. Running it again changes nothing.`,
+--userpass a userpass auth mount. Running it again changes nothing.
+
+With --oidc-discovery-url, --oidc-client-id and the client secret (from
+--oidc-client-secret-file or $MATTERSYNC_OIDC_CLIENT_SECRET) it also sets up
+sign-in through the firm's identity provider (Vault's OIDC auth method); with
+--mfa, Vault asks everyone who logs in for a code from their authenticator
+app (TOTP). See docs/SSO.md.`,
 		Args: args(cobra.NoArgs),
-		RunE: withSession(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
-			tc, err := s.InitVault(cmd.Context(), opt)
-			if err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := sso.apply(a, &opt); err != nil {
 				return err
 			}
-			printTokenConfig(a, tc)
-			return nil
-		}),
+			return withSession(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
+				tc, err := s.InitVault(cmd.Context(), opt)
+				if err != nil {
+					return err
+				}
+				printTokenConfig(a, tc)
+				if opt.OIDC != nil {
+					a.printf("sign-in: register these redirect URIs at the identity provider: %s\n", strings.Join(append([]string{kms.LoopbackRedirectURI}, opt.OIDC.RedirectURIs...), " "))
+				}
+				return nil
+			})(cmd, args)
+		},
 	}
+	sso.register(cmd)
 	cmd.Flags().BoolVar(&opt.Userpass, "userpass", false, "enable the userpass auth mount (dev/test, small firms without OIDC/LDAP)")
 	cmd.Flags().StringVar(&opt.Issuer, "issuer", "", "identity token issuer base URL, written to Vault's global identity/oidc/config (default: Vault's api_addr)")
 	cmd.Flags().DurationVar(&opt.TokenTTL, "token-ttl", kms.DefaultTokenTTL, "identity token lifetime")

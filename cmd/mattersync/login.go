@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mattersync/mattersync/agent"
+	"github.com/mattersync/mattersync/internal/browser"
 	"github.com/mattersync/mattersync/kms"
 )
 
@@ -31,7 +32,9 @@ func newLoginCmd(opts *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "login",
 		Short: "Log in to Vault and keep a renewable login in the OS credential store for the agent",
-		Long: "login asks for your Vault password (userpass, LDAP) or token (token), checks it against Vault, and\n" +
+		Long: "login signs you in through your firm's identity provider in the browser (oidc), or asks for your\n" +
+			"Vault password (userpass, LDAP) or token (token), then for the code of your authenticator app if\n" +
+			"Vault asks for one; it checks the login against Vault and\n" +
 			"shows your matters. For a password it keeps a renewable Vault token, never the password, in the OS\n" +
 			"credential store (Windows Credential Manager, macOS Keychain, Secret Service on Linux); the agent\n" +
 			"renews it while it runs, and asks you to log in again when Vault's maximum lifetime is reached.\n" +
@@ -44,33 +47,53 @@ func newLoginCmd(opts *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			what := map[string]string{"userpass": "Vault password for " + cfg.Vault.Username, "token": "Vault token"}[cfg.Vault.Auth]
-			if what == "" {
+			what := map[string]string{"userpass": "Vault password for " + cfg.Vault.Username, "token": "Vault token", "oidc": ""}
+			if _, ok := what[cfg.Vault.Auth]; !ok {
 				_, err := cfg.Authenticator(nil) // says why this method has no login here
 				return err
 			}
 			key := loginKey(cfg)
-			// Before the password prompt: a store that cannot keep the
-			// login would waste it.
+			// Before the password prompt or the sign-in: a store that
+			// cannot keep the login would waste it.
 			if !toFile {
 				if err := credentialStoreProblem(cfg, key); err != nil {
 					return err
 				}
 			}
-			secret, err := readSecret(cmd.InOrStdin(), cmd.ErrOrStderr(), what)
-			if err != nil {
-				return err
+			in, errOut := lineInput(cmd.InOrStdin()), cmd.ErrOrStderr()
+			// Vault may ask for a second factor (login MFA) after the
+			// password or the sign-in.
+			passcode := func(_ context.Context, m kms.MFAMethod) (string, error) {
+				return readSecret(in, errOut, "code from your authenticator app ("+m.Name+")")
 			}
 			ctx := cmd.Context()
 			kcfg := vaultConfig(cfg)
-			token, life := secret, ""
-			if cfg.Vault.Auth == "userpass" {
-				tok, err := kms.IssueToken(ctx, kcfg, kms.UserpassAuth{Mount: cfg.LoginMount(), Username: cfg.Vault.Username, Password: secret})
+			var token, life string
+			switch cfg.Vault.Auth {
+			case "token":
+				if token, err = readSecret(in, errOut, what["token"]); err != nil {
+					return err
+				}
+			default:
+				var login kms.Authenticator = kms.OIDCAuth{Mount: cfg.LoginMount(), Listen: cfg.Vault.OIDCCallback,
+					Browse: func(url string) error { return showSignIn(errOut, url) }}
+				if cfg.Vault.Auth == "userpass" {
+					pw, err := readSecret(in, errOut, what["userpass"])
+					if err != nil {
+						return err
+					}
+					login = kms.UserpassAuth{Mount: cfg.LoginMount(), Username: cfg.Vault.Username, Password: pw}
+				}
+				tok, err := kms.IssueToken(ctx, kcfg, kms.MFAAuth{Auth: login, Passcode: passcode})
 				if err != nil {
 					return fmt.Errorf("login refused: %w", err)
 				}
 				token = tok.Token
-				life = fmt.Sprintf(" The agent keeps a Vault token (not your password), valid for %v and renewed while the agent runs,\nup to the maximum your firm set; then it asks you to run `mattersync login` again.", tok.TTL)
+				kept := "not your password"
+				if cfg.Vault.Auth == "oidc" {
+					kept = "not your identity provider's password"
+				}
+				life = fmt.Sprintf(" The agent keeps a Vault token (%s), valid for %v and renewed while the agent runs,\nup to the maximum your firm set; then it asks you to run `mattersync login` again.", kept, tok.TTL)
 			}
 			// A token login: the keyring neither owns nor revokes it.
 			kr, err := kms.Login(ctx, kcfg, kms.TokenAuth{Token: token})
@@ -92,7 +115,7 @@ func newLoginCmd(opts *options) *cobra.Command {
 				if err := keyring.Set(keychainService, key, token); err != nil {
 					return fmt.Errorf("logged in, but the OS credential store refused the login: %w", err)
 				}
-				if cfg.Vault.Auth == "userpass" {
+				if cfg.Vault.Auth == "userpass" || cfg.Vault.Auth == "oidc" {
 					// A password an older version kept there goes now.
 					if err := keyring.Delete(keychainService, cfg.SecretKey()); err != nil && !errors.Is(err, keyring.ErrNotFound) {
 						return fmt.Errorf("logged in, but the password an older mattersync stored could not be removed from the OS credential store: %w", err)
@@ -100,7 +123,11 @@ func newLoginCmd(opts *options) *cobra.Command {
 				}
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "logged in to %s as %s; the login is in %s and the agent and the mattersync commands use it.%s\n", cfg.Vault.Address, cfg.Vault.Username, where, life)
+			who := cfg.Vault.Username
+			if it, err := kr.IdentityToken(ctx); err == nil && it.Username != "" {
+				who = it.Username
+			}
+			fmt.Fprintf(out, "logged in to %s as %s; the login is in %s and the agent and the mattersync commands use it.%s\n", cfg.Vault.Address, who, where, life)
 			for _, m := range ms {
 				fmt.Fprintf(out, "  %s  %-2s  %s\n", m.ID, m.Role, agent.SafeText(m.Name))
 			}
@@ -122,7 +149,8 @@ func newLogoutCmd(opts *options) *cobra.Command {
 				return err
 			}
 			ctx, errOut := cmd.Context(), cmd.ErrOrStderr()
-			userpass := cfg.Vault.Auth == "userpass"
+			// The token of a password login or a sign-in is ours to revoke.
+			userpass := cfg.Vault.Auth == "userpass" || cfg.Vault.Auth == "oidc"
 			key := loginKey(cfg)
 			revoke := func(tok string) {
 				// A copy taken from the store stops working too. A token the
@@ -171,7 +199,7 @@ func newLogoutCmd(opts *options) *cobra.Command {
 // loginKey names what `mattersync login` keeps: the renewable token of a
 // password login, or the token given with vault.auth token.
 func loginKey(cfg agent.Config) string {
-	if cfg.Vault.Auth == "userpass" {
+	if cfg.Vault.Auth == "userpass" || cfg.Vault.Auth == "oidc" {
 		return cfg.TokenKey()
 	}
 	return cfg.SecretKey()
@@ -231,4 +259,26 @@ func readSecret(in io.Reader, prompt io.Writer, what string) (string, error) {
 		return "", fmt.Errorf("no %s on standard input: %w", what, err)
 	}
 	return line, nil
+}
+
+// lineInput returns in ready for several prompts in a row (password, then
+// code): a terminal as it is, anything else behind one buffered reader,
+// so the first read does not swallow the following lines.
+func lineInput(in io.Reader) io.Reader {
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return in
+	}
+	return bufio.NewReader(in)
+}
+
+// showSignIn sends the person to the identity provider: the system
+// browser, and the URL on stderr for when none opens (an SSH session).
+func showSignIn(w io.Writer, url string) error {
+	fmt.Fprintf(w, "Sign in with your firm's account in the browser. If no browser opens, open this URL:\n\n    %s\n\n", url)
+	if os.Getenv("MATTERSYNC_NO_BROWSER") == "" {
+		if err := browser.Open(url); err != nil {
+			fmt.Fprintf(w, "(no browser started: %v)\n", err)
+		}
+	}
+	return nil
 }

@@ -112,7 +112,9 @@ func runAgent(ctx context.Context, opts *options, logFile bool) error {
 func openWhenPossible(ctx context.Context, cfg agent.Config, auth kms.Authenticator, log *slog.Logger) (*agent.Agent, error) {
 	var sb standby
 	defer sb.stop()
+	stored := storedLogin(cfg)
 	for wait := time.Second; ; wait = min(2*wait, 5*time.Minute) {
+		seen := stored()
 		a, err := agent.Open(ctx, cfg, auth, log)
 		if err == nil {
 			return a, nil
@@ -130,10 +132,40 @@ func openWhenPossible(ctx context.Context, cfg agent.Config, auth kms.Authentica
 			st.State, st.Message = "login needed", "Vault refused the stored login (expired, or revoked by IT): run `mattersync login`; syncing starts by itself"
 		}
 		sb.show(ctx, cfg, st, log)
+		if !waitOrLogin(ctx, wait, func() bool { return stored() != seen }) {
+			return nil, nil
+		}
+	}
+}
+
+// storedLogin returns a function reading what `mattersync login` keeps
+// for cfg (token file or credential store), "" if nothing.
+func storedLogin(cfg agent.Config) func() string {
+	c, key := credentials{dataDir: cfg.DataDir}, loginKey(cfg)
+	return func() string {
+		v, _ := c.Get(key)
+		return v
+	}
+}
+
+// waitOrLogin waits for d, cut short when changed reports a new login
+// (the user ran `mattersync login`: try at once rather than at the end of
+// a backoff of up to five minutes). It returns false when ctx ends.
+func waitOrLogin(ctx context.Context, d time.Duration, changed func() bool) bool {
+	end := time.NewTimer(d)
+	defer end.Stop()
+	poll := time.NewTicker(2 * time.Second)
+	defer poll.Stop()
+	for {
 		select {
 		case <-ctx.Done():
-			return nil, nil
-		case <-time.After(wait):
+			return false
+		case <-end.C:
+			return true
+		case <-poll.C:
+			if changed() {
+				return true
+			}
 		}
 	}
 }

@@ -72,6 +72,26 @@ path "identity/group/id/*" {
   capabilities = ["read"]
 }
 
+# Which entity an identity-provider sign-in already belongs to (user sso).
+path "identity/lookup/entity" {
+  capabilities = ["update"]
+}
+
+# Login MFA: enrol and reset people's TOTP secrets (user mfa enroll|reset);
+# the method and its enforcement are set up by vault init --mfa.
+path "identity/mfa/method/totp/*" {
+  capabilities = ["read", "list"]
+}
+path "identity/mfa/method/totp/admin-generate" {
+  capabilities = ["update"]
+}
+path "identity/mfa/method/totp/admin-destroy" {
+  capabilities = ["update"]
+}
+path "identity/mfa/login-enforcement/{{.Name}}-login" {
+  capabilities = ["read"]
+}
+
 # userpass users (dev/test and small firms), and the mount accessor for aliases.
 path "auth/{{.Userpass}}/users/*" {
   capabilities = ["create", "read", "update", "delete", "list"]

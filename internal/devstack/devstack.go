@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/mattersync/mattersync/internal/proc"
+	"github.com/mattersync/mattersync/internal/testenv"
 )
 
 // Options configure a stack.
@@ -45,6 +46,9 @@ type Options struct {
 	AgentEnv []string
 	// Debounce for the agents (default 200ms).
 	Debounce time.Duration
+	// SSO puts an identity provider (ORY Hydra) in front of Vault, with
+	// TOTP MFA, and the agents sign in through it (make run SSO=1; sso.go).
+	SSO bool
 }
 
 // Ports are the loopback ports of the servers. GatewayOps serves the
@@ -55,14 +59,15 @@ type Ports struct {
 
 // state is what the stack remembers between starts (state.json, 0600).
 type state struct {
-	Ports      Ports             `json:"ports"`
-	UnsealKey  string            `json:"unseal_key"`
-	RootToken  string            `json:"root_token"`
-	S3Access   string            `json:"s3_access_key"`
-	S3Secret   string            `json:"s3_secret_key"`
-	Passwords  map[string]string `json:"passwords"`
-	Admin      string            `json:"admin_user"`
-	MatterDone bool              `json:"matter_created"`
+	Ports      Ports              `json:"ports"`
+	UnsealKey  string             `json:"unseal_key"`
+	RootToken  string             `json:"root_token"`
+	S3Access   string             `json:"s3_access_key"`
+	S3Secret   string             `json:"s3_secret_key"`
+	Passwords  map[string]string  `json:"passwords"`
+	Admin      string             `json:"admin_user"`
+	MatterDone bool               `json:"matter_created"`
+	SSO        map[string]ssoUser `json:"sso,omitempty"`
 }
 
 // Stack is a running local stack.
@@ -72,6 +77,7 @@ type Stack struct {
 	procs  map[string]*proc.Process
 	Agents map[string]*Agent
 	unlock func() // releases the state folder (lockDir)
+	hydra  *testenv.HydraServer
 }
 
 // Agent is one demo user's agent.
@@ -153,6 +159,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	if err := s.bootstrap(ctx); err != nil {
 		return nil, err
+	}
+	if o.SSO {
+		if err := s.startSSO(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.startGateway(ctx); err != nil {
 		return nil, err
@@ -320,8 +331,13 @@ func (s *Stack) startMinIO(ctx context.Context) error {
 
 // admin runs mattersync-admin as root against the stack.
 func (s *Stack) admin(ctx context.Context, stdin string, args ...string) (string, error) {
+	return s.adminEnv(ctx, nil, stdin, args...)
+}
+
+// adminEnv is admin with env added to its environment.
+func (s *Stack) adminEnv(ctx context.Context, env []string, stdin string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, s.bin("mattersync-admin"), args...)
-	cmd.Env = append(os.Environ(), "VAULT_ADDR="+s.VaultAddr(), "VAULT_TOKEN="+s.st.RootToken, "MATTERSYNC_GATEWAY_URL=", "HOME="+s.opts.Dir)
+	cmd.Env = append(append(os.Environ(), "VAULT_ADDR="+s.VaultAddr(), "VAULT_TOKEN="+s.st.RootToken, "MATTERSYNC_GATEWAY_URL=", "HOME="+s.opts.Dir), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -445,12 +461,15 @@ func (s *Stack) StartAgent(user string) error {
 		a = &Agent{User: user, Root: filepath.Join(home, "Matters"), DataDir: filepath.Join(home, "state"),
 			Config: filepath.Join(home, "agent.yaml"), stack: s}
 		a.Folder = filepath.Join(a.Root, s.MatterFolderName())
+		auth := "auth: userpass\n  auth_mount: userpass"
+		if s.opts.SSO {
+			auth = "auth: oidc   # mattersync login: the identity provider in the browser, then the TOTP code"
+		}
 		cfg := fmt.Sprintf(`# written by devstack (make run)
 gateway: {url: %q}
 vault:
   address: %q
-  auth: userpass
-  auth_mount: userpass
+  %s
   username: %s
   password_env: MATTERSYNC_VAULT_PASSWORD
 root: %q
@@ -461,7 +480,7 @@ rescan_interval: 1m
 status_addr: "127.0.0.1:0"
 log_level: debug
 insecure_http: true # the dev stack speaks http on loopback
-`, s.GatewayURL(), s.VaultAddr(), user, a.Root, a.DataDir, user, s.opts.Debounce)
+`, s.GatewayURL(), s.VaultAddr(), auth, user, a.Root, a.DataDir, user, s.opts.Debounce)
 		if err := os.MkdirAll(home, 0o700); err != nil {
 			return err
 		}
@@ -565,6 +584,7 @@ func (s *Stack) Stop() {
 	for u := range s.Agents {
 		s.StopAgent(u)
 	}
+	s.stopSSO()
 	for _, name := range []string{"gateway", "minio", "vault"} {
 		if p := s.procs[name]; p != nil {
 			p.Stop()
@@ -590,6 +610,7 @@ func (s *Stack) Guide() string {
 	}
 	fmt.Fprintf(&b, "  Storage holds only ciphertext under opaque names:\n    find %s -path '*m/%s*' | head\n", filepath.Join(s.MinIODataDir(), s.Bucket()), s.opts.Matter)
 	fmt.Fprintf(&b, "  Gateway:  %s   (/healthz, /readyz, /metrics at %s)\n  Vault:    %s\n\n", s.GatewayURL(), s.GatewayOpsURL(), s.VaultAddr())
+	b.WriteString(s.ssoGuide())
 	fmt.Fprintf(&b, "  As IT, in another terminal (%s is the demo admin; its password is in %s):\n", s.st.Admin, s.statePath())
 	fmt.Fprintf(&b, "    export VAULT_ADDR=%s MATTERSYNC_GATEWAY_URL=%s\n", s.VaultAddr(), s.GatewayURL())
 	fmt.Fprintf(&b, "    admin() { sed -n 's/.*\"%s\": \"\\(.*\\)\".*/\\1/p' %s | bin/mattersync-admin --login %s \"$@\"; }\n", s.st.Admin, s.statePath(), s.st.Admin)

@@ -66,6 +66,7 @@ func SetupOn(t testing.TB, v *testenv.VaultServer) *Env {
 		_ = c.Sys().Unmount(cfg.Layout.Transit)
 		_ = c.Sys().Unmount(cfg.Layout.KV)
 		_ = c.Sys().DisableAuth(cfg.Layout.Userpass)
+		_ = c.Sys().DisableAuth(cfg.Layout.OIDC)
 	})
 	return &Env{Vault: v, Config: cfg, Admin: admin}
 }
@@ -77,6 +78,7 @@ func RandomLayout() kms.Layout {
 		Transit:  testenv.RandomName("t-transit-"),
 		KV:       testenv.RandomName("t-kv-"),
 		Userpass: testenv.RandomName("t-up-"),
+		OIDC:     testenv.RandomName("t-oidc-"),
 		Name:     testenv.RandomName("t-"),
 		Audience: testenv.RandomName("t-aud-"),
 	}

@@ -22,7 +22,18 @@ func main() {
 	flag.IntVar(&o.Ports.MinIO, "minio-port", 19000, "MinIO port")
 	flag.IntVar(&o.Ports.MinIOConsole, "minio-console-port", 19001, "MinIO console port")
 	flag.IntVar(&o.Ports.Gateway, "gateway-port", 18443, "gateway port")
+	flag.BoolVar(&o.SSO, "sso", false, "sign in through an identity provider (ORY Hydra) with TOTP MFA (make run SSO=1)")
+	totpUser := flag.String("totp", "", "print the current TOTP code of this demo user's authenticator app (after -sso) and exit")
 	flag.Parse()
+	if *totpUser != "" {
+		code, err := devstack.TOTP(o.Dir, *totpUser)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(code)
+		return
+	}
 	o.Progress = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
