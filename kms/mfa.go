@@ -33,7 +33,7 @@ func (a MFAAuth) String() string { return "MFA login" }
 
 // Login implements Authenticator.
 func (a MFAAuth) Login(ctx context.Context, c *vault.Client) (*vault.Secret, error) {
-	const op = "login MFA"
+	const op = "login"
 	if a.Auth == nil {
 		return nil, errorf(op, Invalid, "no login method to add a second factor to")
 	}
@@ -51,7 +51,7 @@ func (a MFAAuth) Login(ctx context.Context, c *vault.Client) (*vault.Secret, err
 	}
 	code, err := a.Passcode(ctx, m)
 	if err != nil {
-		return nil, &Error{Op: op, Kind: Denied, Err: err}
+		return nil, &Error{Op: op, Kind: Denied, Err: described{err}}
 	}
 	code = strings.Join(strings.Fields(code), "") // "123 456" as apps show it
 	if code == "" {
@@ -83,13 +83,13 @@ func totpMethod(req *vault.MFARequirement) (MFAMethod, error) {
 			types = append(types, m.Type)
 		}
 	}
-	return MFAMethod{}, errorf("login MFA", Denied, "Vault asks for a second factor of a kind mattersync cannot answer (%s); mattersync supports TOTP", strings.Join(types, ", "))
+	return MFAMethod{}, errorf("login", Denied, "Vault asks for a second factor of a kind mattersync cannot answer (%s); mattersync supports TOTP", strings.Join(types, ", "))
 }
 
 // mfaError says what Vault's refusal of a code means, in the words a
 // person needs: what to do next.
 func mfaError(err error) error {
-	const op = "login MFA"
+	const op = "login"
 	msg := strings.ToLower(err.Error())
 	switch {
 	case strings.Contains(msg, "code already used"):

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	vault "github.com/hashicorp/vault/api"
@@ -62,7 +63,7 @@ type callbackResult struct {
 
 // Login implements Authenticator.
 func (a OIDCAuth) Login(ctx context.Context, c *vault.Client) (*vault.Secret, error) {
-	const op = "sign-in"
+	const op = "login"
 	if a.Mount == "" {
 		return nil, errorf(op, Invalid, "OIDC sign-in needs the auth mount")
 	}
@@ -75,7 +76,7 @@ func (a OIDCAuth) Login(ctx context.Context, c *vault.Client) (*vault.Secret, er
 	}
 	bind, host, err := loopbackListen(listen)
 	if err != nil {
-		return nil, &Error{Op: op, Kind: Invalid, Err: err}
+		return nil, &Error{Op: op, Kind: Invalid, Err: described{err}}
 	}
 	timeout := a.Timeout
 	if timeout <= 0 {
@@ -103,8 +104,12 @@ func (a OIDCAuth) Login(ctx context.Context, c *vault.Client) (*vault.Secret, er
 	if authURL == "" {
 		// Vault answers an empty URL, not an error, to a redirect URI its
 		// role does not allow (or an unknown role).
-		return nil, errorf(op, Denied, "Vault would not start the sign-in: role %q at auth/%s does not allow the callback %s (vault init allows http://127.0.0.1%s; add others with --oidc-redirect-uri; see docs/SSO.md)",
-			a.Role, a.Mount, redirect, OIDCCallbackPath)
+		role := "the default role"
+		if a.Role != "" {
+			role = "role " + a.Role
+		}
+		return nil, errorf(op, Denied, "Vault would not start the sign-in: %s at auth/%s does not allow the callback %s (vault init allows http://127.0.0.1%s; add others with --oidc-redirect-uri; see docs/SSO.md)",
+			role, a.Mount, redirect, OIDCCallbackPath)
 	}
 	u, err := url.Parse(authURL)
 	if err != nil || u.Query().Get("state") == "" {
@@ -130,7 +135,7 @@ func (a OIDCAuth) Login(ctx context.Context, c *vault.Client) (*vault.Secret, er
 		return nil, wrap(op, ctx.Err())
 	}
 	if r.err != nil {
-		return nil, &Error{Op: op, Kind: Denied, Err: r.err}
+		return nil, &Error{Op: op, Kind: Denied, Err: described{r.err}}
 	}
 	sec, err = c.Logical().ReadWithDataWithContext(ctx, "auth/"+a.Mount+"/oidc/callback", map[string][]string{
 		"state": {state}, "code": {r.code}, "client_nonce": {nonce},
@@ -147,13 +152,13 @@ func (a OIDCAuth) Login(ctx context.Context, c *vault.Client) (*vault.Secret, er
 // never handed to Vault.
 func callbackHandler(state string, results chan<- callbackResult) http.Handler {
 	mux := http.NewServeMux()
-	send := func(r callbackResult) {
-		select {
-		case results <- r:
-		default: // a result is already in: this attempt is over
-		}
-	}
+	var over atomic.Bool
+	send := func(r callbackResult) { results <- r } // once: over guards it
 	mux.HandleFunc("GET "+OIDCCallbackPath, func(w http.ResponseWriter, req *http.Request) {
+		if over.Swap(true) {
+			page(w, http.StatusConflict, "Sign-in over", "This sign-in attempt has already received its answer. Start again if needed.")
+			return
+		}
 		q := req.URL.Query()
 		switch {
 		case subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1:
@@ -205,7 +210,7 @@ func loopbackListen(addr string) (bind, host string, err error) {
 
 // oidcCallbackError says what Vault's refusal of a callback means.
 func oidcCallbackError(err error) error {
-	const op = "sign-in"
+	const op = "login"
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "Expired or missing OAuth state"):

@@ -253,7 +253,7 @@ func (a *Admin) findTOTPMethod(ctx context.Context) (string, error) {
 	info, _ := sec.Data["key_info"].(map[string]any)
 	for id, v := range info {
 		m, _ := v.(map[string]any)
-		if m["method_name"] == a.s.layout.totpMethodName() {
+		if m["name"] == a.s.layout.totpMethodName() {
 			return id, nil
 		}
 	}

@@ -87,6 +87,7 @@ func TestSSORefusals(t *testing.T) {
 		if kms.KindOf(err) != kms.Denied && kms.KindOf(err) != kms.Invalid {
 			t.Errorf("kind %v, want Denied or Invalid: %v", kms.KindOf(err), err)
 		}
+		t.Log(err)
 		return err
 	}
 	want := func(t *testing.T, err error, words ...string) {

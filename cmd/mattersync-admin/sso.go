@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mattersync/mattersync/internal/browser"
+	"github.com/mattersync/mattersync/internal/fault"
 	"github.com/mattersync/mattersync/kms"
 )
 
@@ -32,6 +33,12 @@ func (a *app) ssoFlags(root *cobra.Command) {
 // token). The token is revoked at exit.
 func (a *app) interactive(ctx context.Context, cfg kms.Config, login kms.Authenticator) (kms.Authenticator, error) {
 	tok, err := kms.IssueToken(ctx, cfg, kms.MFAAuth{Auth: login, Passcode: a.passcode})
+	if kms.KindOf(err) == kms.Denied {
+		// The refusal says what to do (the code, enrolment, the account);
+		// the generic hint about admin tokens would mislead: keep its text,
+		// not the kms error that triggers the hint.
+		return nil, fault.Errorf(fault.Denied, "login refused: %s", err.Error())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("login refused: %w", err)
 	}

@@ -2,7 +2,9 @@ package devstack
 
 import (
 	"testing"
+	"time"
 
+	"github.com/mattersync/mattersync/agent"
 	"github.com/mattersync/mattersync/gateway"
 )
 
@@ -20,5 +22,20 @@ func TestGatewayConfig(t *testing.T) {
 	}
 	if got := s.GatewayOpsURL(); got != "http://127.0.0.1:9443" {
 		t.Fatalf("GatewayOpsURL = %s", got)
+	}
+}
+
+// The demo agents' config parses strictly, with userpass or (SSO=1) the
+// identity provider's sign-in.
+func TestAgentConfig(t *testing.T) {
+	for _, sso := range []bool{false, true} {
+		s := &Stack{opts: Options{SSO: sso, Debounce: 200 * time.Millisecond}, st: state{Ports: Ports{Vault: 8200, Gateway: 8443}}}
+		cfg, err := agent.ParseConfig([]byte(s.agentConfig(&Agent{User: "alice", Root: "/tmp/run/alice/Matters", DataDir: "/tmp/run/alice/state"})))
+		if err != nil {
+			t.Fatalf("sso %v: %v", sso, err)
+		}
+		if want := map[bool]string{false: "userpass", true: "oidc"}[sso]; cfg.Vault.Auth != want {
+			t.Errorf("sso %v: vault.auth %q, want %q", sso, cfg.Vault.Auth, want)
+		}
 	}
 }

@@ -453,19 +453,16 @@ trusted_proxies: []
 `, s.st.Ports.Gateway, s.st.Ports.GatewayOps, s.MinIOEndpoint(), s.Bucket(), db, s.VaultAddr(), key)
 }
 
-// StartAgent starts (or restarts) a user's agent.
-func (s *Stack) StartAgent(user string) error {
-	a, ok := s.Agents[user]
-	if !ok {
-		home := filepath.Join(s.opts.Dir, user)
-		a = &Agent{User: user, Root: filepath.Join(home, "Matters"), DataDir: filepath.Join(home, "state"),
-			Config: filepath.Join(home, "agent.yaml"), stack: s}
-		a.Folder = filepath.Join(a.Root, s.MatterFolderName())
-		auth := "auth: userpass\n  auth_mount: userpass"
-		if s.opts.SSO {
-			auth = "auth: oidc   # mattersync login: the identity provider in the browser, then the TOTP code"
-		}
-		cfg := fmt.Sprintf(`# written by devstack (make run)
+// agentConfig is the config of a demo user's agent: userpass with the
+// password in its environment, or with SSO the identity provider's sign-in
+// (`mattersync login`).
+func (s *Stack) agentConfig(a *Agent) string {
+	user := a.User
+	auth := "auth: userpass\n  auth_mount: userpass"
+	if s.opts.SSO {
+		auth = "auth: oidc   # mattersync login: the identity provider in the browser, then the TOTP code"
+	}
+	return fmt.Sprintf(`# written by devstack (make run)
 gateway: {url: %q}
 vault:
   address: %q
@@ -481,6 +478,17 @@ status_addr: "127.0.0.1:0"
 log_level: debug
 insecure_http: true # the dev stack speaks http on loopback
 `, s.GatewayURL(), s.VaultAddr(), auth, user, a.Root, a.DataDir, user, s.opts.Debounce)
+}
+
+// StartAgent starts (or restarts) a user's agent.
+func (s *Stack) StartAgent(user string) error {
+	a, ok := s.Agents[user]
+	if !ok {
+		home := filepath.Join(s.opts.Dir, user)
+		a = &Agent{User: user, Root: filepath.Join(home, "Matters"), DataDir: filepath.Join(home, "state"),
+			Config: filepath.Join(home, "agent.yaml"), stack: s}
+		a.Folder = filepath.Join(a.Root, s.MatterFolderName())
+		cfg := s.agentConfig(a)
 		if err := os.MkdirAll(home, 0o700); err != nil {
 			return err
 		}

@@ -22,7 +22,7 @@ import (
 )
 
 // checked are the documents under test, relative to the repository root.
-var checked = []string{"README.md", "docs/OPERATIONS.md"}
+var checked = []string{"README.md", "docs/OPERATIONS.md", "docs/SSO.md"}
 
 // binaries are the commands whose invocations are checked.
 var binaries = []string{"mattersync", "mattersync-admin", "mattersync-gateway"}
