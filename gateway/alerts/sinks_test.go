@@ -140,20 +140,18 @@ func TestSyslogRFC5424(t *testing.T) {
 			}
 			go func() {
 				defer func() { c.Close(); closed <- struct{}{} }()
+				// One message per connection: the sink must reconnect.
 				r := bufio.NewReader(c)
-				for {
-					n, err := r.ReadString(' ')
-					if err != nil {
-						return
-					}
-					size, _ := strconv.Atoi(strings.TrimSpace(n))
-					b := make([]byte, size)
-					if _, err := io.ReadFull(r, b); err != nil {
-						return
-					}
-					msgs <- string(b)
-					return // one message per connection: the sink must reconnect
+				n, err := r.ReadString(' ')
+				if err != nil {
+					return
 				}
+				size, _ := strconv.Atoi(strings.TrimSpace(n))
+				b := make([]byte, size)
+				if _, err := io.ReadFull(r, b); err != nil {
+					return
+				}
+				msgs <- string(b)
 			}()
 		}
 	}()
