@@ -626,7 +626,7 @@ func (s *Stack) Guide() string {
 	fmt.Fprintf(&b, "    admin audit export --format jsonl | tail\n")
 	fmt.Fprintf(&b, "    admin user revoke bob\n")
 	fmt.Fprintf(&b, "    bin/mattersync --config %s status\n\n", s.Agents[s.opts.Users[0]].Config)
-	if u := s.opts.Users[0]; s.Agents[u] != nil {
+	if u := s.opts.Users[0]; s.Agents[u] != nil && !s.opts.SSO { // with SSO, the sign-in above serves them
 		a := s.Agents[u]
 		fmt.Fprintf(&b, "  As %s, old versions and restores need a login once in this terminal:\n", u)
 		fmt.Fprintf(&b, "    sed -n 's/.*\"%s\": \"\\(.*\\)\".*/\\1/p' %s | bin/mattersync --config %s login --token-file\n", u, s.statePath(), a.Config)

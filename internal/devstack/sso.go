@@ -119,12 +119,17 @@ func (s *Stack) ssoGuide() string {
 	u := s.opts.Users[0]
 	a := s.Agents[u]
 	var b strings.Builder
+	issuer := "ORY Hydra"
+	if s.hydra != nil {
+		issuer += " at " + s.hydra.Issuer
+	}
 	fmt.Fprintf(&b, "  Sign-in (SSO=1): the agents wait for their users to sign in through the identity provider\n")
-	fmt.Fprintf(&b, "  (ORY Hydra at %s). As %s:\n", s.hydra.Issuer, u)
+	fmt.Fprintf(&b, "  (%s). As %s:\n", issuer, u)
 	fmt.Fprintf(&b, "    bin/mattersync --config %s login --token-file\n", a.Config)
 	fmt.Fprintf(&b, "  A browser opens at the sign-in page (or open the URL it prints): user %s, password %s.\n", u, s.st.SSO[u].IdPPassword)
 	fmt.Fprintf(&b, "  Then Vault asks for the code of %s's authenticator app: in another terminal,\n", u)
 	fmt.Fprintf(&b, "    bin/devstack --dir %s --totp %s\n", s.opts.Dir, u)
-	fmt.Fprintf(&b, "  The agent starts syncing by itself. The demo admin %s still logs in with userpass.\n\n", s.st.Admin)
+	fmt.Fprintf(&b, "  The agent starts syncing by itself, and versions and restore use the same sign-in.\n")
+	fmt.Fprintf(&b, "  The demo admin %s still logs in with userpass (no MFA on it here).\n\n", s.st.Admin)
 	return b.String()
 }
