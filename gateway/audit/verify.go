@@ -298,8 +298,8 @@ type verifier struct {
 	// lastMatched is the highest anchored record that agreed with the
 	// database; beyond collects (a few of) the copies past the last record.
 	lastMatched, matchedBefore int64
-	// rwOpen: the last copy that disagreed with the database, at rwSeq,
-	// starts a run that the next disagreeing copy continues.
+	// rwOpen: a copy disagreed with the database (at rwSeq); every later
+	// disagreeing copy joins that one finding.
 	rwOpen      bool
 	rwSeq       int64
 	witPrevFail map[string]bool // the previous copy of this kind failed (merge)
@@ -526,12 +526,14 @@ func (v *verifier) witnessed(w Witnessed) error {
 	inDB := v.lastCp != nil && v.lastCp.Seq == w.Seq && v.lastCp.Hash == w.Hash
 	if w.Hash == v.prev {
 		st.Matched++
-		if w.Seq != v.lastMatched {
-			v.matchedBefore = v.lastMatched
-		}
-		v.lastMatched = w.Seq
-		if w.Seq != v.rwSeq {
-			v.rwOpen = false // a run of disagreeing copies ends
+		if !v.rwOpen {
+			// The fork point is the last agreement before the first
+			// disagreement: copies of a branch written after a restore
+			// agree with the database again, and do not move it.
+			if w.Seq != v.lastMatched {
+				v.matchedBefore = v.lastMatched
+			}
+			v.lastMatched = w.Seq
 		}
 		v.noteNewest(w)
 		if !inDB {
