@@ -3,6 +3,7 @@ module github.com/mattersync/mattersync
 go 1.26.0
 
 require (
+	codeberg.org/go-pdf/fpdf v0.12.0
 	github.com/MicahParks/keyfunc/v3 v3.8.2
 	github.com/PlakarKorp/go-cdc-chunkers v1.1.0
 	github.com/fsnotify/fsnotify v1.10.1

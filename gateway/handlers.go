@@ -121,7 +121,7 @@ func (s *Server) routes() {
 	s.handle("/v1/admin/audit/verify", map[string]method{
 		http.MethodPost: {"admin.audit.verify", permAdmin, s.auditVerify},
 	})
-	s.membershipRoutes()
+	s.evidenceRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, requestFrom(r), E("route", KindNotFound, "no such endpoint"))
 	})

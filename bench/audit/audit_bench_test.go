@@ -14,12 +14,13 @@ package auditbench
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"flag"
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -39,6 +40,7 @@ import (
 var (
 	records = flag.Int("records", 20_000, "audit records in the log to verify")
 	every   = flag.Int("every", 6_000, "records between checkpoints (a minute of a busy gateway)")
+	keep    = flag.String("sqlite-db", "", "keep the generated SQLite log in this file and reuse it when it holds -records records")
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -81,22 +83,46 @@ func cpValues(c *audit.Checkpoint) []any {
 	return []any{c.Seq, c.KeyID, c.Hash[:], c.Time.UnixMicro(), c.Signature, c.Version, c.PrevSeq, c.Prev[:]}
 }
 
-// fillSQLite writes n records in transactions of 50,000.
+// fillSQLite writes n records in transactions of 50,000, 500 rows a
+// statement.
 func fillSQLite(b *testing.B, db *sql.DB, w *logWriter, n int) {
 	ctx := context.Background()
+	const perStmt = 500
+	var q strings.Builder
+	q.WriteString(`INSERT INTO audit_records (seq, time_us, entity, username, device, source, matter, action, object, result, status, bytes, request_id, prev_hash, hash, decided_us) VALUES `)
+	for j := range perStmt {
+		if j > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
 	for i := 0; i < n; {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		st, err := tx.PrepareContext(ctx, insertRecord)
+		st, err := tx.PrepareContext(ctx, q.String())
 		if err != nil {
 			b.Fatal(err)
 		}
 		ncp := len(w.cps)
-		for j := 0; j < 50_000 && i < n; j, i = j+1, i+1 {
-			r := w.next(i)
-			if _, err := st.ExecContext(ctx, values(&r)...); err != nil {
+		for j := 0; j < 50_000/perStmt && i < n; j++ {
+			if n-i < perStmt {
+				for ; i < n; i++ {
+					r := w.next(i)
+					if _, err := tx.ExecContext(ctx, insertRecord, values(&r)...); err != nil {
+						b.Fatal(err)
+					}
+				}
+				break
+			}
+			args := make([]any, 0, perStmt*16)
+			for range perStmt {
+				r := w.next(i)
+				args = append(args, values(&r)...)
+				i++
+			}
+			if _, err := st.ExecContext(ctx, args...); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -193,7 +219,9 @@ func BenchmarkVerify(b *testing.B) {
 	if testing.Short() {
 		n = min(n, 5_000)
 	}
-	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	// A fixed key, so a kept database (-sqlite-db) verifies in later runs.
+	seed := sha256.Sum256([]byte("mattersync audit benchmark key"))
+	key := ed25519.NewKeyFromSeed(seed[:])
 	keys := []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
 	for _, engine := range []string{"sqlite", "postgres"} {
 		b.Run(engine, func(b *testing.B) {
@@ -203,12 +231,29 @@ func BenchmarkVerify(b *testing.B) {
 			fillStart := time.Now()
 			switch engine {
 			case "sqlite":
-				s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "gateway.db"))
+				path := *keep
+				if path == "" {
+					path = filepath.Join(b.TempDir(), "gateway.db")
+				}
+				s, err := sqlite.Open(ctx, path)
 				if err != nil {
 					b.Fatal(err)
 				}
 				defer s.Close()
-				fillSQLite(b, s.DB(), w, n)
+				if head, _, err := s.AuditHead(ctx); err != nil || head != int64(n) {
+					if head != 0 {
+						b.Fatalf("%s holds %d records, not %d: remove it", path, head, n)
+					}
+					fillSQLite(b, s.DB(), w, n)
+				} else {
+					// Reused: the checkpoints (for the anchors) and the key
+					// are the stored ones.
+					cps, err := s.Checkpoints(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					w.cps = cps
+				}
 				src = s
 			case "postgres":
 				if testing.Short() {

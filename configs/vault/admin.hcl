@@ -68,6 +68,11 @@ path "identity/group/name/matter-*" {
 path "identity/group/name/{{.AdminGroup}}" {
   capabilities = ["read", "update"]
 }
+# Compliance officers (reports that name files), set up with the bootstrap
+# token by `mattersync-admin report officer setup`.
+path "identity/group/name/mattersync-compliance" {
+  capabilities = ["read", "update"]
+}
 path "identity/group/id/*" {
   capabilities = ["read"]
 }

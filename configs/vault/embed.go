@@ -16,5 +16,6 @@ import (
 var files embed.FS
 
 // FS returns the policy templates: agent.hcl, admin.hcl, matter.hcl,
-// screened.hcl and gateway.hcl (the gateway's audit-head login).
+// screened.hcl, gateway.hcl (the gateway's audit-head login) and
+// compliance.hcl (reports that name files).
 func FS() fs.FS { return files }

@@ -120,7 +120,13 @@ func (a *S3) Put(ctx context.Context, c audit.Checkpoint) error {
 		return err
 	}
 	key := Key(a.prefix, c.Seq, c.Hash)
-	err = a.objs.CreateRetained(ctx, key, body, c.Time.Add(a.retention))
+	// From now: a copy written late (or of an old checkpoint) must still
+	// be kept the whole retention, and S3 refuses a date in the past.
+	from := c.Time
+	if now := time.Now(); from.Before(now) {
+		from = now
+	}
+	err = a.objs.CreateRetained(ctx, key, body, from.Add(a.retention))
 	if errors.Is(err, blob.ErrExists) {
 		old, rerr := a.objs.ReadVersion(ctx, key, "", maxCopy)
 		if rerr != nil {

@@ -675,8 +675,8 @@ func (v *verifier) finish() error {
 		if !c.Time.IsZero() {
 			when = " signed " + c.Time.UTC().Format(time.RFC3339)
 		}
-		v.problem(ProblemTruncated, head+1, w.Seq, false, simple("records %d to %d are missing: the database ends at record %d, but the checkpoint of record %d%s is anchored outside it at %s (%d anchored checkpoint%s lie past the database's end): the newest records were deleted, or an older copy of the database was restored",
-			head+1, w.Seq, head, w.Seq, when, w.Where, v.beyondCount, plural(int(v.beyondCount))))
+		v.problem(ProblemTruncated, head+1, w.Seq, false, simple("records %d to %d are missing: the database ends at record %d, but the checkpoint of record %d%s is anchored outside it at %s (%d cop%s of checkpoints outside it lie past the database's end): the newest records were deleted, or an older copy of the database was restored",
+			head+1, w.Seq, head, w.Seq, when, w.Where, v.beyondCount, map[bool]string{true: "y", false: "ies"}[v.beyondCount == 1]))
 		break
 	}
 	for _, a := range v.opts.Expect {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway/api"
@@ -29,4 +31,23 @@ func (c *Client) MembershipHistory(ctx context.Context, matter string) ([]api.Me
 	var out api.MembershipHistory
 	_, _, err := c.doJSON(ctx, http.MethodGet, "/v1/admin/matters/"+matter+"/members/history", nil, nil, nil, &out, http.StatusOK)
 	return out.Changes, err
+}
+
+// AdminFile returns a version of a file with its sealed manifest, for an
+// administrator who is not a member (compliance reports open it with keys
+// of their own). version 0 is the head.
+func (c *Client) AdminFile(ctx context.Context, matter, fileID string, version int64) (api.FileVersion, error) {
+	if err := format.ValidateMatterID(matter); err != nil {
+		return api.FileVersion{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := checkID("file", fileID); err != nil {
+		return api.FileVersion{}, err
+	}
+	q := url.Values{}
+	if version > 0 {
+		q.Set("version", strconv.FormatInt(version, 10))
+	}
+	var out api.FileVersion
+	_, _, err := c.doJSON(ctx, http.MethodGet, "/v1/admin/matters/"+matter+"/files/"+fileID, q, nil, nil, &out, http.StatusOK)
+	return out, err
 }
