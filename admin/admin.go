@@ -27,6 +27,9 @@ type Gateway interface {
 	DenyList
 	AuditLog
 	UsageCounter
+	Retention
+	StorageRuns
+	Shredder
 }
 
 // ErrNoGateway is what Session.Gateway returns, possibly wrapped, when no

@@ -27,6 +27,8 @@ type fakeGateway struct {
 	records []audit.Record
 	history []api.Hold
 	calls   []string
+	// runStates are the states Run answers in turn (lifecycle_test.go).
+	runStates []api.Run
 }
 
 func newFakeGateway() *fakeGateway {

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mattersync/mattersync/gateway/alerts"
+	"github.com/mattersync/mattersync/gateway/lifecycle"
 )
 
 // Config is the gateway's configuration file (configs/gateway.yaml). Secrets
@@ -39,7 +40,9 @@ type Config struct {
 	Vault       Vault       `yaml:"vault"`
 	Limits      Limits      `yaml:"limits"`
 	Audit       Audit       `yaml:"audit"`
-	Log         Log         `yaml:"log"`
+	// Lifecycle: retention, purge and garbage collection (LIFECYCLE.md).
+	Lifecycle lifecycle.Config `yaml:"lifecycle"`
+	Log       Log              `yaml:"log"`
 	// TrustedProxies are the load balancers (CIDRs) whose
 	// X-Forwarded-For is believed for the audit record's source address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -219,8 +222,9 @@ func DefaultConfig() Config {
 			RequestTimeout:           30 * time.Second,
 			MinTransferRate:          256 << 10,
 		},
-		Audit: Audit{CheckpointInterval: time.Minute, RefusalRecordsPerSecond: 20, RefusalSummaryInterval: 10 * time.Second, Anchors: defaultAnchors(), Alerts: alerts.DefaultConfig()},
-		Log:   Log{Level: "info"},
+		Audit:     Audit{CheckpointInterval: time.Minute, RefusalRecordsPerSecond: 20, RefusalSummaryInterval: 10 * time.Second, Anchors: defaultAnchors(), Alerts: alerts.DefaultConfig()},
+		Lifecycle: lifecycle.DefaultConfig(),
+		Log:       Log{Level: "info"},
 	}
 }
 
@@ -399,6 +403,9 @@ func (c *Config) Validate() error {
 	c.Audit.Anchors.validate(c, bad)
 	if err := c.Audit.Alerts.Validate(); err != nil {
 		bad("audit.alerts: %v", err)
+	}
+	if err := c.Lifecycle.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -35,6 +35,7 @@ import (
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/auth"
+	"github.com/mattersync/mattersync/gateway/lifecycle"
 )
 
 // Blobs is the object storage as the gateway uses it (blob.Store).
@@ -71,6 +72,9 @@ type Stores struct {
 	Ping   Pinger     // metrics.go
 	// Members keeps the membership history (membership.go).
 	Members MembershipStore
+	// Lifecycle is the roles of retention, purge and garbage collection
+	// (gateway/lifecycle).
+	Lifecycle lifecycle.Stores
 }
 
 // StoresOf gives every role st plays to st. A role it does not play stays
@@ -87,6 +91,7 @@ func StoresOf(st any) Stores {
 	s.Audit, _ = st.(AuditStore)
 	s.Ping, _ = st.(Pinger)
 	s.Members, _ = st.(MembershipStore)
+	s.Lifecycle = lifecycle.StoresOf(st)
 	return s
 }
 
@@ -105,6 +110,7 @@ func (s Stores) Check() error {
 			m = append(m, r.name)
 		}
 	}
+	m = append(m, s.Lifecycle.Missing()...)
 	if len(m) > 0 {
 		return fmt.Errorf("the store lacks %s", strings.Join(m, ", "))
 	}
@@ -130,6 +136,10 @@ type Deps struct {
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics (nil: the private registry).
 	Gatherer prometheus.Gatherer
+	// LifecycleBlobs is the bucket as purge and garbage collection use
+	// it; nil: Blobs, if it can (blob.Store and memblob.Store can). Without
+	// one the lifecycle is off and its routes answer 503.
+	LifecycleBlobs lifecycle.Blobs
 }
 
 // Server is the gateway's HTTP handler and its background work.
@@ -165,6 +175,9 @@ type Server struct {
 
 	anchorMetrics *anchorMetrics
 	alerting      *alerting
+	// lifecycle runs purge and garbage collection; nil if off.
+	lifecycle      *lifecycle.Runner
+	lifecycleRoles lifecycle.Stores
 }
 
 // New builds a Server. It loads the deny list once, so the gateway never
@@ -216,6 +229,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if s.alerting, err = newAlerting(s, d.AlertSinks, reg); err != nil {
 		return nil, fmt.Errorf("gateway: alerts: %w", err)
 	}
+	s.lifecycleRoles = d.Stores.Lifecycle
+	if err := s.startLifecycle(d, reg); err != nil {
+		return nil, err
+	}
 	s.live = newLive(d.Stores.Deny, log, s.metrics)
 	if err := s.live.refresh(ctx, true); err != nil {
 		return nil, fmt.Errorf("gateway: load deny list: %w", err)
@@ -237,11 +254,19 @@ func (s *Server) Run(ctx context.Context) error {
 	alerted := make(chan struct{})
 	go func() { s.runAlerts(ctx); close(alerted) }()
 	defer func() { <-alerted }()
+	lifecycleDone := make(chan struct{})
+	go func() {
+		if s.lifecycle != nil {
+			s.lifecycle.Run(ctx)
+		}
+		close(lifecycleDone)
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			// The last summaries first, so the last checkpoint covers them.
 			<-summarized
+			<-lifecycleDone
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			if err := s.Checkpoint(fctx); err != nil {

@@ -16,12 +16,12 @@ func addGatewayCommands(root *cobra.Command, a *app) {
 	auditCmd := &cobra.Command{Use: "audit", Short: "verify, export and report on the gateway's audit log"}
 	auditCmd.AddCommand(auditVerifyCmd(a), auditExportCmd(a), auditReportCmd(a), auditAnchorSetupCmd(a))
 	hold := &cobra.Command{Use: "hold", Short: "legal hold: a matter on hold refuses deletes, purges and shredding"}
-	hold.AddCommand(holdCmd(a, "on"), holdCmd(a, "off"), holdCmd(a, "show"), holdCmd(a, "history"), holdListCmd(a))
+	hold.AddCommand(holdCmd(a, "on"), holdCmd(a, "off"), holdCmd(a, "show"), holdCmd(a, "history"), holdListCmd(a), holdStorageCmd(a))
 	deny := &cobra.Command{Use: "deny", Short: "the gateway deny list (`user revoke` adds to it; these are for repairs)"}
 	deny.AddCommand(denyAddCmd(a), denyRemoveCmd(a), denyListCmd(a), denyReissueCmd(a))
 	epoch := &cobra.Command{Use: "epoch", Short: "the epoch the gateway enforces per matter (`matter create|rotate|remove|screen` and `user revoke` set it; these are for repairs)"}
 	epoch.AddCommand(epochSetCmd(a), epochShowCmd(a))
-	root.AddCommand(auditCmd, hold, deny, epoch, usageCmd(a), membershipCmd(a), reportCmd(a))
+	root.AddCommand(auditCmd, hold, deny, epoch, usageCmd(a), membershipCmd(a), reportCmd(a), storageCmd(a))
 }
 
 func usageCmd(a *app) *cobra.Command {

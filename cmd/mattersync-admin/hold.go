@@ -47,6 +47,7 @@ func printHold(a *app, h api.Hold) {
 
 func holdCmd(a *app, what string) *cobra.Command {
 	var req api.HoldRequest
+	var noWait bool
 	short := map[string]string{
 		"on":      "put a matter on legal hold: deletes, purges and shredding are refused",
 		"off":     "release a matter's legal hold",
@@ -70,6 +71,19 @@ func holdCmd(a *app, what string) *cobra.Command {
 				} else {
 					h, err = s.ReleaseHold(cmd.Context(), args[0], req)
 				}
+				if err != nil {
+					return err
+				}
+				printHold(a, h)
+				if noWait {
+					a.printf("the gateway carries it to the storage by itself (follow it with `mattersync-admin hold storage %s`)\n", args[0])
+					return nil
+				}
+				st, err := s.WaitHoldStorage(cmd.Context(), args[0], what == "on", admin.RunOptions{})
+				if err == nil {
+					printHoldStorage(a, st)
+				}
+				return err
 			case "history":
 				hs, err := s.HoldHistory(cmd.Context(), args[0])
 				if err != nil {
@@ -95,6 +109,7 @@ func holdCmd(a *app, what string) *cobra.Command {
 	if what == "on" || what == "off" {
 		cmd.Flags().StringVar(&req.Reason, "reason", "", "why (required; recorded with the hold, in its history and in the audit log)")
 		cmd.Flags().StringVar(&req.Case, "case", "", "the case or instruction reference")
+		cmd.Flags().BoolVar(&noWait, "no-wait", false, "do not wait for the storage's legal hold (S3 Object Lock) on every object")
 	}
 	return cmd
 }
@@ -115,6 +130,39 @@ func holdListCmd(a *app) *cobra.Command {
 			for _, h := range hs {
 				a.printf("%s  %s\n", h.Matter, holdLine(h))
 			}
+			return nil
+		}),
+	}
+}
+
+func printHoldStorage(a *app, h api.HoldStorage) {
+	switch h.State {
+	case api.HoldStorageApplied:
+		a.printf("storage: S3 legal hold set on every object of matter %s (%d in the last pass); the storage refuses their deletion\n", h.Matter, h.Objects)
+	case api.HoldStorageNone:
+		if h.On {
+			a.printf("storage: matter %s has no object under legal hold yet\n", h.Matter)
+		} else {
+			a.printf("storage: no object of matter %s is under legal hold\n", h.Matter)
+		}
+	case api.HoldStorageFailed:
+		a.printf("storage: the legal hold pass of matter %s FAILED after %d objects: %s (tried again every minute)\n", h.Matter, h.Objects, h.Error)
+	default:
+		a.printf("storage: %s legal holds on matter %s's objects: %d done so far\n", h.State, h.Matter, h.Objects)
+	}
+}
+
+func holdStorageCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "storage <matter>",
+		Short: "how far the matter's objects carry the storage's legal hold (S3 Object Lock)",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: withGatewayVault(a, nil, func(cmd *cobra.Command, s *admin.Session, args []string) error {
+			h, err := s.HoldStorage(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			printHoldStorage(a, h)
 			return nil
 		}),
 	}

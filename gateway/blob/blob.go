@@ -106,17 +106,17 @@ func ManifestAttemptKey(matter string, file format.ID, version int64, attempt st
 // SHA-256 is sum. On any error nothing is stored (an existing object under
 // key is left as it was).
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte) error {
-	return s.put(ctx, key, r, size, sum, false)
+	return s.put(ctx, key, r, size, sum, false, false)
 }
 
 // Create is Put that never replaces an object: if key exists it returns
 // ErrExists (S3 conditional write, If-None-Match: *), so immutable objects
 // stay as first written even when two uploads race.
 func (s *Store) Create(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte) error {
-	return s.put(ctx, key, r, size, sum, true)
+	return s.put(ctx, key, r, size, sum, true, false)
 }
 
-func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte, create bool) error {
+func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte, create, held bool) error {
 	opts := minio.PutObjectOptions{
 		ContentType: "application/octet-stream",
 		UserMetadata: map[string]string{
@@ -130,6 +130,9 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, su
 	}
 	if create {
 		opts.SetMatchETagExcept("*")
+	}
+	if held {
+		opts.LegalHold = minio.LegalHoldEnabled
 	}
 	_, err := s.c.PutObject(ctx, s.bucket, key, r, size, opts)
 	if err != nil {

@@ -57,6 +57,15 @@ func TestKeys(t *testing.T) {
 // TestContract runs the blob contract on MinIO, each case in a fresh bucket
 // that must hold no incomplete multipart upload afterwards (a PUT is one
 // request, never a multipart upload a crash could leave behind).
+// TestLifecycleContract runs the lifecycle's part of the contract on
+// MinIO, in buckets with Object Lock (testenv).
+func TestLifecycleContract(t *testing.T) {
+	blobtest.RunLifecycle(t, func(t *testing.T) blobtest.LifecycleStore {
+		s, _, _ := newStore(t)
+		return blobtest.LifecycleStore{Versioned: s, Held: s}
+	})
+}
+
 func TestContract(t *testing.T) {
 	blobtest.Run(t, func(t *testing.T) blobtest.Store {
 		s, mc, bucket := newStore(t)
@@ -78,5 +87,29 @@ func TestReadyWithoutBucket(t *testing.T) {
 	}
 	if err := s.Ready(context.Background()); err == nil {
 		t.Fatal("Ready succeeded without a bucket")
+	}
+}
+
+func TestParseKey(t *testing.T) {
+	id, _ := format.ParseID(strings.Repeat("ab", 32))
+	ck, _ := blob.ChunkKey("2026-0001", id)
+	mk, _ := blob.ManifestKey("2026-0001", id, 12)
+	ak, _ := blob.ManifestAttemptKey("2026-0001", id, 12, "0af3")
+	for key, want := range map[string]blob.Key{
+		ck:                     {Matter: "2026-0001", Kind: blob.KeyChunk, ID: id},
+		ck + ".r1":             {Matter: "2026-0001", Kind: blob.KeyChunk, ID: id, Attempt: "r1"},
+		mk:                     {Matter: "2026-0001", Kind: blob.KeyManifest, ID: id, Version: 12},
+		ak:                     {Matter: "2026-0001", Kind: blob.KeyManifest, ID: id, Version: 12, Attempt: "0af3"},
+		"m/2026-0001/notes":    {Matter: "2026-0001"},
+		"m/2026-0001/c/zz":     {Matter: "2026-0001"},
+		mk[:len(mk)-2] + "012": {Matter: "2026-0001"}, // not as ManifestKey spells 12
+		ck + ".":               {Matter: "2026-0001"},
+		ck + ".A":              {Matter: "2026-0001"},
+		"m/Bad/c/x":            {},
+		"other/key":            {},
+	} {
+		if got := blob.ParseKey(key); got != want {
+			t.Errorf("ParseKey(%q) = %+v, want %+v", key, got, want)
+		}
 	}
 }

@@ -34,9 +34,17 @@ func (s *Stack) makeBucket(ctx context.Context) error {
 		}
 	}
 	if ok {
+		// A bucket of an older stack may lack Object Lock, which cannot be
+		// turned on afterwards: legal holds are then not enforced by the
+		// storage (the gateway says so in its log).
+		if enabled, _, _, _, err := c.GetObjectLockConfig(ctx, s.Bucket()); err != nil || enabled != "Enabled" {
+			s.say("bucket %s has no S3 Object Lock: legal holds are not enforced by the storage; remove the stack's state to start over with one", s.Bucket())
+		}
 		return nil
 	}
-	if err := c.MakeBucket(ctx, s.Bucket(), minio.MakeBucketOptions{}); err != nil {
+	// Object Lock (which turns versioning on) lets the storage itself
+	// refuse to delete what a legal hold keeps (docs/LIFECYCLE.md).
+	if err := c.MakeBucket(ctx, s.Bucket(), minio.MakeBucketOptions{ObjectLocking: true}); err != nil {
 		return fmt.Errorf("devstack: make bucket: %w", err)
 	}
 	return nil

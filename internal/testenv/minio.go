@@ -82,9 +82,29 @@ func (m *MinIOServer) Client(t testing.TB) *minio.Client {
 	return c
 }
 
-// Bucket creates a bucket with a random name for t and removes it, with
-// everything in it, when t ends.
+// Bucket creates a bucket with a random name for t, with S3 Object Lock
+// (and so versioning) as the gateway's bucket has it (docs/LIFECYCLE.md),
+// and removes it, with everything in it, when t ends.
 func (m *MinIOServer) Bucket(t testing.TB) string {
+	t.Helper()
+	c := m.Client(t)
+	name := RandomName("t-")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.MakeBucket(ctx, name, minio.MakeBucketOptions{ObjectLocking: true}); err != nil {
+		t.Fatalf("testenv: make bucket %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = c.RemoveBucketWithOptions(ctx, name, minio.RemoveBucketOptions{ForceDelete: true})
+	})
+	return name
+}
+
+// PlainBucket is Bucket without Object Lock or versioning: a bucket made
+// before the gateway needed them.
+func (m *MinIOServer) PlainBucket(t testing.TB) string {
 	t.Helper()
 	c := m.Client(t)
 	name := RandomName("t-")

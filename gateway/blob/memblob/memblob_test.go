@@ -15,6 +15,13 @@ func TestContract(t *testing.T) {
 	blobtest.Run(t, func(*testing.T) blobtest.Store { return memblob.New() })
 }
 
+func TestLifecycleContract(t *testing.T) {
+	blobtest.RunLifecycle(t, func(*testing.T) blobtest.LifecycleStore {
+		s := memblob.New()
+		return blobtest.LifecycleStore{Versioned: s, Held: s}
+	})
+}
+
 func TestKeys(t *testing.T) {
 	s := memblob.New()
 	ctx := context.Background()

@@ -26,8 +26,13 @@ const checkpointLock = 0x6d732d636b707473 // "ms-ckpts"
 // its transaction ends, so appends from all replicas are serialized and a
 // rolled-back transaction leaves no record.
 var dialect = sqlcore.Dialect{
-	Name:           "postgres",
-	RowLock:        " FOR UPDATE",
+	Name:      "postgres",
+	RowLock:   " FOR UPDATE",
+	ShareLock: " FOR SHARE",
+	ClaimLock: " FOR UPDATE SKIP LOCKED",
+	LockKeys: func(keys []int64) (string, []any) {
+		return `SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS sorted`, []any{keys}
+	},
 	AuditHead:      `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`,
 	SetAuditHead:   `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`,
 	CheckpointLock: `SELECT pg_advisory_xact_lock(` + strconv.FormatInt(checkpointLock, 10) + `)`,

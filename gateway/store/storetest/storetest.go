@@ -140,6 +140,7 @@ func Run(t *testing.T, h Harness) {
 		{"AuditCheckpointFreshness", testAuditCheckpointFreshness},
 		{"AuditFailureChangesNothing", testAuditFailure},
 	}
+	tests = append(tests, lifecycleTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
 	}

@@ -1,27 +1,37 @@
 package sqlcore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/blob"
 	"github.com/mattersync/mattersync/gateway/store"
 )
 
 // MissingChunks implements gateway.ChunkStore.
 func (s *Store) MissingChunks(ctx context.Context, matter string, ids []format.ID) ([]format.ID, error) {
-	present, err := s.presentChunks(ctx, s.db.Read(), matter, ids)
+	present, err := s.presentChunks(ctx, s.db.Read(), matter, ids, "")
 	if err != nil {
 		return nil, err
 	}
 	return missing(ids, present), nil
 }
 
-// presentChunks is the set of ids that matter has a chunk for.
-func (s *Store) presentChunks(ctx context.Context, q Querier, matter string, ids []format.ID) (map[format.ID]struct{}, error) {
+// presentChunks is the set of ids that matter has a chunk for. lock, ""
+// or the dialect's ShareLock, locks the rows found until the transaction
+// ends, in ID order, so a collection that would remove one waits (or runs
+// first, and the chunk is missing).
+func (s *Store) presentChunks(ctx context.Context, q Querier, matter string, ids []format.ID, lock string) (map[format.ID]struct{}, error) {
 	present := make(map[format.ID]struct{}, len(ids))
+	if lock != "" {
+		ids = slices.Clone(ids)
+		slices.SortFunc(ids, func(a, b format.ID) int { return bytes.Compare(a[:], b[:]) })
+	}
 	for _, batch := range s.batches(ids) {
 		in, args := s.d.InIDs("id", 2, batch)
 		found, err := queryAll(ctx, q, nil, func(sc Scanner) (format.ID, error) {
@@ -30,7 +40,7 @@ func (s *Store) presentChunks(ctx context.Context, q Querier, matter string, ids
 				return format.ID{}, err
 			}
 			return s.id(b)
-		}, `SELECT id FROM chunks WHERE matter = $1 AND `+in, append([]any{matter}, args...)...)
+		}, `SELECT id FROM chunks WHERE matter = $1 AND `+in+orderedLock(lock), append([]any{matter}, args...)...)
 		if err != nil {
 			return nil, s.wrap("chunks", err)
 		}
@@ -56,22 +66,61 @@ func (s *Store) Chunk(ctx context.Context, matter string, id format.ID) (store.C
 	return c, nil
 }
 
-// PutChunk implements gateway.ChunkStore.
+// PutChunk implements gateway.ChunkStore. A chunk recorded anew whose
+// object is queued for deletion (it was collected, and uploaded again
+// meanwhile) takes the object back while it is only queued, and is refused
+// with store.ErrObjectGone once its deletion began (the upload is sent
+// again and stores a new object): the object and the queue are locked in
+// turn with the deleter (ClaimDoomed).
 func (s *Store) PutChunk(ctx context.Context, c store.Chunk, rec *audit.Record) (bool, error) {
 	var created bool
-	err := s.db.Write(ctx, func(tx Querier) error {
+	key, err := blob.ChunkKey(c.Matter, c.ID)
+	if err != nil {
+		return false, s.wrap("put chunk", err)
+	}
+	err = s.db.Write(ctx, func(tx Querier) error {
+		if err := s.lockKeys(ctx, tx, []string{key}); err != nil {
+			return err
+		}
 		n, err := tx.Exec(ctx, `INSERT INTO chunks (matter, id, size, created_us) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
 			c.Matter, c.ID[:], c.Size, store.Micros(c.Time))
 		if err != nil {
 			return err
 		}
 		created = n == 1
+		if created {
+			var state string
+			err := tx.QueryRow(ctx, `SELECT state FROM doomed_objects WHERE key = $1`, key).Scan(&state)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return err
+			case state == "deleting":
+				return store.ErrObjectGone
+			default:
+				if _, err := tx.Exec(ctx, `DELETE FROM doomed_objects WHERE key = $1`, key); err != nil {
+					return err
+				}
+			}
+		}
 		return s.appendAudit(ctx, tx, rec)
 	})
+	if errors.Is(err, store.ErrObjectGone) {
+		return false, err
+	}
 	if err != nil {
 		return false, s.wrap("put chunk", err)
 	}
 	return created, nil
+}
+
+// orderedLock is lock ("" or a row-locking clause) after an ORDER BY id,
+// so rows are locked in one order by everyone.
+func orderedLock(lock string) string {
+	if lock == "" {
+		return ""
+	}
+	return " ORDER BY id" + lock
 }
 
 // ReplaceChunk implements gateway.ChunkStore.

@@ -50,7 +50,9 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 			return err
 		}
 		if len(chunks) > 0 {
-			present, err := s.presentChunks(ctx, check, c.Matter, chunks)
+			// Where check is the commit's transaction, the chunks found
+			// stay locked until it ends: a collection cannot take them.
+			present, err := s.presentChunks(ctx, check, c.Matter, chunks, s.d.ShareLock)
 			if err != nil {
 				return err
 			}
@@ -91,6 +93,18 @@ func (s *Store) insertVersion(ctx context.Context, tx Querier, c store.Commit, v
 	}
 	if err := checkMatter(ctx, tx, c, s.d.RowLock); err != nil {
 		return err
+	}
+	if s.d.ShareLock == "" && len(chunks) > 0 {
+		// The chunks were checked outside this transaction: a collection
+		// may have taken one since (this engine's writers take turns, so
+		// what is read here stays until the commit).
+		present, err := s.presentChunks(ctx, tx, c.Matter, chunks, "")
+		if err != nil {
+			return err
+		}
+		if missing := missing(chunks, present); len(missing) > 0 {
+			return &store.MissingChunksError{IDs: missing}
+		}
 	}
 	// Only the admin raises the matter's epoch: if commits did, one member
 	// sealing a huge epoch could lock every writer out.

@@ -36,7 +36,11 @@ func (s *Store) SetHold(ctx context.Context, h store.Hold, rec *audit.Record) er
 		}
 		// The UPDATE locks the matter's row (or the engine has one
 		// writer): the history numbers of one matter are taken in turn.
-		if _, err := tx.Exec(ctx, `UPDATE matters SET hold = $1, hold_reason = $2, hold_case = $3, hold_by = $4, hold_us = $5 WHERE id = $6`,
+		// The storage's legal holds follow (the lifecycle runner's pass):
+		// set on every object, or cleared from every object if any was set.
+		if _, err := tx.Exec(ctx, `UPDATE matters SET hold = $1, hold_reason = $2, hold_case = $3, hold_by = $4, hold_us = $5,
+			worm_state = CASE WHEN $1 THEN 'applying' WHEN worm_state = '' THEN '' ELSE 'clearing' END,
+			worm_gen = worm_gen + 1, worm_cursor = '', worm_objects = 0, worm_error = '', worm_us = $5 WHERE id = $6`,
 			h.On, h.Reason, h.Case, h.ChangedBy, store.Micros(h.Time), h.Matter); err != nil {
 			return err
 		}

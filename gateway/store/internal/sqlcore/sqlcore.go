@@ -54,6 +54,17 @@ type Dialect struct {
 	// transaction ends (" FOR UPDATE"); "" where write transactions are
 	// serialized anyway.
 	RowLock string
+	// ShareLock ends a SELECT that locks the rows it reads against
+	// changes by others (" FOR SHARE"); "" where writes are serialized.
+	ShareLock string
+	// ClaimLock ends a SELECT that locks the rows it reads and skips those
+	// another transaction holds (" FOR UPDATE SKIP LOCKED"), so runners
+	// claim disjoint work; "" where writes are serialized.
+	ClaimLock string
+	// LockKeys, if not nil, is the statement that takes, in order, a
+	// transaction lock on each of keys (hashes of object keys), so a chunk
+	// upload and the deletion of its object take turns.
+	LockKeys func(keys []int64) (string, []any)
 	// AuditHead selects the seq and hash a new audit record links to,
 	// locked until the transaction ends. Where SetAuditHead is "", it
 	// reads the last record, and an empty table is an empty chain.

@@ -1,0 +1,349 @@
+package lifecycle_test
+
+// The runner on SQLite and the in-memory bucket (fast tier); the same on
+// PostgreSQL and MinIO runs in gateway/lifecycle_test.go.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/blob"
+	"github.com/mattersync/mattersync/gateway/blob/memblob"
+	"github.com/mattersync/mattersync/gateway/lifecycle"
+	"github.com/mattersync/mattersync/gateway/store"
+	"github.com/mattersync/mattersync/gateway/store/sqlite"
+)
+
+type fixture struct {
+	t     *testing.T
+	st    *sqlite.Store
+	mem   *memblob.Store
+	roles lifecycle.Stores
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "gateway.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &fixture{t: t, st: st, mem: memblob.New(), roles: lifecycle.StoresOf(st)}
+}
+
+func (f *fixture) runner(b lifecycle.Blobs, now func() time.Time) *lifecycle.Runner {
+	f.t.Helper()
+	cfg := lifecycle.DefaultConfig()
+	cfg.Poll = 100 * time.Millisecond
+	r, err := lifecycle.New(cfg, f.roles, b, lifecycle.Options{Now: now})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return r
+}
+
+func rec(action, matter string) *audit.Record {
+	return &audit.Record{Time: time.Now(), Entity: "e", User: "alice", Matter: matter, Action: action, Result: audit.ResultOK, Status: 200, RequestID: "r"}
+}
+
+// chunk stores a chunk of matter: its object, then its record.
+func (f *fixture) chunk(matter string, size int) format.ID {
+	f.t.Helper()
+	var id format.ID
+	rand.Read(id[:])
+	body := make([]byte, size)
+	key, _ := blob.ChunkKey(matter, id)
+	if err := f.mem.Create(context.Background(), key, bytes.NewReader(body), int64(size), sha256.Sum256(body)); err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := f.st.PutChunk(context.Background(), store.Chunk{Matter: matter, ID: id, Size: int64(size), Time: time.Now()}, rec("chunk.put", matter)); err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+func (f *fixture) hold(matter string, on bool) {
+	f.t.Helper()
+	if err := f.st.SetHold(context.Background(), store.Hold{Matter: matter, On: on, Reason: "r", ChangedBy: "alice", Time: time.Now()}, rec("admin.hold", matter)); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func later() time.Time { return time.Now().Add(48 * time.Hour) }
+
+// TestHoldPass: a hold sets the legal hold on every object of its matter,
+// which then cannot be deleted, and no run removes anything of it;
+// lifting it clears them.
+func TestHoldPass(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var keys []string
+	for range 1200 { // more than one progress batch
+		id := f.chunk("m", 10)
+		k, _ := blob.ChunkKey("m", id)
+		keys = append(keys, k)
+	}
+	other := f.chunk("x", 10)
+	r := f.runner(f.mem, later)
+	f.hold("m", true)
+	var steps []store.Worm
+	if err := r.HoldPass(ctx, f.mem, "m", func(w store.Worm) { steps = append(steps, w) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) < 3 || steps[len(steps)-1].State != store.WormApplied || steps[len(steps)-1].Objects != 1200 {
+		t.Fatalf("progress = %+v", steps)
+	}
+	for _, k := range keys {
+		if held, err := f.mem.LegalHold(ctx, k, ""); err != nil || !held {
+			t.Fatalf("%s held = %v, %v", k, held, err)
+		}
+	}
+	ok, _ := blob.ChunkKey("x", other)
+	if held, _ := f.mem.LegalHold(ctx, ok, ""); held {
+		t.Fatal("another matter's object was held")
+	}
+	vs, _ := f.mem.KeyVersions(ctx, keys[0])
+	if errs := f.mem.Delete(ctx, vs); !errors.Is(errs[0], blob.ErrHeld) {
+		t.Fatalf("delete of a held object: %v", errs[0])
+	}
+	// Every record of the matter unreferenced, two days on: nothing goes.
+	sum, err := r.Pass(ctx, lifecycle.PassOptions{})
+	if err != nil || len(sum.Held) != 1 || sum.CollectedChunks != 1 || sum.Deleted != 1 || f.mem.Deletes() != 1 {
+		t.Fatalf("pass under hold = %+v, %v (deletes %d: only matter x's chunk)", sum, err, f.mem.Deletes())
+	}
+	// Again is a no-op; lifting clears.
+	if err := r.HoldPass(ctx, f.mem, "m", nil); err != nil {
+		t.Fatal(err)
+	}
+	f.hold("m", false)
+	if err := r.HoldPass(ctx, f.mem, "m", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if held, _ := f.mem.LegalHold(ctx, k, ""); held {
+			t.Fatalf("%s still held after release", k)
+		}
+	}
+	if w, _ := f.st.Worm(ctx, "m"); w.State != store.WormNone {
+		t.Fatalf("state after clearing = %+v", w)
+	}
+	sum, err = r.Pass(ctx, lifecycle.PassOptions{})
+	if err != nil || sum.CollectedChunks != 1200 || sum.Deleted != 1200 {
+		t.Fatalf("pass after release = %+v, %v", sum, err)
+	}
+}
+
+// TestHoldPassNoObjectLock: a bucket without Object Lock fails the pass,
+// saying so, and it is tried again later.
+func TestHoldPassNoObjectLock(t *testing.T) {
+	f := newFixture(t)
+	f.mem = memblob.NewWithoutLock()
+	f.chunk("m", 10)
+	f.hold("m", true)
+	r := f.runner(f.mem, nil)
+	err := r.HoldPass(context.Background(), f.mem, "m", nil)
+	if !errors.Is(err, blob.ErrNoObjectLock) {
+		t.Fatalf("pass without Object Lock: %v", err)
+	}
+	w, _ := f.st.Worm(context.Background(), "m")
+	if w.State != store.WormFailed || w.Error == "" {
+		t.Fatalf("state = %+v", w)
+	}
+}
+
+// gate blocks the deleter's first lookup until released.
+type gate struct {
+	lifecycle.Blobs
+	once    sync.Once
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (g *gate) KeyVersions(ctx context.Context, key string) ([]blob.ObjectVersion, error) {
+	g.once.Do(func() {
+		close(g.reached)
+		<-g.release
+	})
+	return g.Blobs.KeyVersions(ctx, key)
+}
+
+// TestHoldDuringCollection: a hold placed while a collection runs (its
+// records already removed, its objects claimed for deletion) wins: no
+// object of the matter is deleted, and the storage holds them.
+func TestHoldDuringCollection(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for range 50 {
+		f.chunk("m", 10)
+	}
+	g := &gate{Blobs: f.mem, reached: make(chan struct{}), release: make(chan struct{})}
+	r := f.runner(g, later)
+	type result struct {
+		sum lifecycle.Summary
+		err error
+	}
+	done := make(chan result)
+	go func() {
+		sum, err := r.Pass(ctx, lifecycle.PassOptions{})
+		done <- result{sum, err}
+	}()
+	<-g.reached
+	f.hold("m", true)
+	hr := f.runner(f.mem, nil)
+	if err := hr.HoldPass(ctx, f.mem, "m", nil); err != nil {
+		t.Fatal(err)
+	}
+	close(g.release)
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res.sum.CollectedChunks != 50 || res.sum.Deleted != 0 || res.sum.Refused != 50 || res.sum.Queued != 50 {
+		t.Fatalf("collection under a new hold = %+v", res.sum)
+	}
+	if f.mem.Deletes() != 0 || len(f.mem.Keys("m/m/")) != 50 {
+		t.Fatalf("objects deleted: %d, left %d", f.mem.Deletes(), len(f.mem.Keys("m/m/")))
+	}
+	// Released: the next run deletes what was queued.
+	f.hold("m", false)
+	if err := hr.HoldPass(ctx, f.mem, "m", nil); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := f.runner(f.mem, func() time.Time { return later().Add(time.Hour) }).Pass(ctx, lifecycle.PassOptions{})
+	if err != nil || sum.Deleted != 50 || sum.Queued != 0 {
+		t.Fatalf("run after release = %+v, %v", sum, err)
+	}
+}
+
+// killer cancels a run after n deletions.
+type killer struct {
+	lifecycle.Blobs
+	n      atomic.Int64
+	cancel context.CancelFunc
+}
+
+func (k *killer) Delete(ctx context.Context, vs []blob.ObjectVersion) []error {
+	errs := k.Blobs.Delete(ctx, vs)
+	if k.n.Add(int64(len(vs))) >= 1000 {
+		k.cancel()
+	}
+	return errs
+}
+
+// TestRunKilledHalfway: a run stopped in the middle of its deletions
+// leaves the store and the bucket consistent, and the next run finishes.
+func TestRunKilledHalfway(t *testing.T) {
+	f := newFixture(t)
+	bg := context.Background()
+	var live []format.ID
+	for i := range 2500 {
+		id := f.chunk("m", 10)
+		if i%5 == 0 {
+			live = append(live, id)
+		}
+	}
+	if _, err := f.st.Commit(bg, store.Commit{Matter: "m", File: format.ID{1}, Size: 10, Chunks: live, Time: time.Now()}, nil, rec("file.commit", "m")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	r := f.runner(&killer{Blobs: f.mem, cancel: cancel}, later)
+	if _, err := r.Pass(ctx, lifecycle.PassOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("killed run: %v", err)
+	}
+	left := len(f.mem.Keys("m/m/c/"))
+	if left <= len(live) || left >= 2500 {
+		t.Fatalf("%d objects after the killed run: not halfway", left)
+	}
+	// Every record still has its object.
+	if missing, _ := f.st.MissingChunks(bg, "m", live); len(missing) != 0 {
+		t.Fatal("a live chunk's record went")
+	}
+	for _, id := range live {
+		k, _ := blob.ChunkKey("m", id)
+		if _, err := f.mem.Size(bg, k); err != nil {
+			t.Fatalf("a live chunk's object went: %v", err)
+		}
+	}
+	// The claims of the killed run are stale after twice the lease.
+	r2 := f.runner(f.mem, func() time.Time { return later().Add(time.Hour) })
+	sum, err := r2.Pass(bg, lifecycle.PassOptions{})
+	if err != nil || sum.Queued != 0 || len(sum.Errors) != 0 {
+		t.Fatalf("run after the killed one = %+v, %v", sum, err)
+	}
+	if got := len(f.mem.Keys("m/m/c/")); got != len(live) {
+		t.Fatalf("objects left = %d, want the %d live ones", got, len(live))
+	}
+}
+
+// TestOneRunnerAtATime: two replicas' runners take the runs asked for
+// one at a time (the store lease), and every run is done once.
+func TestOneRunnerAtATime(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var busy, overlap atomic.Int64
+	watch := &watched{Blobs: f.mem, busy: &busy, overlap: &overlap}
+	r1, r2 := f.runner(watch, nil), f.runner(watch, nil)
+	for range 20 {
+		f.chunk("m", 10)
+	}
+	var ids []int64
+	for range 6 {
+		id, err := f.st.AddRun(ctx, store.LifecycleRun{State: store.RunRequested, RequestedBy: "alice", Requested: time.Now()}, rec("admin.storage.gc", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	var wg sync.WaitGroup
+	for _, r := range []*lifecycle.Runner{r1, r2} {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.Run(ctx) }()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, id := range ids {
+		for {
+			run, err := f.st.LifecycleRun(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.State == store.RunDone {
+				break
+			}
+			if run.State == store.RunFailed || time.Now().After(deadline) {
+				t.Fatalf("run %d: %+v", id, run)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	cancel()
+	wg.Wait()
+	if overlap.Load() != 0 {
+		t.Fatal("two runners listed the bucket at once")
+	}
+}
+
+// watched counts listings in progress: two at once means two runners.
+type watched struct {
+	lifecycle.Blobs
+	busy, overlap *atomic.Int64
+}
+
+func (w *watched) Versions(ctx context.Context, prefix, after string, fn func(blob.ObjectVersion) error) error {
+	if w.busy.Add(1) > 1 {
+		w.overlap.Add(1)
+	}
+	defer w.busy.Add(-1)
+	time.Sleep(5 * time.Millisecond)
+	return w.Blobs.Versions(ctx, prefix, after, fn)
+}
