@@ -3,8 +3,6 @@ package agent
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mattersync/mattersync/agent/watch"
+	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/kms"
 	"go.yaml.in/yaml/v3"
 )
@@ -319,17 +318,5 @@ func osUserName() string {
 
 // ParseGatewayKey parses the gateway's Ed25519 public key (PKIX PEM).
 func ParseGatewayKey(pemText string) (ed25519.PublicKey, error) {
-	blk, _ := pem.Decode([]byte(pemText))
-	if blk == nil || blk.Type != "PUBLIC KEY" {
-		return nil, errors.New("not a PEM \"PUBLIC KEY\" block")
-	}
-	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	ek, ok := k.(ed25519.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("a %T, not an Ed25519 key", k)
-	}
-	return ek, nil
+	return api.ParsePublicKey([]byte(pemText))
 }

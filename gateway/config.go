@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mattersync/mattersync/gateway/alerts"
+	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/lifecycle"
 )
 
@@ -543,19 +544,11 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 
 // ParsePublicKey parses an Ed25519 public key in PKIX PEM.
 func ParsePublicKey(b []byte) (ed25519.PublicKey, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PUBLIC KEY" {
-		return nil, errors.New("gateway: public key: not a PEM PUBLIC KEY")
-	}
-	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	k, err := api.ParsePublicKey(b)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: public key: %w", err)
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	ek, ok := k.(ed25519.PublicKey)
-	if !ok {
-		return nil, errors.New("gateway: public key: not an Ed25519 key")
-	}
-	return ek, nil
+	return k, nil
 }
 
 // MarshalKeys encodes a new key pair as PEM: the private key (PKCS#8) and

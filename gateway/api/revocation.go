@@ -2,7 +2,9 @@ package api
 
 import (
 	"crypto/ed25519"
-	"encoding/hex"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -42,8 +44,26 @@ func ValidNonce(s string) bool {
 			return false
 		}
 	}
-	_, err := hex.DecodeString(s)
-	return err == nil
+	return true
+}
+
+// ParsePublicKey parses the gateway's Ed25519 audit signing public key
+// (PKIX PEM): one parser for the gateway, the admin tool and the agent
+// (which verifies revocation statements with it).
+func ParsePublicKey(b []byte) (ed25519.PublicKey, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PUBLIC KEY" {
+		return nil, errors.New("public key: not a PEM PUBLIC KEY")
+	}
+	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
+	}
+	ek, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, errors.New("public key: not an Ed25519 key")
+	}
+	return ek, nil
 }
 
 // Verify checks that r is pub's statement that entity is revoked, over
