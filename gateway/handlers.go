@@ -122,6 +122,7 @@ func (s *Server) routes() {
 		http.MethodPost: {"admin.audit.verify", permAdmin, s.auditVerify},
 	})
 	s.evidenceRoutes()
+	s.witnessRoutes()
 	s.lifecycleRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, requestFrom(r), E("route", KindNotFound, "no such endpoint"))

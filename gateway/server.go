@@ -72,6 +72,8 @@ type Stores struct {
 	Ping   Pinger     // metrics.go
 	// Members keeps the membership history (membership.go).
 	Members MembershipStore
+	// Witness is what agents witness, and resyncs (witness.go).
+	Witness WitnessStore
 	// Lifecycle is the roles of retention, purge and garbage collection
 	// (gateway/lifecycle).
 	Lifecycle lifecycle.Stores
@@ -91,6 +93,7 @@ func StoresOf(st any) Stores {
 	s.Audit, _ = st.(AuditStore)
 	s.Ping, _ = st.(Pinger)
 	s.Members, _ = st.(MembershipStore)
+	s.Witness, _ = st.(WitnessStore)
 	s.Lifecycle = lifecycle.StoresOf(st)
 	return s
 }
@@ -105,6 +108,7 @@ func (s Stores) Check() error {
 		{"ChunkStore", s.Chunks != nil}, {"FileStore", s.Files != nil}, {"HoldStore", s.Holds != nil},
 		{"EpochStore", s.Epochs != nil}, {"UsageStore", s.Usage != nil}, {"DenyStore", s.Deny != nil},
 		{"AuditStore", s.Audit != nil}, {"Pinger", s.Ping != nil}, {"MembershipStore", s.Members != nil},
+		{"WitnessStore", s.Witness != nil},
 	} {
 		if !r.set {
 			m = append(m, r.name)
@@ -156,6 +160,7 @@ type Server struct {
 	pinger   Pinger
 	// memberships keeps the membership history.
 	memberships MembershipStore
+	witness     WitnessStore
 	blobs       Blobs
 	verifier    Verifier
 	key         ed25519.PrivateKey
@@ -211,6 +216,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		anchors:  d.Anchors,
 
 		memberships: d.Stores.Members,
+		witness:     d.Stores.Witness,
 	}
 	for _, p := range cfg.TrustedProxies {
 		_, n, err := net.ParseCIDR(p)
