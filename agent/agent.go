@@ -39,7 +39,11 @@ type Agent struct {
 	idx    *index.DB
 	keys   Keys
 	remote Remote
-	user   string // user name, shown in conflict-copy names
+	// reporter and heads are the optional parts of the Remote
+	// (integrity.go, witness.go); nil if it lacks them.
+	reporter integrityReporter
+	heads    headSource
+	user     string // user name, shown in conflict-copy names
 	entity string // Vault entity ID, the author of manifests
 	ignore *watch.Ignore
 	board  *statusBoard
@@ -160,10 +164,12 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	if err != nil {
 		return nil, err
 	}
+	reporter, _ := remote.(integrityReporter)
+	heads, _ := remote.(headSource)
 	// Back-pressure (429, 503) is waited out here, up to two minutes per
 	// request, before a pass gives up and backs off as a whole.
 	remote = politeRemote{Remote: remote, maxWait: 2 * time.Minute}
-	a := &Agent{cfg: cfg, log: log, idx: idx, keys: keys, remote: remote, user: user, entity: entity, ignore: ig,
+	a := &Agent{cfg: cfg, log: log, idx: idx, keys: keys, remote: remote, reporter: reporter, heads: heads, user: user, entity: entity, ignore: ig,
 		board: &statusBoard{}, codecs: make(chan *format.Codec, 2*putWorkers), revoked: make(chan struct{}), recheck: make(chan struct{}, 1)}
 	a.chunkers.New = func() any { return format.NewChunker(nil) }
 	// Buffers grow to the chunks they hold (pooled, so a batch of small
@@ -557,6 +563,10 @@ type Summary struct {
 	Matters                                  int
 	Uploaded, Downloaded, Deleted, Conflicts int
 	Problems                                 []string
+	// Integrity lists the integrity events among Problems: remote data
+	// that failed authentication, a path the format refuses, a gateway
+	// that went backwards (each reported to the gateway).
+	Integrity []string
 }
 
 // SyncOnce reconciles every matter both ways once. The error is non-nil if
@@ -588,6 +598,17 @@ func (a *Agent) syncOnce(ctx context.Context) (Summary, error) {
 		sum.Conflicts += res.conflicts
 		for _, p := range res.skipped {
 			sum.Problems = append(sum.Problems, m.id+": "+p)
+		}
+		// Files refused this pass (an integrity event, a file that cannot
+		// be written here) are not in sync either: `sync --once` must
+		// not exit 0 after skipping them.
+		for _, k := range slices.Sorted(maps.Keys(res.problems)) {
+			if p := res.problems[k]; p != "" {
+				sum.Problems = append(sum.Problems, m.id+": "+p)
+				if strings.HasPrefix(p, "integrity: ") {
+					sum.Integrity = append(sum.Integrity, m.id+": "+p)
+				}
+			}
 		}
 		if err != nil {
 			if errors.Is(err, ErrRevoked) {

@@ -120,7 +120,13 @@ func (m *matterSync) applyOrReport(ctx context.Context, mk *matterKeys, c api.Ch
 		m.a.log.Error("remote change not applied: local file left untouched", "matter", m.id, "file_id", c.FileID, "version", c.Version, "integrity", bad, "err", err)
 		msg := fmt.Sprintf("remote version %d of file %s not applied, local copy kept: %v", c.Version, c.FileID, err)
 		if bad {
-			msg = fmt.Sprintf("integrity: remote version %d of file %s refused, local copy kept (tell IT; tried again when the file changes or the agent restarts): %v", c.Version, c.FileID, err)
+			msg = m.integrityMessage(ctx, c, err)
+			kind, object := integrityEvent(err, c.FileID)
+			v := c.Version
+			if v == math.MaxInt64 {
+				v = 0
+			}
+			m.a.reportIntegrity(ctx, m.id, kind, object, v)
 		}
 		res.problem(c.FileID, msg)
 		// Recorded before the cursor moves past the change, so a crash or a
@@ -447,7 +453,7 @@ func (m *matterSync) fetch(ctx context.Context, mk *matterKeys, man *format.Mani
 		m.a.waitDownload(ctx, len(sealed))
 		hdr, err := format.ParseHeader(sealed)
 		if err != nil {
-			return "", fmt.Errorf("%s chunk %d: %w", man.Path, i, err)
+			return "", &chunkFault{ref.ID, fmt.Errorf("%s chunk %d: %w", man.Path, i, err)}
 		}
 		k, err := mk.epoch(ctx, hdr.Epoch)
 		if err != nil {
@@ -455,10 +461,10 @@ func (m *matterSync) fetch(ctx context.Context, mk *matterKeys, man *format.Mani
 		}
 		plain, err = codec.OpenChunk(plain[:0], k, ref.ID, sealed)
 		if err != nil {
-			return "", fmt.Errorf("%s chunk %d: %w", man.Path, i, err)
+			return "", &chunkFault{ref.ID, fmt.Errorf("%s chunk %d: %w", man.Path, i, err)}
 		}
 		if len(plain) != int(ref.Size) {
-			return "", fmt.Errorf("%s chunk %d: %d bytes, manifest says %d: %w", man.Path, i, len(plain), ref.Size, errTampered)
+			return "", &chunkFault{ref.ID, fmt.Errorf("%s chunk %d: %d bytes, manifest says %d: %w", man.Path, i, len(plain), ref.Size, errTampered)}
 		}
 		m.a.knownChunk(m.id, ref.ID)
 		h.Write(plain)

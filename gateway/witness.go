@@ -60,13 +60,15 @@ func (s *Server) integrityReport(w http.ResponseWriter, r *http.Request, rq *req
 		return E(op, KindInvalid, "object must be 1 to %d characters of 0-9 a-z : . _ = -", api.MaxIntegrityObject)
 	case !api.ValidDevice(req.Device):
 		return E(op, KindInvalid, "device must be 1 to %d printable ASCII characters", api.MaxDeviceLen)
-	case rq.rec.Device != "" && rq.rec.Device != req.Device:
-		return E(op, KindInvalid, "device differs from the %s header", api.HeaderDevice)
 	case req.Version < 0:
 		return E(op, KindInvalid, "version must not be negative")
 	}
 	rq.rec.Action = "integrity." + string(req.Kind)
-	rq.rec.Device = req.Device
+	if rq.rec.Device == "" {
+		// The header names the device of every other record; the body's
+		// is kept when there is none (an event must not be lost to it).
+		rq.rec.Device = req.Device
+	}
 	rq.rec.Object = req.Object
 	if req.Version > 0 {
 		rq.rec.Object += "@" + strconv.FormatInt(req.Version, 10)

@@ -39,7 +39,6 @@ func TestIntegrityReport(t *testing.T) {
 	for _, bad := range []api.IntegrityReport{
 		{Kind: "other", Object: chunk, Device: "LAPTOP-B"},
 		{Kind: api.IntegrityChunkAuth, Object: "Brief.docx", Device: "LAPTOP-B"},
-		{Kind: api.IntegrityChunkAuth, Object: chunk, Device: "ANOTHER"},
 		{Kind: api.IntegrityChunkAuth, Object: chunk, Device: ""},
 		{Kind: api.IntegrityChunkAuth, Object: chunk, Device: "LAPTOP-B", Version: -1},
 	} {

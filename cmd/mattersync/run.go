@@ -249,6 +249,9 @@ func newSyncCmd(opts *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if len(sum.Integrity) > 0 {
+				return fmt.Errorf("%d files not in sync, %d of them refused as tampered or unsafe (reported to IT)", len(sum.Problems), len(sum.Integrity))
+			}
 			if len(sum.Problems) > 0 {
 				return fmt.Errorf("%d files not in sync", len(sum.Problems))
 			}
