@@ -44,9 +44,9 @@ type Agent struct {
 	reporter integrityReporter
 	heads    headSource
 	user     string // user name, shown in conflict-copy names
-	entity string // Vault entity ID, the author of manifests
-	ignore *watch.Ignore
-	board  *statusBoard
+	entity   string // Vault entity ID, the author of manifests
+	ignore   *watch.Ignore
+	board    *statusBoard
 
 	codecs   chan *format.Codec // bounded pool: each holds zstd state
 	chunkers sync.Pool          // *format.Chunker
