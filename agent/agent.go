@@ -489,6 +489,11 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 			return err
 		}
 		defer m.closeFolder()
+		// Before anything is read or written: has the gateway gone back
+		// from what this agent saw (witness.go)?
+		if err := m.witness(ctx); err != nil {
+			return err
+		}
 		mk, err := loadMatterKeys(ctx, a.keys, m.id)
 		if err != nil {
 			return err
@@ -550,6 +555,8 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 		switch {
 		case err == nil:
 			s.LastSync = now
+		case errors.As(err, new(*HaltedError)):
+			s.State, s.Errors = "halted", append([]string{msg}, s.Errors...)
 		case msg != "":
 			s.State, s.Errors = "error", append([]string{msg}, s.Errors...)
 		}
@@ -867,6 +874,11 @@ func (l *matterLoop) feed(ctx context.Context) {
 			continue
 		}
 		backoff = time.Second
+		if page.Head < int64(cur) {
+			// The feed went back from what this agent applied: the pass
+			// checks the signed head and stops the matter (witness.go).
+			l.poke()
+		}
 		if len(page.Changes) > 0 {
 			l.poke()
 			// Wait for the loop to move the cursor before polling again.

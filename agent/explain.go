@@ -17,6 +17,8 @@ func explain(err error) string {
 	switch {
 	case err == nil, errors.Is(err, context.Canceled):
 		return ""
+	case errors.As(err, new(*HaltedError)):
+		return "The firm's server went back in time for this matter (restored from a backup, or tampered with): syncing of this matter stopped and every file here is kept as it is. IT has been told; syncing starts again after IT runs `mattersync-admin matter resync`."
 	case errors.Is(err, ErrRevoked):
 		return "Your access was revoked by the firm: syncing stopped. Contact IT."
 	case errors.Is(err, context.DeadlineExceeded):

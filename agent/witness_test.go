@@ -1,0 +1,212 @@
+package agent_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mattersync/mattersync/agent"
+	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/client"
+	"github.com/mattersync/mattersync/gateway/gatewaytest"
+	"github.com/mattersync/mattersync/kms"
+)
+
+// switchable is the gateway's address as the agents know it: a proxy whose
+// backend a test replaces, as an operator restoring the gateway's store
+// from a backup does behind the same name.
+type switchable struct {
+	url    string
+	target atomic.Pointer[url.URL]
+}
+
+func newSwitchable(t *testing.T, to string) *switchable {
+	s := &switchable{}
+	s.to(t, to)
+	p := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(s.target.Load()) }, FlushInterval: -1}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
+	return s
+}
+
+func (s *switchable) to(t *testing.T, u string) {
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.target.Store(p)
+}
+
+// folderState is every file under dir (the agent's own folder left out),
+// with its content.
+func folderState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".mattersync" {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			out[filepath.ToSlash(rel)] = string(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameState(a, b map[string]string) string {
+	for k, v := range a {
+		if w, ok := b[k]; !ok {
+			return k + " is gone"
+		} else if w != v {
+			return k + " changed"
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			return k + " appeared"
+		}
+	}
+	return ""
+}
+
+// A gateway whose store is restored from a backup taken before n commits
+// (issue 20: 500; 40 under -short): every agent notices at its next pass
+// (one look at the feed's signed head), stops syncing the matter, changes
+// no local file and reports an integrity event; after `matter resync`
+// they commit what the restored gateway lacks, and a new laptop gets
+// every file as it was before the restore.
+func TestRestoredGatewayDetected(t *testing.T) {
+	n := 500
+	if testing.Short() {
+		n = 40
+	}
+	w := newFakeWorld(t)
+	ctx := context.Background()
+	g1 := w.gw
+	proxy := newSwitchable(t, g1.URL)
+	w.gateway = proxy.url
+	alice, bob := w.agent(w.member(kms.RoleRW)), w.agent(w.member(kms.RoleRW))
+	for i := range 5 {
+		alice.write(fmt.Sprintf("before/%d.txt", i), []byte(fmt.Sprintf("before the backup %d", i)))
+	}
+	alice.sync()
+	bob.sync()
+	if err := g1.Server.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The backup, then n commits it lacks: new files and edits by alice,
+	// and two files that only bob's laptop has.
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	db, err := sql.Open("sqlite", g1.SQLitePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`VACUUM INTO ?`, backup); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	alice.write("before/0.txt", []byte("edited after the backup"))
+	for i := range n - 3 {
+		alice.write(fmt.Sprintf("after/%03d.txt", i), []byte(fmt.Sprintf("written after the backup %d", i)))
+		if i%100 == 99 {
+			alice.sync()
+		}
+	}
+	alice.sync()
+	bob.sync()
+	bob.write("bob-only/1.txt", []byte("only on bob's laptop"))
+	bob.write("bob-only/2.txt", []byte("also only on bob's laptop"))
+	bob.sync()
+	alice.sync()
+	if err := g1.Server.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	aliceBefore, bobBefore := folderState(t, alice.folder), folderState(t, bob.folder)
+	if len(aliceBefore) != n+4 || sameState(aliceBefore, bobBefore) != "" {
+		t.Fatalf("before the restore: alice has %d files, bob differs: %s", len(aliceBefore), sameState(aliceBefore, bobBefore))
+	}
+
+	// The restore: the same bucket and key, the store as it was.
+	g1.Down()
+	g2 := w.v.Gateway(t, gatewaytest.Options{SQLitePath: backup, Blobs: g1.Mem, SigningKey: g1.SigningKey})
+	proxy.to(t, g2.URL)
+	for _, a := range []*testAgent{alice, bob} {
+		_, err := a.SyncOnce(ctx)
+		var he *agent.HaltedError
+		if !errors.As(err, &he) {
+			t.Fatalf("%s after the restore: %v, want the matter halted", a.user.Name, err)
+		}
+		st := a.Status()
+		if len(st.Matters) != 1 || st.Matters[0].State != "halted" || !strings.Contains(strings.Join(st.Matters[0].Errors, " "), "went back in time") {
+			t.Fatalf("%s status %+v", a.user.Name, st.Matters)
+		}
+		// Asked again (a running agent's next pass): still halted, and
+		// reported once.
+		if _, err := a.SyncOnce(ctx); !errors.As(err, &he) {
+			t.Fatalf("%s second pass: %v", a.user.Name, err)
+		}
+	}
+	if d := sameState(aliceBefore, folderState(t, alice.folder)); d != "" {
+		t.Fatalf("alice's folder changed while halted: %s", d)
+	}
+	if d := sameState(bobBefore, folderState(t, bob.folder)); d != "" {
+		t.Fatalf("bob's folder changed while halted: %s", d)
+	}
+	events := map[string]int{}
+	g2.Stores.Audit.AuditRecords(ctx, audit.Query{Matter: w.matter}, func(r *audit.Record) error {
+		if strings.HasPrefix(r.Action, "integrity.") {
+			events[r.Device+" "+r.Action]++
+		}
+		return nil
+	})
+	if len(events) != 2 || events[alice.cfg.DeviceName+" integrity.rollback"] != 1 || events[bob.cfg.DeviceName+" integrity.rollback"] != 1 {
+		t.Fatalf("integrity events %v", events)
+	}
+
+	// IT resyncs; both laptops commit what the restored gateway lacks.
+	it := w.v.User(t, true)
+	admin, err := client.New(proxy.url, w.v.Login(t, it), client.Options{Device: "it"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Resync(ctx, w.matter, "store restored from the nightly backup"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		alice.sync()
+		bob.sync()
+	}
+	if d := sameState(aliceBefore, folderState(t, alice.folder)); d != "" {
+		t.Fatalf("alice's folder after the resync: %s", d)
+	}
+	if d := sameState(bobBefore, folderState(t, bob.folder)); d != "" {
+		t.Fatalf("bob's folder after the resync: %s", d)
+	}
+	carol := w.agent(w.member(kms.RoleRO))
+	if d := sameState(aliceBefore, folderState(t, carol.folder)); d != "" {
+		t.Fatalf("a new laptop after the resync: %s", d)
+	}
+}
