@@ -49,6 +49,7 @@ type Collector interface {
 	LifecycleMatters(ctx context.Context) ([]store.MatterState, error)
 	PurgeBatch(ctx context.Context, p store.Purge, rec *audit.Record) (store.PurgeResult, error)
 	CollectBatch(ctx context.Context, c store.Collect, rec *audit.Record) (store.CollectResult, error)
+	FreedBy(ctx context.Context, matter string, before time.Time, gone []store.VersionRef) (store.CollectResult, error)
 	Unreferenced(ctx context.Context, matter string, objs []store.ObjectKey) ([]store.ObjectKey, error)
 	DoomOrphans(ctx context.Context, matter, why string, objs []store.ObjectKey, rec *audit.Record) (n, bytes int64, err error)
 	LifecycleUsage(ctx context.Context, matter string) (store.LifecycleUsage, error)

@@ -347,3 +347,33 @@ func (w *watched) Versions(ctx context.Context, prefix, after string, fn func(bl
 	time.Sleep(5 * time.Millisecond)
 	return w.Blobs.Versions(ctx, prefix, after, fn)
 }
+
+// TestDryRunCountsWhatPurgeFrees: a dry run counts, besides the versions
+// past retention, the chunks their purge would leave unreferenced (not
+// those a kept version shares), as the real run then collects them.
+func TestDryRunCountsWhatPurgeFrees(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a, b, c, d := f.chunk("m", 100), f.chunk("m", 200), f.chunk("m", 400), f.chunk("m", 800)
+	file := format.ID{7}
+	for i, chunks := range [][]format.ID{{a, b}, {b, c}, {a, d}} {
+		if _, err := f.st.Commit(ctx, store.Commit{Matter: "m", File: file, Base: int64(i), Size: 10, Chunks: chunks, Time: time.Now()}, nil, rec("file.commit", "m")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.st.SetRetention(ctx, store.MatterRetention{Matter: "m", Retention: store.Retention{MinVersions: 1}, Reason: "r", SetBy: "alice", Time: time.Now()}, rec("admin.retention.set", "m")); err != nil {
+		t.Fatal(err)
+	}
+	r := f.runner(f.mem, later)
+	dry, err := r.Pass(ctx, lifecycle.PassOptions{DryRun: true})
+	if err != nil || dry.PurgedVersions != 2 || dry.CollectedChunks != 2 || dry.CollectedObjects != 2 || dry.CollectedBytes != 600 {
+		t.Fatalf("dry run = %+v, %v (want versions 1 and 2, chunks b and c: 600 bytes)", dry, err)
+	}
+	if f.mem.Deletes() != 0 || len(f.mem.Keys("m/m/c/")) != 4 {
+		t.Fatal("the dry run changed something")
+	}
+	sum, err := r.Pass(ctx, lifecycle.PassOptions{})
+	if err != nil || sum.PurgedVersions != 2 || sum.CollectedChunks != dry.CollectedChunks || sum.CollectedBytes != dry.CollectedBytes {
+		t.Fatalf("run = %+v, %v; the dry run said %+v", sum, err, dry)
+	}
+}

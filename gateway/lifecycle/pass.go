@@ -121,7 +121,18 @@ func (r *Runner) Pass(ctx context.Context, o PassOptions) (Summary, error) {
 			policy = m.Retention.Retention
 		}
 		where := fmt.Sprintf("matter %s (%d of %d)", m.Matter, i+1, len(matters))
-		if err := r.purge(ctx, m.Matter, policy, now, o, &sum, func(s string) { progress(where + ": " + s) }); err != nil {
+		gone, err := r.purge(ctx, m.Matter, policy, now, o, &sum, func(s string) { progress(where + ": " + s) })
+		if err == nil && o.DryRun {
+			// The dry purge changed nothing, so the dry collection
+			// cannot see what it would free: counted here.
+			var freed store.CollectResult
+			if freed, err = r.st.Collector.FreedBy(ctx, m.Matter, now.Add(-r.cfg.Grace), gone); err == nil {
+				sum.CollectedChunks += freed.Chunks
+				sum.CollectedObjects += freed.Objects
+				sum.CollectedBytes += freed.Bytes
+			}
+		}
+		if err != nil {
 			if errors.Is(err, store.ErrLegalHold) {
 				sum.Held = append(sum.Held, m.Matter)
 				held[m.Matter] = true
@@ -177,22 +188,25 @@ func (r *Runner) Pass(ctx context.Context, o PassOptions) (Summary, error) {
 	return sum, nil
 }
 
-// purge purges matter batch by batch.
-func (r *Runner) purge(ctx context.Context, matter string, policy store.Retention, now time.Time, o PassOptions, sum *Summary, progress func(string)) error {
+// purge purges matter batch by batch; a dry run returns the versions it
+// would purge.
+func (r *Runner) purge(ctx context.Context, matter string, policy store.Retention, now time.Time, o PassOptions, sum *Summary, progress func(string)) ([]store.VersionRef, error) {
 	var after format.ID
+	var gone []store.VersionRef
 	for {
 		b, err := r.st.Collector.PurgeBatch(ctx, store.Purge{Matter: matter, Policy: policy, Now: now, After: after, DryRun: o.DryRun},
 			r.rec("lifecycle.purge", matter, o.Run))
 		if err != nil {
-			return err
+			return nil, err
 		}
+		gone = append(gone, b.Gone...)
 		sum.PurgedVersions += b.Versions
 		sum.PurgedTombstones += b.Tombstones
 		sum.PurgedFiles += b.Files
 		sum.PurgedBytes += b.Bytes
 		progress(fmt.Sprintf("purge: %d versions, %d deleted files so far", sum.PurgedVersions, sum.PurgedFiles))
 		if b.Done {
-			return nil
+			return gone, nil
 		}
 		after = b.Next
 	}

@@ -84,6 +84,15 @@ type PurgeResult struct {
 	// Next is the cursor of the next batch; Done says there is none.
 	Next format.ID
 	Done bool
+	// Gone are, in a dry run, the versions the batch would purge: what
+	// their chunks would free is counted with FreedBy.
+	Gone []VersionRef
+}
+
+// VersionRef names one version of a file.
+type VersionRef struct {
+	File    format.ID
+	Version int64
 }
 
 // Add adds b's counts to r.

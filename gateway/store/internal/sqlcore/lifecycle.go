@@ -219,6 +219,9 @@ func (s *Store) PurgeBatch(ctx context.Context, p store.Purge, rec *audit.Record
 	if p.DryRun {
 		b := count(victims, whole)
 		b.Next, b.Done = res.Next, res.Done
+		for _, v := range victims {
+			b.Gone = append(b.Gone, store.VersionRef{File: v.file, Version: v.version})
+		}
 		return b, nil
 	}
 	var done store.PurgeResult
@@ -519,6 +522,102 @@ func (s *Store) CollectBatch(ctx context.Context, c store.Collect, rec *audit.Re
 	}
 	done.Next, done.Done = res.Next, res.Done
 	return done, nil
+}
+
+// FreedBy counts what purging gone (versions of matter a dry purge
+// found) would leave for a collection: the chunks only they reference,
+// stored before before, their objects (a replaced chunk has several) and
+// bytes. It changes nothing: a dry run's collection cannot see these
+// chunks, which the versions still reference.
+func (s *Store) FreedBy(ctx context.Context, matter string, before time.Time, gone []store.VersionRef) (store.CollectResult, error) {
+	var res store.CollectResult
+	if len(gone) == 0 {
+		return res, nil
+	}
+	isGone := make(map[store.VersionRef]bool, len(gone))
+	var files []format.ID
+	for _, v := range gone {
+		if !isGone[store.VersionRef{File: v.File}] {
+			isGone[store.VersionRef{File: v.File}] = true // marks the file seen (no version 0 exists)
+			files = append(files, v.File)
+		}
+		isGone[v] = true
+	}
+	type ref struct {
+		v     store.VersionRef
+		chunk format.ID
+	}
+	scan := func(sc Scanner) (ref, error) {
+		var f, c []byte
+		var r ref
+		if err := sc.Scan(&f, &r.v.Version, &c); err != nil {
+			return r, err
+		}
+		var err error
+		if r.v.File, err = s.id(f); err != nil {
+			return r, err
+		}
+		r.chunk, err = s.id(c)
+		return r, err
+	}
+	// The chunks the gone versions reference...
+	cand := map[format.ID]bool{}
+	for _, batch := range s.batches(files) {
+		in, args := s.d.InIDs("file", 2, batch)
+		refs, err := queryAll(ctx, s.db.Read(), nil, scan, `SELECT file, version, chunk FROM version_chunks WHERE matter = $1 AND `+in, append([]any{matter}, args...)...)
+		if err != nil {
+			return res, s.wrap("freed by purge", err)
+		}
+		for _, r := range refs {
+			if isGone[r.v] {
+				cand[r.chunk] = true
+			}
+		}
+	}
+	ids := make([]format.ID, 0, len(cand))
+	for id := range cand {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b format.ID) int { return strings.Compare(string(a[:]), string(b[:])) })
+	// ... that no version kept references.
+	for _, batch := range s.batches(ids) {
+		in, args := s.d.InIDs("chunk", 2, batch)
+		refs, err := queryAll(ctx, s.db.Read(), nil, scan, `SELECT file, version, chunk FROM version_chunks WHERE matter = $1 AND `+in, append([]any{matter}, args...)...)
+		if err != nil {
+			return res, s.wrap("freed by purge", err)
+		}
+		for _, r := range refs {
+			if !isGone[r.v] {
+				delete(cand, r.chunk)
+			}
+		}
+	}
+	ids = slices.DeleteFunc(ids, func(id format.ID) bool { return !cand[id] })
+	for _, batch := range s.batches(ids) {
+		in, args := s.d.InIDs("c.id", 3, batch)
+		// A replaced chunk's object is the replacement's; the object it
+		// replaced goes too.
+		for _, q := range []string{
+			`SELECT c.size, 1 FROM chunks c WHERE c.matter = $1 AND c.created_us < $2 AND ` + in,
+			`SELECT r.old_size, 0 FROM chunk_replacements r JOIN chunks c ON c.matter = r.matter AND c.id = r.id
+				WHERE r.matter = $1 AND c.created_us < $2 AND ` + in,
+		} {
+			_, err := queryAll(ctx, s.db.Read(), []struct{}(nil), func(sc Scanner) (struct{}, error) {
+				var size, own int64
+				if err := sc.Scan(&size, &own); err != nil {
+					return struct{}{}, err
+				}
+				res.Chunks += own
+				res.Objects++
+				res.Bytes += size
+				return struct{}{}, nil
+			}, q, append([]any{matter, store.Micros(before)}, args...)...)
+			if err != nil {
+				return res, s.wrap("freed by purge", err)
+			}
+		}
+	}
+	return res, nil
 }
 
 // dryRun runs the reads of a collection in a read-only transaction: its
