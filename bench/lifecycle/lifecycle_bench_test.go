@@ -29,6 +29,7 @@ import (
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/auth/authtest"
 	"github.com/mattersync/mattersync/gateway/blob"
+	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/gateway/gatewaytest"
 	"github.com/mattersync/mattersync/gateway/lifecycle"
 	"github.com/mattersync/mattersync/gateway/store"
@@ -87,6 +88,18 @@ func pass(b *testing.B, g *gatewaytest.Gateway, matter string) lifecycle.Summary
 	return sum
 }
 
+// retry calls f again while the gateway answers 503 (SQLite busy under
+// the benchmark's parallel writers), as the agent does.
+func retry(f func() error) error {
+	for i := 0; ; i++ {
+		err := f()
+		if i == 20 || client.Code(err) != api.CodeUnavailable {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // BenchmarkRetention: -files files of one chunk each, -edited of them
 // edited -edits times, -deleted deleted, through the gateway's API. A
 // run under the firm's 90-day policy removes nothing; one with zero
@@ -108,11 +121,14 @@ func BenchmarkRetention(b *testing.B) {
 		ids := make([]format.ID, *files)
 		commit := func(i int, version uint64) error {
 			id, sealed := sealer.Chunk(b, m, *chunkSize)
-			if err := c.PutChunk(ctx, m, id.String(), sealed); err != nil {
+			if err := retry(func() error { return c.PutChunk(ctx, m, id.String(), sealed) }); err != nil {
 				return err
 			}
 			man := sealer.ManifestOf(b, m, ids[i], version, id)
-			if _, err := c.Commit(ctx, m, ids[i].String(), int64(version-1), api.CommitRequest{Manifest: man, Chunks: []string{id.String()}}); err != nil {
+			if err := retry(func() error {
+				_, err := c.Commit(ctx, m, ids[i].String(), int64(version-1), api.CommitRequest{Manifest: man, Chunks: []string{id.String()}})
+				return err
+			}); err != nil {
 				return err
 			}
 			live[i] = int64(len(sealed) + len(man))
@@ -136,7 +152,10 @@ func BenchmarkRetention(b *testing.B) {
 					}
 				}
 				if i < *deleted {
-					if _, err := c.Delete(ctx, m, ids[i].String(), 1, sealer.TombstoneOf(b, m, ids[i], 2)); err != nil {
+					if err := retry(func() error {
+						_, err := c.Delete(ctx, m, ids[i].String(), 1, sealer.TombstoneOf(b, m, ids[i], 2))
+						return err
+					}); err != nil {
 						return err
 					}
 					live[i] = 0
