@@ -30,6 +30,7 @@ type Gateway interface {
 	Retention
 	StorageRuns
 	Shredder
+	Closer
 }
 
 // ErrNoGateway is what Session.Gateway returns, possibly wrapped, when no

@@ -1,7 +1,8 @@
 package admin
 
-// Closing a matter: its members go (their agents stop syncing it and keep
-// or remove their copies as on_access_lost says), and with shredding its
+// Closing a matter: the gateway refuses its writes and tells the agents,
+// which stop syncing it and keep or remove their copies as
+// on_matter_closed says; its members go, and with shredding its
 // key, every object and every record of its storage go too, leaving the
 // audit records and a signed destruction record (docs/LIFECYCLE.md).
 
@@ -21,6 +22,12 @@ import (
 type Shredder interface {
 	Shred(ctx context.Context, matter, reason string) (api.Shred, error)
 	ShredState(ctx context.Context, matter string) (api.Shred, error)
+}
+
+// Closer is the gateway's closing of a matter: its writes and changes
+// feed refused, its agents told.
+type Closer interface {
+	CloseMatter(ctx context.Context, matter, reason string) (api.ClosedMatter, error)
 }
 
 // CloseOptions tune CloseMatter.
@@ -74,6 +81,11 @@ func (s *Session) CloseMatter(ctx context.Context, matter string, o CloseOptions
 			return res, err
 		}
 	}
+	// The gateway first: agents that hear of the close before they lose
+	// the matter apply on_matter_closed, not on_access_lost.
+	if err := s.gatewayClose(ctx, matter, o.Reason); err != nil {
+		return res, err
+	}
 	members, err := s.Vault.Members(ctx, matter)
 	if err != nil && !(o.Shred && fault.Of(err) == fault.NotFound) {
 		return res, err
@@ -126,6 +138,29 @@ func (s *Session) CloseMatter(ctx context.Context, matter string, o CloseOptions
 		}
 	}
 	return res, nil
+}
+
+// gatewayClose is the "gateway close" step. Without a gateway it warns:
+// the members' removal still stops their agents (on_access_lost then
+// decides their copies).
+func (s *Session) gatewayClose(ctx context.Context, matter, reason string) error {
+	step := "gateway close " + matter
+	gw, err := s.gateway(ctx)
+	if errors.Is(err, ErrNoGateway) {
+		s.report(Step{Name: step, Warning: true, Detail: fmt.Sprintf("%v: the gateway does not know the matter is closed; run `mattersync-admin matter close %s` again once it is configured", err, matter)})
+		return nil
+	}
+	var c api.ClosedMatter
+	if err == nil {
+		c, err = gw.CloseMatter(ctx, matter, reason)
+	}
+	if err != nil {
+		err = fmt.Errorf("gateway %s: %w", s.GatewayURL, err)
+		s.report(Step{Name: step, Err: err})
+		return err
+	}
+	s.report(Step{Name: step, Detail: fmt.Sprintf("closed at %s since %s: writes refused, agents stop syncing it", s.GatewayURL, c.Closed.UTC().Format(time.RFC3339))})
+	return nil
 }
 
 // incompleteClose is a close --shred that stopped after Vault's shred.

@@ -53,6 +53,10 @@ func (g *fakeGateway) Shred(_ context.Context, m, reason string) (api.Shred, err
 	return api.Shred{Matter: m}, g.call("shred %s %s", m, reason)
 }
 
+func (g *fakeGateway) CloseMatter(_ context.Context, m, reason string) (api.ClosedMatter, error) {
+	return api.ClosedMatter{ID: m, Closed: time.Now()}, g.call("close %s %s", m, reason)
+}
+
 func (g *fakeGateway) ShredState(_ context.Context, m string) (api.Shred, error) {
 	return api.Shred{Matter: m}, g.call("shred state %s", m)
 }

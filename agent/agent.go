@@ -279,6 +279,10 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matt
 	folders := map[string]string{} // folder name -> matter ID
 	for _, m := range list {
 		current[m.ID] = true
+		if byID[m.ID].State == closedState {
+			folders[byID[m.ID].Folder] = m.ID // closed for good (closed.go)
+			continue
+		}
 		folder := MatterFolder(m.ID, m.Name)
 		dir := filepath.Join(a.cfg.Root, folder)
 		if old, ok := byID[m.ID]; ok && old.Folder != folder {
@@ -322,13 +326,13 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matt
 	for _, m := range known {
 		switch {
 		case current[m.ID]:
-		case m.State != "removed":
+		case m.State != "removed" && m.State != closedState:
 			lost = append(lost, m)
 		default:
 			folders[m.Folder] = m.ID // kept under on_access_lost: keep
 			// Lost earlier (maybe before a restart): status keeps saying so.
 			a.board.matter(m.ID, func(s *MatterStatus) {
-				s.Name, s.Folder, s.State, s.Role = m.Name, m.Folder, "removed", ""
+				s.Name, s.Folder, s.State, s.Role = m.Name, m.Folder, m.State, ""
 				if m.LastError != "" {
 					s.Errors = []string{m.LastError}
 				}
@@ -339,6 +343,7 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matt
 		folders[m.Folder] = m.ID
 	}
 	a.showNotices(folders)
+	out, lost = a.moveClosed(ctx, out, lost)
 	return out, lost, nil
 }
 
@@ -363,7 +368,15 @@ func (a *Agent) forget(ctx context.Context, lost []index.Matter) error {
 	for _, m := range who.Matters {
 		gwHas[m.ID] = true
 	}
+	closed := closedOf(who)
 	for _, m := range lost {
+		if at, ok := closed[m.ID]; ok {
+			// Closed by the firm: on_matter_closed, not on_access_lost.
+			if _, err := a.matterClosed(ctx, m, at); err != nil {
+				return err
+			}
+			continue
+		}
 		pending := func() {
 			a.board.matter(m.ID, func(s *MatterStatus) {
 				s.State, s.Errors = "paused", []string{"Matter " + m.ID + ": the firm may have changed your access; syncing is paused until this is confirmed"}

@@ -100,6 +100,13 @@ type Config struct {
 	// rest; "remove" removes everything; "keep" leaves the folder, no
 	// longer synced. The matter's trash is emptied in every case.
 	OnAccessLost string `yaml:"on_access_lost"`
+	// OnMatterClosed is what happens to a matter folder when the firm
+	// closes the matter (mattersync-admin matter close; the gateway says
+	// so): "keep" (default) leaves the folder, no longer synced;
+	// "quarantine" moves the work that never reached the gateway to
+	// <data_dir>/quarantine for IT and removes the rest; "remove" removes
+	// everything. The matter's trash is emptied in every case.
+	OnMatterClosed string `yaml:"on_matter_closed"`
 	// QuarantineUnsynced moves work that never reached the gateway to
 	// <data_dir>/quarantine before a wipe on revocation, for IT to review
 	// (default); false removes it with the rest. (on_access_lost decides
@@ -133,6 +140,7 @@ func DefaultConfig() Config {
 	c.TrashMaxSize = 1 << 30
 	c.QuarantineUnsynced = true
 	c.OnAccessLost = AccessLostQuarantine
+	c.OnMatterClosed = ClosedKeep
 	c.StatusAddr = "127.0.0.1:0" // a new port on every start: none to squat
 	c.LogLevel = "info"
 	return c
@@ -259,6 +267,11 @@ func (c *Config) validate(transport bool) error {
 	case AccessLostQuarantine, AccessLostRemove, AccessLostKeep:
 	default:
 		bad("on_access_lost %q must be quarantine, remove or keep", c.OnAccessLost)
+	}
+	switch c.OnMatterClosed {
+	case ClosedKeep, ClosedQuarantine, ClosedRemove:
+	default:
+		bad("on_matter_closed %q must be keep, quarantine or remove", c.OnMatterClosed)
 	}
 	if c.TrashRetention < 0 || c.TrashRetention > 10*365*24*time.Hour {
 		bad("trash_retention %v must be between 0 (emptied at every full pass) and 87600h (10 years)", c.TrashRetention)

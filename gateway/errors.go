@@ -36,6 +36,7 @@ const (
 	KindFileTooLarge
 	KindPreconditionRequired
 	KindRateLimited
+	KindMatterClosed
 	KindUnavailable
 )
 
@@ -68,6 +69,7 @@ func kinds() [KindUnavailable + 1]kindInfo {
 		KindFileTooLarge:         {http.StatusRequestEntityTooLarge, api.CodeFileTooLarge, audit.ResultInvalid},
 		KindPreconditionRequired: {http.StatusPreconditionRequired, api.CodePreconditionRequired, audit.ResultInvalid},
 		KindRateLimited:          {http.StatusTooManyRequests, api.CodeRateLimited, audit.ResultDenied},
+		KindMatterClosed:         {http.StatusGone, api.CodeMatterClosed, audit.ResultDenied},
 		KindUnavailable:          {http.StatusServiceUnavailable, api.CodeUnavailable, audit.ResultError},
 	}
 }

@@ -121,6 +121,10 @@ func (s *Server) routes() {
 	s.handle("/v1/admin/audit/verify", map[string]method{
 		http.MethodPost: {"admin.audit.verify", permAdmin, s.auditVerify},
 	})
+	s.handle("/v1/admin/matters/{m}/close", map[string]method{
+		http.MethodGet:  {"admin.close.get", permAdmin, s.unscreened(s.closeGet)},
+		http.MethodPost: {"admin.close", permAdmin, s.unscreened(s.closePost)},
+	})
 	s.evidenceRoutes()
 	s.witnessRoutes()
 	s.lifecycleRoutes()
@@ -340,6 +344,15 @@ func (s *Server) listMatters(w http.ResponseWriter, r *http.Request, rq *request
 			role = api.RoleWrite
 		}
 		who.Matters = append(who.Matters, api.Matter{ID: m, Role: role})
+	}
+	if s.closed != nil {
+		closed, err := s.closed.ClosedMatters(r.Context(), rq.ident.Entity, rq.ident.Matters())
+		if err != nil {
+			return storeErr("matters.list", err)
+		}
+		for _, c := range closed {
+			who.Closed = append(who.Closed, api.ClosedMatter{ID: c.Matter, Closed: c.Time})
+		}
 	}
 	return s.respond(r.Context(), w, rq, http.StatusOK, who)
 }

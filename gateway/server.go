@@ -74,6 +74,8 @@ type Stores struct {
 	Members MembershipStore
 	// Witness is what agents witness, and resyncs (witness.go).
 	Witness WitnessStore
+	// Closed keeps which matters are closed (close.go).
+	Closed ClosedStore
 	// Lifecycle is the roles of retention, purge and garbage collection
 	// (gateway/lifecycle).
 	Lifecycle lifecycle.Stores
@@ -94,6 +96,7 @@ func StoresOf(st any) Stores {
 	s.Ping, _ = st.(Pinger)
 	s.Members, _ = st.(MembershipStore)
 	s.Witness, _ = st.(WitnessStore)
+	s.Closed, _ = st.(ClosedStore)
 	s.Lifecycle = lifecycle.StoresOf(st)
 	return s
 }
@@ -109,6 +112,7 @@ func (s Stores) Check() error {
 		{"EpochStore", s.Epochs != nil}, {"UsageStore", s.Usage != nil}, {"DenyStore", s.Deny != nil},
 		{"AuditStore", s.Audit != nil}, {"Pinger", s.Ping != nil}, {"MembershipStore", s.Members != nil},
 		{"WitnessStore", s.Witness != nil},
+		{"ClosedStore", s.Closed != nil},
 	} {
 		if !r.set {
 			m = append(m, r.name)
@@ -161,6 +165,7 @@ type Server struct {
 	// memberships keeps the membership history.
 	memberships MembershipStore
 	witness     WitnessStore
+	closed      ClosedStore
 	blobs       Blobs
 	verifier    Verifier
 	key         ed25519.PrivateKey
@@ -217,6 +222,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 
 		memberships: d.Stores.Members,
 		witness:     d.Stores.Witness,
+		closed:      d.Stores.Closed,
 	}
 	for _, p := range cfg.TrustedProxies {
 		_, n, err := net.ParseCIDR(p)
@@ -361,6 +367,9 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 			return
 		}
 		err := s.authorize(r, rq, m.perm)
+		if err == nil && (m.perm == permWrite || m.action == "changes") {
+			err = s.refuseClosed(r.Context(), m.action, rq.matter)
+		}
 		if err == nil {
 			var release func()
 			if release, err = s.admitBody(r, rq, m.action); err == nil {

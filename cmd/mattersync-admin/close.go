@@ -26,9 +26,10 @@ func matterCloseCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "close <matter> --reason <why> [--shred --confirm <matter>]",
 		Short: "close a matter: members removed; with --shred its key, objects and records destroyed",
-		Long: `Removes every member (their devices stop syncing the matter and keep or remove
-their copies as the agents' on_access_lost says). The data stays, as retention
-says, unless --shred: then, refused while the matter is on legal hold, the
+		Long: `Closes the matter at the gateway (its uploads, commits, deletes and changes
+feed refused from then on) and removes every member: their devices stop syncing
+the matter and keep or remove their copies as the agents' on_matter_closed says
+(default keep). The data stays, as retention says, unless --shred: then, refused while the matter is on legal hold, the
 matter's Vault transit key is deleted (nobody can decrypt it any more), and
 the gateway removes every record and every object of the matter, reports the
 bytes reclaimed, and signs a destruction record (who, when, why, objects and

@@ -92,6 +92,7 @@ const (
 	CodeLegalHold            Code = "legal_hold"            // 409
 	CodeAlreadyDeleted       Code = "already_deleted"       // 409
 	CodeStaleEpoch           Code = "stale_epoch"           // 409: sealed under an epoch below the matter's current one
+	CodeMatterClosed         Code = "matter_closed"         // 410: the matter is closed: no writes, no sync
 	CodeLengthRequired       Code = "length_required"       // 411
 	CodeVersionMismatch      Code = "version_mismatch"      // 412
 	CodeTooLarge             Code = "too_large"             // 413
@@ -118,7 +119,7 @@ func (c Code) Fault() fault.Kind {
 		return fault.NotFound
 	case CodeMissingChunks, CodeAlreadyDeleted, CodeVersionMismatch:
 		return fault.Conflict
-	case CodeLegalHold, CodeStaleEpoch:
+	case CodeLegalHold, CodeStaleEpoch, CodeMatterClosed:
 		return fault.Refused
 	case CodeRateLimited, CodeUnavailable:
 		return fault.Unavailable
@@ -168,6 +169,23 @@ type WhoAmI struct {
 	User    string   `json:"user"`
 	Admin   bool     `json:"admin"`
 	Matters []Matter `json:"matters"`
+	// Closed are the closed matters among the caller's, and those it was
+	// a member of: agents stop syncing them (on_matter_closed).
+	Closed []ClosedMatter `json:"closed,omitempty"`
+}
+
+// ClosedMatter is a closed matter as the gateway tells its agents and
+// administrators (POST/GET /v1/admin/matters/{m}/close).
+type ClosedMatter struct {
+	ID     string    `json:"id"`
+	Closed time.Time `json:"closed"`
+	By     string    `json:"by,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// CloseRequest is the body of POST /v1/admin/matters/{m}/close.
+type CloseRequest struct {
+	Reason string `json:"reason"`
 }
 
 // MissingRequest is the body of POST /v1/matters/{m}/chunks/missing.

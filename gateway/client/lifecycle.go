@@ -118,3 +118,15 @@ func (c *Client) ShredState(ctx context.Context, matter string) (api.Shred, erro
 	_, _, err := c.doJSON(ctx, http.MethodGet, "/v1/admin/matters/"+matter+"/shred", nil, nil, nil, &out, http.StatusOK)
 	return out, err
 }
+
+// CloseMatter closes matter at the gateway (its writes and changes feed
+// refused from now on, its agents told); closing again returns the first
+// close.
+func (c *Client) CloseMatter(ctx context.Context, matter, reason string) (api.ClosedMatter, error) {
+	if err := format.ValidateMatterID(matter); err != nil {
+		return api.ClosedMatter{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	var out api.ClosedMatter
+	_, _, err := c.doJSON(ctx, http.MethodPost, "/v1/admin/matters/"+matter+"/close", nil, nil, api.CloseRequest{Reason: reason}, &out, http.StatusOK)
+	return out, err
+}

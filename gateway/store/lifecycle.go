@@ -102,6 +102,7 @@ func (r *PurgeResult) Add(b PurgeResult) {
 	r.Files += b.Files
 	r.Objects += b.Objects
 	r.Bytes += b.Bytes
+	r.Gone = append(r.Gone, b.Gone...)
 }
 
 // Collect asks for one batch of a matter's garbage collection: chunks
@@ -288,3 +289,11 @@ type Destruction struct {
 
 // ErrShredded refuses a change to a matter whose storage was shredded.
 var ErrShredded = errors.New("store: the matter was shredded")
+
+// Closed is a matter's close (Time zero: open).
+type Closed struct {
+	Matter string
+	Time   time.Time
+	By     string
+	Reason string
+}

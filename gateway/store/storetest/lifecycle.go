@@ -171,6 +171,14 @@ func testPurgeVersions(t *testing.T, h Harness) {
 	if got := versionsOf(t, s, "m", f); len(got) != 6 {
 		t.Fatalf("a dry run removed versions: %v", got)
 	}
+	// What the purge would free: the three versions' own chunks.
+	freed, err := s.Lifecycle.Collector.FreedBy(ctx(t), "m", time.Now().Add(time.Hour), dry.Gone)
+	if err != nil || len(dry.Gone) != 3 || freed.Chunks != 3 || freed.Objects != 3 || freed.Bytes != 3000 {
+		t.Fatalf("freed by the dry purge (%d versions) = %+v, %v; want 3 chunks, 3000 bytes", len(dry.Gone), freed, err)
+	}
+	if freed, err := s.Lifecycle.Collector.FreedBy(ctx(t), "m", t0, dry.Gone); err != nil || freed.Chunks != 0 {
+		t.Fatalf("freed within the grace period = %+v, %v", freed, err)
+	}
 	before := auditCount(t, s)
 	res := purgeAll(t, s, store.Purge{Matter: "m", Policy: policy, Now: now})
 	if res.Versions != 3 || res.Files != 0 || res.Bytes != 306 {

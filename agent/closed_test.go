@@ -1,0 +1,81 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mattersync/mattersync/agent"
+	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/kms"
+)
+
+// Issue 13: a matter the firm closes (mattersync-admin matter close tells
+// the gateway first, then removes the members) stops syncing on every
+// laptop, and its folder is kept or removed as on_matter_closed says
+// (default keep), not as on_access_lost says when the members go after.
+func TestMatterClosed(t *testing.T) {
+	for _, policy := range []string{"", agent.ClosedRemove} {
+		t.Run("policy="+policy, func(t *testing.T) {
+			eachWorld(t, func(w *world) {
+				alice := w.agent(w.member(kms.RoleRW))
+				alice.write("Brief.docx", []byte("brief"))
+				alice.sync()
+				u := w.member(kms.RoleRW)
+				cfg := w.config(u, w.t.TempDir(), w.t.TempDir())
+				if policy != "" {
+					cfg.OnMatterClosed = policy
+				}
+				bob := w.agentWith(u, cfg)
+				bob.sync()
+				bob.wantFile("Brief.docx", []byte("brief"))
+
+				rec := &audit.Record{Time: time.Now(), Entity: "ent-it", User: "it", Matter: w.matter, Action: "admin.close", Result: audit.ResultOK, Status: 200, RequestID: "r"}
+				if _, _, err := w.gw.Stores.Closed.CloseMatter(context.Background(), w.matter, "it", "file closed", time.Now(), rec); err != nil {
+					w.t.Fatal(err)
+				}
+				bob.write("Late.docx", []byte("written after the close"))
+				if sum := bob.sync(); sum.Uploaded != 0 || sum.Deleted != 0 {
+					w.t.Fatalf("sync of a closed matter: %+v", sum)
+				}
+				check := func(when string) {
+					w.t.Helper()
+					st := bob.matterStatus()
+					if st.State != "closed" || st.Role != "" || len(st.Errors) != 1 || !strings.Contains(st.Errors[0], "closed by the firm on") {
+						w.t.Fatalf("%s: status %+v", when, st)
+					}
+					_, err := os.Stat(bob.folder)
+					if policy == agent.ClosedRemove {
+						if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(st.Errors[0], "removed") {
+							w.t.Fatalf("%s: remove: folder %v, status %q", when, err, st.Errors[0])
+						}
+						return
+					}
+					bob.wantFile("Brief.docx", []byte("brief"))
+					bob.wantFile("Late.docx", []byte("written after the close"))
+					if !strings.Contains(st.Errors[0], "kept") {
+						w.t.Fatalf("%s: keep: status %q", when, st.Errors[0])
+					}
+				}
+				check("closed")
+				// The members go next: on_access_lost (quarantine by
+				// default) must not touch the closed matter's folder.
+				w.v.Remove(w.t, w.matter, u)
+				bob.sync()
+				check("member removed")
+				alice.sync()
+				if st := alice.matterStatus(); st.State != "closed" {
+					w.t.Fatalf("alice: %+v", st)
+				}
+				alice.wantFile("Brief.docx", []byte("brief"))
+				if n := w.auditCount("file.commit"); n != 1 {
+					w.t.Fatalf("%d commits: the late file went up", n)
+				}
+			})
+		})
+	}
+}
