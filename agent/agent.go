@@ -890,7 +890,15 @@ func (l *matterLoop) feed(ctx context.Context) {
 		if page.Head < int64(cur) {
 			// The feed went back from what this agent applied: the pass
 			// checks the signed head and stops the matter (witness.go).
+			// The gateway answers such a poll at once, so wait a poll's
+			// length before asking again (for IT's resync).
 			l.poke()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(30 * time.Second):
+			}
+			continue
 		}
 		if len(page.Changes) > 0 {
 			l.poke()

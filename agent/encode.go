@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/api"
 )
 
 // encoded is a file cut into chunks, every chunk already on the gateway.
@@ -227,6 +228,7 @@ func (a *Agent) repairChunk(ctx context.Context, codec *format.Codec, matter str
 		_, err = a.remote.ReplaceChunk(ctx, matter, p.id.String(), sealed, sha256.Sum256(stored))
 	}
 	if err != nil {
+		a.reportIntegrity(ctx, matter, api.IntegrityChunkAuth, p.id.String(), 0)
 		return fmt.Errorf("the gateway's copy of chunk %s does not open to this content (corrupt, or planted by someone with the matter key) and replacing it failed (%v); not committed, tell IT: %w", p.id, err, errTampered)
 	}
 	a.log.Info("chunk replaced on the gateway", "matter", matter, "chunk", p.id.String())

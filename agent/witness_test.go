@@ -144,6 +144,20 @@ func TestRestoredGatewayDetected(t *testing.T) {
 	if err := g1.Server.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// A third laptop keeps running through the restore: its feed poll
+	// notices.
+	dave := w.agent(w.member(kms.RoleRW))
+	daveBefore := folderState(t, dave.folder)
+	runCtx, stopDave := context.WithCancel(ctx)
+	daveDone := make(chan error, 1)
+	go func() { daveDone <- dave.Run(runCtx) }()
+	defer func() { stopDave(); <-daveDone }()
+	eventually(t, "dave idle", func() error {
+		if st := dave.Status(); len(st.Matters) != 1 || st.Matters[0].State != "idle" || st.Matters[0].LastSync.IsZero() {
+			return fmt.Errorf("status %+v", st.Matters)
+		}
+		return nil
+	})
 	aliceBefore, bobBefore := folderState(t, alice.folder), folderState(t, bob.folder)
 	if len(aliceBefore) != n+4 || sameState(aliceBefore, bobBefore) != "" {
 		t.Fatalf("before the restore: alice has %d files, bob differs: %s", len(aliceBefore), sameState(aliceBefore, bobBefore))
@@ -153,6 +167,20 @@ func TestRestoredGatewayDetected(t *testing.T) {
 	g1.Down()
 	g2 := w.v.Gateway(t, gatewaytest.Options{SQLitePath: backup, Blobs: g1.Mem, SigningKey: g1.SigningKey})
 	proxy.to(t, g2.URL)
+	eventually(t, "the running agent halted", func() error {
+		if st := dave.Status(); len(st.Matters) != 1 || st.Matters[0].State != "halted" {
+			return fmt.Errorf("status %+v", st.Matters)
+		}
+		return nil
+	})
+	stopDave()
+	if err := <-daveDone; err != nil {
+		t.Fatalf("dave's agent: %v", err)
+	}
+	daveDone <- nil
+	if d := sameState(daveBefore, folderState(t, dave.folder)); d != "" || len(daveBefore) != n+4 {
+		t.Fatalf("dave's folder changed while halted: %s (%d files)", d, len(daveBefore))
+	}
 	for _, a := range []*testAgent{alice, bob} {
 		_, err := a.SyncOnce(ctx)
 		var he *agent.HaltedError
@@ -182,7 +210,8 @@ func TestRestoredGatewayDetected(t *testing.T) {
 		}
 		return nil
 	})
-	if len(events) != 2 || events[alice.cfg.DeviceName+" integrity.rollback"] != 1 || events[bob.cfg.DeviceName+" integrity.rollback"] != 1 {
+	if len(events) != 3 || events[alice.cfg.DeviceName+" integrity.rollback"] != 1 || events[bob.cfg.DeviceName+" integrity.rollback"] != 1 ||
+		events[dave.cfg.DeviceName+" integrity.rollback"] != 1 {
 		t.Fatalf("integrity events %v", events)
 	}
 
@@ -198,6 +227,10 @@ func TestRestoredGatewayDetected(t *testing.T) {
 	for range 2 {
 		alice.sync()
 		bob.sync()
+		dave.sync()
+	}
+	if d := sameState(daveBefore, folderState(t, dave.folder)); d != "" {
+		t.Fatalf("dave's folder after the resync: %s", d)
 	}
 	if d := sameState(aliceBefore, folderState(t, alice.folder)); d != "" {
 		t.Fatalf("alice's folder after the resync: %s", d)

@@ -1075,7 +1075,10 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, rq *request) er
 			return storeErr(op, err)
 		}
 		timedOut, woken := false, false
-		for len(vs) == 0 && wait > 0 && !timedOut && !woken {
+		// A caller ahead of the feed (since > head) saw changes this store
+		// no longer has (restored from a backup): it is answered at once,
+		// so the agent notices at this poll, not after the wait.
+		for len(vs) == 0 && wait > 0 && since <= head && !timedOut && !woken {
 			select {
 			case <-wake:
 				woken = true
