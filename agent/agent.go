@@ -43,8 +43,9 @@ type Agent struct {
 	// (integrity.go, witness.go); nil if it lacks them.
 	reporter integrityReporter
 	heads    headSource
-	user     string // user name, shown in conflict-copy names
-	entity   string // Vault entity ID, the author of manifests
+	noHead   sync.Once // the log says once that the gateway serves no head
+	user     string    // user name, shown in conflict-copy names
+	entity   string    // Vault entity ID, the author of manifests
 	ignore   *watch.Ignore
 	board    *statusBoard
 

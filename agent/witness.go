@@ -84,6 +84,14 @@ func (m *matterSync) witness(ctx context.Context) error {
 			after = held.Seq
 		}
 		h, err := a.heads.Head(ctx, m.id, after)
+		if remoteCode(err) == api.CodeNotFound && pub == nil {
+			// A gateway older than the signed head: nothing to witness.
+			// With gateway.public_key set the head is required.
+			a.noHead.Do(func() {
+				a.log.Warn("the gateway serves no signed head (older than this agent?): rollbacks are not detected", "matter", m.id)
+			})
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("matter head: %w", err)
 		}
