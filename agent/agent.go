@@ -76,7 +76,7 @@ type Agent struct {
 	// wipePending: IT revoked the user under wipe_on_revoke, and the
 	// folders go once Vault confirms (see wipeIfConfirmed).
 	wipePending bool
-	// lastToken is the identity token held when sync stopped on "revoked"
+	// lastToken is the identity token held when sync stopped
 	// (wipe_on_revoke only): the gateway signs its revocation statement
 	// for a token, and Vault issues none to a revoked user.
 	lastToken string
@@ -463,7 +463,9 @@ func (a *Agent) checkRevoked(err error) error {
 // reason shown in status.
 func (a *Agent) stop(cause error, revoked bool) {
 	a.revokeOnce.Do(func() {
-		if revoked && a.cfg.WipeOnRevoke {
+		if a.cfg.WipeOnRevoke {
+			// Also when only Vault refused: the gateway may confirm a
+			// revocation later (waitForLogin), asked with this token.
 			a.keepToken()
 		}
 		a.keys.Wipe()

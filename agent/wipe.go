@@ -167,7 +167,11 @@ func (a *Agent) waitAndWipe(ctx context.Context) {
 // waitForLogin asks Vault, backing off from five seconds to five minutes,
 // until it accepts this agent's login again (kms logs in again by itself,
 // reading the credential store, where `mattersync login` put a new token)
-// or ctx ends.
+// or ctx ends. Vault may have refused first because IT revoked the user
+// (entity disabled before the gateway's deny list said so): under
+// wipe_on_revoke it also asks the gateway each time, and once the gateway
+// confirms in a signed statement it arms the wipe (Vault's refusal is
+// asked again before anything is removed) and returns false.
 func (a *Agent) waitForLogin(ctx context.Context) bool {
 	c, ok := a.keys.(loginChecker)
 	if !ok {
@@ -182,6 +186,16 @@ func (a *Agent) waitForLogin(ctx context.Context) bool {
 		if _, err := c.RefreshIdentityToken(ctx); err == nil {
 			a.log.Info("Vault accepts the login again: resuming")
 			return true
+		}
+		if a.cfg.WipeOnRevoke && a.gatewayConfirmsRevocation(ctx) == nil {
+			a.log.Warn("the gateway confirms that IT revoked this user after Vault refused the login")
+			a.mu.Lock()
+			a.loginRefused, a.wipePending = false, true
+			a.mu.Unlock()
+			a.board.update(func(s *Status) {
+				s.Message = "access revoked by IT: sync stopped, keys wiped; local matter folders are removed once Vault confirms the revocation"
+			})
+			return false
 		}
 	}
 }

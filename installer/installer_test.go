@@ -293,7 +293,7 @@ func TestMSI(t *testing.T) {
 		}
 		want := map[string]string{
 			"ProductName": "mattersync", "ProductVersion": "1.2.3.4", "ALLUSERS": "1",
-			"VAULT_AUTH": "userpass", "UpgradeCode": "{6D26DA90-3A35-46BF-8DC1-BDFE50F8D473}",
+			"VAULT_AUTH": "oidc", "UpgradeCode": "{6D26DA90-3A35-46BF-8DC1-BDFE50F8D473}",
 		}
 		for k, v := range want {
 			if props[k] != v {
@@ -644,7 +644,7 @@ func TestMSISigned(t *testing.T) {
 	if err := os.WriteFile(tampered, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(t, nil, "msibuild", tampered, "-q", "UPDATE `Property` SET `Value` = 'oidc2' WHERE `Property` = 'VAULT_AUTH'")
+	run(t, nil, "msibuild", tampered, "-q", "UPDATE `Property` SET `Value` = 'userpass' WHERE `Property` = 'VAULT_AUTH'")
 	if out, err := runErr(t, nil, "osslsigncode", "verify", "-CAfile", cert, "-in", tampered); err == nil || strings.Contains(out, "Signature verification: ok") {
 		t.Errorf("tampered MSI verifies:\n%s", out)
 	}
@@ -983,6 +983,11 @@ func TestMacOSPayload(t *testing.T) {
 			if !strings.Contains(settings, "managed "+k+")") {
 				t.Errorf("profile key %s is not read by settings.sh", k)
 			}
+		}
+		// The sample profile signs people in with the firm's identity
+		// provider, as the MSI does by default.
+		if settingsPayload["VaultAuth"] != "oidc" {
+			t.Errorf("profile VaultAuth = %v, want oidc", settingsPayload["VaultAuth"])
 		}
 		for _, k := range []string{"GatewayURL", "VaultAddr"} {
 			if s, _ := settingsPayload[k].(string); !strings.HasPrefix(s, "https://") {

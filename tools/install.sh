@@ -105,6 +105,12 @@ install_staticcheck() {
 }
 
 [ $# -gt 0 ] || set -- vault minio hydra staticcheck
+# One build at a time per cache: two clones (or CI beside a session) building
+# the same tool at once would share, and clobber, its .tmp directory.
+if command -v flock >/dev/null; then
+	exec 9>"$cache/.lock"
+	flock -n 9 || { say "waiting for another tools/install.sh to finish..."; flock 9; }
+fi
 for t in "$@"; do
 	case $t in
 	vault | minio | hydra | staticcheck) "install_$t" ;;

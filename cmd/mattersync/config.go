@@ -77,7 +77,7 @@ func newConfigCmd(opts *options) *cobra.Command {
 	f.StringVar(&gatewayURL, "gateway-url", "", "gateway URL (required)")
 	f.StringVar(&vaultAddr, "vault-addr", "", "Vault address (required)")
 	f.StringVar(&root, "root", "", "matters folder (default ~/Matters)")
-	f.StringVar(&auth, "auth", "userpass", "Vault login method: oidc (the identity provider, docs/SSO.md), userpass (also LDAP) or token")
+	f.StringVar(&auth, "auth", "oidc", "Vault login method: oidc (the identity provider, docs/SSO.md), userpass (also LDAP) or token")
 	f.StringVar(&username, "username", "", "Vault user name (userpass)")
 	f.StringVar(&device, "device", "", "device name (default: host name)")
 	f.BoolVar(&force, "force", false, "replace an existing file")

@@ -23,6 +23,7 @@ func main() {
 // options are the flags every command shares.
 type options struct {
 	configPath string
+	notify     notifier // nil: the desktop's
 }
 
 func newRootCmd() *cobra.Command {

@@ -84,12 +84,22 @@ func runAgent(ctx context.Context, opts *options, logFile bool) error {
 	if err != nil {
 		return err
 	}
+	att := &attention{n: opts.notify, log: log}
+	if att.n == nil {
+		att.n = desktop{}
+	}
 	for {
-		a, err := openWhenPossible(ctx, cfg, auth, log)
+		a, err := openWhenPossible(ctx, cfg, auth, log, att)
 		if a == nil {
 			return err
 		}
+		wctx, stopWatch := context.WithCancel(ctx)
+		watched := make(chan struct{})
+		go func() { defer close(watched); att.watch(wctx, a) }()
 		err = a.Run(ctx)
+		stopWatch()
+		<-watched
+		att.see(a.Status()) // a stop the last tick missed
 		a.Close()
 		if errors.Is(err, agent.ErrLoggedInAgain) {
 			log.Info("Vault accepts the login again: syncing resumes")
@@ -109,7 +119,7 @@ func runAgent(ctx context.Context, opts *options, logFile bool) error {
 // Vault or the gateway may be unreachable at boot (laptop offline), or
 // the stored login expired. Meanwhile `mattersync status` says why. It
 // returns a nil agent when ctx ends or on a config problem.
-func openWhenPossible(ctx context.Context, cfg agent.Config, auth kms.Authenticator, log *slog.Logger) (*agent.Agent, error) {
+func openWhenPossible(ctx context.Context, cfg agent.Config, auth kms.Authenticator, log *slog.Logger, att *attention) (*agent.Agent, error) {
 	var sb standby
 	defer sb.stop()
 	stored := storedLogin(cfg)
@@ -132,6 +142,7 @@ func openWhenPossible(ctx context.Context, cfg agent.Config, auth kms.Authentica
 			st.State, st.Message = "login needed", "Vault refused the stored login (expired, or revoked by IT): run `mattersync login`; syncing starts by itself"
 		}
 		sb.show(ctx, cfg, st, log)
+		att.see(st)
 		if !waitOrLogin(ctx, wait, func() bool { return stored() != seen }) {
 			return nil, nil
 		}

@@ -24,20 +24,38 @@ import (
 	"github.com/mattersync/mattersync/kms/kmstest"
 )
 
-// ssoConfig writes an agent config with vault.auth oidc (the installers'
-// choice for firms with an identity provider) for u.
+// ssoConfig writes u's agent config the way the installers do, with
+// `mattersync config init` and its defaults (vault.auth oidc), then adds
+// what only a test needs (Vault's mount layout of this test, a data dir).
 func ssoConfig(t *testing.T, v *kmstest.Env, u kmstest.User, gwURL string) (agent.Config, string) {
 	t.Helper()
-	cfg := agent.DefaultConfig()
-	cfg.Gateway.URL, cfg.Vault.Address, cfg.Vault.Auth, cfg.Vault.Layout = gwURL, v.Config.Address, "oidc", v.Config.Layout
-	cfg.Root, cfg.DataDir, cfg.DeviceName = t.TempDir(), t.TempDir(), u.Name+"-laptop"
-	cfg.InsecureHTTP = true
-	b, err := yaml.Marshal(cfg)
+	path := filepath.Join(t.TempDir(), "agent.yaml")
+	if out, err := run(t, "", "config", "init", "--config", path, "--gateway-url", gwURL, "--vault-addr", v.Config.Address,
+		"--root", t.TempDir(), "--device", u.Name+"-laptop"); err != nil {
+		t.Fatalf("config init: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "agent.yaml")
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if vault, _ := doc["vault"].(map[string]any); vault["auth"] != "oidc" {
+		t.Fatalf("config init's default is not vault.auth oidc:\n%s", b)
+	} else {
+		vault["layout"] = v.Config.Layout
+	}
+	doc["data_dir"] = t.TempDir()
+	if b, err = yaml.Marshal(doc); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := agent.LoadConfig(path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg, path
@@ -126,7 +144,8 @@ func TestSSOLoginAndSync(t *testing.T) {
 	done := make(chan error, 1)
 	actx, stop := context.WithCancel(ctx)
 	defer func() { stop(); <-done }()
-	go func() { done <- runAgent(actx, &options{configPath: path}, false) }()
+	shown := &notes{}
+	go func() { done <- runAgent(actx, &options{configPath: path, notify: shown}, false) }()
 	folder := waitFolder(t, ctx, cfg.Root)
 	write(t, filepath.Join(folder, "before.txt"), "saved while signed in")
 	waitUsage(t, ctx, gw, m, 1)
@@ -139,6 +158,14 @@ func TestSSOLoginAndSync(t *testing.T) {
 	st := waitStatus(t, ctx, path, func(s agent.Status) bool { return strings.Contains(s.Message, "mattersync login") })
 	if st.State == "idle" || st.State == "syncing" {
 		t.Fatalf("status after the login ended: %+v", st)
+	}
+	// and tells the lawyer on the desktop, once.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(shown.list()) == 0 && time.Now().Before(deadline) {
+		sleep(t, ctx, "the sign-in notification")
+	}
+	if got := shown.list(); len(got) != 1 || !strings.Contains(got[0], "sign in again") || !strings.Contains(got[0], "mattersync login") {
+		t.Fatalf("desktop notifications after the sign-in ended: %q; want one saying to run mattersync login", got)
 	}
 	write(t, filepath.Join(folder, "during.txt"), "saved while signed out")
 	write(t, filepath.Join(folder, "before.txt"), "edited while signed out")
@@ -157,6 +184,9 @@ func TestSSOLoginAndSync(t *testing.T) {
 	}
 	if u.Files != 2 {
 		t.Fatalf("usage %+v: want 2 files", u)
+	}
+	if got := shown.list(); len(got) != 1 {
+		t.Fatalf("desktop notifications: %q; want only the one when the sign-in ended", got)
 	}
 }
 

@@ -184,3 +184,44 @@ func eventually(t *testing.T, what string, f func() error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Vault refuses first (IT disabled the entity; the gateway's deny list
+// does not say so yet): the agent stops and drops its keys, but an
+// expired or refused login alone never removes anything. Once the
+// gateway confirms in a signed statement, asked with the identity token
+// the agent held when it stopped, the wipe goes ahead.
+func TestVaultRefusesFirstThenGatewayConfirms(t *testing.T) {
+	e, u, bob := wipeScene(t)
+	if _, err := e.vault.Admin.Revoke(context.Background(), u.Name, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- bob.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; !errors.Is(err, agent.ErrRevoked) {
+			t.Errorf("Run = %v, want ErrRevoked", err)
+		}
+	}()
+	eventually(t, "agent stopped on Vault's refusal", func() error {
+		if st := bob.Status(); st.State != "revoked" || !strings.Contains(st.Message, "mattersync login") {
+			return fmt.Errorf("state %q: %q", st.State, st.Message)
+		}
+		return nil
+	})
+	time.Sleep(6 * time.Second) // the agent's first look at the gateway since
+	bob.wantIntact()
+	e.gw.setRevoked(true)
+	e.gw.signStatements(u.EntityID)
+	eventually(t, "wipe report written", func() error {
+		if r, _ := filepath.Glob(filepath.Join(bob.cfg.DataDir, "quarantine", "*", "removed.txt")); len(r) == 0 {
+			return errors.New("no report yet")
+		}
+		return nil
+	})
+	bob.wantWipedWithQuarantine()
+	if st := bob.Status(); !strings.Contains(st.Message, "access revoked by IT") {
+		t.Fatalf("status after the wipe: %q", st.Message)
+	}
+}
