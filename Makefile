@@ -66,14 +66,15 @@ lint: ## gofmt check, go mod tidy check, go vet, staticcheck (pinned)
 bench: ## run every benchmark once (figures are reported, never asserted)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
-run: build tools ## the local stack: Vault, MinIO, gateway and two agents on demo folders (state in .run/); SSO=1 adds an identity provider and MFA
+run: build tools ## the local stack: Vault, MinIO, gateway and two agents on demo folders (state in .run/); SSO=1 adds an identity provider and MFA; REPLICAS=3 runs three gateways on PostgreSQL behind HAProxy (.run-cluster/)
 	@# A built binary, not `go run`: go run exits 1 after a Ctrl-C even when
 	@# the stack stopped cleanly, and make would report an error.
 	$(GO) build -o bin/devstack ./internal/cmd/devstack
-	bin/devstack --dir .run --bin bin --tools $(TOOLS) $(if $(SSO),--sso)
+	$(if $(REPLICAS),installer/ensure-tools.sh haproxy)
+	bin/devstack --dir .run$(if $(REPLICAS),-cluster) --bin bin --tools $(TOOLS) $(if $(SSO),--sso) $(if $(REPLICAS),--replicas $(REPLICAS))
 
-clean-run: ## remove the local stack's state (.run/)
-	rm -rf .run
+clean-run: ## remove the local stack's state (.run/, .run-cluster/)
+	rm -rf .run .run-cluster
 
 clean: ## remove build output (keeps the shared tools cache)
 	rm -rf bin .tools

@@ -1,6 +1,8 @@
 package devstack
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +15,7 @@ import (
 // believes no X-Forwarded-For (there is no load balancer).
 func TestGatewayConfig(t *testing.T) {
 	s := &Stack{st: state{Ports: Ports{Vault: 8200, MinIO: 9000, Gateway: 8443, GatewayOps: 9443}}}
-	cfg, err := gateway.ParseConfig([]byte(s.gatewayConfig("/tmp/gw.db", "/tmp/key.pem")))
+	cfg, err := gateway.ParseConfig([]byte(s.singleConfig("/tmp/gw.db", "/tmp/key.pem")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,6 +24,29 @@ func TestGatewayConfig(t *testing.T) {
 	}
 	if got := s.GatewayOpsURL(); got != "http://127.0.0.1:9443" {
 		t.Fatalf("GatewayOpsURL = %s", got)
+	}
+}
+
+// Each replica of the production shape has its own ports, the shared
+// PostgreSQL database, and believes HAProxy's X-Forwarded-For; HAProxy's
+// config checks each replica's /readyz on its ops port.
+func TestReplicaConfig(t *testing.T) {
+	s := &Stack{opts: Options{Replicas: 2}, st: state{Ports: Ports{Vault: 8200, MinIO: 9000, Gateway: 8443, Replica: []int{8001, 8002}, ReplicaOps: []int{9001, 9002}}}}
+	for i := range 2 {
+		cfg, err := gateway.ParseConfig([]byte(s.replicaConfig(i, "postgres://postgres@127.0.0.1:5432/db?sslmode=disable", "/tmp/key.pem")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Listen != fmt.Sprintf("127.0.0.1:%d", 8001+i) || cfg.OpsListen != fmt.Sprintf("127.0.0.1:%d", 9001+i) ||
+			cfg.Store.Driver != "postgres" || len(cfg.TrustedProxies) != 1 {
+			t.Fatalf("replica %d: listen %s, ops %s, store %s, trusted_proxies %v", i, cfg.Listen, cfg.OpsListen, cfg.Store.Driver, cfg.TrustedProxies)
+		}
+	}
+	hc := s.haproxyConfig()
+	for _, want := range []string{"bind 127.0.0.1:8443", "option httpchk GET /readyz", "server gateway-1 127.0.0.1:8001 check port 9001", "server gateway-2 127.0.0.1:8002 check port 9002", "retry-on conn-failure"} {
+		if !strings.Contains(hc, want) {
+			t.Errorf("haproxy config lacks %q:\n%s", want, hc)
+		}
 	}
 }
 

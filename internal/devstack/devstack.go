@@ -49,12 +49,21 @@ type Options struct {
 	// SSO puts an identity provider (ORY Hydra) in front of Vault, with
 	// TOTP MFA, and the agents sign in through it (make run SSO=1; sso.go).
 	SSO bool
+	// Replicas > 1 runs that many gateways on PostgreSQL behind HAProxy,
+	// and MinIO on four drives: the production shape (cluster.go).
+	Replicas int
+	// PostgresDSN is the replicas' database (default: mattersync_devstack
+	// on the local server).
+	PostgresDSN string
 }
 
 // Ports are the loopback ports of the servers. GatewayOps serves the
 // gateway's /healthz, /readyz and /metrics (its ops_listen).
 type Ports struct {
 	Vault, MinIO, MinIOConsole, Gateway, GatewayOps int
+	// Replica and ReplicaOps are the replicas' own ports (Replicas > 1;
+	// Gateway is then HAProxy's).
+	Replica, ReplicaOps []int `json:",omitempty"`
 }
 
 // state is what the stack remembers between starts (state.json, 0600).
@@ -165,7 +174,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	if err := s.startGateway(ctx); err != nil {
+	start := s.startGateway
+	if o.Replicas > 1 {
+		start = s.startCluster
+	}
+	if err := start(ctx); err != nil {
 		return nil, err
 	}
 	for _, u := range o.Users {
@@ -213,14 +226,23 @@ func (s *Stack) pickPorts() error {
 		if *p != 0 {
 			continue
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := freePort()
 		if err != nil {
 			return err
 		}
-		*p = l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		*p = port
 	}
-	return nil
+	return s.pickReplicaPorts()
+}
+
+// freePort returns a loopback port nothing listens on now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Stack) tool(name string) string {
@@ -318,9 +340,15 @@ func (s *Stack) startMinIO(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	s.say("starting MinIO at %s (data in %s)", s.MinIOEndpoint(), dir)
+	drives := dir
+	if s.opts.Replicas > 1 {
+		// Four drives, erasure coded, as a production deployment has
+		// (MinIO expands the {1...4}).
+		drives = filepath.Join(dir, "drive{1...4}")
+	}
+	s.say("starting MinIO at %s (data in %s)", s.MinIOEndpoint(), drives)
 	err := s.start("minio", proc.Spec{Bin: s.tool("minio"),
-		Args: []string{"server", "--quiet", "--address", s.MinIOEndpoint(), "--console-address", fmt.Sprintf("127.0.0.1:%d", s.st.Ports.MinIOConsole), dir},
+		Args: []string{"server", "--quiet", "--address", s.MinIOEndpoint(), "--console-address", fmt.Sprintf("127.0.0.1:%d", s.st.Ports.MinIOConsole), drives},
 		Env:  []string{"MINIO_ROOT_USER=" + s.st.S3Access, "MINIO_ROOT_PASSWORD=" + s.st.S3Secret, "MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME=" + s.opts.Dir},
 		Dir:  s.opts.Dir, Ready: "http://" + s.MinIOEndpoint() + "/minio/health/ready"})
 	if err != nil {
@@ -402,14 +430,11 @@ func (s *Stack) startGateway(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	key := filepath.Join(dir, "audit-signing-key.pem")
-	if !fileExists(key) {
-		out, err := exec.CommandContext(ctx, s.bin("mattersync-gateway"), "keygen", "--out", key).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("devstack: gateway keygen: %w: %s", err, out)
-		}
+	key, err := s.auditKey(ctx, dir)
+	if err != nil {
+		return err
 	}
-	cfg := s.gatewayConfig(filepath.Join(dir, "gateway.db"), key)
+	cfg := s.singleConfig(filepath.Join(dir, "gateway.db"), key)
 	path := filepath.Join(dir, "gateway.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
@@ -420,9 +445,34 @@ func (s *Stack) startGateway(ctx context.Context) error {
 		Dir: dir, Ready: s.GatewayOpsURL() + "/readyz"})
 }
 
+// singleConfig is the one gateway's config: SQLite, no load balancer.
+func (s *Stack) singleConfig(db, key string) string {
+	store := fmt.Sprintf("  driver: sqlite\n  sqlite_path: %q\n", db)
+	return s.gatewayConfig(s.st.Ports.Gateway, s.st.Ports.GatewayOps, store, key, `# No load balancer: the agents connect directly, so the connection's
+# address is the client's and no X-Forwarded-For is believed. (Every demo
+# agent is 127.0.0.1, one source for the failed-login limit; a valid token
+# is served whatever that source's failures.)
+trusted_proxies: []
+`)
+}
+
+// auditKey is the gateway's audit signing key in dir, made on first use
+// (every replica signs with the same key).
+func (s *Stack) auditKey(ctx context.Context, dir string) (string, error) {
+	key := filepath.Join(dir, "audit-signing-key.pem")
+	if !fileExists(key) {
+		out, err := exec.CommandContext(ctx, s.bin("mattersync-gateway"), "keygen", "--out", key).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("devstack: gateway keygen: %w: %s", err, out)
+		}
+	}
+	return key, nil
+}
+
 // gatewayConfig is the developer's gateway configuration: plain HTTP on
-// loopback, the operational endpoints on their own port.
-func (s *Stack) gatewayConfig(db, key string) string {
+// loopback, the operational endpoints on their own port; store is the
+// store section's body, proxies the trusted_proxies setting.
+func (s *Stack) gatewayConfig(listen, ops int, store, key, proxies string) string {
 	return fmt.Sprintf(`# written by devstack (make run): a developer's gateway, plain HTTP on loopback
 listen: "127.0.0.1:%d"
 ops_listen: "127.0.0.1:%d"   # /healthz, /readyz, /metrics
@@ -434,9 +484,7 @@ s3:
   access_key_env: MATTERSYNC_S3_ACCESS_KEY
   secret_key_env: MATTERSYNC_S3_SECRET_KEY
 store:
-  driver: sqlite
-  sqlite_path: %q
-vault:
+%svault:
   address: %q
   audience: mattersync
 limits:
@@ -445,12 +493,7 @@ limits:
 audit:
   signing_key_file: %q
   checkpoint_interval: 1m
-# No load balancer: the agents connect directly, so the connection's
-# address is the client's and no X-Forwarded-For is believed. (Every demo
-# agent is 127.0.0.1, one source for the failed-login limit; a valid token
-# is served whatever that source's failures.)
-trusted_proxies: []
-`, s.st.Ports.Gateway, s.st.Ports.GatewayOps, s.MinIOEndpoint(), s.Bucket(), db, s.VaultAddr(), key)
+%s`, listen, ops, s.MinIOEndpoint(), s.Bucket(), store, s.VaultAddr(), key, proxies)
 }
 
 // agentConfig is the config of a demo user's agent: userpass with the
@@ -593,11 +636,12 @@ func (s *Stack) Stop() {
 		s.StopAgent(u)
 	}
 	s.stopSSO()
-	for _, name := range []string{"gateway", "minio", "vault"} {
-		if p := s.procs[name]; p != nil {
-			p.Stop()
-			delete(s.procs, name)
-		}
+	names := []string{"haproxy", "gateway"}
+	for i := range s.opts.Replicas {
+		names = append(names, replicaName(i))
+	}
+	for _, name := range append(names, "minio", "vault") {
+		s.endProc(name, (*proc.Process).Stop)
 	}
 	if s.unlock != nil {
 		s.unlock()
@@ -637,13 +681,18 @@ func (s *Stack) Guide() string {
 }
 
 func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	return waitHTTPStatus(ctx, url, http.StatusOK, timeout)
+}
+
+// waitHTTPStatus polls url until it answers with status.
+func waitHTTPStatus(ctx context.Context, url string, status int, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == status {
 				return nil
 			}
 		}
