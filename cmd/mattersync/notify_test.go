@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mattersync/mattersync/agent"
 )
@@ -62,5 +63,42 @@ func TestAttention(t *testing.T) {
 	a.see(login)
 	if len(n.list()) != 3 {
 		t.Fatalf("a failed notification was recorded")
+	}
+}
+
+// Per matter: what it holds when the agent starts is not news; new
+// conflict copies, files that could not be synced and an integrity halt
+// are, grouped (one notification for a burst of files) and at most one of
+// a kind per matter a minute.
+func TestAttentionMatters(t *testing.T) {
+	n := &notes{}
+	clock := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	a := &attention{n: n, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: func() time.Time { return clock }}
+	st := func(ms ...agent.MatterStatus) agent.Status { return agent.Status{State: "idle", Matters: ms} }
+	m := agent.MatterStatus{ID: "2026-0001", Name: "Smith v. Jones", State: "idle", Conflicts: 2, Errors: []string{"old problem"}}
+	a.see(st(m)) // at start: nothing new
+	if got := n.list(); len(got) != 0 {
+		t.Fatalf("start-up notifications %q", got)
+	}
+	m.Conflicts = 5 // three conflict copies in one pass
+	a.see(st(m))
+	m.Conflicts = 6 // and one more within the minute: held back
+	clock = clock.Add(10 * time.Second)
+	a.see(st(m))
+	m.Errors = []string{"old problem", "Brief.docx: the disk is full", "Memo.docx: the disk is full"}
+	a.see(st(m))
+	got := n.list()
+	if len(got) != 2 || !strings.Contains(got[0], "Smith v. Jones: 3 file(s)") ||
+		!strings.Contains(got[1], "Brief.docx: the disk is full (and 1 more") {
+		t.Fatalf("notifications %q: want one for the 3 conflicts, one for the 2 new problems", got)
+	}
+	clock = clock.Add(2 * time.Minute)
+	m.Conflicts = 7
+	m.State, m.Errors = "halted", []string{"the gateway's feed went backwards (restored from a backup?)"}
+	a.see(st(m))
+	got = n.list()
+	if len(got) != 4 || !strings.Contains(got[2], "integrity problem") || !strings.Contains(got[2], "went backwards") ||
+		!strings.Contains(got[3], "1 file(s)") {
+		t.Fatalf("notifications %q: want the halt, then the conflict after the quiet minute", got)
 	}
 }
