@@ -94,11 +94,7 @@ func (s *Stack) startCluster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(s.opts.Dir, "gateway")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	key, err := s.auditKey(ctx, dir)
+	dir, key, err := s.gatewayDir(ctx)
 	if err != nil {
 		return err
 	}

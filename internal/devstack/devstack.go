@@ -426,11 +426,7 @@ func (s *Stack) bootstrap(ctx context.Context) error {
 }
 
 func (s *Stack) startGateway(ctx context.Context) error {
-	dir := filepath.Join(s.opts.Dir, "gateway")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	key, err := s.auditKey(ctx, dir)
+	dir, key, err := s.gatewayDir(ctx)
 	if err != nil {
 		return err
 	}
@@ -456,17 +452,21 @@ trusted_proxies: []
 `)
 }
 
-// auditKey is the gateway's audit signing key in dir, made on first use
-// (every replica signs with the same key).
-func (s *Stack) auditKey(ctx context.Context, dir string) (string, error) {
-	key := filepath.Join(dir, "audit-signing-key.pem")
+// gatewayDir returns the gateways' folder and their audit signing key in
+// it, both made on first use (every replica signs with the same key).
+func (s *Stack) gatewayDir(ctx context.Context) (dir, key string, err error) {
+	dir = filepath.Join(s.opts.Dir, "gateway")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", err
+	}
+	key = filepath.Join(dir, "audit-signing-key.pem")
 	if !fileExists(key) {
 		out, err := exec.CommandContext(ctx, s.bin("mattersync-gateway"), "keygen", "--out", key).CombinedOutput()
 		if err != nil {
-			return "", fmt.Errorf("devstack: gateway keygen: %w: %s", err, out)
+			return "", "", fmt.Errorf("devstack: gateway keygen: %w: %s", err, out)
 		}
 	}
-	return key, nil
+	return dir, key, nil
 }
 
 // gatewayConfig is the developer's gateway configuration: plain HTTP on

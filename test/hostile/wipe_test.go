@@ -141,15 +141,7 @@ func TestRunningAgentWipesWhenVaultConfirms(t *testing.T) {
 	e, u, bob := wipeScene(t)
 	e.gw.setRevoked(true)
 	e.gw.signStatements(u.EntityID)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- bob.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; !errors.Is(err, agent.ErrRevoked) {
-			t.Errorf("Run = %v, want ErrRevoked", err)
-		}
-	}()
+	defer bob.runUntilRevoked()()
 	eventually(t, "agent revoked", func() error {
 		if st := bob.Status(); st.State != "revoked" {
 			return fmt.Errorf("state %q", st.State)
@@ -167,6 +159,20 @@ func TestRunningAgentWipesWhenVaultConfirms(t *testing.T) {
 		return nil
 	})
 	bob.wantWipedWithQuarantine()
+}
+
+// runUntilRevoked runs the agent in the background; the function it
+// returns stops it and checks that it ended revoked.
+func (a *testAgent) runUntilRevoked() func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; !errors.Is(err, agent.ErrRevoked) {
+			a.e.t.Errorf("Run = %v, want ErrRevoked", err)
+		}
+	}
 }
 
 // eventually polls f until it succeeds, for at most a minute.
@@ -195,15 +201,7 @@ func TestVaultRefusesFirstThenGatewayConfirms(t *testing.T) {
 	if _, err := e.vault.Admin.Revoke(context.Background(), u.Name, nil); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- bob.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; !errors.Is(err, agent.ErrRevoked) {
-			t.Errorf("Run = %v, want ErrRevoked", err)
-		}
-	}()
+	defer bob.runUntilRevoked()()
 	eventually(t, "agent stopped on Vault's refusal", func() error {
 		if st := bob.Status(); st.State != "revoked" || !strings.Contains(st.Message, "mattersync login") {
 			return fmt.Errorf("state %q: %q", st.State, st.Message)
