@@ -87,6 +87,16 @@ func (m *matterSync) pull(ctx context.Context, mk *matterKeys, res *passResult) 
 	if err != nil {
 		return err
 	}
+	// The newest change applied is what this agent witnessed of the feed
+	// (witness.go), recorded once the pull stops.
+	var last *api.Change
+	defer func() {
+		if last != nil {
+			if err := m.a.idx.Witnessed(context.WithoutCancel(ctx), m.id, last.Seq, last.FileID, last.Version); err != nil {
+				m.a.log.Warn("witness: newest change not recorded", "matter", m.id, "err", err)
+			}
+		}
+	}()
 	for {
 		page, err := m.a.remote.Changes(ctx, m.id, int64(cursor), 0)
 		if err != nil {
@@ -100,6 +110,7 @@ func (m *matterSync) pull(ctx context.Context, mk *matterKeys, res *passResult) 
 			if err := m.a.idx.SetCursor(ctx, m.id, cursor); err != nil {
 				return err
 			}
+			last = &c
 		}
 		if !page.More {
 			return nil

@@ -34,7 +34,7 @@ import (
 // signed head (gateway/client implements it). Without it the agent
 // witnesses nothing.
 type headSource interface {
-	Head(ctx context.Context, matter string, after int64) (api.MatterHead, error)
+	Head(ctx context.Context, matter string, after, seq int64) (api.MatterHead, error)
 }
 
 // HaltedError says syncing a matter stopped because its gateway went
@@ -83,7 +83,7 @@ func (m *matterSync) witness(ctx context.Context) error {
 		if held != nil {
 			after = held.Seq
 		}
-		h, err := a.heads.Head(ctx, m.id, after)
+		h, err := a.heads.Head(ctx, m.id, after, w.AtSeq)
 		if remoteCode(err) == api.CodeNotFound && pub == nil {
 			// A gateway older than the signed head: nothing to witness.
 			// With gateway.public_key set the head is required.
@@ -112,6 +112,10 @@ func (m *matterSync) witness(ctx context.Context) error {
 		if h.Seq < seen {
 			return m.halt(ctx, w, &h, api.IntegrityRollback, fmt.Sprintf("seq:%d:%d", seen, h.Seq),
 				fmt.Sprintf("the gateway's change feed went back from %d to %d", seen, h.Seq))
+		}
+		if at := h.At; at != nil && at.Seq == w.AtSeq && (at.FileID != w.AtFile || at.Version != w.AtVersion) {
+			return m.halt(ctx, w, &h, api.IntegrityFork, fmt.Sprintf("change:%d", w.AtSeq),
+				fmt.Sprintf("the gateway's change %d is not the one this agent applied", w.AtSeq))
 		}
 		if h.Resync < w.Resync {
 			return m.halt(ctx, w, &h, api.IntegrityRollback, fmt.Sprintf("resync:%d:%d", w.Resync, h.Resync),
@@ -268,7 +272,7 @@ func (m *matterSync) followResync(ctx context.Context, w index.Witness, h *api.M
 	}
 	// A new baseline: what the gateway serves now, and no halt.
 	w.Resync, w.Seq, w.Halted, w.Evidence = h.Resync, h.Seq, "", ""
-	w.Checkpoint = ""
+	w.Checkpoint, w.AtSeq, w.AtFile, w.AtVersion = "", 0, "", 0
 	if h.Checkpoint != nil && !h.More {
 		b, err := json.Marshal(h.Checkpoint)
 		if err != nil {

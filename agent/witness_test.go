@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -33,7 +35,8 @@ type switchable struct {
 func newSwitchable(t *testing.T, to string) *switchable {
 	s := &switchable{}
 	s.to(t, to)
-	p := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(s.target.Load()) }, FlushInterval: -1}
+	p := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(s.target.Load()) }, FlushInterval: -1,
+		ErrorLog: log.New(io.Discard, "", 0)}
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
@@ -241,5 +244,120 @@ func TestRestoredGatewayDetected(t *testing.T) {
 	carol := w.agent(w.member(kms.RoleRO))
 	if d := sameState(aliceBefore, folderState(t, carol.folder)); d != "" {
 		t.Fatalf("a new laptop after the resync: %s", d)
+	}
+}
+
+// contents is the set of file contents in a folder state.
+func contents(s map[string]string) map[string]bool {
+	out := map[string]bool{}
+	for _, v := range s {
+		out[v] = true
+	}
+	return out
+}
+
+// A restored gateway that moved on past what an agent saw (a laptop that
+// was offline during the restore commits more than was lost) is caught by
+// the change it applied last: the feed head is not behind, but the gateway
+// serves another change under that number.
+// After the resync, a file edited on both sides keeps both edits (the
+// restored gateway's takes the name, the lost one becomes a conflict copy)
+// and every file anyone had is on every laptop.
+func TestForkedGatewayDetected(t *testing.T) {
+	w := newFakeWorld(t)
+	ctx := context.Background()
+	g1 := w.gw
+	proxy := newSwitchable(t, g1.URL)
+	w.gateway = proxy.url
+	alice, erin := w.agent(w.member(kms.RoleRW)), w.agent(w.member(kms.RoleRW))
+	for i := range 5 {
+		alice.write(fmt.Sprintf("before/%d.txt", i), []byte(fmt.Sprintf("before the backup %d", i)))
+	}
+	alice.sync()
+	erin.sync()
+	if err := g1.Server.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	db, err := sql.Open("sqlite", g1.SQLitePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`VACUUM INTO ?`, backup); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// After the backup: alice's work, which the restore loses; erin is
+	// offline.
+	alice.write("before/0.txt", []byte("alice's edit, lost by the restore"))
+	for i := range 5 {
+		alice.write(fmt.Sprintf("after/%d.txt", i), []byte(fmt.Sprintf("alice's file %d, lost by the restore", i)))
+	}
+	alice.sync()
+	if err := g1.Server.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	aliceBefore := folderState(t, alice.folder)
+
+	g1.Down()
+	g2 := w.v.Gateway(t, gatewaytest.Options{SQLitePath: backup, Blobs: g1.Mem, SigningKey: g1.SigningKey})
+	proxy.to(t, g2.URL)
+	// Erin comes back and works on the restored gateway, which is
+	// consistent with all she saw: more commits than alice lost.
+	erin.write("before/0.txt", []byte("erin's edit after the restore"))
+	for i := range 20 {
+		erin.write(fmt.Sprintf("erin/%d.txt", i), []byte(fmt.Sprintf("erin's file %d", i)))
+	}
+	erin.sync()
+	if err := g2.Server.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	erinBefore := folderState(t, erin.folder)
+	var he *agent.HaltedError
+	if _, err := alice.SyncOnce(ctx); !errors.As(err, &he) {
+		t.Fatalf("alice on the restored gateway that moved on: %v, want halted", err)
+	}
+	if d := sameState(aliceBefore, folderState(t, alice.folder)); d != "" {
+		t.Fatalf("alice's folder changed while halted: %s", d)
+	}
+	kinds := map[string]int{}
+	g2.Stores.Audit.AuditRecords(ctx, audit.Query{Matter: w.matter}, func(r *audit.Record) error {
+		if strings.HasPrefix(r.Action, "integrity.") {
+			kinds[r.Device+" "+r.Action+" "+strings.SplitN(r.Object, ":", 2)[0]]++
+		}
+		return nil
+	})
+	if len(kinds) != 1 || kinds[alice.cfg.DeviceName+" integrity.fork change"] != 1 {
+		t.Fatalf("integrity events %v, want alice's one about the change she applied last", kinds)
+	}
+
+	it := w.v.User(t, true)
+	admin, err := client.New(proxy.url, w.v.Login(t, it), client.Options{Device: "it"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Resync(ctx, w.matter, "restored"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		alice.sync()
+		erin.sync()
+	}
+	aliceAfter, erinAfter := folderState(t, alice.folder), folderState(t, erin.folder)
+	if d := sameState(aliceAfter, erinAfter); d != "" {
+		t.Fatalf("alice and erin differ after the resync: %s", d)
+	}
+	for c := range contents(aliceBefore) {
+		if !contents(erinAfter)[c] {
+			t.Errorf("alice's %q is lost", c)
+		}
+	}
+	for c := range contents(erinBefore) {
+		if !contents(erinAfter)[c] {
+			t.Errorf("erin's %q is lost", c)
+		}
+	}
+	if erinAfter["before/0.txt"] != "erin's edit after the restore" || len(erinAfter) != len(erinBefore)+5+1 {
+		t.Fatalf("after the resync: before/0.txt is %q, %d files (want erin's edit, and alice's 5 files and a conflict copy)", erinAfter["before/0.txt"], len(erinAfter))
 	}
 }

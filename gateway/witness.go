@@ -87,7 +87,7 @@ func (s *Server) integrityReport(w http.ResponseWriter, r *http.Request, rq *req
 // the one the agent holds (?after=<seq>), all signed with the audit key.
 func (s *Server) matterHead(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "matter.head"
-	q, err := queryParams(r, op, "after")
+	q, err := queryParams(r, op, "after", "seq")
 	if err != nil {
 		return err
 	}
@@ -95,8 +95,12 @@ func (s *Server) matterHead(w http.ResponseWriter, r *http.Request, rq *request)
 	if err != nil {
 		return err
 	}
-	rq.rec.Object = "after=" + strconv.FormatInt(after, 10)
-	h, err := s.head(r.Context(), rq.matter, after)
+	at, err := intParam(q, op, "seq", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	rq.rec.Object = "after=" + strconv.FormatInt(after, 10) + " seq=" + strconv.FormatInt(at, 10)
+	h, err := s.head(r.Context(), rq.matter, after, at)
 	if err != nil {
 		return err
 	}
@@ -105,7 +109,7 @@ func (s *Server) matterHead(w http.ResponseWriter, r *http.Request, rq *request)
 
 // head builds and signs a matter's head. The checkpoint is read before the
 // feed head, so the feed head is never older than the checkpoint.
-func (s *Server) head(ctx context.Context, matter string, after int64) (*api.MatterHead, error) {
+func (s *Server) head(ctx context.Context, matter string, after, at int64) (*api.MatterHead, error) {
 	const op = "matter.head"
 	h := &api.MatterHead{Matter: matter, Path: []audit.Checkpoint{}}
 	switch c, err := s.auditLog.LastCheckpoint(ctx); {
@@ -128,11 +132,18 @@ func (s *Server) head(ctx context.Context, matter string, after int64) (*api.Mat
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, storeErr(op, err)
 	}
-	_, seq, err := s.files.Changes(ctx, matter, 1<<62, 1)
+	since := int64(1 << 62)
+	if at > 0 {
+		since = at - 1
+	}
+	vs, seq, err := s.files.Changes(ctx, matter, since, 1)
 	if err != nil {
 		return nil, storeErr(op, err)
 	}
 	h.Seq = seq
+	if at > 0 && len(vs) == 1 && vs[0].Seq == at {
+		h.At = &api.Change{Seq: at, FileID: vs[0].File.String(), Version: vs[0].Version, Deleted: vs[0].Deleted}
+	}
 	h.Time = time.Now().UTC().Truncate(time.Microsecond)
 	h.Signature = ed25519.Sign(s.key, api.HeadMessage(h))
 	return h, nil

@@ -92,7 +92,7 @@ func TestMatterHeadAndResync(t *testing.T) {
 	ctx := context.Background()
 	pub := g.SigningKey.Public().(ed25519.PublicKey)
 	alice := g.Client(t, g.Token(t, "ent-alice", "matter-m1-rw"), "LAPTOP-A")
-	h, err := alice.Head(ctx, "m1", 0)
+	h, err := alice.Head(ctx, "m1", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestMatterHeadAndResync(t *testing.T) {
 		}
 		cps = append(cps, c)
 	}
-	h, err = alice.Head(ctx, "m1", cps[0].Seq)
+	h, err = alice.Head(ctx, "m1", cps[0].Seq, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestMatterHeadAndResync(t *testing.T) {
 	if rs, err = admin.Resync(ctx, "m1", "again"); err != nil || rs.Resync != 2 {
 		t.Fatalf("second resync %+v: %v", rs, err)
 	}
-	if h, err = alice.Head(ctx, "m1", 0); err != nil || h.Resync != 2 || api.VerifyHead(pub, &h) != nil {
+	if h, err = alice.Head(ctx, "m1", 0, 0); err != nil || h.Resync != 2 || api.VerifyHead(pub, &h) != nil {
 		t.Fatalf("head after resync %+v: %v", h, err)
 	}
 	n := 0

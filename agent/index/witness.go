@@ -20,6 +20,11 @@ type Witness struct {
 	// Halted says why syncing the matter stopped ("" while it syncs);
 	// Evidence is the signed head that showed it.
 	Halted, Evidence string
+	// AtSeq, AtFile and AtVersion are the newest change of the feed the
+	// agent applied (see Witnessed).
+	AtSeq     int64
+	AtFile    string
+	AtVersion int64
 }
 
 // Witness returns the matter's witness row (the zero row, for matter, if
@@ -27,8 +32,8 @@ type Witness struct {
 func (d *DB) Witness(ctx context.Context, matter string) (Witness, error) {
 	w := Witness{Matter: matter}
 	var us int64
-	err := d.db.QueryRowContext(ctx, `SELECT seq, checkpoint, resync, good_us, halted, evidence FROM witness WHERE matter = ?`, matter).
-		Scan(&w.Seq, &w.Checkpoint, &w.Resync, &us, &w.Halted, &w.Evidence)
+	err := d.db.QueryRowContext(ctx, `SELECT seq, checkpoint, resync, good_us, halted, evidence, at_seq, at_file, at_version FROM witness WHERE matter = ?`, matter).
+		Scan(&w.Seq, &w.Checkpoint, &w.Resync, &us, &w.Halted, &w.Evidence, &w.AtSeq, &w.AtFile, &w.AtVersion)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return w, nil
@@ -46,10 +51,11 @@ func putWitness(ctx context.Context, tx *sql.Tx, w Witness) error {
 	if !w.Good.IsZero() {
 		us = w.Good.UnixMicro()
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO witness (matter, seq, checkpoint, resync, good_us, halted, evidence) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO witness (matter, seq, checkpoint, resync, good_us, halted, evidence, at_seq, at_file, at_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (matter) DO UPDATE SET seq = excluded.seq, checkpoint = excluded.checkpoint, resync = excluded.resync,
-		good_us = excluded.good_us, halted = excluded.halted, evidence = excluded.evidence`,
-		w.Matter, w.Seq, w.Checkpoint, w.Resync, us, w.Halted, w.Evidence)
+		good_us = excluded.good_us, halted = excluded.halted, evidence = excluded.evidence,
+		at_seq = excluded.at_seq, at_file = excluded.at_file, at_version = excluded.at_version`,
+		w.Matter, w.Seq, w.Checkpoint, w.Resync, us, w.Halted, w.Evidence, w.AtSeq, w.AtFile, w.AtVersion)
 	return err
 }
 
@@ -88,4 +94,12 @@ func (d *DB) Resynced(ctx context.Context, w Witness, rows []File, gone []string
 		return fmt.Errorf("index: resync: %w", err)
 	}
 	return nil
+}
+
+// Witnessed records that the agent applied the feed's change seq (file,
+// version), if it is newer than the one recorded.
+func (d *DB) Witnessed(ctx context.Context, matter string, seq int64, file string, version int64) error {
+	return d.exec(ctx, "witnessed", `INSERT INTO witness (matter, seq, at_seq, at_file, at_version) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (matter) DO UPDATE SET seq = max(seq, excluded.seq), at_seq = excluded.at_seq, at_file = excluded.at_file,
+		at_version = excluded.at_version WHERE excluded.at_seq > witness.at_seq`, matter, seq, seq, file, version)
 }

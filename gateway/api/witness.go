@@ -84,7 +84,8 @@ const MaxHeadPath = 1000
 // start again when it grows), Checkpoint the newest signed audit
 // checkpoint (nil before the first), Path the stored checkpoints after the
 // one the agent asked from (?after=<seq>), oldest first, ending with
-// Checkpoint unless More (ask again from the last). Signature is the
+// Checkpoint unless More (ask again from the last), At the change at the
+// sequence number asked about (?seq=<n>). Signature is the
 // gateway's audit key over HeadMessage.
 type MatterHead struct {
 	Matter     string             `json:"matter"`
@@ -93,6 +94,10 @@ type MatterHead struct {
 	Time       time.Time          `json:"time"`
 	Checkpoint *audit.Checkpoint  `json:"checkpoint,omitempty"`
 	Path       []audit.Checkpoint `json:"path"`
+	// At is the feed's change with the sequence number the agent asked
+	// about (?seq=<n>), nil if there is none (beyond the head, or purged):
+	// an agent compares it with the change it saw there.
+	At *Change `json:"at,omitempty"`
 	More       bool               `json:"more,omitempty"`
 	Signature  []byte             `json:"signature"`
 }
@@ -106,8 +111,12 @@ func HeadMessage(h *MatterHead) []byte {
 		d := h.Checkpoint.Digest()
 		cp = strconv.FormatInt(h.Checkpoint.Seq, 10) + ":" + d.String()
 	}
+	at := "-"
+	if h.At != nil {
+		at = strconv.FormatInt(h.At.Seq, 10) + ":" + h.At.FileID + ":" + strconv.FormatInt(h.At.Version, 10) + ":" + strconv.FormatBool(h.At.Deleted)
+	}
 	return []byte("mattersync matter head v1\n" + h.Matter + "\n" + strconv.FormatInt(h.Seq, 10) + "\n" +
-		strconv.FormatInt(h.Resync, 10) + "\n" + cp + "\n" + strconv.FormatInt(h.Time.UnixMicro(), 10) + "\n")
+		strconv.FormatInt(h.Resync, 10) + "\n" + cp + "\n" + at + "\n" + strconv.FormatInt(h.Time.UnixMicro(), 10) + "\n")
 }
 
 // VerifyHead checks the gateway's signature over h and the signatures of

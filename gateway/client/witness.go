@@ -25,14 +25,15 @@ func (c *Client) ReportIntegrity(ctx context.Context, matter string, rep api.Int
 }
 
 // Head returns the matter's signed head, with the checkpoints after the one
-// whose Seq is after (0: from the first).
-func (c *Client) Head(ctx context.Context, matter string, after int64) (api.MatterHead, error) {
+// whose Seq is after (0: from the first) and the feed's change at seq (0:
+// none asked).
+func (c *Client) Head(ctx context.Context, matter string, after, seq int64) (api.MatterHead, error) {
 	var out api.MatterHead
 	p, err := matterPath(matter)
 	if err != nil {
 		return out, err
 	}
-	q := url.Values{"after": {strconv.FormatInt(after, 10)}}
+	q := url.Values{"after": {strconv.FormatInt(after, 10)}, "seq": {strconv.FormatInt(seq, 10)}}
 	_, _, err = c.doJSON(ctx, http.MethodGet, p+"/head", q, nil, nil, &out, http.StatusOK)
 	return out, err
 }
