@@ -97,9 +97,9 @@ type MatterHead struct {
 	// At is the feed's change with the sequence number the agent asked
 	// about (?seq=<n>), nil if there is none (beyond the head, or purged):
 	// an agent compares it with the change it saw there.
-	At *Change `json:"at,omitempty"`
-	More       bool               `json:"more,omitempty"`
-	Signature  []byte             `json:"signature"`
+	At        *Change `json:"at,omitempty"`
+	More      bool    `json:"more,omitempty"`
+	Signature []byte  `json:"signature"`
 }
 
 // HeadMessage is what the gateway signs in a MatterHead: a line per field
