@@ -139,6 +139,7 @@ func Run(t *testing.T, h Harness) {
 		{"AuditCheckpointChain", testAuditCheckpointChain},
 		{"AuditCheckpointFreshness", testAuditCheckpointFreshness},
 		{"AuditFailureChangesNothing", testAuditFailure},
+		{"Witness", testWitness},
 	}
 	tests = append(tests, lifecycleTests...)
 	for _, tc := range tests {
