@@ -2,7 +2,9 @@ package agent_test
 
 import (
 	"context"
+	"crypto/x509"
 	"database/sql"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -111,7 +113,15 @@ func TestRestoredGatewayDetected(t *testing.T) {
 	g1 := w.gw
 	proxy := newSwitchable(t, g1.URL)
 	w.gateway = proxy.url
-	alice, bob := w.agent(w.member(kms.RoleRW)), w.agent(w.member(kms.RoleRW))
+	// Bob's agent checks the gateway's signatures too (gateway.public_key).
+	alice, bobUser := w.agent(w.member(kms.RoleRW)), w.member(kms.RoleRW)
+	der, err := x509.MarshalPKIXPublicKey(g1.SigningKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobCfg := w.config(bobUser, t.TempDir(), t.TempDir())
+	bobCfg.Gateway.PublicKey = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	bob := w.agentWith(bobUser, bobCfg)
 	for i := range 5 {
 		alice.write(fmt.Sprintf("before/%d.txt", i), []byte(fmt.Sprintf("before the backup %d", i)))
 	}
