@@ -177,54 +177,6 @@ func (g *gate) KeyVersions(ctx context.Context, key string) ([]blob.ObjectVersio
 	return g.Blobs.KeyVersions(ctx, key)
 }
 
-// TestHoldDuringCollection: a hold placed while a collection runs (its
-// records already removed, its objects claimed for deletion) wins: no
-// object of the matter is deleted, and the storage holds them.
-func TestHoldDuringCollection(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	for range 50 {
-		f.chunk("m", 10)
-	}
-	g := &gate{Blobs: f.mem, reached: make(chan struct{}), release: make(chan struct{})}
-	r := f.runner(g, later)
-	type result struct {
-		sum lifecycle.Summary
-		err error
-	}
-	done := make(chan result)
-	go func() {
-		sum, err := r.Pass(ctx, lifecycle.PassOptions{})
-		done <- result{sum, err}
-	}()
-	<-g.reached
-	f.hold("m", true)
-	hr := f.runner(f.mem, nil)
-	if err := hr.HoldPass(ctx, f.mem, "m", nil); err != nil {
-		t.Fatal(err)
-	}
-	close(g.release)
-	res := <-done
-	if res.err != nil {
-		t.Fatal(res.err)
-	}
-	if res.sum.CollectedChunks != 50 || res.sum.Deleted != 0 || res.sum.Refused != 50 || res.sum.Queued != 50 {
-		t.Fatalf("collection under a new hold = %+v", res.sum)
-	}
-	if f.mem.Deletes() != 0 || len(f.mem.Keys("m/m/")) != 50 {
-		t.Fatalf("objects deleted: %d, left %d", f.mem.Deletes(), len(f.mem.Keys("m/m/")))
-	}
-	// Released: the next run deletes what was queued.
-	f.hold("m", false)
-	if err := hr.HoldPass(ctx, f.mem, "m", nil); err != nil {
-		t.Fatal(err)
-	}
-	sum, err := f.runner(f.mem, func() time.Time { return later().Add(time.Hour) }).Pass(ctx, lifecycle.PassOptions{})
-	if err != nil || sum.Deleted != 50 || sum.Queued != 0 {
-		t.Fatalf("run after release = %+v, %v", sum, err)
-	}
-}
-
 // killer cancels a run after n deletions.
 type killer struct {
 	lifecycle.Blobs
@@ -238,51 +190,6 @@ func (k *killer) Delete(ctx context.Context, vs []blob.ObjectVersion) []error {
 		k.cancel()
 	}
 	return errs
-}
-
-// TestRunKilledHalfway: a run stopped in the middle of its deletions
-// leaves the store and the bucket consistent, and the next run finishes.
-func TestRunKilledHalfway(t *testing.T) {
-	f := newFixture(t)
-	bg := context.Background()
-	var live []format.ID
-	for i := range 2500 {
-		id := f.chunk("m", 10)
-		if i%5 == 0 {
-			live = append(live, id)
-		}
-	}
-	if _, err := f.st.Commit(bg, store.Commit{Matter: "m", File: format.ID{1}, Size: 10, Chunks: live, Time: time.Now()}, nil, rec("file.commit", "m")); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(bg)
-	r := f.runner(&killer{Blobs: f.mem, cancel: cancel}, later)
-	if _, err := r.Pass(ctx, lifecycle.PassOptions{}); !errors.Is(err, context.Canceled) {
-		t.Fatalf("killed run: %v", err)
-	}
-	left := len(f.mem.Keys("m/m/c/"))
-	if left <= len(live) || left >= 2500 {
-		t.Fatalf("%d objects after the killed run: not halfway", left)
-	}
-	// Every record still has its object.
-	if missing, _ := f.st.MissingChunks(bg, "m", live); len(missing) != 0 {
-		t.Fatal("a live chunk's record went")
-	}
-	for _, id := range live {
-		k, _ := blob.ChunkKey("m", id)
-		if _, err := f.mem.Size(bg, k); err != nil {
-			t.Fatalf("a live chunk's object went: %v", err)
-		}
-	}
-	// The claims of the killed run are stale after twice the lease.
-	r2 := f.runner(f.mem, func() time.Time { return later().Add(time.Hour) })
-	sum, err := r2.Pass(bg, lifecycle.PassOptions{})
-	if err != nil || sum.Queued != 0 || len(sum.Errors) != 0 {
-		t.Fatalf("run after the killed one = %+v, %v", sum, err)
-	}
-	if got := len(f.mem.Keys("m/m/c/")); got != len(live) {
-		t.Fatalf("objects left = %d, want the %d live ones", got, len(live))
-	}
 }
 
 // TestOneRunnerAtATime: two replicas' runners take the runs asked for
