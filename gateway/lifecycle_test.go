@@ -385,11 +385,16 @@ func (f *failing) Delete(ctx context.Context, vs []blob.ObjectVersion) []error {
 	return f.Blobs.Delete(ctx, vs)
 }
 
-// TestLifecycleBucketDown: with the bucket unavailable a run removes
+// TestLifecycleBucketDown: with the bucket unavailable (on SQLite and
+// PostgreSQL) a run removes
 // records and queues their objects whole (nothing half removed), deletes
 // nothing, and says so; the next run, with the bucket back, deletes them.
 func TestLifecycleBucketDown(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	onBothStores(t, testLifecycleBucketDown)
+}
+
+func testLifecycleBucketDown(t *testing.T, o envOpts) {
+	e := newEnv(t, o)
 	const m = "2026-0099"
 	tok := e.token("alice", "matter-"+m+"-rw")
 	f := e.newFile(m)

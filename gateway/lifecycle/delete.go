@@ -59,6 +59,85 @@ func (r *Runner) deleteQueued(ctx context.Context, o PassOptions, sum *Summary, 
 	}
 }
 
+// errRangeDone stops a range listing.
+var errRangeDone = errors.New("range listed")
+
+// findVersions returns the versions of each of objs (sorted by key, as
+// claimed), and the errors of those it could not list. One listing of
+// the key range they span finds them all when they lie close together (a
+// collection's garbage): a request per thousand keys instead of one per
+// key. Listing is given up for the keys left when the range holds many
+// more keys than objs (live objects between them), and each of those is
+// listed alone.
+func (r *Runner) findVersions(ctx context.Context, objs []store.DoomedObject) ([][]blob.ObjectVersion, map[int]error) {
+	versions := make([][]blob.ObjectVersion, len(objs))
+	lost := map[int]error{}
+	if len(objs) == 0 {
+		return versions, lost
+	}
+	at := make(map[string]int, len(objs))
+	for i, ob := range objs {
+		at[ob.Key] = i
+	}
+	first, last := objs[0].Key, objs[len(objs)-1].Key
+	prefix := first[:commonPrefix(first, last)]
+	budget := 4*len(objs) + 1000
+	// Every version of the keys below upTo has been seen (all of them
+	// if all).
+	listed, upTo, all := 0, "", false
+	err := r.blobs.Versions(ctx, prefix, first[:len(first)-1], func(v blob.ObjectVersion) error {
+		if v.Key > last {
+			all = true
+			return errRangeDone
+		}
+		if listed++; listed > budget {
+			return errRangeDone
+		}
+		if i, ok := at[v.Key]; ok {
+			versions[i] = append(versions[i], v)
+		}
+		upTo = v.Key
+		return nil
+	})
+	if err == nil {
+		all = true
+	} else if !errors.Is(err, errRangeDone) {
+		upTo, all = "", false
+	}
+	// The rest are listed one by one.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	var mu sync.Mutex
+	for i, ob := range objs {
+		if all || ob.Key < upTo {
+			continue
+		}
+		g.Go(func() error {
+			vs, err := r.blobs.KeyVersions(gctx, ob.Key)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				lost[i] = err
+				versions[i] = nil
+				return nil
+			}
+			versions[i] = vs
+			return nil
+		})
+	}
+	g.Wait()
+	return versions, lost
+}
+
+// commonPrefix is the length of a's and b's common prefix.
+func commonPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
 // matterOf is the matter of objs if they share one, else "".
 func matterOf(objs []store.DoomedObject) string {
 	m := ""
@@ -76,31 +155,14 @@ func matterOf(objs []store.DoomedObject) string {
 // to why; unknown holds those whose outcome is not known.
 func (r *Runner) deleteObjects(ctx context.Context, objs []store.DoomedObject, sum *Summary) (failed map[string]string, unknown map[string]bool, err error) {
 	failed, unknown = map[string]string{}, map[string]bool{}
-	// Find each key's versions (a few listing requests at a time).
-	versions := make([][]blob.ObjectVersion, len(objs))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	var mu sync.Mutex
-	for i, ob := range objs {
-		g.Go(func() error {
-			vs, err := r.blobs.KeyVersions(gctx, ob.Key)
-			if err != nil {
-				mu.Lock()
-				unknown[ob.Key] = true
-				sum.Failed++
-				mu.Unlock()
-				r.log.Warn("lifecycle: object not deleted", "key", ob.Key, "err", err)
-				return nil
-			}
-			versions[i] = vs
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, nil, err
-	}
+	versions, lost := r.findVersions(ctx, objs)
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
+	}
+	for i, err := range lost {
+		unknown[objs[i].Key] = true
+		sum.Failed++
+		r.log.Warn("lifecycle: object not deleted", "key", objs[i].Key, "err", err)
 	}
 	// A hold set since the claim wins: its matter's objects are kept.
 	heldNow := map[string]bool{}

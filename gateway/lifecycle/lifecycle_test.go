@@ -161,7 +161,9 @@ func TestHoldPassNoObjectLock(t *testing.T) {
 	}
 }
 
-// gate blocks the deleter's first lookup until released.
+// gate blocks the deleter's first lookup of the versions it deletes (a
+// range listing, which starts after a key, or a key's own) until
+// released.
 type gate struct {
 	lifecycle.Blobs
 	once    sync.Once
@@ -175,6 +177,16 @@ func (g *gate) KeyVersions(ctx context.Context, key string) ([]blob.ObjectVersio
 		<-g.release
 	})
 	return g.Blobs.KeyVersions(ctx, key)
+}
+
+func (g *gate) Versions(ctx context.Context, prefix, startAfter string, fn func(blob.ObjectVersion) error) error {
+	if startAfter != "" { // the orphan sweep lists from the start
+		g.once.Do(func() {
+			close(g.reached)
+			<-g.release
+		})
+	}
+	return g.Blobs.Versions(ctx, prefix, startAfter, fn)
 }
 
 // killer cancels a run after n deletions.
@@ -282,5 +294,61 @@ func TestDryRunCountsWhatPurgeFrees(t *testing.T) {
 	sum, err := r.Pass(ctx, lifecycle.PassOptions{})
 	if err != nil || sum.PurgedVersions != 2 || sum.CollectedChunks != dry.CollectedChunks || sum.CollectedBytes != dry.CollectedBytes {
 		t.Fatalf("run = %+v, %v; the dry run said %+v", sum, err, dry)
+	}
+}
+
+// lookups counts how the deleter finds versions.
+type lookups struct {
+	lifecycle.Blobs
+	ranges, keys atomic.Int64
+}
+
+func (l *lookups) Versions(ctx context.Context, prefix, startAfter string, fn func(blob.ObjectVersion) error) error {
+	if startAfter != "" {
+		l.ranges.Add(1)
+	}
+	return l.Blobs.Versions(ctx, prefix, startAfter, fn)
+}
+
+func (l *lookups) KeyVersions(ctx context.Context, key string) ([]blob.ObjectVersion, error) {
+	l.keys.Add(1)
+	return l.Blobs.KeyVersions(ctx, key)
+}
+
+// TestDeleterListsRanges: the deleter finds the versions of a batch of
+// garbage lying together with one listing of their range, and falls back
+// to a listing per key when live objects fill the range; either way it
+// deletes exactly the garbage.
+func TestDeleterListsRanges(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		garbage, live int
+		perKey        bool
+	}{{"dense", 1500, 10, false}, {"sparse", 20, 3000, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			for range tc.garbage {
+				f.chunk("m", 10)
+			}
+			var live []format.ID
+			for range tc.live {
+				live = append(live, f.chunk("m", 10))
+			}
+			if _, err := f.st.Commit(ctx, store.Commit{Matter: "m", File: format.ID{1}, Size: 10, Chunks: live, Time: time.Now()}, nil, rec("file.commit", "m")); err != nil {
+				t.Fatal(err)
+			}
+			l := &lookups{Blobs: f.mem}
+			sum, err := f.runner(l, later).Pass(ctx, lifecycle.PassOptions{})
+			if err != nil || sum.Deleted != int64(tc.garbage) || sum.Queued != 0 {
+				t.Fatalf("run = %+v, %v", sum, err)
+			}
+			if got := len(f.mem.Keys("m/m/c/")); got != tc.live {
+				t.Fatalf("%d objects left, want the %d live", got, tc.live)
+			}
+			if tc.perKey != (l.keys.Load() > 0) || l.ranges.Load() == 0 || !tc.perKey && l.ranges.Load() > 2 {
+				t.Fatalf("%d range listings, %d key listings", l.ranges.Load(), l.keys.Load())
+			}
+		})
 	}
 }
