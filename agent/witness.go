@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/mattersync/mattersync/agent/index"
 	"github.com/mattersync/mattersync/gateway/api"
@@ -242,24 +243,25 @@ func (m *matterSync) followResync(ctx context.Context, w index.Witness, h *api.M
 	if err != nil {
 		return err
 	}
+	heads, err := m.fileHeads(ctx, rows)
+	if err != nil {
+		return err
+	}
 	var changed []index.File
 	var gone []string
-	for _, r := range rows {
+	for i, r := range rows {
 		unsynced := func(version uint64) {
 			r.Version, r.Size, r.MtimeNs, r.Hash = version, -1, 0, make([]byte, 32)
 			changed = append(changed, r)
 		}
-		head, err := a.remote.File(ctx, m.id, r.FileID, 0)
-		switch {
-		case remoteCode(err) == api.CodeNotFound:
+		head := heads[i]
+		if head == nil { // the gateway lacks the file
 			if st, serr := m.statLocal(r.Path); serr == nil && !st {
 				gone = append(gone, r.Path) // deleted here too: nothing to bring back
 				continue
 			}
 			unsynced(0)
 			continue
-		case err != nil:
-			return fmt.Errorf("resync: %w", err)
 		}
 		hv := uint64(head.Version)
 		if !w.Good.IsZero() && !head.Time.After(w.Good) {
@@ -287,6 +289,53 @@ func (m *matterSync) followResync(ctx context.Context, w index.Witness, h *api.M
 	a.log.Warn("matter resynced by IT: syncing starts again; files the gateway lacks are committed again", "matter", m.id,
 		"resync", h.Resync, "files_checked", len(rows), "files_to_commit_or_compare", len(changed), "feed_head", h.Seq)
 	return nil
+}
+
+// fileHeads asks the gateway for the head of each row's file, a few at a time
+// (one request per file: a resync is rare); nil where it has none.
+func (m *matterSync) fileHeads(ctx context.Context, rows []index.File) ([]*api.FileVersion, error) {
+	out := make([]*api.FileVersion, len(rows))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex // guards first
+		first error
+	)
+	next := make(chan int)
+	for range min(8, len(rows)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				head, err := m.a.remote.File(ctx, m.id, rows[i].FileID, 0)
+				switch {
+				case remoteCode(err) == api.CodeNotFound:
+				case err != nil:
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("resync: %w", err)
+						cancel()
+					}
+					mu.Unlock()
+				default:
+					out[i] = &head
+				}
+			}
+		}()
+	}
+	for i := range rows {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	return out, first
 }
 
 // statLocal reports whether rel exists in the matter folder (the folder
