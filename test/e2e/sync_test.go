@@ -24,6 +24,11 @@ const syncTimeout = 60 * time.Second
 func TestSyncBothWays(t *testing.T) {
 	s := newStack(t, devstack.Options{})
 	alice, bob := s.Agents["alice"], s.Agents["bob"]
+	// The stack's bucket (make run's) has S3 Object Lock: legal holds are
+	// the storage's (docs/LIFECYCLE.md).
+	if lock, _, _, _, err := minioClient(t, s).GetObjectLockConfig(context.Background(), s.Bucket()); err != nil || lock != "Enabled" {
+		t.Fatalf("the stack's bucket: Object Lock %q, %v", lock, err)
+	}
 
 	// The `make run` promise: a file dropped in alice's folder appears in
 	// bob's. The latency is logged, not asserted (shared machine).
