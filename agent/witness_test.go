@@ -53,6 +53,36 @@ func (s *switchable) to(t *testing.T, u string) {
 	s.target.Store(p)
 }
 
+// backupStore copies the gateway's SQLite store as a backup would
+// (VACUUM INTO: a consistent copy while the gateway runs).
+func backupStore(t *testing.T, g *gatewaytest.Gateway) string {
+	t.Helper()
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	db, err := sql.Open("sqlite", g.SQLitePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`VACUUM INTO ?`, backup); err != nil {
+		t.Fatal(err)
+	}
+	return backup
+}
+
+// restored stops g and starts a gateway on the backup with the same key
+// and bucket, as an operator restoring the store does.
+func restored(t *testing.T, w *world, g *gatewaytest.Gateway, backup string) *gatewaytest.Gateway {
+	t.Helper()
+	g.Down()
+	o := gatewaytest.Options{SQLitePath: backup, SigningKey: g.SigningKey}
+	if g.Mem != nil {
+		o.Blobs = g.Mem
+	} else {
+		o.Bucket = g.Bucket
+	}
+	return w.v.Gateway(t, o)
+}
+
 // folderState is every file under dir (the agent's own folder left out),
 // with its content.
 func folderState(t *testing.T, dir string) map[string]string {
@@ -132,15 +162,7 @@ func TestRestoredGatewayDetected(t *testing.T) {
 	}
 	// The backup, then n commits it lacks: new files and edits by alice,
 	// and two files that only bob's laptop has.
-	backup := filepath.Join(t.TempDir(), "backup.db")
-	db, err := sql.Open("sqlite", g1.SQLitePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`VACUUM INTO ?`, backup); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	backup := backupStore(t, g1)
 	alice.write("before/0.txt", []byte("edited after the backup"))
 	for i := range n - 3 {
 		alice.write(fmt.Sprintf("after/%03d.txt", i), []byte(fmt.Sprintf("written after the backup %d", i)))
@@ -177,8 +199,7 @@ func TestRestoredGatewayDetected(t *testing.T) {
 	}
 
 	// The restore: the same bucket and key, the store as it was.
-	g1.Down()
-	g2 := w.v.Gateway(t, gatewaytest.Options{SQLitePath: backup, Blobs: g1.Mem, SigningKey: g1.SigningKey})
+	g2 := restored(t, w, g1, backup)
 	proxy.to(t, g2.URL)
 	eventually(t, "the running agent halted", func() error {
 		if st := dave.Status(); len(st.Matters) != 1 || st.Matters[0].State != "halted" {
@@ -274,7 +295,10 @@ func contents(s map[string]string) map[string]bool {
 // restored gateway's takes the name, the lost one becomes a conflict copy)
 // and every file anyone had is on every laptop.
 func TestForkedGatewayDetected(t *testing.T) {
-	w := newFakeWorld(t)
+	eachWorld(t, func(w *world) { testForkedGateway(w.t, w) })
+}
+
+func testForkedGateway(t *testing.T, w *world) {
 	ctx := context.Background()
 	g1 := w.gw
 	proxy := newSwitchable(t, g1.URL)
@@ -288,15 +312,7 @@ func TestForkedGatewayDetected(t *testing.T) {
 	if err := g1.Server.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	backup := filepath.Join(t.TempDir(), "backup.db")
-	db, err := sql.Open("sqlite", g1.SQLitePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`VACUUM INTO ?`, backup); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	backup := backupStore(t, g1)
 	// After the backup: alice's work, which the restore loses; erin is
 	// offline.
 	alice.write("before/0.txt", []byte("alice's edit, lost by the restore"))
@@ -309,8 +325,7 @@ func TestForkedGatewayDetected(t *testing.T) {
 	}
 	aliceBefore := folderState(t, alice.folder)
 
-	g1.Down()
-	g2 := w.v.Gateway(t, gatewaytest.Options{SQLitePath: backup, Blobs: g1.Mem, SigningKey: g1.SigningKey})
+	g2 := restored(t, w, g1, backup)
 	proxy.to(t, g2.URL)
 	// Erin comes back and works on the restored gateway, which is
 	// consistent with all she saw: more commits than alice lost.
