@@ -120,7 +120,8 @@ func TestLifecycleCommands(t *testing.T) {
 	}
 }
 
-// TestCloseMatter: close removes the members; close --shred is refused
+// TestCloseMatter: close tells the gateway (nothing when refused) and
+// removes the members; close --shred is refused
 // under hold (nothing changed), then shreds the key in Vault, destroys
 // every object and record at the gateway and prints the signed
 // destruction record, which `matter destruction --public-key` verifies.
@@ -159,10 +160,16 @@ func TestCloseMatter(t *testing.T) {
 	if r := c.must(t, exitOK, "", "matter", "members", m); !strings.Contains(r.stdout, alice.Name) {
 		t.Fatalf("a refused close removed members: %s", r.stdout)
 	}
+	if cl, err := g.Stores.Closed.MatterClosed(ctx, m); err != nil || !cl.Time.IsZero() {
+		t.Fatalf("a refused close closed the matter at the gateway: %+v, %v", cl, err)
+	}
 	c.must(t, exitOK, "", "hold", "off", m, "--reason", "released for closing")
 	r = c.must(t, exitOK, "", "matter", "close", m, "--reason", "file closed 2026-01-31")
 	if r := c.must(t, exitOK, "", "matter", "members", m); strings.Contains(r.stdout, alice.Name) {
 		t.Fatalf("close kept a member: %s", r.stdout)
+	}
+	if cl, err := g.Stores.Closed.MatterClosed(ctx, m); err != nil || cl.Time.IsZero() || cl.Reason != "file closed 2026-01-31" {
+		t.Fatalf("the gateway does not know the matter is closed: %+v, %v", cl, err)
 	}
 	r = c.must(t, exitOK, "", "matter", "close", m, "--reason", "file closed 2026-01-31", "--shred", "--confirm", m)
 	if !strings.Contains(r.stdout, "closed and destroyed: 2 objects deleted from the bucket") || !strings.Contains(r.stdout, "destruction record, signed by the gateway's audit key") {
