@@ -68,7 +68,7 @@ type Agent struct {
 	// (see FoldCase). Set before the agent runs, read-only after.
 	foldCase bool
 
-	mu    sync.Mutex                    // guards known, rechecked, wipePending and loginRefused
+	mu    sync.Mutex                    // guards known, rechecked, wipePending, closedSeen and loginRefused
 	known map[string]map[format.ID]bool // matter -> chunks uploaded or opened here
 	// rechecked holds the matters whose integrity problems were tried
 	// again since this agent started (once per start, see integrity).
@@ -80,6 +80,9 @@ type Agent struct {
 	// (wipe_on_revoke only): the gateway signs its revocation statement
 	// for a token, and Vault issues none to a revoked user.
 	lastToken string
+	// closedSeen: matters the gateway said were closed while Vault still
+	// listed them (closed.go), and when.
+	closedSeen map[string]time.Time
 	// loginRefused: sync stopped because Vault refused the login while the
 	// gateway did not say "revoked" (an expired token, most likely).
 	loginRefused bool
@@ -280,10 +283,6 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matt
 	folders := map[string]string{} // folder name -> matter ID
 	for _, m := range list {
 		current[m.ID] = true
-		if byID[m.ID].State == closedState {
-			folders[byID[m.ID].Folder] = m.ID // closed for good (closed.go)
-			continue
-		}
 		folder := MatterFolder(m.ID, m.Name)
 		dir := filepath.Join(a.cfg.Root, folder)
 		if old, ok := byID[m.ID]; ok && old.Folder != folder {
@@ -344,8 +343,7 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matt
 		folders[m.Folder] = m.ID
 	}
 	a.showNotices(folders)
-	out, lost = a.moveClosed(ctx, out, lost)
-	return out, lost, nil
+	return a.pauseClosed(ctx, out), lost, nil
 }
 
 // forget stops syncing matters the user lost (a wall, a removal, a
@@ -369,7 +367,7 @@ func (a *Agent) forget(ctx context.Context, lost []index.Matter) error {
 	for _, m := range who.Matters {
 		gwHas[m.ID] = true
 	}
-	closed := closedOf(who)
+	closed := a.closedKnown(who)
 	for _, m := range lost {
 		if at, ok := closed[m.ID]; ok {
 			// Closed by the firm: on_matter_closed, not on_access_lost.

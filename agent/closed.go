@@ -25,36 +25,36 @@ const (
 // closedState is the index state of a matter closed by the firm.
 const closedState = "closed"
 
-// moveClosed moves the matters the gateway says are closed from ms (still
-// listed by Vault: their members not removed yet) to lost, where forget
-// stops their loops and applies on_matter_closed. If the gateway cannot
-// be asked, nothing moves: the next refresh asks again.
-func (a *Agent) moveClosed(ctx context.Context, ms []*matterSync, lost []index.Matter) ([]*matterSync, []index.Matter) {
+// pauseClosed takes out of ms the matters the gateway says are closed
+// while Vault still lists them (their members not removed yet, or a
+// gateway's word alone, which nothing signs): their syncing pauses, the
+// folder and its trash are left alone, and every refresh asks again, so a
+// wrong answer costs a pause, never a file. Only when Vault stops listing
+// the matter too does forget apply on_matter_closed. If the gateway cannot
+// be asked, nothing is paused: the passes themselves meet its 410.
+func (a *Agent) pauseClosed(ctx context.Context, ms []*matterSync) []*matterSync {
 	who, err := a.remote.Matters(ctx)
 	if err != nil || len(who.Closed) == 0 {
-		return ms, lost
+		return ms
 	}
-	closed := map[string]bool{}
-	for _, c := range who.Closed {
-		closed[c.ID] = true
-	}
-	known, err := a.idx.Matters(ctx)
-	if err != nil {
-		return ms, lost
-	}
-	byID := map[string]index.Matter{}
-	for _, m := range known {
-		byID[m.ID] = m
-	}
+	closed := closedOf(who)
 	out := ms[:0]
 	for _, m := range ms {
-		if k, ok := byID[m.id]; ok && closed[m.id] {
-			lost = append(lost, k)
+		at, ok := closed[m.id]
+		if !ok {
+			out = append(out, m)
 			continue
 		}
-		out = append(out, m)
+		a.mu.Lock()
+		if a.closedSeen == nil {
+			a.closedSeen = map[string]time.Time{}
+		}
+		a.closedSeen[m.id] = at
+		a.mu.Unlock()
+		msg := fmt.Sprintf("Matter %s: the gateway says the firm closed it on %s; syncing is paused until IT removes its members (the folder is left as it is)", m.id, at.Local().Format("2006-01-02"))
+		a.board.matter(m.id, func(s *MatterStatus) { s.State, s.Errors = "paused", []string{msg} })
 	}
-	return out, lost
+	return out
 }
 
 // closedOf maps the matters who lists as closed to when.
@@ -62,6 +62,21 @@ func closedOf(who api.WhoAmI) map[string]time.Time {
 	out := map[string]time.Time{}
 	for _, c := range who.Closed {
 		out[c.ID] = c.Closed
+	}
+	return out
+}
+
+// closedKnown is closedOf(who) and the matters pauseClosed saw closed
+// while Vault still listed them: once their members are gone the gateway
+// may no longer list them to this user.
+func (a *Agent) closedKnown(who api.WhoAmI) map[string]time.Time {
+	out := closedOf(who)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for m, at := range a.closedSeen {
+		if _, ok := out[m]; !ok {
+			out[m] = at
+		}
 	}
 	return out
 }

@@ -16,8 +16,9 @@ import (
 
 // Issue 13: a matter the firm closes (mattersync-admin matter close tells
 // the gateway first, then removes the members) stops syncing on every
-// laptop, and its folder is kept or removed as on_matter_closed says
-// (default keep), not as on_access_lost says when the members go after.
+// laptop; once Vault no longer lists it either, its folder is kept or
+// removed as on_matter_closed says (default keep), not as on_access_lost
+// says.
 func TestMatterClosed(t *testing.T) {
 	for _, policy := range []string{"", agent.ClosedRemove} {
 		t.Run("policy="+policy, func(t *testing.T) {
@@ -61,15 +62,23 @@ func TestMatterClosed(t *testing.T) {
 						w.t.Fatalf("%s: keep: status %q", when, st.Errors[0])
 					}
 				}
-				check("closed")
-				// The members go next: on_access_lost (quarantine by
-				// default) must not touch the closed matter's folder.
+				// The gateway's word alone (nothing signs it) pauses the
+				// matter and touches no file, whatever the policy.
+				if st := bob.matterStatus(); st.State != "paused" || len(st.Errors) != 1 || !strings.Contains(st.Errors[0], "closed it on") {
+					w.t.Fatalf("closed at the gateway only: status %+v", st)
+				}
+				bob.wantFile("Brief.docx", []byte("brief"))
+				bob.wantFile("Late.docx", []byte("written after the close"))
+				// The members go next (Vault confirms): on_matter_closed
+				// applies, not on_access_lost (quarantine by default).
 				w.v.Remove(w.t, w.matter, u)
 				bob.sync()
 				check("member removed")
+				bob.sync()
+				check("again")
 				alice.sync()
-				if st := alice.matterStatus(); st.State != "closed" {
-					w.t.Fatalf("alice: %+v", st)
+				if st := alice.matterStatus(); st.State != "paused" {
+					w.t.Fatalf("alice, still a member in Vault: %+v", st)
 				}
 				alice.wantFile("Brief.docx", []byte("brief"))
 				if n := w.auditCount("file.commit"); n != 1 {

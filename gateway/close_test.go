@@ -97,6 +97,12 @@ func testCloseMatter(t *testing.T, o gatewaytest.Options) {
 	if err != nil || len(former.Closed) != 1 || former.Closed[0].ID != m {
 		t.Fatalf("former member's matters = %+v, %v", former, err)
 	}
+	// A former member now behind an ethical wall is not told: for them
+	// the matter is gone, not closed.
+	walled, err := g.Client(t, g.Token(t, "ent-bob", "matter-"+m+"-screened"), "BOB").Matters(ctx)
+	if err != nil || len(walled.Closed) != 0 {
+		t.Fatalf("a screened former member is told of the closed matter: %+v, %v", walled, err)
+	}
 	stranger, err := g.Client(t, g.Token(t, "ent-eve"), "EVE").Matters(ctx)
 	if err != nil || len(stranger.Closed) != 0 {
 		t.Fatalf("a stranger is told of the closed matter: %+v, %v", stranger, err)

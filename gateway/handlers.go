@@ -351,6 +351,12 @@ func (s *Server) listMatters(w http.ResponseWriter, r *http.Request, rq *request
 			return storeErr("matters.list", err)
 		}
 		for _, c := range closed {
+			// Behind a wall the matter is not closed for this user but
+			// gone (their agent applies on_access_lost), and its closing
+			// is none of their business.
+			if rq.ident.Screened(c.Matter) {
+				continue
+			}
 			who.Closed = append(who.Closed, api.ClosedMatter{ID: c.Matter, Closed: c.Time})
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -792,6 +793,11 @@ const maxLoggedMethod = 32
 func clip(v string, n int) string {
 	if len(v) <= n {
 		return v
+	}
+	// Cut on a character boundary: half a UTF-8 sequence in an audit
+	// record breaks its JSON export (and PostgreSQL refuses it).
+	for n > 0 && !utf8.RuneStart(v[n]) {
+		n--
 	}
 	return v[:n] + "...(" + strconv.Itoa(len(v)) + " bytes)"
 }

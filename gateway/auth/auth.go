@@ -346,6 +346,11 @@ func (id *Identity) derive() { id.roles, id.Admin = RolesFromGroups(id.Groups) }
 // Role returns the caller's role on matter.
 func (id *Identity) Role(matter string) Role { return id.roles[matter] }
 
+// Screened reports whether the caller is behind an ethical wall of matter.
+func (id *Identity) Screened(matter string) bool {
+	return slices.Contains(id.Groups, "matter-"+matter+"-screened")
+}
+
 // Matters returns the matters the caller has a role on, sorted.
 func (id *Identity) Matters() []string {
 	out := make([]string, 0, len(id.roles))

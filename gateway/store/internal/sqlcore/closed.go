@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +36,8 @@ func (s *Store) CloseMatter(ctx context.Context, matter, by, reason string, now 
 			store.Micros(c.Time), by, reason, matter); err != nil {
 			return err
 		}
-		rec.Object = fmt.Sprintf("matter=%s reason=%q", matter, reason)
+		// ASCII-quoted: the cut below never splits a character.
+		rec.Object = "matter=" + matter + " reason=" + strconv.QuoteToASCII(reason)
 		if len(rec.Object) > 512 {
 			rec.Object = rec.Object[:512]
 		}
