@@ -120,6 +120,11 @@ func (s *Server) head(ctx context.Context, matter string, after, at int64) (*api
 			if err != nil {
 				return nil, storeErr(op, err)
 			}
+			// Another replica may have signed since LastCheckpoint: the
+			// path ends at the checkpoint this head names.
+			for len(path) > 0 && path[len(path)-1].Seq > c.Seq {
+				path = path[:len(path)-1]
+			}
 			h.Path = path
 			h.More = len(path) > 0 && path[len(path)-1].Seq < c.Seq
 		}
