@@ -309,8 +309,12 @@ func (e *Engine) Observe(ctx context.Context, r *audit.Record) []Alert {
 	var out []Alert
 	ok := r.Result == audit.ResultOK
 	access := ok && r.Matter != "" && (reads[r.Action] || writes[r.Action])
-	if ok && (r.Action == "chunk.replace" || strings.HasPrefix(r.Action, "integrity.")) {
-		out = append(out, newAlert(RuleIntegrity, Critical, r, fmt.Sprintf("integrity event %s on matter %s by %s (device %s): %s", r.Action, r.Matter, who(r), r.Device, r.Object)))
+	// Once per cooldown per user, matter and kind: any member may report
+	// integrity events, and a flood of reports must not bury other alerts
+	// (each report is still its own audit record).
+	if ok && (r.Action == "chunk.replace" || strings.HasPrefix(r.Action, "integrity.")) &&
+		!e.quietFor(RuleIntegrity+"/"+r.Entity+"/"+r.Matter+"/"+r.Action, r.Time, e.cfg.Cooldown) {
+		out = append(out, newAlert(RuleIntegrity, Critical, r, fmt.Sprintf("integrity event %s on matter %s by %s (device %q): %s", r.Action, r.Matter, who(r), r.Device, r.Object)))
 	}
 	if r.Result == audit.ResultDenied {
 		switch r.Object {

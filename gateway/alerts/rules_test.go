@@ -144,6 +144,13 @@ func TestRules(t *testing.T) {
 		{alerts.RuleIntegrity, "u12", "2026-0012", func(s *script) {
 			s.add(afternoon, "u12", "2026-0012", "chunk.replace", audit.ResultOK, "c:replaced", 1<<20)
 		}},
+		{alerts.RuleIntegrity, "u04", "2026-0004", func(s *script) {
+			// A flood of reports (a broken or hostile agent) is one
+			// alert per cooldown, each report still audited.
+			for i := range 500 {
+				s.add(afternoon.Add(time.Duration(i)*100*time.Millisecond), "u04", "2026-0004", "integrity.chunk_auth", audit.ResultOK, fmt.Sprintf("chunk=c%d", i), 0)
+			}
+		}},
 	}
 	for _, p := range patterns {
 		t.Run(p.rule, func(t *testing.T) {
