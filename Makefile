@@ -13,7 +13,7 @@ SERVER_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 export GOTOOLCHAIN := local
 SHELL := bash
 
-.PHONY: help build test test-short tools cross lint bench fuzz run clean-run clean
+.PHONY: help build test test-short tools cross lint bench bench-peer fuzz run clean-run clean
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -65,6 +65,10 @@ lint: ## gofmt check, go mod tidy check, go vet, staticcheck (pinned)
 
 bench: ## run every benchmark once (figures are reported, never asserted)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+bench-peer: ## mattersync against rclone crypt on the same MinIO (issue 22): builds rclone once (tools/install.sh rclone), 3 interleaved rounds, one table
+	tools/install.sh vault minio rclone
+	$(GO) run ./bench/peer $(BENCH_PEER_FLAGS)
 
 run: build tools ## the local stack: Vault, MinIO, gateway and two agents on demo folders (state in .run/); SSO=1 adds an identity provider and MFA; REPLICAS=3 runs three gateways on PostgreSQL behind HAProxy (.run-cluster/)
 	@# A built binary, not `go run`: go run exits 1 after a Ctrl-C even when

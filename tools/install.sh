@@ -2,9 +2,10 @@
 # Builds the pinned Vault, MinIO and ORY Hydra servers (and staticcheck) from the Go
 # module proxy, once per version, into a cache shared by every clone on this
 # machine, and links them into .tools/bin/. A vault or minio already on PATH
-# is used instead when its version is acceptable.
+# is used instead when its version is acceptable. rclone (the peer of
+# `make bench-peer`) is built only when named: no test needs it.
 #
-# Usage: tools/install.sh [vault|minio|hydra|staticcheck ...]   (default: all)
+# Usage: tools/install.sh [vault|minio|hydra|staticcheck|rclone ...]   (default: all but rclone)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -93,6 +94,24 @@ install_hydra() {
 	say "hydra ${HYDRA_VERSION#v}: $dir/hydra"
 }
 
+# rclone is never taken from PATH: the bench compares against one pinned
+# version.
+install_rclone() {
+	grep -q "github.com/rclone/rclone $RCLONE_VERSION\$" "$root/tools/rclone/go.mod" ||
+		{ say "tools/rclone/go.mod does not require rclone $RCLONE_VERSION (tools/versions.env)"; exit 1; }
+	local sum dir
+	sum=$(cat "$root/tools/rclone/go.mod" "$root/tools/rclone/go.sum" "$root/tools/rclone/main.go" | sha256sum | cut -c1-12)
+	dir=$cache/rclone-${RCLONE_VERSION#v}-$sum
+	if [ ! -x "$dir/rclone" ]; then
+		say "building rclone ${RCLONE_VERSION#v} (cold build takes about 5 minutes on 2 cores)..."
+		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+		(cd "$root/tools/rclone" && GOFLAGS="$GOFLAGS -mod=readonly" go build -o "$dir.tmp/rclone" .)
+		publish rclone "$dir"
+	fi
+	ln -sf "$dir/rclone" "$bin/rclone"
+	say "rclone ${RCLONE_VERSION#v}: $dir/rclone"
+}
+
 install_staticcheck() {
 	local dir=$cache/staticcheck-$STATICCHECK_VERSION
 	if [ ! -x "$dir/staticcheck" ]; then
@@ -113,7 +132,7 @@ if command -v flock >/dev/null; then
 fi
 for t in "$@"; do
 	case $t in
-	vault | minio | hydra | staticcheck) "install_$t" ;;
-	*) say "unknown tool $t (want vault, minio, hydra or staticcheck)"; exit 2 ;;
+	vault | minio | hydra | staticcheck | rclone) "install_$t" ;;
+	*) say "unknown tool $t (want vault, minio, hydra, staticcheck or rclone)"; exit 2 ;;
 	esac
 done

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/mattersync/mattersync/internal/devstack"
+	"github.com/mattersync/mattersync/internal/testenv"
+)
+
+// options are what one bench run does.
+type options struct {
+	MixedMiB   int   // the mixed tree's size
+	SmallFiles int   // the small-files tree's file count
+	SmallBytes int64 // and its average file size
+	Rounds     int   // interleaved rounds (medians over these)
+	Work       string
+	Bin        string // the three mattersync binaries ("": built into Work)
+	Rclone     string // the rclone binary ("": mattersync alone)
+	Out        io.Writer
+	Progress   io.Writer // nil: quiet
+}
+
+// workload names, in the order each round runs them.
+const (
+	wUpload   = "first upload, mixed tree"
+	wDownload = "first download of that tree on a new device"
+	wSmall    = "small files, first upload"
+)
+
+// results holds every measure by workload and tool.
+type results struct {
+	mixed, small corpus
+	rounds       int
+	m            map[string]map[string][]measure
+}
+
+func (r *results) add(workload, tool string, ms measure) {
+	if r.m[workload] == nil {
+		r.m[workload] = map[string][]measure{}
+	}
+	r.m[workload][tool] = append(r.m[workload][tool], ms)
+}
+
+// run starts the stack, generates the corpora and runs every workload for
+// every tool, interleaved: each round runs each workload with both tools
+// back to back, the first tool alternating between rounds.
+func run(ctx context.Context, o options) (*results, error) {
+	say := func(format string, args ...any) {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, format+"\n", args...)
+		}
+	}
+	if o.Bin == "" {
+		root, err := testenv.ModuleRoot()
+		if err != nil {
+			return nil, err
+		}
+		o.Bin = filepath.Join(o.Work, "bin")
+		say("building the mattersync binaries")
+		if err := devstack.BuildBinaries(root, o.Bin); err != nil {
+			return nil, err
+		}
+	}
+	res := &results{rounds: o.Rounds, m: map[string]map[string][]measure{}}
+	var err error
+	say("generating the corpora")
+	if res.mixed, err = mixedTree(filepath.Join(o.Work, "corpus", "mixed"), int64(o.MixedMiB)<<20, 22); err != nil {
+		return nil, err
+	}
+	if res.small, err = smallTree(filepath.Join(o.Work, "corpus", "small"), o.SmallFiles, o.SmallBytes, 22); err != nil {
+		return nil, err
+	}
+	vault, err := testenv.FindBinary("vault")
+	if err != nil {
+		return nil, err
+	}
+	s, err := devstack.Start(ctx, devstack.Options{Dir: filepath.Join(o.Work, "stack"), Bin: o.Bin, Tools: filepath.Dir(vault),
+		Users: []string{"alice"}, Progress: o.Progress})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Stop()
+	s.StopAgent("alice") // the bench runs its own devices
+	peers := []peer{&mattersync{s: s, bin: o.Bin, work: filepath.Join(o.Work, "mattersync"), pw: map[string]string{}}}
+	if o.Rclone != "" {
+		rc, err := newRclone(ctx, o.Rclone, o.Work, s)
+		if err != nil {
+			return nil, err
+		}
+		peers = append(peers, rc)
+	}
+	for round := 1; round <= o.Rounds; round++ {
+		order := slices.Clone(peers)
+		if round%2 == 0 {
+			slices.Reverse(order)
+		}
+		for _, p := range order {
+			name := fmt.Sprintf("r%d-mixed", round)
+			ms, err := p.upload(ctx, name, res.mixed)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", p.name(), wUpload, err)
+			}
+			say("round %d %-13s %-45s %v", round, p.name(), wUpload, ms.d.Round(time.Millisecond))
+			res.add(wUpload, p.name(), ms)
+		}
+		for _, p := range order {
+			name := fmt.Sprintf("r%d-mixed", round)
+			dst := filepath.Join(o.Work, "download", fmt.Sprintf("%s-%d", p.name(), round))
+			ms, got, err := p.download(ctx, name, dst)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", p.name(), wDownload, err)
+			}
+			say("round %d %-13s %-45s %v", round, p.name(), wDownload, ms.d.Round(time.Millisecond))
+			if diff, err := sameTree(res.mixed.dir, got); err != nil || diff != "" {
+				return nil, fmt.Errorf("%s: the downloaded tree is not the uploaded one: %s %v", p.name(), diff, err)
+			}
+			os.RemoveAll(got)
+			res.add(wDownload, p.name(), ms)
+		}
+		for _, p := range order {
+			ms, err := p.upload(ctx, fmt.Sprintf("r%d-small", round), res.small)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", p.name(), wSmall, err)
+			}
+			say("round %d %-13s %-45s %v", round, p.name(), wSmall, ms.d.Round(time.Millisecond))
+			res.add(wSmall, p.name(), ms)
+		}
+	}
+	return res, nil
+}
+
+func median(ms []measure) (time.Duration, int64) {
+	ds := make([]time.Duration, len(ms))
+	rs := make([]int64, len(ms))
+	for i, m := range ms {
+		ds[i], rs[i] = m.d, m.rss
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2], slices.Max(rs)
+}
+
+// table prints the results: per workload the median time of each tool,
+// mattersync's time as a multiple of rclone's, and each process's peak
+// RSS (the highest of the rounds).
+func (r *results) table(w io.Writer) {
+	fmt.Fprintf(w, "mixed tree: %d files, %.0f MiB; small files: %d files, %.1f MiB; medians of %d interleaved rounds\n\n",
+		r.mixed.files, mib(r.mixed.bytes), r.small.files, mib(r.small.bytes), r.rounds)
+	fmt.Fprintln(w, "| workload | rclone crypt | mattersync | ratio | peak RSS rclone | peak RSS mattersync |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	for _, wl := range []string{wUpload, wDownload, wSmall} {
+		md, mrss := median(r.m[wl]["mattersync"])
+		cell := func(d time.Duration) string {
+			s := fmt.Sprintf("%.2f s", d.Seconds())
+			if wl == wSmall {
+				s += fmt.Sprintf(" (%.0f files/s)", float64(r.small.files)/d.Seconds())
+			}
+			return s
+		}
+		rc, ratio, rrss := "-", "-", "-"
+		if ms := r.m[wl]["rclone crypt"]; len(ms) > 0 {
+			d, rss := median(ms)
+			rc, ratio, rrss = cell(d), fmt.Sprintf("%.2f×", md.Seconds()/d.Seconds()), fmt.Sprintf("%.0f MiB", mib(rss))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f MiB |\n", wl, rc, cell(md), ratio, rrss, mib(mrss))
+	}
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
