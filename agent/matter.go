@@ -30,6 +30,9 @@ type matterSync struct {
 	role kms.Role
 	dir  string   // absolute matter folder
 	fs   *localFS // open during a pass
+	// ahead downloads the files of the page being pulled ahead of
+	// applyChange (ahead.go); nil outside applyPage.
+	ahead *ahead
 }
 
 // passResult counts what a pass did, for status and `sync --once`.
@@ -102,15 +105,13 @@ func (m *matterSync) pull(ctx context.Context, mk *matterKeys, res *passResult) 
 		if err != nil {
 			return fmt.Errorf("change feed: %w", err)
 		}
-		for _, c := range page.Changes {
-			if err := m.applyOrReport(ctx, mk, c, res); err != nil {
-				return err
-			}
-			cursor = uint64(c.Seq)
-			if err := m.a.idx.SetCursor(ctx, m.id, cursor); err != nil {
-				return err
-			}
-			last = &c
+		var applied *api.Change
+		cursor, applied, err = m.applyPage(ctx, mk, page.Changes, cursor, res)
+		if applied != nil {
+			last = applied
+		}
+		if err != nil {
+			return err
 		}
 		if !page.More {
 			return nil
@@ -187,8 +188,12 @@ func (m *matterSync) applyChange(ctx context.Context, mk *matterKeys, c api.Chan
 	if err != nil {
 		return fmt.Errorf("%w: %w", format.ErrMalformed, err)
 	}
-	head, err := m.a.remote.File(ctx, m.id, c.FileID, 0)
-	if err != nil {
+	pre := m.ahead.take(c.FileID)
+	var head api.FileVersion
+	if pre != nil {
+		defer m.fs.remove(pre.tmp) // gone once installed
+		head = pre.head
+	} else if head, err = m.a.remote.File(ctx, m.id, c.FileID, 0); err != nil {
 		return fmt.Errorf("fetch %s: %w", c.FileID, err)
 	}
 	if c.Version != math.MaxInt64 && head.Version < c.Version {
@@ -199,8 +204,11 @@ func (m *matterSync) applyChange(ctx context.Context, mk *matterKeys, c api.Chan
 	}
 	// Every version, deletes included, is a sealed manifest: a delete the
 	// gateway or storage made up opens to nothing and is refused.
-	man, epoch, err := mk.openVersion(ctx, head, fid, uint64(head.Version))
-	if err != nil {
+	var man *format.Manifest
+	var epoch uint32
+	if pre != nil {
+		man, epoch = pre.man, pre.epoch
+	} else if man, epoch, err = mk.openVersion(ctx, head, fid, uint64(head.Version)); err != nil {
 		return err
 	}
 	if man.Deleted != head.Deleted {
@@ -238,9 +246,12 @@ func (m *matterSync) applyChange(ctx context.Context, mk *matterKeys, c api.Chan
 			return m.record(ctx, man.Path, c.FileID, man.ContentHash, uint64(head.Version))
 		}
 	}
-	// Fetch and verify everything before touching the local file.
-	tmp, err := m.fetch(ctx, mk, man)
-	if err != nil {
+	// Fetch and verify everything before touching the local file (done
+	// already if it was fetched ahead).
+	var tmp string
+	if pre != nil {
+		tmp = pre.tmp
+	} else if tmp, err = m.fetch(ctx, mk, man); err != nil {
 		return err
 	}
 	defer m.fs.remove(tmp)
@@ -451,38 +462,10 @@ func (m *matterSync) fetch(ctx context.Context, mk *matterKeys, man *format.Mani
 			m.fs.remove(tmp)
 		}
 	}()
-	codec := m.a.getCodec()
-	defer m.a.putCodec(codec)
 	h := sha256.New()
-	var plain []byte
-	var total uint64
-	for i, ref := range man.Chunks {
-		sealed, err := m.a.remote.GetChunk(ctx, m.id, ref.ID.String())
-		if err != nil {
-			return "", fmt.Errorf("download %s chunk %d: %w", man.Path, i, err)
-		}
-		m.a.waitDownload(ctx, len(sealed))
-		hdr, err := format.ParseHeader(sealed)
-		if err != nil {
-			return "", &chunkFault{ref.ID, fmt.Errorf("%s chunk %d: %w", man.Path, i, err)}
-		}
-		k, err := mk.epoch(ctx, hdr.Epoch)
-		if err != nil {
-			return "", err
-		}
-		plain, err = codec.OpenChunk(plain[:0], k, ref.ID, sealed)
-		if err != nil {
-			return "", &chunkFault{ref.ID, fmt.Errorf("%s chunk %d: %w", man.Path, i, err)}
-		}
-		if len(plain) != int(ref.Size) {
-			return "", &chunkFault{ref.ID, fmt.Errorf("%s chunk %d: %d bytes, manifest says %d: %w", man.Path, i, len(plain), ref.Size, errTampered)}
-		}
-		m.a.knownChunk(m.id, ref.ID)
-		h.Write(plain)
-		if _, err := f.Write(plain); err != nil {
-			return "", fmt.Errorf("write %s: %w", man.Path, localErr(err)) // a full disk lands here; the old file is untouched
-		}
-		total += uint64(len(plain))
+	total, err := m.writeChunks(ctx, mk, man, f, h)
+	if err != nil {
+		return "", err
 	}
 	if total != man.Size || [32]byte(h.Sum(nil)) != man.ContentHash {
 		return "", fmt.Errorf("%s: %w", man.Path, errTampered)
