@@ -98,6 +98,11 @@ func (a *Agent) sendMissing(ctx context.Context, matter string, k *format.Keys, 
 	if len(batch) == 0 {
 		return nil
 	}
+	if len(batch) == 1 && !a.isKnownChunk(matter, batch[0].id) {
+		if done, err := a.sendOne(ctx, matter, k, batch[0]); done {
+			return err
+		}
+	}
 	ids := make([]string, len(batch))
 	byID := make(map[string]pendingChunk, len(batch))
 	for i, p := range batch {
@@ -164,6 +169,41 @@ feed:
 		}
 	}
 	return firstErr
+}
+
+// sendOne uploads p, the one new chunk of a batch (a small file's),
+// without first asking whether the gateway has it, if the remote tells
+// whether it stored the body (chunkSender); done is false if it cannot.
+// A chunk the gateway had already is opened before anything is committed
+// on it, as verifyPresent does for chunks the missing-chunks answer says
+// are present.
+func (a *Agent) sendOne(ctx context.Context, matter string, k *format.Keys, p pendingChunk) (done bool, err error) {
+	var s chunkSender
+	switch r := a.remote.(type) {
+	case politeRemote:
+		s = r.sender()
+	case chunkSender:
+		s = r
+	}
+	if s == nil {
+		return false, nil
+	}
+	codec := a.getCodec()
+	sealed, err := codec.SealChunk(nil, k, p.id, *p.buf)
+	a.putCodec(codec)
+	if err != nil {
+		return true, err
+	}
+	a.waitUpload(ctx, len(sealed))
+	created, err := s.SendChunk(ctx, matter, p.id.String(), sealed)
+	if err != nil {
+		return true, fmt.Errorf("upload chunk %s: %w", p.id, err)
+	}
+	if created {
+		a.knownChunk(matter, p.id)
+		return true, nil
+	}
+	return true, a.verifyPresent(ctx, matter, k, []pendingChunk{p}, nil)
 }
 
 // verifyPresent opens every chunk the gateway says it has but this agent

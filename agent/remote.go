@@ -28,6 +28,17 @@ type ChunkRemote interface {
 	ReplaceChunk(ctx context.Context, matter, id string, sealed []byte, bad [32]byte) (api.ChunkPut, error)
 }
 
+// chunkSender is optionally implemented by a ChunkRemote (gateway/client
+// does) whose chunk upload tells whether the gateway stored this body
+// (created) or already had the chunk. The agent then uploads the one
+// chunk of a small file without first asking whether it is missing: one
+// request (and one audit append) less per file, and a chunk that was
+// there already is opened before it is committed on, as verifyPresent
+// does.
+type chunkSender interface {
+	SendChunk(ctx context.Context, matter, id string, sealed []byte) (created bool, err error)
+}
+
 // FileRemote is the rest: who the caller is, versions and the change feed.
 type FileRemote interface {
 	// Matters asks who the caller is: a cheap request that tells whether
@@ -114,6 +125,18 @@ func (p politeRemote) ConfirmRevocation(ctx context.Context, token, nonce string
 func (p politeRemote) PutChunk(ctx context.Context, matter, id string, sealed []byte) error {
 	_, err := retry(ctx, p.maxWait, func() (struct{}, error) { return struct{}{}, p.Remote.PutChunk(ctx, matter, id, sealed) })
 	return err
+}
+
+// sender returns the chunkSender of the remote, or nil.
+func (p politeRemote) sender() chunkSender {
+	if _, ok := p.Remote.(chunkSender); ok {
+		return p
+	}
+	return nil
+}
+
+func (p politeRemote) SendChunk(ctx context.Context, matter, id string, sealed []byte) (bool, error) {
+	return retry(ctx, p.maxWait, func() (bool, error) { return p.Remote.(chunkSender).SendChunk(ctx, matter, id, sealed) })
 }
 
 func (p politeRemote) GetChunk(ctx context.Context, matter, id string) ([]byte, error) {

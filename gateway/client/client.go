@@ -357,6 +357,14 @@ func (c *Client) PutChunk(ctx context.Context, matter, id string, sealed []byte)
 	return err
 }
 
+// SendChunk uploads a sealed chunk like PutChunk and reports whether the
+// gateway stored this body (false: it had the chunk already and did not
+// read the body).
+func (c *Client) SendChunk(ctx context.Context, matter, id string, sealed []byte) (bool, error) {
+	put, err := c.PutChunkStream(ctx, matter, id, bytes.NewReader(sealed), int64(len(sealed)), sha256.Sum256(sealed))
+	return put.Created, err
+}
+
 // PutChunkStream uploads size bytes from r whose SHA-256 is sum. The
 // gateway stores them only if both match.
 func (c *Client) PutChunkStream(ctx context.Context, matter, id string, r io.Reader, size int64, sum [32]byte) (api.ChunkPut, error) {
