@@ -2,8 +2,8 @@ package agent_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"path/filepath"
