@@ -32,6 +32,8 @@ var ErrNotFound = errors.New("index: not found")
 // DB is the local index. It is safe for concurrent use.
 type DB struct {
 	db *sql.DB
+	// puts are PutFile rows waiting for their group's transaction.
+	puts putGroup
 }
 
 // Open opens (creating and migrating if needed) the index at path.

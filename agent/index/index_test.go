@@ -187,3 +187,51 @@ func TestProblemsPersist(t *testing.T) {
 		t.Fatalf("another matter's problems: %q", keys)
 	}
 }
+
+// Concurrent PutFile calls share transactions (group commit), each
+// returns only once its row is written, and a bad row fails alone.
+func TestPutFileGroups(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.PutMatter(ctx, Matter{ID: "m", Name: "M", Role: "rw", Folder: "M [m]"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 64
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			f := File{Matter: "m", Path: fmt.Sprintf("f%02d", i), FileID: fmt.Sprintf("id%02d", i), Hash: []byte{byte(i)}, Version: uint64(i)}
+			if i%16 == 5 {
+				f.Matter = "nope" // unknown matter: refused
+			}
+			err := d.PutFile(ctx, f)
+			switch {
+			case f.Matter != "m" && err == nil:
+				err = fmt.Errorf("%s of an unknown matter accepted", f.Path)
+			case f.Matter != "m":
+				err = nil
+			case err != nil:
+				err = fmt.Errorf("%s refused: %w", f.Path, err)
+			default:
+				// Written once PutFile returns.
+				if got, gerr := d.File(ctx, "m", f.Path); gerr != nil || got.Version != f.Version {
+					err = fmt.Errorf("%s after PutFile: %+v, %v", f.Path, got, gerr)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	fs, err := d.Files(ctx, "m")
+	if err != nil || len(fs) != n-n/16 {
+		t.Fatalf("%d rows, %v; want %d", len(fs), err, n-n/16)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -175,12 +176,73 @@ func scanFiles(rows *sql.Rows, err error, op string) ([]File, error) {
 	return out, rows.Err()
 }
 
-// PutFile inserts or replaces a file row.
+// putGroup collects the rows of concurrent PutFile calls (the agent
+// uploads and downloads several files at once) so that one transaction,
+// one fsync, makes them all durable: a group commit.
+type putGroup struct {
+	mu      sync.Mutex // guards pending and leader
+	pending []*putReq
+	leader  bool // a caller is writing groups
+}
+
+type putReq struct {
+	f    File
+	done chan error
+}
+
+// PutFile inserts or replaces a file row, durably: it returns once the
+// transaction holding the row is committed. Rows of concurrent calls
+// share a transaction; the first caller writes them, group after group,
+// while the others wait for theirs.
 func (d *DB) PutFile(ctx context.Context, f File) error {
-	return d.exec(ctx, "put file", `INSERT INTO files (matter, path, file_id, size, mtime_ns, mode, hash, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (matter, path) DO UPDATE SET file_id = excluded.file_id, size = excluded.size, mtime_ns = excluded.mtime_ns,
-		mode = excluded.mode, hash = excluded.hash, version = excluded.version`,
-		f.Matter, f.Path, f.FileID, f.Size, f.MtimeNs, f.Mode, f.Hash, f.Version)
+	r := &putReq{f: f, done: make(chan error, 1)}
+	g := &d.puts
+	g.mu.Lock()
+	g.pending = append(g.pending, r)
+	if g.leader {
+		g.mu.Unlock()
+		return <-r.done
+	}
+	g.leader = true
+	for len(g.pending) > 0 {
+		group := g.pending
+		g.pending = nil
+		g.mu.Unlock()
+		// Not cancelled with the leader's context: the group's other
+		// callers wait for this transaction.
+		err := d.tx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+			for _, p := range group {
+				if _, err := tx.Exec(putFileSQL, p.f.Matter, p.f.Path, p.f.FileID, p.f.Size, p.f.MtimeNs, p.f.Mode, p.f.Hash, p.f.Version); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, p := range group {
+			if err != nil && len(group) > 1 {
+				// One row's failure (its matter just removed, say) is
+				// not the others': each is tried alone.
+				p.done <- d.putOne(context.WithoutCancel(ctx), p.f)
+				continue
+			}
+			if err != nil {
+				err = fmt.Errorf("index: put file: %w", err)
+			}
+			p.done <- err
+		}
+		g.mu.Lock()
+	}
+	g.leader = false
+	g.mu.Unlock()
+	return <-r.done
+}
+
+const putFileSQL = `INSERT INTO files (matter, path, file_id, size, mtime_ns, mode, hash, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (matter, path) DO UPDATE SET file_id = excluded.file_id, size = excluded.size, mtime_ns = excluded.mtime_ns,
+	mode = excluded.mode, hash = excluded.hash, version = excluded.version`
+
+func (d *DB) putOne(ctx context.Context, f File) error {
+	return d.exec(ctx, "put file", putFileSQL, f.Matter, f.Path, f.FileID, f.Size, f.MtimeNs, f.Mode, f.Hash, f.Version)
 }
 
 // DeleteFile removes a file row; removing a missing row is not an error.
