@@ -27,6 +27,7 @@ func main() {
 	flag.Int64Var(&o.SmallBytes, "small-bytes", 5<<10, "average size of a small file (bytes)")
 	flag.IntVar(&o.Rounds, "rounds", 3, "interleaved rounds")
 	flag.StringVar(&o.Rclone, "rclone", "", "rclone binary (default: .tools/bin/rclone, from `tools/install.sh rclone`)")
+	flag.StringVar(&o.BaseAgent, "base-agent", "", "another build of the mattersync agent binary, measured as a third peer (\"mattersync base\") on the same gateway")
 	keep := flag.Bool("keep", false, "keep the work folder")
 	flag.Parse()
 	if o.Rclone == "" {

@@ -22,8 +22,12 @@ type options struct {
 	Work       string
 	Bin        string // the three mattersync binaries ("": built into Work)
 	Rclone     string // the rclone binary ("": mattersync alone)
-	Out        io.Writer
-	Progress   io.Writer // nil: quiet
+	// BaseAgent is another build of the agent binary (e.g. of main
+	// before a change), run as a third peer, "mattersync base", on the
+	// same gateway; "": none.
+	BaseAgent string
+	Out       io.Writer
+	Progress  io.Writer // nil: quiet
 }
 
 // workload names, in the order each round runs them.
@@ -87,7 +91,14 @@ func run(ctx context.Context, o options) (*results, error) {
 	}
 	defer s.Stop()
 	s.StopAgent("alice") // the bench runs its own devices
-	peers := []peer{&mattersync{s: s, bin: o.Bin, work: filepath.Join(o.Work, "mattersync"), pw: map[string]string{}}}
+	devices := 0
+	pw := map[string]string{}
+	peers := []peer{&mattersync{label: "mattersync", s: s, bin: o.Bin, agent: filepath.Join(o.Bin, "mattersync"),
+		work: filepath.Join(o.Work, "mattersync"), n: &devices, pw: pw}}
+	if o.BaseAgent != "" {
+		peers = append(peers, &mattersync{label: "mattersync base", s: s, bin: o.Bin, agent: o.BaseAgent,
+			work: filepath.Join(o.Work, "mattersync"), prefix: "base", n: &devices, pw: pw})
+	}
 	if o.Rclone != "" {
 		rc, err := newRclone(ctx, o.Rclone, o.Work, s)
 		if err != nil {
@@ -151,23 +162,57 @@ func median(ms []measure) (time.Duration, int64) {
 func (r *results) table(w io.Writer) {
 	fmt.Fprintf(w, "mixed tree: %d files, %.0f MiB; small files: %d files, %.1f MiB; medians of %d interleaved rounds\n\n",
 		r.mixed.files, mib(r.mixed.bytes), r.small.files, mib(r.small.bytes), r.rounds)
-	fmt.Fprintln(w, "| workload | rclone crypt | mattersync | ratio | peak RSS rclone | peak RSS mattersync |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	tools := []string{"rclone crypt", "mattersync"}
+	if len(r.m[wUpload]["mattersync base"]) > 0 {
+		tools = append(tools, "mattersync base")
+	}
+	head, rule := "| workload |", "|---|"
+	for _, t := range tools {
+		head += " " + t + " |"
+		rule += "---|"
+	}
+	for _, t := range tools[1:] {
+		head += " " + t + " ratio |"
+		rule += "---|"
+	}
+	for _, t := range tools {
+		head += " peak RSS " + t + " |"
+		rule += "---|"
+	}
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, rule)
 	for _, wl := range []string{wUpload, wDownload, wSmall} {
-		md, mrss := median(r.m[wl]["mattersync"])
-		cell := func(d time.Duration) string {
-			s := fmt.Sprintf("%.2f s", d.Seconds())
-			if wl == wSmall {
-				s += fmt.Sprintf(" (%.0f files/s)", float64(r.small.files)/d.Seconds())
+		row := "| " + wl + " |"
+		var times []time.Duration
+		var rsss []string
+		for _, t := range tools {
+			ms := r.m[wl][t]
+			if len(ms) == 0 {
+				row += " - |"
+				times = append(times, 0)
+				rsss = append(rsss, "-")
+				continue
 			}
-			return s
-		}
-		rc, ratio, rrss := "-", "-", "-"
-		if ms := r.m[wl]["rclone crypt"]; len(ms) > 0 {
 			d, rss := median(ms)
-			rc, ratio, rrss = cell(d), fmt.Sprintf("%.2f×", md.Seconds()/d.Seconds()), fmt.Sprintf("%.0f MiB", mib(rss))
+			cell := fmt.Sprintf("%.2f s", d.Seconds())
+			if wl == wSmall {
+				cell += fmt.Sprintf(" (%.0f files/s)", float64(r.small.files)/d.Seconds())
+			}
+			row += " " + cell + " |"
+			times = append(times, d)
+			rsss = append(rsss, fmt.Sprintf("%.0f MiB", mib(rss)))
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f MiB |\n", wl, rc, cell(md), ratio, rrss, mib(mrss))
+		for i := range tools[1:] {
+			if times[0] == 0 || times[i+1] == 0 {
+				row += " - |"
+				continue
+			}
+			row += fmt.Sprintf(" %.2f× |", times[i+1].Seconds()/times[0].Seconds())
+		}
+		for _, x := range rsss {
+			row += " " + x + " |"
+		}
+		fmt.Fprintln(w, row)
 	}
 }
 

@@ -58,14 +58,17 @@ func timed(cmd *exec.Cmd) (measure, error) {
 // matter of its own, so it is a first sync that nothing dedupes against,
 // and a new device downloads that matter alone.
 type mattersync struct {
-	s    *devstack.Stack
-	bin  string // folder with the three binaries
-	work string
-	n    int
-	pw   map[string]string // upload name -> the user's password
+	label  string
+	s      *devstack.Stack
+	bin    string // folder with the three binaries
+	agent  string // the agent binary (another build, to compare two)
+	work   string
+	prefix string            // of its matters and users
+	n      *int              // devices made (shared by the builds compared)
+	pw     map[string]string // user -> password
 }
 
-func (m *mattersync) name() string { return "mattersync" }
+func (m *mattersync) name() string { return m.label }
 
 // root runs mattersync-admin as Vault's root token, as `make run` does to
 // bootstrap.
@@ -82,8 +85,8 @@ func (m *mattersync) root(ctx context.Context, stdin string, args ...string) err
 // device writes the config of a new laptop of user and returns its path
 // and Matters folder.
 func (m *mattersync) device(user string) (string, string, error) {
-	m.n++
-	home := filepath.Join(m.work, fmt.Sprintf("device-%03d", m.n))
+	*m.n++
+	home := filepath.Join(m.work, fmt.Sprintf("device-%03d", *m.n))
 	rootDir := filepath.Join(home, "Matters")
 	if err := os.MkdirAll(rootDir, 0o700); err != nil {
 		return "", "", err
@@ -101,24 +104,25 @@ device_name: bench-%03d
 status_addr: "127.0.0.1:0"
 log_level: warn
 insecure_http: true
-`, m.s.GatewayURL(), m.s.VaultAddr(), user, rootDir, filepath.Join(home, "state"), m.n)
+`, m.s.GatewayURL(), m.s.VaultAddr(), user, rootDir, filepath.Join(home, "state"), *m.n)
 	p := filepath.Join(home, "agent.yaml")
 	return p, rootDir, os.WriteFile(p, []byte(cfg), 0o600)
 }
 
 func (m *mattersync) sync(ctx context.Context, cfg, user string) (measure, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(m.bin, "mattersync"), "sync", "--once", "--config", cfg)
+	cmd := exec.CommandContext(ctx, m.agent, "sync", "--once", "--config", cfg)
 	cmd.Env = append(os.Environ(), "MATTERSYNC_VAULT_PASSWORD="+m.pw[user])
 	return timed(cmd)
 }
 
 // matterOf is the matter (and its user) an upload name gets.
-func matterOf(name string) (id, user string) {
+func (m *mattersync) matterOf(name string) (id, user string) {
+	name = m.prefix + name
 	return "bench-" + name, "b" + strings.ReplaceAll(name, "-", "")
 }
 
 func (m *mattersync) upload(ctx context.Context, name string, c corpus) (measure, error) {
-	id, user := matterOf(name)
+	id, user := m.matterOf(name)
 	pw := fmt.Sprintf("bench-%d-%s", time.Now().UnixNano(), name)
 	if err := m.root(ctx, pw+"\n", "user", "create", user, "--password-stdin"); err != nil {
 		return measure{}, err
@@ -143,7 +147,7 @@ func (m *mattersync) upload(ctx context.Context, name string, c corpus) (measure
 }
 
 func (m *mattersync) download(ctx context.Context, name, dst string) (measure, string, error) {
-	id, user := matterOf(name)
+	id, user := m.matterOf(name)
 	cfg, rootDir, err := m.device(user)
 	if err != nil {
 		return measure{}, "", err
