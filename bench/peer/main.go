@@ -28,6 +28,7 @@ func main() {
 	flag.IntVar(&o.Rounds, "rounds", 3, "interleaved rounds")
 	flag.StringVar(&o.Rclone, "rclone", "", "rclone binary (default: .tools/bin/rclone, from `tools/install.sh rclone`)")
 	flag.StringVar(&o.BaseAgent, "base-agent", "", "another build of the mattersync agent binary, measured as a third peer (\"mattersync base\") on the same gateway")
+	flag.StringVar(&o.Bin, "bin", "", "folder with the mattersync binaries (default: built from this checkout)")
 	keep := flag.Bool("keep", false, "keep the work folder")
 	flag.Parse()
 	if o.Rclone == "" {
