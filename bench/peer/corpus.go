@@ -41,7 +41,7 @@ func mixedTree(dir string, total int64, seed uint64) (corpus, error) {
 		case r < 92:
 			data, ext = pdfBytes(rng, 128<<10+rng.Int64N(3<<20)), ".pdf"
 		default:
-			data, ext = randomBytes(rng, 1<<20+rng.Int64N(12<<20)), ".tif"
+			data, ext = randomBytes(rng, 1<<20+rng.Int64N(9<<20)), ".tif"
 		}
 		if left := total - c.bytes; int64(len(data)) > left {
 			data = data[:left]
