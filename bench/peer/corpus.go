@@ -56,6 +56,36 @@ func mixedTree(dir string, total int64, seed uint64) (corpus, error) {
 	return c, nil
 }
 
+// cached returns the corpus in dir, made by gen unless a run made it
+// before (generating 512 MiB takes minutes on a loaded machine). The
+// generators are deterministic, so a kept corpus is the one gen makes.
+func cached(dir string, gen func(string) (corpus, error)) (corpus, error) {
+	done := dir + ".complete"
+	if _, err := os.Stat(done); err == nil {
+		c := corpus{dir: dir}
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			fi, err := d.Info()
+			if err == nil {
+				c.files++
+				c.bytes += fi.Size()
+			}
+			return err
+		})
+		return c, err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return corpus{}, err
+	}
+	c, err := gen(dir)
+	if err != nil {
+		return c, err
+	}
+	return c, os.WriteFile(done, nil, 0o644)
+}
+
 // smallTree writes n small text files (size bytes on average) in folders
 // of 100.
 func smallTree(dir string, n int, size int64, seed uint64) (corpus, error) {

@@ -29,6 +29,7 @@ func main() {
 	flag.StringVar(&o.Rclone, "rclone", "", "rclone binary (default: .tools/bin/rclone, from `tools/install.sh rclone`)")
 	flag.StringVar(&o.BaseAgent, "base-agent", "", "another build of the mattersync agent binary, measured as a third peer (\"mattersync base\") on the same gateway")
 	flag.StringVar(&o.Bin, "bin", "", "folder with the mattersync binaries (default: built from this checkout)")
+	flag.StringVar(&o.Corpora, "corpora", "", "keep the generated corpora in this folder and reuse them (default: generated in the work folder)")
 	keep := flag.Bool("keep", false, "keep the work folder")
 	flag.Parse()
 	if o.Rclone == "" {

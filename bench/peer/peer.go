@@ -20,6 +20,7 @@ type options struct {
 	SmallBytes int64 // and its average file size
 	Rounds     int   // interleaved rounds (medians over these)
 	Work       string
+	Corpora    string // where the corpora are kept between runs ("": in Work)
 	Bin        string // the three mattersync binaries ("": built into Work)
 	Rclone     string // the rclone binary ("": mattersync alone)
 	// BaseAgent is another build of the agent binary (e.g. of main
@@ -74,10 +75,18 @@ func run(ctx context.Context, o options) (*results, error) {
 	res := &results{rounds: o.Rounds, m: map[string]map[string][]measure{}}
 	var err error
 	say("generating the corpora")
-	if res.mixed, err = mixedTree(filepath.Join(o.Work, "corpus", "mixed"), int64(o.MixedMiB)<<20, 22); err != nil {
+	corpora := o.Corpora
+	if corpora == "" {
+		corpora = filepath.Join(o.Work, "corpus")
+	}
+	if res.mixed, err = cached(filepath.Join(corpora, fmt.Sprintf("mixed-%dMiB", o.MixedMiB)), func(dir string) (corpus, error) {
+		return mixedTree(dir, int64(o.MixedMiB)<<20, 22)
+	}); err != nil {
 		return nil, err
 	}
-	if res.small, err = smallTree(filepath.Join(o.Work, "corpus", "small"), o.SmallFiles, o.SmallBytes, 22); err != nil {
+	if res.small, err = cached(filepath.Join(corpora, fmt.Sprintf("small-%d-%d", o.SmallFiles, o.SmallBytes)), func(dir string) (corpus, error) {
+		return smallTree(dir, o.SmallFiles, o.SmallBytes, 22)
+	}); err != nil {
 		return nil, err
 	}
 	vault, err := testenv.FindBinary("vault")
