@@ -100,7 +100,7 @@ func (a *Agent) sendMissing(ctx context.Context, matter string, k *format.Keys, 
 	if len(batch) == 0 {
 		return nil
 	}
-	if len(batch) == 1 && !a.isKnownChunk(matter, batch[0].id) {
+	if len(batch) == 1 && len(*batch[0].buf) <= sendOneBytes && !a.isKnownChunk(matter, batch[0].id) {
 		if done, err := a.sendOne(ctx, matter, k, batch[0]); done {
 			return err
 		}
@@ -172,6 +172,11 @@ feed:
 	}
 	return firstErr
 }
+
+// sendOneBytes bounds the chunks sendOne sends unasked: a gateway that
+// has the chunk answers without reading the body, and Go's server drains
+// up to 256 KiB of an unread body to keep the connection.
+const sendOneBytes = 200 << 10
 
 // sendOne uploads p, the one new chunk of a batch (a small file's),
 // without first asking whether the gateway has it, if the remote tells
