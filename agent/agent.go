@@ -846,7 +846,7 @@ func (l *matterLoop) run() {
 		if errors.Is(err, ErrRevoked) || ctx.Err() != nil {
 			return
 		}
-		if k := fault.Of(err); k == fault.Denied || k == fault.NotFound {
+		if k := fault.Of(err); k == fault.Denied || k == fault.NotFound || remoteCode(err) == api.CodeMatterClosed {
 			select {
 			case l.a.recheck <- struct{}{}:
 			default:

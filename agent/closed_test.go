@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -87,4 +88,42 @@ func TestMatterClosed(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A running agent hears of the close from the gateway's refusal (its
+// pass answered 410 matter_closed) and stops syncing the matter without
+// waiting for its next scheduled refresh.
+func TestRunningAgentMatterClosed(t *testing.T) {
+	eachWorld(t, func(w *world) {
+		u := w.member(kms.RoleRW)
+		cfg := w.config(u, w.t.TempDir(), w.t.TempDir())
+		cfg.StatusAddr, cfg.Debounce = "", 20*time.Millisecond
+		alice := w.agentWith(u, cfg)
+		bob := w.agent(w.member(kms.RoleRW))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- alice.Run(ctx) }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				w.t.Errorf("Run: %v", err)
+			}
+		}()
+		alice.write("Before.txt", []byte("before the close"))
+		eventually(w.t, "Before.txt at bob", func() error { bob.sync(); return bob.hasFile("Before.txt", []byte("before the close")) })
+
+		rec := &audit.Record{Time: time.Now(), Entity: "ent-it", User: "it", Matter: w.matter, Action: "admin.close", Result: audit.ResultOK, Status: 200, RequestID: "r"}
+		if _, _, err := w.gw.Stores.Closed.CloseMatter(context.Background(), w.matter, "it", "file closed", time.Now(), rec); err != nil {
+			w.t.Fatal(err)
+		}
+		alice.write("After.txt", []byte("after the close"))
+		eventually(w.t, "alice's matter closed", func() error {
+			if st := alice.matterStatus(); st.State != "closed" {
+				return fmt.Errorf("matter state %q", st.State)
+			}
+			return nil
+		})
+		alice.wantFile("After.txt", []byte("after the close"))
+		alice.wantFile("Before.txt", []byte("before the close"))
+	})
 }
