@@ -91,8 +91,8 @@ func TestMatterClosed(t *testing.T) {
 }
 
 // A running agent hears of the close from the gateway's refusal (its
-// pass answered 410 matter_closed) and stops syncing the matter without
-// waiting for its next scheduled refresh.
+// pass answered 410 matter_closed), asks the gateway again at once and
+// pauses the matter (Vault still lists it: its folder left as it is).
 func TestRunningAgentMatterClosed(t *testing.T) {
 	eachWorld(t, func(w *world) {
 		u := w.member(kms.RoleRW)
@@ -117,8 +117,8 @@ func TestRunningAgentMatterClosed(t *testing.T) {
 			w.t.Fatal(err)
 		}
 		alice.write("After.txt", []byte("after the close"))
-		eventually(w.t, "alice's matter closed", func() error {
-			if st := alice.matterStatus(); st.State != "closed" {
+		eventually(w.t, "alice's matter paused", func() error {
+			if st := alice.matterStatus(); st.State != "paused" {
 				return fmt.Errorf("matter state %q", st.State)
 			}
 			return nil
