@@ -85,9 +85,11 @@ func (m *matterSync) witness(ctx context.Context) error {
 			after = held.Seq
 		}
 		h, err := a.heads.Head(ctx, m.id, after, w.AtSeq)
-		if remoteCode(err) == api.CodeNotFound && pub == nil {
+		if remoteCode(err) == api.CodeNotFound && pub == nil && w.Seq == 0 && w.Checkpoint == "" {
 			// A gateway older than the signed head: nothing to witness.
-			// With gateway.public_key set the head is required.
+			// With gateway.public_key set, or once this agent has
+			// witnessed the matter, the head is required (a 404 then is
+			// a downgrade, not an old gateway).
 			a.noHead.Do(func() {
 				a.log.Warn("the gateway serves no signed head (older than this agent?): rollbacks are not detected", "matter", m.id)
 			})
@@ -272,6 +274,7 @@ func (m *matterSync) followResync(ctx context.Context, w index.Witness, h *api.M
 		}
 		unsynced(max(hv, 1) - 1)
 	}
+	witnessed := w.Seq > 0 || w.Checkpoint != "" || w.Resync > 0
 	// A new baseline: what the gateway serves now, and no halt.
 	w.Resync, w.Seq, w.Halted, w.Evidence = h.Resync, h.Seq, "", ""
 	w.Checkpoint, w.AtSeq, w.AtFile, w.AtVersion = "", 0, "", 0
@@ -285,6 +288,13 @@ func (m *matterSync) followResync(ctx context.Context, w index.Witness, h *api.M
 	w.Good = h.Time
 	if err := a.idx.Resynced(ctx, w, changed, gone); err != nil {
 		return err
+	}
+	// Said to the gateway too, by an agent that had witnessed the matter
+	// before (a new laptop just starts from here): a resync nobody in IT
+	// ran (a database writer's) shows as integrity.resync without an
+	// admin.matter.resync.
+	if witnessed {
+		a.reportIntegrity(ctx, m.id, api.IntegrityResync, "resync:"+strconv.FormatInt(h.Resync, 10), 0)
 	}
 	a.log.Warn("matter resynced by IT: syncing starts again; files the gateway lacks are committed again", "matter", m.id,
 		"resync", h.Resync, "files_checked", len(rows), "files_to_commit_or_compare", len(changed), "feed_head", h.Seq)

@@ -276,6 +276,18 @@ func TestRestoredGatewayDetected(t *testing.T) {
 	if d := sameState(aliceBefore, folderState(t, carol.folder)); d != "" {
 		t.Fatalf("a new laptop after the resync: %s", d)
 	}
+	// Each laptop that followed the resync said so, once: IT can match
+	// these with the admin.matter.resync record.
+	followed := map[string]int{}
+	g2.Stores.Audit.AuditRecords(ctx, audit.Query{Matter: w.matter}, func(r *audit.Record) error {
+		if r.Action == "integrity.resync" {
+			followed[r.Device]++
+		}
+		return nil
+	})
+	if len(followed) != 3 || followed[alice.cfg.DeviceName] != 1 || followed[bob.cfg.DeviceName] != 1 || followed[dave.cfg.DeviceName] != 1 {
+		t.Fatalf("resyncs reported %v: want one from each of the three laptops", followed)
+	}
 }
 
 // contents is the set of file contents in a folder state.

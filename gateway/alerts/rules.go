@@ -312,7 +312,7 @@ func (e *Engine) Observe(ctx context.Context, r *audit.Record) []Alert {
 	// Once per cooldown per user, matter and kind: any member may report
 	// integrity events, and a flood of reports must not bury other alerts
 	// (each report is still its own audit record).
-	if ok && (r.Action == "chunk.replace" || strings.HasPrefix(r.Action, "integrity.")) &&
+	if ok && (r.Action == "chunk.replace" || strings.HasPrefix(r.Action, "integrity.") && r.Action != "integrity.resync") &&
 		!e.quietFor(RuleIntegrity+"/"+r.Entity+"/"+r.Matter+"/"+r.Action, r.Time, e.cfg.Cooldown) {
 		out = append(out, newAlert(RuleIntegrity, Critical, r, fmt.Sprintf("integrity event %s on matter %s by %s (device %q): %s", r.Action, r.Matter, who(r), r.Device, r.Object)))
 	}

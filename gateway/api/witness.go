@@ -35,12 +35,19 @@ const (
 	// the one this agent holds, or a head whose signature fails. Object:
 	// "checkpoint:<held seq>:<served seq>".
 	IntegrityFork IntegrityKind = "fork"
+	// IntegrityResync: the agent followed a resync the gateway's signed
+	// head announced and took the gateway's state as its new baseline.
+	// Whoever can write the gateway's database could announce one, so
+	// every agent says when it follows one: IT matches these against
+	// admin.matter.resync records. Object: "resync:<n>". Audited, not
+	// alerted (a real resync makes one per laptop).
+	IntegrityResync IntegrityKind = "resync"
 )
 
 // ValidIntegrityKind reports whether k is one of the kinds above.
 func ValidIntegrityKind(k IntegrityKind) bool {
 	switch k {
-	case IntegrityChunkAuth, IntegrityManifestAuth, IntegrityRefusedPath, IntegrityTooLarge, IntegrityRollback, IntegrityFork:
+	case IntegrityChunkAuth, IntegrityManifestAuth, IntegrityRefusedPath, IntegrityTooLarge, IntegrityRollback, IntegrityFork, IntegrityResync:
 		return true
 	}
 	return false
