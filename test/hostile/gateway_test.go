@@ -25,6 +25,7 @@ import (
 
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/gateway/audit"
 )
 
 // fakeGateway stores what it is given and serves it back, like the real
@@ -98,6 +99,20 @@ func newFakeGateway(t *testing.T) *fakeGateway {
 		}
 		out.Head = g.seq
 		g.json(w, http.StatusOK, out)
+	})
+	// The signed head an honest gateway serves (no audit checkpoints
+	// here): agents with gateway.public_key require it.
+	route("GET /v1/matters/{m}/head", func(w http.ResponseWriter, r *http.Request) {
+		h := api.MatterHead{Matter: r.PathValue("m"), Seq: g.seq, Time: time.Now().UTC(), Path: []audit.Checkpoint{}}
+		if n, err := strconv.ParseInt(r.URL.Query().Get("seq"), 10, 64); err == nil && n > 0 {
+			for _, c := range g.changes[h.Matter] {
+				if c.Seq == n {
+					h.At = &c
+				}
+			}
+		}
+		h.Signature = ed25519.Sign(g.key, api.HeadMessage(&h))
+		g.json(w, http.StatusOK, h)
 	})
 	route("GET /v1/matters/{m}/files/{f}", func(w http.ResponseWriter, r *http.Request) {
 		vs := g.versions[r.PathValue("f")]
