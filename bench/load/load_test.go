@@ -70,3 +70,48 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
 }
+
+func TestAssign(t *testing.T) {
+	for _, c := range []struct{ agents, perAgent, members int }{{4, 2, 3}, {20, 3, 4}, {200, 3, 4}, {50, 5, 4}, {3, 3, 3}} {
+		matters, member := assign(c.agents, c.perAgent, c.members)
+		in := make([]int, c.agents)
+		for _, m := range matters {
+			l := member[m]
+			if len(l) < 2 || len(l) > c.members {
+				t.Errorf("%+v: matter %s has %d members", c, m, len(l))
+			}
+			for _, a := range l {
+				in[a]++
+			}
+		}
+		for a, n := range in {
+			if n < 1 || n > c.perAgent {
+				t.Errorf("%+v: agent %d is in %d matters", c, a, n)
+			}
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	s := summarize(d)
+	if s.N != 100 || s.P50 != 51*time.Millisecond || s.P99 != 99*time.Millisecond || s.Max != 100*time.Millisecond {
+		t.Errorf("summarize 1..100 ms = %+v", s)
+	}
+	if (summary{}).String() != "none" {
+		t.Error("an empty summary should say none")
+	}
+}
+
+func TestReadProc(t *testing.T) {
+	u, err := readProc(os.Getpid())
+	if err != nil {
+		t.Skip("no /proc:", err)
+	}
+	if u.rss <= 0 {
+		t.Errorf("own RSS %d", u.rss)
+	}
+}

@@ -83,7 +83,7 @@ func (c *Config) defaults() {
 		c.SaveEvery = 5 * time.Second
 	}
 	if c.Wait <= 0 {
-		c.Wait = 25 * time.Second
+		c.Wait = 30 * time.Second // what the agent asks for
 	}
 	if c.Drain <= 0 {
 		c.Drain = time.Minute
@@ -331,19 +331,8 @@ func (r *runner) firm(ctx context.Context) ([]string, map[string]string, error) 
 	}
 	defer adm.Close()
 	cfg := r.cfg
-	nm := max(1, (cfg.Agents*cfg.MattersPerAgent+cfg.MembersPerMatter-1)/cfg.MembersPerMatter)
-	matters := make([]string, nm)
-	for i := range matters {
-		matters[i] = fmt.Sprintf("load-%04d", i+1)
-	}
-	// Slot j puts agent j%Agents into matter j/MembersPerMatter: every
-	// matter has consecutive agents, every agent MattersPerAgent matters.
-	for j := range cfg.Agents * cfg.MattersPerAgent {
-		m, a := matters[j/cfg.MembersPerMatter], j%cfg.Agents
-		if !contains(r.member[m], a) {
-			r.member[m] = append(r.member[m], a)
-		}
-	}
+	matters, member := assign(cfg.Agents, cfg.MattersPerAgent, cfg.MembersPerMatter)
+	r.member = member
 	pw := map[string]string{}
 	names := make([]string, cfg.Agents)
 	for i := range names {
@@ -381,6 +370,25 @@ func (r *runner) firm(ctx context.Context) ([]string, map[string]string, error) 
 		return nil, nil, err
 	}
 	return names, pw, nil
+}
+
+// assign shapes the firm: slot j puts agent j%agents into matter
+// j/members, so every matter has consecutive agents (up to members of
+// them) and every agent up to perAgent matters.
+func assign(agents, perAgent, members int) ([]string, map[string][]int) {
+	nm := max(1, (agents*perAgent+members-1)/members)
+	matters := make([]string, nm)
+	for i := range matters {
+		matters[i] = fmt.Sprintf("load-%04d", i+1)
+	}
+	member := map[string][]int{}
+	for j := range agents * perAgent {
+		m, a := matters[j/members], j%agents
+		if !contains(member[m], a) {
+			member[m] = append(member[m], a)
+		}
+	}
+	return matters, member
 }
 
 func contains(l []int, x int) bool {
