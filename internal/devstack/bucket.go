@@ -18,13 +18,15 @@ func (s *Stack) makeBucket(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// MinIO reports ready slightly before it accepts bucket calls.
+	// MinIO reports ready slightly before it accepts bucket calls; on
+	// four drives of a loaded machine, up to tens of seconds before.
 	var ok bool
-	for i := 0; ; i++ {
+	deadline := time.Now().Add(time.Minute)
+	for {
 		if ok, err = c.BucketExists(ctx, s.Bucket()); err == nil {
 			break
 		}
-		if i == 100 {
+		if time.Now().After(deadline) {
 			return fmt.Errorf("devstack: bucket: %w", err)
 		}
 		select {
