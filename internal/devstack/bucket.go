@@ -18,15 +18,13 @@ func (s *Stack) makeBucket(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// MinIO reports ready slightly before it accepts bucket calls; on
-	// four drives of a loaded machine, up to tens of seconds before.
+	// MinIO reports ready slightly before it accepts bucket calls.
 	var ok bool
-	deadline := time.Now().Add(time.Minute)
-	for {
+	for i := 0; ; i++ {
 		if ok, err = c.BucketExists(ctx, s.Bucket()); err == nil {
 			break
 		}
-		if time.Now().After(deadline) {
+		if i == 100 {
 			return fmt.Errorf("devstack: bucket: %w", err)
 		}
 		select {
