@@ -341,15 +341,19 @@ func (s *Stack) startMinIO(ctx context.Context) error {
 		return err
 	}
 	drives := dir
+	env := []string{"MINIO_ROOT_USER=" + s.st.S3Access, "MINIO_ROOT_PASSWORD=" + s.st.S3Secret, "MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME=" + s.opts.Dir}
 	if s.opts.Replicas > 1 {
 		// Four drives, erasure coded, as a production deployment has
-		// (MinIO expands the {1...4}).
+		// (MinIO expands the {1...4}). They share this machine's root
+		// disk, which MinIO refuses ("drive not found") unless told it
+		// is a test setup.
 		drives = filepath.Join(dir, "drive{1...4}")
+		env = append(env, "MINIO_CI_CD=on")
 	}
 	s.say("starting MinIO at %s (data in %s)", s.MinIOEndpoint(), drives)
 	err := s.start("minio", proc.Spec{Bin: s.tool("minio"),
 		Args: []string{"server", "--quiet", "--address", s.MinIOEndpoint(), "--console-address", fmt.Sprintf("127.0.0.1:%d", s.st.Ports.MinIOConsole), drives},
-		Env:  []string{"MINIO_ROOT_USER=" + s.st.S3Access, "MINIO_ROOT_PASSWORD=" + s.st.S3Secret, "MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME=" + s.opts.Dir},
+		Env:  env,
 		Dir:  s.opts.Dir, Ready: "http://" + s.MinIOEndpoint() + "/minio/health/ready"})
 	if err != nil {
 		return err
