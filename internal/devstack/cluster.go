@@ -150,7 +150,9 @@ func (s *Stack) haproxyConfig() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# written by devstack: the load balancer in front of the gateway replicas
 global
-  maxconn 20000
+  # Two descriptors per connection: 8000 fits a 20000 descriptor limit
+  # (HAProxy refuses to start when it cannot raise the limit it needs).
+  maxconn 8000
 defaults
   mode http
   timeout connect 2s
