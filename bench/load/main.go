@@ -111,7 +111,7 @@ func (r *Report) Problems() []string {
 func (r *Report) Print(w io.Writer) {
 	c := r.Config
 	row := func(name, format string, args ...any) {
-		fmt.Fprintf(w, "%-34s %s\n", name, fmt.Sprintf(format, args...))
+		fmt.Fprintf(w, "%-40s %s\n", name, fmt.Sprintf(format, args...))
 	}
 	row("shape", "%d agents, %d replica(s) behind HAProxy, PostgreSQL, MinIO 4 drives; %d matters of %d members, %d per agent",
 		c.Agents, c.Replicas, r.Matters, r.MembersPerMatter, c.MattersPerAgent)
@@ -155,10 +155,16 @@ func (r *Report) Print(w io.Writer) {
 		row("", "%s", p)
 	}
 	row("feeds", "%d (commit, other member) pairs never shown", r.NotReached)
-	row("audit verify", "%s", firstLine(r.AuditOut))
+	row("audit verify", "%s", verdict(r.AuditOut))
 }
 
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
+// verdict is the line of `audit verify` that says intact or not.
+func verdict(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "intact") || strings.Contains(strings.ToLower(l), "broken") {
+			return strings.TrimSpace(l)
+		}
+	}
+	l, _, _ := strings.Cut(out, "\n")
 	return l
 }

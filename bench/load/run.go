@@ -361,10 +361,17 @@ func (r *runner) firm(ctx context.Context) ([]string, map[string]string, error) 
 		return nil, nil, err
 	}
 	jobs = nil
+	// A grant rewrites the matter group's member list: one matter's
+	// grants in turn, or they overwrite each other.
 	for m, list := range r.member {
-		for _, a := range list {
-			jobs = append(jobs, func() error { _, err := adm.Grant(ctx, m, names[a], kms.RoleRW); return err })
-		}
+		jobs = append(jobs, func() error {
+			for _, a := range list {
+				if _, err := adm.Grant(ctx, m, names[a], kms.RoleRW); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	if err := parallel(8, jobs); err != nil {
 		return nil, nil, err
