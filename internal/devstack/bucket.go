@@ -18,13 +18,15 @@ func (s *Stack) makeBucket(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// MinIO reports ready slightly before it accepts bucket calls.
+	// MinIO reports ready before it accepts bucket calls: slightly with
+	// one drive, longer while four drives form their erasure set.
 	var ok bool
-	for i := 0; ; i++ {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
 		if ok, err = c.BucketExists(ctx, s.Bucket()); err == nil {
 			break
 		}
-		if i == 100 {
+		if time.Now().After(deadline) {
 			return fmt.Errorf("devstack: bucket: %w", err)
 		}
 		select {

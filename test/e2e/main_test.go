@@ -71,6 +71,7 @@ func newStack(t *testing.T, o devstack.Options) *devstack.Stack {
 	defer cancel()
 	s, err := devstack.Start(ctx, o)
 	if err != nil {
+		dumpLogs(t, o.Dir)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
