@@ -264,6 +264,8 @@ func storeErr(op string, err error) error {
 		return &Error{Op: op, Kind: KindMissingChunks, Msg: fmt.Sprintf("%d referenced chunks are not stored", len(missing.IDs)), Missing: ids, Err: err}
 	case errors.Is(err, store.ErrLegalHold):
 		return wrap(op, KindLegalHold, err, "the matter is under legal hold: deletes are refused")
+	case errors.Is(err, store.ErrMatterClosed):
+		return wrap(op, KindMatterClosed, err, "the matter was closed: it takes no more changes and is no longer synced")
 	case errors.Is(err, store.ErrAlreadyDeleted):
 		return wrap(op, KindAlreadyDeleted, err, "the file is already deleted")
 	case errors.Is(err, store.ErrNotFound):

@@ -167,7 +167,11 @@ var (
 	// from a bad one, so history is never repointed.
 	ErrChunkReferenced = errors.New("store: the chunk is referenced by committed versions")
 	ErrLegalHold       = errors.New("store: matter is under legal hold")
-	ErrAlreadyDeleted  = errors.New("store: file is already deleted")
+	// ErrMatterClosed refuses a commit to a matter closed meanwhile (the
+	// gateway checks before the request too; this is the check no
+	// request in flight can slip past).
+	ErrMatterClosed   = errors.New("store: matter is closed")
+	ErrAlreadyDeleted = errors.New("store: file is already deleted")
 	// ErrCheckpointConflict: the checkpoint does not follow the latest
 	// stored one.
 	ErrCheckpointConflict = errors.New("store: another checkpoint was stored first")

@@ -123,6 +123,7 @@ func Run(t *testing.T, h Harness) {
 		{"CommitManyChunks", testCommitManyChunks},
 		{"CommitWriteFailure", testCommitWriteFailure},
 		{"DeleteAndHold", testDeleteAndHold},
+		{"ClosedRefusesCommits", testClosedRefusesCommits},
 		{"HoldHistory", testHoldHistory},
 		{"MembershipHistory", testMembershipHistory},
 		{"Epochs", testEpochs},
@@ -385,6 +386,30 @@ func testCommitWriteFailure(t *testing.T, h Harness) {
 	v := mustCommit(t, s, store.Commit{Matter: "m", File: f, Base: 1})
 	if v.Seq != 2 {
 		t.Fatalf("seq after failed commit = %d, want 2 (no gap)", v.Seq)
+	}
+}
+
+// A commit that reaches the store after the matter was closed (a request
+// in flight when IT closed it) is refused in the commit's own
+// transaction, with no version, sequence number or audit record.
+func testClosedRefusesCommits(t *testing.T, h Harness) {
+	s := h.Open(t)
+	f := RandomID(t)
+	mustCommit(t, s, store.Commit{Matter: "m", File: f})
+	if _, _, err := s.Closed.CloseMatter(ctx(t), "m", "it", "file closed", time.Now(), Rec("admin.close", "m")); err != nil {
+		t.Fatalf("CloseMatter: %v", err)
+	}
+	before := auditCount(t, s)
+	for _, c := range []store.Commit{{Matter: "m", File: f, Base: 1}, {Matter: "m", File: f, Base: 1, Deleted: true}, {Matter: "m", File: RandomID(t)}} {
+		if _, err := commit(t, s, c); !errors.Is(err, store.ErrMatterClosed) {
+			t.Fatalf("commit %+v to a closed matter = %v, want ErrMatterClosed", c, err)
+		}
+	}
+	if got := auditCount(t, s); got != before {
+		t.Fatalf("refused commits appended %d audit records", got-before)
+	}
+	if head, err := s.Files.Version(ctx(t), "m", f, 0); err != nil || head.Version != 1 {
+		t.Fatalf("head after refused commits = %+v, %v; want v1", head, err)
 	}
 }
 

@@ -79,7 +79,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFun
 	case errors.As(err, &we):
 		return store.Version{}, we.err
 	case errors.As(err, &mismatch) || errors.As(err, &missing) || errors.As(err, &stale) ||
-		errors.Is(err, store.ErrAlreadyDeleted) || errors.Is(err, store.ErrLegalHold):
+		errors.Is(err, store.ErrAlreadyDeleted) || errors.Is(err, store.ErrLegalHold) || errors.Is(err, store.ErrMatterClosed):
 		return store.Version{}, err
 	}
 	return store.Version{}, s.wrap("commit", err)
@@ -150,14 +150,18 @@ func checkHead(ctx context.Context, q Querier, c store.Commit) error {
 	return nil
 }
 
-// checkMatter refuses c if its epoch is below its matter's, and a delete
-// under legal hold; lock is "" or the dialect's RowLock.
+// checkMatter refuses c if its matter is closed, if its epoch is below
+// its matter's, and a delete under legal hold; lock is "" or the
+// dialect's RowLock.
 func checkMatter(ctx context.Context, q Querier, c store.Commit, lock string) error {
 	var hold bool
-	var epoch int64
-	err := q.QueryRow(ctx, `SELECT hold, epoch FROM matters WHERE id = $1`+lock, c.Matter).Scan(&hold, &epoch)
+	var epoch, closed int64
+	err := q.QueryRow(ctx, `SELECT hold, epoch, closed_us FROM matters WHERE id = $1`+lock, c.Matter).Scan(&hold, &epoch, &closed)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
+	}
+	if closed > 0 {
+		return store.ErrMatterClosed
 	}
 	if int64(c.Epoch) < epoch {
 		return &store.StaleEpochError{Current: uint32(epoch), Got: c.Epoch}
