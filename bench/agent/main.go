@@ -8,9 +8,7 @@
 package main
 
 import (
-	"archive/zip"
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"flag"
@@ -30,6 +28,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/mattersync/mattersync/bench/internal/legaldocs"
 	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/internal/devstack"
 	"github.com/mattersync/mattersync/internal/testenv"
@@ -408,13 +407,13 @@ func makeTree(dir string, total int64) (int, int64, error) {
 		var data []byte
 		switch {
 		case kind < 40:
-			data = textBytes(rng, size)
+			data = legaldocs.Text(rng, size)
 			p += ".txt"
 		case kind < 65:
-			data = zipBytes(rng, size)
+			data = legaldocs.Docx(rng, size)
 			p += ".docx"
 		case kind < 80:
-			data = pdfBytes(rng, size)
+			data = legaldocs.PDF(rng, size)
 			p += ".pdf"
 		default:
 			data = make([]byte, size)
@@ -428,37 +427,6 @@ func makeTree(dir string, total int64) (int, int64, error) {
 		n++
 	}
 	return n, written, nil
-}
-
-var words = strings.Fields("the court held that plaintiff defendant motion to dismiss is granted denied pursuant rule evidence discovery deposition exhibit counsel agreement party shall indemnify hereunder whereas witness testimony objection sustained overruled settlement privileged confidential")
-
-func textBytes(rng *rand.Rand, size int64) []byte {
-	var buf bytes.Buffer
-	for int64(buf.Len()) < size {
-		buf.WriteString(words[rng.IntN(len(words))])
-		if rng.IntN(12) == 0 {
-			buf.WriteString(".\n")
-		} else {
-			buf.WriteByte(' ')
-		}
-	}
-	return buf.Bytes()[:size]
-}
-
-func zipBytes(rng *rand.Rand, size int64) []byte {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for i := 0; int64(buf.Len()) < size; i++ {
-		w, _ := zw.Create(fmt.Sprintf("word/part%d.xml", i))
-		w.Write(textBytes(rng, 64<<10))
-	}
-	zw.Close()
-	return buf.Bytes()
-}
-
-func pdfBytes(rng *rand.Rand, size int64) []byte {
-	b := append([]byte("%PDF-1.7\n"), zipBytes(rng, size)...)
-	return b[:min(int64(len(b)), size)]
 }
 
 func fillRandom(b []byte, seed uint64) {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"archive/zip"
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -12,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mattersync/mattersync/bench/internal/legaldocs"
 )
 
 // corpus is a generated folder tree both tools upload.
@@ -35,11 +35,11 @@ func mixedTree(dir string, total int64, seed uint64) (corpus, error) {
 		var ext string
 		switch r := rng.IntN(100); {
 		case r < 50:
-			data, ext = textBytes(rng, 4<<10+rng.Int64N(60<<10)), ".eml"
+			data, ext = legaldocs.Text(rng, 4<<10+rng.Int64N(60<<10)), ".eml"
 		case r < 72:
-			data, ext = zipBytes(rng, 32<<10+rng.Int64N(480<<10)), ".docx"
+			data, ext = legaldocs.Docx(rng, 32<<10+rng.Int64N(480<<10)), ".docx"
 		case r < 92:
-			data, ext = pdfBytes(rng, 128<<10+rng.Int64N(3<<20)), ".pdf"
+			data, ext = legaldocs.PDF(rng, 128<<10+rng.Int64N(3<<20)), ".pdf"
 		default:
 			data, ext = randomBytes(rng, 1<<20+rng.Int64N(9<<20)), ".tif"
 		}
@@ -92,7 +92,7 @@ func smallTree(dir string, n int, size int64, seed uint64) (corpus, error) {
 	rng := rand.New(rand.NewPCG(seed, 2))
 	c := corpus{dir: dir}
 	for i := range n {
-		data := textBytes(rng, size/2+rng.Int64N(size+1))
+		data := legaldocs.Text(rng, size/2+rng.Int64N(size+1))
 		if err := writeFile(filepath.Join(dir, fmt.Sprintf("notes-%03d", i/100), fmt.Sprintf("note-%05d.txt", i)), data); err != nil {
 			return c, err
 		}
@@ -107,38 +107,6 @@ func writeFile(p string, data []byte) error {
 		return err
 	}
 	return os.WriteFile(p, data, 0o644)
-}
-
-var words = strings.Fields("the court held that plaintiff defendant motion to dismiss is granted denied pursuant rule evidence discovery deposition exhibit counsel agreement party shall indemnify hereunder whereas witness testimony objection sustained overruled settlement privileged confidential")
-
-func textBytes(rng *rand.Rand, size int64) []byte {
-	var buf bytes.Buffer
-	buf.Grow(int(size) + 16)
-	for int64(buf.Len()) < size {
-		buf.WriteString(words[rng.IntN(len(words))])
-		if rng.IntN(12) == 0 {
-			buf.WriteString(".\n")
-		} else {
-			buf.WriteByte(' ')
-		}
-	}
-	return buf.Bytes()[:size]
-}
-
-func zipBytes(rng *rand.Rand, size int64) []byte {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for i := 0; int64(buf.Len()) < size; i++ {
-		w, _ := zw.Create(fmt.Sprintf("word/part%d.xml", i))
-		w.Write(textBytes(rng, 64<<10))
-	}
-	zw.Close()
-	return buf.Bytes()
-}
-
-func pdfBytes(rng *rand.Rand, size int64) []byte {
-	b := append([]byte("%PDF-1.7\n"), zipBytes(rng, size)...)
-	return b[:min(int64(len(b)), size)]
 }
 
 func randomBytes(rng *rand.Rand, size int64) []byte {
