@@ -27,6 +27,16 @@ import (
 // replicaName is the process name of replica i (0-based).
 func replicaName(i int) string { return fmt.Sprintf("gateway-%d", i+1) }
 
+// replicaIndex is the index of the replica named name.
+func (s *Stack) replicaIndex(name string) (int, bool) {
+	for i := range s.opts.Replicas {
+		if replicaName(i) == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
 // Replicas is the number of gateway processes of the stack.
 func (s *Stack) Replicas() int { return max(1, s.opts.Replicas) }
 

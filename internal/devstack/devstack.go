@@ -622,15 +622,38 @@ func (s *Stack) Admin(ctx context.Context, args ...string) (string, error) {
 
 // Wait blocks until ctx ends or a server exits on its own.
 func (s *Stack) Wait(ctx context.Context) error {
-	cases := make(chan string, len(s.procs))
-	for name, p := range s.procs {
-		go func() { <-p.Done(); cases <- name }()
+	type exit struct {
+		name string
+		p    *proc.Process
 	}
-	select {
-	case <-ctx.Done():
-		return nil
-	case name := <-cases:
-		return fmt.Errorf("devstack: %s exited: %s", name, s.procs[name].LogTail(1500))
+	for {
+		exits := make(chan exit, len(s.procs))
+		for name, p := range s.procs {
+			go func() { <-p.Done(); exits <- exit{name, p} }()
+		}
+		var e exit
+		select {
+		case <-ctx.Done():
+			return nil
+		case e = <-exits:
+		}
+		i, replica := s.replicaIndex(e.name)
+		if !replica {
+			return fmt.Errorf("devstack: %s exited: %s", e.name, e.p.LogTail(1500))
+		}
+		// A replica that dies is what the production shape is for: the
+		// others serve, and it comes back as a service manager would
+		// bring it back.
+		s.say("%s exited (the other replicas serve meanwhile); restarting it in 2 s", e.name)
+		delete(s.procs, e.name)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+		if err := s.StartReplica(i); err != nil {
+			return err
+		}
 	}
 }
 
@@ -664,8 +687,17 @@ func (s *Stack) Guide() string {
 		fmt.Fprintf(&b, "  and it appears in  %s\n", filepath.Join(c.Root, folder))
 		fmt.Fprintf(&b, "  (and the other way round) within about a second.\n\n")
 	}
-	fmt.Fprintf(&b, "  Storage holds only ciphertext under opaque names:\n    find %s -path '*m/%s*' | head\n", filepath.Join(s.MinIODataDir(), s.Bucket()), s.opts.Matter)
-	fmt.Fprintf(&b, "  Gateway:  %s   (/healthz, /readyz, /metrics at %s)\n  Vault:    %s\n\n", s.GatewayURL(), s.GatewayOpsURL(), s.VaultAddr())
+	fmt.Fprintf(&b, "  Storage holds only ciphertext under opaque names:\n    find %s -path '*m/%s*' | head\n", s.MinIODataDir(), s.opts.Matter)
+	if s.opts.Replicas > 1 {
+		fmt.Fprintf(&b, "  Gateway:  %s (HAProxy) in front of %d replicas on PostgreSQL; /healthz, /readyz, /metrics at", s.GatewayURL(), s.opts.Replicas)
+		for i := range s.opts.Replicas {
+			fmt.Fprintf(&b, " %s", s.ReplicaOpsURL(i))
+		}
+		fmt.Fprintf(&b, "\n  Kill one (pkill -9 -f %s.yaml): the others serve, and it is restarted in 2 s.\n", replicaName(0))
+		fmt.Fprintf(&b, "  Vault:    %s\n\n", s.VaultAddr())
+	} else {
+		fmt.Fprintf(&b, "  Gateway:  %s   (/healthz, /readyz, /metrics at %s)\n  Vault:    %s\n\n", s.GatewayURL(), s.GatewayOpsURL(), s.VaultAddr())
+	}
 	b.WriteString(s.ssoGuide())
 	fmt.Fprintf(&b, "  As IT, in another terminal (%s is the demo admin; its password is in %s):\n", s.st.Admin, s.statePath())
 	fmt.Fprintf(&b, "    export VAULT_ADDR=%s MATTERSYNC_GATEWAY_URL=%s\n", s.VaultAddr(), s.GatewayURL())
