@@ -4,10 +4,7 @@ package lifecycle_test
 // PostgreSQL and MinIO runs in gateway/lifecycle_test.go.
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -56,27 +53,19 @@ func rec(action, matter string) *audit.Record {
 	return &audit.Record{Time: time.Now(), Entity: "e", User: "alice", Matter: matter, Action: action, Result: audit.ResultOK, Status: 200, RequestID: "r"}
 }
 
+// backends is the fixture as the fault tests' backends (SQLite and the
+// in-memory bucket), whose helpers it shares.
+func (f *fixture) backends() *backends { return &backends{t: f.t, st: f.st, roles: f.roles, b: f.mem} }
+
 // chunk stores a chunk of matter: its object, then its record.
 func (f *fixture) chunk(matter string, size int) format.ID {
 	f.t.Helper()
-	var id format.ID
-	rand.Read(id[:])
-	body := make([]byte, size)
-	key, _ := blob.ChunkKey(matter, id)
-	if err := f.mem.Create(context.Background(), key, bytes.NewReader(body), int64(size), sha256.Sum256(body)); err != nil {
-		f.t.Fatal(err)
-	}
-	if _, err := f.st.PutChunk(context.Background(), store.Chunk{Matter: matter, ID: id, Size: int64(size), Time: time.Now()}, rec("chunk.put", matter)); err != nil {
-		f.t.Fatal(err)
-	}
-	return id
+	return f.backends().chunk(matter, size)
 }
 
 func (f *fixture) hold(matter string, on bool) {
 	f.t.Helper()
-	if err := f.st.SetHold(context.Background(), store.Hold{Matter: matter, On: on, Reason: "r", ChangedBy: "alice", Time: time.Now()}, rec("admin.hold", matter)); err != nil {
-		f.t.Fatal(err)
-	}
+	f.backends().hold(matter, on)
 }
 
 func later() time.Time { return time.Now().Add(48 * time.Hour) }
