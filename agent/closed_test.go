@@ -96,19 +96,8 @@ func TestMatterClosed(t *testing.T) {
 func TestRunningAgentMatterClosed(t *testing.T) {
 	eachWorld(t, func(w *world) {
 		u := w.member(kms.RoleRW)
-		cfg := w.config(u, w.t.TempDir(), w.t.TempDir())
-		cfg.StatusAddr, cfg.Debounce = "", 20*time.Millisecond
-		alice := w.agentWith(u, cfg)
 		bob := w.agent(w.member(kms.RoleRW))
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- alice.Run(ctx) }()
-		defer func() {
-			cancel()
-			if err := <-done; err != nil {
-				w.t.Errorf("Run: %v", err)
-			}
-		}()
+		alice := w.runningAgent(u)
 		alice.write("Before.txt", []byte("before the close"))
 		eventually(w.t, "Before.txt at bob", func() error { bob.sync(); return bob.hasFile("Before.txt", []byte("before the close")) })
 

@@ -232,19 +232,8 @@ func TestSyncOfflineQueue(t *testing.T) {
 func TestRunningAgentOfflineQueue(t *testing.T) {
 	eachWorld(t, func(w *world) {
 		aliceUser := w.member(kms.RoleRW)
-		cfg := w.config(aliceUser, w.t.TempDir(), w.t.TempDir())
-		cfg.StatusAddr, cfg.Debounce = "", 20*time.Millisecond
-		alice := w.agentWith(aliceUser, cfg)
 		bob := w.agent(w.member(kms.RoleRW))
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- alice.Run(ctx) }()
-		defer func() {
-			cancel()
-			if err := <-done; err != nil {
-				w.t.Errorf("Run: %v", err)
-			}
-		}()
+		alice := w.runningAgent(aliceUser)
 
 		alice.write("Online.txt", []byte("online"))
 		eventually(w.t, "Online.txt at bob", func() error { bob.sync(); return bob.hasFile("Online.txt", []byte("online")) })

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -115,6 +116,26 @@ func (w *world) config(u kmstest.User, root, dataDir string) agent.Config {
 }
 
 // agentWith starts an agent for u with cfg, without syncing.
+// runningAgent is u's agent running in the background (no status
+// listener, a short debounce) until the test ends, when Run must return
+// without error.
+func (w *world) runningAgent(u kmstest.User) *testAgent {
+	w.t.Helper()
+	cfg := w.config(u, w.t.TempDir(), w.t.TempDir())
+	cfg.StatusAddr, cfg.Debounce = "", 20*time.Millisecond
+	a := w.agentWith(u, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	w.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			w.t.Errorf("Run: %v", err)
+		}
+	})
+	return a
+}
+
 func (w *world) agentWith(u kmstest.User, cfg agent.Config) *testAgent {
 	t := w.t
 	t.Helper()
