@@ -298,8 +298,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 }
 
-// Handler returns the gateway's API handler (Config.Listen).
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+// Handler returns the gateway's API handler (Config.Listen), with the web
+// console's static assets at /console/ (console.go).
+func (s *Server) Handler() http.Handler { return s.withConsole(http.HandlerFunc(s.serveHTTP)) }
 
 // request is one API request in flight.
 type request struct {

@@ -61,6 +61,7 @@ type jsResult struct {
 // format's vectors, and opens the test page in headless Chromium.
 type page struct {
 	ctx     context.Context
+	base    string // the test server's URL
 	mu      sync.Mutex
 	console []string // console messages and exceptions of the page
 }
@@ -117,7 +118,7 @@ func openPage(t *testing.T) *page {
 	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
-	p := &page{ctx: ctx}
+	p := &page{ctx: ctx, base: srv.URL}
 	messages := chromedp.Console(ctx)
 	go func() {
 		for m, err := range messages {
@@ -311,5 +312,22 @@ func TestPathRulesInChromium(t *testing.T) {
 		if i >= len(ids) || ids[i] != want.String() {
 			t.Errorf("file ID of %q: format.js %v, Go %s", path, ids, want)
 		}
+	}
+}
+
+// TestConsolePageInChromium loads the console's index page as the gateway
+// serves it: its module must load under the CSP and say it is ready.
+func TestConsolePageInChromium(t *testing.T) {
+	p := openPage(t)
+	if err := chromedp.Do(p.ctx, chromedp.Navigate(p.base+web.Prefix)); err != nil {
+		t.Fatal(err)
+	}
+	got := eval[string](t, p, `new Promise((resolve) => {
+		const poll = () => document.documentElement.dataset.consoleReady === 'true'
+			? resolve(document.getElementById('status').textContent) : setTimeout(poll, 20);
+		poll();
+	})`)
+	if !strings.Contains(got, "format version 1") {
+		t.Fatalf("status line %q", got)
 	}
 }
