@@ -1,10 +1,14 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -63,7 +67,8 @@ type page struct {
 	ctx     context.Context
 	base    string // the test server's URL
 	mu      sync.Mutex
-	console []string // console messages and exceptions of the page
+	console []string          // console messages and exceptions of the page
+	gen     map[string][]byte // objects served under /gen/
 }
 
 func openPage(t *testing.T) *page {
@@ -74,6 +79,7 @@ func openPage(t *testing.T) *page {
 		t.Fatal(err)
 	}
 	csp := web.CSP("")
+	p := &page{gen: map[string][]byte{}}
 	mux := http.NewServeMux()
 	mux.Handle(web.Prefix, c)
 	mux.HandleFunc("/test/", func(w http.ResponseWriter, r *http.Request) {
@@ -89,6 +95,17 @@ func openPage(t *testing.T) *page {
 		} else {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		}
+		w.Write(b)
+	})
+	mux.HandleFunc("/gen/", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		b, ok := p.gen[strings.TrimPrefix(r.URL.Path, "/gen/")]
+		p.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Write(b)
 	})
 	mux.HandleFunc("/vectors/", func(w http.ResponseWriter, r *http.Request) {
@@ -118,7 +135,7 @@ func openPage(t *testing.T) *page {
 	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
-	p := &page{ctx: ctx, base: srv.URL}
+	p.ctx, p.base = ctx, srv.URL
 	messages := chromedp.Console(ctx)
 	go func() {
 		for m, err := range messages {
@@ -182,7 +199,7 @@ func vectorNames(t *testing.T) []string {
 // with its outcome.
 func TestVectorsInChromium(t *testing.T) {
 	p := openPage(t)
-	results := eval[[]jsResult](t, p, "window.vectorResults")
+	results := eval[[]jsResult](t, p, "runAllVectors()")
 
 	names := vectorNames(t)
 	if len(names) < 49 {
@@ -330,4 +347,120 @@ func TestConsolePageInChromium(t *testing.T) {
 	if !strings.Contains(got, "format version 1") {
 		t.Fatalf("status line %q", got)
 	}
+}
+
+// TestSealedByGoInChromium opens in Chromium a 15 MiB file that Go's
+// format package sealed as an agent does: real zstd output of the Go
+// writer (the vectors hold only hand-built raw and RLE blocks), an 8 MiB
+// chunk that decompresses to exactly the limit, raw chunks, and chunks of
+// two epochs under one manifest, read chunk by chunk with readFile.
+func TestSealedByGoInChromium(t *testing.T) {
+	start := time.Now()
+	p := openPage(t)
+	t.Logf("Chromium up in %v", time.Since(start).Round(time.Millisecond))
+	const matter, version = "2026-0042", 3
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	keys := map[string]string{}
+	var ks [3]*format.Keys
+	var fk *format.FileIDKey
+	for e := uint32(1); e <= 2; e++ {
+		raw := make([]byte, format.EpochKeySize)
+		for i := range raw {
+			raw[i] = byte(rng.Uint32())
+		}
+		keys[fmt.Sprint(e)] = hex.EncodeToString(raw)
+		var err error
+		if e == 1 {
+			if fk, err = format.DeriveFileIDKey(matter, raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ks[e], err = format.DeriveKeys(fk, e, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Text (compresses), random bytes (stored raw), zeros (one 8 MiB chunk).
+	var content []byte
+	words := strings.Fields("the plaintiff respectfully submits that the court should grant the motion for summary judgment because no genuine dispute of material fact remains")
+	for len(content) < 4<<20 {
+		content = append(content, words[rng.IntN(len(words))]...)
+		content = append(content, ' ')
+	}
+	random := make([]byte, 2<<20)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	content = append(content, random...)
+	content = append(content, make([]byte, 9<<20)...)
+
+	codec, err := format.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer codec.Close()
+	m := &format.Manifest{Path: "Pleadings/Kläger Brief.docx", Version: version, Size: uint64(len(content)), Mode: 0o644,
+		ContentHash: sha256.Sum256(content), Author: "entity-1", Device: "LAPTOP-7",
+		ModTime: time.Unix(1795000000, 123456789), Created: time.Unix(1795000005, 0)}
+	compressed, rawChunks, largest := 0, 0, 0
+	c := format.NewChunker(bytes.NewReader(content))
+	for i := 0; ; i++ {
+		plain, err := c.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := ks[1+i%2] // chunks of both epochs in one file
+		id := k.ChunkID(plain)
+		sealed, err := codec.SealChunk(nil, k, id, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := format.ParseHeader(sealed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Compressed {
+			compressed++
+		} else {
+			rawChunks++
+		}
+		largest = max(largest, len(plain))
+		p.gen["chunks/"+id.String()] = sealed
+		m.Chunks = append(m.Chunks, format.ChunkRef{ID: id, Size: uint32(len(plain))})
+	}
+	if compressed < 2 || rawChunks < 1 || largest != format.MaxChunkSize {
+		t.Fatalf("%d compressed and %d raw chunks, largest %d: the file no longer covers what it should", compressed, rawChunks, largest)
+	}
+	sealed, fileID, err := ks[2].SealManifest(nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.gen["manifest"] = sealed
+	arg, _ := json.Marshal(map[string]any{"matter": matter, "epoch_keys": keys, "file_id": fileID.String(), "version": version})
+
+	type readResult struct {
+		Path            string `json:"path"`
+		Size            int    `json:"size"`
+		Chunks          int    `json:"chunks"`
+		SHA256          string `json:"sha256"`
+		ContentHash     string `json:"content_hash"`
+		ChunkListSHA256 string `json:"chunk_list_sha256"`
+	}
+	start = time.Now()
+	got := eval[readResult](t, p, fmt.Sprintf("readGenerated(%s)", arg))
+	t.Logf("format.js read the file in %v", time.Since(start).Round(time.Millisecond))
+	list := sha256.New()
+	for _, ch := range m.Chunks {
+		list.Write(ch.ID[:])
+	}
+	sum := hex.EncodeToString(m.ContentHash[:])
+	want := readResult{Path: m.Path, Size: len(content), Chunks: len(m.Chunks), SHA256: sum, ContentHash: sum,
+		ChunkListSHA256: hex.EncodeToString(list.Sum(nil))}
+	if got != want {
+		t.Fatalf("format.js read\n %+v\nwant\n %+v", got, want)
+	}
+	t.Logf("read %d bytes in %d chunks (%d compressed, %d raw) of two epochs", len(content), len(m.Chunks), compressed, rawChunks)
 }

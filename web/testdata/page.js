@@ -14,12 +14,13 @@ async function getJSON(url) {
 
 const format = import(assets + 'format.js');
 
-// Every vector file, in the order the server lists them.
-window.vectorResults = (async () => {
+// runAllVectors runs every vector file, in the order the server lists them
+// (on demand: the chunker vector keeps the page busy for seconds).
+window.runAllVectors = async () => {
 	const f = await format;
 	const names = await getJSON('/vectors/');
 	return runVectors(f, names, (n) => getJSON('/vectors/' + n));
-})();
+};
 
 // checkPaths runs normalizePath on each path: {ok, normalized, kind}.
 window.checkPaths = async (paths) => {
@@ -42,6 +43,35 @@ window.fileIDs = async (matter, epoch1KeyHex, paths) => {
 	return out;
 };
 
-window.vectorResults.then(
-	(r) => { document.getElementById('status').textContent = `done: ${r.length}`; },
-	(e) => { document.getElementById('status').textContent = `failed: ${e}`; });
+document.getElementById('status').textContent = 'ready';
+
+// readGenerated opens a file that Go sealed (web/vectors_test.go): its
+// manifest, then its chunks through readFile, each with the keys of the
+// epoch in its header. It returns what Go checks.
+window.readGenerated = async (g) => {
+	const f = await format;
+	const fk = await f.FileIDKey.derive(g.matter, f.fromHex(g.epoch_keys['1']));
+	const keys = new Map();
+	const keysFor = (e) => {
+		if (!keys.has(e)) keys.set(e, f.Keys.derive(fk, e, f.fromHex(g.epoch_keys[String(e)])));
+		return keys.get(e);
+	};
+	const get = async (url) => {
+		const r = await fetch(url);
+		if (!r.ok) throw new Error(`${url}: ${r.status}`);
+		return new Uint8Array(await r.arrayBuffer());
+	};
+	const sealed = await get('/gen/manifest');
+	const m = await (await keysFor(f.parseHeader(sealed).epoch)).openManifest(sealed, g.file_id, g.version);
+	const parts = [];
+	for await (const p of f.readFile(m, { keysFor, fetchChunk: (id) => get('/gen/chunks/' + id) })) parts.push(p);
+	const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+	let off = 0;
+	for (const p of parts) { all.set(p, off); off += p.length; }
+	return {
+		path: m.path, size: Number(m.size), chunks: m.chunks.length,
+		sha256: f.toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', all))),
+		content_hash: f.toHex(m.contentHash),
+		chunk_list_sha256: f.toHex(await f.chunkListSHA256(m)),
+	};
+};
