@@ -64,6 +64,12 @@ type Agent struct {
 
 	closers []func() error // set by Open
 
+	// passes serializes each matter's sync passes with the status page's
+	// actions on the same folder (restore.go).
+	passes matterLocks
+	// activity keeps the log's newest file decisions for the status page.
+	activity *activityLog
+
 	// foldCase: treat the matters folder as a case-insensitive volume
 	// (see FoldCase). Set before the agent runs, read-only after.
 	foldCase bool
@@ -173,7 +179,9 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	// Back-pressure (429, 503) is waited out here, up to two minutes per
 	// request, before a pass gives up and backs off as a whole.
 	remote = politeRemote{Remote: remote, maxWait: 2 * time.Minute}
-	a := &Agent{cfg: cfg, log: log, idx: idx, keys: keys, remote: remote, reporter: reporter, heads: heads, user: user, entity: entity, ignore: ig,
+	activity := &activityLog{}
+	log = slog.New(activity.handler(log.Handler()))
+	a := &Agent{activity: activity, cfg: cfg, log: log, idx: idx, keys: keys, remote: remote, reporter: reporter, heads: heads, user: user, entity: entity, ignore: ig,
 		board: &statusBoard{}, codecs: make(chan *format.Codec, 2*putWorkers), revoked: make(chan struct{}), recheck: make(chan struct{}, 1)}
 	a.chunkers.New = func() any { return format.NewChunker(nil) }
 	// Buffers grow to the chunks they hold (pooled, so a batch of small
@@ -231,7 +239,7 @@ func (a *Agent) waitDownload(ctx context.Context, n int) {
 }
 
 func (a *Agent) progress(matter string, total int) {
-	a.board.matter(matter, func(m *MatterStatus) { m.FilesDone, m.FilesTotal = 0, total })
+	a.board.matter(matter, func(m *MatterStatus) { m.FilesDone, m.FilesTotal, m.ProgressSince = 0, total, time.Now() })
 }
 
 func (a *Agent) progressStep(matter string) {
@@ -497,6 +505,7 @@ func (a *Agent) stop(cause error, revoked bool) {
 // pick up what arrived meanwhile. Neither full nor paths: pull only.
 func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths []string) (passResult, error) {
 	var res passResult
+	defer a.passes.lock(m.id)()
 	a.board.matter(m.id, func(s *MatterStatus) { s.State = "syncing" })
 	pass := func() error {
 		if err := m.openFolder(ctx, &res); err != nil {
@@ -659,7 +668,7 @@ func (a *Agent) Run(parent context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := serveStatus(sctx, a.cfg.StatusAddr, a.cfg.DataDir, a.board); err != nil {
+			if err := serveStatus(sctx, a.cfg.StatusAddr, a.cfg.DataDir, a.board, a, a.log); err != nil {
 				a.log.Error("status endpoint", "err", err)
 			}
 		}()

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -51,6 +52,9 @@ type MatterStatus struct {
 	// Progress of the current pass's uploads (initial sync, large change).
 	FilesDone  int `json:"files_done"`
 	FilesTotal int `json:"files_total"`
+	// ProgressSince is when the current pass's uploads started (the
+	// status page's ETA).
+	ProgressSince time.Time `json:"progress_since,omitzero"`
 }
 
 // statusBoard holds the live status; every method is safe for concurrent use.
@@ -126,7 +130,10 @@ func statusProof(token []byte, parts ...string) string {
 // cannot feed `mattersync status` a made-up state. With the default port 0
 // the address is new on every start, so there is no well-known port to
 // squat either.
-func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard) error {
+//
+// The same port serves the status page for the user's browser
+// (statuspage.go); acts are its actions (nil: status only).
+func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard, acts pageActions, log *slog.Logger) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("status endpoint %q: %w", addr, err)
@@ -150,7 +157,13 @@ func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard) 
 		l.Close()
 		return fmt.Errorf("status address: %w", err)
 	}
+	page, err := newStatusPage(token, self, board, acts, log)
+	if err != nil {
+		l.Close()
+		return fmt.Errorf("status page: %w", err)
+	}
 	mux := http.NewServeMux()
+	page.routes(mux)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		nonce := r.Header.Get(statusNonceHeader)
 		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Mattersync-Proof ")
@@ -199,7 +212,7 @@ func ServeStatus(ctx context.Context, cfg Config, st Status) error {
 	}
 	board := &statusBoard{}
 	board.update(func(s *Status) { *s = st })
-	return serveStatus(ctx, cfg.StatusAddr, cfg.DataDir, board)
+	return serveStatus(ctx, cfg.StatusAddr, cfg.DataDir, board, nil, nil)
 }
 
 // ReadStatus asks the running agent for its status, using the token and

@@ -16,7 +16,7 @@ func TestStatusEndpoint(t *testing.T) {
 	board.matter("2026-0001", func(m *MatterStatus) { m.Name = "Demo"; m.Queue = 3 })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveStatus(ctx, "127.0.0.1:0", dir, board) }()
+	go func() { done <- serveStatus(ctx, "127.0.0.1:0", dir, board, nil, nil) }()
 	defer func() { cancel(); <-done }()
 
 	var s Status
@@ -48,7 +48,7 @@ func TestStatusEndpoint(t *testing.T) {
 		t.Fatalf("no token: status %d, want 401", resp.StatusCode)
 	}
 	// A non-loopback address is refused outright.
-	if err := serveStatus(ctx, "0.0.0.0:0", dir, board); err == nil {
+	if err := serveStatus(ctx, "0.0.0.0:0", dir, board, nil, nil); err == nil {
 		t.Fatal("status endpoint accepted 0.0.0.0")
 	}
 }

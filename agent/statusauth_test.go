@@ -20,7 +20,7 @@ func startStatus(t *testing.T, dir string, board *statusBoard) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveStatus(ctx, "127.0.0.1:0", dir, board) }()
+	go func() { done <- serveStatus(ctx, "127.0.0.1:0", dir, board, nil, nil) }()
 	t.Cleanup(func() { cancel(); <-done })
 	for range 200 {
 		if _, err := ReadStatus(ctx, dir); err == nil {

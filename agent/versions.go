@@ -66,6 +66,11 @@ func (a *Agent) Versions(ctx context.Context, path string) ([]VersionInfo, error
 	if err != nil {
 		return nil, err
 	}
+	return a.versionsOf(ctx, m, rel)
+}
+
+// versionsOf lists the stored versions of the file at rel, newest first.
+func (a *Agent) versionsOf(ctx context.Context, m *matterSync, rel string) ([]VersionInfo, error) {
 	mk, err := loadMatterKeys(ctx, a.keys, m.id)
 	if err != nil {
 		return nil, err
@@ -114,6 +119,14 @@ func (a *Agent) Restore(ctx context.Context, path string, version int64) (int64,
 	if err != nil {
 		return 0, err
 	}
+	return a.restoreIn(ctx, m, rel, version)
+}
+
+// restoreIn restores version of rel in m as its newest version. It holds
+// the matter's lock: in a running agent (the status page) the matter's
+// loop waits meanwhile.
+func (a *Agent) restoreIn(ctx context.Context, m *matterSync, rel string, version int64) (int64, error) {
+	defer a.passes.lock(m.id)()
 	mk, err := loadMatterKeys(ctx, a.keys, m.id)
 	if err != nil {
 		return 0, err
@@ -169,7 +182,11 @@ func (a *Agent) Restore(ctx context.Context, path string, version int64) (int64,
 	if errors.Is(err, index.ErrNotFound) {
 		return 0, fmt.Errorf("restore of %s was not committed", rel)
 	}
-	return int64(row.Version), err
+	if err != nil {
+		return 0, err
+	}
+	a.log.Info("version restored", "matter", m.id, "path", rel, "version", version, "as", row.Version)
+	return int64(row.Version), nil
 }
 
 // roleOf returns the kms role stored for a matter in the index.

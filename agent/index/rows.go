@@ -307,6 +307,12 @@ func (d *DB) Conflicts(ctx context.Context) ([]Conflict, error) {
 	return out, rows.Err()
 }
 
+// DeleteConflict forgets a conflict copy once the user settled it (kept
+// one side or both, from the status page).
+func (d *DB) DeleteConflict(ctx context.Context, matter, copy string) error {
+	return d.exec(ctx, "delete conflict", `DELETE FROM conflicts WHERE matter = ? AND copy = ?`, matter, copy)
+}
+
 func (d *DB) exec(ctx context.Context, op, query string, args ...any) error {
 	if _, err := d.db.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("index: %s: %w", op, err)

@@ -1,0 +1,385 @@
+package agent
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mattersync/mattersync/agent/index"
+)
+
+// fakeActions records what the page asked the agent to do.
+type fakeActions struct {
+	mu        sync.Mutex
+	calls     []string
+	conflicts []ConflictInfo
+	versions  []VersionInfo
+}
+
+func (f *fakeActions) record(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, s)
+}
+
+func (f *fakeActions) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+func (f *fakeActions) Conflicts(context.Context) ([]ConflictInfo, error) { return f.conflicts, nil }
+func (f *fakeActions) SettleConflict(_ context.Context, m, c string, k Keep) (string, error) {
+	f.record("settle " + m + " " + c + " " + string(k))
+	return "settled <b>" + c + "</b>", nil
+}
+func (f *fakeActions) FileVersions(context.Context, string, string) ([]VersionInfo, error) {
+	return f.versions, nil
+}
+func (f *fakeActions) RestoreVersion(_ context.Context, m, rel string, v int64) (int64, error) {
+	f.record("restore " + m + " " + rel)
+	return v + 10, nil
+}
+func (f *fakeActions) FolderAt(_ context.Context, m, dir string, at time.Time) (FolderView, error) {
+	return FolderView{Matter: m, Dir: dir, At: at, Files: []FolderEntry{
+		{Path: `<img src=x onerror=alert(1)>.docx`, Version: 2, Head: 3, Size: 10, Name: "you", Time: time.Now()},
+		{Path: "gone.txt", Version: 4, Deleted: true, Head: 4, HeadDeleted: true},
+		{Path: "sub/a.txt", Version: 1, Head: 1},
+	}}, nil
+}
+func (f *fakeActions) RestoreFolderAt(_ context.Context, m, dir string, _ time.Time) (FolderRestore, error) {
+	f.record("restore-folder " + m + " " + dir)
+	return FolderRestore{Restored: []string{"a"}}, nil
+}
+func (f *fakeActions) RecentActivity(int) []Activity {
+	return []Activity{{Time: time.Now(), Message: "file uploaded", Matter: "2026-0001", Path: "<script>alert(2)</script>.pdf"}}
+}
+
+// hostile names that must reach the browser as text, never as markup or a
+// spoofed direction.
+const (
+	hostileName = `<script>alert(1)</script>`
+	hostileCopy = `x"><script>alert(3)</script> (conflict, Bob, LAPTOP, 2026-12-07 10.00).docx`
+)
+
+// startPage serves a status with a page whose actions are acts, and
+// returns the agent's address and data dir.
+func startPage(t *testing.T, acts pageActions) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	board := &statusBoard{}
+	board.update(func(s *Status) { s.State, s.User = "idle", "alice\u202eevil" })
+	board.matter("2026-0001", func(m *MatterStatus) {
+		m.Name, m.Role, m.State = hostileName, "rw", "syncing"
+		m.FilesDone, m.FilesTotal, m.ProgressSince = 5, 20, time.Now().Add(-time.Minute)
+		m.Errors = []string{`brief <b>x</b>.docx: could not be written: rename the folder`}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveStatus(ctx, "127.0.0.1:0", dir, board, acts, nil) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for range 200 {
+		if _, err := ReadStatus(ctx, dir); err == nil {
+			b, _ := os.ReadFile(filepath.Join(dir, statusAddrFile))
+			return strings.TrimSpace(string(b)), dir
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("status endpoint did not come up")
+	return "", ""
+}
+
+// browser is a client with a cookie jar that does not follow redirects.
+func browser(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, Transport: &http.Transport{}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func do(t *testing.T, c *http.Client, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return do(t, c, req)
+}
+
+// signIn opens the page with a fresh ticket, as `mattersync status --open`
+// does, and returns the browser holding the session.
+func signIn(t *testing.T, dir string) *http.Client {
+	t.Helper()
+	u, err := StatusPageURL(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := browser(t)
+	resp, _ := get(t, c, u)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("open with a ticket: %s, Location %q; want 303 to /", resp.Status, resp.Header.Get("Location"))
+	}
+	sc := resp.Header.Get("Set-Cookie")
+	for _, want := range []string{"HttpOnly", "SameSite=Strict", "Path=/"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("session cookie %q lacks %s", sc, want)
+		}
+	}
+	return c
+}
+
+// Without the session secret every page and action is refused (403): a
+// request from another user of the machine gets nothing.
+func TestStatusPageRefusesWithoutSecret(t *testing.T) {
+	acts := &fakeActions{}
+	addr, dir := startPage(t, acts)
+	c := browser(t)
+	for _, p := range []string{"/", "/matter?m=2026-0001", "/file?m=2026-0001&f=a.txt", "/page.css", "/nothing"} {
+		resp, body := get(t, c, "http://"+addr+p)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("GET %s without a session: %s, want 403", p, resp.Status)
+		}
+		if strings.Contains(body, "2026-0001") || strings.Contains(body, "script") {
+			t.Errorf("GET %s without a session shows the status: %q", p, body)
+		}
+	}
+	resp, _ := do(t, c, postForm(t, "http://"+addr+"/conflict", url.Values{"m": {"2026-0001"}, "copy": {"x"}, "keep": {"mine"}}))
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("POST /conflict without a session: %s, want 403", resp.Status)
+	}
+	// A made-up cookie is no session.
+	u, _ := url.Parse("http://" + addr + "/")
+	c.Jar.SetCookies(u, []*http.Cookie{{Name: "mattersync_" + u.Port(), Value: strings.Repeat("a", 64)}})
+	if resp, _ := get(t, c, u.String()); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("GET / with a made-up cookie: %s, want 403", resp.Status)
+	}
+
+	// Tickets: forged, expired, for another address, spent.
+	tok, _ := os.ReadFile(filepath.Join(dir, statusTokenFile))
+	token := []byte(strings.TrimSpace(string(tok)))
+	for name, ticket := range map[string]string{
+		"forged":          PageTicket([]byte("not the token"), addr, time.Now()),
+		"expired":         PageTicket(token, addr, time.Now().Add(-3*time.Minute)),
+		"other address":   PageTicket(token, "127.0.0.1:1", time.Now()),
+		"from the future": PageTicket(token, addr, time.Now().Add(time.Hour)),
+		"garbage":         "1.2",
+	} {
+		if resp, _ := get(t, browser(t), "http://"+addr+"/open?t="+url.QueryEscape(ticket)); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s ticket: %s, want 403", name, resp.Status)
+		}
+	}
+	pageURL, err := StatusPageURL(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := get(t, browser(t), pageURL); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("fresh ticket: %s, want 303", resp.Status)
+	}
+	if resp, _ := get(t, browser(t), pageURL); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a ticket used twice: %s, want 403", resp.Status)
+	}
+
+	// With the session: the page.
+	s := signIn(t, dir)
+	resp, body := get(t, s, "http://"+addr+"/")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "2026-0001") {
+		t.Fatalf("GET / with a session: %s %q", resp.Status, body)
+	}
+	if got := acts.Calls(); len(got) != 0 {
+		t.Errorf("refused requests reached the agent: %q", got)
+	}
+}
+
+// A Host header other than the agent's loopback address is refused, even
+// with a valid session or ticket: DNS rebinding gets nothing.
+func TestStatusPageRefusesWrongHost(t *testing.T) {
+	addr, dir := startPage(t, &fakeActions{})
+	c := signIn(t, dir)
+	_, port, _ := strings.Cut(addr, ":")
+	for _, host := range []string{"evil.example:" + port, "evil.example", "127.0.0.1:1", "localhost.evil.example:" + port} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+		req.Host = host
+		for _, ck := range c.Jar.Cookies(&url.URL{Scheme: "http", Host: addr}) {
+			req.AddCookie(ck) // the session, whatever the client makes of Host
+		}
+		if resp, body := do(t, browser(t), req); resp.StatusCode != http.StatusForbidden || strings.Contains(body, "2026-0001") {
+			t.Errorf("Host %q: %s, want 403 without the status", host, resp.Status)
+		}
+	}
+	u, _ := StatusPageURL(context.Background(), dir)
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Host = "rebound.example:" + port
+	if resp, _ := do(t, browser(t), req); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("ticket with Host rebound.example: %s, want 403", resp.Status)
+	}
+	for _, host := range []string{addr, "localhost:" + port} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+		req.Host = host
+		c.Jar.SetCookies(&url.URL{Scheme: "http", Host: host}, c.Jar.Cookies(&url.URL{Scheme: "http", Host: addr}))
+		if resp, _ := do(t, c, req); resp.StatusCode != http.StatusOK {
+			t.Errorf("Host %q: %s, want 200", host, resp.Status)
+		}
+	}
+}
+
+func postForm(t *testing.T, u string, v url.Values) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(v.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req
+}
+
+// A POST needs the session's CSRF token (and, when sent, this page's
+// Origin); a form from another site, or an old page of another session,
+// changes nothing.
+func TestStatusPageCSRF(t *testing.T) {
+	acts := &fakeActions{}
+	addr, dir := startPage(t, acts)
+	c := signIn(t, dir)
+	_, body := get(t, c, "http://"+addr+"/matter?m=2026-0001&at=2026-12-01")
+	csrf := between(body, `name="csrf" value="`, `"`)
+	if len(csrf) != 64 {
+		t.Fatalf("no CSRF token in the folder page: %q", csrf)
+	}
+	other := signIn(t, dir) // another session: its token is not c's
+	_, obody := get(t, other, "http://"+addr+"/matter?m=2026-0001&at=2026-12-01")
+	otherCSRF := between(obody, `name="csrf" value="`, `"`)
+	if otherCSRF == csrf || otherCSRF == "" {
+		t.Fatalf("two sessions share a CSRF token")
+	}
+	form := url.Values{"m": {"2026-0001"}, "f": {"a.txt"}, "v": {"2"}}
+	for name, mod := range map[string]func(*http.Request){
+		"no token":           func(*http.Request) {},
+		"another session's":  func(r *http.Request) { setBody(r, form, otherCSRF) },
+		"foreign Origin":     func(r *http.Request) { setBody(r, form, csrf); r.Header.Set("Origin", "http://evil.example") },
+		"cross-site fetch":   func(r *http.Request) { setBody(r, form, csrf); r.Header.Set("Sec-Fetch-Site", "cross-site") },
+		"token in the query": func(r *http.Request) { r.URL.RawQuery = "csrf=" + csrf },
+	} {
+		req := postForm(t, "http://"+addr+"/restore", form)
+		mod(req)
+		if resp, _ := do(t, c, req); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST /restore with %s: %s, want 403", name, resp.Status)
+		}
+	}
+	if got := acts.Calls(); len(got) != 0 {
+		t.Fatalf("refused POSTs reached the agent: %q", got)
+	}
+	req := postForm(t, "http://"+addr+"/restore", form)
+	setBody(req, form, csrf)
+	req.Header.Set("Origin", "http://"+addr)
+	resp, body := do(t, c, req)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "newest version (12)") {
+		t.Fatalf("POST /restore with the token: %s %q", resp.Status, body)
+	}
+	if got := acts.Calls(); len(got) != 1 || got[0] != "restore 2026-0001 a.txt" {
+		t.Fatalf("calls %q", got)
+	}
+}
+
+func setBody(r *http.Request, v url.Values, csrf string) {
+	w := url.Values{}
+	for k, vs := range v {
+		w[k] = vs
+	}
+	w.Set("csrf", csrf)
+	s := w.Encode()
+	r.Body = io.NopCloser(strings.NewReader(s))
+	r.ContentLength = int64(len(s))
+}
+
+func between(s, from, to string) string {
+	_, rest, ok := strings.Cut(s, from)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, to)
+	return v
+}
+
+// Names from manifests, colleagues and error messages are shown as text:
+// escaped, with bidirectional overrides and control characters spelled
+// out; the pages carry a Content-Security-Policy without inline script or
+// style.
+func TestStatusPageEscapesHostileNames(t *testing.T) {
+	acts := &fakeActions{
+		conflicts: []ConflictInfo{{Conflict: index.Conflict{Matter: "2026-0001", Path: hostileName + ".docx", Copy: hostileCopy,
+			Reason: "edited at the same time as <b>bob</b> on \x1b[31mLAPTOP", Created: time.Now()}, CopyExists: true}},
+		versions: []VersionInfo{{Version: 2, Name: `"><script>alert(4)</script>`, Device: "dev\u202eice", Size: 3}, {Version: 1, Size: 1}},
+	}
+	addr, dir := startPage(t, acts)
+	c := signIn(t, dir)
+	for _, p := range []string{"/", "/matter?m=2026-0001&at=2026-12-01", "/matter?m=2026-0001", "/file?m=2026-0001&f=" + url.QueryEscape(hostileName)} {
+		resp, body := get(t, c, "http://"+addr+p)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s %s", p, resp.Status, body)
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "script-src") {
+			t.Errorf("GET %s: CSP %q", p, csp)
+		}
+		for _, bad := range []string{"<script", "<img", "<b>", "\u202e", "\x1b"} {
+			if strings.Contains(body, bad) {
+				t.Errorf("GET %s: the page holds %q raw:\n%s", p, bad, body)
+			}
+		}
+	}
+	_, body := get(t, c, "http://"+addr+"/")
+	for _, want := range []string{"&lt;script&gt;alert(1)&lt;/script&gt;", `\u202e`, "first sync: 5 of 20 files", "min left", "Keep mine", "Keep theirs", "Keep both"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("overview lacks %q:\n%s", want, body)
+		}
+	}
+	// The conflict form sends the copy's name back exactly.
+	csrf := between(body, `name="csrf" value="`, `"`)
+	req := postForm(t, "http://"+addr+"/conflict", url.Values{"m": {"2026-0001"}, "copy": {hostileCopy}, "keep": {"theirs"}, "csrf": {csrf}})
+	resp, rbody := do(t, c, req)
+	if resp.StatusCode != http.StatusOK || strings.Contains(rbody, "<script") || strings.Contains(rbody, "<b>") {
+		t.Fatalf("POST /conflict: %s %q", resp.Status, rbody)
+	}
+	if got := acts.Calls(); len(got) != 1 || got[0] != "settle 2026-0001 "+hostileCopy+" theirs" {
+		t.Fatalf("calls %q", got)
+	}
+}
+
+func TestParseWhen(t *testing.T) {
+	loc := time.FixedZone("X", 3600)
+	for in, want := range map[string]time.Time{
+		"":                     {},
+		"2026-12-01":           time.Date(2026, 12, 1, 23, 59, 59, 0, loc),
+		"2026-12-01 17:30":     time.Date(2026, 12, 1, 17, 30, 0, 0, loc),
+		"2026-12-01T17:30":     time.Date(2026, 12, 1, 17, 30, 0, 0, loc),
+		"2026-12-01T17:30:05Z": time.Date(2026, 12, 1, 17, 30, 5, 0, time.UTC),
+	} {
+		got, err := parseWhen(in, loc)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("parseWhen(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := parseWhen("last Monday", loc); err == nil || !strings.Contains(err.Error(), "not a date") {
+		t.Errorf("parseWhen(last Monday): %v", err)
+	}
+}
