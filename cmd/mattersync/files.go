@@ -5,6 +5,7 @@ import (
 	"io"
 	"path/filepath"
 	"text/tabwriter"
+	"time"
 
 	"github.com/mattersync/mattersync/agent"
 	"github.com/mattersync/mattersync/agent/index"
@@ -40,12 +41,24 @@ func newConflictsCmd(opts *options) *cobra.Command {
 }
 
 func newVersionsCmd(opts *options) *cobra.Command {
-	return &cobra.Command{
-		Use:   "versions <path>",
-		Short: "List the stored versions of a file",
+	var at string
+	cmd := &cobra.Command{
+		Use:   "versions <path> | versions --at <date> <folder>",
+		Short: "List the stored versions of a file, or a folder's files as they were at a date",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			when, err := agent.ParseWhen(at)
+			if err != nil {
+				return err
+			}
 			return withAgent(cmd, opts, func(a *agent.Agent) error {
+				if at != "" {
+					view, err := a.FolderAtPath(cmd.Context(), args[0], when)
+					if err != nil {
+						return err
+					}
+					return printFolder(cmd.OutOrStdout(), view)
+				}
 				vs, err := a.Versions(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -54,15 +67,32 @@ func newVersionsCmd(opts *options) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().StringVar(&at, "at", "", "list the folder's files as they were then: 2026-12-01 (the end of that day) or \"2026-12-01 17:30\"")
+	return cmd
 }
 
 func newRestoreCmd(opts *options) *cobra.Command {
 	var version int64
+	var at string
 	cmd := &cobra.Command{
-		Use:   "restore <path> --version N",
-		Short: "Bring back an old version of a file as its newest version",
+		Use:   "restore <path> --version N | restore --at <date> <folder>",
+		Short: "Bring back an old version of a file, or a folder as it was at a date, as the newest versions",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if at != "" {
+				if version != 0 {
+					return fmt.Errorf("give --version (one file) or --at (a folder), not both")
+				}
+				when, err := agent.ParseWhen(at)
+				if err != nil {
+					return err
+				}
+				return withAgent(cmd, opts, func(a *agent.Agent) error {
+					out, err := a.RestoreFolderAtPath(cmd.Context(), args[0], when)
+					printFolderRestore(cmd.OutOrStdout(), out, when)
+					return err
+				})
+			}
 			if version < 1 {
 				return fmt.Errorf("--version must name a version (see `mattersync versions %s`)", args[0])
 			}
@@ -77,6 +107,7 @@ func newRestoreCmd(opts *options) *cobra.Command {
 		},
 	}
 	cmd.Flags().Int64Var(&version, "version", 0, "version to restore")
+	cmd.Flags().StringVar(&at, "at", "", "restore every file of the folder changed or deleted since then: 2026-12-01 (the end of that day) or \"2026-12-01 17:30\"")
 	return cmd
 }
 
@@ -118,4 +149,51 @@ func printVersions(w io.Writer, vs []agent.VersionInfo) error {
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", v.Version, v.Time.Local().Format("2006-01-02 15:04:05"), v.Size, agent.SafeText(v.Device), agent.SafeText(v.Name))
 	}
 	return tw.Flush()
+}
+
+// printFolder lists a folder's files as they were at a date. Paths, names
+// and devices come from manifests: never raw to the terminal.
+func printFolder(w io.Writer, v agent.FolderView) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FILE\tVERSION\tSAVED\tSIZE\tBY\tNOW")
+	for _, e := range v.Files {
+		size, now := fmt.Sprint(e.Size), "same"
+		if e.Deleted {
+			size = "deleted"
+		}
+		switch {
+		case !e.Changed():
+		case e.HeadDeleted:
+			now = fmt.Sprintf("deleted (version %d)", e.Head)
+		default:
+			now = fmt.Sprintf("changed (version %d)", e.Head)
+		}
+		by := e.Name
+		if e.Device != "" {
+			by += " on " + e.Device
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", agent.SafeText(e.Path), e.Version, e.Time.Local().Format("2006-01-02 15:04:05"), size, agent.SafeText(by), now)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(v.Later) > 0 {
+		fmt.Fprintf(w, "%d files made since then are not listed\n", len(v.Later))
+	}
+	return nil
+}
+
+// printFolderRestore says what a folder restore did.
+func printFolderRestore(w io.Writer, out agent.FolderRestore, at time.Time) {
+	for _, r := range out.Restored {
+		fmt.Fprintln(w, "restored", r)
+	}
+	for _, f := range out.Failed {
+		fmt.Fprintln(w, "NOT restored", f)
+	}
+	fmt.Fprintf(w, "%d files restored as they were on %s, %d unchanged", len(out.Restored), at.Local().Format("2006-01-02 15:04"), out.Unchanged)
+	if len(out.Left) > 0 {
+		fmt.Fprintf(w, ", %d made since left alone (a restore never deletes)", len(out.Left))
+	}
+	fmt.Fprintln(w)
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func newStatusCmd(opts *options) *cobra.Command {
-	var asJSON, watch bool
+	var asJSON, watch, open bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show what the running agent is doing, per matter",
@@ -22,6 +22,9 @@ func newStatusCmd(opts *options) *cobra.Command {
 			cfg, err := agent.LoadConfig(opts.configPath)
 			if err != nil {
 				return err
+			}
+			if open {
+				return openStatusPage(cmd, cfg.DataDir)
 			}
 			for {
 				s, err := agent.ReadStatus(cmd.Context(), cfg.DataDir)
@@ -49,6 +52,7 @@ func newStatusCmd(opts *options) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "machine-readable output")
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "refresh every second while a sync runs (progress bars)")
+	cmd.Flags().BoolVar(&open, "open", false, "open the status page in the browser (conflicts, restores, a folder as it was at a date)")
 	return cmd
 }
 
