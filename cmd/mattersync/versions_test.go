@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zalando/go-keyring"
 	"go.yaml.in/yaml/v3"
@@ -78,6 +79,36 @@ func TestVersionsAndRestore(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(aliceFile); string(b) != "first draft" {
 		t.Fatalf("after restore the file holds %q", b)
+	}
+
+	// The folder as it was at a date: listed, then restored; a file made
+	// since is left alone.
+	at := time.Now().Format(time.RFC3339Nano)
+	if err := os.WriteFile(aliceFile, []byte("third draft"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	newFile := filepath.Join(matterFolder(t, aliceCfg), "new.txt")
+	if err := os.WriteFile(newFile, []byte("made since"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	syncOnce(aliceCfg, "")
+	out, err = run(t, "", "versions", "--config", aliceCfg, "--at", at, matterFolder(t, aliceCfg))
+	if err != nil || !strings.Contains(out, "draft.txt") || !strings.Contains(out, "changed (version 4)") ||
+		strings.Contains(out, "new.txt") || !strings.Contains(out, "1 files made since then are not listed") {
+		t.Fatalf("versions --at: %v\n%s", err, out)
+	}
+	out, err = run(t, "", "restore", "--config", aliceCfg, "--at", at, matterFolder(t, aliceCfg))
+	if err != nil || !strings.Contains(out, "restored draft.txt: version 3 restored as version 5") || !strings.Contains(out, "1 made since left alone") {
+		t.Fatalf("restore --at: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(aliceFile); string(b) != "first draft" {
+		t.Fatalf("after restore --at the file holds %q", b)
+	}
+	if b, _ := os.ReadFile(newFile); string(b) != "made since" {
+		t.Fatalf("after restore --at the newer file holds %q", b)
+	}
+	if _, err := run(t, "", "restore", "--config", aliceCfg, "--at", "last Monday", matterFolder(t, aliceCfg)); err == nil || !strings.Contains(err.Error(), "not a date") {
+		t.Fatalf("restore --at last Monday: %v", err)
 	}
 }
 
