@@ -75,3 +75,17 @@ window.readGenerated = async (g) => {
 		chunk_list_sha256: f.toHex(await f.chunkListSHA256(m)),
 	};
 };
+
+// zstdCases runs zstd.js's bounded decompress on hex payloads: {kind} or
+// {kind: 'ok', hex} (the output, for short ones) and its length.
+window.zstdCases = async (payloads, limit) => {
+	const [{ decompress }, f] = await Promise.all([import(assets + 'zstd.js'), format]);
+	return payloads.map((h) => {
+		try {
+			const out = decompress(f.fromHex(h), limit);
+			return { kind: 'ok', len: out.length, hex: out.length <= 4096 ? f.toHex(out) : '' };
+		} catch (e) {
+			return { kind: e.kind || `exception: ${e}` };
+		}
+	});
+};
