@@ -109,6 +109,11 @@ type Limits struct {
 	MaxBatchIDs    int   `yaml:"max_batch_ids"`    // IDs per missing-chunks query
 	// MaxCommitChunks bounds the chunk references of one commit.
 	MaxCommitChunks int `yaml:"max_commit_chunks"`
+	// MaxBatchBytes bounds a batch body (POST /v1/matters/{m}/batch:
+	// small files' chunks and commits, JSON with base64), MaxBatchItems
+	// its chunks and its commits (each).
+	MaxBatchBytes int64 `yaml:"max_batch_bytes"`
+	MaxBatchItems int   `yaml:"max_batch_items"`
 	// MaxFileSize is the firm's largest file, in bytes (the agents'
 	// max_file_size): a commit whose chunk references describe more is
 	// refused (handlers.go, maxReferences).
@@ -199,8 +204,13 @@ func DefaultConfig() Config {
 			MaxCommitBytes:  64 << 20,
 			MaxBatchIDs:     10_000,
 			MaxCommitChunks: 500_000,
-			MaxFileSize:     64 << 30,
-			MaxWait:         60 * time.Second,
+			// About a hundred small files a request: the batch's
+			// transaction is short, its body (decoded: twice) a small
+			// part of the in-flight budget.
+			MaxBatchBytes: 16 << 20,
+			MaxBatchItems: 1000,
+			MaxFileSize:   64 << 30,
+			MaxWait:       60 * time.Second,
 			// A partner on a few hundred matters with three devices; a
 			// user rarely has more than a few devices on one matter.
 			MaxLongPollsPerUser:       1024,
@@ -352,6 +362,12 @@ func (c *Config) Validate() error {
 	}
 	if l.MaxBatchIDs < 1 || l.MaxCommitChunks < 1 {
 		bad("limits.max_batch_ids and limits.max_commit_chunks must be positive")
+	}
+	if l.MaxBatchBytes < 1<<20 || l.MaxBatchItems < 1 {
+		bad("limits.max_batch_bytes must be at least 1 MiB and limits.max_batch_items positive")
+	}
+	if l.MaxInflightBytes < 2*l.MaxBatchBytes {
+		bad("limits.max_inflight_bytes must be at least twice limits.max_batch_bytes")
 	}
 	if l.MaxFileSize < 1<<20 || l.MaxFileSize > 1<<50 {
 		bad("limits.max_file_size must be between 1 MiB and 1 PiB (in bytes)")

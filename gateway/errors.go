@@ -27,6 +27,7 @@ const (
 	KindNotFound
 	KindMethodNotAllowed
 	KindMissingChunks
+	KindChunksPresent
 	KindLegalHold
 	KindAlreadyDeleted
 	KindStaleEpoch
@@ -60,6 +61,7 @@ func kinds() [KindUnavailable + 1]kindInfo {
 		KindNotFound:             {http.StatusNotFound, api.CodeNotFound, audit.ResultInvalid},
 		KindMethodNotAllowed:     {http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, audit.ResultInvalid},
 		KindMissingChunks:        {http.StatusConflict, api.CodeMissingChunks, audit.ResultConflict},
+		KindChunksPresent:        {http.StatusConflict, api.CodeChunksPresent, audit.ResultConflict},
 		KindLegalHold:            {http.StatusConflict, api.CodeLegalHold, audit.ResultLegalHold},
 		KindAlreadyDeleted:       {http.StatusConflict, api.CodeAlreadyDeleted, audit.ResultConflict},
 		KindStaleEpoch:           {http.StatusConflict, api.CodeStaleEpoch, audit.ResultConflict},
@@ -110,6 +112,7 @@ type Error struct {
 	Current        *int64          // KindVersionMismatch
 	CurrentDeleted bool            // KindVersionMismatch
 	Missing        []string        // KindMissingChunks
+	Present        []string        // KindChunksPresent
 	CurrentEpoch   uint32          // KindStaleEpoch
 	RetryAfter     time.Duration   // KindRateLimited, KindUnavailable
 	Revocation     *api.Revocation // KindRevoked, when asked for
@@ -151,7 +154,7 @@ func asError(op string, err error) *Error {
 // body is the JSON error body for e.
 func (e *Error) body(requestID string) api.Error {
 	b := api.Error{Code: e.Kind.Code(), Message: e.Msg, RequestID: requestID,
-		CurrentVersion: e.Current, CurrentDeleted: e.CurrentDeleted, Missing: e.Missing, CurrentEpoch: e.CurrentEpoch, Revocation: e.Revocation}
+		CurrentVersion: e.Current, CurrentDeleted: e.CurrentDeleted, Missing: e.Missing, Present: e.Present, CurrentEpoch: e.CurrentEpoch, Revocation: e.Revocation}
 	if e.Kind == KindInternal {
 		b.Message = "internal error"
 	}

@@ -63,6 +63,11 @@ type FileStore interface {
 	// Changes returns up to limit versions of matter with Seq > since in
 	// Seq order, and the matter's latest sequence number.
 	Changes(ctx context.Context, matter string, since int64, limit int) ([]store.Version, int64, error)
+	// CommitBatch records b's chunks and commits b's versions, each
+	// checked as Commit checks it, in one transaction with their audit
+	// records (store.Batch); a refused commit gets its error, the others
+	// go on. An error means nothing of b was recorded.
+	CommitBatch(ctx context.Context, b *store.Batch) error
 }
 
 func (s *Server) routes() {
@@ -80,6 +85,9 @@ func (s *Server) routes() {
 		http.MethodGet:    {"file.get", permRead, s.getFile},
 		http.MethodPut:    {"file.commit", permWrite, s.commitFile},
 		http.MethodDelete: {"file.delete", permWrite, s.deleteFile},
+	})
+	s.handle("/v1/matters/{m}/batch", map[string]method{
+		http.MethodPost: {"file.batch", permWrite, s.batch},
 	})
 	s.handle("/v1/matters/{m}/files/{file}/versions", map[string]method{
 		http.MethodGet: {"file.versions", permRead, s.fileVersions},
@@ -249,6 +257,7 @@ func storeErr(op string, err error) error {
 	var mismatch *store.VersionMismatchError
 	var missing *store.MissingChunksError
 	var stale *store.StaleEpochError
+	var present *store.PresentChunksError
 	switch {
 	case errors.As(err, &stale):
 		return staleEpoch(op, stale.Got, stale.Current, err)
@@ -262,6 +271,13 @@ func storeErr(op string, err error) error {
 			ids = append(ids, id.String())
 		}
 		return &Error{Op: op, Kind: KindMissingChunks, Msg: fmt.Sprintf("%d referenced chunks are not stored", len(missing.IDs)), Missing: ids, Err: err}
+	case errors.As(err, &present):
+		ids := make([]string, 0, min(len(present.IDs), 1000))
+		for _, id := range present.IDs[:min(len(present.IDs), 1000)] {
+			ids = append(ids, id.String())
+		}
+		return &Error{Op: op, Kind: KindChunksPresent, Present: ids, Err: err,
+			Msg: fmt.Sprintf("%d chunks sent with this commit were stored already (not by this request): open them, then commit again", len(present.IDs))}
 	case errors.Is(err, store.ErrLegalHold):
 		return wrap(op, KindLegalHold, err, "the matter is under legal hold: deletes are refused")
 	case errors.Is(err, store.ErrMatterClosed):
@@ -317,14 +333,7 @@ func (s *Server) checkEpoch(ctx context.Context, op, matter string, epoch uint32
 	if err != nil {
 		return storeErr(op, err)
 	}
-	switch {
-	case epoch < cur:
-		return staleEpoch(op, epoch, cur, nil)
-	case cur > 0 && epoch > cur:
-		return &Error{Op: op, Kind: KindStaleEpoch, CurrentEpoch: cur,
-			Msg: fmt.Sprintf("sealed under epoch %d, which the gateway does not know yet (matter %s is at epoch %d here): the rotation's gateway step was not done; an administrator runs `mattersync-admin epoch set %s %d`", epoch, matter, cur, matter, epoch)}
-	}
-	return nil
+	return epochRefusal(op, matter, epoch, cur)
 }
 
 // extendDeadlines gives a transfer of n bytes time at the minimum rate.

@@ -91,6 +91,8 @@ func (s *Server) bodyWeight(r *http.Request, action string) int64 {
 		return bounded(l.MaxChunkBytes, 1)
 	case "file.commit", "file.delete":
 		return bounded(l.MaxCommitBytes, 2)
+	case "file.batch":
+		return bounded(l.MaxBatchBytes, 2)
 	case "chunk.missing":
 		return bounded(missingBodyLimit(l), 2)
 	case "chunk.get", "file.get":

@@ -89,6 +89,7 @@ const (
 	CodeNotFound             Code = "not_found"             // 404
 	CodeMethodNotAllowed     Code = "method_not_allowed"    // 405
 	CodeMissingChunks        Code = "missing_chunks"        // 409
+	CodeChunksPresent        Code = "chunks_present"        // 409: a batch sent chunks stored already: open them, then commit
 	CodeLegalHold            Code = "legal_hold"            // 409
 	CodeAlreadyDeleted       Code = "already_deleted"       // 409
 	CodeStaleEpoch           Code = "stale_epoch"           // 409: sealed under an epoch below the matter's current one
@@ -117,7 +118,7 @@ func (c Code) Fault() fault.Kind {
 		return fault.Denied
 	case CodeNotFound:
 		return fault.NotFound
-	case CodeMissingChunks, CodeAlreadyDeleted, CodeVersionMismatch:
+	case CodeMissingChunks, CodeChunksPresent, CodeAlreadyDeleted, CodeVersionMismatch:
 		return fault.Conflict
 	case CodeLegalHold, CodeStaleEpoch, CodeMatterClosed:
 		return fault.Refused
@@ -140,6 +141,9 @@ type Error struct {
 	// Missing is set with missing_chunks: the first (at most 1000)
 	// referenced chunk IDs the gateway does not have.
 	Missing []string `json:"missing,omitempty"`
+	// Present is set with chunks_present: the chunks a batch sent that
+	// the matter had already (at most 1000).
+	Present []string `json:"present,omitempty"`
 	// CurrentEpoch is set with stale_epoch: the matter's current epoch.
 	// An agent fetches that epoch's key and seals again.
 	CurrentEpoch uint32 `json:"current_epoch,omitempty"`
@@ -227,6 +231,45 @@ type Commit struct {
 	Version int64  `json:"version"`
 	Seq     int64  `json:"seq"`
 	Deleted bool   `json:"deleted"`
+}
+
+// BatchRequest is the body of POST /v1/matters/{m}/batch: chunks to store
+// (each sealed, as a chunk PUT's body) and commits of distinct files, each
+// as a commit PUT would make it (Base 0: a new file, If-None-Match: *).
+type BatchRequest struct {
+	Chunks  []BatchChunk  `json:"chunks"`
+	Commits []BatchCommit `json:"commits"`
+}
+
+// BatchChunk is a sealed chunk of a batch.
+type BatchChunk struct {
+	ID     string `json:"id"`
+	Sealed []byte `json:"sealed"`
+}
+
+// BatchCommit is one commit of a batch.
+type BatchCommit struct {
+	FileID   string   `json:"file_id"`
+	Base     int64    `json:"base"`
+	Manifest []byte   `json:"manifest"`
+	Chunks   []string `json:"chunks"`
+}
+
+// BatchResponse answers a batch: each chunk (Created false: the matter had
+// it, the body was not kept) and each commit, in request order.
+type BatchResponse struct {
+	Chunks  []ChunkPut    `json:"chunks"`
+	Commits []BatchResult `json:"commits"`
+}
+
+// BatchResult is one commit's outcome: Status 201 with Version and Seq, or
+// the status and error body a single commit would have answered.
+type BatchResult struct {
+	FileID  string `json:"file_id"`
+	Status  int    `json:"status"`
+	Version int64  `json:"version,omitempty"`
+	Seq     int64  `json:"seq,omitempty"`
+	Error   *Error `json:"error,omitempty"`
 }
 
 // FileVersion is one version of a file. Manifest is set only by

@@ -481,6 +481,46 @@ func (c *Client) Commit(ctx context.Context, matter, fileID string, base int64, 
 	return out, err
 }
 
+// Batch sends chunks and commits of several files in one request (POST
+// /v1/matters/{m}/batch). The answer says, per chunk, whether it was
+// stored and, per commit, its version or the error a single commit would
+// have got (api.BatchResult); an error means nothing of the batch was
+// committed.
+func (c *Client) Batch(ctx context.Context, matter string, req api.BatchRequest) (api.BatchResponse, error) {
+	p, err := matterPath(matter)
+	if err != nil {
+		return api.BatchResponse{}, err
+	}
+	for _, ch := range req.Chunks {
+		if err := checkID("chunk", ch.ID); err != nil {
+			return api.BatchResponse{}, err
+		}
+	}
+	for i, cm := range req.Commits {
+		if err := checkID("file", cm.FileID); err != nil {
+			return api.BatchResponse{}, err
+		}
+		if cm.Base < 0 {
+			return api.BatchResponse{}, fmt.Errorf("%w: negative base version", ErrInvalid)
+		}
+		if cm.Chunks == nil {
+			req.Commits[i].Chunks = []string{}
+		}
+	}
+	if req.Chunks == nil {
+		req.Chunks = []api.BatchChunk{}
+	}
+	var out api.BatchResponse
+	if _, _, err := c.doJSON(ctx, http.MethodPost, p+"/batch", nil, nil, req, &out, http.StatusOK); err != nil {
+		return api.BatchResponse{}, err
+	}
+	if len(out.Chunks) != len(req.Chunks) || len(out.Commits) != len(req.Commits) {
+		return api.BatchResponse{}, fmt.Errorf("client: batch: the gateway answered %d chunks and %d commits for %d and %d",
+			len(out.Chunks), len(out.Commits), len(req.Chunks), len(req.Commits))
+	}
+	return out, nil
+}
+
 // Delete writes a tombstone on top of version base. tombstone is the
 // sealed tombstone manifest for version base+1 (format: Deleted, header
 // tombstone flag), so every member can check that a member, not the

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/audit"
 )
 
 // WriteFunc stores the blob of a new version before the commit is made
@@ -87,6 +88,40 @@ type Commit struct {
 	User   string
 	Device string
 	Time   time.Time
+}
+
+// Batch is what POST /v1/matters/{m}/batch asks of the store: chunks whose
+// objects are stored, recorded first, then commits of distinct files of one
+// matter, all in one transaction with one audit record per chunk and per
+// commit (refused commits' records included). Each commit is checked as a
+// single Commit is (Commit's path: head, matter, epoch, chunks) and is
+// committed or refused on its own; only a failure of the store (or of a
+// manifest write) fails the whole batch, and then nothing is committed.
+type Batch struct {
+	Matter  string
+	Chunks  []BatchChunk
+	Commits []BatchCommit
+	// Refused amends the audit record of a commit the store refused (with
+	// err), before it is appended with the others: its result and status.
+	Refused func(err error, rec *audit.Record)
+}
+
+// BatchChunk is a chunk of a batch, whose object is stored; Created is set
+// by the store: false if the matter had the chunk already.
+type BatchChunk struct {
+	Chunk   Chunk
+	Rec     *audit.Record
+	Created bool
+}
+
+// BatchCommit is one commit of a batch. The store sets Version (committed)
+// or Err (refused: the errors Commit returns, and *PresentChunksError).
+type BatchCommit struct {
+	Commit  Commit
+	Write   WriteFunc
+	Rec     *audit.Record
+	Version Version
+	Err     error
 }
 
 // Version is one version of a file.
@@ -206,6 +241,19 @@ type MissingChunksError struct {
 
 func (e *MissingChunksError) Error() string {
 	return fmt.Sprintf("store: %d referenced chunks are missing", len(e.IDs))
+}
+
+// PresentChunksError refuses a commit of a batch that references chunks
+// whose bodies the batch carried but which the matter had already (stored
+// by someone else): a writer must open such a chunk before committing on it
+// (it may have been planted under the ID of this content), so the commit is
+// left to a later request, after the writer checked them.
+type PresentChunksError struct {
+	IDs []format.ID
+}
+
+func (e *PresentChunksError) Error() string {
+	return fmt.Sprintf("store: %d chunks sent with the commit were stored already; open them, then commit", len(e.IDs))
 }
 
 // Dedup returns ids without repeats, in first-seen order.

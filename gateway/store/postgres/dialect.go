@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -68,12 +69,19 @@ func (e engine) Snapshot(ctx context.Context, fn func(sqlcore.Querier) error) er
 		func(tx pgx.Tx) error { return fn(querier{tx}) })
 }
 
-// CommitFile runs the whole commit in one transaction holding an advisory
-// lock on the file, so the blob write and the version row cannot
-// interleave with another replica's commit to that file.
-func (e engine) CommitFile(ctx context.Context, matter string, file format.ID, fn func(sqlcore.Querier, func(func(sqlcore.Querier) error) error) error) error {
+// CommitFiles runs the whole commit (or batch) in one transaction holding
+// an advisory lock on each file, taken in key order, so the blob writes and
+// the version rows cannot interleave with another replica's commit to one
+// of those files.
+func (e engine) CommitFiles(ctx context.Context, matter string, files []format.ID, fn func(sqlcore.Querier, func(func(sqlcore.Querier) error) error) error) error {
+	keys := make([]int64, len(files))
+	for i, f := range files {
+		keys[i] = fileLockKey(matter, f)
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
 	return pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, fileLockKey(matter, file)); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS sorted`, keys); err != nil {
 			return err
 		}
 		q := querier{tx}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,12 +87,21 @@ func (e *engine) Snapshot(ctx context.Context, fn func(sqlcore.Querier) error) e
 	return fn(querier{tx})
 }
 
-// CommitFile: one gateway owns the database, so an in-process lock per
-// file is the commit lock. The checks read the pool and the blob is
-// written before the write transaction, which other commits need.
-func (e *engine) CommitFile(ctx context.Context, matter string, file format.ID, fn func(sqlcore.Querier, func(func(sqlcore.Querier) error) error) error) error {
-	unlock := e.locks.lock(matter + "/" + string(file[:]))
-	defer unlock()
+// CommitFiles: one gateway owns the database, so an in-process lock per
+// file is the commit lock, taken in key order. The checks read the pool
+// and the blobs are written before the write transaction, which other
+// commits need.
+func (e *engine) CommitFiles(ctx context.Context, matter string, files []format.ID, fn func(sqlcore.Querier, func(func(sqlcore.Querier) error) error) error) error {
+	keys := make([]string, len(files))
+	for i, f := range files {
+		keys[i] = matter + "/" + string(f[:])
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	for _, k := range keys {
+		unlock := e.locks.lock(k)
+		defer unlock()
+	}
 	return fn(e.Read(), func(apply func(sqlcore.Querier) error) error { return e.Write(ctx, apply) })
 }
 

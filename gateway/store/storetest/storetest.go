@@ -143,6 +143,7 @@ func Run(t *testing.T, h Harness) {
 		{"Witness", testWitness},
 	}
 	tests = append(tests, lifecycleTests...)
+	tests = append(tests, batchTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
 	}

@@ -82,26 +82,9 @@ func (s *Store) PutChunk(ctx context.Context, c store.Chunk, rec *audit.Record) 
 		if err := s.lockKeys(ctx, tx, []string{key}); err != nil {
 			return err
 		}
-		n, err := tx.Exec(ctx, `INSERT INTO chunks (matter, id, size, created_us) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-			c.Matter, c.ID[:], c.Size, store.Micros(c.Time))
-		if err != nil {
+		var err error
+		if created, err = s.recordChunk(ctx, tx, c, key); err != nil {
 			return err
-		}
-		created = n == 1
-		if created {
-			var state string
-			err := tx.QueryRow(ctx, `SELECT state FROM doomed_objects WHERE key = $1`, key).Scan(&state)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-			case err != nil:
-				return err
-			case state == "deleting":
-				return store.ErrObjectGone
-			default:
-				if _, err := tx.Exec(ctx, `DELETE FROM doomed_objects WHERE key = $1`, key); err != nil {
-					return err
-				}
-			}
 		}
 		return s.appendAudit(ctx, tx, rec)
 	})
@@ -112,6 +95,32 @@ func (s *Store) PutChunk(ctx context.Context, c store.Chunk, rec *audit.Record) 
 		return false, s.wrap("put chunk", err)
 	}
 	return created, nil
+}
+
+// recordChunk records c, whose object is stored under key (locked with
+// lockKeys in tx), unless the matter has it already (created false). A
+// chunk recorded anew takes its object back from the deletion queue, or is
+// refused with store.ErrObjectGone once its deletion began.
+func (s *Store) recordChunk(ctx context.Context, tx Querier, c store.Chunk, key string) (created bool, err error) {
+	n, err := tx.Exec(ctx, `INSERT INTO chunks (matter, id, size, created_us) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+		c.Matter, c.ID[:], c.Size, store.Micros(c.Time))
+	if err != nil || n != 1 {
+		return false, err
+	}
+	var state string
+	err = tx.QueryRow(ctx, `SELECT state FROM doomed_objects WHERE key = $1`, key).Scan(&state)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return false, err
+	case state == "deleting":
+		return false, store.ErrObjectGone
+	default:
+		if _, err := tx.Exec(ctx, `DELETE FROM doomed_objects WHERE key = $1`, key); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // orderedLock is lock ("" or a row-locking clause) after an ORDER BY id,

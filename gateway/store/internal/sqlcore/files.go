@@ -21,77 +21,155 @@ func (e writeError) Error() string { return e.err.Error() }
 // blob is written, so a refused commit writes none, and the matter's are
 // checked again in the write transaction, under the matter's row lock (or
 // the engine's one writer): a concurrent SetEpoch or SetHold either
-// precedes the commit, and refuses it, or follows it.
+// precedes the commit, and refuses it, or follows it. CommitBatch runs
+// the same steps (check, write, insertVersion) for each of its commits.
 func (s *Store) Commit(ctx context.Context, c store.Commit, write store.WriteFunc, rec *audit.Record) (store.Version, error) {
-	if c.Deleted {
-		c.Chunks = nil
-	}
-	chunks := store.Dedup(c.Chunks)
-	// The list exactly as committed, bound to the version: readers check
-	// their manifest lists the same (api.FileVersion.ChunkListSHA256).
-	sum := api.ChunkListSum(c.Chunks)
-	v := store.Version{Matter: c.Matter, File: c.File, Version: c.Base + 1, Deleted: c.Deleted, Size: c.Size, Epoch: c.Epoch,
-		ChunkListSum: sum[:], Entity: c.Entity, User: c.User, Device: c.Device, Time: c.Time.UTC().Truncate(time.Microsecond)}
-	err := s.db.CommitFile(ctx, c.Matter, c.File, func(check Querier, apply func(func(Querier) error) error) error {
-		if err := checkHead(ctx, check, c); err != nil {
+	p := newPending(c, write, rec)
+	err := s.db.CommitFiles(ctx, c.Matter, []format.ID{c.File}, func(check Querier, apply func(func(Querier) error) error) error {
+		if err := s.checkCommit(ctx, check, p, nil, nil); err != nil {
 			return err
 		}
-		// Where rows can be locked, a delete locks its matter's row before
-		// reading the hold: a hold set concurrently either precedes the
-		// delete or follows it, and a refused delete writes no blob.
-		lock := ""
-		if c.Deleted && s.d.RowLock != "" {
-			if err := ensureMatter(ctx, check, c.Matter); err != nil {
-				return err
-			}
-			lock = s.d.RowLock
-		}
-		if err := checkMatter(ctx, check, c, lock); err != nil {
+		if err := p.writeBlob(ctx); err != nil {
 			return err
 		}
-		if len(chunks) > 0 {
-			// Where check is the commit's transaction, the chunks found
-			// stay locked until it ends: a collection cannot take them.
-			present, err := s.presentChunks(ctx, check, c.Matter, chunks, s.d.ShareLock)
-			if err != nil {
+		return apply(func(tx Querier) error {
+			if err := s.insertVersion(ctx, tx, p, nil); err != nil {
 				return err
 			}
-			if missing := missing(chunks, present); len(missing) > 0 {
-				return &store.MissingChunksError{IDs: missing}
-			}
-		}
-		if write != nil {
-			key, err := write(ctx, v.Version)
-			if err != nil {
-				return writeError{err}
-			}
-			v.ManifestKey = key
-		}
-		return apply(func(tx Querier) error { return s.insertVersion(ctx, tx, c, &v, chunks, rec) })
+			return s.appendAudit(ctx, tx, rec)
+		})
 	})
 	var we writeError
-	var mismatch *store.VersionMismatchError
-	var missing *store.MissingChunksError
-	var stale *store.StaleEpochError
 	switch {
 	case err == nil:
-		return v, nil
+		return p.v, nil
 	case errors.As(err, &we):
 		return store.Version{}, we.err
-	case errors.As(err, &mismatch) || errors.As(err, &missing) || errors.As(err, &stale) ||
-		errors.Is(err, store.ErrAlreadyDeleted) || errors.Is(err, store.ErrLegalHold) || errors.Is(err, store.ErrMatterClosed):
+	case refusal(err):
 		return store.Version{}, err
 	}
 	return store.Version{}, s.wrap("commit", err)
 }
 
-// insertVersion checks the matter's rules again and stores v, the next
-// version c asks for, with its chunk references and rec.
-func (s *Store) insertVersion(ctx context.Context, tx Querier, c store.Commit, v *store.Version, chunks []format.ID, rec *audit.Record) error {
+// refusal reports whether err is a commit refused by the store's rules
+// (not a failure of the store).
+func refusal(err error) bool {
+	var mismatch *store.VersionMismatchError
+	var missing *store.MissingChunksError
+	var stale *store.StaleEpochError
+	var present *store.PresentChunksError
+	return errors.As(err, &mismatch) || errors.As(err, &missing) || errors.As(err, &stale) || errors.As(err, &present) ||
+		errors.Is(err, store.ErrAlreadyDeleted) || errors.Is(err, store.ErrLegalHold) || errors.Is(err, store.ErrMatterClosed)
+}
+
+// pending is a commit on its way through the store.
+type pending struct {
+	c      store.Commit
+	chunks []format.ID // c.Chunks without repeats
+	v      store.Version
+	write  store.WriteFunc
+	rec    *audit.Record
+}
+
+func newPending(c store.Commit, write store.WriteFunc, rec *audit.Record) *pending {
+	if c.Deleted {
+		c.Chunks = nil
+	}
+	// The list exactly as committed, bound to the version: readers check
+	// their manifest lists the same (api.FileVersion.ChunkListSHA256).
+	sum := api.ChunkListSum(c.Chunks)
+	return &pending{c: c, chunks: store.Dedup(c.Chunks), write: write, rec: rec,
+		v: store.Version{Matter: c.Matter, File: c.File, Version: c.Base + 1, Deleted: c.Deleted, Size: c.Size, Epoch: c.Epoch,
+			ChunkListSum: sum[:], Entity: c.Entity, User: c.User, Device: c.Device, Time: c.Time.UTC().Truncate(time.Microsecond)}}
+}
+
+// checkCommit applies the commit rules to p through check (see
+// DB.CommitFiles). In a batch, sent holds the chunks whose bodies the batch
+// carries (they are recorded in the write transaction, so they count as
+// present) and before those of them the matter had already: a commit on
+// one of those is refused (store.PresentChunksError).
+func (s *Store) checkCommit(ctx context.Context, check Querier, p *pending, sent, before map[format.ID]struct{}) error {
+	c := p.c
+	if err := checkHead(ctx, check, c); err != nil {
+		return err
+	}
+	// Where rows can be locked, a delete locks its matter's row before
+	// reading the hold: a hold set concurrently either precedes the
+	// delete or follows it, and a refused delete writes no blob.
+	lock := ""
+	if c.Deleted && s.d.RowLock != "" {
+		if err := ensureMatter(ctx, check, c.Matter); err != nil {
+			return err
+		}
+		lock = s.d.RowLock
+	}
+	if err := checkMatter(ctx, check, c, lock); err != nil {
+		return err
+	}
+	if err := refuseSeen(p.chunks, before); err != nil {
+		return err
+	}
+	var stored []format.ID
+	for _, id := range p.chunks {
+		if _, ok := sent[id]; !ok {
+			stored = append(stored, id)
+		}
+	}
+	if len(stored) > 0 {
+		// Where check is the commit's transaction, the chunks found
+		// stay locked until it ends: a collection cannot take them.
+		present, err := s.presentChunks(ctx, check, c.Matter, stored, s.d.ShareLock)
+		if err != nil {
+			return err
+		}
+		if missing := missing(stored, present); len(missing) > 0 {
+			return &store.MissingChunksError{IDs: missing}
+		}
+	}
+	return nil
+}
+
+// refuseSeen refuses a commit of chunks some of which are in seen (sent
+// with the batch but stored before it).
+func refuseSeen(chunks []format.ID, seen map[format.ID]struct{}) error {
+	var ids []format.ID
+	for _, id := range chunks {
+		if _, ok := seen[id]; ok {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) > 0 {
+		return &store.PresentChunksError{IDs: ids}
+	}
+	return nil
+}
+
+// writeBlob stores p's manifest (its WriteFunc) and records its key.
+func (p *pending) writeBlob(ctx context.Context) error {
+	if p.write == nil {
+		return nil
+	}
+	key, err := p.write(ctx, p.v.Version)
+	if err != nil {
+		return writeError{err}
+	}
+	p.v.ManifestKey = key
+	return nil
+}
+
+// insertVersion checks the matter's rules again and stores p's version
+// with its chunk references (not its audit record: the caller appends it).
+// seen, in a batch, are the chunks the batch sent that turned out stored
+// already when it recorded them (see checkCommit).
+func (s *Store) insertVersion(ctx context.Context, tx Querier, p *pending, seen map[format.ID]struct{}) error {
+	c, v, chunks := p.c, &p.v, p.chunks
 	if err := ensureMatter(ctx, tx, c.Matter); err != nil {
 		return err
 	}
 	if err := checkMatter(ctx, tx, c, s.d.RowLock); err != nil {
+		return err
+	}
+	if err := refuseSeen(chunks, seen); err != nil {
 		return err
 	}
 	if s.d.ShareLock == "" && len(chunks) > 0 {
@@ -126,10 +204,8 @@ func (s *Store) insertVersion(ctx context.Context, tx Querier, c store.Commit, v
 		c.Matter, c.File[:], v.Version, v.Deleted); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'changes'`); err != nil {
-		return err
-	}
-	return s.appendAudit(ctx, tx, rec)
+	_, err := tx.Exec(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'changes'`)
+	return err
 }
 
 // checkHead refuses c unless its base is the file's head, and a delete of

@@ -37,13 +37,15 @@ type DB interface {
 	// Snapshot runs fn in a read-only transaction that reads one
 	// snapshot of the database.
 	Snapshot(ctx context.Context, fn func(Querier) error) error
-	// CommitFile runs fn with the commits of one file serialized: no
-	// other commit of that file runs between fn's checks, which read
-	// through check, and the write transaction fn runs with apply. Where
-	// the Dialect has a RowLock, check is that transaction already (rows
-	// it locks stay locked through apply); otherwise it is a read handle
-	// and apply opens the transaction. fn's error comes back as it is.
-	CommitFile(ctx context.Context, matter string, file format.ID, fn func(check Querier, apply func(func(Querier) error) error) error) error
+	// CommitFiles runs fn with the commits of files (one, or a batch's;
+	// distinct) serialized: no other commit of one of them runs between
+	// fn's checks, which read through check, and the write transaction fn
+	// runs with apply. The files are locked in one order (by key), so two
+	// batches sharing files cannot deadlock. Where the Dialect has a
+	// RowLock, check is that transaction already (rows it locks stay
+	// locked through apply); otherwise it is a read handle and apply opens
+	// the transaction. fn's error comes back as it is.
+	CommitFiles(ctx context.Context, matter string, files []format.ID, fn func(check Querier, apply func(func(Querier) error) error) error) error
 }
 
 // Dialect is the SQL in which the engines differ.

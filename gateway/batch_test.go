@@ -1,0 +1,142 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/mattersync/mattersync/gateway"
+	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/client"
+)
+
+// TestBatch: one request stores chunks and commits several files, each
+// commit checked and answered on its own, one audit record per chunk and
+// per commit; a bad item refuses the whole batch before anything is
+// stored; the permission, size and closed-matter checks of single
+// requests apply.
+func TestBatch(t *testing.T) {
+	e := newEnv(t, envOpts{tune: func(c *gateway.Config) { c.Limits.MaxBatchBytes = 1 << 20 }})
+	ctx := context.Background()
+	const m = "2026-0001"
+	aliceTok := e.token("ent-alice", "matter-2026-0001-rw")
+	alice, _ := client.New(e.url, client.StaticToken(aliceTok), client.Options{Device: "LAPTOP-7"})
+	bob, _ := client.New(e.url, client.StaticToken(e.token("ent-bob", "matter-2026-0001-ro")), client.Options{Device: "MAC-2"})
+
+	c1, b1 := e.chunk(m, 3000)
+	c2, b2 := e.chunk(m, 5000)
+	planted, _ := e.putChunk(m, aliceTok, 700) // stored before the batch
+	_, pb := e.chunk(m, 10)
+	fa, fb, fc, fd := e.newFile(m), e.newFile(m), e.newFile(m), e.newFile(m)
+	req := api.BatchRequest{
+		Chunks: []api.BatchChunk{{ID: c1.String(), Sealed: b1}, {ID: c2.String(), Sealed: b2}},
+		Commits: []api.BatchCommit{
+			{FileID: fa.String(), Manifest: e.manifest(m, fa, 1, c1), Chunks: []string{c1.String()}},
+			{FileID: fb.String(), Manifest: e.manifest(m, fb, 1, c1, c2), Chunks: []string{c1.String(), c2.String()}},
+			{FileID: fc.String(), Base: 1, Manifest: e.manifest(m, fc, 2)},
+		},
+	}
+	if _, err := bob.Batch(ctx, m, req); client.Code(err) != api.CodeForbidden {
+		t.Fatalf("batch of a reader = %v, want forbidden", err)
+	}
+	res, err := alice.Batch(ctx, m, req)
+	if err != nil {
+		t.Fatalf("Batch: %v", err)
+	}
+	if !res.Chunks[0].Created || !res.Chunks[1].Created {
+		t.Fatalf("chunks = %+v, want both created", res.Chunks)
+	}
+	if r := res.Commits[0]; r.Status != http.StatusCreated || r.Version != 1 || r.Error != nil {
+		t.Fatalf("commit a = %+v", r)
+	}
+	if r := res.Commits[1]; r.Status != http.StatusCreated || r.Version != 1 || r.Seq != res.Commits[0].Seq+1 {
+		t.Fatalf("commit b = %+v", r)
+	}
+	if r := res.Commits[2]; r.Status != http.StatusPreconditionFailed || r.Error == nil || r.Error.Code != api.CodeVersionMismatch || *r.Error.CurrentVersion != 0 {
+		t.Fatalf("commit c from a base that is not the head = %+v", r)
+	}
+	fv, err := bob.File(ctx, m, fb.String(), 0)
+	if err != nil || !bytes.Equal(fv.Manifest, req.Commits[1].Manifest) {
+		t.Fatalf("File(b) = %+v, %v", fv, err)
+	}
+	if got, err := bob.GetChunk(ctx, m, c2.String()); err != nil || !bytes.Equal(got, b2) {
+		t.Fatalf("GetChunk(c2) = %d bytes, %v", len(got), err)
+	}
+	var recs []string
+	var reqID string
+	if err := e.store.Audit.AuditRecords(ctx, audit.Query{}, func(r *audit.Record) error {
+		if r.Action == "file.commit" && r.Object == fa.String()+"@1" {
+			reqID = r.RequestID
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Audit.AuditRecords(ctx, audit.Query{}, func(r *audit.Record) error {
+		if r.RequestID == reqID {
+			if r.Entity != "ent-alice" || r.Device != "LAPTOP-7" || r.Matter != m {
+				t.Errorf("record %+v lacks the caller", r)
+			}
+			recs = append(recs, r.Action+" "+r.Object+" "+r.Result)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"chunk.put " + c1.String() + " ok", "chunk.put " + c2.String() + " ok",
+		"file.commit " + fa.String() + "@1 ok", "file.commit " + fb.String() + "@1 ok", "file.commit " + fc.String() + " conflict"}
+	if !slices.Equal(recs, want) {
+		t.Fatalf("audit records of the batch:\n%q\nwant\n%q", recs, want)
+	}
+
+	// A chunk sent that the matter had already (someone else's upload,
+	// maybe a planted one): not committed on until the writer opened it.
+	res, err = alice.Batch(ctx, m, api.BatchRequest{
+		Chunks:  []api.BatchChunk{{ID: planted.String(), Sealed: sealedFor(e, m, planted)}},
+		Commits: []api.BatchCommit{{FileID: fd.String(), Manifest: e.manifest(m, fd, 1, planted), Chunks: []string{planted.String()}}},
+	})
+	if err != nil || res.Chunks[0].Created || res.Commits[0].Status != http.StatusConflict || res.Commits[0].Error.Code != api.CodeChunksPresent ||
+		!slices.Equal(res.Commits[0].Error.Present, []string{planted.String()}) {
+		t.Fatalf("commit on a chunk stored before = %+v, %v", res, err)
+	}
+
+	// Any bad item refuses the whole batch, nothing stored.
+	before := e.snapshot(m)
+	for name, bad := range map[string]api.BatchRequest{
+		"chunk of another ID": {Chunks: []api.BatchChunk{{ID: c1.String(), Sealed: pb}}},
+		"chunk sent twice":    {Chunks: []api.BatchChunk{{ID: c1.String(), Sealed: b1}, {ID: c1.String(), Sealed: b1}}},
+		"file twice": {Commits: []api.BatchCommit{{FileID: fd.String(), Manifest: e.manifest(m, fd, 1)},
+			{FileID: fd.String(), Manifest: e.manifest(m, fd, 1)}}},
+		"manifest of another version": {Commits: []api.BatchCommit{{FileID: fd.String(), Manifest: e.manifest(m, fd, 3)}}},
+		"tombstone":                   {Commits: []api.BatchCommit{{FileID: fd.String(), Base: 1, Manifest: e.sealer.TombstoneOf(t, m, fd, 2)}}},
+		"empty":                       {},
+	} {
+		if _, err := alice.Batch(ctx, m, bad); client.Code(err) != api.CodeInvalidRequest {
+			t.Errorf("%s: %v, want invalid_request", name, err)
+		}
+	}
+	big := make([]byte, 1<<20)
+	body, _ := json.Marshal(api.BatchRequest{Chunks: []api.BatchChunk{{ID: c1.String(), Sealed: big}}})
+	if r := e.do("POST", "/v1/matters/"+m+"/batch", aliceTok, nil, body); r.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("batch over max_batch_bytes = %d %s", r.status, r.body)
+	}
+	if after := e.snapshot(m); !equalSnap(before, after) {
+		t.Fatalf("refused batches changed the store:\n%+v\n%+v", before, after)
+	}
+}
+
+// sealedFor is a sealing of chunk id for the test: the sealer's bytes are
+// what the gateway checks (header), so another sealing of the same ID
+// would do.
+func sealedFor(e *env, matter string, id interface{ String() string }) []byte {
+	e.t.Helper()
+	r := e.do("GET", "/v1/matters/"+matter+"/chunks/"+id.String(), e.token("ent-alice", "matter-2026-0001-rw"), nil, nil)
+	if r.status != http.StatusOK {
+		e.t.Fatalf("get chunk: %d", r.status)
+	}
+	return r.body
+}
