@@ -116,6 +116,30 @@ func (m *matterSync) uploadAll(ctx context.Context, mk *matterKeys, changed []st
 		firstErr error
 		wg       sync.WaitGroup
 	)
+	// Small files go in batches (batch.go), alongside the others.
+	var small, large []string
+	for _, rel := range changed {
+		if st, err := m.fs.lstat(rel); err == nil && st.exists && st.mode.IsRegular() && st.size <= smallFileBytes && m.role == kms.RoleRW {
+			small = append(small, rel)
+		} else {
+			large = append(large, rel)
+		}
+	}
+	if len(small) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.uploadSmall(ctx, mk, small, res, &mu); err != nil && !errors.Is(err, context.Canceled) {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	changed = large
 	work := make(chan string)
 	for range min(fileWorkers, len(changed)) {
 		wg.Add(1)

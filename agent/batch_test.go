@@ -1,0 +1,63 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/kms"
+)
+
+// Small files go to the gateway in batches: hundreds of files in a few
+// requests, one audit record per file still; files a batch could not
+// commit (a colleague's edit first, content a colleague stored already,
+// which must be opened before it is committed on) take the single path
+// with its conflict handling.
+func TestSmallFilesInBatches(t *testing.T) {
+	eachWorld(t, func(w *world) {
+		alice := w.agent(w.member(kms.RoleRW))
+		bob := w.agent(w.member(kms.RoleRW))
+		bob.write("Shared.txt", []byte(marker+" bob's version"))
+		bob.write("Orig.txt", []byte(marker+" the same attachment"))
+		if sum := bob.sync(); sum.Uploaded != 2 {
+			w.t.Fatalf("bob uploaded %+v", sum)
+		}
+		files := map[string][]byte{}
+		for i := range 300 {
+			files[fmt.Sprintf("Letters/%03d.txt", i)] = []byte(fmt.Sprintf("%s letter %d", marker, i))
+		}
+		files["Exhibits/Big.bin"] = content(3, 1<<20)
+		files["Copy.txt"] = []byte(marker + " the same attachment")
+		for rel, b := range files {
+			alice.write(rel, b)
+		}
+		alice.write("Shared.txt", []byte(marker+" alice's version"))
+		sum := alice.sync()
+		if sum.Uploaded < len(files) || sum.Conflicts != 1 {
+			w.t.Fatalf("alice: %+v, want %d uploaded and Shared.txt a conflict", sum, len(files))
+		}
+		alice.wantFile("Shared.txt", []byte(marker+" bob's version"))
+		requests := map[string]bool{}
+		commits := 0
+		err := w.gw.Stores.Audit.AuditRecords(context.Background(), audit.Query{Matter: w.matter}, func(r *audit.Record) error {
+			if r.Action == "file.commit" && r.Result == audit.ResultOK && r.User == alice.user.Name {
+				commits++
+				requests[r.RequestID] = true
+			}
+			return nil
+		})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if commits < len(files) || len(requests) > 6 {
+			w.t.Fatalf("alice's %d commits came in %d requests, want one record each in a few batches", commits, len(requests))
+		}
+		if sum := bob.sync(); sum.Downloaded < len(files) {
+			w.t.Fatalf("bob downloaded %+v, want %d", sum, len(files))
+		}
+		for rel, b := range files {
+			bob.wantFile(rel, b)
+		}
+	})
+}
