@@ -239,7 +239,9 @@ func (a *Agent) waitDownload(ctx context.Context, n int) {
 }
 
 func (a *Agent) progress(matter string, total int) {
-	a.board.matter(matter, func(m *MatterStatus) { m.FilesDone, m.FilesTotal, m.ProgressSince = 0, total, time.Now() })
+	a.board.matter(matter, func(m *MatterStatus) {
+		m.FilesDone, m.FilesTotal, m.ProgressOf, m.ProgressSince = 0, total, "files", time.Now()
+	})
 }
 
 func (a *Agent) progressStep(matter string) {

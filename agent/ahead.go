@@ -200,6 +200,7 @@ func (m *matterSync) applyPage(ctx context.Context, mk *matterKeys, changes []ap
 		}
 		a.drop(c.FileID)
 		cursor, last = uint64(c.Seq), &changes[i]
+		m.a.pulled(m.id, c.Seq)
 	}
 	return cursor, last, m.a.idx.SetCursor(ctx, m.id, cursor)
 }

@@ -100,11 +100,13 @@ func (m *matterSync) pull(ctx context.Context, mk *matterKeys, res *passResult) 
 			}
 		}
 	}()
+	start := cursor
 	for {
 		page, err := m.a.remote.Changes(ctx, m.id, int64(cursor), 0)
 		if err != nil {
 			return fmt.Errorf("change feed: %w", err)
 		}
+		m.a.pullProgress(m.id, start, page.Head)
 		var applied *api.Change
 		cursor, applied, err = m.applyPage(ctx, mk, page.Changes, cursor, res)
 		if applied != nil {

@@ -52,9 +52,13 @@ type MatterStatus struct {
 	// Progress of the current pass's uploads (initial sync, large change).
 	FilesDone  int `json:"files_done"`
 	FilesTotal int `json:"files_total"`
-	// ProgressSince is when the current pass's uploads started (the
+	// ProgressOf says what FilesDone and FilesTotal count: "files" to
+	// upload, or "changes" of the feed to apply (a first sync, a laptop
+	// back after days away); ProgressSince is when that started (the
 	// status page's ETA).
+	ProgressOf    string    `json:"progress_of,omitempty"`
 	ProgressSince time.Time `json:"progress_since,omitzero"`
+	pullFrom      uint64    // the feed cursor the pull being shown started at
 }
 
 // statusBoard holds the live status; every method is safe for concurrent use.

@@ -95,7 +95,11 @@ func printStatus(w io.Writer, s agent.Status) {
 	tw.Flush()
 	for _, m := range s.Matters {
 		if m.State == "syncing" && m.FilesTotal > 0 {
-			fmt.Fprintf(w, "  %s %s\n", safe(m.ID), progressBar(m.FilesDone, m.FilesTotal, 30))
+			unit := "files"
+			if m.ProgressOf == "changes" {
+				unit = "changes downloaded"
+			}
+			fmt.Fprintf(w, "  %s %s\n", safe(m.ID), progressBar(m.FilesDone, m.FilesTotal, 30, unit))
 		}
 		for _, e := range m.Errors {
 			fmt.Fprintf(w, "  %s: %s\n", safe(m.ID), safe(e))
@@ -104,8 +108,8 @@ func printStatus(w io.Writer, s agent.Status) {
 }
 
 // progressBar renders "[#####.....] 12/40 files".
-func progressBar(done, total, width int) string {
+func progressBar(done, total, width int, unit string) string {
 	done = min(done, total)
 	n := width * done / max(total, 1)
-	return fmt.Sprintf("[%s%s] %d/%d files", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total)
+	return fmt.Sprintf("[%s%s] %d/%d %s", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total, unit)
 }

@@ -24,7 +24,7 @@ func TestPrintStatus(t *testing.T) {
 	if strings.Count(out, "files") != 1 {
 		t.Errorf("a progress bar for an idle matter:\n%s", out)
 	}
-	if got := progressBar(50, 40, 10); got != "[##########] 40/40 files" {
+	if got := progressBar(50, 40, 10, "files"); got != "[##########] 40/40 files" {
 		t.Errorf("progressBar past the end = %q", got)
 	}
 }
