@@ -168,6 +168,8 @@ func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard, 
 	}
 	mux := http.NewServeMux()
 	page.routes(mux)
+	ca, _ := acts.(cliActions)
+	registerActions(mux, token, self, ca)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		nonce := r.Header.Get(statusNonceHeader)
 		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Mattersync-Proof ")

@@ -3,6 +3,7 @@ package agent_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -358,4 +359,44 @@ func between(s, from, to string) string {
 	}
 	v, _, _ := strings.Cut(rest, to)
 	return v
+}
+
+// `mattersync restore` beside a running agent asks the agent to do it
+// (one writer per folder), proven with the status token like status;
+// without a running agent it is told to do the work itself.
+func TestRestoreThroughRunningAgent(t *testing.T) {
+	eachWorld(t, func(w *world) {
+		alice := w.agent(w.member("rw"))
+		for i := 1; i <= 3; i++ {
+			alice.write("memo.txt", []byte(fmt.Sprintf("memo %d", i)))
+			alice.sync()
+		}
+		ctx := context.Background()
+		if _, err := agent.RestoreThroughAgent(ctx, t.TempDir(), alice.path("memo.txt"), 1); !errors.Is(err, agent.ErrAgentNotRunning) {
+			t.Fatalf("no agent running: %v, want ErrAgentNotRunning", err)
+		}
+		p := alice.runWithPage()
+		v, err := agent.RestoreThroughAgent(ctx, alice.cfg.DataDir, alice.path("memo.txt"), 1)
+		if err != nil || v != 4 {
+			t.Fatalf("restore through the agent: version %d, %v; want 4", v, err)
+		}
+		if got := alice.mustRead("memo.txt"); got != "memo 1" {
+			t.Fatalf("after the restore: %q", got)
+		}
+		if _, err := agent.RestoreThroughAgent(ctx, alice.cfg.DataDir, alice.path("memo.txt"), 9); err == nil || errors.Is(err, agent.ErrAgentNotRunning) {
+			t.Fatalf("restore of a version that does not exist: %v", err)
+		}
+		// Without the proof the agent does nothing.
+		resp, err := http.Post(p.base+"/action", "application/json", strings.NewReader(`{"op":"restore","path":"`+alice.path("memo.txt")+`","version":2}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("POST /action without a proof: %s", resp.Status)
+		}
+		if vs := alice.versions("memo.txt"); len(vs) != 4 {
+			t.Fatalf("versions: %d, want 4", len(vs))
+		}
+	})
 }

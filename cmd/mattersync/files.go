@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -87,6 +88,15 @@ func newRestoreCmd(opts *options) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if done, err := throughAgent(opts, func(dataDir string) error {
+					out, err := agent.RestoreFolderThroughAgent(cmd.Context(), dataDir, args[0], when)
+					if !errors.Is(err, agent.ErrAgentNotRunning) {
+						printFolderRestore(cmd.OutOrStdout(), out, when)
+					}
+					return err
+				}); done {
+					return err
+				}
 				return withAgent(cmd, opts, func(a *agent.Agent) error {
 					out, err := a.RestoreFolderAtPath(cmd.Context(), args[0], when)
 					printFolderRestore(cmd.OutOrStdout(), out, when)
@@ -95,6 +105,15 @@ func newRestoreCmd(opts *options) *cobra.Command {
 			}
 			if version < 1 {
 				return fmt.Errorf("--version must name a version (see `mattersync versions %s`)", args[0])
+			}
+			if done, err := throughAgent(opts, func(dataDir string) error {
+				v, err := agent.RestoreThroughAgent(cmd.Context(), dataDir, args[0], version)
+				if err == nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "restored version %d of %s as version %d\n", version, args[0], v)
+				}
+				return err
+			}); done {
+				return err
 			}
 			return withAgent(cmd, opts, func(a *agent.Agent) error {
 				v, err := a.Restore(cmd.Context(), args[0], version)
@@ -109,6 +128,22 @@ func newRestoreCmd(opts *options) *cobra.Command {
 	cmd.Flags().Int64Var(&version, "version", 0, "version to restore")
 	cmd.Flags().StringVar(&at, "at", "", "restore every file of the folder changed or deleted since then: 2026-12-01 (the end of that day) or \"2026-12-01 17:30\"")
 	return cmd
+}
+
+// throughAgent runs f, which asks the running agent to do a restore: the
+// agent is the one process that writes the matter folders, so a restore
+// beside it must go through it. done is false when no agent runs (the
+// command then does the work itself).
+func throughAgent(opts *options, f func(dataDir string) error) (done bool, err error) {
+	cfg, err := agent.LoadConfig(opts.configPath)
+	if err != nil {
+		return true, err
+	}
+	err = f(cfg.DataDir)
+	if errors.Is(err, agent.ErrAgentNotRunning) {
+		return false, nil
+	}
+	return true, err
 }
 
 func withAgent(cmd *cobra.Command, opts *options, f func(*agent.Agent) error) error {
