@@ -3,7 +3,10 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path"
 	"sync"
+	"time"
 
 	"github.com/mattersync/mattersync/agent/index"
 	"github.com/mattersync/mattersync/format"
@@ -186,13 +189,20 @@ func (a *ahead) close() {
 func (m *matterSync) applyPage(ctx context.Context, mk *matterKeys, changes []api.Change, cursor uint64, res *passResult) (uint64, *api.Change, error) {
 	a := m.startAhead(ctx, mk, changes)
 	m.ahead = a
+	m.installs = &installGroup{}
 	defer func() {
 		m.ahead = nil
+		m.installs = nil
 		a.close()
 	}()
 	var last *api.Change
 	for i, c := range changes {
 		if err := m.applyOrReport(ctx, mk, c, res); err != nil {
+			// The installs before the failure are recorded first: the
+			// cursor never passes a file that has no row.
+			if ferr := m.flushInstalls(ctx); ferr != nil {
+				return cursor, last, errors.Join(err, ferr)
+			}
 			if cerr := m.a.idx.SetCursor(context.WithoutCancel(ctx), m.id, cursor); cerr != nil {
 				return cursor, last, errors.Join(err, cerr)
 			}
@@ -202,5 +212,91 @@ func (m *matterSync) applyPage(ctx context.Context, mk *matterKeys, changes []ap
 		cursor, last = uint64(c.Seq), &changes[i]
 		m.a.pulled(m.id, c.Seq)
 	}
+	if err := m.flushInstalls(ctx); err != nil {
+		return cursor, last, err
+	}
 	return cursor, last, m.a.idx.SetCursor(ctx, m.id, cursor)
+}
+
+// A first pull installs hundreds of new files, and each used to cost two
+// fsyncs in the change loop, one after the other: its folder's (so the
+// rename survives a crash) and the index transaction of its row. Files
+// fetched ahead are now installed in groups: renamed into place one by
+// one as before (each temp file already fsynced, every chunk and the whole
+// file verified), then each folder that took renames is fsynced once and
+// the group's rows are written in one index transaction. The order that
+// makes this crash-safe is kept for every file: data durable, rename,
+// rename durable, then the row. A crash inside a group leaves installed
+// files without rows, and the page's cursor not stored (the group is
+// flushed before the cursor): the changes are applied again, and a file
+// already in place is recognised by its content (sameContent) and
+// recorded without a download — the path every crash between install and
+// row already took.
+
+// installGroupFiles is how many installs share one flush.
+const installGroupFiles = 64
+
+// installGroup is the installs of a page not yet flushed.
+type installGroup struct {
+	dirs  map[string]bool
+	rows  []index.File
+	files map[string]bool // file IDs of rows
+}
+
+// has reports whether fileID was installed and is not yet recorded.
+func (g *installGroup) has(fileID string) bool { return g != nil && g.files[fileID] }
+
+// installAhead installs a prefetched new file at rel and adds its row to
+// the group; flushInstalls makes it durable and records it.
+func (m *matterSync) installAhead(ctx context.Context, tmp, rel, fileID string, h [32]byte, v uint64, guard stat, mtime time.Time) error {
+	g := m.installs
+	if err := m.fs.installUnsynced(tmp, rel, guard, mtime); err != nil {
+		return err
+	}
+	st, err := m.fs.lstat(rel)
+	if err != nil {
+		return err
+	}
+	if !st.exists {
+		return fmt.Errorf("%s vanished", rel)
+	}
+	if g.dirs == nil {
+		g.dirs, g.files = map[string]bool{}, map[string]bool{}
+	}
+	g.dirs[path.Dir(rel)] = true
+	g.files[fileID] = true
+	g.rows = append(g.rows, index.File{Matter: m.id, Path: rel, FileID: fileID, Size: st.size, MtimeNs: st.mtimeNs,
+		Mode: uint32(st.mode.Perm()), Hash: h[:], Version: v})
+	if len(g.rows) >= installGroupFiles {
+		return m.flushInstalls(ctx)
+	}
+	return nil
+}
+
+// flushInstalls fsyncs each folder the group renamed into, then records
+// its rows (concurrent PutFile calls share one index transaction).
+func (m *matterSync) flushInstalls(ctx context.Context) error {
+	g := m.installs
+	if g == nil || len(g.rows) == 0 {
+		return nil
+	}
+	rows, dirs := g.rows, g.dirs
+	*g = installGroup{}
+	for dir := range dirs {
+		if err := m.fs.syncDir(dir); err != nil {
+			return fmt.Errorf("sync folder %s: %w", dir, localErr(err))
+		}
+	}
+	ctx = context.WithoutCancel(ctx) // the files are in place: record them
+	errs := make([]error, len(rows))
+	var wg sync.WaitGroup
+	for i, r := range rows {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = m.a.idx.PutFile(ctx, r)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -224,8 +224,19 @@ func (l *localFS) private(rel string) {
 }
 
 // install moves a finished temp file to rel: mode, times, then a rename
-// only if rel is still exactly as the caller saw it (guard).
+// only if rel is still exactly as the caller saw it (guard), made durable
+// (its folder fsynced).
 func (l *localFS) install(tmp, rel string, guard stat, mtime time.Time) error {
+	if err := l.installUnsynced(tmp, rel, guard, mtime); err != nil {
+		return err
+	}
+	return l.syncDir(path.Dir(rel))
+}
+
+// installUnsynced is install without the folder's fsync: the caller syncs
+// the folder (once for several renames into it) before it records the
+// file anywhere.
+func (l *localFS) installUnsynced(tmp, rel string, guard stat, mtime time.Time) error {
 	tn := filepath.FromSlash(tmp)
 	// Downloads are never executable (a manifest can't plant a program)
 	// and readable by the user only (Windows ignores the bits).
@@ -246,10 +257,7 @@ func (l *localFS) install(tmp, rel string, guard stat, mtime time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := l.root.Rename(tn, n); err != nil {
-		return localErr(err)
-	}
-	return l.syncDir(path.Dir(rel))
+	return localErr(l.root.Rename(tn, n))
 }
 
 // syncDir makes a rename in the folder durable (a no-op on Windows).

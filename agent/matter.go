@@ -33,6 +33,9 @@ type matterSync struct {
 	// ahead downloads the files of the page being pulled ahead of
 	// applyChange (ahead.go); nil outside applyPage.
 	ahead *ahead
+	// installs are the files fetched ahead installed but not yet
+	// recorded (ahead.go); nil outside applyPage.
+	installs *installGroup
 }
 
 // passResult counts what a pass did, for status and `sync --once`.
@@ -178,6 +181,12 @@ func (m *matterSync) retryProblems(ctx context.Context, mk *matterKeys, res *pas
 // applyChange brings one remote change to disk. It looks at the file's head
 // rather than the change's version, so a burst of versions is one download.
 func (m *matterSync) applyChange(ctx context.Context, mk *matterKeys, c api.Change, res *passResult) error {
+	if m.installs.has(c.FileID) {
+		// Installed by this page, row not yet written: record it first.
+		if err := m.flushInstalls(ctx); err != nil {
+			return err
+		}
+	}
 	row, err := m.a.idx.FileByID(ctx, m.id, c.FileID)
 	hasRow := err == nil
 	if err != nil && !errors.Is(err, index.ErrNotFound) {
@@ -263,6 +272,16 @@ func (m *matterSync) applyChange(ctx context.Context, mk *matterKeys, c api.Chan
 			return err
 		}
 		guard = stat{}
+	}
+	if pre != nil && !cur.exists && m.installs != nil {
+		// A new file fetched ahead: installed now, its folder synced and
+		// its row written with the group's (flushInstalls).
+		if err := m.installAhead(ctx, tmp, man.Path, c.FileID, man.ContentHash, uint64(head.Version), guard, man.ModTime); err != nil {
+			return err
+		}
+		res.downloaded++
+		m.a.log.Info("file downloaded", "matter", m.id, "path", man.Path, "version", head.Version, "bytes", man.Size)
+		return nil
 	}
 	if err := m.fs.install(tmp, man.Path, guard, man.ModTime); err != nil {
 		return err
