@@ -166,6 +166,13 @@ func openPage(t *testing.T) *page {
 	return p
 }
 
+// serve makes the page's server answer /gen/name with b.
+func (p *page) serve(name string, b []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gen[name] = b
+}
+
 // eval evaluates expr in the page, awaiting a promise, into a T.
 func eval[T any](t *testing.T, p *page, expr string) T {
 	t.Helper()
@@ -428,7 +435,7 @@ func TestSealedByGoInChromium(t *testing.T) {
 			rawChunks++
 		}
 		largest = max(largest, len(plain))
-		p.gen["chunks/"+id.String()] = sealed
+		p.serve("chunks/"+id.String(), sealed)
 		m.Chunks = append(m.Chunks, format.ChunkRef{ID: id, Size: uint32(len(plain))})
 	}
 	if compressed < 2 || rawChunks < 1 || largest != format.MaxChunkSize {
@@ -438,7 +445,7 @@ func TestSealedByGoInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.gen["manifest"] = sealed
+	p.serve("manifest", sealed)
 	arg, _ := json.Marshal(map[string]any{"matter": matter, "epoch_keys": keys, "file_id": fileID.String(), "version": version})
 
 	type readResult struct {
