@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ var batchTests = []struct {
 	{"BatchWriteFailure", testBatchWriteFailure},
 	{"BatchClosed", testBatchClosed},
 	{"BatchAuditFailure", testBatchAuditFailure},
+	{"ConcurrentAuditAppends", testConcurrentAuditAppends},
 }
 
 // batchChunk is a chunk of a test batch with its record.
@@ -197,5 +200,43 @@ func testBatchAuditFailure(t *testing.T, h Harness) {
 	}
 	if _, err := s.Files.Version(ctx(t), "m", f, 0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("file committed despite failed audit: %v", err)
+	}
+}
+
+// testConcurrentAuditAppends: records appended at once (group commit)
+// each get their own place in one unbroken chain, and each call returns
+// once its record is stored.
+func testConcurrentAuditAppends(t *testing.T, h Harness) {
+	s := h.Open(t)
+	before := auditCount(t, s)
+	const n = 64
+	recs := make([]*audit.Record, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		recs[i] = Rec("chunk.get", "m")
+		recs[i].RequestID = fmt.Sprintf("req-%d", i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Audit.AppendAudit(ctx(t), recs[i])
+		}()
+	}
+	wg.Wait()
+	seqs := map[int64]bool{}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("AppendAudit %d: %v", i, err)
+		}
+		if recs[i].Seq <= before || seqs[recs[i].Seq] {
+			t.Fatalf("record %d got seq %d (before %d, seen %v)", i, recs[i].Seq, before, seqs[recs[i].Seq])
+		}
+		seqs[recs[i].Seq] = true
+	}
+	if got := auditCount(t, s); got != before+n {
+		t.Fatalf("audit head = %d, want %d", got, before+n)
+	}
+	if rep := verify(t, s, nil); !rep.OK || rep.Records != before+n {
+		t.Fatalf("chain after concurrent appends: %+v", rep)
 	}
 }

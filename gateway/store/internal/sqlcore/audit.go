@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/mattersync/mattersync/gateway/audit"
@@ -45,12 +46,75 @@ func (s *Store) appendAudit(ctx context.Context, tx Querier, rec *audit.Record) 
 	return nil
 }
 
-// AppendAudit implements gateway.AuditStore.
+// AppendAudit implements gateway.AuditStore. Records of concurrent calls
+// (reads, refusals: every request that changes nothing) share one write
+// transaction, a group commit: a download of many files used to wait for
+// one transaction, and its fsync, per chunk and manifest, one after the
+// other on the store's writer. Each call still returns only once its own
+// record is durable in the chain (fail closed), and a group that fails is
+// tried again record by record, so one bad record fails only its request.
 func (s *Store) AppendAudit(ctx context.Context, rec *audit.Record) error {
+	r := &auditReq{rec: rec, done: make(chan error, 1)}
+	g := &s.audits
+	g.mu.Lock()
+	g.pending = append(g.pending, r)
+	if g.leader {
+		g.mu.Unlock()
+		return <-r.done
+	}
+	g.leader = true
+	for len(g.pending) > 0 {
+		group := g.pending
+		g.pending = nil
+		g.mu.Unlock()
+		// Not cancelled with the leader's request: the group's other
+		// callers wait for this transaction.
+		wctx := context.WithoutCancel(ctx)
+		err := s.db.Write(wctx, func(tx Querier) error {
+			for _, p := range group {
+				if err := s.appendAudit(wctx, tx, p.rec); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, p := range group {
+			if err != nil && len(group) > 1 {
+				p.done <- s.appendOne(wctx, p.rec)
+				continue
+			}
+			if err != nil {
+				err = fmt.Errorf("%s: %w", s.d.Name, err)
+			}
+			p.done <- err
+		}
+		g.mu.Lock()
+	}
+	g.leader = false
+	g.mu.Unlock()
+	return <-r.done
+}
+
+// appendOne appends rec in a transaction of its own.
+func (s *Store) appendOne(ctx context.Context, rec *audit.Record) error {
 	if err := s.db.Write(ctx, func(tx Querier) error { return s.appendAudit(ctx, tx, rec) }); err != nil {
 		return fmt.Errorf("%s: %w", s.d.Name, err)
 	}
 	return nil
+}
+
+// auditGroup collects the records of concurrent AppendAudit calls; the
+// first caller (the leader) writes them, group after group, while the
+// others wait for theirs.
+type auditGroup struct {
+	mu      sync.Mutex // guards pending and leader
+	pending []*auditReq
+	leader  bool
+}
+
+type auditReq struct {
+	rec  *audit.Record
+	done chan error
 }
 
 // AuditHead implements gateway.AuditStore. It reads the last record, not

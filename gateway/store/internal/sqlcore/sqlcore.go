@@ -90,8 +90,9 @@ type Dialect struct {
 // and Dialect. Every mutating method appends its audit record in the
 // transaction of its change.
 type Store struct {
-	db DB
-	d  Dialect
+	db     DB
+	d      Dialect
+	audits auditGroup // AppendAudit's group commit
 }
 
 // New returns the store of db, whose SQL is d's.
