@@ -49,9 +49,11 @@ type Agent struct {
 	ignore   *watch.Ignore
 	board    *statusBoard
 
-	codecs   chan *format.Codec // bounded pool: each holds zstd state
-	chunkers sync.Pool          // *format.Chunker
-	bufs     sync.Pool          // *[]byte: plaintext copies of pending chunks
+	codec     *format.Codec // shared by every worker (getCodec)
+	codecOnce sync.Once
+	sealBufs  chan *[]byte // sealedInFlight buffers for sealed chunks being uploaded (encode.go)
+	chunkers  sync.Pool    // *format.Chunker
+	bufs      sync.Pool    // *[]byte: plaintext copies of pending chunks
 
 	upLimit, downLimit *rate.Limiter // nil: unlimited
 
@@ -182,8 +184,12 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	activity := &activityLog{}
 	log = slog.New(activity.handler(log.Handler()))
 	a := &Agent{activity: activity, cfg: cfg, log: log, idx: idx, keys: keys, remote: remote, reporter: reporter, heads: heads, user: user, entity: entity, ignore: ig,
-		board: &statusBoard{}, codecs: make(chan *format.Codec, 2*putWorkers), revoked: make(chan struct{}), recheck: make(chan struct{}, 1)}
+		board: &statusBoard{}, revoked: make(chan struct{}), recheck: make(chan struct{}, 1)}
 	a.chunkers.New = func() any { return format.NewChunker(nil) }
+	a.sealBufs = make(chan *[]byte, sealedInFlight)
+	for range sealedInFlight {
+		a.sealBufs <- new([]byte)
+	}
 	// Buffers grow to the chunks they hold (pooled, so a batch of small
 	// chunks does not pin 8 MiB each).
 	a.bufs.New = func() any { b := []byte(nil); return &b }
@@ -205,26 +211,23 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	return a, nil
 }
 
+// getCodec returns the agent's one codec. A format.Codec is safe for
+// concurrent use and serves GOMAXPROCS compressions at once (more wait):
+// one per worker, as before, kept up to sixteen sets of zstd state and
+// scratch buffers alive during a first sync (issue 22: upload RSS 241 MiB).
 func (a *Agent) getCodec() *format.Codec {
-	select {
-	case c := <-a.codecs:
-		return c
-	default:
+	a.codecOnce.Do(func() {
 		c, err := format.NewCodec()
 		if err != nil {
 			panic("agent: zstd codec: " + err.Error()) // constant options: cannot fail
 		}
-		return c
-	}
+		a.codec = c
+	})
+	return a.codec
 }
 
-func (a *Agent) putCodec(c *format.Codec) {
-	select {
-	case a.codecs <- c:
-	default:
-		c.Close()
-	}
-}
+// putCodec is the end of a use of getCodec's codec (shared: kept).
+func (a *Agent) putCodec(*format.Codec) {}
 
 func (a *Agent) waitUpload(ctx context.Context, n int) {
 	if a.upLimit != nil {

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -18,7 +17,7 @@ import (
 )
 
 // Small files go to the gateway in batches (POST /v1/matters/{m}/batch):
-// a file below smallFileBytes is one chunk, and uploading it alone costs a
+// a file of at most smallFileBytes is one chunk, and uploading it alone costs a
 // chunk upload and a commit, two requests and two audited transactions on
 // the gateway; a batch carries the chunks and commits of up to
 // batchFiles files (batchBytes of sealed data) in one request and one
@@ -27,8 +26,12 @@ import (
 // did not commit (a colleague's edit first, a chunk stored by someone else
 // that must be opened first, a gateway without batches) takes the single
 // path, upload, which handles every case as before.
+// smallFileBytes must stay below format.MinChunkSize (addToBatch takes a
+// small file as one chunk); the constant below fails to compile otherwise.
+const _ = uint(format.MinChunkSize - smallFileBytes - 1)
+
 const (
-	smallFileBytes  = 256 << 10
+	smallFileBytes  = format.MinChunkSize - 1
 	batchFiles      = 256
 	batchSealed     = 4 << 20
 	batchesInFlight = 2
@@ -220,36 +223,25 @@ func (m *matterSync) addToBatch(ctx context.Context, mk *matterKeys, fb *fileBat
 		m.a.progressStep(m.id)
 		return true, m.a.idx.PutFile(ctx, row)
 	}
+	// Below format.MinChunkSize the chunker cuts nowhere but at the end:
+	// the file is its one chunk (none if empty), with no chunker and its
+	// 16 MiB buffer.
 	k := mk.current
-	ch := m.a.chunkers.Get().(*format.Chunker)
-	defer m.a.chunkers.Put(ch)
-	ch.Reset(bytes.NewReader(data))
-	defer ch.Reset(nil)
 	var refs []format.ChunkRef
 	var ids []string
-	codec := m.a.getCodec()
-	defer m.a.putCodec(codec)
-	for {
-		chunk, err := ch.Next()
-		if errors.Is(err, io.EOF) {
-			break
+	if len(data) > 0 {
+		id := k.ChunkID(data)
+		refs = []format.ChunkRef{{ID: id, Size: uint32(len(data))}}
+		ids = []string{id.String()}
+		if !fb.sent[id] && !m.a.isKnownChunk(m.id, id) {
+			sealed, err := m.a.getCodec().SealChunk(nil, k, id, data)
+			if err != nil {
+				return false, err
+			}
+			fb.sent[id] = true
+			fb.req.Chunks = append(fb.req.Chunks, api.BatchChunk{ID: id.String(), Sealed: sealed})
+			fb.bytes += len(sealed)
 		}
-		if err != nil {
-			return false, err
-		}
-		id := k.ChunkID(chunk)
-		refs = append(refs, format.ChunkRef{ID: id, Size: uint32(len(chunk))})
-		ids = append(ids, id.String())
-		if fb.sent[id] || m.a.isKnownChunk(m.id, id) {
-			continue
-		}
-		sealed, err := codec.SealChunk(nil, k, id, chunk)
-		if err != nil {
-			return false, err
-		}
-		fb.sent[id] = true
-		fb.req.Chunks = append(fb.req.Chunks, api.BatchChunk{ID: id.String(), Sealed: sealed})
-		fb.bytes += len(sealed)
 	}
 	fid, err := mk.fileIDs.FileID(rel)
 	if err != nil {

@@ -25,12 +25,18 @@ type encoded struct {
 // full, then one "which are missing?" request decides which get sealed and
 // sent. Memory per upload is bounded by batchBytes; sealing only what is
 // missing makes renames and re-saves cost almost nothing. 8 MiB (a few
-// chunks) keeps the four files uploaded at once (fileWorkers) within a
+// chunks) keeps the files uploaded at once (fileWorkers) within a
 // small peak RSS; a question per 8 MiB costs nothing next to the upload.
+//
+// Sealed chunks on their way up are held in the agent's sealBufs, at most
+// sealedInFlight of them (each up to MaxChunkSize): the bound on upload
+// memory across all files, where each put worker of each file used to
+// keep a sealed buffer of its own (issue 22: sixteen 8 MiB buffers).
 const (
-	batchBytes  = 8 << 20
-	batchChunks = 64
-	putWorkers  = 4
+	batchBytes     = 8 << 20
+	batchChunks    = 64
+	putWorkers     = 4
+	sealedInFlight = 4
 )
 
 // encode reads a file once: chunks, chunk IDs, whole-file hash, and uploads
@@ -127,14 +133,8 @@ func (a *Agent) sendMissing(ctx context.Context, matter string, k *format.Keys, 
 			defer wg.Done()
 			codec := a.getCodec()
 			defer a.putCodec(codec)
-			var sealed []byte
 			for p := range work {
-				var err error
-				sealed, err = codec.SealChunk(sealed[:0], k, p.id, *p.buf)
-				if err == nil {
-					a.waitUpload(ctx, len(sealed))
-					err = a.remote.PutChunk(ctx, matter, p.id.String(), sealed)
-				}
+				err := a.sealAndPut(ctx, codec, matter, k, p)
 				if err == nil {
 					a.knownChunk(matter, p.id)
 				}
@@ -171,6 +171,25 @@ feed:
 		}
 	}
 	return firstErr
+}
+
+// sealAndPut seals p into one of the agent's sealing buffers (waiting for
+// one) and uploads it.
+func (a *Agent) sealAndPut(ctx context.Context, codec *format.Codec, matter string, k *format.Keys, p pendingChunk) error {
+	var buf *[]byte
+	select {
+	case buf = <-a.sealBufs:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { a.sealBufs <- buf }()
+	sealed, err := codec.SealChunk((*buf)[:0], k, p.id, *p.buf)
+	if err != nil {
+		return err
+	}
+	*buf = sealed
+	a.waitUpload(ctx, len(sealed))
+	return a.remote.PutChunk(ctx, matter, p.id.String(), sealed)
 }
 
 // sendOneBytes bounds the chunks sendOne sends unasked: a gateway that

@@ -99,10 +99,13 @@ func (m *matterSync) scan(ctx context.Context, mk *matterKeys, prefix string, re
 	return nil
 }
 
-// fileWorkers is how many files of one matter are uploaded at once: enough
-// to hide request latency on small files, few enough to bound memory (each
-// holds up to batchBytes) and to leave CPU to the rest of the machine.
-const fileWorkers = 4
+// fileWorkers is how many files of one matter of a chunk or more (small
+// files go in batches, batch.go) are uploaded at once: two keep both cores
+// busy reading, chunking and sealing while the other waits on the
+// network, and bound memory (each holds a chunker's 16 MiB buffer and up
+// to batchBytes of pending chunks; sealed chunks in flight are bounded
+// agent-wide, sealedInFlight). Four held 96 MiB for this alone.
+const fileWorkers = 2
 
 // uploadAll uploads the changed files, fileWorkers at a time. Each file is
 // independent (its own index row and commit); the first hard error stops
