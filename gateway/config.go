@@ -121,10 +121,13 @@ type Limits struct {
 	// MaxWait bounds a change-feed long poll.
 	MaxWait time.Duration `yaml:"max_wait"`
 	// MaxLongPollsPerUser bounds one entity's change-feed long polls in
-	// flight (an agent holds one per matter), and MaxLongPollsPerUserMatter
+	// flight (an agent holds one feed; older agents one per matter), and MaxLongPollsPerUserMatter
 	// those on one matter (one per device): 429 beyond.
 	MaxLongPollsPerUser       int `yaml:"max_long_polls_per_user"`
 	MaxLongPollsPerUserMatter int `yaml:"max_long_polls_per_user_matter"`
+	// MaxFeedMatters bounds the matters of one combined feed request
+	// (POST /v1/feed): an agent asks for all its matters at once.
+	MaxFeedMatters int `yaml:"max_feed_matters"`
 	// RequestsPerSecond and Burst: the per-user token bucket.
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
 	Burst             int     `yaml:"burst"`
@@ -215,6 +218,7 @@ func DefaultConfig() Config {
 			// user rarely has more than a few devices on one matter.
 			MaxLongPollsPerUser:       1024,
 			MaxLongPollsPerUserMatter: 8,
+			MaxFeedMatters:            1000,
 			RequestsPerSecond:         100,
 			Burst:                     400,
 			// An agent fails once when its token expires, then fetches a
@@ -386,6 +390,9 @@ func (c *Config) Validate() error {
 	}
 	if l.MaxLongPollsPerUser < 1 || l.MaxLongPollsPerUserMatter < 1 {
 		bad("limits.max_long_polls_per_user and limits.max_long_polls_per_user_matter must be positive")
+	}
+	if l.MaxFeedMatters < 1 || l.MaxFeedMatters > 100_000 {
+		bad("limits.max_feed_matters must be from 1 to 100000")
 	}
 	if l.MaxReadsPerUser < 1 {
 		bad("limits.max_reads_per_user must be positive")

@@ -68,6 +68,9 @@ type FileStore interface {
 	// records (store.Batch); a refused commit gets its error, the others
 	// go on. An error means nothing of b was recorded.
 	CommitBatch(ctx context.Context, b *store.Batch) error
+	// Heads returns the latest sequence number of each of matters that
+	// has one (a matter without a commit is absent: head 0).
+	Heads(ctx context.Context, matters []string) (map[string]int64, error)
 }
 
 func (s *Server) routes() {
@@ -94,6 +97,9 @@ func (s *Server) routes() {
 	})
 	s.handle("/v1/matters/{m}/changes", map[string]method{
 		http.MethodGet: {"changes", permRead, s.changes},
+	})
+	s.handle("/v1/feed", map[string]method{
+		http.MethodPost: {"feed", permAny, s.feed},
 	})
 	s.handle("/v1/admin/deny", map[string]method{
 		http.MethodGet:  {"admin.deny.list", permAdmin, s.denyList},

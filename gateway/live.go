@@ -62,7 +62,11 @@ type live struct {
 	// the matter changes here; everyone's is closed when the deny list
 	// changes or another replica committed (the store's change counter
 	// moved by more than this replica's own commits explain).
-	wake    map[string]chan struct{}
+	wake map[string]chan struct{}
+	// Combined feeds (feed.go) wait on one channel for several matters:
+	// each is listed under every matter it waits for, closed at the first
+	// change of any (or a broadcast) and then forgotten by all.
+	multi   map[string]map[*multiWait]struct{}
 	reads   int64          // counter reads completed (refresh)
 	reading bool           // a counter read is under way
 	credit  int64          // own commits known to fall between the last read and the next
@@ -82,7 +86,7 @@ type localChange struct {
 
 func newLive(s DenyStore, log *slog.Logger, m *metrics) *live {
 	return &live{store: s, log: log, metrics: m, deny: map[string]struct{}{}, floors: map[string]time.Time{},
-		wake: map[string]chan struct{}{}, denyGen: -1, polls: map[string]int{}, mpolls: map[entityMatter]int{}}
+		wake: map[string]chan struct{}{}, multi: map[string]map[*multiWait]struct{}{}, denyGen: -1, polls: map[string]int{}, mpolls: map[entityMatter]int{}}
 }
 
 // refresh polls the store's counters and reloads the deny list and the
@@ -247,6 +251,9 @@ func (l *live) committed(matter string, began int64) {
 		close(ch)
 		delete(l.wake, matter)
 	}
+	for mw := range l.multi[matter] {
+		l.fireLocked(mw)
+	}
 }
 
 func (l *live) broadcastLocked() {
@@ -254,6 +261,57 @@ func (l *live) broadcastLocked() {
 		close(ch)
 	}
 	clear(l.wake)
+	for _, ws := range l.multi {
+		for mw := range ws {
+			l.fireLocked(mw)
+		}
+	}
+}
+
+// multiWait is one combined feed's wake-up channel.
+type multiWait struct {
+	ch      chan struct{}
+	matters []string
+}
+
+// waitAny returns a channel closed at the next change of any of matters,
+// of the deny list, or another replica's commit; stop forgets it (call it
+// when done waiting, woken or not).
+func (l *live) waitAny(matters []string) (wake <-chan struct{}, stop func()) {
+	mw := &multiWait{ch: make(chan struct{}), matters: matters}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range matters {
+		ws := l.multi[m]
+		if ws == nil {
+			ws = map[*multiWait]struct{}{}
+			l.multi[m] = ws
+		}
+		ws[mw] = struct{}{}
+	}
+	return mw.ch, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.forgetLocked(mw)
+	}
+}
+
+// fireLocked closes mw's channel and forgets it (at most once: a
+// forgotten waiter is in no list).
+func (l *live) fireLocked(mw *multiWait) {
+	close(mw.ch)
+	l.forgetLocked(mw)
+}
+
+func (l *live) forgetLocked(mw *multiWait) {
+	for _, m := range mw.matters {
+		if ws := l.multi[m]; ws != nil {
+			delete(ws, mw)
+			if len(ws) == 0 {
+				delete(l.multi, m)
+			}
+		}
+	}
 }
 
 // admitPoll takes a long-poll slot of entity on matter, or reports that

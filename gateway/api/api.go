@@ -337,6 +337,33 @@ type Changes struct {
 	More    bool     `json:"more"`
 }
 
+// FeedRequest is the body of POST /v1/feed: one cursor per matter the
+// agent syncs, so one long poll covers them all.
+type FeedRequest struct {
+	Matters []FeedCursor `json:"matters"`
+}
+
+// FeedCursor asks for news of Matter past sequence number Since.
+type FeedCursor struct {
+	Matter string `json:"matter"`
+	Since  int64  `json:"since"`
+}
+
+// Feed answers POST /v1/feed: the matters of the request whose head is
+// not their Since (past it: changes to fetch with GET …/changes; below
+// it: the feed went back), and the closed ones. Empty when the wait
+// passed with no news.
+type Feed struct {
+	Matters []FeedMatter `json:"matters"`
+}
+
+// FeedMatter is one matter's news: its head, or that it was closed.
+type FeedMatter struct {
+	Matter string `json:"matter"`
+	Head   int64  `json:"head"`
+	Closed bool   `json:"closed,omitempty"`
+}
+
 // DenyRequest is the body of POST /v1/admin/deny.
 type DenyRequest struct {
 	EntityID string `json:"entity_id"`

@@ -21,9 +21,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -604,6 +606,27 @@ func (c *Client) Changes(ctx context.Context, matter string, since int64, wait t
 	}
 	var out api.Changes
 	_, _, err = c.doJSON(ctx, http.MethodGet, p+"/changes", q, nil, nil, &out, http.StatusOK)
+	return out, err
+}
+
+// Feed asks, in one request, which of the given matters have news past
+// their cursor (matter -> since); with wait > 0 the gateway holds the
+// request until one has, or wait passes (POST /v1/feed). Give ctx more
+// time than wait.
+func (c *Client) Feed(ctx context.Context, cursors map[string]int64, wait time.Duration) (api.Feed, error) {
+	req := api.FeedRequest{Matters: make([]api.FeedCursor, 0, len(cursors))}
+	for _, m := range slices.Sorted(maps.Keys(cursors)) {
+		if _, err := matterPath(m); err != nil {
+			return api.Feed{}, err
+		}
+		req.Matters = append(req.Matters, api.FeedCursor{Matter: m, Since: cursors[m]})
+	}
+	var q url.Values
+	if wait > 0 {
+		q = url.Values{"wait": {wait.Round(time.Millisecond).String()}}
+	}
+	var out api.Feed
+	_, _, err := c.doJSON(ctx, http.MethodPost, "/v1/feed", q, nil, req, &out, http.StatusOK)
 	return out, err
 }
 

@@ -685,6 +685,13 @@ func testVersionsAndChanges(t *testing.T, h Harness) {
 	if err != nil || len(ch) != 0 || headSeq != 0 {
 		t.Fatalf("Changes(unknown matter) = %+v, %d, %v", ch, headSeq, err)
 	}
+	heads, err := s.Files.Heads(ctx(t), []string{"m", "x", "nothing-here"})
+	if err != nil || len(heads) != 2 || heads["m"] != 5 || heads["x"] != 1 {
+		t.Fatalf("Heads(m, x, nothing-here) = %v, %v; want m:5 x:1", heads, err)
+	}
+	if heads, err := s.Files.Heads(ctx(t), nil); err != nil || len(heads) != 0 {
+		t.Fatalf("Heads(none) = %v, %v", heads, err)
+	}
 }
 
 // testConcurrentCommitsOneFile races commits from the same base: exactly

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mattersync/mattersync/format"
@@ -318,4 +320,34 @@ func (s *Store) Changes(ctx context.Context, matter string, since int64, limit i
 		return nil, 0, s.wrap("changes", err)
 	}
 	return out, headSeq, nil
+}
+
+// Heads implements gateway.FileStore: one query for all the matters (an
+// agent's combined feed asks for every matter it syncs at each wake-up).
+func (s *Store) Heads(ctx context.Context, matters []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(matters))
+	if len(matters) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(matters))
+	in := make([]string, len(matters))
+	for i, m := range matters {
+		args[i] = m
+		in[i] = "$" + strconv.Itoa(i+1)
+	}
+	type head struct {
+		matter string
+		seq    int64
+	}
+	hs, err := queryAll(ctx, s.db.Read(), nil, func(sc Scanner) (head, error) {
+		var h head
+		return h, sc.Scan(&h.matter, &h.seq)
+	}, `SELECT id, seq FROM matters WHERE id IN (`+strings.Join(in, ", ")+`)`, args...)
+	if err != nil {
+		return nil, s.wrap("heads", err)
+	}
+	for _, h := range hs {
+		out[h.matter] = h.seq
+	}
+	return out, nil
 }
