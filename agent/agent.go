@@ -698,6 +698,10 @@ func (a *Agent) Run(parent context.Context) error {
 	}()
 
 	loops := map[string]*matterLoop{}
+	// One long poll for all the matters' feeds (feed.go).
+	feedSet := newFeedLoops()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.feed(ctx, feedSet) }()
 	refresh := time.NewTicker(time.Minute)
 	defer refresh.Stop()
 	startLoops := func() {
@@ -721,11 +725,13 @@ func (a *Agent) Run(parent context.Context) error {
 			}
 			l := newMatterLoop(ctx, a, m, loops[m.id])
 			loops[m.id] = l
+			feedSet.set(m.id, l)
 			wg.Add(1)
 			go func() { defer wg.Done(); l.run() }()
 		}
 		for id, l := range loops {
 			if !live[id] {
+				feedSet.set(id, nil)
 				l.stop()
 				<-l.done // no pass may write into a folder forget removes
 				delete(loops, id)
@@ -828,11 +834,9 @@ func (l *matterLoop) run() {
 		<-l.prev.done // one writer per matter, always
 		l.prev = nil
 	}
-	// The change feed long-polls in its own goroutine and pokes the loop;
-	// run returns (and done closes) only after it has stopped.
-	feedDone := make(chan struct{})
-	go func() { defer close(feedDone); l.feed(ctx) }()
-	defer func() { l.cancel(); <-feedDone }()
+	// The agent's one feed (feed.go) pokes the loop when the matter has
+	// news.
+	defer l.cancel()
 	rescan := time.NewTicker(l.a.cfg.RescanInterval)
 	defer rescan.Stop()
 	backoff := time.Duration(0)
@@ -876,59 +880,6 @@ func (l *matterLoop) run() {
 		d := backoff/2 + rand.N(backoff/2+1)
 		l.a.log.Warn("sync failed; retrying", "matter", l.m.id, "in", d.Round(time.Millisecond), "err", err)
 		retry.Reset(d)
-	}
-}
-
-// feed long-polls the matter's change feed and pokes the loop when the
-// gateway has changes past the local cursor.
-func (l *matterLoop) feed(ctx context.Context) {
-	backoff := time.Second
-	for ctx.Err() == nil {
-		cur, err := l.a.idx.Cursor(ctx, l.m.id)
-		if err != nil {
-			return
-		}
-		page, err := l.a.remote.Changes(ctx, l.m.id, int64(cur), 30*time.Second)
-		if err != nil {
-			if errors.Is(l.a.checkRevoked(err), ErrRevoked) {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff/2 + rand.N(backoff/2+1)):
-			}
-			backoff = min(2*backoff, time.Minute)
-			continue
-		}
-		backoff = time.Second
-		if page.Head < int64(cur) {
-			// The feed went back from what this agent applied: the pass
-			// checks the signed head and stops the matter (witness.go).
-			// The gateway answers such a poll at once, so wait a poll's
-			// length before asking again (for IT's resync).
-			l.poke()
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(30 * time.Second):
-			}
-			continue
-		}
-		if len(page.Changes) > 0 {
-			l.poke()
-			// Wait for the loop to move the cursor before polling again.
-			for ctx.Err() == nil {
-				c, err := l.a.idx.Cursor(ctx, l.m.id)
-				if err != nil || c > cur {
-					break
-				}
-				select {
-				case <-ctx.Done():
-				case <-time.After(100 * time.Millisecond):
-				}
-			}
-		}
 	}
 }
 

@@ -53,6 +53,9 @@ type FileRemote interface {
 	// Delete writes a tombstone version sealed by the agent.
 	Delete(ctx context.Context, matter, fileID string, base int64, tombstone []byte) (api.Commit, error)
 	Changes(ctx context.Context, matter string, since int64, wait time.Duration) (api.Changes, error)
+	// Feed asks which of the matters (matter -> since) have news, in one
+	// long poll for all of them (POST /v1/feed).
+	Feed(ctx context.Context, cursors map[string]int64, wait time.Duration) (api.Feed, error)
 	// ConfirmRevocation asks, with a fresh nonce, for the gateway's signed
 	// statement that the caller is revoked (nil: none sent);
 	// client.ErrNotRevoked if the gateway lets the caller in. token, if
@@ -161,6 +164,10 @@ func (p politeRemote) Delete(ctx context.Context, matter, fileID string, base in
 
 func (p politeRemote) Changes(ctx context.Context, matter string, since int64, wait time.Duration) (api.Changes, error) {
 	return retry(ctx, p.maxWait, func() (api.Changes, error) { return p.Remote.Changes(ctx, matter, since, wait) })
+}
+
+func (p politeRemote) Feed(ctx context.Context, cursors map[string]int64, wait time.Duration) (api.Feed, error) {
+	return retry(ctx, p.maxWait, func() (api.Feed, error) { return p.Remote.Feed(ctx, cursors, wait) })
 }
 
 func (p politeRemote) Matters(ctx context.Context) (api.WhoAmI, error) {
