@@ -22,8 +22,8 @@ import (
 
 // simAgent is one simulated laptop: a real Vault login (identity tokens,
 // epoch keys unwrapped by Vault transit), the real gateway client, real
-// chunking and sealing (format). It long-polls each of its matters'
-// feeds, downloads and opens what other members commit, and saves new
+// chunking and sealing (format). It long-polls all its matters' feeds in
+// one request (POST /v1/feed), as the agent does, downloads and opens what other members commit, and saves new
 // files and edits at a random rate.
 type simAgent struct {
 	r       *runner
@@ -270,24 +270,58 @@ func (a *simAgent) save(ctx context.Context, m *agentMatter, f *simFile) (int64,
 	return done.Version, nil
 }
 
-// feed long-polls one matter's changes until ctx ends. Every change is
-// recorded as seen by this agent; another member's version is queued for
-// download.
-func (a *simAgent) feed(ctx context.Context, m *agentMatter, since int64) {
+// feed long-polls all the agent's matters in one request (POST /v1/feed),
+// as the agent does, and reads the changes of each matter with news until
+// ctx ends. Every change is recorded as seen by this agent; another
+// member's version is queued for download.
+func (a *simAgent) feed(ctx context.Context) {
+	since := map[string]int64{}
+	byID := map[string]*agentMatter{}
+	for _, m := range a.matters {
+		since[m.id] = 0
+		byID[m.id] = m
+	}
+	for ctx.Err() == nil {
+		var news api.Feed
+		err := a.call(ctx, "feed", func() (err error) {
+			wctx, cancel := context.WithTimeout(ctx, a.r.cfg.Wait+30*time.Second)
+			defer cancel()
+			news, err = a.gw.Feed(wctx, since, a.r.cfg.Wait)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				a.r.failed.add("feed: "+errKind(err), 1)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		for _, n := range news.Matters {
+			switch m := byID[n.Matter]; {
+			case m == nil:
+			case n.Head > since[n.Matter]:
+				since[n.Matter] = a.changes(ctx, m, since[n.Matter])
+			default: // the feed went back: follow it, do not spin
+				since[n.Matter] = n.Head
+			}
+		}
+	}
+}
+
+// changes reads matter m's changes after since, every page, and returns
+// the last sequence number read.
+func (a *simAgent) changes(ctx context.Context, m *agentMatter, since int64) int64 {
 	for ctx.Err() == nil {
 		var page api.Changes
 		err := a.call(ctx, "changes", func() (err error) {
-			wctx, cancel := context.WithTimeout(ctx, a.r.cfg.Wait+30*time.Second)
-			defer cancel()
-			page, err = a.gw.Changes(wctx, m.id, since, a.r.cfg.Wait)
+			page, err = a.gw.Changes(ctx, m.id, since, 0)
 			return err
 		})
 		if err != nil {
 			if ctx.Err() == nil {
 				a.r.failed.add("changes: "+errKind(err), 1)
-				sleep(ctx, time.Second)
 			}
-			continue
+			return since
 		}
 		now := time.Now()
 		for _, c := range page.Changes {
@@ -312,7 +346,11 @@ func (a *simAgent) feed(ctx context.Context, m *agentMatter, since int64) {
 				}
 			}
 		}
+		if !page.More {
+			return since
+		}
 	}
+	return since
 }
 
 // downloads fetches and opens each queued version: the sealed manifest,
@@ -456,7 +494,7 @@ type countingTransport struct {
 }
 
 func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if strings.HasSuffix(req.URL.Path, "/changes") && req.URL.Query().Get("wait") != "" {
+	if req.URL.Path == "/v1/feed" && req.URL.Query().Get("wait") != "" {
 		t.r.polls.Add(1)
 	} else {
 		t.r.requests.Add(1)

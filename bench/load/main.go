@@ -1,7 +1,7 @@
 // Command load measures the gateway in its production shape (replicas on
 // PostgreSQL behind HAProxy, MinIO on four drives: internal/devstack with
 // Replicas > 1) under many simulated agents. Each agent logs in to Vault
-// as its own user, long-polls its matters' feeds, downloads and opens what
+// as its own user, long-polls its matters' feeds (one request for all), downloads and opens what
 // the other members commit, and saves new files and edits with real
 // chunking and sealing. Optionally a replica is killed with SIGKILL and
 // restarted, PostgreSQL drops its connections (or is restarted), and a

@@ -504,10 +504,8 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	defer stopFeeds()
 	var feeds sync.WaitGroup
 	for _, a := range r.agents {
-		for _, m := range a.matters {
-			feeds.Add(1)
-			go func() { defer feeds.Done(); a.feed(feedCtx, m, 0) }()
-		}
+		feeds.Add(1)
+		go func() { defer feeds.Done(); a.feed(feedCtx) }()
 		feeds.Add(1)
 		go func() { defer feeds.Done(); a.downloads(feedCtx) }()
 	}
