@@ -258,8 +258,17 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 // replicas' deny-list entries and commits, and signing audit checkpoints. A
 // last checkpoint is signed on the way out.
 func (s *Server) Run(ctx context.Context) error {
-	poll := time.NewTicker(s.cfg.Limits.PollInterval)
-	defer poll.Stop()
+	// The store poll has a goroutine of its own: the deny list's freshness
+	// is what every request is refused on (503) when it lapses, so nothing
+	// else may hold it up. It shared this loop with checkpoint signing,
+	// which reads and hashes every record since the last checkpoint and
+	// writes the anchors (up to 10 s each): a checkpoint slower than
+	// deny_max_staleness made the replica refuse everything, and fail
+	// /readyz, once a checkpoint interval (the 503s of the 50-agent
+	// failover run, docs/PERFORMANCE.md).
+	polled := make(chan struct{})
+	go func() { s.pollStore(ctx); close(polled) }()
+	defer func() { <-polled }()
 	cp := time.NewTicker(s.cfg.Audit.CheckpointInterval)
 	defer cp.Stop()
 	summarized := make(chan struct{})
@@ -286,13 +295,26 @@ func (s *Server) Run(ctx context.Context) error {
 				s.log.Error("final audit checkpoint failed", "err", err)
 			}
 			return nil
-		case <-poll.C:
-			if err := s.live.refresh(ctx, false); err != nil && ctx.Err() == nil {
-				s.log.Warn("store poll failed", "err", err)
-			}
 		case <-cp.C:
 			if err := s.Checkpoint(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("audit checkpoint failed", "err", err)
+			}
+		}
+	}
+}
+
+// pollStore reads the deny list and change generations every
+// poll_interval until ctx ends (live.refresh).
+func (s *Server) pollStore(ctx context.Context) {
+	poll := time.NewTicker(s.cfg.Limits.PollInterval)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+			if err := s.live.refresh(ctx, false); err != nil && ctx.Err() == nil {
+				s.log.Warn("store poll failed", "err", err)
 			}
 		}
 	}

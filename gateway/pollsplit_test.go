@@ -1,0 +1,56 @@
+package gateway_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/mattersync/mattersync/gateway"
+	"github.com/mattersync/mattersync/gateway/audit"
+)
+
+// stuckAnchor is a checkpoint copy that takes as long as its context
+// allows to write (a slow S3 or Vault).
+type stuckAnchor struct{ entered chan struct{} }
+
+func (a *stuckAnchor) Name() string { return "stuck" }
+func (a *stuckAnchor) Witnessed(context.Context, func(*audit.Witnessed) error) error {
+	return nil
+}
+func (a *stuckAnchor) Since(context.Context, int64, func(*audit.Witnessed) error) error { return nil }
+func (a *stuckAnchor) Put(ctx context.Context, _ audit.Checkpoint) error {
+	select {
+	case a.entered <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestSlowCheckpointKeepsDenyListFresh: a checkpoint that takes longer
+// than deny_max_staleness (here an anchor write stuck for its 10 s) must
+// not make the replica refuse every request with 503: the store poll that
+// keeps the deny list fresh runs apart from checkpoint signing.
+func TestSlowCheckpointKeepsDenyListFresh(t *testing.T) {
+	stuck := &stuckAnchor{entered: make(chan struct{}, 1)}
+	e := newEnv(t, envOpts{anchors: []gateway.Anchor{stuck}, tune: func(c *gateway.Config) {
+		c.Audit.CheckpointInterval = time.Second
+	}})
+	tok := e.token("ent-1", "matter-a-rw")
+	e.commit("a", tok, e.newFile("a"), 0) // something to sign
+	select {
+	case <-stuck.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no checkpoint reached the anchor")
+	}
+	// The checkpoint is stuck in the anchor for its 10 s; the deny list
+	// would be stale after deny_max_staleness.
+	time.Sleep(3 * e.cfg.Limits.DenyMaxStaleness)
+	if r := e.do("GET", "/v1/matters", tok, nil, nil); r.status != http.StatusOK {
+		t.Fatalf("during a slow checkpoint: %d %s", r.status, r.body)
+	}
+	if r := e.opsGet("/readyz"); r.status != http.StatusOK {
+		t.Fatalf("readyz during a slow checkpoint: %d %s", r.status, r.body)
+	}
+}
