@@ -32,6 +32,11 @@ type Config struct {
 	// API's listener. Loopback by default; give the balancer's health
 	// checks and Prometheus an internal address, firewalled.
 	OpsListen string `yaml:"ops_listen"`
+	// OpsPprof serves Go's profiler under /debug/pprof/ on the ops
+	// listener (never on the API's): CPU and heap profiles of a replica
+	// under load. Off by default: a profile shows the process's code
+	// paths and command line to whoever reaches the ops port.
+	OpsPprof bool `yaml:"ops_pprof"`
 	// InsecureDev allows plain HTTP (no TLS) to clients, S3 and Vault. For
 	// a developer's machine only.
 	InsecureDev bool        `yaml:"insecure_dev"`

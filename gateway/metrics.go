@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,6 +80,23 @@ func (s *Server) OpsHandler() http.Handler {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			writeJSON(w, http.StatusMethodNotAllowed, api.Error{Code: api.CodeMethodNotAllowed, Message: "GET or HEAD only"})
+			return
+		}
+		if p := r.URL.EscapedPath(); s.cfg.OpsPprof && strings.HasPrefix(p, "/debug/pprof/") {
+			// A CPU profile runs for ?seconds= (at most the ops listener's
+			// write timeout, request_timeout).
+			switch p {
+			case "/debug/pprof/profile":
+				pprof.Profile(w, r)
+			case "/debug/pprof/trace":
+				pprof.Trace(w, r)
+			case "/debug/pprof/cmdline":
+				pprof.Cmdline(w, r)
+			case "/debug/pprof/symbol":
+				pprof.Symbol(w, r)
+			default:
+				pprof.Index(w, r)
+			}
 			return
 		}
 		switch r.URL.EscapedPath() {

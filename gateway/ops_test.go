@@ -104,3 +104,22 @@ func TestNotReadyWithoutJWKS(t *testing.T) {
 		t.Fatalf("readyz without JWKS: %d %s", r.status, r.body)
 	}
 }
+
+// TestOpsPprof: the profiler answers on the ops listener only when
+// ops_pprof is set, and never on the API's listener.
+func TestOpsPprof(t *testing.T) {
+	off := newEnv(t, envOpts{})
+	if r := off.opsGet("/debug/pprof/"); r.status != http.StatusNotFound {
+		t.Fatalf("ops_pprof off, GET /debug/pprof/: %d", r.status)
+	}
+	on := newEnv(t, envOpts{tune: func(c *gateway.Config) { c.OpsPprof = true }})
+	if r := on.opsGet("/debug/pprof/"); r.status != http.StatusOK || !strings.Contains(string(r.body), "goroutine") {
+		t.Fatalf("ops_pprof on, GET /debug/pprof/: %d %.200s", r.status, r.body)
+	}
+	if r := on.opsGet("/debug/pprof/goroutine?debug=1"); r.status != http.StatusOK || !strings.Contains(string(r.body), "goroutine profile") {
+		t.Fatalf("goroutine profile: %d %.200s", r.status, r.body)
+	}
+	if r := on.do("GET", "/debug/pprof/", "", nil, nil); r.status == http.StatusOK {
+		t.Fatalf("API listener serves the profiler: %d", r.status)
+	}
+}

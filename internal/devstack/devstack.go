@@ -480,6 +480,7 @@ func (s *Stack) gatewayConfig(listen, ops int, store, key, proxies string) strin
 	return fmt.Sprintf(`# written by devstack (make run): a developer's gateway, plain HTTP on loopback
 listen: "127.0.0.1:%d"
 ops_listen: "127.0.0.1:%d"   # /healthz, /readyz, /metrics
+ops_pprof: true              # /debug/pprof/ on the ops port (bench/load profiles)
 insecure_dev: true
 s3:
   endpoint: %q
