@@ -153,9 +153,14 @@ func newEnv(t *testing.T, o envOpts) *env {
 	}
 	done := make(chan struct{})
 	go func() { e.srv.Run(ctx); close(done) }()
-	hs := httptest.NewServer(e.srv.Handler())
+	// The servers main runs (their slow-client timeouts included).
+	hs := httptest.NewUnstartedServer(nil)
+	hs.Config = e.srv.HTTPServer(nil)
+	hs.Start()
 	e.url = hs.URL
-	ops := httptest.NewServer(e.srv.OpsHandler())
+	ops := httptest.NewUnstartedServer(nil)
+	ops.Config = e.srv.OpsHTTPServer(nil)
+	ops.Start()
 	e.ops = ops.URL
 	t.Cleanup(func() {
 		hs.Close()

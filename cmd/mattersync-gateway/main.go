@@ -205,16 +205,9 @@ func serve(ctx context.Context, cfg gateway.Config) error {
 		return err
 	}
 
-	hs := &http.Server{
-		Addr:              cfg.Listen,
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
-		IdleTimeout:       cfg.Limits.IdleTimeout,
-		MaxHeaderBytes:    128 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		// Read and write deadlines are set per request (chunk size, long
-		// polls); see gateway.Limits.
-	}
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	hs := srv.HTTPServer(errLog)
+	hs.Addr = cfg.Listen
 	if cfg.TLS.CertFile != "" {
 		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
@@ -229,15 +222,7 @@ func serve(ctx context.Context, cfg gateway.Config) error {
 		ln.Close()
 		return fmt.Errorf("ops_listen: %w", err)
 	}
-	ops := &http.Server{
-		Handler:           srv.OpsHandler(),
-		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
-		ReadTimeout:       cfg.Limits.RequestTimeout,
-		WriteTimeout:      cfg.Limits.RequestTimeout,
-		IdleTimeout:       cfg.Limits.IdleTimeout,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	ops := srv.OpsHTTPServer(errLog)
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	runDone := make(chan struct{})
 	go func() { srv.Run(runCtx); close(runDone) }()
