@@ -150,6 +150,11 @@ type Limits struct {
 	// MaxConcurrentPerUser bounds one entity's requests with a body at
 	// once (429 beyond).
 	MaxConcurrentPerUser int `yaml:"max_concurrent_per_user"`
+	// MaxRequestsPerUser bounds one entity's requests in flight at once,
+	// whatever they are (429 beyond), long polls apart (they have their
+	// own caps): with the token bucket, what one user can hold of a
+	// replica's goroutines, connections and store pool.
+	MaxRequestsPerUser int `yaml:"max_requests_per_user"`
 	// MaxReadsPerUser bounds one entity's streaming reads (chunks, file
 	// versions) at once (429 beyond): each holds part of the in-flight
 	// budget while it sends, so one member stalling reads must not
@@ -234,6 +239,7 @@ func DefaultConfig() Config {
 			MaxInflightBytes:         256 << 20,
 			InflightWait:             5 * time.Second,
 			MaxConcurrentPerUser:     16,
+			MaxRequestsPerUser:       128,
 			MaxReadsPerUser:          64,
 			PollInterval:             200 * time.Millisecond,
 			DenyMaxStaleness:         time.Second,
@@ -401,6 +407,9 @@ func (c *Config) Validate() error {
 	}
 	if l.MaxReadsPerUser < 1 {
 		bad("limits.max_reads_per_user must be positive")
+	}
+	if l.MaxRequestsPerUser < l.MaxConcurrentPerUser || l.MaxRequestsPerUser < l.MaxReadsPerUser {
+		bad("limits.max_requests_per_user must be at least limits.max_concurrent_per_user and limits.max_reads_per_user")
 	}
 	if l.MaxConcurrentPerUser < 1 {
 		bad("limits.max_concurrent_per_user must be positive")

@@ -39,15 +39,34 @@ type inflight struct {
 	max      int64
 	perUser  int // uploads
 	perUserR int // streaming reads
+	perUserA int // every request but long polls
 
-	mu      sync.Mutex // guards busy and reading
+	mu      sync.Mutex // guards busy, reading and all
 	busy    map[string]int
 	reading map[string]int
+	all     map[string]int
 }
 
-func newInflight(maxBytes int64, perUser, perUserReads int) *inflight {
-	return &inflight{sem: semaphore.NewWeighted(maxBytes), max: maxBytes, perUser: perUser, perUserR: perUserReads,
-		busy: map[string]int{}, reading: map[string]int{}}
+func newInflight(maxBytes int64, perUser, perUserReads, perUserAll int) *inflight {
+	return &inflight{sem: semaphore.NewWeighted(maxBytes), max: maxBytes, perUser: perUser, perUserR: perUserReads, perUserA: perUserAll,
+		busy: map[string]int{}, reading: map[string]int{}, all: map[string]int{}}
+}
+
+// admitRequest counts one more request of the caller in flight, or refuses
+// it with 429 beyond limits.max_requests_per_user. Long polls (the feeds)
+// are not counted: they have caps of their own, and an old agent holds one
+// per matter.
+func (s *Server) admitRequest(rq *request, action string) (leave func(), err error) {
+	if action == "changes" || action == "feed" || rq.ident == nil {
+		return func() {}, nil
+	}
+	leave, ok := s.inflight.enter(s.inflight.all, rq.ident.Entity, s.inflight.perUserA)
+	if !ok {
+		s.metrics.denials.WithLabelValues("concurrent_per_user").Inc()
+		return nil, &Error{Op: "limits", Kind: KindRateLimited, RetryAfter: time.Second,
+			Msg: "too many requests at once from this user"}
+	}
+	return leave, nil
 }
 
 // enter counts one more request of entity in counts, unless it already has

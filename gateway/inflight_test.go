@@ -168,3 +168,54 @@ func TestStalledReadsCannotStarveUploads(t *testing.T) {
 		t.Fatalf("a writer's 1 KiB upload while a reader stalls downloads: %v", err)
 	}
 }
+
+// TestRequestsPerUser: one user's requests in flight are bounded whatever
+// they are (max_requests_per_user): stalled downloads fill it, the user's
+// next request is refused with 429, another user's is served, and long
+// polls are not counted.
+func TestRequestsPerUser(t *testing.T) {
+	g := gatewaytest.Start(t, gatewaytest.Options{Config: func(c *gateway.Config) {
+		c.Limits.MaxRequestsPerUser = 3
+		c.Limits.MaxReadsPerUser = 3
+	}})
+	sealer := gatewaytest.NewSealer(t)
+	const m = "2026-0001"
+	ctx := context.Background()
+	writer := g.Client(t, g.Token(t, "ent-alice", "matter-"+m+"-rw"), "LAPTOP-A")
+	id, sealed := sealer.Chunk(t, m, 8<<20)
+	if err := writer.PutChunk(ctx, m, id.String(), sealed); err != nil {
+		t.Fatal(err)
+	}
+	reader := g.Token(t, "ent-reader", "matter-"+m+"-ro")
+	for range 3 {
+		c, err := net.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.(*net.TCPConn).SetReadBuffer(4096)
+		fmt.Fprintf(c, "GET /v1/matters/%s/chunks/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", m, id, reader)
+		if line, _ := bufio.NewReader(c).ReadString('\n'); !strings.Contains(line, " 200 ") {
+			t.Fatalf("stalled download: %q", line)
+		}
+	}
+	get := func(tok, path string) *http.Response {
+		req, _ := http.NewRequest("GET", g.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := g.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	if res := get(reader, "/v1/matters"); res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("a 4th request of a user with 3 in flight: %d", res.StatusCode)
+	}
+	if res := get(reader, "/v1/matters/"+m+"/changes?since=0"); res.StatusCode != http.StatusOK {
+		t.Fatalf("the feed of that user: %d", res.StatusCode)
+	}
+	if res := get(g.Token(t, "ent-bob", "matter-"+m+"-ro"), "/v1/matters"); res.StatusCode != http.StatusOK {
+		t.Fatalf("another user: %d", res.StatusCode)
+	}
+}

@@ -217,7 +217,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		limiter:  newLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst),
 		unauth:   newLimiter(cfg.Limits.UnauthenticatedPerSecond, cfg.Limits.UnauthenticatedBurst),
 		collapse: newCollapser(cfg.Audit.RefusalRecordsPerSecond),
-		inflight: newInflight(cfg.Limits.MaxInflightBytes, cfg.Limits.MaxConcurrentPerUser, cfg.Limits.MaxReadsPerUser),
+		inflight: newInflight(cfg.Limits.MaxInflightBytes, cfg.Limits.MaxConcurrentPerUser, cfg.Limits.MaxReadsPerUser, cfg.Limits.MaxRequestsPerUser),
 		mux:      http.NewServeMux(),
 		anchors:  d.Anchors,
 
@@ -395,10 +395,13 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 			err = s.refuseClosed(r.Context(), m.action, rq.matter)
 		}
 		if err == nil {
-			var release func()
-			if release, err = s.admitBody(r, rq, m.action); err == nil {
-				defer release()
-				err = m.h(w, r, rq)
+			var leave, release func()
+			if leave, err = s.admitRequest(rq, m.action); err == nil {
+				defer leave()
+				if release, err = s.admitBody(r, rq, m.action); err == nil {
+					defer release()
+					err = m.h(w, r, rq)
+				}
 			}
 		}
 		if err != nil {
