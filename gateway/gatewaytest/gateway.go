@@ -242,20 +242,21 @@ func (g *Gateway) verifier(ctx context.Context, t testing.TB, o Options) gateway
 
 func (g *Gateway) serve(l net.Listener) {
 	h := g.Server.Handler()
-	hs := &http.Server{ReadHeaderTimeout: g.Config.Limits.ReadHeaderTimeout,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// main's server (its slow-client bounds), counting requests in flight.
+	hs := g.Server.HTTPServer(nil)
+	hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		g.active++
+		g.mu.Unlock()
+		defer func() {
 			g.mu.Lock()
-			g.active++
+			if g.active--; g.active == 0 {
+				g.idle.Broadcast()
+			}
 			g.mu.Unlock()
-			defer func() {
-				g.mu.Lock()
-				if g.active--; g.active == 0 {
-					g.idle.Broadcast()
-				}
-				g.mu.Unlock()
-			}()
-			h.ServeHTTP(w, r)
-		})}
+		}()
+		h.ServeHTTP(w, r)
+	})
 	served := make(chan struct{})
 	g.http, g.served = hs, served
 	go func() {
