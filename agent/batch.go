@@ -13,6 +13,7 @@ import (
 	"github.com/mattersync/mattersync/agent/index"
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/kms"
 )
 
@@ -271,8 +272,14 @@ func (m *matterSync) addToBatch(ctx context.Context, mk *matterKeys, fb *fileBat
 func (m *matterSync) sendBatch(ctx context.Context, b batcher, fb *fileBatch, res *passResult, mu *sync.Mutex) ([]string, error) {
 	out, err := b.Batch(ctx, m.id, fb.req)
 	if err != nil {
-		switch remoteCode(err) {
-		case api.CodeNotFound, api.CodeMethodNotAllowed, api.CodeInvalidRequest, api.CodeTooLarge, api.CodeStaleEpoch:
+		var ce *client.Error
+		status := 0
+		if errors.As(err, &ce) {
+			status = ce.Status
+		}
+		switch {
+		case status == http.StatusNotFound, status == http.StatusMethodNotAllowed, // a gateway (or proxy) without batches
+			remoteCode(err) == api.CodeInvalidRequest, remoteCode(err) == api.CodeTooLarge, remoteCode(err) == api.CodeStaleEpoch:
 			m.a.log.Info("batch refused by the gateway: files sent one by one", "matter", m.id, "files", len(fb.items), "err", err)
 			rels := make([]string, len(fb.items))
 			for i, it := range fb.items {
