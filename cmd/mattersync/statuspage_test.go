@@ -36,7 +36,9 @@ func TestStatusOpen(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- agent.ServeStatus(ctx, cfg, agent.Status{State: "login needed", Message: "run `mattersync login`"}) }()
+	go func() {
+		done <- agent.ServeStatus(ctx, cfg, agent.Status{State: "login needed", Message: "run `mattersync login`"})
+	}()
 	t.Cleanup(func() { cancel(); <-done })
 	var out string
 	for i := 0; ; i++ {
