@@ -400,3 +400,41 @@ func TestRestoreThroughRunningAgent(t *testing.T) {
 		}
 	})
 }
+
+// Under a legal hold, keep theirs cannot delete the synced copy: it stays,
+// and the page says why.
+func TestPageKeepTheirsUnderHold(t *testing.T) {
+	eachWorld(t, func(w *world) {
+		alice, bob := w.agent(w.member("rw")), w.agent(w.member("rw"))
+		alice.write("brief.txt", []byte("original"))
+		alice.sync()
+		bob.sync()
+		bob.write("brief.txt", []byte("bob's edit"))
+		bob.sync()
+		alice.write("brief.txt", []byte("alice's edit"))
+		alice.sync()
+		alice.sync() // the copy is uploaded
+		cs, err := alice.Conflicts(context.Background())
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("conflicts: %+v %v", cs, err)
+		}
+		it, err := client.New(w.gateway, w.v.Login(t, w.v.User(t, true)), client.Options{Device: "it"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := it.SetHold(context.Background(), w.matter, api.HoldRequest{Reason: "litigation expected"}); err != nil {
+			t.Fatal(err)
+		}
+		p := alice.runWithPage()
+		out := p.post("/", "/conflict", url.Values{"m": {w.matter}, "copy": {cs[0].Copy}, "keep": {"theirs"}})
+		if !strings.Contains(out, "legal hold") {
+			t.Fatalf("keep theirs under a hold:\n%s", out)
+		}
+		if got := alice.mustRead(cs[0].Copy); got != "alice's edit" {
+			t.Fatalf("the copy under a hold: %q", got)
+		}
+		if got := alice.mustRead("brief.txt"); got != "bob's edit" {
+			t.Fatalf("brief.txt: %q", got)
+		}
+	})
+}
