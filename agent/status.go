@@ -147,6 +147,14 @@ func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard, 
 	}
 	token := randomToken()
 	l, err := net.Listen("tcp", addr)
+	if _, port, _ := net.SplitHostPort(addr); err != nil && port != "0" {
+		// A fixed port from a machine-wide config, taken by another
+		// user's agent on a terminal server (or anything else): any free
+		// port works as well, since clients read it from status.addr.
+		if l, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err == nil && log != nil {
+			log.Warn("status endpoint: the configured port is taken; using another (status.addr has it)", "configured", addr, "using", l.Addr().String())
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("status endpoint: %w", err)
 	}

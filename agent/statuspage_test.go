@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -381,5 +382,37 @@ func TestParseWhen(t *testing.T) {
 	}
 	if _, err := parseWhen("last Monday", loc); err == nil || !strings.Contains(err.Error(), "not a date") {
 		t.Errorf("parseWhen(last Monday): %v", err)
+	}
+}
+
+// On a terminal server every user's agent needs its own port: a fixed
+// status_addr port already taken (another user's agent) falls back to a
+// free one, written to status.addr, where status and the page find it.
+func TestStatusPortTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	board := &statusBoard{}
+	board.update(func(s *Status) { s.State = "idle" })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveStatus(ctx, taken.Addr().String(), dir, board, nil, nil) }()
+	defer func() { cancel(); <-done }()
+	for i := 0; ; i++ {
+		s, err := ReadStatus(ctx, dir)
+		if err == nil && s.State == "idle" {
+			break
+		}
+		if i == 200 {
+			t.Fatalf("status with the configured port taken: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, statusAddrFile))
+	if got := strings.TrimSpace(string(b)); got == taken.Addr().String() || !strings.HasPrefix(got, "127.0.0.1:") {
+		t.Fatalf("status.addr %q with %s taken", got, taken.Addr())
 	}
 }
