@@ -74,6 +74,7 @@ type FileStore interface {
 }
 
 func (s *Server) routes() {
+	s.deviceRoutes()
 	s.handle("/v1/matters", map[string]method{
 		http.MethodGet: {"matters.list", permAny, s.listMatters},
 	})

@@ -77,6 +77,8 @@ type Stores struct {
 	Witness WitnessStore
 	// Closed keeps which matters are closed (close.go).
 	Closed ClosedStore
+	// Devices keeps the device inventory (devices.go).
+	Devices DeviceStore
 	// Lifecycle is the roles of retention, purge and garbage collection
 	// (gateway/lifecycle).
 	Lifecycle lifecycle.Stores
@@ -98,6 +100,7 @@ func StoresOf(st any) Stores {
 	s.Members, _ = st.(MembershipStore)
 	s.Witness, _ = st.(WitnessStore)
 	s.Closed, _ = st.(ClosedStore)
+	s.Devices, _ = st.(DeviceStore)
 	s.Lifecycle = lifecycle.StoresOf(st)
 	return s
 }
@@ -114,6 +117,7 @@ func (s Stores) Check() error {
 		{"AuditStore", s.Audit != nil}, {"Pinger", s.Ping != nil}, {"MembershipStore", s.Members != nil},
 		{"WitnessStore", s.Witness != nil},
 		{"ClosedStore", s.Closed != nil},
+		{"DeviceStore", s.Devices != nil},
 	} {
 		if !r.set {
 			m = append(m, r.name)
@@ -167,6 +171,8 @@ type Server struct {
 	memberships MembershipStore
 	witness     WitnessStore
 	closed      ClosedStore
+	devices     DeviceStore
+	sightings   *sightings // devices.go
 	blobs       Blobs
 	verifier    Verifier
 	key         ed25519.PrivateKey
@@ -224,6 +230,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		memberships: d.Stores.Members,
 		witness:     d.Stores.Witness,
 		closed:      d.Stores.Closed,
+		devices:     d.Stores.Devices,
+		sightings:   newSightings(),
 	}
 	for _, p := range cfg.TrustedProxies {
 		_, n, err := net.ParseCIDR(p)
@@ -373,6 +381,10 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 			s.fail(w, rq, asError("auth", err))
 			return
 		}
+		if err := s.noteDevice(r, rq); err != nil {
+			s.fail(w, rq, asError("auth", err))
+			return
+		}
 		if !ok {
 			// The deny list and the rate limit first: a refusal costs an
 			// audit append, which a revoked or flooding caller must not
@@ -391,6 +403,9 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 			return
 		}
 		err := s.authorize(r, rq, m.perm)
+		if e := asError("auth", err); err != nil && e.Kind == KindRevoked && m.action == "device.report" {
+			s.putDeviceRevoked(w, r, rq) // a wipe's report (devices.go)
+		}
 		if err == nil && (m.perm == permWrite || m.action == "changes") {
 			err = s.refuseClosed(r.Context(), m.action, rq.matter)
 		}

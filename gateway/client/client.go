@@ -61,6 +61,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Device is sent in api.HeaderDevice on every request.
 	Device string
+	// DeviceID is sent in api.HeaderDeviceID on every request: the
+	// gateway notes when the device was last seen (device inventory).
+	DeviceID string
 	// MaxChunkBytes bounds what GetChunk reads into memory (default 64 MiB).
 	MaxChunkBytes int64
 	// MissingBatch is how many IDs one missing-chunks request carries
@@ -88,6 +91,9 @@ func New(baseURL string, tokens TokenSource, opts Options) (*Client, error) {
 	}
 	if opts.Device != "" && !api.ValidDevice(opts.Device) {
 		return nil, fault.Errorf(fault.Invalid, "client: device name must be 1 to %d printable ASCII characters", api.MaxDeviceLen)
+	}
+	if opts.DeviceID != "" && !api.ValidDeviceID(opts.DeviceID) {
+		return nil, fault.Errorf(fault.Invalid, "client: device ID must be 32 lowercase hex characters")
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
@@ -178,6 +184,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, hdr 
 	}
 	if c.opts.Device != "" {
 		req.Header.Set(api.HeaderDevice, c.opts.Device)
+	}
+	if c.opts.DeviceID != "" {
+		req.Header.Set(api.HeaderDeviceID, c.opts.DeviceID)
 	}
 	res, err := c.hc.Do(req)
 	if err != nil {

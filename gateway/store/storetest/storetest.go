@@ -141,6 +141,7 @@ func Run(t *testing.T, h Harness) {
 		{"AuditCheckpointFreshness", testAuditCheckpointFreshness},
 		{"AuditFailureChangesNothing", testAuditFailure},
 		{"Witness", testWitness},
+		{"Devices", testDevices},
 	}
 	tests = append(tests, lifecycleTests...)
 	tests = append(tests, batchTests...)
