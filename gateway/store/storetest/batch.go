@@ -23,6 +23,7 @@ var batchTests = []struct {
 	{"BatchClosed", testBatchClosed},
 	{"BatchAuditFailure", testBatchAuditFailure},
 	{"ConcurrentAuditAppends", testConcurrentAuditAppends},
+	{"AuditAppendsCallerGone", testAuditAppendsCallerGone},
 }
 
 // batchChunk is a chunk of a test batch with its record.
@@ -238,5 +239,52 @@ func testConcurrentAuditAppends(t *testing.T, h Harness) {
 	}
 	if rep := verify(t, s, nil); !rep.OK || rep.Records != before+n {
 		t.Fatalf("chain after concurrent appends: %+v", rep)
+	}
+}
+
+// testAuditAppendsCallerGone: callers whose context ends while their record
+// waits for the group commit get an error, and then their record is not in
+// the chain; a nil answer always means the record is stored.
+func testAuditAppendsCallerGone(t *testing.T, h Harness) {
+	s := h.Open(t)
+	before := auditCount(t, s)
+	const n = 96
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		rec := Rec("chunk.get", "m")
+		rec.RequestID = fmt.Sprintf("req-%d", i)
+		c := ctx(t)
+		if i%2 == 1 {
+			// Gone before (or while) the record waits.
+			cc, cancel := context.WithCancel(c)
+			cancel()
+			c = cc
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Audit.AppendAudit(c, rec)
+		}()
+	}
+	wg.Wait()
+	var stored, gone int64
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			stored++
+		case i%2 == 0:
+			t.Fatalf("AppendAudit %d (caller waiting): %v", i, err)
+		case !errors.Is(err, context.Canceled):
+			t.Fatalf("AppendAudit %d (caller gone): %v, want context.Canceled", i, err)
+		default:
+			gone++
+		}
+	}
+	if got := auditCount(t, s); got != before+stored {
+		t.Fatalf("audit head = %d, want %d (%d answered nil, %d gone)", got, before+stored, stored, gone)
+	}
+	if rep := verify(t, s, nil); !rep.OK || rep.Records != before+stored {
+		t.Fatalf("chain: %+v", rep)
 	}
 }

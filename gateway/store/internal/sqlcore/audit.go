@@ -46,53 +46,99 @@ func (s *Store) appendAudit(ctx context.Context, tx Querier, rec *audit.Record) 
 	return nil
 }
 
+// auditWriteTimeout bounds one group's transaction: a store that hangs
+// answers its callers with an error (503) instead of holding them forever.
+const auditWriteTimeout = 10 * time.Second
+
 // AppendAudit implements gateway.AuditStore. Records of concurrent calls
 // (reads, refusals: every request that changes nothing) share one write
 // transaction, a group commit: a download of many files used to wait for
 // one transaction, and its fsync, per chunk and manifest, one after the
-// other on the store's writer. Each call still returns only once its own
-// record is durable in the chain (fail closed), and a group that fails is
-// tried again record by record, so one bad record fails only its request.
+// other on the store's writer. A writer goroutine, not a caller, writes the
+// groups, so no request waits for other requests' groups after its own.
+// Each call returns nil only once its own record is durable in the chain
+// (fail closed), and a group that fails is tried again record by record,
+// so one bad record fails only its request. A caller whose context ends
+// before its record was taken into a group gets an error and its record is
+// never written: the chain holds no record of an access that was refused.
 func (s *Store) AppendAudit(ctx context.Context, rec *audit.Record) error {
 	r := &auditReq{rec: rec, done: make(chan error, 1)}
 	g := &s.audits
 	g.mu.Lock()
 	g.pending = append(g.pending, r)
-	if g.leader {
-		g.mu.Unlock()
-		return <-r.done
+	if !g.writing {
+		g.writing = true
+		go s.writeAudits()
 	}
-	g.leader = true
-	for len(g.pending) > 0 {
-		group := g.pending
-		g.pending = nil
-		g.mu.Unlock()
-		// Not cancelled with the leader's request: the group's other
-		// callers wait for this transaction.
-		wctx := context.WithoutCancel(ctx)
-		err := s.db.Write(wctx, func(tx Querier) error {
-			for _, p := range group {
-				if err := s.appendAudit(wctx, tx, p.rec); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		for _, p := range group {
-			if err != nil && len(group) > 1 {
-				p.done <- s.appendOne(wctx, p.rec)
-				continue
-			}
-			if err != nil {
-				err = fmt.Errorf("%s: %w", s.d.Name, err)
-			}
-			p.done <- err
-		}
-		g.mu.Lock()
-	}
-	g.leader = false
 	g.mu.Unlock()
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	taken := r.taken
+	if !taken {
+		r.abandoned = true
+	}
+	g.mu.Unlock()
+	if !taken {
+		return fmt.Errorf("%s: audit append: %w", s.d.Name, ctx.Err())
+	}
+	// Its transaction is under way (bounded by auditWriteTimeout): its
+	// outcome is the answer.
 	return <-r.done
+}
+
+// writeAudits writes the waiting records, group after group, until none
+// wait.
+func (s *Store) writeAudits() {
+	g := &s.audits
+	for {
+		g.mu.Lock()
+		var group []*auditReq
+		for _, r := range g.pending {
+			if !r.abandoned {
+				r.taken = true
+				group = append(group, r)
+			}
+		}
+		g.pending = nil
+		if len(group) == 0 {
+			g.writing = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		s.writeAuditGroup(group)
+	}
+}
+
+// writeAuditGroup appends group's records in one transaction, or, when that
+// fails, each in its own, and answers every caller.
+func (s *Store) writeAuditGroup(group []*auditReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), auditWriteTimeout)
+	err := s.db.Write(ctx, func(tx Querier) error {
+		for _, p := range group {
+			if err := s.appendAudit(ctx, tx, p.rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	cancel()
+	for _, p := range group {
+		if err != nil && len(group) > 1 {
+			ctx, cancel := context.WithTimeout(context.Background(), auditWriteTimeout)
+			p.done <- s.appendOne(ctx, p.rec)
+			cancel()
+			continue
+		}
+		if err != nil {
+			err = fmt.Errorf("%s: %w", s.d.Name, err)
+		}
+		p.done <- err
+	}
 }
 
 // appendOne appends rec in a transaction of its own.
@@ -103,18 +149,19 @@ func (s *Store) appendOne(ctx context.Context, rec *audit.Record) error {
 	return nil
 }
 
-// auditGroup collects the records of concurrent AppendAudit calls; the
-// first caller (the leader) writes them, group after group, while the
-// others wait for theirs.
+// auditGroup collects the records of concurrent AppendAudit calls for the
+// writer goroutine (at most one runs).
 type auditGroup struct {
-	mu      sync.Mutex // guards pending and leader
+	mu      sync.Mutex // guards pending, writing and each request's taken and abandoned
 	pending []*auditReq
-	leader  bool
+	writing bool
 }
 
 type auditReq struct {
-	rec  *audit.Record
-	done chan error
+	rec       *audit.Record
+	done      chan error
+	taken     bool // in a group being written: the caller must wait for it
+	abandoned bool // the caller left first: never written
 }
 
 // AuditHead implements gateway.AuditStore. It reads the last record, not
