@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +51,10 @@ type Config struct {
 	// the server: never in a shared test run).
 	PostgresRestart string
 	Flood           int // bad-token requests per second from 60% to 90% of the run (0: none)
+	// Profile, if set, is where a CPU profile of the last replica (from
+	// its ops listener's /debug/pprof/) taken from 35% of the run is
+	// written.
+	Profile string
 	// DenyProbe puts a user on the deny list at a quarter of the run and
 	// measures when each replica refuses it.
 	DenyProbe bool
@@ -596,6 +602,31 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 			}()
 		}})
 	}
+	var profiled sync.WaitGroup
+	if cfg.Profile != "" {
+		timeline = append(timeline, struct {
+			at time.Duration
+			do func()
+		}{cfg.Duration * 35 / 100, func() {
+			profiled.Add(1)
+			go func() {
+				defer profiled.Done()
+				secs := max(1, min(20, int(cfg.Duration/4/time.Second)))
+				if err := r.profile(ctx, cfg.Profile, secs); err != nil {
+					r.say("CPU profile failed: %v", err)
+					return
+				}
+				r.say("CPU profile of the last replica (%d s) in %s", secs, cfg.Profile)
+			}()
+		}})
+	}
+	slices.SortStableFunc(timeline, func(a, b struct {
+		at time.Duration
+		do func()
+	}) int {
+		return cmp.Compare(a.at, b.at)
+	})
+	defer profiled.Wait()
 	for _, ev := range timeline {
 		if !sleep(saveCtx, time.Until(start.Add(ev.at))) {
 			break
@@ -665,4 +696,31 @@ func (r *runner) postgresFault(ctx context.Context, pg *pgSampler) (string, erro
 		return "", err
 	}
 	return fmt.Sprintf("PostgreSQL dropped all %d connections of the replicas' database (as a restart does)", n), nil
+}
+
+// profile writes a CPU profile of the last replica, taken over secs
+// seconds, to path.
+func (r *runner) profile(ctx context.Context, path string, secs int) error {
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", r.s.ReplicaOpsURL(r.s.Replicas()-1), secs)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, res.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
