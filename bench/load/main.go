@@ -41,7 +41,7 @@ func main() {
 	flag.StringVar(&c.PostgresFault, "postgres-fault", "", `at half the run: "drop" (PostgreSQL drops the replicas' connections) or "restart" (-postgres-restart)`)
 	flag.StringVar(&c.PostgresRestart, "postgres-restart", "pg_ctlcluster 15 main restart", "command restarting the PostgreSQL server (disturbs every other user of it)")
 	flag.IntVar(&c.Flood, "flood", 0, "forged-token requests per second from 60% to 90% of the run")
-	flag.StringVar(&c.Profile, "profile", "", "write a CPU profile of the last replica, taken from 35% of the run (up to 20 s), to this file")
+	flag.StringVar(&c.Profile, "profile", "", "write a CPU profile of the last replica (up to 20 s, from 35% of the run, or during the flood) to this file")
 	flag.BoolVar(&c.DenyProbe, "deny-probe", true, "deny a user at a quarter of the run and time each replica's refusal")
 	flag.StringVar(&c.Dir, "dir", "", "work folder (default: a new temporary one, removed after)")
 	keep := flag.Bool("keep", false, "keep the work folder")

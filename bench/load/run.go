@@ -52,8 +52,8 @@ type Config struct {
 	PostgresRestart string
 	Flood           int // bad-token requests per second from 60% to 90% of the run (0: none)
 	// Profile, if set, is where a CPU profile of the last replica (from
-	// its ops listener's /debug/pprof/) taken from 35% of the run is
-	// written.
+	// its ops listener's /debug/pprof/) is written: taken from 35% of the
+	// run, or during the flood (from 62%) when there is one.
 	Profile string
 	// DenyProbe puts a user on the deny list at a quarter of the run and
 	// measures when each replica refuses it.
@@ -607,7 +607,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		timeline = append(timeline, struct {
 			at time.Duration
 			do func()
-		}{cfg.Duration * 35 / 100, func() {
+		}{profileAt(cfg), func() {
 			profiled.Add(1)
 			go func() {
 				defer profiled.Done()
@@ -723,4 +723,13 @@ func (r *runner) profile(ctx context.Context, path string, secs int) error {
 		return err
 	}
 	return f.Close()
+}
+
+// profileAt is when the CPU profile starts: during the flood if there is
+// one (60% to 90% of the run), else at 35%, after the faults' start.
+func profileAt(cfg Config) time.Duration {
+	if cfg.Flood > 0 {
+		return cfg.Duration * 62 / 100
+	}
+	return cfg.Duration * 35 / 100
 }
