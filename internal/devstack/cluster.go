@@ -169,6 +169,10 @@ defaults
   timeout client 5m
   timeout server 5m
   timeout http-request 30s
+  # /readyz bounds its checks by 3 s; without this a check gets only
+  # "inter" (500 ms), and on a loaded machine every replica could be
+  # taken out at once (HAProxy then answers 503 itself).
+  timeout check 3s
   retries 2
   option redispatch
   retry-on conn-failure
