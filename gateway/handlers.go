@@ -143,6 +143,7 @@ func (s *Server) routes() {
 	s.evidenceRoutes()
 	s.witnessRoutes()
 	s.lifecycleRoutes()
+	s.presenceRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, requestFrom(r), E("route", KindNotFound, "no such endpoint"))
 	})

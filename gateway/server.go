@@ -79,6 +79,8 @@ type Stores struct {
 	Closed ClosedStore
 	// Devices keeps the device inventory (devices.go).
 	Devices DeviceStore
+	// Presence keeps who has which document open (presence.go).
+	Presence PresenceStore
 	// Lifecycle is the roles of retention, purge and garbage collection
 	// (gateway/lifecycle).
 	Lifecycle lifecycle.Stores
@@ -101,6 +103,7 @@ func StoresOf(st any) Stores {
 	s.Witness, _ = st.(WitnessStore)
 	s.Closed, _ = st.(ClosedStore)
 	s.Devices, _ = st.(DeviceStore)
+	s.Presence, _ = st.(PresenceStore)
 	s.Lifecycle = lifecycle.StoresOf(st)
 	return s
 }
@@ -118,6 +121,7 @@ func (s Stores) Check() error {
 		{"WitnessStore", s.Witness != nil},
 		{"ClosedStore", s.Closed != nil},
 		{"DeviceStore", s.Devices != nil},
+		{"PresenceStore", s.Presence != nil},
 	} {
 		if !r.set {
 			m = append(m, r.name)
@@ -173,6 +177,8 @@ type Server struct {
 	closed      ClosedStore
 	devices     DeviceStore
 	sightings   *sightings // devices.go
+	presence    PresenceStore
+	presenceHub *presenceHub
 	blobs       Blobs
 	verifier    Verifier
 	key         ed25519.PrivateKey
@@ -232,6 +238,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		closed:      d.Stores.Closed,
 		devices:     d.Stores.Devices,
 		sightings:   newSightings(),
+		presence:    d.Stores.Presence,
+		presenceHub: newPresenceHub(d.Stores.Presence),
 	}
 	for _, p := range cfg.TrustedProxies {
 		_, n, err := net.ParseCIDR(p)
@@ -284,6 +292,9 @@ func (s *Server) Run(ctx context.Context) error {
 	alerted := make(chan struct{})
 	go func() { s.runAlerts(ctx); close(alerted) }()
 	defer func() { <-alerted }()
+	presenceDone := make(chan struct{})
+	go func() { s.runPresence(ctx, s.cfg.Limits.PollInterval); close(presenceDone) }()
+	defer func() { <-presenceDone }()
 	lifecycleDone := make(chan struct{})
 	go func() {
 		if s.lifecycle != nil {

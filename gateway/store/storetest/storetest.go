@@ -142,6 +142,7 @@ func Run(t *testing.T, h Harness) {
 		{"AuditFailureChangesNothing", testAuditFailure},
 		{"Witness", testWitness},
 		{"Devices", testDevices},
+		{"Presence", testPresence},
 	}
 	tests = append(tests, lifecycleTests...)
 	tests = append(tests, batchTests...)
