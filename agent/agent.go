@@ -43,6 +43,9 @@ type Agent struct {
 	// (integrity.go, witness.go); nil if it lacks them.
 	reporter integrityReporter
 	heads    headSource
+	// presence tells colleagues what is open here and marks what is open
+	// elsewhere (presence.go); nil if the Remote has no presence.
+	presence *presenceMgr
 	noHead   sync.Once // the log says once that the gateway serves no head
 	user     string    // user name, shown in conflict-copy names
 	entity   string    // Vault entity ID, the author of manifests
@@ -178,6 +181,7 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	}
 	reporter, _ := remote.(integrityReporter)
 	heads, _ := remote.(headSource)
+	pres, _ := remote.(presenceRemote)
 	// Back-pressure (429, 503) is waited out here, up to two minutes per
 	// request, before a pass gives up and backs off as a whole.
 	remote = politeRemote{Remote: remote, maxWait: 2 * time.Minute}
@@ -185,6 +189,9 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	log = slog.New(activity.handler(log.Handler()))
 	a := &Agent{activity: activity, cfg: cfg, log: log, idx: idx, keys: keys, remote: remote, reporter: reporter, heads: heads, user: user, entity: entity, ignore: ig,
 		board: &statusBoard{}, revoked: make(chan struct{}), recheck: make(chan struct{}, 1)}
+	if pres != nil {
+		a.presence = newPresence(a, pres)
+	}
 	a.chunkers.New = func() any { return format.NewChunker(nil) }
 	a.sealBufs = make(chan *[]byte, sealedInFlight)
 	for range sealedInFlight {
@@ -687,6 +694,11 @@ func (a *Agent) Run(parent context.Context) error {
 	w, err := watch.New(a.cfg.Root, a.cfg.Debounce, a.ignore, a.log)
 	if err != nil {
 		return err
+	}
+	if a.presence != nil {
+		w.LockFiles(a.presence.locks)
+		wg.Add(1)
+		go func() { defer wg.Done(); a.presence.run(ctx) }()
 	}
 	batches := make(chan watch.Batch)
 	wg.Add(1)

@@ -113,7 +113,13 @@ type Config struct {
 	// for a wall or a removal.)
 	QuarantineUnsynced bool   `yaml:"quarantine_unsynced"`
 	StatusAddr         string `yaml:"status_addr"` // loopback address of the local status endpoint (port 0: any free port)
-	LogLevel           string `yaml:"log_level"`   // debug | info | warn | error
+	// PresenceTTL is how long the gateway keeps "open on this device" for
+	// a document open here without hearing from this agent again: the
+	// agent refreshes it every third of it while the owner file is there,
+	// so a crashed laptop's presence ends after at most this long.
+	// Default 90s.
+	PresenceTTL time.Duration `yaml:"presence_ttl"`
+	LogLevel    string        `yaml:"log_level"` // debug | info | warn | error
 	// InsecureHTTP allows http:// gateway and Vault URLs, and only to a
 	// loopback address: for a development stack on this machine (make run).
 	// Without it an http URL is a config error, so a typo or a downgraded
@@ -142,6 +148,7 @@ func DefaultConfig() Config {
 	c.OnAccessLost = AccessLostQuarantine
 	c.OnMatterClosed = ClosedKeep
 	c.StatusAddr = "127.0.0.1:0" // a new port on every start: none to squat
+	c.PresenceTTL = 90 * time.Second
 	c.LogLevel = "info"
 	return c
 }
@@ -281,6 +288,9 @@ func (c *Config) validate(transport bool) error {
 	}
 	if c.Bandwidth.UploadKiBps < 0 || c.Bandwidth.DownloadKiBps < 0 {
 		bad("bandwidth limits must not be negative")
+	}
+	if c.PresenceTTL < time.Second || c.PresenceTTL > 10*time.Minute {
+		bad("presence_ttl %v must be between 1s and 10m", c.PresenceTTL)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

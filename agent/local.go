@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -256,6 +257,17 @@ func (l *localFS) installUnsynced(tmp, rel string, guard stat, mtime time.Time) 
 	n, err := l.name(rel)
 	if err != nil {
 		return err
+	}
+	if now.exists && unixReadOnly(uint32(now.mode.Perm())) {
+		// Marked read-only (a colleague has it open, presence.go; or by
+		// the user): the new content stays so. Windows refuses to replace
+		// a read-only file, so the mark comes off the old one first.
+		if err := l.root.Chmod(tn, 0o400); err != nil {
+			return localErr(err)
+		}
+		if runtime.GOOS == "windows" {
+			_ = l.root.Chmod(n, 0o600)
+		}
 	}
 	return localErr(l.root.Rename(tn, n))
 }

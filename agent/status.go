@@ -35,7 +35,10 @@ type Status struct {
 	// folders placed directly in Matters/ (not in any matter: not synced).
 	Notices []string       `json:"notices,omitempty"`
 	Matters []MatterStatus `json:"matters"`
-	Updated time.Time      `json:"updated"`
+	// Open lists the documents open in an editor elsewhere (their copies
+	// here marked read-only) or here (presence.go).
+	Open    []OpenFile `json:"open,omitempty"`
+	Updated time.Time  `json:"updated"`
 }
 
 // MatterStatus is one matter's sync state.
@@ -73,6 +76,7 @@ func (b *statusBoard) snapshot() Status {
 	s := b.s
 	s.Matters = append([]MatterStatus(nil), b.s.Matters...)
 	s.Notices = append([]string(nil), b.s.Notices...)
+	s.Open = append([]OpenFile(nil), b.s.Open...)
 	for i := range s.Matters {
 		s.Matters[i].Errors = append([]string(nil), s.Matters[i].Errors...)
 	}

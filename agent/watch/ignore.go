@@ -65,3 +65,12 @@ func (ig *Ignore) MatchPath(rel string) bool {
 	}
 	return false
 }
+
+// IsLockFile reports whether name is an Office owner file ("~$Brief.docx")
+// or a LibreOffice lock file (".~lock.Brief.odt#"): a document open in an
+// editor. Both are in DefaultIgnore (never synced); the agent reads them
+// only to tell colleagues the document is open (presence).
+func IsLockFile(name string) bool {
+	return strings.HasPrefix(name, "~$") && len(name) > 2 ||
+		strings.HasPrefix(name, ".~lock.") && strings.HasSuffix(name, "#") && len(name) > len(".~lock.#")
+}

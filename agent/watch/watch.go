@@ -35,7 +35,15 @@ type Watcher struct {
 	ignore   *Ignore
 	log      *slog.Logger
 	fs       *fsnotify.Watcher
+	locks    chan<- string // see LockFiles; nil: none sent
 }
+
+// LockFiles makes Run send to ch the path of every Office owner file and
+// LibreOffice lock file (IsLockFile) created, removed or renamed below the
+// root, though they are ignored otherwise. Run never blocks on ch: when it
+// is full the event is dropped, so its consumer must also look again
+// periodically. Call it before Run.
+func (w *Watcher) LockFiles(ch chan<- string) { w.locks = ch }
 
 // New starts watching root and every folder below it that is not ignored.
 // debounce is how long the tree must be quiet before a batch is delivered.
@@ -101,6 +109,12 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Batch) error {
 				return errors.New("watch: fsnotify closed its event channel")
 			}
 			if w.ignored(ev.Name) {
+				if w.locks != nil && IsLockFile(filepath.Base(ev.Name)) {
+					select {
+					case w.locks <- ev.Name:
+					default:
+					}
+				}
 				continue
 			}
 			pending[ev.Name] = struct{}{}

@@ -105,6 +105,7 @@ func printStatus(w io.Writer, s agent.Status) {
 			fmt.Fprintf(w, "  %s: %s\n", safe(m.ID), safe(e))
 		}
 	}
+	printOpen(w, s.Open)
 }
 
 // progressBar renders "[#####.....] 12/40 files".
