@@ -79,7 +79,7 @@ type Agent struct {
 	// (see FoldCase). Set before the agent runs, read-only after.
 	foldCase bool
 
-	mu    sync.Mutex                    // guards known, rechecked, wipePending, closedSeen and loginRefused
+	mu    sync.Mutex                    // guards known, rechecked, wipePending, closedSeen, loginRefused and choicesTime
 	known map[string]map[format.ID]bool // matter -> chunks uploaded or opened here
 	// rechecked holds the matters whose integrity problems were tried
 	// again since this agent started (once per start, see integrity).
@@ -103,6 +103,14 @@ type Agent struct {
 	// while it is there).
 	renamed     []string
 	strayLogged map[string]bool
+	// choicesTime is the modification time of matters.json last seen
+	// (selection.go).
+	choicesTime time.Time
+
+	// leaving are the matters refreshMatters found the user removed from
+	// this laptop that still have a folder here (selection.go); only the
+	// goroutine that lists the matters (Run's, or SyncOnce) uses it.
+	leaving []*matterSync
 }
 
 // folderRenamed records a notice that a matter folder's name was put back.
@@ -301,8 +309,20 @@ func (a *Agent) refreshMatters(ctx context.Context) ([]*matterSync, []index.Matt
 	var out []*matterSync
 	current := map[string]bool{}
 	folders := map[string]string{} // folder name -> matter ID
+	choices, err := LoadMatterChoices(a.cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	a.leaving = nil
 	for _, m := range list {
 		current[m.ID] = true
+		if !choices.Selected(a.cfg.SyncMatters, m.ID) {
+			if ms := a.unselected(ctx, m, byID[m.ID]); ms != nil {
+				folders[filepath.Base(ms.dir)] = m.ID
+				a.leaving = append(a.leaving, ms)
+			}
+			continue
+		}
 		folder := MatterFolder(m.ID, m.Name)
 		dir := filepath.Join(a.cfg.Root, folder)
 		if old, ok := byID[m.ID]; ok && old.Folder != folder {
@@ -630,6 +650,7 @@ func (a *Agent) syncOnce(ctx context.Context) (Summary, error) {
 	if err := a.forget(ctx, lost); err != nil {
 		return sum, err
 	}
+	a.leave(ctx, a.leaving)
 	var errs []error
 	for _, m := range ms {
 		res, err := a.syncMatter(ctx, m, true, nil)
@@ -752,11 +773,23 @@ func (a *Agent) Run(parent context.Context) error {
 		if err := a.forget(ctx, lost); err != nil {
 			a.log.Error("cannot stop syncing lost matters", "err", err)
 		}
+		a.leave(ctx, a.leaving)
 		a.board.update(func(s *Status) { s.State, s.Message = "idle", "" })
 	}
 	startLoops()
+	a.choicesChanged()
+	// The user's choice of matters is acted on within seconds; a matter
+	// whose removal waits for uploads is tried again every 10 s.
+	choices := time.NewTicker(2 * time.Second)
+	defer choices.Stop()
+	lastLeave := time.Now()
 	for {
 		select {
+		case <-choices.C:
+			if a.choicesChanged() || len(a.leaving) > 0 && time.Since(lastLeave) > 10*time.Second {
+				lastLeave = time.Now()
+				startLoops()
+			}
 		case <-ctx.Done():
 			a.board.update(func(s *Status) { s.State = "stopped" })
 			return nil

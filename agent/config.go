@@ -119,7 +119,12 @@ type Config struct {
 	// so a crashed laptop's presence ends after at most this long.
 	// Default 90s.
 	PresenceTTL time.Duration `yaml:"presence_ttl"`
-	LogLevel    string        `yaml:"log_level"` // debug | info | warn | error
+	// SyncMatters is the firm's default of which of the user's matters
+	// this laptop syncs: all (default), none, or a list of matter IDs. The
+	// user adds or removes matters over it (`mattersync matters
+	// add|remove`, selection.go).
+	SyncMatters MatterSelection `yaml:"sync_matters"`
+	LogLevel    string          `yaml:"log_level"` // debug | info | warn | error
 	// InsecureHTTP allows http:// gateway and Vault URLs, and only to a
 	// loopback address: for a development stack on this machine (make run).
 	// Without it an http URL is a config error, so a typo or a downgraded
@@ -288,6 +293,9 @@ func (c *Config) validate(transport bool) error {
 	}
 	if c.Bandwidth.UploadKiBps < 0 || c.Bandwidth.DownloadKiBps < 0 {
 		bad("bandwidth limits must not be negative")
+	}
+	if err := c.SyncMatters.validate(); err != nil {
+		bad("%w", err)
 	}
 	if c.PresenceTTL < time.Second || c.PresenceTTL > 10*time.Minute {
 		bad("presence_ttl %v must be between 1s and 10m", c.PresenceTTL)

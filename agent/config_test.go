@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,6 +124,36 @@ func TestWipeNeedsGatewayKey(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
 			t.Errorf("%s: error %v, want one naming %q", c.name, err, c.wantErr)
+		}
+	}
+}
+
+func TestConfigSyncMatters(t *testing.T) {
+	base := "gateway: {url: https://gw.example}\nvault: {address: https://vault.example}\n"
+	for in, want := range map[string]string{
+		"":                                       "all",
+		"sync_matters: all\n":                    "all",
+		"sync_matters: none\n":                   "none",
+		"sync_matters: [2026-0001, 2026-0002]\n": "[2026-0001 2026-0002]",
+	} {
+		c, err := ParseConfig([]byte(base + in))
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		got := "all"
+		switch {
+		case c.SyncMatters.None:
+			got = "none"
+		case len(c.SyncMatters.List) > 0:
+			got = fmt.Sprint(c.SyncMatters.List)
+		}
+		if got != want {
+			t.Errorf("%q: %s, want %s", in, got, want)
+		}
+	}
+	for _, in := range []string{"sync_matters: some\n", "sync_matters: []\n", "sync_matters: [Bad ID]\n", "sync_matters: {a: b}\n"} {
+		if _, err := ParseConfig([]byte(base + in)); err == nil || !strings.Contains(err.Error(), "sync_matters") {
+			t.Errorf("%q accepted (%v)", in, err)
 		}
 	}
 }
