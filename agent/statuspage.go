@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mattersync/mattersync/internal/fault"
 )
 
 // The local status page is served on the status endpoint's loopback port,
@@ -327,11 +329,16 @@ func (p *statusPage) result(w http.ResponseWriter, sid, title, msg string, err e
 	p.render(w, "result.html", sid, data)
 }
 
-// explainOr says err in the user's words where explain knows it, else
-// as it is.
+// explainOr says err in the user's words where explain has words for its
+// kind (the server unreachable, the login expired, access refused,
+// tampering); anything else is the action's own sentence ("version 3 is a
+// delete; pick an earlier version"), which explain's catch-all ("retried
+// automatically") would hide, and which is not retried.
 func explainOr(err error) string {
-	if msg := explain(err); msg != "" {
-		return msg
+	switch k := fault.Of(err); {
+	case errors.Is(err, ErrRevoked), errors.Is(err, context.DeadlineExceeded), integrity(err),
+		k == fault.Unavailable, k == fault.Unauthenticated, k == fault.Denied, k == fault.Sealed:
+		return explain(err)
 	}
 	return err.Error()
 }

@@ -438,3 +438,28 @@ func TestPageKeepTheirsUnderHold(t *testing.T) {
 		}
 	})
 }
+
+// A refused action says why in its own words, not a generic sentence.
+func TestPageSaysWhyAnActionFailed(t *testing.T) {
+	w := newFakeWorld(t)
+	alice := w.agent(w.member("rw"))
+	alice.write("memo.txt", []byte("memo"))
+	alice.sync()
+	if err := os.Remove(alice.path("memo.txt")); err != nil {
+		t.Fatal(err)
+	}
+	alice.sync()
+	p := alice.runWithPage()
+	_, body := p.get("/file?m=" + url.QueryEscape(w.matter) + "&f=memo.txt")
+	_, rest, _ := strings.Cut(body, `name="csrf" value="`)
+	csrf, _, _ := strings.Cut(rest, `"`)
+	resp, err := p.c.PostForm(p.base+"/restore", url.Values{"m": {w.matter}, "f": {"memo.txt"}, "v": {"2"}, "csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), "Not done: version 2 of memo.txt is a delete; pick an earlier version") {
+		t.Fatalf("restore of the delete:\n%s", b)
+	}
+}
