@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mattersync/mattersync/agent"
 	"github.com/spf13/cobra"
@@ -33,8 +34,8 @@ func newCheckConfigCmd(opts *options) *cobra.Command {
 func newConfigCmd(opts *options) *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Create the configuration file"}
 	var (
-		gatewayURL, vaultAddr, root, auth, username, device string
-		force                                               bool
+		gatewayURL, vaultAddr, root, auth, username, device, syncMatters string
+		force                                                            bool
 	)
 	initCmd := &cobra.Command{
 		Use:   "init",
@@ -47,6 +48,11 @@ func newConfigCmd(opts *options) *cobra.Command {
 			var f initFile
 			f.Gateway.URL, f.Vault.Address, f.Vault.Auth = gatewayURL, vaultAddr, auth
 			f.Vault.Username, f.Root, f.DeviceName = username, root, device
+			sel, err := parseSyncMatters(syncMatters)
+			if err != nil {
+				return fmt.Errorf("config init: %w", err)
+			}
+			f.SyncMatters = sel
 			// A development stack on this machine speaks http; the file
 			// then says so itself. http to any other host stays an error.
 			f.InsecureHTTP = loopbackHTTP(gatewayURL) || loopbackHTTP(vaultAddr)
@@ -80,6 +86,7 @@ func newConfigCmd(opts *options) *cobra.Command {
 	f.StringVar(&auth, "auth", "oidc", "Vault login method: oidc (the identity provider, docs/SSO.md), userpass (also LDAP) or token")
 	f.StringVar(&username, "username", "", "Vault user name (userpass)")
 	f.StringVar(&device, "device", "", "device name (default: host name)")
+	f.StringVar(&syncMatters, "sync-matters", "", "which of the user's matters a laptop syncs by default: all, none, or matter IDs separated by commas (default all)")
 	f.BoolVar(&force, "force", false, "replace an existing file")
 	cmd.AddCommand(initCmd)
 	return cmd
@@ -95,9 +102,30 @@ type initFile struct {
 		Auth     string `yaml:"auth"`
 		Username string `yaml:"username,omitempty"`
 	} `yaml:"vault"`
-	Root         string `yaml:"root,omitempty"`
-	DeviceName   string `yaml:"device_name,omitempty"`
-	InsecureHTTP bool   `yaml:"insecure_http,omitempty"`
+	Root         string                 `yaml:"root,omitempty"`
+	DeviceName   string                 `yaml:"device_name,omitempty"`
+	SyncMatters  *agent.MatterSelection `yaml:"sync_matters,omitempty"`
+	InsecureHTTP bool                   `yaml:"insecure_http,omitempty"`
+}
+
+// parseSyncMatters reads --sync-matters: "" (not set), all, none, or
+// matter IDs separated by commas or spaces (the installers' MSI property
+// and MDM key).
+func parseSyncMatters(v string) (*agent.MatterSelection, error) {
+	v = strings.TrimSpace(v)
+	switch v {
+	case "":
+		return nil, nil
+	case "all":
+		return &agent.MatterSelection{}, nil
+	case "none":
+		return &agent.MatterSelection{None: true}, nil
+	}
+	ids := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == ';' })
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("--sync-matters %q: all, none or matter IDs separated by commas", v)
+	}
+	return &agent.MatterSelection{List: ids}, nil
 }
 
 // loopbackHTTP reports whether u is an http:// URL to this machine.

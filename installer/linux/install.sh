@@ -4,6 +4,7 @@
 # For every user of the machine (as root):
 #   sudo ./install.sh --gateway-url https://mattersync.firm.example \
 #                     --vault-addr https://vault.firm.example:8200 [--auth userpass|token|oidc] [--root DIR]
+#                     [--sync-matters all|none|ID,ID...]
 #   binary /usr/local/lib/mattersync/mattersync, CLI /usr/local/bin/mattersync,
 #   config /etc/mattersync/agent.yaml, user unit
 #   /usr/local/lib/systemd/user/mattersync.service enabled globally: every
@@ -19,7 +20,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 mode=system
-set_gateway='' set_vault='' auth='' username='' root=''
+set_gateway='' set_vault='' auth='' username='' root='' sync_matters=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--user) mode=user; shift ;;
@@ -28,7 +29,8 @@ while [ $# -gt 0 ]; do
 	--auth) auth=$2; shift 2 ;;
 	--username) username=$2; shift 2 ;;
 	--root) root=$2; shift 2 ;;
-	-h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+	--sync-matters) sync_matters=$2; shift 2 ;;
+	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "install.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -87,6 +89,7 @@ if [ -n "$set_gateway" ] && [ -n "$set_vault" ]; then
 	[ -n "$auth" ] && set -- "$@" --auth "$auth"
 	[ -n "$username" ] && set -- "$@" --username "$username"
 	[ -n "$root" ] && set -- "$@" --root "$root"
+	[ -n "$sync_matters" ] && set -- "$@" --sync-matters "$sync_matters"
 	"$dest$binary" "$@"
 	chmod 0644 "$dest$config"
 fi

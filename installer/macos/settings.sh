@@ -26,6 +26,7 @@ vault_addr=${MATTERSYNC_VAULT_ADDR:-$(managed VaultAddr)}
 vault_auth=${MATTERSYNC_VAULT_AUTH:-$(managed VaultAuth)}
 vault_username=${MATTERSYNC_VAULT_USERNAME:-$(managed VaultUsername)}
 matters_root=${MATTERSYNC_MATTERS_ROOT:-$(managed MattersRoot)}
+sync_matters=${MATTERSYNC_SYNC_MATTERS:-$(managed SyncMatters)}
 
 # agent_uids: the users whose agent launchd is running now.
 agent_uids() {

@@ -9,7 +9,7 @@ DELETE FROM `Upgrade` WHERE `ActionProperty` = 'WIX_UPGRADE_DETECTED'
 INSERT INTO `Upgrade` (`UpgradeCode`, `VersionMin`, `VersionMax`, `Attributes`, `ActionProperty`) VALUES ('{6D26DA90-3A35-46BF-8DC1-BDFE50F8D473}', '0.0.0', '@VERSION@', 768, 'WIX_UPGRADE_DETECTED')
 
 # wixl writes its own SecureCustomProperties (the upgrade properties); add ours.
-UPDATE `Property` SET `Value` = 'GATEWAY_URL;VAULT_ADDR;MATTERS_ROOT;VAULT_AUTH;VAULT_USERNAME;WIX_UPGRADE_DETECTED;WIX_DOWNGRADE_DETECTED' WHERE `Property` = 'SecureCustomProperties'
+UPDATE `Property` SET `Value` = 'GATEWAY_URL;VAULT_ADDR;MATTERS_ROOT;VAULT_AUTH;VAULT_USERNAME;SYNC_MATTERS;WIX_UPGRADE_DETECTED;WIX_DOWNGRADE_DETECTED' WHERE `Property` = 'SecureCustomProperties'
 
 # Type 34 custom actions (an exe from a directory) that wixl cannot write.
 # 3170 = 34 + 64 (ignore the exit code) + 1024 (deferred) + 2048 (no impersonation).
