@@ -8,6 +8,8 @@ import (
 
 	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/store/postgres"
+	"github.com/mattersync/mattersync/internal/testenv"
 )
 
 // stuckAnchor is a checkpoint copy that takes as long as its context
@@ -52,5 +54,27 @@ func TestSlowCheckpointKeepsDenyListFresh(t *testing.T) {
 	}
 	if r := e.opsGet("/readyz"); r.status != http.StatusOK {
 		t.Fatalf("readyz during a slow checkpoint: %d %s", r.status, r.body)
+	}
+}
+
+// TestBusyPoolKeepsDenyListFresh: when requests hold every connection of
+// the PostgreSQL pool (a burst waiting on the audit head), the deny-list
+// poll and the readiness ping still get a connection of their own: the
+// replica stays ready and fresh instead of refusing everything with 503
+// and leaving the balancer's pool.
+func TestBusyPoolKeepsDenyListFresh(t *testing.T) {
+	e := newEnv(t, envOpts{postgresDSN: testenv.Postgres(t)})
+	pool := e.db.(*postgres.Store).Pool()
+	ctx := context.Background()
+	for range int(pool.Config().MaxConns) {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
+	}
+	time.Sleep(3 * e.cfg.Limits.DenyMaxStaleness)
+	if r := e.opsGet("/readyz"); r.status != http.StatusOK {
+		t.Fatalf("readyz with every request connection taken: %d %s", r.status, r.body)
 	}
 }

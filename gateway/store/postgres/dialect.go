@@ -54,9 +54,18 @@ func idBytes(ids []format.ID) [][]byte {
 }
 
 // engine is the database as sqlcore runs it.
-type engine struct{ pool *pgxpool.Pool }
+type engine struct {
+	pool *pgxpool.Pool
+	// control is a pool of its own for the replica's deny-list poll and
+	// readiness ping (sqlcore.Controller), so they never queue behind
+	// requests for a connection of pool.
+	control *pgxpool.Pool
+}
 
 func (e engine) Read() sqlcore.Querier { return querier{e.pool} }
+
+// Control implements sqlcore.Controller.
+func (e engine) Control() sqlcore.Querier { return querier{e.control} }
 
 func (e engine) Write(ctx context.Context, fn func(sqlcore.Querier) error) error {
 	return pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { return fn(querier{tx}) })

@@ -45,7 +45,8 @@ type Options struct {
 // engine. It plays every role of gateway.Stores (gateway.StoresOf).
 type Store struct {
 	*sqlcore.Store
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	control *pgxpool.Pool // the deny-list poll and readiness ping (engine.control)
 }
 
 // Open connects to dsn and applies pending migrations.
@@ -65,12 +66,25 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{Store: sqlcore.New(engine{pool}, dialect), pool: pool}
+	// Two connections of their own for the deny-list poll and the
+	// readiness ping: when requests hold every connection of the pool
+	// (a burst of commits waiting on the audit head), the poll queued
+	// behind them, the deny list went stale and the replica refused
+	// everything with 503 and failed /readyz (PERFORMANCE.md, "Where the
+	// 503s came from").
+	ccfg := cfg.Copy()
+	ccfg.MaxConns, ccfg.MinConns = 2, 0
+	control, err := pgxpool.NewWithConfig(ctx, ccfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{Store: sqlcore.New(engine{pool, control}, dialect), pool: pool, control: control}
 	if opts.NoMigrate {
 		return s, nil
 	}
 	if err := s.migrate(ctx); err != nil {
-		pool.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -82,12 +96,13 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // Close closes the pool.
 func (s *Store) Close() error {
 	s.pool.Close()
+	s.control.Close()
 	return nil
 }
 
 // Ping checks the database is reachable.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
+	if err := s.control.Ping(ctx); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil

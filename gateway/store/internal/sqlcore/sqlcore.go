@@ -48,6 +48,14 @@ type DB interface {
 	CommitFiles(ctx context.Context, matter string, files []format.ID, fn func(check Querier, apply func(func(Querier) error) error) error) error
 }
 
+// Controller is a DB with connections of its own for the replica's
+// deny-list poll (Counters), which must never wait behind requests for
+// one: a poll that waits lets the deny list go stale, and the replica then
+// refuses everything (postgres has it; SQLite's reads do not queue).
+type Controller interface {
+	Control() Querier
+}
+
 // Dialect is the SQL in which the engines differ.
 type Dialect struct {
 	// Name starts the store's error messages ("sqlite", "postgres").
