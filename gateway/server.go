@@ -81,6 +81,8 @@ type Stores struct {
 	Devices DeviceStore
 	// Presence keeps who has which document open (presence.go).
 	Presence PresenceStore
+	// Shares keeps shares with people outside the firm (shares.go).
+	Shares ShareStore
 	// Lifecycle is the roles of retention, purge and garbage collection
 	// (gateway/lifecycle).
 	Lifecycle lifecycle.Stores
@@ -104,6 +106,7 @@ func StoresOf(st any) Stores {
 	s.Closed, _ = st.(ClosedStore)
 	s.Devices, _ = st.(DeviceStore)
 	s.Presence, _ = st.(PresenceStore)
+	s.Shares, _ = st.(ShareStore)
 	s.Lifecycle = lifecycle.StoresOf(st)
 	return s
 }
@@ -122,6 +125,7 @@ func (s Stores) Check() error {
 		{"ClosedStore", s.Closed != nil},
 		{"DeviceStore", s.Devices != nil},
 		{"PresenceStore", s.Presence != nil},
+		{"ShareStore", s.Shares != nil},
 	} {
 		if !r.set {
 			m = append(m, r.name)

@@ -146,6 +146,7 @@ func Run(t *testing.T, h Harness) {
 	}
 	tests = append(tests, lifecycleTests...)
 	tests = append(tests, batchTests...)
+	tests = append(tests, shareTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
 	}
