@@ -22,7 +22,7 @@ build: ## build the three binaries into bin/
 	@mkdir -p bin
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./cmd/,$(BINARIES))
 
-tools: ## build (once, cached) the pinned Vault, MinIO and staticcheck into .tools/bin
+tools: ## build (once, cached) the pinned Vault, MinIO, Hydra, Mailpit and staticcheck into .tools/bin
 	tools/install.sh
 
 test: tools ## everything: bounded fuzzing, then unit, integration and e2e tests against real Vault/MinIO/PostgreSQL with -race

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds the pinned Vault, MinIO and ORY Hydra servers (and staticcheck) from the Go
+# Builds the pinned Vault, MinIO, ORY Hydra and Mailpit servers (and staticcheck) from the Go
 # module proxy, once per version, into a cache shared by every clone on this
 # machine, and links them into .tools/bin/. A vault or minio already on PATH
 # is used instead when its version is acceptable. rclone (the peer of
 # `make bench-peer`) is built only when named: no test needs it.
 #
-# Usage: tools/install.sh [vault|minio|hydra|staticcheck|rclone ...]   (default: all but rclone)
+# Usage: tools/install.sh [vault|minio|hydra|mailpit|staticcheck|rclone ...]   (default: all but rclone)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -94,6 +94,24 @@ install_hydra() {
 	say "hydra ${HYDRA_VERSION#v}: $dir/hydra"
 }
 
+# Mailpit (the SMTP server receiving share recipients' codes in tests and
+# make run) is never taken from PATH: tests read its API of this version.
+install_mailpit() {
+	grep -q "github.com/axllent/mailpit $MAILPIT_VERSION\$" "$root/tools/mailpit/go.mod" ||
+		{ say "tools/mailpit/go.mod does not require mailpit $MAILPIT_VERSION (tools/versions.env)"; exit 1; }
+	local sum dir
+	sum=$(cat "$root/tools/mailpit/go.mod" "$root/tools/mailpit/go.sum" "$root/tools/mailpit/main.go" | sha256sum | cut -c1-12)
+	dir=$cache/mailpit-${MAILPIT_VERSION#v}-$sum
+	if [ ! -x "$dir/mailpit" ]; then
+		say "building mailpit ${MAILPIT_VERSION#v} (cold build: about 2.5 CPU-minutes, 2-3 minutes on 2 idle cores)..."
+		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+		(cd "$root/tools/mailpit" && GOFLAGS="$GOFLAGS -mod=readonly" go build -o "$dir.tmp/mailpit" .)
+		publish mailpit "$dir"
+	fi
+	ln -sf "$dir/mailpit" "$bin/mailpit"
+	say "mailpit ${MAILPIT_VERSION#v}: $dir/mailpit"
+}
+
 # rclone is never taken from PATH: the bench compares against one pinned
 # version.
 install_rclone() {
@@ -123,7 +141,7 @@ install_staticcheck() {
 	ln -sf "$dir/staticcheck" "$bin/staticcheck"
 }
 
-[ $# -gt 0 ] || set -- vault minio hydra staticcheck
+[ $# -gt 0 ] || set -- vault minio hydra mailpit staticcheck
 # One build at a time per cache: two clones (or CI beside a session) building
 # the same tool at once would share, and clobber, its .tmp directory.
 if command -v flock >/dev/null; then
@@ -132,7 +150,7 @@ if command -v flock >/dev/null; then
 fi
 for t in "$@"; do
 	case $t in
-	vault | minio | hydra | staticcheck | rclone) "install_$t" ;;
-	*) say "unknown tool $t (want vault, minio, hydra, staticcheck or rclone)"; exit 2 ;;
+	vault | minio | hydra | mailpit | staticcheck | rclone) "install_$t" ;;
+	*) say "unknown tool $t (want vault, minio, hydra, mailpit, staticcheck or rclone)"; exit 2 ;;
 	esac
 done
