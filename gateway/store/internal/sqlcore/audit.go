@@ -127,17 +127,22 @@ func (s *Store) writeAuditGroup(group []*auditReq) {
 		return nil
 	})
 	cancel()
-	for _, p := range group {
-		if err != nil && len(group) > 1 {
-			ctx, cancel := context.WithTimeout(context.Background(), auditWriteTimeout)
-			p.done <- s.appendOne(ctx, p.rec)
-			cancel()
-			continue
-		}
+	if err == nil || len(group) == 1 || ctx.Err() != nil {
+		// A timeout says the store hangs, not that a record is bad:
+		// trying each record again would hold the writer N times as long.
 		if err != nil {
 			err = fmt.Errorf("%s: %w", s.d.Name, err)
 		}
-		p.done <- err
+		for _, p := range group {
+			p.done <- err
+		}
+		return
+	}
+	// One record may be at fault: each alone, all within one more bound.
+	rctx, rcancel := context.WithTimeout(context.Background(), auditWriteTimeout)
+	defer rcancel()
+	for _, p := range group {
+		p.done <- s.appendOne(rctx, p.rec)
 	}
 }
 
