@@ -173,7 +173,7 @@ func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard, 
 		l.Close()
 		return fmt.Errorf("status address: %w", err)
 	}
-	page, err := newStatusPage(token, self, board, acts, log)
+	page, err := newStatusPage(token, self, dataDir, board, acts, log)
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("status page: %w", err)

@@ -77,22 +77,25 @@ const (
 
 // statusPage serves the local status page; see the comment above.
 type statusPage struct {
-	token  []byte          // the status token: tickets and CSRF tokens are HMACs under it
-	self   string          // the address listened on, e.g. 127.0.0.1:49152
-	hosts  map[string]bool // Host headers accepted
-	cookie string          // the session cookie's name: per port, as cookies ignore ports
-	board  *statusBoard
-	acts   pageActions // nil: status only
-	log    *slog.Logger
-	tmpl   *template.Template
-	now    func() time.Time
+	token []byte // the status token: tickets and CSRF tokens are HMACs under it
+	self  string // the address listened on, e.g. 127.0.0.1:49152
+	// dataDir is the agent's: the user's choice of matters is kept there
+	// (selection.go).
+	dataDir string
+	hosts   map[string]bool // Host headers accepted
+	cookie  string          // the session cookie's name: per port, as cookies ignore ports
+	board   *statusBoard
+	acts    pageActions // nil: status only
+	log     *slog.Logger
+	tmpl    *template.Template
+	now     func() time.Time
 
 	mu       sync.Mutex           // guards sessions and spent
 	sessions map[string]time.Time // session ID -> expiry
 	spent    map[string]time.Time // ticket nonces used -> when they expire anyway
 }
 
-func newStatusPage(token, self string, board *statusBoard, acts pageActions, log *slog.Logger) (*statusPage, error) {
+func newStatusPage(token, self, dataDir string, board *statusBoard, acts pageActions, log *slog.Logger) (*statusPage, error) {
 	_, port, err := net.SplitHostPort(self)
 	if err != nil {
 		return nil, err
@@ -107,7 +110,8 @@ func newStatusPage(token, self string, board *statusBoard, acts pageActions, log
 			}
 			return min(100, 100*done/total)
 		},
-		"base": func(p string) string { return p[strings.LastIndex(p, "/")+1:] },
+		"base":   func(p string) string { return p[strings.LastIndex(p, "/")+1:] },
+		"size64": func(n int64) string { return sizeText(uint64(max(n, 0))) },
 	}).ParseFS(pageFiles, "statuspage/*.html")
 	if err != nil {
 		return nil, err
@@ -116,7 +120,7 @@ func newStatusPage(token, self string, board *statusBoard, acts pageActions, log
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &statusPage{
-		token: []byte(token), self: self, board: board, acts: acts, log: log, tmpl: t, now: time.Now,
+		token: []byte(token), self: self, dataDir: dataDir, board: board, acts: acts, log: log, tmpl: t, now: time.Now,
 		hosts:    map[string]bool{self: true, net.JoinHostPort("localhost", port): true},
 		cookie:   "mattersync_" + port,
 		sessions: map[string]time.Time{}, spent: map[string]time.Time{},
@@ -158,6 +162,8 @@ func (p *statusPage) routes(mux *http.ServeMux) {
 	mux.Handle("POST /restore", p.guard(true, p.post(p.restore)))
 	mux.Handle("POST /restore-folder", p.guard(true, p.post(p.restoreFolder)))
 	mux.Handle("POST /conflict", p.guard(true, p.post(p.conflict)))
+	mux.Handle("GET /matters", p.guard(true, p.matters))
+	mux.Handle("POST /matters", p.guard(true, p.post(p.chooseMatter)))
 	mux.Handle("/", p.guard(true, func(w http.ResponseWriter, _ *http.Request, _ string) {
 		http.Error(w, "not found", http.StatusNotFound)
 	}))
