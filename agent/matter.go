@@ -30,6 +30,11 @@ type matterSync struct {
 	role kms.Role
 	dir  string   // absolute matter folder
 	fs   *localFS // open during a pass
+	// leaving: the user removed the matter from this laptop; its passes
+	// upload and download but never send a local delete (a file missing
+	// from a folder being taken off this laptop is not a delete for the
+	// firm: a removal that failed part-way leaves exactly that).
+	leaving bool
 	// ahead downloads the files of the page being pulled ahead of
 	// applyChange (ahead.go); nil outside applyPage.
 	ahead *ahead

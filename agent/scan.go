@@ -83,7 +83,7 @@ func (m *matterSync) scan(ctx context.Context, mk *matterKeys, prefix string, re
 		return err
 	}
 	for _, row := range rows {
-		if seen[row.Path] {
+		if seen[row.Path] || m.leaving {
 			continue
 		}
 		if st, err := m.fs.lstat(row.Path); err != nil || st.exists {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -178,45 +179,61 @@ func (a *Agent) choicesChanged() bool {
 }
 
 // leave takes the matters the user no longer wants here off this laptop:
-// a full pass first (every local change uploaded), then, only if nothing
-// in the folder is left unsynced, the folder goes and the index forgets
-// the matter's files. Otherwise the folder stays and status says why; the
-// next refresh tries again.
+// a full pass first (every local change uploaded; a leaving matter's
+// passes never send a delete), then, only if nothing in the folder is left
+// unsynced, the folder goes and the index forgets the matter's files.
+// Otherwise the folder stays and status says why; the next refresh tries
+// again.
+//
+// The folder is first renamed to <root>/.mattersync-leaving-<id>, in one
+// step: on Windows that fails while a file in it is open, so a removal
+// never stops half-way in the folder the index describes (a later pass
+// would see the files already gone as deletes). The renamed tree is
+// checked again (a save between the check and the rename), the index rows
+// reset, and only then is it deleted; a mismatch renames it back.
 func (a *Agent) leave(ctx context.Context, ms []*matterSync) {
 	for _, m := range ms {
 		if ctx.Err() != nil {
 			return
 		}
+		m.leaving = true
 		if _, err := a.syncMatter(ctx, m, true, nil); err != nil {
 			a.leaveRefused(ctx, m, fmt.Sprintf("its local changes could not be uploaded yet (%s)", explainOr(err)))
 			continue
 		}
-		left, err := a.unsyncedFiles(ctx, m)
-		if err != nil {
-			a.leaveRefused(ctx, m, "its folder could not be checked: "+err.Error())
-			continue
-		}
-		if len(left) > 0 {
-			shown := left[:min(len(left), 3)]
-			more := ""
-			if len(left) > 3 {
-				more = fmt.Sprintf(" and %d more", len(left)-3)
-			}
-			why := fmt.Sprintf("%d files are not uploaded (%s%s)", len(left), strings.Join(shown, ", "), more)
-			if m.role != kms.RoleRW {
-				why += ": the matter is read-only for you, so they never will be; move them out of the folder"
+		if why, err := a.leaveCheck(ctx, m, m.dir); err != nil || why != "" {
+			if err != nil {
+				why = "its folder could not be checked: " + err.Error()
 			}
 			a.leaveRefused(ctx, m, why)
 			continue
 		}
-		if err := os.RemoveAll(m.dir); err != nil {
-			a.leaveRefused(ctx, m, "its folder could not be deleted: "+err.Error())
+		gone := leavingDir(a.cfg.Root, m.id)
+		if err := os.Rename(m.dir, gone); err != nil {
+			a.leaveRefused(ctx, m, "its folder could not be moved away, a file in it may be open (close it first): "+err.Error())
 			continue
 		}
-		if err := a.idx.ResetMatter(ctx, m.id); err != nil {
-			a.log.Error("matter removed from this laptop but its index rows not", "matter", m.id, "err", err)
+		why, err := a.leaveCheck(ctx, m, gone)
+		if err == nil && why == "" {
+			err = a.idx.ResetMatter(ctx, m.id)
+		}
+		if err != nil || why != "" {
+			if err != nil {
+				why = "its folder could not be checked: " + err.Error()
+			}
+			if rerr := os.Rename(gone, m.dir); rerr != nil {
+				a.log.Error("matter folder could not be put back after a refused removal", "matter", m.id, "from", gone, "to", m.dir, "err", rerr)
+				why += fmt.Sprintf("; the folder is now %q (putting it back failed: %v)", gone, rerr)
+			}
+			a.leaveRefused(ctx, m, why)
+			continue
 		}
 		_ = a.idx.SetMatterState(ctx, m.id, unselectedState)
+		if err := os.RemoveAll(gone); err != nil {
+			// Nothing in it is unsynced and the index forgot it: what is
+			// left is deleted on a later refresh (unselected).
+			a.log.Warn("matter removed from this laptop but its folder not wholly deleted: retried", "matter", m.id, "folder", gone, "err", err)
+		}
 		a.log.Info("matter removed from this laptop: every local change was uploaded, the folder deleted", "matter", m.id, "folder", m.dir)
 		a.board.matter(m.id, func(s *MatterStatus) {
 			s.State, s.Queue, s.Errors = unselectedState, 0, nil
@@ -234,26 +251,96 @@ func (a *Agent) leaveRefused(ctx context.Context, m *matterSync, why string) {
 	})
 }
 
-// unsyncedFiles lists, relative to the folder, the files in m's folder
-// that are not as last synced (new, edited, conflict copies not uploaded).
-func (a *Agent) unsyncedFiles(ctx context.Context, m *matterSync) ([]string, error) {
+// leavingDir is where the folder of a matter being taken off this laptop
+// is moved before it is deleted (hidden, and ignored by every pass).
+func leavingDir(root, id string) string {
+	return filepath.Join(root, ".mattersync-leaving-"+id)
+}
+
+// leaveCheck says, in words, why dir (m's folder) must not be deleted yet,
+// or "" when everything in it is synced.
+func (a *Agent) leaveCheck(ctx context.Context, m *matterSync, dir string) (string, error) {
+	left, open, kept, err := a.unsyncedFiles(ctx, m, dir)
+	if err != nil {
+		return "", err
+	}
+	list := func(names []string) string {
+		more := ""
+		if len(names) > 3 {
+			more = fmt.Sprintf(" and %d more", len(names)-3)
+		}
+		return strings.Join(names[:min(len(names), 3)], ", ") + more
+	}
+	switch {
+	case len(open) > 0:
+		return fmt.Sprintf("a document in it is open: close %s first", list(open)), nil
+	case len(left) > 0:
+		why := fmt.Sprintf("%d files are not uploaded (%s)", len(left), list(left))
+		if m.role != kms.RoleRW {
+			why += ": the matter is read-only for you, so they never will be; move them out of the folder"
+		}
+		return why, nil
+	case len(kept) > 0:
+		return fmt.Sprintf("%d files in it are never synced (temporary or excluded files: %s): move them out of the folder, or delete them if not needed", len(kept), list(kept)), nil
+	}
+	return "", nil
+}
+
+// removableIgnored are ignored names deleted with a folder without asking:
+// the system's own metadata, and the agent's (trash, temp files: what the
+// trash holds is kept on the gateway as versions).
+func removableIgnored(name string) bool {
+	ln := strings.ToLower(name)
+	return ln == ".ds_store" || ln == "thumbs.db" || ln == "desktop.ini" || strings.HasPrefix(ln, "._") ||
+		strings.HasPrefix(ln, ".mattersync")
+}
+
+// unsyncedFiles lists, relative to dir (m's folder, or where it was moved
+// to be deleted), the files that are not as last synced (left: new,
+// edited, conflict copies not uploaded), the documents open in an editor
+// (open: the documents an owner or lock file stands for, unsaved work may
+// be in it), and the ignored files never uploaded that would be lost with
+// the folder (kept: temp files, Word autosaves, the firm's exclusions).
+func (a *Agent) unsyncedFiles(ctx context.Context, m *matterSync, dir string) (left, open, kept []string, err error) {
 	rows, err := a.idx.Files(ctx, m.id)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	known := make(map[string]index.File, len(rows))
 	for _, f := range rows {
 		known[f.Path] = f
 	}
-	var out []string
-	err = filepath.WalkDir(m.dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if p == m.dir {
+		if p == dir {
 			return nil
 		}
-		if a.ignore.Match(d.Name()) {
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		name := d.Name()
+		if a.ignore.Match(name) || strings.HasPrefix(name, ".mattersync") {
+			switch {
+			case removableIgnored(name):
+			case strings.HasPrefix(name, "~$") || strings.HasPrefix(name, ".~lock."):
+				doc := name
+				if ents, rerr := os.ReadDir(filepath.Dir(p)); rerr == nil {
+					var names []string
+					for _, e := range ents {
+						names = append(names, e.Name())
+					}
+					if t := lockTargets(name, names); len(t) > 0 {
+						doc = t[0]
+					}
+				}
+				open = append(open, path.Join(path.Dir(rel), doc))
+			default:
+				kept = append(kept, rel)
+			}
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -262,11 +349,6 @@ func (a *Agent) unsyncedFiles(ctx context.Context, m *matterSync) ([]string, err
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		rel, err := filepath.Rel(m.dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
 		fi, err := d.Info()
 		if err != nil {
 			return err
@@ -274,12 +356,14 @@ func (a *Agent) unsyncedFiles(ctx context.Context, m *matterSync) ([]string, err
 		norm, err := format.NormalizePath(rel)
 		f, ok := known[norm]
 		if err != nil || !ok || f.Size != fi.Size() || f.MtimeNs != fi.ModTime().UnixNano() {
-			out = append(out, rel)
+			left = append(left, rel)
 		}
 		return nil
 	})
-	slices.Sort(out)
-	return out, err
+	slices.Sort(left)
+	slices.Sort(open)
+	slices.Sort(kept)
+	return left, open, kept, err
 }
 
 // unselected handles a matter of the user's that is not to be on this
@@ -291,8 +375,22 @@ func (a *Agent) unselected(ctx context.Context, m kms.Matter, known index.Matter
 		folder = MatterFolder(m.ID, m.Name)
 	}
 	dir := filepath.Join(a.cfg.Root, folder)
+	gone := leavingDir(a.cfg.Root, m.ID)
+	if _, err := os.Lstat(gone); err == nil {
+		if known.State == unselectedState {
+			// Checked, and the index forgot it, before its deletion failed.
+			if err := os.RemoveAll(gone); err != nil {
+				a.log.Warn("the folder of a matter removed from this laptop is not wholly deleted yet: retried", "matter", m.ID, "folder", gone, "err", err)
+			}
+		} else if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) && known.ID != "" {
+			// A removal interrupted before the check: put it back.
+			if err := os.Rename(gone, dir); err != nil {
+				a.log.Error("the folder of a matter being removed could not be put back", "matter", m.ID, "from", gone, "err", err)
+			}
+		}
+	}
 	if _, err := os.Lstat(dir); err == nil && known.ID != "" && known.State != unselectedState {
-		return &matterSync{a: a, id: m.ID, name: m.Name, role: m.Role, dir: dir}
+		return &matterSync{a: a, id: m.ID, name: m.Name, role: m.Role, dir: dir, leaving: true}
 	}
 	if known.ID != "" && known.State != unselectedState {
 		_ = a.idx.ResetMatter(ctx, m.ID)

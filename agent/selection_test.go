@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -106,4 +107,84 @@ func TestSelectiveSyncDefaultNone(t *testing.T) {
 			t.Fatalf("MatterList after add = %+v", ms)
 		}
 	})
+}
+
+// A removal that failed part-way (Windows: RemoveAll stops at a document
+// open in Word, after deleting the files before it) must not turn into a
+// delete for the firm when retried: a leaving matter's pass never sends a
+// delete, the colleague's copy stays, and the folder still goes.
+func TestSelectiveSyncPartialRemovalSendsNoDelete(t *testing.T) {
+	w := newFakeWorld(t)
+	alice := w.agent(w.member(kms.RoleRW))
+	bob := w.agent(w.member(kms.RoleRW))
+	alice.write("A.docx", []byte("a"))
+	alice.write("Sub/B.docx", []byte("b"))
+	alice.sync()
+	bob.sync()
+	if err := bob.hasFile("A.docx", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	// What a RemoveAll that failed on Sub/B.docx leaves behind.
+	if err := os.Remove(filepath.Join(alice.folder, "A.docx")); err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.ChooseMatter(alice.cfg.DataDir, w.matter, false); err != nil {
+		t.Fatal(err)
+	}
+	alice.sync()
+	if n := w.auditCount("file.delete"); n != 0 {
+		t.Fatalf("the retried removal sent %d deletes", n)
+	}
+	bob.sync()
+	if err := bob.hasFile("A.docx", []byte("a")); err != nil {
+		t.Fatalf("bob's copy: %v", err)
+	}
+	if _, err := os.Stat(alice.folder); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("alice's folder still here (%v), status %+v", err, alice.matterStatus())
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(alice.folder), ".mattersync-leaving-"+w.matter)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the moved-away folder is still here: %v", err)
+	}
+}
+
+// Files never uploaded (ignored: temp files, Word autosaves) and documents
+// open in an editor (an owner file) keep the folder, status says why in
+// words; once they are gone the folder goes.
+func TestSelectiveSyncKeepsIgnoredAndOpen(t *testing.T) {
+	w := newFakeWorld(t)
+	alice := w.agent(w.member(kms.RoleRW))
+	alice.write("Brief.docx", []byte("a"))
+	alice.sync()
+	owner := filepath.Join(alice.folder, "~$Brief.docx")
+	notes := filepath.Join(alice.folder, "Research notes.tmp")
+	for _, p := range []string{owner, notes, filepath.Join(alice.folder, "desktop.ini")} {
+		if err := os.WriteFile(p, []byte("hours of work"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := agent.ChooseMatter(alice.cfg.DataDir, w.matter, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		remove string
+		want   string
+	}{{owner, "close Brief.docx first"}, {notes, "Research notes.tmp"}, {"", ""}} {
+		alice.sync()
+		st := alice.matterStatus()
+		if c.want == "" {
+			if _, err := os.Stat(alice.folder); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("folder still here (%v), status %+v", err, st)
+			}
+			break
+		}
+		if _, err := os.Stat(notes); err != nil {
+			t.Fatalf("a file never uploaded was deleted: %v", err)
+		}
+		if st.State != "leaving" || len(st.Errors) == 0 || !strings.Contains(st.Errors[0], c.want) {
+			t.Fatalf("status %q %q, want it to say %q", st.State, st.Errors, c.want)
+		}
+		if err := os.Remove(c.remove); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
