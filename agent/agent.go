@@ -69,6 +69,11 @@ type Agent struct {
 
 	closers []func() error // set by Open
 
+	// deviceID, disk and devices: the device inventory (device.go).
+	deviceID string
+	disk     api.DiskEncryption
+	devices  deviceReporter
+
 	// passes serializes each matter's sync passes with the status page's
 	// actions on the same folder (restore.go).
 	passes matterLocks
@@ -190,6 +195,7 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	reporter, _ := remote.(integrityReporter)
 	heads, _ := remote.(headSource)
 	pres, _ := remote.(presenceRemote)
+	devices, _ := remote.(deviceReporter)
 	// Back-pressure (429, 503) is waited out here, up to two minutes per
 	// request, before a pass gives up and backs off as a whole.
 	remote = politeRemote{Remote: remote, maxWait: 2 * time.Minute}
@@ -214,8 +220,12 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	if n := cfg.Bandwidth.DownloadKiBps; n > 0 {
 		a.downLimit = rate.NewLimiter(rate.Limit(n*1024), format.MaxChunkSize+format.Overhead)
 	}
-	enc := DiskEncryption(existingAncestor(cfg.Root))
-	if enc == "on" {
+	a.devices, a.disk = devices, diskReport(existingAncestor(cfg.Root))
+	if a.deviceID, err = LoadDeviceID(cfg.DataDir); err != nil {
+		log.Warn("no device ID: this device is not in the gateway's device inventory", "err", err)
+	}
+	enc := diskText(a.disk)
+	if a.disk.State == api.DiskOn {
 		log.Info("disk encryption", "state", enc, "root", cfg.Root)
 	} else {
 		log.Warn("matters folder is not on a disk known to be encrypted", "state", enc, "root", cfg.Root)
@@ -637,6 +647,8 @@ func (a *Agent) SyncOnce(ctx context.Context) (Summary, error) {
 	sum, err := a.syncOnce(ctx)
 	if errors.Is(err, ErrRevoked) {
 		a.wipeIfConfirmed(ctx)
+	} else if rerr := a.ReportDevice(ctx, ""); rerr != nil {
+		a.log.Debug("device report not sent", "err", rerr)
 	}
 	return sum, err
 }
@@ -735,6 +747,8 @@ func (a *Agent) Run(parent context.Context) error {
 	feedSet := newFeedLoops()
 	wg.Add(1)
 	go func() { defer wg.Done(); a.feed(ctx, feedSet) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.reportDevice(ctx) }()
 	refresh := time.NewTicker(time.Minute)
 	defer refresh.Stop()
 	startLoops := func() {

@@ -4,49 +4,55 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mattersync/mattersync/gateway/api"
 )
 
 // diskEncryption follows the block device behind path through device
 // mapper layers (LVM on LUKS, …) looking for a dm-crypt target.
-func diskEncryption(path string) (string, string) {
+func diskEncryption(path string) api.DiskEncryption {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
-		return "unknown", err.Error()
+		return unknownDisk(err.Error())
 	}
 	dev := fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(uint64(st.Dev)), unix.Minor(uint64(st.Dev)))
 	if _, err := os.Stat(dev); err != nil {
-		return "unknown", "not on a block device (network or virtual file system)"
+		return unknownDisk("not on a block device (network or virtual file system)")
 	}
-	if cryptBelow(dev, 0) {
-		return "on", ""
+	if ok, method := cryptBelow(dev, 0); ok {
+		if method == "" {
+			return api.DiskEncryption{State: api.DiskOn, Detail: "dm-crypt (plain)"}
+		}
+		return api.DiskEncryption{State: api.DiskOn, Method: method}
 	}
-	return "off", ""
+	return api.DiskEncryption{State: api.DiskOff}
 }
 
 // cryptBelow reports whether the block device in sysfs dir, or one it is
-// built on, is a dm-crypt mapping.
-func cryptBelow(dir string, depth int) bool {
+// built on, is a dm-crypt mapping, and whether LUKS.
+func cryptBelow(dir string, depth int) (bool, string) {
 	if depth > 8 {
-		return false
+		return false, ""
 	}
-	if uuid, err := os.ReadFile(filepath.Join(dir, "dm", "uuid")); err == nil && strings.HasPrefix(string(uuid), "CRYPT-") {
-		return true
+	if uuid, err := os.ReadFile(filepath.Join(dir, "dm", "uuid")); err == nil {
+		if ok, method := dmCryptKind(string(uuid)); ok {
+			return true, method
+		}
 	}
 	// A partition's own "slaves" are its disk's; look at the disk too.
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return false
+		return false, ""
 	}
 	for _, d := range []string{real, filepath.Dir(real)} {
 		slaves, _ := os.ReadDir(filepath.Join(d, "slaves"))
 		for _, s := range slaves {
-			if cryptBelow(filepath.Join(d, "slaves", s.Name()), depth+1) {
-				return true
+			if ok, method := cryptBelow(filepath.Join(d, "slaves", s.Name()), depth+1); ok {
+				return true, method
 			}
 		}
 	}
-	return false
+	return false, ""
 }

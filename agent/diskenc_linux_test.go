@@ -3,6 +3,7 @@ package agent
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -31,14 +32,19 @@ func TestCryptBelow(t *testing.T) {
 	dm0 := mk("dm-0", "CRYPT-LUKS2-3f0c-luks", "sda/sda3")
 	dm1 := mk("dm-1", "LVM-abc", "dm-0")
 	dm2 := mk("dm-2", "LVM-def", "sda/sda2")
-	for dir, want := range map[string]bool{sda2: false, dm0: true, dm1: true, dm2: false} {
-		if got := cryptBelow(dir, 0); got != want {
-			t.Errorf("cryptBelow(%s) = %v, want %v", filepath.Base(dir), got, want)
+	dm3 := mk("dm-3", "CRYPT-PLAIN-abc", "sda/sda2")
+	for dir, want := range map[string]string{sda2: "", dm0: "LUKS", dm1: "LUKS", dm2: "", dm3: "plain"} {
+		ok, method := cryptBelow(dir, 0)
+		if ok && method == "" {
+			method = "plain"
+		}
+		if method != want || ok != (want != "") {
+			t.Errorf("cryptBelow(%s) = %v, %q, want %q", filepath.Base(dir), ok, method, want)
 		}
 	}
 	// The real machine: a temp dir is on a block device, so the answer is
 	// on or off, never a guess.
-	if got := DiskEncryption(t.TempDir()); got != "on" && got != "off" && len(got) < len("unknown (") {
+	if got := DiskEncryption(t.TempDir()); !strings.HasPrefix(got, "on") && got != "off" && !strings.HasPrefix(got, "unknown (") {
 		t.Errorf("DiskEncryption = %q", got)
 	}
 }

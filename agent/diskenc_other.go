@@ -2,4 +2,6 @@
 
 package agent
 
-func diskEncryption(string) (string, string) { return "unknown", "not supported on this OS" }
+import "github.com/mattersync/mattersync/gateway/api"
+
+func diskEncryption(string) api.DiskEncryption { return unknownDisk("not supported on this OS") }

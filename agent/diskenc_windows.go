@@ -1,29 +1,42 @@
 package agent
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+
+	"github.com/mattersync/mattersync/gateway/api"
 )
 
 // diskEncryption reads the volume's BitLocker protection through the
 // shell's property system, which (unlike manage-bde) needs no
-// administrator rights: 1 and 3 mean protected (3 while encrypting), 2 off.
-func diskEncryption(path string) (string, string) {
+// administrator rights; when that gives no answer, manage-bde, which does
+// when the agent runs as a service.
+func diskEncryption(path string) api.DiskEncryption {
 	vol := filepath.VolumeName(path)
 	if vol == "" {
-		return "unknown", "no volume for " + path
+		return unknownDisk("no volume for the matters folder")
 	}
 	script := "(New-Object -ComObject Shell.Application).NameSpace('" + vol + "').Self.ExtendedProperty('System.Volume.BitLockerProtection')"
 	out, err := exec.Command("powershell.exe", "-NoProfile", "-NonInteractive", "-Command", script).Output()
-	if err != nil {
-		return "unknown", "BitLocker status: " + err.Error()
+	if err == nil {
+		if d := parseBitLockerProperty(string(out)); d.State != api.DiskUnknown {
+			return d
+		}
 	}
-	switch strings.TrimSpace(string(out)) {
-	case "1", "3", "5":
-		return "on", ""
-	case "2", "4":
-		return "off", ""
+	bde, berr := exec.Command(filepath.Join(windowsDir(), "System32", "manage-bde.exe"), "-status", vol).Output()
+	if berr != nil {
+		if err != nil {
+			return unknownDisk("BitLocker status: " + err.Error() + "; manage-bde: " + berr.Error())
+		}
+		return parseBitLockerProperty(string(out))
 	}
-	return "unknown", "BitLocker status " + strings.TrimSpace(string(out))
+	return parseManageBde(string(bde))
+}
+
+func windowsDir() string {
+	if d := os.Getenv("SystemRoot"); d != "" {
+		return d
+	}
+	return `C:\Windows`
 }

@@ -52,7 +52,11 @@ func Open(ctx context.Context, cfg Config, auth kms.Authenticator, log *slog.Log
 		kr.Close()
 		return nil, err
 	}
-	gw, err := client.New(cfg.Gateway.URL, kr, client.Options{HTTPClient: hc, Device: cfg.DeviceName})
+	devID, err := LoadDeviceID(cfg.DataDir)
+	if err != nil {
+		log.Warn("no device ID: this device is not in the gateway's device inventory", "err", err)
+	}
+	gw, err := client.New(cfg.Gateway.URL, kr, client.Options{HTTPClient: hc, Device: cfg.DeviceName, DeviceID: devID})
 	if err != nil {
 		idx.Close()
 		kr.Close()

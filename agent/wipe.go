@@ -132,6 +132,7 @@ func (a *Agent) wipeIfConfirmed(ctx context.Context) bool {
 			w.matter(m)
 		}
 		msg = w.finish()
+		a.reportWipe(ctx)
 	} else {
 		// The folders stay (IT decides), but not copies of deleted files.
 		n := 0
