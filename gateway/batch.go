@@ -72,7 +72,12 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, rq *request) erro
 			rec.Result, rec.Status, rec.Bytes = e.Kind.Result(), e.Kind.Status(), 0
 		}}
 	for i, c := range chunks {
-		b.Chunks[i] = store.BatchChunk{Chunk: store.Chunk{Matter: rq.matter, ID: c.id, Size: int64(len(c.sealed)), Time: time.Now()}, Rec: c.rec}
+		size := int64(len(c.sealed))
+		if c.existed {
+			size = c.size
+		}
+		b.Chunks[i] = store.BatchChunk{Chunk: store.Chunk{Matter: rq.matter, ID: c.id, Size: size, Time: time.Now()}, Rec: c.rec,
+			Stored: c.stored, Existed: c.existed}
 	}
 	began := s.live.committing()
 	if err := s.files.CommitBatch(r.Context(), b); err != nil {
@@ -111,7 +116,11 @@ type batchChunk struct {
 	id     format.ID
 	sealed []byte
 	rec    *audit.Record
-	stored bool // this request stored its object
+	// stored: this request stored its object; existed: the object was in
+	// storage though the matter had no record of it (blob.ErrExists), of
+	// size bytes. Neither: the matter had the chunk (store.BatchChunk).
+	stored, existed bool
+	size            int64
 }
 
 // record is a copy of rq's audit record for one item of its batch.
@@ -249,7 +258,8 @@ func (s *Server) writeBatchManifest(rq *request, file format.ID, manifest []byte
 // storeBatchChunks stores the objects of the chunks the matter lacks,
 // batchUploads at once, and makes each chunk's audit record. A chunk the
 // matter has is not stored again (its body is dropped), as a chunk PUT
-// does.
+// does, and is not recorded by the batch: it may be collected before the
+// store transaction, and then commits on it are refused as missing.
 func (s *Server) storeBatchChunks(ctx context.Context, rq *request, chunks []batchChunk) error {
 	const op = "file.batch"
 	if len(chunks) == 0 {
@@ -283,7 +293,16 @@ func (s *Server) storeBatchChunks(ctx context.Context, rq *request, chunks []bat
 			err = s.blobs.Create(gctx, key, bytes.NewReader(c.sealed), int64(len(c.sealed)), sha256.Sum256(c.sealed))
 			switch {
 			case errors.Is(err, blob.ErrExists):
-				// Another upload of it won: the first object stays.
+				// Another upload of it won, or one whose record failed (or
+				// a planted object): chunks are immutable, so the first
+				// object stays and is recorded as a chunk PUT records it,
+				// with its own size; commits on it are refused until the
+				// writer opened it (chunks_present), as nobody checked it.
+				size, err := s.blobs.Size(gctx, key)
+				if err != nil {
+					return err
+				}
+				c.existed, c.size = true, size
 			case err != nil:
 				return err
 			default:

@@ -4,14 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/blob"
 	"github.com/mattersync/mattersync/gateway/client"
+	"github.com/mattersync/mattersync/gateway/store"
 )
 
 // TestBatch: one request stores chunks and commits several files, each
@@ -139,4 +146,110 @@ func sealedFor(e *env, matter string, id interface{ String() string }) []byte {
 		e.t.Fatalf("get chunk: %d", r.status)
 	}
 	return r.body
+}
+
+// onCreate is Blobs calling hook once before the first Create of key.
+type onCreate struct {
+	gateway.Blobs
+	key  string
+	once sync.Once
+	hook func()
+}
+
+func (b *onCreate) Create(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte) error {
+	if key == b.key {
+		b.once.Do(b.hook)
+	}
+	return b.Blobs.Create(ctx, key, r, size, sum)
+}
+
+// TestBatchUnrecordedChunks: a batch records only what it stored or found.
+// An object in storage with no chunk record (left by a writer who hung up
+// before the store recorded it: anyone's bytes) is recorded as found, and
+// a commit on it is refused with chunks_present, as the single path
+// would have the writer open it first; a chunk the batch skipped because
+// the matter had it, collected before the batch reached the store, is not
+// recorded again (its object is gone): a commit on it is refused as
+// missing, never left pointing at nothing.
+func TestBatchUnrecordedChunks(t *testing.T) {
+	ctx := context.Background()
+	const m = "2026-0001"
+	var blobs *onCreate
+	e := newEnv(t, envOpts{
+		tune:      func(c *gateway.Config) { c.Limits.MaxBatchBytes = 1 << 20 },
+		wrapBlobs: func(b gateway.Blobs) gateway.Blobs { blobs = &onCreate{Blobs: b}; return blobs },
+	})
+	tok := e.token("ent-alice", "matter-2026-0001-rw")
+	alice, _ := client.New(e.url, client.StaticToken(tok), client.Options{Device: "LAPTOP-7"})
+
+	// Scenario A: an object planted without a record.
+	x, xb := e.chunk(m, 3000)
+	key, err := blob.ChunkKey(m, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planted := []byte("planted bytes, not what alice sealed")
+	if _, err := e.minio.PutObject(ctx, e.bucket, key, bytes.NewReader(planted), int64(len(planted)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f := e.newFile(m)
+	res, err := alice.Batch(ctx, m, api.BatchRequest{
+		Chunks:  []api.BatchChunk{{ID: x.String(), Sealed: xb}},
+		Commits: []api.BatchCommit{{FileID: f.String(), Manifest: e.manifest(m, f, 1, x), Chunks: []string{x.String()}}},
+	})
+	if err != nil {
+		t.Fatalf("Batch: %v", err)
+	}
+	if c := res.Chunks[0]; c.Created || c.Size != int64(len(planted)) {
+		t.Fatalf("chunk over a planted object = %+v, want not created, the stored object's size %d", c, len(planted))
+	}
+	if r := res.Commits[0]; r.Status != http.StatusConflict || r.Error == nil || r.Error.Code != api.CodeChunksPresent ||
+		!slices.Equal(r.Error.Present, []string{x.String()}) {
+		t.Fatalf("commit on a planted object = %+v, want chunks_present naming it", r)
+	}
+	if _, err := alice.File(ctx, m, f.String(), 0); client.Code(err) != api.CodeNotFound {
+		t.Fatalf("file committed on a planted object: %v", err)
+	}
+
+	// Scenario B: a stored, unreferenced chunk collected while the batch
+	// stores its other chunk.
+	old, oldBody := e.putChunk(m, tok, 2000)
+	y, yb := e.chunk(m, 2500)
+	if blobs.key, err = blob.ChunkKey(m, y); err != nil {
+		t.Fatal(err)
+	}
+	oldKey, _ := blob.ChunkKey(m, old)
+	blobs.hook = func() {
+		r, err := e.store.Lifecycle.Collector.CollectBatch(ctx, store.Collect{Matter: m, Before: time.Now().Add(time.Hour), Limit: 100},
+			&audit.Record{Time: time.Now(), Entity: "system", User: "mattersync-gateway", Matter: m, Action: "lifecycle.gc", Result: audit.ResultOK, Status: 200, RequestID: "gc"})
+		if err != nil || r.Chunks != 2 {
+			t.Errorf("CollectBatch = %+v, %v; want the old chunk and the planted one collected", r, err)
+		}
+		if err := e.minio.RemoveObject(ctx, e.bucket, oldKey, minio.RemoveObjectOptions{}); err != nil {
+			t.Error(err)
+		}
+	}
+	fo, fy := e.newFile(m), e.newFile(m)
+	res, err = alice.Batch(ctx, m, api.BatchRequest{
+		Chunks: []api.BatchChunk{{ID: old.String(), Sealed: oldBody}, {ID: y.String(), Sealed: yb}},
+		Commits: []api.BatchCommit{
+			{FileID: fo.String(), Manifest: e.manifest(m, fo, 1, old), Chunks: []string{old.String()}},
+			{FileID: fy.String(), Manifest: e.manifest(m, fy, 1, y), Chunks: []string{y.String()}},
+		},
+	})
+	if err != nil {
+		t.Fatalf("Batch: %v", err)
+	}
+	if r := res.Commits[0]; r.Status != http.StatusConflict || r.Error == nil || r.Error.Code != api.CodeMissingChunks {
+		t.Fatalf("commit on a chunk collected meanwhile = %+v, want missing_chunks", r)
+	}
+	if r := res.Commits[1]; r.Status != http.StatusCreated {
+		t.Fatalf("commit on the chunk the batch stored = %+v", r)
+	}
+	if _, err := alice.File(ctx, m, fo.String(), 0); client.Code(err) != api.CodeNotFound {
+		t.Fatalf("file committed on a collected chunk: %v", err)
+	}
+	if missing, err := alice.MissingChunks(ctx, m, []string{old.String()}); err != nil || len(missing) != 1 {
+		t.Fatalf("collected chunk recorded again by the batch: missing %v, %v", missing, err)
+	}
 }

@@ -106,11 +106,23 @@ type Batch struct {
 	Refused func(err error, rec *audit.Record)
 }
 
-// BatchChunk is a chunk of a batch, whose object is stored; Created is set
-// by the store: false if the matter had the chunk already.
+// BatchChunk is a chunk of a batch and what the request did with its
+// object. Only a chunk the request stored (Stored) is recorded as the
+// batch's own: commits may reference it without a presence check. A chunk
+// whose object was in storage already though the matter had no record of
+// it (Existed: blob.ErrExists, someone's upload whose record failed, or a
+// planted object) is recorded as a chunk PUT records it, its Size the
+// stored object's, and commits on it are refused with PresentChunksError
+// (the writer opens it first). A chunk that is neither (the matter had it
+// when the request looked: its body was dropped) is not recorded; commits
+// on it are checked like commits on any stored chunk (it may have been
+// collected since: MissingChunksError). Created is set by the store: true
+// if this batch recorded the chunk.
 type BatchChunk struct {
 	Chunk   Chunk
 	Rec     *audit.Record
+	Stored  bool
+	Existed bool
 	Created bool
 }
 

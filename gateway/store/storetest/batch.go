@@ -19,6 +19,8 @@ var batchTests = []struct {
 	fn   func(*testing.T, Harness)
 }{
 	{"Batch", testBatch},
+	{"BatchObjectExisted", testBatchObjectExisted},
+	{"BatchSkippedCollected", testBatchSkippedCollected},
 	{"BatchWriteFailure", testBatchWriteFailure},
 	{"BatchClosed", testBatchClosed},
 	{"BatchAuditFailure", testBatchAuditFailure},
@@ -26,19 +28,36 @@ var batchTests = []struct {
 	{"AuditAppendsCallerGone", testAuditAppendsCallerGone},
 }
 
-// batchChunk is a chunk of a test batch with its record.
+// batchChunk is a chunk of a test batch, stored by it, with its record.
 func batchChunk(matter string, id format.ID) store.BatchChunk {
-	return store.BatchChunk{Chunk: store.Chunk{Matter: matter, ID: id, Size: 7, Time: time.Now()}, Rec: Rec("chunk.put", matter)}
+	return store.BatchChunk{Chunk: store.Chunk{Matter: matter, ID: id, Size: 7, Time: time.Now()}, Rec: Rec("chunk.put", matter), Stored: true}
+}
+
+// skippedChunk is a chunk of a test batch the matter had when the request
+// looked: its body was dropped, nothing stored.
+func skippedChunk(matter string, id format.ID) store.BatchChunk {
+	c := batchChunk(matter, id)
+	c.Stored = false
+	return c
+}
+
+// writes are the manifest writes of a batch's commits, which the store
+// may run at once.
+type writes struct {
+	mu sync.Mutex // guards m
+	m  map[format.ID]int64
 }
 
 // batchCommit is a commit of a test batch whose manifest write records
 // the version it was called for in wrote (if not nil).
-func batchCommit(matter string, file format.ID, base int64, wrote map[format.ID]int64, chunks ...format.ID) store.BatchCommit {
+func batchCommit(matter string, file format.ID, base int64, wrote *writes, chunks ...format.ID) store.BatchCommit {
 	return store.BatchCommit{
 		Commit: store.Commit{Matter: matter, File: file, Base: base, Size: 10, Chunks: chunks, Entity: "e-1", User: "alice", Device: "d", Time: time.Now()},
 		Write: func(_ context.Context, v int64) (string, error) {
 			if wrote != nil {
-				wrote[file] = v
+				wrote.mu.Lock()
+				wrote.m[file] = v
+				wrote.mu.Unlock()
 			}
 			return "k/" + file.String(), nil
 		},
@@ -59,10 +78,10 @@ func testBatch(t *testing.T, h Harness) {
 	fNew, fStored, fEdit, fStale, fMissing, fPlanted := RandomID(t), RandomID(t), edited, RandomID(t), RandomID(t), RandomID(t)
 	mustCommit(t, s, store.Commit{Matter: "m", File: fStale})
 	before := auditCount(t, s)
-	wrote := map[format.ID]int64{}
+	wrote := &writes{m: map[format.ID]int64{}}
 	var refusedRecs []*audit.Record
 	b := &store.Batch{Matter: "m",
-		Chunks: []store.BatchChunk{batchChunk("m", fresh), batchChunk("m", planted)},
+		Chunks: []store.BatchChunk{batchChunk("m", fresh), skippedChunk("m", planted)},
 		Commits: []store.BatchCommit{
 			batchCommit("m", fNew, 0, wrote, fresh),
 			batchCommit("m", fStored, 0, wrote, stored, fresh, stored),
@@ -107,7 +126,7 @@ func testBatch(t *testing.T, h Harness) {
 		t.Fatalf("commit on a sent chunk stored before = %v, want PresentChunksError naming it", b.Commits[5].Err)
 	}
 	for _, f := range []format.ID{fStale, fMissing, fPlanted} {
-		if _, ok := wrote[f]; ok {
+		if _, ok := wrote.m[f]; ok {
 			t.Fatalf("a refused commit wrote its manifest")
 		}
 	}
@@ -134,6 +153,79 @@ func testBatch(t *testing.T, h Harness) {
 	}
 	if missing, err := s.Chunks.MissingChunks(ctx(t), "m", []format.ID{fresh}); err != nil || len(missing) != 0 {
 		t.Fatalf("batch chunk not recorded: %v, %v", missing, err)
+	}
+}
+
+// testBatchObjectExisted: a chunk whose object the request found in
+// storage without a record (blob.ErrExists: maybe planted by a writer who
+// hung up before the store recorded it) is recorded with the stored
+// object's size, as a chunk PUT does, and a commit on it is refused with
+// PresentChunksError (the writer opens it first), never committed on
+// bytes nobody checked.
+func testBatchObjectExisted(t *testing.T, h Harness) {
+	s := h.Open(t)
+	planted, fresh := RandomID(t), RandomID(t)
+	found := batchChunk("m", planted)
+	found.Stored, found.Existed, found.Chunk.Size = false, true, 99
+	fPlanted, fFresh := RandomID(t), RandomID(t)
+	b := &store.Batch{Matter: "m", Chunks: []store.BatchChunk{found, batchChunk("m", fresh)},
+		Commits: []store.BatchCommit{batchCommit("m", fPlanted, 0, nil, planted), batchCommit("m", fFresh, 0, nil, fresh)}}
+	if err := s.Files.CommitBatch(ctx(t), b); err != nil {
+		t.Fatalf("CommitBatch: %v", err)
+	}
+	var present *store.PresentChunksError
+	if !errors.As(b.Commits[0].Err, &present) || !slices.Equal(present.IDs, []format.ID{planted}) {
+		t.Fatalf("commit on an object found in storage = %+v, %v; want PresentChunksError naming it", b.Commits[0].Version, b.Commits[0].Err)
+	}
+	if _, err := s.Files.Version(ctx(t), "m", fPlanted, 0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("commit on an object found in storage recorded: %v", err)
+	}
+	if b.Commits[1].Err != nil {
+		t.Fatalf("commit on a chunk the batch stored: %v", b.Commits[1].Err)
+	}
+	if c, err := s.Chunks.Chunk(ctx(t), "m", planted); err != nil || c.Size != 99 {
+		t.Fatalf("found chunk recorded as %+v, %v; want its stored size 99", c, err)
+	}
+	// A later batch finds it recorded: skipped, and still to be opened.
+	f := RandomID(t)
+	b = &store.Batch{Matter: "m", Chunks: []store.BatchChunk{skippedChunk("m", planted)}, Commits: []store.BatchCommit{batchCommit("m", f, 0, nil, planted)}}
+	if err := s.Files.CommitBatch(ctx(t), b); err != nil {
+		t.Fatalf("CommitBatch: %v", err)
+	}
+	if !errors.As(b.Commits[0].Err, &present) || b.Chunks[0].Created {
+		t.Fatalf("second batch on the found chunk = %v (created %v), want PresentChunksError", b.Commits[0].Err, b.Chunks[0].Created)
+	}
+}
+
+// testBatchSkippedCollected: a chunk the batch did not store because the
+// matter had it, collected before the batch reaches the store, is not
+// recorded again by the batch (its object is gone or going) and a commit
+// on it is refused as missing; the chunk the batch stored is committed on.
+func testBatchSkippedCollected(t *testing.T, h Harness) {
+	s := h.Open(t)
+	old, fresh := RandomID(t), RandomID(t)
+	putChunk(t, s, "m", old, 5) // stored, unreferenced
+	if r := collectAll(t, s, store.Collect{Matter: "m", Before: time.Now().Add(time.Hour)}); r.Chunks != 1 {
+		t.Fatalf("collected %d chunks, want 1", r.Chunks)
+	}
+	fOld, fFresh := RandomID(t), RandomID(t)
+	b := &store.Batch{Matter: "m", Chunks: []store.BatchChunk{skippedChunk("m", old), batchChunk("m", fresh)},
+		Commits: []store.BatchCommit{batchCommit("m", fOld, 0, nil, old), batchCommit("m", fFresh, 0, nil, fresh)}}
+	if err := s.Files.CommitBatch(ctx(t), b); err != nil {
+		t.Fatalf("CommitBatch: %v", err)
+	}
+	var missing *store.MissingChunksError
+	if !errors.As(b.Commits[0].Err, &missing) || !slices.Equal(missing.IDs, []format.ID{old}) {
+		t.Fatalf("commit on a collected chunk = %+v, %v; want MissingChunksError naming it", b.Commits[0].Version, b.Commits[0].Err)
+	}
+	if b.Chunks[0].Created || !b.Chunks[1].Created {
+		t.Fatalf("created = %v, %v; want false (skipped), true (stored)", b.Chunks[0].Created, b.Chunks[1].Created)
+	}
+	if b.Commits[1].Err != nil {
+		t.Fatalf("commit on the chunk the batch stored: %v", b.Commits[1].Err)
+	}
+	if m, err := s.Chunks.MissingChunks(ctx(t), "m", []format.ID{old}); err != nil || len(m) != 1 {
+		t.Fatalf("collected chunk recorded again by a batch that did not store it: %v, %v", m, err)
 	}
 }
 

@@ -34,28 +34,49 @@ func (s *Store) CommitBatch(ctx context.Context, b *store.Batch) error {
 		files[i] = bc.Commit.File
 		ps[i] = newPending(bc.Commit, bc.Write, bc.Rec)
 	}
+	// sent: the chunks this request stored, which it records itself (so
+	// commits on them need no presence check); found: those whose object
+	// it found in storage without a record, recorded too, but commits on
+	// them are refused (store.PresentChunksError) until the writer opened
+	// them. A chunk the request skipped (the matter had it) is neither:
+	// commits on it are checked, and its row locked, like any stored
+	// chunk's (it may have been collected since the request looked).
 	sent := make(map[format.ID]struct{}, len(b.Chunks))
+	found := map[format.ID]struct{}{}
 	ids := make([]format.ID, 0, len(b.Chunks))
-	keys := make([]string, 0, len(b.Chunks))
-	for _, c := range b.Chunks {
+	keys := make([]string, len(b.Chunks))
+	var locked []string
+	for i, c := range b.Chunks {
 		if c.Chunk.Matter != b.Matter {
 			return s.wrap("batch", errors.New("a chunk of another matter"))
+		}
+		ids = append(ids, c.Chunk.ID)
+		if !c.Stored && !c.Existed {
+			continue
 		}
 		key, err := blob.ChunkKey(c.Chunk.Matter, c.Chunk.ID)
 		if err != nil {
 			return s.wrap("batch", err)
 		}
-		sent[c.Chunk.ID] = struct{}{}
-		ids = append(ids, c.Chunk.ID)
-		keys = append(keys, key)
+		keys[i] = key
+		locked = append(locked, key)
+		if c.Stored {
+			sent[c.Chunk.ID] = struct{}{}
+		} else {
+			found[c.Chunk.ID] = struct{}{}
+		}
 	}
 	refused := make([]error, len(ps))
 	err := s.db.CommitFiles(ctx, b.Matter, files, func(check Querier, apply func(func(Querier) error) error) error {
-		// The sent chunks the matter has already: commits on them are
-		// refused (store.PresentChunksError).
+		// The chunks of the batch the matter has already, and those found
+		// in storage unrecorded: commits on them are refused
+		// (store.PresentChunksError).
 		before, err := s.presentChunks(ctx, check, b.Matter, ids, "")
 		if err != nil {
 			return err
+		}
+		for id := range found {
+			before[id] = struct{}{}
 		}
 		for i, p := range ps {
 			refused[i] = s.checkCommit(ctx, check, p, sent, before)
@@ -74,21 +95,25 @@ func (s *Store) CommitBatch(ctx context.Context, b *store.Batch) error {
 			return err
 		}
 		return apply(func(tx Querier) error {
-			if err := s.lockKeys(ctx, tx, keys); err != nil {
+			if err := s.lockKeys(ctx, tx, locked); err != nil {
 				return err
 			}
-			// Sent chunks another upload recorded since the check: the
-			// same rule as for those found then.
+			// Stored chunks another upload recorded since the check, and
+			// those found in storage: the same rule as for those found
+			// recorded then.
 			seen := map[format.ID]struct{}{}
 			for i := range b.Chunks {
 				c := &b.Chunks[i]
-				created, err := s.recordChunk(ctx, tx, c.Chunk, keys[i])
-				if err != nil {
-					return err
-				}
-				c.Created = created
-				if _, ok := before[c.Chunk.ID]; !created && !ok {
-					seen[c.Chunk.ID] = struct{}{}
+				c.Created = false
+				if keys[i] != "" {
+					created, err := s.recordChunk(ctx, tx, c.Chunk, keys[i])
+					if err != nil {
+						return err
+					}
+					c.Created = created
+					if _, ok := before[c.Chunk.ID]; !created && !ok || c.Existed {
+						seen[c.Chunk.ID] = struct{}{}
+					}
 				}
 				if err := s.appendAudit(ctx, tx, c.Rec); err != nil {
 					return err
