@@ -2,10 +2,12 @@ package agent_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mattersync/mattersync/agent"
 	"github.com/mattersync/mattersync/gateway/api"
@@ -76,4 +78,30 @@ func TestDeviceInventory(t *testing.T) {
 			t.Fatalf("revoked device = %+v", d3)
 		}
 	})
+}
+
+// TestDeviceWipeReported: an agent under wipe_on_revoke that wipes its
+// folders after IT revoked its user tells the gateway, with the token it
+// held: the inventory shows the device configured to wipe, wiped, and
+// seen after the revocation.
+func TestDeviceWipeReported(t *testing.T) {
+	w := newWorld(t)
+	w.seedBrief()
+	u, b := w.syncedMember(true)
+	w.deny(u)
+	if _, err := b.SyncOnce(context.Background()); !errors.Is(err, agent.ErrRevoked) {
+		t.Fatalf("sync after deny: %v, want ErrRevoked", err)
+	}
+	w.disable(u)
+	if _, err := b.SyncOnce(context.Background()); !errors.Is(err, agent.ErrRevoked) {
+		t.Fatalf("sync after Vault revoke: %v, want ErrRevoked", err)
+	}
+	b.wantWiped(true)
+	ds, err := w.gw.Stores.Devices.Devices(context.Background(), u.Name)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("devices of %s: %+v, %v", u.Name, ds, err)
+	}
+	if d := ds[0]; !d.WipeOnRevoke || d.Wiped.IsZero() || d.Revoked.IsZero() || d.Wiped.Before(d.Revoked.Truncate(time.Second)) {
+		t.Fatalf("device after the wipe = %+v", d)
+	}
 }
