@@ -83,6 +83,8 @@ type Stores struct {
 	Presence PresenceStore
 	// Shares keeps shares with people outside the firm (shares.go).
 	Shares ShareStore
+	// Sharing keeps each matter's sharing policy (shares.go).
+	Sharing SharingPolicyStore
 	// Lifecycle is the roles of retention, purge and garbage collection
 	// (gateway/lifecycle).
 	Lifecycle lifecycle.Stores
@@ -107,6 +109,7 @@ func StoresOf(st any) Stores {
 	s.Devices, _ = st.(DeviceStore)
 	s.Presence, _ = st.(PresenceStore)
 	s.Shares, _ = st.(ShareStore)
+	s.Sharing, _ = st.(SharingPolicyStore)
 	s.Lifecycle = lifecycle.StoresOf(st)
 	return s
 }
@@ -126,6 +129,7 @@ func (s Stores) Check() error {
 		{"DeviceStore", s.Devices != nil},
 		{"PresenceStore", s.Presence != nil},
 		{"ShareStore", s.Shares != nil},
+		{"SharingPolicyStore", s.Sharing != nil},
 	} {
 		if !r.set {
 			m = append(m, r.name)

@@ -9,9 +9,8 @@ import (
 )
 
 // ShareStore keeps shares with people outside the firm, their one-time
-// codes and download capabilities, and each matter's sharing policy
-// (docs/SHARING.md). Every change appends its audit record in the same
-// transaction.
+// codes and download capabilities (docs/SHARING.md). Every change
+// appends its audit record in the same transaction.
 type ShareStore interface {
 	CreateShare(ctx context.Context, sh store.Share, rec *audit.Record) error
 	// Share returns a share or store.ErrNotFound.
@@ -23,6 +22,11 @@ type ShareStore interface {
 	AddShareCode(ctx context.Context, c store.ShareCode, lim store.CodeLimits, rec *audit.Record) error
 	VerifyShareCode(ctx context.Context, id string, hash [32]byte, g store.ShareGrant, now time.Time, lim store.CodeLimits, rec *audit.Record) (store.Share, error)
 	ReleaseShare(ctx context.Context, id string, grant [32]byte, now time.Time, rec *audit.Record) (store.Share, error)
+}
+
+// SharingPolicyStore keeps each matter's sharing policy: whether its
+// members may share at all (mattersync-admin matter sharing on|off).
+type SharingPolicyStore interface {
 	SetSharing(ctx context.Context, matter string, p store.SharingPolicy, rec *audit.Record) error
 	Sharing(ctx context.Context, matter string) (store.SharingPolicy, error)
 }

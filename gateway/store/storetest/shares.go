@@ -229,15 +229,15 @@ func testShareRelease(t *testing.T, h Harness) {
 // set with its audit record.
 func testSharingPolicy(t *testing.T, h Harness) {
 	s := h.Open(t)
-	if p, err := s.Shares.Sharing(ctx(t), "never-seen"); err != nil || p != store.SharingDefault {
+	if p, err := s.Sharing.Sharing(ctx(t), "never-seen"); err != nil || p != store.SharingDefault {
 		t.Fatalf("Sharing of an unknown matter: %v, %v", p, err)
 	}
 	before := auditCount(t, s)
 	for _, p := range []store.SharingPolicy{store.SharingOn, store.SharingOff, store.SharingDefault} {
-		if err := s.Shares.SetSharing(ctx(t), "m1", p, Rec("admin.matter.sharing", "m1")); err != nil {
+		if err := s.Sharing.SetSharing(ctx(t), "m1", p, Rec("admin.matter.sharing", "m1")); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.Shares.Sharing(ctx(t), "m1"); err != nil || got != p {
+		if got, err := s.Sharing.Sharing(ctx(t), "m1"); err != nil || got != p {
 			t.Fatalf("Sharing after SetSharing(%v) = %v, %v", p, got, err)
 		}
 	}
