@@ -29,7 +29,12 @@ func deviceReport() api.DeviceReport {
 // that keeps calling is marked as seen after the revocation, and its
 // wipe report is recorded while it is still refused.
 func TestDeviceInventory(t *testing.T) {
-	g := gatewaytest.Start(t, gatewaytest.Options{})
+	t.Run("sqlite", func(t *testing.T) { testDeviceInventory(t, gatewaytest.Options{}) })
+	t.Run("postgres", func(t *testing.T) { testDeviceInventory(t, gatewaytest.Options{Postgres: true}) })
+}
+
+func testDeviceInventory(t *testing.T, o gatewaytest.Options) {
+	g := gatewaytest.Start(t, o)
 	ctx := context.Background()
 	alice := g.Client(t, g.Token(t, "ent-alice", "matter-2026-0001-rw"), "LAPTOP-7")
 	admin := g.Client(t, g.Token(t, "ent-root", auth.AdminGroup), "ADMIN")
