@@ -93,6 +93,10 @@ type Config struct {
 	// and Vault refuses the login); by default the agent stops and keeps
 	// them (IT decides).
 	WipeOnRevoke bool `yaml:"wipe_on_revoke"`
+	// AgentVersion is the binary's version, for the device inventory
+	// (set by the command, not the file; empty: the build's module
+	// version).
+	AgentVersion string `yaml:"-"`
 	// OnAccessLost is what happens to a matter folder when the user loses
 	// the matter (an ethical wall, a removal), once Vault and the gateway
 	// both confirm it: "quarantine" (default) moves the work that never

@@ -68,9 +68,13 @@ func LoadDeviceID(dataDir string) (string, error) {
 	return id, nil
 }
 
-// agentVersion is the module version the binary was built from (a tag,
-// or a pseudo-version with the commit), else "dev".
-func agentVersion() string {
+// agentVersion is the version the command was stamped with, else the
+// module version the binary was built from (a tag, or a pseudo-version
+// with the commit), else "dev".
+func agentVersion(stamped string) string {
+	if stamped != "" && stamped != "dev" && api.ValidDevice(stamped) {
+		return clipText(stamped, api.MaxDeviceVersion)
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "dev"
@@ -116,7 +120,7 @@ func (a *Agent) deviceReport() api.DeviceReport {
 			last, first = m.LastSync, false
 		}
 	}
-	rep := api.DeviceReport{DeviceID: a.deviceID, Host: clipText(strings.ToValidUTF8(host, "?"), api.MaxDeviceHost), OS: osName(), AgentVersion: agentVersion(),
+	rep := api.DeviceReport{DeviceID: a.deviceID, Host: clipText(strings.ToValidUTF8(host, "?"), api.MaxDeviceHost), OS: osName(), AgentVersion: agentVersion(a.cfg.AgentVersion),
 		DiskEncryption: a.disk, WipeOnRevoke: a.cfg.WipeOnRevoke, LastSync: last.UTC().Truncate(time.Microsecond)}
 	if b, err := os.ReadFile(filepath.Join(a.cfg.DataDir, wipedFile)); err == nil {
 		rep.Wiped, _ = time.Parse(time.RFC3339, strings.TrimSpace(string(b)))

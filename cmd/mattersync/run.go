@@ -44,6 +44,7 @@ func openAgent(ctx context.Context, opts *options, logTo io.Writer) (*agent.Agen
 	if err != nil {
 		return nil, err
 	}
+	cfg.AgentVersion = version // the device inventory
 	log := newCLILogger(logTo)
 	auth, err := loginFor(ctx, cfg, log)
 	if err != nil {
@@ -65,6 +66,7 @@ func runAgent(ctx context.Context, opts *options, logFile bool) error {
 	if err != nil {
 		return err
 	}
+	cfg.AgentVersion = version // the device inventory
 	var logTo io.Writer = os.Stderr
 	if logFile {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
