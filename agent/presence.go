@@ -30,6 +30,7 @@ import (
 	"github.com/mattersync/mattersync/agent/index"
 	"github.com/mattersync/mattersync/agent/watch"
 	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/kms"
 )
 
 // presenceRemote is the part of the gateway API presence uses
@@ -279,7 +280,9 @@ func (p *presenceMgr) lockDocs(ctx context.Context, lock string) []ownDoc {
 		return nil
 	}
 	m, ok := p.activeMatters(ctx)[folder]
-	if !ok || p.a.ignore.MatchPath(path.Dir(inMatter)) && path.Dir(inMatter) != "." {
+	// A read-only member's open makes no one's copy read-only (the
+	// gateway refuses it: only editors can lock editors out).
+	if !ok || m.Role != string(kms.RoleRW) || p.a.ignore.MatchPath(path.Dir(inMatter)) && path.Dir(inMatter) != "." {
 		return nil
 	}
 	entries, err := os.ReadDir(filepath.Dir(lock))

@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -47,6 +48,7 @@ type presenceHub struct {
 	list    []store.Presence
 	gen     int64
 	stale   bool // reload before the next use
+	sweep   bool // an entry of the copy expired: the sweep is due
 	waiters int
 	wake    chan struct{} // closed and replaced when the copy may have changed
 }
@@ -77,11 +79,16 @@ func (h *presenceHub) changedLocked() {
 	h.wake = make(chan struct{})
 }
 
-// snapshot returns every presence (expired ones included until the next
-// sweep: callers filter by time).
-func (h *presenceHub) snapshot(ctx context.Context) ([]store.Presence, error) {
+// snapshot returns every presence not expired at now. A refresh neither
+// moves the store's generation nor wakes anyone (it changes no answer), so
+// the copy may hold an older expiry: the store is read again before a
+// presence is taken as expired.
+func (h *presenceHub) snapshot(ctx context.Context, now time.Time) ([]store.Presence, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if slices.ContainsFunc(h.list, func(p store.Presence) bool { return !p.Expires.After(now) }) {
+		h.stale, h.sweep = true, true
+	}
 	if h.stale {
 		list, gen, err := h.store.Presences(ctx, time.Now())
 		if err != nil {
@@ -108,7 +115,8 @@ func (s *Server) runPresence(ctx context.Context, interval time.Duration) {
 		}
 		now := time.Now()
 		h.mu.Lock()
-		due := h.stale || now.Sub(lastSweep) > 30*time.Second
+		due := h.stale || h.sweep || now.Sub(lastSweep) > 30*time.Second
+		h.sweep = false
 		for _, p := range h.list {
 			due = due || !p.Expires.After(now)
 		}
@@ -128,6 +136,13 @@ func (s *Server) runPresence(ctx context.Context, interval time.Duration) {
 				s.metrics.auditAppends.WithLabelValues("ok").Add(float64(len(expired)))
 				h.changed()
 				continue
+			}
+			if err == nil {
+				// What the copy took as expired was refreshed: read it
+				// again (no wake: no answer changes).
+				if _, err := h.snapshot(ctx, now); err != nil && ctx.Err() == nil {
+					s.log.Warn("presence reload failed", "err", err)
+				}
 			}
 		}
 		if waiting {
@@ -189,14 +204,20 @@ func (s *Server) presencePut(w http.ResponseWriter, r *http.Request, rq *request
 	if err != nil {
 		rq.rec.Status, rq.rec.Result = 0, ""
 		rq.rec.Action = op
-		if errors.Is(err, store.ErrNotFound) {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
 			return E(op, KindNotFound, "no such file in matter %s", rq.matter)
+		case errors.Is(err, store.ErrPresenceLimit):
+			return wrap(op, KindRateLimited, err, fmt.Sprintf("too many documents open: at most %d per matter and %d in all per user", store.MaxPresencesPerEntityMatter, store.MaxPresencesPerEntity))
 		}
 		return storeErr(op, err)
 	}
 	s.mutated(rq)
-	// A refresh too: the replica's copy must not expire it at its old time.
-	s.presenceHub.changed()
+	if opened {
+		// A refresh is not: it changes no answer, and the copy reads the
+		// store again before it takes a presence as expired (snapshot).
+		s.presenceHub.changed()
+	}
 	writeJSON(w, http.StatusOK, api.PresenceAnswer{Matter: rq.matter, FileID: file.String(), Open: true, Opened: opened, Since: out.Since, Expires: out.Expires})
 	return nil
 }
@@ -228,6 +249,7 @@ func (s *Server) presenceDelete(w http.ResponseWriter, r *http.Request, rq *requ
 // visiblePresence is what id may see of list at now: the presences on its
 // matters (screened ones are not among them), their tag, and when the
 // first of them expires (zero: none).
+// At most maxPresenceList are listed (by matter, file and open time).
 func visiblePresence(list []store.Presence, id *auth.Identity, now time.Time) ([]api.OpenDocument, string, time.Time) {
 	out := []api.OpenDocument{}
 	h := sha256.New()
@@ -235,6 +257,9 @@ func visiblePresence(list []store.Presence, id *auth.Identity, now time.Time) ([
 	for _, p := range list {
 		if !p.Expires.After(now) || id.Role(p.Matter) == auth.None {
 			continue
+		}
+		if len(out) == maxPresenceList {
+			break
 		}
 		out = append(out, api.OpenDocument{Matter: p.Matter, FileID: p.File.String(), Entity: p.Entity, User: p.User, Device: p.Device, Since: p.Since})
 		for _, v := range []string{p.Matter, p.File.String(), p.Entity, p.User, p.Device, strconv.FormatInt(p.Since.UnixMicro(), 10)} {
@@ -246,6 +271,11 @@ func visiblePresence(list []store.Presence, id *auth.Identity, now time.Time) ([
 	}
 	return out, hex.EncodeToString(h.Sum(nil)[:16]), next
 }
+
+// maxPresenceList bounds a list answer: a user sees the presences of
+// their matters, each user's bounded (store.MaxPresencesPerEntity); past
+// this many an agent marks enough copies read-only to be useless anyway.
+const maxPresenceList = 1000
 
 // presenceList answers the documents open on the caller's matters; with
 // wait and since (the tag of the caller's last answer), it holds the
@@ -279,12 +309,12 @@ func (s *Server) presenceList(w http.ResponseWriter, r *http.Request, rq *reques
 	defer recheck.Stop()
 	for {
 		wake, done := s.presenceHub.wait()
-		list, err := s.presenceHub.snapshot(r.Context())
+		now := time.Now()
+		list, err := s.presenceHub.snapshot(r.Context(), now)
 		if err != nil {
 			done()
 			return storeErr(op, err)
 		}
-		now := time.Now()
 		docs, tag, next := visiblePresence(list, rq.ident, now)
 		if tag != since || !now.Before(deadline) {
 			done()
@@ -318,8 +348,10 @@ func isLowerHex(v string) bool {
 
 func (s *Server) presenceRoutes() {
 	s.handle("/v1/matters/{m}/presence/{file}", map[string]method{
-		http.MethodPut:    {"presence.open", permRead, s.presencePut},
-		http.MethodDelete: {"presence.close", permRead, s.presenceDelete},
+		// Write: a colleague's open makes copies read-only, which a
+		// read-only member must not be able to do to the editors.
+		http.MethodPut:    {"presence.open", permWrite, s.presencePut},
+		http.MethodDelete: {"presence.close", permWrite, s.presenceDelete},
 	})
 	s.handle("/v1/presence", map[string]method{
 		http.MethodGet: {"presence.list", permAny, s.presenceList},

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,8 +12,10 @@ import (
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/auth"
 	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/gateway/gatewaytest"
+	"github.com/mattersync/mattersync/gateway/store"
 )
 
 // TestPresence: a member opens a presence on a file of the matter
@@ -175,5 +178,55 @@ func testPresence(t *testing.T, o gatewaytest.Options) {
 	want := []string{"presence.open ", "presence.refresh ", "presence.expire ", "presence.open ", "presence.close ", "presence.close  not open"}
 	if !slices.Equal(actions, want) {
 		t.Fatalf("alice's presence records = %q, want %q", actions, want)
+	}
+}
+
+// A read-only member cannot open presences (they make the editors' copies
+// read-only); one user under made-up device names is bounded; a closed
+// matter takes none.
+func TestPresenceBounds(t *testing.T) {
+	g := gatewaytest.Start(t, gatewaytest.Options{})
+	ctx := context.Background()
+	const m = "2026-0161"
+	sealer := gatewaytest.NewSealer(t)
+	aliceTok := g.Token(t, "ent-alice", "matter-"+m+"-rw")
+	alice := g.Client(t, aliceTok, "LAPTOP-7")
+	bob := g.Client(t, g.Token(t, "ent-bob", "matter-"+m+"-ro"), "DESKTOP-2")
+	admin := g.Client(t, g.Token(t, "ent-root", auth.AdminGroup), "ADMIN")
+	id, sealed := sealer.Chunk(t, m, 100)
+	if err := alice.PutChunk(ctx, m, id.String(), sealed); err != nil {
+		t.Fatal(err)
+	}
+	file := sealer.NewFile(t, m)
+	if _, err := alice.Commit(ctx, m, file.String(), 0, api.CommitRequest{Manifest: sealer.ManifestOf(t, m, file, 1, id), Chunks: []string{id.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.OpenPresence(ctx, m, file.String(), 0); client.Code(err) != api.CodeForbidden {
+		t.Fatalf("read-only bob opened a presence: %v", err)
+	}
+	if err := bob.ClosePresence(ctx, m, file.String()); client.Code(err) != api.CodeForbidden {
+		t.Fatalf("read-only bob closed a presence: %v", err)
+	}
+	for i := range store.MaxPresencesPerEntityMatter + 5 {
+		dev := g.Client(t, aliceTok, fmt.Sprintf("FAKE-%d", i))
+		_, err := dev.OpenPresence(ctx, m, file.String(), 600*time.Second)
+		if i < store.MaxPresencesPerEntityMatter && err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		if i >= store.MaxPresencesPerEntityMatter && client.Code(err) != api.CodeRateLimited {
+			t.Fatalf("open %d past the bound: %v", i, err)
+		}
+	}
+	if l, err := bob.Presence(ctx, "", 0); err != nil || len(l.Open) != store.MaxPresencesPerEntityMatter {
+		t.Fatalf("bob sees %d presences (%v), want %d", len(l.Open), err, store.MaxPresencesPerEntityMatter)
+	}
+	if err := alice.ClosePresence(ctx, m, file.String()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CloseMatter(ctx, m, "file closed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.OpenPresence(ctx, m, file.String(), 0); client.Code(err) != api.CodeMatterClosed {
+		t.Fatalf("presence opened in a closed matter: %v", err)
 	}
 }

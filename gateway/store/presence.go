@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"time"
 
 	"github.com/mattersync/mattersync/format"
@@ -17,3 +18,17 @@ type Presence struct {
 	Since   time.Time
 	Expires time.Time
 }
+
+// Bounds on one user's presences (SetPresence refuses a new one beyond
+// them with ErrPresenceLimit): every replica holds every presence and
+// every list answer may carry them, so a user (or a stolen token) under
+// made-up device names must not grow them without bound. A lawyer has a
+// handful of documents open; these are far above that.
+const (
+	MaxPresencesPerEntity       = 50
+	MaxPresencesPerEntityMatter = 20
+)
+
+// ErrPresenceLimit: the user holds MaxPresencesPerEntity presences, or
+// MaxPresencesPerEntityMatter in the matter, already.
+var ErrPresenceLimit = errors.New("store: too many documents open by this user")

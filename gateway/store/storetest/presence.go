@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -46,8 +47,8 @@ func testPresence(t *testing.T, h Harness) {
 	if err != nil || opened || !again.Since.Equal(got.Since) || rec.Action != "presence.refresh" {
 		t.Fatalf("refresh = %+v, opened %v, action %q, %v", again, opened, rec.Action, err)
 	}
-	if g, _ := s.Presence.PresenceGen(c); g == gen1 {
-		t.Fatal("a refresh did not move the presence generation (replicas would expire it at its old time)")
+	if g, _ := s.Presence.PresenceGen(c); g != gen1 {
+		t.Fatal("a refresh moved the presence generation (every long poll on every replica woken for no change)")
 	}
 	if list, _, _ := s.Presence.Presences(c, now.Add(90*time.Second)); len(list) != 1 || !list[0].Expires.Equal(p.Expires.UTC().Truncate(time.Microsecond)) {
 		t.Fatalf("presences after the refresh = %+v", list)
@@ -102,5 +103,24 @@ func testPresence(t *testing.T, h Harness) {
 		if actions[i] != want[i] {
 			t.Fatalf("audit actions = %v, want %v", actions, want)
 		}
+	}
+	// One user under made-up device names: bounded per matter (and in
+	// all); a refresh of one held is not an open.
+	for i := range store.MaxPresencesPerEntityMatter {
+		p := store.Presence{Matter: "m", File: f, Entity: "e-3", User: "carol", Device: fmt.Sprintf("FAKE-%d", i), Expires: now.Add(time.Minute)}
+		if _, _, err := s.Presence.SetPresence(c, p, now, Rec("presence.open", "m")); err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+	}
+	over := store.Presence{Matter: "m", File: f, Entity: "e-3", User: "carol", Device: "FAKE-X", Expires: now.Add(time.Minute)}
+	if _, _, err := s.Presence.SetPresence(c, over, now, Rec("presence.open", "m")); !errors.Is(err, store.ErrPresenceLimit) {
+		t.Fatalf("open past the bound: %v, want ErrPresenceLimit", err)
+	}
+	over.Device = "FAKE-0"
+	if _, opened, err := s.Presence.SetPresence(c, over, now, Rec("presence.open", "m")); err != nil || opened {
+		t.Fatalf("refresh at the bound: opened %v, %v", opened, err)
+	}
+	if list, _, _ := s.Presence.Presences(c, now); len(list) != store.MaxPresencesPerEntityMatter {
+		t.Fatalf("%d presences, want %d", len(list), store.MaxPresencesPerEntityMatter)
 	}
 }

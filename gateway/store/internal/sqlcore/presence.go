@@ -37,13 +37,26 @@ func bumpPresence(ctx context.Context, tx Querier) error {
 // SetPresence opens p (p.Since is ignored: the open's time is now) or, if
 // the same user and device hold it already and it has not expired,
 // refreshes it to p.Expires (rec's action becomes "presence.refresh";
-// opened is false). Both move the presence generation. The
-// file must exist in the matter and not be deleted, else store.ErrNotFound
-// and nothing is written. rec is appended with the change.
+// opened is false). An open moves the presence generation; a refresh does
+// not (it changes no list answer; a replica whose copy says it expired
+// reads the store again before dropping it). The file must exist in the
+// matter and not be deleted, else store.ErrNotFound; a closed matter is
+// store.ErrMatterClosed; an open beyond the user's bounds is
+// store.ErrPresenceLimit; nothing is written then. rec is appended with
+// the change (after a presence.expire record when an expired presence of
+// the same device is replaced before the sweep removed it).
 func (s *Store) SetPresence(ctx context.Context, p store.Presence, now time.Time, rec *audit.Record) (out store.Presence, opened bool, err error) {
 	err = s.db.Write(ctx, func(tx Querier) error {
+		var closed int64
+		err := tx.QueryRow(ctx, `SELECT closed_us FROM matters WHERE id = $1`, p.Matter).Scan(&closed)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if closed > 0 {
+			return store.ErrMatterClosed
+		}
 		var deleted bool
-		err := tx.QueryRow(ctx, `SELECT deleted FROM files WHERE matter = $1 AND id = $2`, p.Matter, p.File[:]).Scan(&deleted)
+		err = tx.QueryRow(ctx, `SELECT deleted FROM files WHERE matter = $1 AND id = $2`, p.Matter, p.File[:]).Scan(&deleted)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && deleted) {
 			return store.ErrNotFound
 		}
@@ -61,11 +74,23 @@ func (s *Store) SetPresence(ctx context.Context, p store.Presence, now time.Time
 				return err
 			}
 			rec.Action = "presence.refresh"
-			// Replicas reload, or they would expire it at its old time.
-			if err := bumpPresence(ctx, tx); err != nil {
+		case err == nil || errors.Is(err, sql.ErrNoRows):
+			var all, inMatter int64
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN matter = $1 THEN 1 ELSE 0 END), 0) FROM presence WHERE entity = $2 AND expires_us > $3`,
+				p.Matter, p.Entity, store.Micros(now)).Scan(&all, &inMatter); err != nil {
 				return err
 			}
-		case err == nil || errors.Is(err, sql.ErrNoRows):
+			if all >= store.MaxPresencesPerEntity || inMatter >= store.MaxPresencesPerEntityMatter {
+				return store.ErrPresenceLimit
+			}
+			if err == nil {
+				// Expired, not swept yet: its expiry is audited before
+				// the row is replaced, as the sweep would have.
+				if err := s.appendAudit(ctx, tx, &audit.Record{Time: now, Entity: cur.Entity, User: cur.User, Device: cur.Device, Matter: cur.Matter,
+					Action: "presence.expire", Object: cur.File.String(), Result: audit.ResultOK, RequestID: rec.RequestID}); err != nil {
+					return err
+				}
+			}
 			out, opened = p, true
 			out.Since = now.UTC().Truncate(time.Microsecond)
 			if _, err := tx.Exec(ctx, `INSERT INTO presence (`+presenceCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
