@@ -732,6 +732,8 @@ func (a *Agent) Run(parent context.Context) error {
 		w.LockFiles(a.presence.locks)
 		wg.Add(1)
 		go func() { defer wg.Done(); a.presence.run(ctx) }()
+	} else {
+		a.restoreLeftMarks(ctx)
 	}
 	batches := make(chan watch.Batch)
 	wg.Add(1)

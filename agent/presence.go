@@ -87,6 +87,11 @@ type fileMark struct {
 	Matter string `json:"matter"`
 	FileID string `json:"file_id"`
 	Prev   uint32 `json:"prev"` // mode bits (Windows: attributes) before
+	// Confirmed is when a gateway list last said the document is open
+	// elsewhere: a mark a crashed run left is restored once that is older
+	// than markStale, whether or not the gateway answers now (offline, or
+	// a gateway without presence).
+	Confirmed time.Time `json:"confirmed"`
 	// fi identifies the file marked: another file at Path (a download
 	// replaced it) is marked again, the same file made writable by the
 	// user is left alone.
@@ -371,7 +376,7 @@ func (p *presenceMgr) wanted(ctx context.Context) map[string]openElsewhere {
 	others := p.others
 	// Offline for long: nothing says the documents are still open, and a
 	// copy must not stay read-only for good.
-	if !p.listAt.IsZero() && time.Since(p.listAt) > 2*p.ttl+time.Minute {
+	if !p.listAt.IsZero() && time.Since(p.listAt) > p.markStale() {
 		others = nil
 	}
 	folders := map[string]index.Matter{}
@@ -399,6 +404,22 @@ func (p *presenceMgr) wanted(ctx context.Context) map[string]openElsewhere {
 	return want
 }
 
+// markStale is how old the last word that a document is open elsewhere
+// may be before its copy is made writable again: two TTLs (a presence not
+// refreshed is gone by then) and a minute.
+func (p *presenceMgr) markStale() time.Duration { return 2*p.ttl + time.Minute }
+
+// restoreLeftMarks gives back their mode to the copies a previous run left
+// marked read-only, for an agent without presence (its Remote has none):
+// nothing would ever restore them else.
+func (a *Agent) restoreLeftMarks(ctx context.Context) {
+	p := newPresence(a, nil)
+	p.loadMarks()
+	if len(p.marks) > 0 {
+		p.reconcile(ctx, true)
+	}
+}
+
 // reconcile marks read-only the local copies of documents open elsewhere
 // and gives the others their mode back (all of them when final: the agent
 // is stopping). It never fights the user or the sync engine: a copy with
@@ -420,9 +441,17 @@ func (p *presenceMgr) reconcile(ctx context.Context, final bool) {
 	}
 	changed := false
 	for lp, mk := range p.marks {
-		if _, ok := want[lp]; ok || (p.listAt.IsZero() && !final) {
-			// Still open, or not known yet (a start before the first
-			// answer: a mark left by the last run stays until then).
+		if _, ok := want[lp]; ok {
+			// Still open: saved when confirmed a while after the last
+			// save, so a crash leaves a time to judge the mark by.
+			if p.listAt.Sub(mk.Confirmed) > p.ttl {
+				mk.Confirmed, changed = p.listAt, true
+			}
+			continue
+		}
+		if p.listAt.IsZero() && !final && time.Since(mk.Confirmed) <= p.markStale() {
+			// Not known yet (a start before the first answer): a mark the
+			// last run confirmed recently stays until then.
 			continue
 		}
 		// Closed (or expired): the previous mode back, unless the file is
@@ -467,7 +496,7 @@ func (p *presenceMgr) mark(lp string, d api.OpenDocument, f index.File) {
 		return // read-only already: nothing to restore later
 	}
 	fi, _ = os.Lstat(lp)
-	p.marks[lp] = &fileMark{Path: lp, Matter: d.Matter, FileID: d.FileID, Prev: prev, fi: fi}
+	p.marks[lp] = &fileMark{Path: lp, Matter: d.Matter, FileID: d.FileID, Prev: prev, fi: fi, Confirmed: p.listAt}
 	p.saveMarks()
 	p.a.log.Info("document open elsewhere: local copy read-only until it is closed", "matter", d.Matter, "path", f.Path, "user", d.User, "device", d.Device)
 }
