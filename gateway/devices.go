@@ -150,14 +150,18 @@ func (s *Server) recordDevice(w http.ResponseWriter, r *http.Request, rq *reques
 	if id, _ := deviceID(r); id != "" && id != rep.DeviceID {
 		return E(op, KindInvalid, "device_id is not the %s header's", api.HeaderDeviceID)
 	}
-	// A refusal's record keeps its object (deny:revoked, which the
-	// revoked-device alert rule matches).
+	// A refusal's record keeps its marker first (deny:revoked, which the
+	// revoked-device alert rule matches as a prefix) and adds the device
+	// and its wipe, so the tamper-evident chain holds the wipe's report.
 	obj := rq.rec.Object
+	what := "device=" + rep.DeviceID
+	if !rep.Wiped.IsZero() {
+		what += " wiped=" + rep.Wiped.UTC().Format(time.RFC3339)
+	}
 	if result == audit.ResultOK {
-		rq.rec.Object = "device=" + rep.DeviceID
-		if !rep.Wiped.IsZero() {
-			rq.rec.Object += " wiped=" + rep.Wiped.UTC().Format(time.RFC3339)
-		}
+		rq.rec.Object = what
+	} else {
+		rq.rec.Object = obj + " " + what
 	}
 	rq.rec.Status, rq.rec.Result = status, result
 	now := time.Now()

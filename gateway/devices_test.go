@@ -87,16 +87,18 @@ func testDeviceInventory(t *testing.T, o gatewaytest.Options) {
 	if got := list[0]; got.Revoked.IsZero() || !got.RevokedStillSeen() || !got.Wiped.Equal(rep.Wiped) {
 		t.Fatalf("revoked device = %+v", got)
 	}
-	// Both refusals are audited as revoked (the alert rule's marker).
-	n := 0
+	// Both refusals are audited as revoked (the alert rule's marker), the
+	// report with its device and wipe (the tamper-evident chain holds it).
+	var objs []string
 	err = g.Stores.Audit.AuditRecords(ctx, audit.Query{Entity: "ent-alice"}, func(r *audit.Record) error {
-		if r.Object == "deny:revoked" {
-			n++
+		if strings.HasPrefix(r.Object, "deny:revoked") {
+			objs = append(objs, r.Object)
 		}
 		return nil
 	})
-	if err != nil || n != 2 {
-		t.Fatalf("%d revoked refusals audited (%v), want 2", n, err)
+	wipe := "deny:revoked device=" + testDeviceID + " wiped=" + rep.Wiped.Format(time.RFC3339)
+	if err != nil || len(objs) != 2 || objs[0] != "deny:revoked" || objs[1] != wipe {
+		t.Fatalf("revoked refusals audited %q (%v), want deny:revoked, then %q", objs, err, wipe)
 	}
 }
 

@@ -317,7 +317,13 @@ func (e *Engine) Observe(ctx context.Context, r *audit.Record) []Alert {
 		out = append(out, newAlert(RuleIntegrity, Critical, r, fmt.Sprintf("integrity event %s on matter %s by %s (device %q): %s", r.Action, r.Matter, who(r), r.Device, r.Object)))
 	}
 	if r.Result == audit.ResultDenied {
-		switch r.Object {
+		// A revoked device's report keeps the marker first and adds
+		// what it reported ("deny:revoked device=… wiped=…").
+		obj := r.Object
+		if strings.HasPrefix(obj, ObjectRevoked+" ") {
+			obj = ObjectRevoked
+		}
+		switch obj {
 		case ObjectWall:
 			if !e.quietFor(RuleWallAttempt+"/"+r.Entity+"/"+r.Matter, r.Time, e.cfg.Cooldown) {
 				out = append(out, newAlert(RuleWallAttempt, Critical, r, fmt.Sprintf("%s, screened from matter %s (ethical wall), tried %s", who(r), r.Matter, r.Action)))

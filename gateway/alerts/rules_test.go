@@ -140,6 +140,11 @@ func TestRules(t *testing.T) {
 		{alerts.RuleRevokedDevice, "u11", "", func(s *script) {
 			s.add(afternoon, "u11", "", "matters.list", audit.ResultDenied, alerts.ObjectRevoked, 0)
 			s.add(afternoon.Add(time.Second), "u11", "", "matters.list", audit.ResultDenied, alerts.ObjectRevoked, 0)
+			// A wipe's report from the same device: the same alert (cooldown).
+			s.add(afternoon.Add(2*time.Second), "u11", "", "device.report", audit.ResultDenied, alerts.ObjectRevoked+" device=0123456789abcdef0123456789abcdef wiped=2026-12-07T14:00:00Z", 0)
+		}},
+		{alerts.RuleRevokedDevice, "u13", "", func(s *script) {
+			s.add(afternoon, "u13", "", "device.report", audit.ResultDenied, alerts.ObjectRevoked+" device=0123456789abcdef0123456789abcdef wiped=2026-12-07T14:00:00Z", 0)
 		}},
 		{alerts.RuleIntegrity, "u12", "2026-0012", func(s *script) {
 			s.add(afternoon, "u12", "2026-0012", "chunk.replace", audit.ResultOK, "c:replaced", 1<<20)
