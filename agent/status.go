@@ -37,8 +37,23 @@ type Status struct {
 	Matters []MatterStatus `json:"matters"`
 	// Open lists the documents open in an editor elsewhere (their copies
 	// here marked read-only) or here (presence.go).
-	Open    []OpenFile `json:"open,omitempty"`
-	Updated time.Time  `json:"updated"`
+	Open []OpenFile `json:"open,omitempty"`
+	// PortTaken is the configured status address when another program
+	// held it at start (on a terminal server, possibly another user's):
+	// the agent listens on a free port instead, and a bookmark of the
+	// configured one reaches that program, not this agent.
+	PortTaken string    `json:"port_taken,omitempty"`
+	Updated   time.Time `json:"updated"`
+}
+
+// PortTakenNotice says what PortTaken means, for status and the page; ""
+// when the configured port was free.
+func (s Status) PortTakenNotice() string {
+	if s.PortTaken == "" {
+		return ""
+	}
+	return "The configured status address " + s.PortTaken + " belongs to another program on this computer (perhaps another user's): " +
+		"this agent uses a free port instead, which `mattersync status --open` finds. Do not use bookmarks or links to " + s.PortTaken + ": they reach that program."
 }
 
 // MatterStatus is one matter's sync state.
@@ -154,9 +169,17 @@ func serveStatus(ctx context.Context, addr, dataDir string, board *statusBoard, 
 	if _, port, _ := net.SplitHostPort(addr); err != nil && port != "0" {
 		// A fixed port from a machine-wide config, taken by another
 		// user's agent on a terminal server (or anything else): any free
-		// port works as well, since clients read it from status.addr.
-		if l, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err == nil && log != nil {
-			log.Warn("status endpoint: the configured port is taken; using another (status.addr has it)", "configured", addr, "using", l.Addr().String())
+		// port works as well, since clients read it from status.addr. Said
+		// aloud, not silent: whatever holds the port gets what a browser
+		// sends to it (the page's cookie is scoped to its path for that,
+		// statuspage.go).
+		taken := err
+		if l, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err == nil {
+			board.update(func(s *Status) { s.PortTaken = addr })
+			if log != nil {
+				log.Warn("status endpoint: the configured port belongs to another process (perhaps another user's); listening on a free port instead (status.addr has it); links to the configured port reach that process",
+					"configured", addr, "using", l.Addr().String(), "err", taken.Error())
+			}
 		}
 	}
 	if err != nil {

@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -33,7 +35,16 @@ import (
 //     minutes and once, so a URL left in the browser's history or seen in a
 //     process list opens nothing later. It is traded for a session cookie
 //     (HttpOnly, SameSite=Strict, random, in memory only) and the browser is
-//     sent on to "/", dropping the ticket from the address bar.
+//     sent on to the page, dropping the ticket from the address bar.
+//   - The page lives under a path prefix random for each agent run
+//     (/p/<128 bits>/), and the cookie is scoped to it (Path). Browsers send
+//     a 127.0.0.1 cookie to every port of 127.0.0.1: if another user's
+//     program holds the configured port (the agent then took a free one),
+//     a bookmark of that port would hand it the session. It gets the
+//     cookie only for a URL under the prefix, which only this run's page
+//     links to, and the prefix is in no file: the browser learns it from
+//     the redirect after the ticket. Anything outside the prefix is 403
+//     (the ticket exchange and the CLI's proof-checked endpoints aside).
 //   - Every other request without a live session gets 403, so another user
 //     of the machine (a terminal server: every loopback port is reachable by
 //     all) sees nothing.
@@ -83,12 +94,15 @@ type statusPage struct {
 	// (selection.go).
 	dataDir string
 	hosts   map[string]bool // Host headers accepted
-	cookie  string          // the session cookie's name: per port, as cookies ignore ports
-	board   *statusBoard
-	acts    pageActions // nil: status only
-	log     *slog.Logger
-	tmpl    *template.Template
-	now     func() time.Time
+	cookie  string          // the session cookie's name, per port: two agents' cookies stay apart
+	// prefix is the path every page is under, "/p/<random>/", new for
+	// each agent run; the session cookie is scoped to it.
+	prefix string
+	board  *statusBoard
+	acts   pageActions // nil: status only
+	log    *slog.Logger
+	tmpl   *template.Template
+	now    func() time.Time
 
 	mu       sync.Mutex           // guards sessions and spent
 	sessions map[string]time.Time // session ID -> expiry
@@ -123,8 +137,17 @@ func newStatusPage(token, self, dataDir string, board *statusBoard, acts pageAct
 		token: []byte(token), self: self, dataDir: dataDir, board: board, acts: acts, log: log, tmpl: t, now: time.Now,
 		hosts:    map[string]bool{self: true, net.JoinHostPort("localhost", port): true},
 		cookie:   "mattersync_" + port,
+		prefix:   "/p/" + pagePrefix() + "/",
 		sessions: map[string]time.Time{}, spent: map[string]time.Time{},
 	}, nil
+}
+
+// pagePrefix is 128 random bits, base64url: the page's path segment for
+// one agent run.
+func pagePrefix() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // PageTicket returns a ticket that opens the status page of the agent at
@@ -155,17 +178,23 @@ func StatusPageURL(ctx context.Context, dataDir string) (string, error) {
 
 func (p *statusPage) routes(mux *http.ServeMux) {
 	mux.Handle("GET /open", p.guard(false, p.open))
-	mux.Handle("GET /{$}", p.guard(true, p.overview))
-	mux.Handle("GET /matter", p.guard(true, p.folder))
-	mux.Handle("GET /file", p.guard(true, p.file))
-	mux.Handle("GET /page.css", p.guard(true, p.css))
-	mux.Handle("POST /restore", p.guard(true, p.post(p.restore)))
-	mux.Handle("POST /restore-folder", p.guard(true, p.post(p.restoreFolder)))
-	mux.Handle("POST /conflict", p.guard(true, p.post(p.conflict)))
-	mux.Handle("GET /matters", p.guard(true, p.matters))
-	mux.Handle("POST /matters", p.guard(true, p.post(p.chooseMatter)))
-	mux.Handle("/", p.guard(true, func(w http.ResponseWriter, _ *http.Request, _ string) {
+	in := func(method, path string) string { return method + " " + p.prefix + path }
+	mux.Handle(in("GET", "{$}"), p.guard(true, p.overview))
+	mux.Handle(in("GET", "matter"), p.guard(true, p.folder))
+	mux.Handle(in("GET", "file"), p.guard(true, p.file))
+	mux.Handle(in("GET", "page.css"), p.guard(true, p.css))
+	mux.Handle(in("POST", "restore"), p.guard(true, p.post(p.restore)))
+	mux.Handle(in("POST", "restore-folder"), p.guard(true, p.post(p.restoreFolder)))
+	mux.Handle(in("POST", "conflict"), p.guard(true, p.post(p.conflict)))
+	mux.Handle(in("GET", "matters"), p.guard(true, p.matters))
+	mux.Handle(in("POST", "matters"), p.guard(true, p.post(p.chooseMatter)))
+	mux.Handle(p.prefix, p.guard(true, func(w http.ResponseWriter, _ *http.Request, _ string) {
 		http.Error(w, "not found", http.StatusNotFound)
+	}))
+	// Outside the prefix: an old bookmark (a past run's prefix, or none),
+	// or someone guessing. Refused whatever cookie comes along.
+	mux.Handle("/", p.guard(false, func(w http.ResponseWriter, _ *http.Request, _ string) {
+		p.forbidden(w, "This address is not the status page (an old bookmark?): open it with `mattersync status --open`.")
 	}))
 }
 
@@ -268,9 +297,9 @@ func (p *statusPage) open(w http.ResponseWriter, r *http.Request, _ string) {
 	}
 	p.sessions[sid] = now.Add(sessionLife)
 	p.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: p.cookie, Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	http.SetCookie(w, &http.Cookie{Name: p.cookie, Value: sid, Path: p.prefix, HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		MaxAge: int(sessionLife / time.Second)})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	http.Redirect(w, r, p.prefix, http.StatusSeeOther)
 }
 
 // redeem checks a ticket and spends it.
@@ -318,6 +347,7 @@ func (p *statusPage) css(w http.ResponseWriter, _ *http.Request, _ string) {
 // render writes a page; every page gets the session's CSRF token.
 func (p *statusPage) render(w http.ResponseWriter, name, sid string, data map[string]any) {
 	data["CSRF"] = p.csrf(sid)
+	data["Prefix"] = p.prefix
 	data["Actions"] = p.acts != nil
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := p.tmpl.ExecuteTemplate(w, name, data); err != nil {
@@ -451,7 +481,7 @@ func (p *statusPage) file(w http.ResponseWriter, r *http.Request, sid string) {
 func (p *statusPage) restore(w http.ResponseWriter, r *http.Request, sid string) {
 	f := r.PostForm
 	matter, rel := f.Get("m"), f.Get("f")
-	back := "/file?" + url.Values{"m": {matter}, "f": {rel}}.Encode()
+	back := p.prefix + "file?" + url.Values{"m": {matter}, "f": {rel}}.Encode()
 	v, err := strconv.ParseInt(f.Get("v"), 10, 64)
 	if err != nil || v < 1 {
 		p.result(w, sid, "Restore", "", fmt.Errorf("no version chosen"), back)
@@ -468,7 +498,7 @@ func (p *statusPage) restore(w http.ResponseWriter, r *http.Request, sid string)
 func (p *statusPage) restoreFolder(w http.ResponseWriter, r *http.Request, sid string) {
 	f := r.PostForm
 	matter, dir := f.Get("m"), f.Get("dir")
-	back := "/matter?" + url.Values{"m": {matter}, "dir": {dir}}.Encode()
+	back := p.prefix + "matter?" + url.Values{"m": {matter}, "dir": {dir}}.Encode()
 	at, err := parseWhen(f.Get("at"), time.Local)
 	if err == nil && at.IsZero() {
 		err = errors.New("choose the date and time to go back to")
@@ -498,7 +528,7 @@ func folderRestoreText(out FolderRestore, at time.Time) string {
 func (p *statusPage) conflict(w http.ResponseWriter, r *http.Request, sid string) {
 	f := r.PostForm
 	msg, err := p.acts.SettleConflict(r.Context(), f.Get("m"), f.Get("copy"), Keep(f.Get("keep")))
-	p.result(w, sid, "Conflict", msg, err, "/")
+	p.result(w, sid, "Conflict", msg, err, p.prefix)
 }
 
 func parentDir(rel string) string {

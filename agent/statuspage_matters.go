@@ -34,7 +34,7 @@ func (p *statusPage) chooseMatter(w http.ResponseWriter, r *http.Request, sid st
 	matter, on := r.PostForm.Get("m"), r.PostForm.Get("on") == "1"
 	pm, ok := p.acts.(pageMatters)
 	if !ok {
-		p.result(w, sid, "Matters", "", fmt.Errorf("this agent cannot change which matters are here"), "/matters")
+		p.result(w, sid, "Matters", "", fmt.Errorf("this agent cannot change which matters are here"), p.prefix+"matters")
 		return
 	}
 	list, err := pm.MatterList(r.Context())
@@ -48,5 +48,5 @@ func (p *statusPage) chooseMatter(w http.ResponseWriter, r *http.Request, sid st
 	if !on {
 		msg = fmt.Sprintf("Matter %s will be removed from this computer: its folder goes once every change in it is uploaded (the status says so if something holds it).", SafeText(matter))
 	}
-	p.result(w, sid, "Matters", msg, err, "/matters")
+	p.result(w, sid, "Matters", msg, err, p.prefix+"matters")
 }

@@ -26,14 +26,14 @@ func (fakeSelection) MatterList(context.Context) ([]MatterInfo, error) {
 // matter that is not the user's is refused. Documents open elsewhere are
 // shown, escaped.
 func TestStatusPageMattersAndPresence(t *testing.T) {
-	addr, dir := startPage(t, fakeSelection{&fakeActions{}})
-	c := signIn(t, dir)
-	_, body := get(t, c, "http://"+addr+"/matters")
+	_, dir := startPage(t, fakeSelection{&fakeActions{}})
+	c, base := signIn(t, dir)
+	_, body := get(t, c, base+"/matters")
 	if !strings.Contains(body, "Remove from this computer") || !strings.Contains(body, "Add to this computer") || strings.Contains(body, "<script") {
 		t.Fatalf("matters page:\n%s", body)
 	}
 	csrf := between(body, `name="csrf" value="`, `"`)
-	resp, out := do(t, c, postForm(t, "http://"+addr+"/matters", url.Values{"m": {"2026-0001"}, "on": {"0"}, "csrf": {csrf}}))
+	resp, out := do(t, c, postForm(t, base+"/matters", url.Values{"m": {"2026-0001"}, "on": {"0"}, "csrf": {csrf}}))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(out, "will be removed from this computer") {
 		t.Fatalf("remove: %s\n%s", resp.Status, out)
 	}
@@ -41,11 +41,11 @@ func TestStatusPageMattersAndPresence(t *testing.T) {
 	if err != nil || len(ch.Remove) != 1 || ch.Remove[0] != "2026-0001" {
 		t.Fatalf("choices after remove: %+v %v", ch, err)
 	}
-	_, out = do(t, c, postForm(t, "http://"+addr+"/matters", url.Values{"m": {"2099-0099"}, "on": {"1"}, "csrf": {csrf}}))
+	_, out = do(t, c, postForm(t, base+"/matters", url.Values{"m": {"2099-0099"}, "on": {"1"}, "csrf": {csrf}}))
 	if !strings.Contains(out, "no such matter among yours") {
 		t.Fatalf("a matter not the user's:\n%s", out)
 	}
-	if resp, _ := do(t, c, postForm(t, "http://"+addr+"/matters", url.Values{"m": {"2026-0002"}, "on": {"1"}})); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := do(t, c, postForm(t, base+"/matters", url.Values{"m": {"2026-0002"}, "on": {"1"}})); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("POST /matters without CSRF: %s", resp.Status)
 	}
 }

@@ -1,14 +1,18 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"html"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -129,8 +133,9 @@ func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
 }
 
 // signIn opens the page with a fresh ticket, as `mattersync status --open`
-// does, and returns the browser holding the session.
-func signIn(t *testing.T, dir string) *http.Client {
+// does, and returns the browser holding the session and the page's base
+// URL (http://<addr>/p/<prefix>, no final slash).
+func signIn(t *testing.T, dir string) (*http.Client, string) {
 	t.Helper()
 	u, err := StatusPageURL(context.Background(), dir)
 	if err != nil {
@@ -138,16 +143,18 @@ func signIn(t *testing.T, dir string) *http.Client {
 	}
 	c := browser(t)
 	resp, _ := get(t, c, u)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
-		t.Fatalf("open with a ticket: %s, Location %q; want 303 to /", resp.Status, resp.Header.Get("Location"))
+	loc := resp.Header.Get("Location")
+	prefix := strings.TrimSuffix(strings.TrimPrefix(loc, "/p/"), "/")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/p/") || !strings.HasSuffix(loc, "/") || len(prefix) != 22 || strings.ContainsAny(prefix, "/+=") {
+		t.Fatalf("open with a ticket: %s, Location %q; want 303 to /p/<128 bits base64url>/", resp.Status, loc)
 	}
 	sc := resp.Header.Get("Set-Cookie")
-	for _, want := range []string{"HttpOnly", "SameSite=Strict", "Path=/"} {
-		if !strings.Contains(sc, want) {
+	for _, want := range []string{"HttpOnly", "SameSite=Strict", "Path=" + loc + ";"} {
+		if !strings.Contains(sc+";", want) {
 			t.Errorf("session cookie %q lacks %s", sc, want)
 		}
 	}
-	return c
+	return c, "http://" + resp.Request.URL.Host + strings.TrimSuffix(loc, "/")
 }
 
 // Without the session secret every page and action is refused (403): a
@@ -155,22 +162,25 @@ func signIn(t *testing.T, dir string) *http.Client {
 func TestStatusPageRefusesWithoutSecret(t *testing.T) {
 	acts := &fakeActions{}
 	addr, dir := startPage(t, acts)
+	_, base := signIn(t, dir) // the prefix, known or guessed: no session without a ticket
 	c := browser(t)
-	for _, p := range []string{"/", "/matter?m=2026-0001", "/file?m=2026-0001&f=a.txt", "/page.css", "/nothing"} {
-		resp, body := get(t, c, "http://"+addr+p)
+	for _, root := range []string{"http://" + addr, base} {
+		for _, p := range []string{"/", "/matter?m=2026-0001", "/file?m=2026-0001&f=a.txt", "/page.css", "/matters", "/nothing"} {
+			resp, body := get(t, c, root+p)
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("GET %s without a session: %s, want 403", root+p, resp.Status)
+			}
+			if strings.Contains(body, "2026-0001") || strings.Contains(body, "script") {
+				t.Errorf("GET %s without a session shows the status: %q", root+p, body)
+			}
+		}
+		resp, _ := do(t, c, postForm(t, root+"/conflict", url.Values{"m": {"2026-0001"}, "copy": {"x"}, "keep": {"mine"}}))
 		if resp.StatusCode != http.StatusForbidden {
-			t.Errorf("GET %s without a session: %s, want 403", p, resp.Status)
+			t.Errorf("POST %s/conflict without a session: %s, want 403", root, resp.Status)
 		}
-		if strings.Contains(body, "2026-0001") || strings.Contains(body, "script") {
-			t.Errorf("GET %s without a session shows the status: %q", p, body)
-		}
-	}
-	resp, _ := do(t, c, postForm(t, "http://"+addr+"/conflict", url.Values{"m": {"2026-0001"}, "copy": {"x"}, "keep": {"mine"}}))
-	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("POST /conflict without a session: %s, want 403", resp.Status)
 	}
 	// A made-up cookie is no session.
-	u, _ := url.Parse("http://" + addr + "/")
+	u, _ := url.Parse(base + "/")
 	c.Jar.SetCookies(u, []*http.Cookie{{Name: "mattersync_" + u.Port(), Value: strings.Repeat("a", 64)}})
 	if resp, _ := get(t, c, u.String()); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("GET / with a made-up cookie: %s, want 403", resp.Status)
@@ -202,8 +212,8 @@ func TestStatusPageRefusesWithoutSecret(t *testing.T) {
 	}
 
 	// With the session: the page.
-	s := signIn(t, dir)
-	resp, body := get(t, s, "http://"+addr+"/")
+	s, base := signIn(t, dir)
+	resp, body := get(t, s, base+"/")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "2026-0001") {
 		t.Fatalf("GET / with a session: %s %q", resp.Status, body)
 	}
@@ -216,12 +226,16 @@ func TestStatusPageRefusesWithoutSecret(t *testing.T) {
 // with a valid session or ticket: DNS rebinding gets nothing.
 func TestStatusPageRefusesWrongHost(t *testing.T) {
 	addr, dir := startPage(t, &fakeActions{})
-	c := signIn(t, dir)
+	c, base := signIn(t, dir)
+	pageURL, _ := url.Parse(base + "/")
+	if len(c.Jar.Cookies(pageURL)) != 1 {
+		t.Fatalf("no session cookie for %s", pageURL)
+	}
 	_, port, _ := strings.Cut(addr, ":")
 	for _, host := range []string{"evil.example:" + port, "evil.example", "127.0.0.1:1", "localhost.evil.example:" + port} {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+		req, _ := http.NewRequest(http.MethodGet, base+"/", nil)
 		req.Host = host
-		for _, ck := range c.Jar.Cookies(&url.URL{Scheme: "http", Host: addr}) {
+		for _, ck := range c.Jar.Cookies(pageURL) {
 			req.AddCookie(ck) // the session, whatever the client makes of Host
 		}
 		if resp, body := do(t, browser(t), req); resp.StatusCode != http.StatusForbidden || strings.Contains(body, "2026-0001") {
@@ -235,11 +249,13 @@ func TestStatusPageRefusesWrongHost(t *testing.T) {
 		t.Errorf("ticket with Host rebound.example: %s, want 403", resp.Status)
 	}
 	for _, host := range []string{addr, "localhost:" + port} {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+		req, _ := http.NewRequest(http.MethodGet, base+"/", nil)
 		req.Host = host
-		c.Jar.SetCookies(&url.URL{Scheme: "http", Host: host}, c.Jar.Cookies(&url.URL{Scheme: "http", Host: addr}))
-		if resp, _ := do(t, c, req); resp.StatusCode != http.StatusOK {
-			t.Errorf("Host %q: %s, want 200", host, resp.Status)
+		ck := c.Jar.Cookies(pageURL)[0]
+		ck.Path = pageURL.Path
+		c.Jar.SetCookies(&url.URL{Scheme: "http", Host: host, Path: pageURL.Path}, []*http.Cookie{ck})
+		if resp, body := do(t, c, req); resp.StatusCode != http.StatusOK {
+			t.Errorf("Host %q: %s, want 200: %s", host, resp.Status, body)
 		}
 	}
 }
@@ -260,14 +276,14 @@ func postForm(t *testing.T, u string, v url.Values) *http.Request {
 func TestStatusPageCSRF(t *testing.T) {
 	acts := &fakeActions{}
 	addr, dir := startPage(t, acts)
-	c := signIn(t, dir)
-	_, body := get(t, c, "http://"+addr+"/matter?m=2026-0001&at=2026-12-01")
+	c, base := signIn(t, dir)
+	_, body := get(t, c, base+"/matter?m=2026-0001&at=2026-12-01")
 	csrf := between(body, `name="csrf" value="`, `"`)
 	if len(csrf) != 64 {
 		t.Fatalf("no CSRF token in the folder page: %q", csrf)
 	}
-	other := signIn(t, dir) // another session: its token is not c's
-	_, obody := get(t, other, "http://"+addr+"/matter?m=2026-0001&at=2026-12-01")
+	other, _ := signIn(t, dir) // another session: its token is not c's
+	_, obody := get(t, other, base+"/matter?m=2026-0001&at=2026-12-01")
 	otherCSRF := between(obody, `name="csrf" value="`, `"`)
 	if otherCSRF == csrf || otherCSRF == "" {
 		t.Fatalf("two sessions share a CSRF token")
@@ -280,7 +296,7 @@ func TestStatusPageCSRF(t *testing.T) {
 		"cross-site fetch":   func(r *http.Request) { setBody(r, form, csrf); r.Header.Set("Sec-Fetch-Site", "cross-site") },
 		"token in the query": func(r *http.Request) { r.URL.RawQuery = "csrf=" + csrf },
 	} {
-		req := postForm(t, "http://"+addr+"/restore", form)
+		req := postForm(t, base+"/restore", form)
 		mod(req)
 		if resp, _ := do(t, c, req); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("POST /restore with %s: %s, want 403", name, resp.Status)
@@ -289,7 +305,7 @@ func TestStatusPageCSRF(t *testing.T) {
 	if got := acts.Calls(); len(got) != 0 {
 		t.Fatalf("refused POSTs reached the agent: %q", got)
 	}
-	req := postForm(t, "http://"+addr+"/restore", form)
+	req := postForm(t, base+"/restore", form)
 	setBody(req, form, csrf)
 	req.Header.Set("Origin", "http://"+addr)
 	resp, body := do(t, c, req)
@@ -331,10 +347,10 @@ func TestStatusPageEscapesHostileNames(t *testing.T) {
 			Reason: "edited at the same time as <b>bob</b> on \x1b[31mLAPTOP", Created: time.Now()}, CopyExists: true}},
 		versions: []VersionInfo{{Version: 2, Name: `"><script>alert(4)</script>`, Device: "dev\u202eice", Size: 3}, {Version: 1, Size: 1}},
 	}
-	addr, dir := startPage(t, acts)
-	c := signIn(t, dir)
+	_, dir := startPage(t, acts)
+	c, base := signIn(t, dir)
 	for _, p := range []string{"/", "/matter?m=2026-0001&at=2026-12-01", "/matter?m=2026-0001", "/file?m=2026-0001&f=" + url.QueryEscape(hostileName)} {
-		resp, body := get(t, c, "http://"+addr+p)
+		resp, body := get(t, c, base+p)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %s %s", p, resp.Status, body)
 		}
@@ -348,7 +364,7 @@ func TestStatusPageEscapesHostileNames(t *testing.T) {
 			}
 		}
 	}
-	_, body := get(t, c, "http://"+addr+"/")
+	_, body := get(t, c, base+"/")
 	for _, want := range []string{"&lt;script&gt;alert(1)&lt;/script&gt;", `\u202e`, "first sync: 5 of 20 files", "min left", "Keep mine", "Keep theirs", "Keep both"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("overview lacks %q:\n%s", want, body)
@@ -356,7 +372,7 @@ func TestStatusPageEscapesHostileNames(t *testing.T) {
 	}
 	// The conflict form sends the copy's name back exactly.
 	csrf := between(body, `name="csrf" value="`, `"`)
-	req := postForm(t, "http://"+addr+"/conflict", url.Values{"m": {"2026-0001"}, "copy": {hostileCopy}, "keep": {"theirs"}, "csrf": {csrf}})
+	req := postForm(t, base+"/conflict", url.Values{"m": {"2026-0001"}, "copy": {hostileCopy}, "keep": {"theirs"}, "csrf": {csrf}})
 	resp, rbody := do(t, c, req)
 	if resp.StatusCode != http.StatusOK || strings.Contains(rbody, "<script") || strings.Contains(rbody, "<b>") {
 		t.Fatalf("POST /conflict: %s %q", resp.Status, rbody)
@@ -399,10 +415,13 @@ func TestStatusPortTaken(t *testing.T) {
 	board.update(func(s *Status) { s.State = "idle" })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveStatus(ctx, taken.Addr().String(), dir, board, nil, nil) }()
+	var logged syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logged, nil))
+	go func() { done <- serveStatus(ctx, taken.Addr().String(), dir, board, nil, log) }()
 	defer func() { cancel(); <-done }()
+	var s Status
 	for i := 0; ; i++ {
-		s, err := ReadStatus(ctx, dir)
+		s, err = ReadStatus(ctx, dir)
 		if err == nil && s.State == "idle" {
 			break
 		}
@@ -414,5 +433,131 @@ func TestStatusPortTaken(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, statusAddrFile))
 	if got := strings.TrimSpace(string(b)); got == taken.Addr().String() || !strings.HasPrefix(got, "127.0.0.1:") {
 		t.Fatalf("status.addr %q with %s taken", got, taken.Addr())
+	}
+	// Not silently: the log, status and the page say the port is another
+	// program's.
+	if s.PortTaken != taken.Addr().String() || !strings.Contains(s.PortTakenNotice(), "belongs to another program") {
+		t.Errorf("status with the port taken: PortTaken %q, notice %q", s.PortTaken, s.PortTakenNotice())
+	}
+	if l := logged.String(); !strings.Contains(l, `"level":"WARN"`) || !strings.Contains(l, "belongs to another process") || !strings.Contains(l, taken.Addr().String()) {
+		t.Errorf("log with the port taken: %s", l)
+	}
+	c, base := signIn(t, dir)
+	if _, body := get(t, c, base+"/"); !strings.Contains(body, "belongs to another program") || !strings.Contains(body, taken.Addr().String()) {
+		t.Errorf("the page does not say the configured port is taken:\n%s", body)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger in another goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// The session cookie is scoped to this run's path prefix: browsers send a
+// 127.0.0.1 cookie to every port, so a program holding another port (the
+// configured one, taken by another user) must get nothing from a bookmark.
+// The browser sends the cookie only under the prefix, and the agent
+// refuses a replayed cookie anywhere else.
+func TestStatusPageSessionOnlyUnderPrefix(t *testing.T) {
+	acts := &fakeActions{}
+	addr, dir := startPage(t, acts)
+	c, base := signIn(t, dir)
+	root, _ := url.Parse("http://" + addr + "/")
+	if cs := c.Jar.Cookies(root); len(cs) != 0 {
+		t.Errorf("the browser sends the session to %s: %v", root, cs)
+	}
+	pageURL, _ := url.Parse(base + "/")
+	session := c.Jar.Cookies(pageURL)
+	if len(session) != 1 {
+		t.Fatalf("no session cookie for %s", pageURL)
+	}
+	other := "/p/" + pagePrefix()
+	for _, p := range []string{"/", "/matter?m=2026-0001", "/file?m=2026-0001&f=a.txt", "/page.css", "/matters",
+		other + "/", other + "/matter?m=2026-0001", "/p/", "/p", "/p/x/matter"} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+p, nil)
+		req.AddCookie(session[0]) // replayed, as a squatter would
+		resp, body := do(t, browser(t), req)
+		if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s with the session cookie: %s, want 403 or 404", p, resp.Status)
+		}
+		if strings.Contains(body, "2026-0001") || strings.Contains(body, pageURL.Path) {
+			t.Errorf("GET %s with the session cookie shows the page or its prefix: %q", p, body)
+		}
+	}
+	req := postForm(t, "http://"+addr+"/restore", url.Values{"m": {"2026-0001"}, "f": {"a.txt"}, "v": {"1"}})
+	req.AddCookie(session[0])
+	if resp, _ := do(t, browser(t), req); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("POST /restore outside the prefix: %s, want 403", resp.Status)
+	}
+	if got := acts.Calls(); len(got) != 0 {
+		t.Errorf("refused requests reached the agent: %q", got)
+	}
+	// Under the prefix the same cookie works.
+	if resp, _ := get(t, c, base+"/"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s/: %s", base, resp.Status)
+	}
+}
+
+// Every link and form of every page stays under the prefix: one that did
+// not would lose the session (and point the browser at a path where the
+// cookie is not sent).
+func TestStatusPageLinksCarryPrefix(t *testing.T) {
+	acts := &fakeActions{
+		conflicts: []ConflictInfo{{Conflict: index.Conflict{Matter: "2026-0001", Path: "a.docx", Copy: "a (conflict).docx", Created: time.Now()}, CopyExists: true}},
+		versions:  []VersionInfo{{Version: 2, Size: 3}, {Version: 1, Size: 1}},
+	}
+	_, dir := startPage(t, fakeSelection{acts})
+	c, base := signIn(t, dir)
+	u, _ := url.Parse(base)
+	prefix := u.Path + "/"
+	attr := regexp.MustCompile(`(?:href|action|src)="([^"]*)"`)
+	pages := map[string]string{}
+	for _, p := range []string{"/", "/matter?m=2026-0001", "/matter?m=2026-0001&dir=sub&at=2026-12-01", "/file?m=2026-0001&f=a.txt", "/matters"} {
+		resp, body := get(t, c, base+p)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", p, resp.Status)
+		}
+		pages["GET "+p] = body
+	}
+	csrf := between(pages["GET /"], `name="csrf" value="`, `"`)
+	for _, f := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/restore", url.Values{"m": {"2026-0001"}, "f": {"a.txt"}, "v": {"1"}}},
+		{"/restore-folder", url.Values{"m": {"2026-0001"}, "dir": {"sub"}, "at": {"2026-12-01"}}},
+		{"/conflict", url.Values{"m": {"2026-0001"}, "copy": {"a (conflict).docx"}, "keep": {"both"}}},
+		{"/matters", url.Values{"m": {"2026-0002"}, "on": {"1"}}},
+	} {
+		f.form.Set("csrf", csrf)
+		resp, body := do(t, c, postForm(t, base+f.path, f.form))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %s %s", f.path, resp.Status, body)
+		}
+		pages["POST "+f.path] = body
+	}
+	for name, body := range pages {
+		links := attr.FindAllStringSubmatch(body, -1)
+		if len(links) < 2 {
+			t.Errorf("%s: %d links, expected the stylesheet and at least one more", name, len(links))
+		}
+		for _, m := range links {
+			if !strings.HasPrefix(html.UnescapeString(m[1]), prefix) {
+				t.Errorf("%s: link %q is not under %s", name, m[1], prefix)
+			}
+		}
 	}
 }

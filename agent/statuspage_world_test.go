@@ -24,7 +24,8 @@ import (
 type page struct {
 	t    *testing.T
 	c    *http.Client
-	base string
+	root string // http://<addr>: the agent's endpoints for the CLI
+	base string // root + /p/<prefix>: the page, once signed in
 }
 
 // runWithPage runs a (already synced once) until the test ends and signs a
@@ -53,11 +54,18 @@ func (a *testAgent) runWithPage() *page {
 		time.Sleep(20 * time.Millisecond)
 	}
 	jar, _ := cookiejar.New(nil)
-	p := &page{t: t, c: &http.Client{Jar: jar, Transport: &http.Transport{}}, base: u[:strings.Index(u, "/open")]}
+	p := &page{t: t, c: &http.Client{Jar: jar, Transport: &http.Transport{}}, root: u[:strings.Index(u, "/open")]}
 	t.Cleanup(p.c.CloseIdleConnections)
-	if code, body := p.get(u[len(p.base):]); code != http.StatusOK {
-		t.Fatalf("open the status page: %d %s", code, body)
+	resp, err := p.c.Get(u) // the ticket, then the redirect into the page's prefix
+	if err != nil {
+		t.Fatal(err)
 	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.Path, "/p/") {
+		t.Fatalf("open the status page: %s at %s\n%s", resp.Status, resp.Request.URL, b)
+	}
+	p.base = p.root + strings.TrimSuffix(resp.Request.URL.Path, "/")
 	return p
 }
 
@@ -387,7 +395,7 @@ func TestRestoreThroughRunningAgent(t *testing.T) {
 			t.Fatalf("restore of a version that does not exist: %v", err)
 		}
 		// Without the proof the agent does nothing.
-		resp, err := http.Post(p.base+"/action", "application/json", strings.NewReader(`{"op":"restore","path":"`+alice.path("memo.txt")+`","version":2}`))
+		resp, err := http.Post(p.root+"/action", "application/json", strings.NewReader(`{"op":"restore","path":"`+alice.path("memo.txt")+`","version":2}`))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -83,6 +83,9 @@ func printStatus(w io.Writer, s agent.Status) {
 	for _, n := range s.Notices {
 		fmt.Fprintln(w, "  "+safe(n))
 	}
+	if n := s.PortTakenNotice(); n != "" {
+		fmt.Fprintln(w, "  "+safe(n))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MATTER\tROLE\tSTATE\tQUEUE\tCONFLICTS\tLAST SYNC\tFOLDER")
 	for _, m := range s.Matters {

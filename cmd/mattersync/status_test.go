@@ -27,4 +27,17 @@ func TestPrintStatus(t *testing.T) {
 	if got := progressBar(50, 40, 10, "files"); got != "[##########] 40/40 files" {
 		t.Errorf("progressBar past the end = %q", got)
 	}
+	if strings.Contains(out, "another program") {
+		t.Errorf("a port notice with the configured port free:\n%s", out)
+	}
+}
+
+// A configured status port held by another program is said, with the
+// advice not to use links to it.
+func TestPrintStatusPortTaken(t *testing.T) {
+	var b bytes.Buffer
+	printStatus(&b, agent.Status{State: "idle", PortTaken: "127.0.0.1:7443"})
+	if out := b.String(); !strings.Contains(out, "127.0.0.1:7443 belongs to another program") || !strings.Contains(out, "Do not use bookmarks or links to 127.0.0.1:7443") {
+		t.Errorf("status with the port taken:\n%s", out)
+	}
 }
