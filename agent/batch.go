@@ -32,8 +32,12 @@ import (
 const _ = uint(format.MinChunkSize - smallFileBytes - 1)
 
 const (
-	smallFileBytes  = format.MinChunkSize - 1
-	batchFiles      = 256
+	smallFileBytes = format.MinChunkSize - 1
+	// A full batch is at most 200 items (a chunk and a commit per file):
+	// the two in flight fit in the gateway's default per-user burst of
+	// 400 tokens, one per item. A batch refused 429 is sent again after
+	// Retry-After (politeRemote).
+	batchFiles      = 100
 	batchSealed     = 4 << 20
 	batchesInFlight = 2
 )

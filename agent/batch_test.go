@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/mattersync/mattersync/agent/agenttest"
+	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/gatewaytest"
 	"github.com/mattersync/mattersync/kms"
 )
 
@@ -75,4 +78,41 @@ func TestSmallFilesInBatches(t *testing.T) {
 			w.t.Fatalf("bob tried %d commits (%v), want his 2: a downloaded file without its index row looks like a new local file", tries, err)
 		}
 	})
+}
+
+// TestSmallFilesBatchRateLimited: a gateway whose per-user bucket cannot
+// cover two batches at once refuses one 429; the agent sends it again
+// after Retry-After, and the pass uploads every file in batches (none
+// falls back to one request per file, none is left for a later pass).
+func TestSmallFilesBatchRateLimited(t *testing.T) {
+	w := setupWorld(t, agenttest.NewFake(t), nil, gatewaytest.Options{Config: func(c *gateway.Config) {
+		// A full batch empties the bucket, which takes over 6 s to
+		// cover the next: far longer than reading the next 100 files.
+		c.Limits.RequestsPerSecond, c.Limits.Burst, c.Limits.MaxBatchItems = 30, 200, 100
+	}})
+	alice := w.agent(w.member(kms.RoleRW))
+	const n = 250
+	for i := range n {
+		alice.write(fmt.Sprintf("Letters/%03d.txt", i), []byte(fmt.Sprintf("%s letter %d", marker, i)))
+	}
+	if sum := alice.sync(); sum.Uploaded != n {
+		w.t.Fatalf("alice: %+v, want %d uploaded in one pass", sum, n)
+	}
+	requests := map[string]bool{}
+	limited := 0
+	err := w.gw.Stores.Audit.AuditRecords(context.Background(), audit.Query{Matter: w.matter}, func(r *audit.Record) error {
+		switch {
+		case r.Action == "file.commit" && r.Result == audit.ResultOK:
+			requests[r.RequestID] = true
+		case r.Action == "file.batch" && r.Status == 429:
+			limited++
+		}
+		return nil
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if limited == 0 || len(requests) > 3 {
+		w.t.Fatalf("%d batches refused 429, commits in %d requests; want some refused and all %d files in 3 batches", limited, len(requests), n)
+	}
 }

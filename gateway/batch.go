@@ -31,12 +31,25 @@ import (
 // batchUploads bounds the chunk objects of one batch stored at once.
 const batchUploads = 8
 
+// batchesPerUser bounds one entity's batches in flight (429 beyond): each
+// holds up to max_batch_bytes twice and, on PostgreSQL, a transaction
+// with its files' locks while its manifests are written. The agent sends
+// two at once.
+const batchesPerUser = 4
+
 func (s *Server) batch(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "file.batch"
 	if _, err := queryParams(r, op); err != nil {
 		return err
 	}
 	l := s.cfg.Limits
+	leave, ok := s.inflight.enter(s.inflight.batching, rq.ident.Entity, batchesPerUser)
+	if !ok {
+		s.metrics.denials.WithLabelValues("concurrent_per_user").Inc()
+		return &Error{Op: op, Kind: KindRateLimited, RetryAfter: time.Second,
+			Msg: fmt.Sprintf("more than %d batches at once from this user", batchesPerUser)}
+	}
+	defer leave()
 	s.extendDeadlines(w, rq, max(r.ContentLength, 0), 0)
 	var req api.BatchRequest
 	if err := decodeJSON(w, r, op, l.MaxBatchBytes, &req); err != nil {
@@ -49,6 +62,17 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, rq *request) erro
 		return E(op, KindTooLarge, "at most %d chunks and %d commits per batch (limits.max_batch_items)", l.MaxBatchItems, l.MaxBatchItems)
 	}
 	rq.rec.Object = fmt.Sprintf("%d chunks %d commits", len(req.Chunks), len(req.Commits))
+	// The per-user rate limit counts a batch's items, as the chunk PUTs
+	// and commits it stands for would have been counted (the request's
+	// token is the first): else a batch multiplies the limit by up to
+	// 2 × max_batch_items.
+	if n := len(req.Chunks) + len(req.Commits) - 1; n > 0 {
+		if ok, wait := s.limiter.allowN(rq.ident.Entity, n, time.Now()); !ok {
+			s.metrics.denials.WithLabelValues("rate_limited").Inc()
+			return &Error{Op: op, Kind: KindRateLimited, RetryAfter: wait,
+				Msg: fmt.Sprintf("too many requests: a batch counts each of its %d chunks and commits", n+1)}
+		}
+	}
 	cur, err := s.epochs.Epoch(r.Context(), rq.matter)
 	if err != nil {
 		return storeErr(op, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
@@ -251,5 +252,114 @@ func TestBatchUnrecordedChunks(t *testing.T) {
 	}
 	if missing, err := alice.MissingChunks(ctx, m, []string{old.String()}); err != nil || len(missing) != 1 {
 		t.Fatalf("collected chunk recorded again by the batch: missing %v, %v", missing, err)
+	}
+}
+
+// TestBatchRateLimit: a batch takes a token of its user's bucket per
+// chunk and per commit, as the requests it stands for would: one that
+// does not fit is refused 429 with Retry-After, nothing stored, and takes
+// only its request's token.
+func TestBatchRateLimit(t *testing.T) {
+	e := newEnv(t, envOpts{tune: func(c *gateway.Config) {
+		c.Limits.MaxBatchBytes = 1 << 20
+		// A token per 100 s: what the test spends does not come back.
+		c.Limits.RequestsPerSecond, c.Limits.Burst, c.Limits.MaxBatchItems = 0.01, 8, 4
+	}})
+	ctx := context.Background()
+	const m = "2026-0001"
+	tok := e.token("ent-alice", "matter-2026-0001-rw")
+	alice, _ := client.New(e.url, client.StaticToken(tok), client.Options{Device: "LAPTOP-7"})
+	var req api.BatchRequest
+	for range 3 {
+		c, b := e.chunk(m, 100)
+		f := e.newFile(m)
+		req.Chunks = append(req.Chunks, api.BatchChunk{ID: c.String(), Sealed: b})
+		req.Commits = append(req.Commits, api.BatchCommit{FileID: f.String(), Manifest: e.manifest(m, f, 1, c), Chunks: []string{c.String()}})
+	}
+	// 6 items of a bucket of 8: 2 tokens left.
+	if _, err := alice.Batch(ctx, m, req); err != nil {
+		t.Fatalf("first batch: %v", err)
+	}
+	before := e.snapshot(m)
+	var second api.BatchRequest
+	var files []format.ID
+	for range 3 {
+		f := e.newFile(m)
+		files = append(files, f)
+		second.Commits = append(second.Commits, api.BatchCommit{FileID: f.String(), Manifest: e.manifest(m, f, 1)})
+	}
+	body, _ := json.Marshal(second)
+	r := e.do("POST", "/v1/matters/"+m+"/batch", tok, nil, body)
+	if r.status != http.StatusTooManyRequests || r.apiError(t).Code != api.CodeRateLimited || r.header.Get("Retry-After") == "" {
+		t.Fatalf("batch of 3 items with 2 tokens left = %d %s (Retry-After %q), want 429 with Retry-After", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	if after := e.snapshot(m); !equalSnap(before, after) {
+		t.Fatalf("a rate-limited batch changed the store:\n%+v\n%+v", before, after)
+	}
+	for _, f := range files {
+		if _, err := e.store.Files.Version(ctx, m, f, 0); err == nil {
+			t.Fatalf("a rate-limited batch committed %s", f)
+		}
+	}
+	// The refusal took its request's token only: one is left.
+	if _, err := alice.File(ctx, m, req.Commits[0].FileID, 0); err != nil {
+		t.Fatalf("request with a token left: %v", err)
+	}
+	if _, err := alice.File(ctx, m, req.Commits[0].FileID, 0); client.Code(err) != api.CodeRateLimited {
+		t.Fatalf("request with the bucket empty: %v, want rate_limited", err)
+	}
+}
+
+// blockCreate is Blobs whose Create says it was entered and waits for
+// release.
+type blockCreate struct {
+	gateway.Blobs
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockCreate) Create(ctx context.Context, key string, r io.Reader, size int64, sum [32]byte) error {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.Blobs.Create(ctx, key, r, size, sum)
+}
+
+// TestBatchesPerUser: one user has at most four batches in flight; a fifth
+// is refused 429 with Retry-After while they run.
+func TestBatchesPerUser(t *testing.T) {
+	blobs := &blockCreate{entered: make(chan struct{}, 16), release: make(chan struct{})}
+	e := newEnv(t, envOpts{
+		tune:      func(c *gateway.Config) { c.Limits.MaxBatchBytes = 1 << 20 },
+		wrapBlobs: func(b gateway.Blobs) gateway.Blobs { blobs.Blobs = b; return blobs },
+	})
+	ctx := context.Background()
+	const m = "2026-0001"
+	tok := e.token("ent-alice", "matter-2026-0001-rw")
+	alice, _ := client.New(e.url, client.StaticToken(tok), client.Options{Device: "LAPTOP-7"})
+	batch := func() api.BatchRequest {
+		c, b := e.chunk(m, 100)
+		return api.BatchRequest{Chunks: []api.BatchChunk{{ID: c.String(), Sealed: b}}}
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		req := batch()
+		go func() {
+			_, err := alice.Batch(ctx, m, req)
+			errs <- err
+		}()
+	}
+	for range 4 {
+		<-blobs.entered // each batch is storing its chunk
+	}
+	body, _ := json.Marshal(batch())
+	r := e.do("POST", "/v1/matters/"+m+"/batch", tok, nil, body)
+	if r.status != http.StatusTooManyRequests || r.apiError(t).Code != api.CodeRateLimited || r.header.Get("Retry-After") == "" {
+		t.Fatalf("fifth batch in flight = %d %s, want 429 with Retry-After", r.status, r.body)
+	}
+	close(blobs.release)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("batch in flight: %v", err)
+		}
 	}
 }

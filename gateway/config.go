@@ -218,10 +218,12 @@ func DefaultConfig() Config {
 			MaxBatchIDs:     10_000,
 			MaxCommitChunks: 500_000,
 			// About a hundred small files a request: the batch's
-			// transaction is short, its body (decoded: twice) a small
-			// part of the in-flight budget.
+			// transaction is short (on PostgreSQL it holds its files'
+			// locks while its manifests are written), its body (decoded:
+			// twice) a small part of the in-flight budget, and a full
+			// batch (one token per item) within the burst.
 			MaxBatchBytes: 16 << 20,
-			MaxBatchItems: 1000,
+			MaxBatchItems: 200,
 			MaxFileSize:   64 << 30,
 			MaxWait:       60 * time.Second,
 			// A partner on a few hundred matters with three devices; a
@@ -380,6 +382,9 @@ func (c *Config) Validate() error {
 	}
 	if l.MaxBatchBytes < 1<<20 || l.MaxBatchItems < 1 {
 		bad("limits.max_batch_bytes must be at least 1 MiB and limits.max_batch_items positive")
+	}
+	if l.Burst < 2*l.MaxBatchItems {
+		bad("limits.burst must be at least twice limits.max_batch_items: a batch takes a token per chunk and per commit, and a larger one could never pass")
 	}
 	if l.MaxInflightBytes < 2*l.MaxBatchBytes {
 		bad("limits.max_inflight_bytes must be at least twice limits.max_batch_bytes")

@@ -41,15 +41,16 @@ type inflight struct {
 	perUserR int // streaming reads
 	perUserA int // every request but long polls
 
-	mu      sync.Mutex // guards busy, reading and all
-	busy    map[string]int
-	reading map[string]int
-	all     map[string]int
+	mu       sync.Mutex // guards busy, reading, all and batching
+	busy     map[string]int
+	reading  map[string]int
+	all      map[string]int
+	batching map[string]int
 }
 
 func newInflight(maxBytes int64, perUser, perUserReads, perUserAll int) *inflight {
 	return &inflight{sem: semaphore.NewWeighted(maxBytes), max: maxBytes, perUser: perUser, perUserR: perUserReads, perUserA: perUserAll,
-		busy: map[string]int{}, reading: map[string]int{}, all: map[string]int{}}
+		busy: map[string]int{}, reading: map[string]int{}, all: map[string]int{}, batching: map[string]int{}}
 }
 
 // admitRequest counts one more request of the caller in flight, or refuses

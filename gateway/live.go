@@ -430,6 +430,13 @@ func (l *limiter) sweep(now time.Time) {
 
 // allow takes a token for key, or says how long to wait for one.
 func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
+	return l.allowN(key, 1, now)
+}
+
+// allowN takes n tokens for key, or none and says how long to wait for
+// them; n must not be more than the burst (Config.Validate), else it is
+// never allowed.
+func (l *limiter) allowN(key string, n int, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]
@@ -445,7 +452,7 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 		l.buckets[key] = b
 	}
 	b.last = now
-	r := b.l.ReserveN(now, 1)
+	r := b.l.ReserveN(now, n)
 	if !r.OK() {
 		return false, time.Second
 	}

@@ -16,7 +16,9 @@ import (
 )
 
 func TestRateLimit(t *testing.T) {
-	e := newEnv(t, envOpts{tune: func(c *gateway.Config) { c.Limits.RequestsPerSecond, c.Limits.Burst = 0.5, 3 }})
+	e := newEnv(t, envOpts{tune: func(c *gateway.Config) {
+		c.Limits.RequestsPerSecond, c.Limits.Burst, c.Limits.MaxBatchItems = 0.5, 3, 1
+	}})
 	alice, bob := e.token("ent-a", "matter-a-rw"), e.token("ent-b", "matter-a-rw")
 	for i := range 3 {
 		if r := e.do("GET", "/v1/matters", alice, nil, nil); r.status != 200 {

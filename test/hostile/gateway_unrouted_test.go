@@ -15,7 +15,7 @@ import (
 // token holder could append to the chain as fast as it takes writes. Now a
 // revoked caller gets 403 revoked there too, and a flood is rate limited.
 func TestUnroutedRequestsObeyDenyAndRateLimit(t *testing.T) {
-	g := gatewaytest.Start(t, gatewaytest.Options{Config: func(c *gateway.Config) { c.Limits.RequestsPerSecond, c.Limits.Burst = 1, 5 }})
+	g := gatewaytest.Start(t, gatewaytest.Options{Config: func(c *gateway.Config) { c.Limits.RequestsPerSecond, c.Limits.Burst, c.Limits.MaxBatchItems = 1, 5, 2 }})
 	admin := g.Token(t, "ent-admin", "mattersync-admins")
 	flooder := g.Token(t, "ent-flooder")
 	statuses := map[int]int{}
