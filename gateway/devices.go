@@ -122,14 +122,38 @@ func (s *Server) putDevice(w http.ResponseWriter, r *http.Request, rq *request) 
 	return s.recordDevice(w, r, rq, http.StatusOK, audit.ResultOK)
 }
 
+// revokedReportEvery is how often a revoked caller's device report is
+// recorded (per entity and replica): the deny list comes before the
+// per-user rate limit, so without it a revoked token could buy a device
+// write and an audit append per request. A wipe is reported once; an
+// agent whose report was refused 429 tries again later.
+const revokedReportEvery = time.Minute
+
 // putDeviceRevoked records the device report of a caller the deny list
-// refuses (a device telling IT it wiped its folders); the caller still
-// gets its 403. status and result are the refusal's, for its audit
-// record, written with the report.
-func (s *Server) putDeviceRevoked(w http.ResponseWriter, r *http.Request, rq *request) {
+// refused with denied (a device telling IT it wiped its folders), at most
+// one per revokedReportEvery per entity (429 beyond) and within the
+// in-flight bounds of any request. It returns the error to answer:
+// denied, whether or not the report was recorded (with the refusal's
+// audit record), or the limit's.
+func (s *Server) putDeviceRevoked(r *http.Request, rq *request, denied error) error {
+	if ok, wait := s.revokedReports.allow(rq.ident.Entity, time.Now()); !ok {
+		s.metrics.denials.WithLabelValues("rate_limited").Inc()
+		return &Error{Op: "device.report", Kind: KindRateLimited, Msg: "too many device reports from a revoked user", RetryAfter: wait}
+	}
+	leave, err := s.admitRequest(rq, "device.report")
+	if err != nil {
+		return err
+	}
+	defer leave()
+	release, err := s.admitBody(r, rq, "device.report")
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := s.recordDevice(nil, r, rq, http.StatusForbidden, audit.ResultDenied); err != nil {
 		s.log.Info("device report of a revoked user not recorded", "request_id", rq.id, "err", err)
 	}
+	return denied
 }
 
 // recordDevice decodes, checks and stores a device report, with rq's

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/auth"
@@ -171,5 +173,47 @@ func TestDeviceBadInput(t *testing.T) {
 		if res.StatusCode != 400 {
 			t.Errorf("GET /v1/admin/devices%s: %d, want 400", q, res.StatusCode)
 		}
+	}
+}
+
+// TestDeviceRevokedFlood: the deny list comes before the per-user rate
+// limit, so a revoked caller's device reports have their own: a burst of
+// 100 (each a new device ID) is mostly refused 429, and only the reports
+// let through are stored.
+func TestDeviceRevokedFlood(t *testing.T) {
+	g := gatewaytest.Start(t, gatewaytest.Options{Config: func(c *gateway.Config) {
+		c.Limits.RequestsPerSecond, c.Limits.Burst = 1, 2
+	}})
+	ctx := context.Background()
+	admin := g.Client(t, g.Token(t, "ent-root", auth.AdminGroup), "ADMIN")
+	if err := admin.Deny(ctx, "ent-alice", "user-ent-alice", "left"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(g.URL, client.StaticToken(g.Token(t, "ent-alice", "matter-2026-0001-rw")), client.Options{Device: "LAPTOP-7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := deviceReport()
+	limited, revoked := 0, 0
+	for i := range 100 {
+		rep.DeviceID = fmt.Sprintf("%032x", i+1)
+		rep.Wiped = time.Now().UTC().Truncate(time.Second)
+		switch _, err := c.ReportDevice(ctx, rep, ""); client.Code(err) {
+		case api.CodeRateLimited:
+			limited++
+		case api.CodeRevoked:
+			revoked++
+		default:
+			t.Fatalf("report %d: %v", i, err)
+		}
+	}
+	list, err := g.Stores.Devices.Devices(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One report a minute per user: the burst takes well under a minute,
+	// but a loaded machine may let a second one through.
+	if limited < 95 || revoked < 1 || len(list) != revoked {
+		t.Fatalf("100 revoked reports: %d refused 429, %d recorded (403), %d device rows", limited, revoked, len(list))
 	}
 }

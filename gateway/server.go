@@ -185,24 +185,27 @@ type Server struct {
 	closed      ClosedStore
 	devices     DeviceStore
 	sightings   *sightings // devices.go
-	presence    PresenceStore
-	presenceHub *presenceHub
-	blobs       Blobs
-	verifier    Verifier
-	key         ed25519.PrivateKey
-	keys        []ed25519.PublicKey
-	log         *slog.Logger
-	metrics     *metrics
-	gatherer    prometheus.Gatherer
-	proxies     []*net.IPNet
-	live        *live
-	limiter     *limiter
-	unauth      *limiter // failed authentications per source
-	collapse    *collapser
-	inflight    *inflight
-	signer      signer
-	anchors     []Anchor
-	mux         *http.ServeMux
+	// revokedReports limits the device reports of callers the deny list
+	// refuses, which the per-user limiter never sees (devices.go).
+	revokedReports *limiter
+	presence       PresenceStore
+	presenceHub    *presenceHub
+	blobs          Blobs
+	verifier       Verifier
+	key            ed25519.PrivateKey
+	keys           []ed25519.PublicKey
+	log            *slog.Logger
+	metrics        *metrics
+	gatherer       prometheus.Gatherer
+	proxies        []*net.IPNet
+	live           *live
+	limiter        *limiter
+	unauth         *limiter // failed authentications per source
+	collapse       *collapser
+	inflight       *inflight
+	signer         signer
+	anchors        []Anchor
+	mux            *http.ServeMux
 
 	anchorMetrics *anchorMetrics
 	alerting      *alerting
@@ -241,13 +244,14 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		mux:      http.NewServeMux(),
 		anchors:  d.Anchors,
 
-		memberships: d.Stores.Members,
-		witness:     d.Stores.Witness,
-		closed:      d.Stores.Closed,
-		devices:     d.Stores.Devices,
-		sightings:   newSightings(),
-		presence:    d.Stores.Presence,
-		presenceHub: newPresenceHub(d.Stores.Presence),
+		memberships:    d.Stores.Members,
+		witness:        d.Stores.Witness,
+		closed:         d.Stores.Closed,
+		devices:        d.Stores.Devices,
+		sightings:      newSightings(),
+		revokedReports: newLimiter(1/revokedReportEvery.Seconds(), 1),
+		presence:       d.Stores.Presence,
+		presenceHub:    newPresenceHub(d.Stores.Presence),
 	}
 	for _, p := range cfg.TrustedProxies {
 		_, n, err := net.ParseCIDR(p)
@@ -423,7 +427,7 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 		}
 		err := s.authorize(r, rq, m.perm)
 		if e := asError("auth", err); err != nil && e.Kind == KindRevoked && m.action == "device.report" {
-			s.putDeviceRevoked(w, r, rq) // a wipe's report (devices.go)
+			err = s.putDeviceRevoked(r, rq, err) // a wipe's report (devices.go)
 		}
 		if err == nil && (m.perm == permWrite || m.action == "changes") {
 			err = s.refuseClosed(r.Context(), m.action, rq.matter)
