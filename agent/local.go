@@ -261,8 +261,10 @@ func (l *localFS) installUnsynced(tmp, rel string, guard stat, mtime time.Time) 
 	if now.exists && unixReadOnly(uint32(now.mode.Perm())) {
 		// Marked read-only (a colleague has it open, presence.go; or by
 		// the user): the new content stays so. Windows refuses to replace
-		// a read-only file, so the mark comes off the old one first.
-		if err := l.root.Chmod(tn, 0o400); err != nil {
+		// a read-only file, so the mark comes off the old one first. The
+		// old copy's read bits are kept (0444 from a marked 0644), so the
+		// restore gives back what it had, not 0600.
+		if err := l.root.Chmod(tn, os.FileMode(uint32(now.mode.Perm())&0o444|0o400)); err != nil {
 			return localErr(err)
 		}
 		if runtime.GOOS == "windows" {
