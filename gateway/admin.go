@@ -157,6 +157,7 @@ func (s *Server) denyAdd(w http.ResponseWriter, r *http.Request, rq *request) er
 		return storeErr(op, err)
 	}
 	s.live.setDenied(gen, req.EntityID, true)
+	s.clearDenied(r.Context(), req.EntityID, rq.rec.RequestID)
 	if !created {
 		// Already denied: nothing changed; audited as answered.
 		return s.respond(r.Context(), w, rq, http.StatusOK, entry)

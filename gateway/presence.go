@@ -36,6 +36,27 @@ type PresenceStore interface {
 	Presences(ctx context.Context, now time.Time) ([]store.Presence, int64, error)
 	PresenceGen(ctx context.Context) (int64, error)
 	ExpirePresence(ctx context.Context, now time.Time, limit int, rec func(store.Presence) *audit.Record) ([]store.Presence, error)
+	ClearEntityPresence(ctx context.Context, entity string, rec func(store.Presence) *audit.Record) ([]store.Presence, error)
+}
+
+// clearDenied closes every presence of a denied entity (audited
+// presence.close, object "<file> denied"): a revoked user's open
+// documents must not hold colleagues' copies read-only until they expire.
+// A failure is logged: they expire anyway within their TTL.
+func (s *Server) clearDenied(ctx context.Context, entity, requestID string) {
+	now := time.Now()
+	closed, err := s.presence.ClearEntityPresence(ctx, entity, func(p store.Presence) *audit.Record {
+		return &audit.Record{Time: now, Entity: p.Entity, User: p.User, Device: p.Device, Matter: p.Matter,
+			Action: "presence.close", Object: p.File.String() + " denied", Result: audit.ResultOK, RequestID: requestID}
+	})
+	if err != nil {
+		s.log.Warn("a denied user's presences not closed (they expire by themselves)", "entity", entity, "err", err)
+		return
+	}
+	if len(closed) > 0 {
+		s.metrics.auditAppends.WithLabelValues("ok").Add(float64(len(closed)))
+		s.presenceHub.changed()
+	}
 }
 
 // presenceHub is this replica's copy of every presence, reloaded when the

@@ -220,13 +220,18 @@ func TestPresenceBounds(t *testing.T) {
 	if l, err := bob.Presence(ctx, "", 0); err != nil || len(l.Open) != store.MaxPresencesPerEntityMatter {
 		t.Fatalf("bob sees %d presences (%v), want %d", len(l.Open), err, store.MaxPresencesPerEntityMatter)
 	}
-	if err := alice.ClosePresence(ctx, m, file.String()); err != nil {
+	// Alice is denied: her presences go at once.
+	if err := admin.Deny(ctx, "ent-alice", "user-ent-alice", "left"); err != nil {
 		t.Fatal(err)
 	}
+	if l, err := bob.Presence(ctx, "", 0); err != nil || len(l.Open) != 0 {
+		t.Fatalf("after alice was denied bob sees %d presences (%v)", len(l.Open), err)
+	}
+	carol := g.Client(t, g.Token(t, "ent-carol", "matter-"+m+"-rw"), "LAPTOP-9")
 	if _, err := admin.CloseMatter(ctx, m, "file closed"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.OpenPresence(ctx, m, file.String(), 0); client.Code(err) != api.CodeMatterClosed {
+	if _, err := carol.OpenPresence(ctx, m, file.String(), 0); client.Code(err) != api.CodeMatterClosed {
 		t.Fatalf("presence opened in a closed matter: %v", err)
 	}
 }

@@ -123,4 +123,40 @@ func testPresence(t *testing.T, h Harness) {
 	if list, _, _ := s.Presence.Presences(c, now); len(list) != store.MaxPresencesPerEntityMatter {
 		t.Fatalf("%d presences, want %d", len(list), store.MaxPresencesPerEntityMatter)
 	}
+	// An expired presence replaced by an open before the sweep: its
+	// expiry is audited first.
+	late := store.Presence{Matter: "m", File: f, Entity: "e-4", User: "dan", Device: "D", Expires: now.Add(time.Second)}
+	if _, _, err := s.Presence.SetPresence(c, late, now, Rec("presence.open", "m")); err != nil {
+		t.Fatal(err)
+	}
+	late.Expires = now.Add(time.Hour)
+	if _, opened, err := s.Presence.SetPresence(c, late, now.Add(2*time.Second), Rec("presence.open", "m")); err != nil || !opened {
+		t.Fatalf("open over an expired one: opened %v, %v", opened, err)
+	}
+	var all []string
+	if err := s.Audit.AuditRecords(c, audit.Query{Matter: "m"}, func(r *audit.Record) error {
+		all = append(all, r.Action+" "+r.Entity)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if last := all[len(all)-3:]; last[0] != "presence.open "+Rec("", "").Entity || last[1] != "presence.expire e-4" || last[2] != last[0] {
+		t.Fatalf("the last records %q, want open, expire e-4, open", last)
+	}
+	// A denied user's presences all go, each audited.
+	gen, _ := s.Presence.PresenceGen(c)
+	gone, err := s.Presence.ClearEntityPresence(c, "e-3", func(p store.Presence) *audit.Record {
+		r := Rec("presence.close", p.Matter)
+		r.Entity = p.Entity
+		return r
+	})
+	if err != nil || len(gone) != store.MaxPresencesPerEntityMatter {
+		t.Fatalf("cleared %d, %v", len(gone), err)
+	}
+	if g, _ := s.Presence.PresenceGen(c); g == gen {
+		t.Fatal("clearing a user's presences did not move the generation")
+	}
+	if list, _, _ := s.Presence.Presences(c, now); len(list) != 1 || list[0].Entity != "e-4" {
+		t.Fatalf("presences after the clear = %+v", list)
+	}
 }

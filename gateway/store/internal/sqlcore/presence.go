@@ -202,3 +202,34 @@ func (s *Store) ExpirePresence(ctx context.Context, now time.Time, limit int, re
 	}
 	return out, nil
 }
+
+// ClearEntityPresence removes every presence of entity (denied: its
+// documents must not keep colleagues' copies read-only until they expire),
+// appending for each the record rec makes of it, in one transaction, and
+// returns them.
+func (s *Store) ClearEntityPresence(ctx context.Context, entity string, rec func(store.Presence) *audit.Record) ([]store.Presence, error) {
+	var out []store.Presence
+	err := s.db.Write(ctx, func(tx Querier) error {
+		var err error
+		out, err = queryAll(ctx, tx, nil, s.scanPresence, `SELECT `+presenceCols+` FROM presence WHERE entity = $1 ORDER BY matter, file, device`+s.d.ClaimLock, entity)
+		if err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM presence WHERE entity = $1`, entity); err != nil {
+			return err
+		}
+		for _, p := range out {
+			if err := s.appendAudit(ctx, tx, rec(p)); err != nil {
+				return err
+			}
+		}
+		return bumpPresence(ctx, tx)
+	})
+	if err != nil {
+		return nil, s.wrap("clear entity presence", err)
+	}
+	return out, nil
+}
