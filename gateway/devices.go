@@ -10,6 +10,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 type DeviceStore interface {
 	PutDevice(ctx context.Context, d store.Device, rec *audit.Record) (store.Device, error)
 	DeviceSeen(ctx context.Context, entity, id string, at time.Time, revoked bool) (bool, error)
+	DeviceIDs(ctx context.Context, entity string) ([]string, error)
 	Devices(ctx context.Context, user string) ([]store.Device, error)
 }
 
@@ -31,14 +33,19 @@ type DeviceStore interface {
 // "a revoked user's device still seen" must not wait.
 const deviceSeenEvery = 5 * time.Minute
 
-// maxSightings bounds the sightings a replica remembers; beyond, it
-// forgets them all (costing one write per device again).
+// maxSightings bounds the sightings (and the entities' known devices) a
+// replica remembers; beyond, it forgets them all (costing one write or
+// read per device again). Only known devices of authenticated callers
+// past the rate limit get in, so a flood of invented IDs cannot fill it.
 const maxSightings = 100_000
 
-// sightings remembers when each device's sighting was last written.
+// sightings remembers when each device's sighting was last written, and
+// each entity's known devices (read through from the store at most every
+// deviceSeenEvery: a device reported to another replica is learnt then).
 type sightings struct {
-	mu   sync.Mutex // guards last
-	last map[string]sighting
+	mu    sync.Mutex // guards last and known
+	last  map[string]sighting
+	known map[string]knownDevices // by entity
 }
 
 type sighting struct {
@@ -46,7 +53,14 @@ type sighting struct {
 	revoked bool
 }
 
-func newSightings() *sightings { return &sightings{last: map[string]sighting{}} }
+type knownDevices struct {
+	ids []string
+	at  time.Time // when read from the store
+}
+
+func newSightings() *sightings {
+	return &sightings{last: map[string]sighting{}, known: map[string]knownDevices{}}
+}
 
 // due reports whether a sighting of key at now must be written, and if so
 // takes it as written.
@@ -68,6 +82,37 @@ func (s *sightings) forget(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.last, key)
+}
+
+// knownOf returns entity's known devices if read within deviceSeenEvery.
+func (s *sightings) knownOf(entity string, now time.Time) ([]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.known[entity]
+	if !ok || now.Sub(k.at) >= deviceSeenEvery {
+		return nil, false
+	}
+	return k.ids, true
+}
+
+// setKnown keeps entity's devices as read from the store at at.
+func (s *sightings) setKnown(entity string, ids []string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.known[entity]; !ok && len(s.known) >= maxSightings {
+		clear(s.known)
+	}
+	s.known[entity] = knownDevices{ids: ids, at: at}
+}
+
+// learn adds id to entity's known devices (it just reported itself).
+func (s *sightings) learn(entity, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k, ok := s.known[entity]; ok && !slices.Contains(k.ids, id) {
+		k.ids = append(slices.Clip(k.ids), id)
+		s.known[entity] = k
+	}
 }
 
 func (s *Server) deviceRoutes() {
@@ -92,24 +137,34 @@ func deviceID(r *http.Request) (string, error) {
 	return v[0], nil
 }
 
-// noteDevice records, throttled, that the authenticated caller's device
-// made a request, before the deny list is applied: a revoked user's
-// device still trying is what IT wants to see. Only a malformed header
-// fails; a sighting that cannot be written is logged and tried again at
-// the next request.
-func (s *Server) noteDevice(r *http.Request, rq *request) error {
+// noteDevice records, throttled, that the caller's device made a
+// request, once the request is past the rate limit (or refused by the
+// deny list, revoked: a revoked user's device still trying is what IT
+// wants to see). Only a device the entity reported is written: the
+// header alone never costs a write, and an invented ID costs at most one
+// read per entity and deviceSeenEvery. Only a malformed header fails; a
+// sighting that cannot be written is logged and tried again at the next
+// request.
+func (s *Server) noteDevice(r *http.Request, rq *request, revoked bool) error {
 	id, err := deviceID(r)
 	if err != nil || id == "" {
 		return err
 	}
-	revoked, fresh := s.live.denied(rq.ident.Entity, s.cfg.Limits.DenyMaxStaleness)
 	now := time.Now()
-	key := rq.ident.Entity + "/" + id
-	if !fresh || !s.sightings.due(key, now, revoked) {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
+	ids, ok := s.sightings.knownOf(rq.ident.Entity, now)
+	if !ok {
+		if ids, err = s.devices.DeviceIDs(ctx, rq.ident.Entity); err != nil {
+			s.log.Warn("device sighting not recorded", "request_id", rq.id, "err", err)
+			return nil
+		}
+		s.sightings.setKnown(rq.ident.Entity, ids, now)
+	}
+	key := rq.ident.Entity + "/" + id
+	if !slices.Contains(ids, id) || !s.sightings.due(key, now, revoked) {
+		return nil
+	}
 	if _, err := s.devices.DeviceSeen(ctx, rq.ident.Entity, id, now, revoked); err != nil {
 		s.sightings.forget(key)
 		s.log.Warn("device sighting not recorded", "request_id", rq.id, "err", err)
@@ -199,6 +254,7 @@ func (s *Server) recordDevice(w http.ResponseWriter, r *http.Request, rq *reques
 		return storeErr(op, err)
 	}
 	s.mutated(rq)
+	s.sightings.learn(d.Entity, d.ID)
 	if w != nil {
 		writeJSON(w, status, deviceBody(d))
 	}

@@ -404,15 +404,11 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 			s.fail(w, rq, asError("auth", err))
 			return
 		}
-		if err := s.noteDevice(r, rq); err != nil {
-			s.fail(w, rq, asError("auth", err))
-			return
-		}
 		if !ok {
 			// The deny list and the rate limit first: a refusal costs an
 			// audit append, which a revoked or flooding caller must not
 			// get for free.
-			if err := s.authorize(r, rq, permAny); err != nil {
+			if err := s.noteAfter(r, rq, s.authorize(r, rq, permAny)); err != nil {
 				s.fail(w, rq, asError("auth", err))
 				return
 			}
@@ -425,7 +421,7 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 			s.fail(w, rq, E("route", KindMethodNotAllowed, "method %s is not allowed here", clip(r.Method, maxLoggedMethod)))
 			return
 		}
-		err := s.authorize(r, rq, m.perm)
+		err := s.noteAfter(r, rq, s.authorize(r, rq, m.perm))
 		if e := asError("auth", err); err != nil && e.Kind == KindRevoked && m.action == "device.report" {
 			err = s.putDeviceRevoked(r, rq, err) // a wipe's report (devices.go)
 		}
@@ -446,6 +442,21 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 			s.fail(w, rq, asError(m.action, err))
 		}
 	})
+}
+
+// noteAfter notes the caller's device sighting (devices.go) once
+// authorize answered err: after the rate limit, so a sighting never costs
+// a refused request a store access; of a refusal only the deny list's and
+// a missing permission's. It returns err, or the header's if malformed.
+func (s *Server) noteAfter(r *http.Request, rq *request, err error) error {
+	revoked := err != nil && asError("auth", err).Kind == KindRevoked
+	if err != nil && !revoked && asError("auth", err).Kind != KindForbidden {
+		return err
+	}
+	if nerr := s.noteDevice(r, rq, revoked); nerr != nil {
+		return nerr
+	}
+	return err
 }
 
 // refuse answers a request that reached no route: the token is still

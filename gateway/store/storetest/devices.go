@@ -47,6 +47,13 @@ func testDevices(t *testing.T, h Harness) {
 		t.Fatalf("a report without the wipe took it back: %+v", got)
 	}
 
+	if ids, err := s.Devices.DeviceIDs(ctx(t), "e-1"); err != nil || len(ids) != 1 || ids[0] != d.ID {
+		t.Fatalf("DeviceIDs(e-1) = %v, %v", ids, err)
+	}
+	if ids, err := s.Devices.DeviceIDs(ctx(t), "e-9"); err != nil || len(ids) != 0 {
+		t.Fatalf("DeviceIDs(e-9) = %v, %v", ids, err)
+	}
+
 	// Sightings.
 	if ok, err := s.Devices.DeviceSeen(ctx(t), "e-1", "ffffffffffffffffffffffffffffffff", t1, false); err != nil || ok {
 		t.Fatalf("DeviceSeen of an unknown device = %v, %v", ok, err)

@@ -68,6 +68,20 @@ func (s *Store) DeviceSeen(ctx context.Context, entity, id string, at time.Time,
 	return n > 0, nil
 }
 
+// DeviceIDs returns the IDs of entity's devices: the gateway writes a
+// sighting only of a device it knows, so a header cannot buy a write.
+func (s *Store) DeviceIDs(ctx context.Context, entity string) ([]string, error) {
+	out, err := queryAll(ctx, s.db.Read(), nil, func(sc Scanner) (string, error) {
+		var id string
+		err := sc.Scan(&id)
+		return id, err
+	}, `SELECT id FROM devices WHERE entity = $1 ORDER BY id`, entity)
+	if err != nil {
+		return nil, s.wrap("device ids", err)
+	}
+	return out, nil
+}
+
 // Devices returns the devices of the user named user ("": every user's),
 // by user name, host and ID, each with the time its entity was put on
 // the deny list, if it is on it.
