@@ -188,3 +188,38 @@ func TestSelectiveSyncKeepsIgnoredAndOpen(t *testing.T) {
 		}
 	}
 }
+
+// A removal interrupted after the folder was moved away and before it was
+// checked (a crash; a file saved into it meanwhile) puts the folder back:
+// what was not uploaded is uploaded before the folder goes.
+func TestSelectiveSyncInterruptedRemovalPutBack(t *testing.T) {
+	w := newFakeWorld(t)
+	alice := w.agent(w.member(kms.RoleRW))
+	bob := w.agent(w.member(kms.RoleRW))
+	alice.write("A.docx", []byte("a"))
+	alice.sync()
+	if err := agent.ChooseMatter(alice.cfg.DataDir, w.matter, false); err != nil {
+		t.Fatal(err)
+	}
+	gone := filepath.Join(filepath.Dir(alice.folder), ".mattersync-leaving-"+w.matter)
+	if err := os.Rename(alice.folder, gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(gone, "New.docx"), []byte("saved late"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	alice.sync()
+	if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the moved-away folder is still here: %v, status %+v", err, alice.matterStatus())
+	}
+	bob.sync()
+	if err := bob.hasFile("New.docx", []byte("saved late")); err != nil {
+		t.Fatalf("the file saved into the moved-away folder: %v", err)
+	}
+	if err := bob.hasFile("A.docx", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.auditCount("file.delete"); n != 0 {
+		t.Fatalf("%d deletes sent", n)
+	}
+}
