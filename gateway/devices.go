@@ -276,7 +276,10 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, rq *request
 	if err != nil {
 		return storeErr(op, err)
 	}
-	out := api.Devices{Devices: make([]api.Device, 0, len(ds))}
+	out := api.Devices{Devices: make([]api.Device, 0, min(len(ds), api.MaxDeviceList))}
+	if len(ds) > api.MaxDeviceList {
+		ds, out.Truncated = ds[:api.MaxDeviceList], true
+	}
 	for _, d := range ds {
 		out.Devices = append(out.Devices, deviceBody(d))
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/mattersync/mattersync/gateway/auth"
 	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/gateway/gatewaytest"
+	"github.com/mattersync/mattersync/gateway/store"
 )
 
 const testDeviceID = "00112233445566778899aabbccddeeff"
@@ -215,5 +216,28 @@ func TestDeviceRevokedFlood(t *testing.T) {
 	// but a loaded machine may let a second one through.
 	if limited < 95 || revoked < 1 || len(list) != revoked {
 		t.Fatalf("100 revoked reports: %d refused 429, %d recorded (403), %d device rows", limited, revoked, len(list))
+	}
+}
+
+// TestDeviceCap: one user has at most store.MaxDevicesPerEntity devices;
+// a new one beyond is refused 403 naming the cap, and nothing is stored.
+func TestDeviceCap(t *testing.T) {
+	g := gatewaytest.Start(t, gatewaytest.Options{})
+	ctx := context.Background()
+	alice := g.Client(t, g.Token(t, "ent-alice", "matter-2026-0001-rw"), "LAPTOP-7")
+	rep := deviceReport()
+	for i := range store.MaxDevicesPerEntity {
+		rep.DeviceID = fmt.Sprintf("%032x", i+1)
+		if _, err := alice.ReportDevice(ctx, rep, ""); err != nil {
+			t.Fatalf("device %d: %v", i+1, err)
+		}
+	}
+	rep.DeviceID = fmt.Sprintf("%032x", store.MaxDevicesPerEntity+1)
+	_, err := alice.ReportDevice(ctx, rep, "")
+	if client.Code(err) != api.CodeForbidden || !strings.Contains(err.Error(), fmt.Sprintf("%d devices", store.MaxDevicesPerEntity)) {
+		t.Fatalf("device %d: %v, want 403 naming the cap", store.MaxDevicesPerEntity+1, err)
+	}
+	if ds, err := g.Stores.Devices.Devices(ctx, ""); err != nil || len(ds) != store.MaxDevicesPerEntity {
+		t.Fatalf("%d devices stored (%v), want %d", len(ds), err, store.MaxDevicesPerEntity)
 	}
 }

@@ -286,6 +286,8 @@ func storeErr(op string, err error) error {
 		}
 		return &Error{Op: op, Kind: KindChunksPresent, Present: ids, Err: err,
 			Msg: fmt.Sprintf("%d chunks sent with this commit were stored already (not by this request): open them, then commit again", len(present.IDs))}
+	case errors.Is(err, store.ErrTooManyDevices):
+		return wrap(op, KindForbidden, err, fmt.Sprintf("this user has %d devices in the inventory, the most it keeps: IT removes one before another is reported", store.MaxDevicesPerEntity))
 	case errors.Is(err, store.ErrLegalHold):
 		return wrap(op, KindLegalHold, err, "the matter is under legal hold: deletes are refused")
 	case errors.Is(err, store.ErrMatterClosed):

@@ -157,4 +157,10 @@ func (d Device) RevokedStillSeen() bool {
 // Devices is the answer of GET /v1/admin/devices.
 type Devices struct {
 	Devices []Device `json:"devices"`
+	// Truncated: there were more than MaxDeviceList devices; ask per
+	// user (?user=) for the rest.
+	Truncated bool `json:"truncated,omitempty"`
 }
+
+// MaxDeviceList is the most devices one GET /v1/admin/devices answers.
+const MaxDeviceList = 10_000

@@ -1,6 +1,18 @@
 package store
 
-import "time"
+import (
+	"errors"
+	"time"
+)
+
+// MaxDevicesPerEntity is the most devices one entity has in the
+// inventory: each report of a new ID is a row, so without it one token
+// could add rows without bound.
+const MaxDevicesPerEntity = 20
+
+// ErrTooManyDevices refuses a report of a new device of an entity that
+// has MaxDevicesPerEntity.
+var ErrTooManyDevices = errors.New("store: the user has the most devices the inventory keeps")
 
 // Device is one agent install in the device inventory: its last report
 // (PUT /v1/device) and when the gateway saw it. A device belongs to the

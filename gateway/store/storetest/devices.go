@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -97,5 +99,31 @@ func testDevices(t *testing.T, h Harness) {
 	}
 	if none, err := s.Devices.Devices(ctx(t), "carol"); err != nil || len(none) != 0 {
 		t.Fatalf("Devices(carol) = %+v, %v", none, err)
+	}
+
+	// One entity has at most MaxDevicesPerEntity: a new one beyond is
+	// refused, a known one still reports.
+	c := d
+	c.Entity, c.User = "e-3", "carol"
+	for i := range store.MaxDevicesPerEntity {
+		c.ID = fmt.Sprintf("%032x", i+1)
+		if _, err := s.Devices.PutDevice(ctx(t), c, Rec("device.report", "")); err != nil {
+			t.Fatalf("device %d: %v", i+1, err)
+		}
+	}
+	before = auditCount(t, s)
+	c.ID = fmt.Sprintf("%032x", store.MaxDevicesPerEntity+1)
+	if _, err := s.Devices.PutDevice(ctx(t), c, Rec("device.report", "")); !errors.Is(err, store.ErrTooManyDevices) {
+		t.Fatalf("device %d: %v, want ErrTooManyDevices", store.MaxDevicesPerEntity+1, err)
+	}
+	if n := auditCount(t, s) - before; n != 0 {
+		t.Fatalf("a refused device appended %d audit records", n)
+	}
+	c.ID, c.Host = fmt.Sprintf("%032x", 1), "RENAMED"
+	if got, err := s.Devices.PutDevice(ctx(t), c, Rec("device.report", "")); err != nil || got.Host != "RENAMED" {
+		t.Fatalf("a known device at the cap: %+v, %v", got, err)
+	}
+	if all, err := s.Devices.Devices(ctx(t), "carol"); err != nil || len(all) != store.MaxDevicesPerEntity {
+		t.Fatalf("carol has %d devices (%v), want %d", len(all), err, store.MaxDevicesPerEntity)
 	}
 }

@@ -4,20 +4,36 @@ package sqlcore
 
 import (
 	"context"
+	"strconv"
 	"time"
 
+	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/store"
 )
 
 // PutDevice records d, an agent's report, seen at d.Reported, and appends
-// rec in the same transaction. A known device keeps its first sighting,
+// rec in the same transaction; a new device of an entity that has
+// store.MaxDevicesPerEntity is refused (store.ErrTooManyDevices). A known device keeps its first sighting,
 // and its wipe and last sync never go back (a report of an older
 // state, delayed, changes neither). It returns the stored device.
 func (s *Store) PutDevice(ctx context.Context, d store.Device, rec *audit.Record) (store.Device, error) {
 	now := store.Micros(d.Reported)
 	var out store.Device
 	err := s.db.Write(ctx, func(tx Querier) error {
+		var n int64
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM devices WHERE entity = $1 AND id <> $2`, d.Entity, d.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= store.MaxDevicesPerEntity {
+			var known int64
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM devices WHERE entity = $1 AND id = $2`, d.Entity, d.ID).Scan(&known); err != nil {
+				return err
+			}
+			if known == 0 {
+				return store.ErrTooManyDevices
+			}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO devices (entity, id, username, host, os, agent_version, disk_state, disk_method, disk_detail,
 				wipe_on_revoke, wiped_us, last_sync_us, first_seen_us, reported_us, last_seen_us)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)
@@ -84,14 +100,15 @@ func (s *Store) DeviceIDs(ctx context.Context, entity string) ([]string, error) 
 
 // Devices returns the devices of the user named user ("": every user's),
 // by user name, host and ID, each with the time its entity was put on
-// the deny list, if it is on it.
+// the deny list, if it is on it: at most api.MaxDeviceList+1, so the
+// caller can tell the list was cut.
 func (s *Store) Devices(ctx context.Context, user string) ([]store.Device, error) {
 	q, args := deviceSelect, []any{}
 	if user != "" {
 		q += ` WHERE v.username = $1`
 		args = append(args, user)
 	}
-	out, err := queryAll(ctx, s.db.Read(), nil, scanDevice, q+` ORDER BY v.username, v.host, v.id`, args...)
+	out, err := queryAll(ctx, s.db.Read(), nil, scanDevice, q+` ORDER BY v.username, v.host, v.id LIMIT `+strconv.Itoa(api.MaxDeviceList+1), args...)
 	if err != nil {
 		return nil, s.wrap("devices", err)
 	}
