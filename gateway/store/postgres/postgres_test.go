@@ -135,3 +135,47 @@ func TestMigrateEpochs(t *testing.T) {
 	s := open(t, dsn)
 	storetest.CheckEpochMigration(ctx, t, gateway.StoresOf(s), f)
 }
+
+// TestHoldReadInsideCommit: a commit's manifest write reads the legal hold
+// (gateway heldBlobs) while the commit's transaction holds a connection.
+// With every connection of the pool held by such commits, that read must
+// not wait for the pool: the replica stalled (PERFORMANCE.md, 200 agents).
+func TestHoldReadInsideCommit(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	s, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 6 // three times the pool
+	errs := make([]error, n)
+	var inside sync.WaitGroup
+	inside.Add(2) // both pool connections held before any hold is read
+	var once [n]sync.Once
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			write := func(ctx context.Context, v int64) (string, error) {
+				if i < 2 {
+					once[i].Do(inside.Done)
+					inside.Wait()
+				}
+				if _, err := s.Hold(ctx, "m"); err != nil {
+					return "", err
+				}
+				return "k", nil
+			}
+			_, errs[i] = s.Commit(ctx, store.Commit{Matter: "m", File: storetest.RandomID(t), Time: time.Now()}, write, storetest.Rec("file.commit", "m"))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("commit %d (a hold read inside it): %v", i, err)
+		}
+	}
+}

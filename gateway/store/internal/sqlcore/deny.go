@@ -111,11 +111,7 @@ func (s *Store) SetTokenFloor(ctx context.Context, f store.TokenFloor, rec *audi
 // Counters implements gateway.DenyStore.
 func (s *Store) Counters(ctx context.Context) (store.Counters, error) {
 	var c store.Counters
-	q := s.db.Read()
-	if c, ok := s.db.(Controller); ok {
-		q = c.Control()
-	}
-	err := q.QueryRow(ctx, `SELECT
+	err := s.control().QueryRow(ctx, `SELECT
 		(SELECT value FROM counters WHERE name = 'changes'),
 		(SELECT value FROM counters WHERE name = 'deny')`).Scan(&c.Changes, &c.Deny)
 	if err != nil {

@@ -15,7 +15,9 @@ import (
 func (s *Store) Hold(ctx context.Context, matter string) (store.Hold, error) {
 	h := store.Hold{Matter: matter}
 	var us int64
-	err := s.db.Read().QueryRow(ctx, `SELECT hold, hold_reason, hold_case, hold_by, hold_us FROM matters WHERE id = $1`, matter).Scan(&h.On, &h.Reason, &h.Case, &h.ChangedBy, &us)
+	// On the control connections: heldBlobs reads the hold while its
+	// commit's transaction holds a connection (Controller).
+	err := s.control().QueryRow(ctx, `SELECT hold, hold_reason, hold_case, hold_by, hold_us FROM matters WHERE id = $1`, matter).Scan(&h.On, &h.Reason, &h.Case, &h.ChangedBy, &us)
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, nil
 	}

@@ -49,11 +49,26 @@ type DB interface {
 }
 
 // Controller is a DB with connections of its own for the replica's
-// deny-list poll (Counters), which must never wait behind requests for
-// one: a poll that waits lets the deny list go stale, and the replica then
-// refuses everything (postgres has it; SQLite's reads do not queue).
+// deny-list poll (Counters) and for reads made inside another
+// transaction (Hold), which must never wait behind requests for one: a
+// poll that waits lets the deny list go stale, and the replica then
+// refuses everything; a read inside a transaction that waits for the pool
+// its own transaction helped exhaust never ends (postgres has it; SQLite's
+// reads do not queue).
 type Controller interface {
 	Control() Querier
+}
+
+// control is where reads that must never wait behind requests for a
+// connection go: the deny-list poll, and reads made while a transaction
+// holds a connection (a commit's manifest write reads the legal hold: on
+// the same pool, 32 commits holding all 32 connections each waited for a
+// 33rd, and the replica stalled until timeouts).
+func (s *Store) control() Querier {
+	if c, ok := s.db.(Controller); ok {
+		return c.Control()
+	}
+	return s.db.Read()
 }
 
 // Dialect is the SQL in which the engines differ.
