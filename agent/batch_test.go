@@ -86,9 +86,10 @@ func TestSmallFilesInBatches(t *testing.T) {
 // falls back to one request per file, none is left for a later pass).
 func TestSmallFilesBatchRateLimited(t *testing.T) {
 	w := setupWorld(t, agenttest.NewFake(t), nil, gatewaytest.Options{Config: func(c *gateway.Config) {
-		// A full batch empties the bucket, which takes over 6 s to
-		// cover the next: far longer than reading the next 100 files.
-		c.Limits.RequestsPerSecond, c.Limits.Burst, c.Limits.MaxBatchItems = 30, 200, 100
+		// A full batch (200 items, 20 to a token) empties the bucket,
+		// which takes 5 s to cover the next: far longer than reading
+		// the next 100 files.
+		c.Limits.RequestsPerSecond, c.Limits.Burst, c.Limits.MaxBatchItems = 2, 10, 100
 	}})
 	alice := w.agent(w.member(kms.RoleRW))
 	const n = 250

@@ -37,6 +37,12 @@ const batchUploads = 8
 // two at once.
 const batchesPerUser = 4
 
+// batchItemsPerToken is how many of a batch's chunks and commits one token
+// of the per-user rate limit pays for: a small file is one of each, so at
+// the default 100 requests/s a user syncs up to 1,000 small files a
+// second, and a batch amplifies what one token buys at most 20 times.
+const batchItemsPerToken = 20
+
 func (s *Server) batch(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "file.batch"
 	if _, err := queryParams(r, op); err != nil {
@@ -62,15 +68,17 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, rq *request) erro
 		return E(op, KindTooLarge, "at most %d chunks and %d commits per batch (limits.max_batch_items)", l.MaxBatchItems, l.MaxBatchItems)
 	}
 	rq.rec.Object = fmt.Sprintf("%d chunks %d commits", len(req.Chunks), len(req.Commits))
-	// The per-user rate limit counts a batch's items, as the chunk PUTs
-	// and commits it stands for would have been counted (the request's
-	// token is the first): else a batch multiplies the limit by up to
-	// 2 × max_batch_items.
-	if n := len(req.Chunks) + len(req.Commits) - 1; n > 0 {
+	// The per-user rate limit counts a batch's items, batchItemsPerToken
+	// to a token (the request's token is the first): one token per batch
+	// multiplied the limit by up to 2 × max_batch_items, and one per item
+	// held a first sync of small files to the one-request-per-file rate
+	// the batch exists to beat.
+	items := len(req.Chunks) + len(req.Commits)
+	if n := (items+batchItemsPerToken-1)/batchItemsPerToken - 1; n > 0 {
 		if ok, wait := s.limiter.allowN(rq.ident.Entity, n, time.Now()); !ok {
 			s.metrics.denials.WithLabelValues("rate_limited").Inc()
 			return &Error{Op: op, Kind: KindRateLimited, RetryAfter: wait,
-				Msg: fmt.Sprintf("too many requests: a batch counts each of its %d chunks and commits", n+1)}
+				Msg: fmt.Sprintf("too many requests: a batch of %d chunks and commits counts as %d requests", items, n+1)}
 		}
 	}
 	cur, err := s.epochs.Epoch(r.Context(), rq.matter)

@@ -263,35 +263,37 @@ func TestBatchRateLimit(t *testing.T) {
 	e := newEnv(t, envOpts{tune: func(c *gateway.Config) {
 		c.Limits.MaxBatchBytes = 1 << 20
 		// A token per 100 s: what the test spends does not come back.
-		c.Limits.RequestsPerSecond, c.Limits.Burst, c.Limits.MaxBatchItems = 0.01, 8, 4
+		c.Limits.RequestsPerSecond, c.Limits.Burst, c.Limits.MaxBatchItems = 0.01, 6, 60
 	}})
 	ctx := context.Background()
 	const m = "2026-0001"
 	tok := e.token("ent-alice", "matter-2026-0001-rw")
 	alice, _ := client.New(e.url, client.StaticToken(tok), client.Options{Device: "LAPTOP-7"})
 	var req api.BatchRequest
-	for range 3 {
+	for range 30 {
 		c, b := e.chunk(m, 100)
 		f := e.newFile(m)
 		req.Chunks = append(req.Chunks, api.BatchChunk{ID: c.String(), Sealed: b})
 		req.Commits = append(req.Commits, api.BatchCommit{FileID: f.String(), Manifest: e.manifest(m, f, 1, c), Chunks: []string{c.String()}})
 	}
-	// 6 items of a bucket of 8: 2 tokens left.
+	// 60 items, 20 to a token, of a bucket of 6: 3 tokens left.
 	if _, err := alice.Batch(ctx, m, req); err != nil {
 		t.Fatalf("first batch: %v", err)
 	}
 	before := e.snapshot(m)
 	var second api.BatchRequest
 	var files []format.ID
-	for range 3 {
+	for range 31 {
+		c, b := e.chunk(m, 100)
 		f := e.newFile(m)
 		files = append(files, f)
-		second.Commits = append(second.Commits, api.BatchCommit{FileID: f.String(), Manifest: e.manifest(m, f, 1)})
+		second.Chunks = append(second.Chunks, api.BatchChunk{ID: c.String(), Sealed: b})
+		second.Commits = append(second.Commits, api.BatchCommit{FileID: f.String(), Manifest: e.manifest(m, f, 1, c), Chunks: []string{c.String()}})
 	}
 	body, _ := json.Marshal(second)
 	r := e.do("POST", "/v1/matters/"+m+"/batch", tok, nil, body)
 	if r.status != http.StatusTooManyRequests || r.apiError(t).Code != api.CodeRateLimited || r.header.Get("Retry-After") == "" {
-		t.Fatalf("batch of 3 items with 2 tokens left = %d %s (Retry-After %q), want 429 with Retry-After", r.status, r.body, r.header.Get("Retry-After"))
+		t.Fatalf("batch of 62 items (4 tokens) with 3 tokens left = %d %s (Retry-After %q), want 429 with Retry-After", r.status, r.body, r.header.Get("Retry-After"))
 	}
 	if after := e.snapshot(m); !equalSnap(before, after) {
 		t.Fatalf("a rate-limited batch changed the store:\n%+v\n%+v", before, after)
@@ -301,9 +303,11 @@ func TestBatchRateLimit(t *testing.T) {
 			t.Fatalf("a rate-limited batch committed %s", f)
 		}
 	}
-	// The refusal took its request's token only: one is left.
-	if _, err := alice.File(ctx, m, req.Commits[0].FileID, 0); err != nil {
-		t.Fatalf("request with a token left: %v", err)
+	// The refusal took its request's token only: two are left.
+	for range 2 {
+		if _, err := alice.File(ctx, m, req.Commits[0].FileID, 0); err != nil {
+			t.Fatalf("request with a token left: %v", err)
+		}
 	}
 	if _, err := alice.File(ctx, m, req.Commits[0].FileID, 0); client.Code(err) != api.CodeRateLimited {
 		t.Fatalf("request with the bucket empty: %v, want rate_limited", err)

@@ -383,8 +383,8 @@ func (c *Config) Validate() error {
 	if l.MaxBatchBytes < 1<<20 || l.MaxBatchItems < 1 {
 		bad("limits.max_batch_bytes must be at least 1 MiB and limits.max_batch_items positive")
 	}
-	if l.Burst < 2*l.MaxBatchItems {
-		bad("limits.burst must be at least twice limits.max_batch_items: a batch takes a token per chunk and per commit, and a larger one could never pass")
+	if l.Burst*batchItemsPerToken < 2*l.MaxBatchItems {
+		bad("limits.burst must be at least twice limits.max_batch_items / %d: a batch takes a token per %d chunks and commits, and a larger one could never pass", batchItemsPerToken, batchItemsPerToken)
 	}
 	if l.MaxInflightBytes < 2*l.MaxBatchBytes {
 		bad("limits.max_inflight_bytes must be at least twice limits.max_batch_bytes")

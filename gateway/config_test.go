@@ -96,7 +96,7 @@ func TestConfigValidate(t *testing.T) {
 		{"reissue leeway", strings.Replace(minimal, `vault: {address: "http://127.0.0.1:8200"}`, `vault: {address: "http://127.0.0.1:8200", reissue_leeway: -1s}`, 1), "vault.reissue_leeway must be between 0 and 1m"},
 		{"bad proxy", minimal + "trusted_proxies: [10.0.0.1]\n", "not a CIDR"},
 		{"inflight below a commit", minimal + "limits: {max_inflight_bytes: 1048576}\n", "max_inflight_bytes must be at least"},
-		{"batch beyond the burst", minimal + "limits: {burst: 100, max_batch_items: 51}\n", "limits.burst must be at least twice limits.max_batch_items"},
+		{"batch beyond the burst", minimal + "limits: {burst: 10, max_batch_items: 101}\n", "limits.burst must be at least twice limits.max_batch_items"},
 		{"token lifetime", strings.Replace(minimal, `vault: {address: "http://127.0.0.1:8200"}`, `vault: {address: "http://127.0.0.1:8200", max_token_lifetime: 30s}`, 1), "vault.max_token_lifetime must be between"},
 		{"no source limit", minimal + "limits: {unauthenticated_burst: 0}\n", "limits.unauthenticated_per_second and limits.unauthenticated_burst must be positive"},
 		{"bad env name", strings.Replace(minimal, "insecure: true", "insecure: true, access_key_env: 'MY KEY'", 1), "must name environment variables"},
