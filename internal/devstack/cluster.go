@@ -104,12 +104,16 @@ func (s *Stack) startCluster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	conns, err := replicaConns(ctx, dsn, s.opts.Replicas)
+	if err != nil {
+		return err
+	}
 	dir, key, err := s.gatewayDir(ctx)
 	if err != nil {
 		return err
 	}
 	for i := range s.opts.Replicas {
-		cfg := s.replicaConfig(i, dsn, key)
+		cfg := s.replicaConfig(i, dsn, key, conns)
 		path := filepath.Join(dir, replicaName(i)+".yaml")
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			return err
@@ -121,10 +125,33 @@ func (s *Stack) startCluster(ctx context.Context) error {
 	return s.startHAProxy(ctx)
 }
 
-// replicaConfig is replica i's config: the shared PostgreSQL database,
-// HAProxy's forwarded addresses believed.
-func (s *Stack) replicaConfig(i int, dsn, key string) string {
-	store := fmt.Sprintf("  driver: postgres\n  postgres_dsn: %q\n  postgres_password_env: \"\"\n", dsn)
+// replicaConns is each replica's store.max_conns: the gateway's default
+// (32) unless the replicas, each with two connections more of its own,
+// would take more than the server's max_connections less 20 for
+// everything else (tests, bench/load's checks, psql). A developer's
+// PostgreSQL allows 100: three replicas of 34 were refused ("too many
+// clients") in the middle of a run.
+func replicaConns(ctx context.Context, dsn string, replicas int) (int, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, fmt.Errorf("devstack: %w", err)
+	}
+	defer conn.Close(ctx)
+	var limit int
+	if err := conn.QueryRow(ctx, "SELECT current_setting('max_connections')::int").Scan(&limit); err != nil {
+		return 0, fmt.Errorf("devstack: max_connections: %w", err)
+	}
+	n := min(32, (limit-20)/replicas-2)
+	if n < 4 {
+		return 0, fmt.Errorf("devstack: PostgreSQL's max_connections (%d) leaves fewer than 4 connections for each of %d replicas", limit, replicas)
+	}
+	return n, nil
+}
+
+// replicaConfig is replica i's config: the shared PostgreSQL database
+// with conns connections, HAProxy's forwarded addresses believed.
+func (s *Stack) replicaConfig(i int, dsn, key string, conns int) string {
+	store := fmt.Sprintf("  driver: postgres\n  postgres_dsn: %q\n  postgres_password_env: \"\"\n  max_conns: %d\n", dsn, conns)
 	return s.gatewayConfig(s.st.Ports.Replica[i], s.st.Ports.ReplicaOps[i], store, key,
 		"# HAProxy on this machine forwards the agents' addresses.\ntrusted_proxies: [\"127.0.0.1/32\"]\n")
 }

@@ -33,13 +33,13 @@ func TestGatewayConfig(t *testing.T) {
 func TestReplicaConfig(t *testing.T) {
 	s := &Stack{opts: Options{Replicas: 2}, st: state{Ports: Ports{Vault: 8200, MinIO: 9000, Gateway: 8443, Replica: []int{8001, 8002}, ReplicaOps: []int{9001, 9002}}}}
 	for i := range 2 {
-		cfg, err := gateway.ParseConfig([]byte(s.replicaConfig(i, "postgres://postgres@127.0.0.1:5432/db?sslmode=disable", "/tmp/key.pem")))
+		cfg, err := gateway.ParseConfig([]byte(s.replicaConfig(i, "postgres://postgres@127.0.0.1:5432/db?sslmode=disable", "/tmp/key.pem", 24)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if cfg.Listen != fmt.Sprintf("127.0.0.1:%d", 8001+i) || cfg.OpsListen != fmt.Sprintf("127.0.0.1:%d", 9001+i) ||
-			cfg.Store.Driver != "postgres" || len(cfg.TrustedProxies) != 1 {
-			t.Fatalf("replica %d: listen %s, ops %s, store %s, trusted_proxies %v", i, cfg.Listen, cfg.OpsListen, cfg.Store.Driver, cfg.TrustedProxies)
+			cfg.Store.Driver != "postgres" || cfg.Store.MaxConns != 24 || len(cfg.TrustedProxies) != 1 {
+			t.Fatalf("replica %d: listen %s, ops %s, store %s (%d conns), trusted_proxies %v", i, cfg.Listen, cfg.OpsListen, cfg.Store.Driver, cfg.Store.MaxConns, cfg.TrustedProxies)
 		}
 	}
 	hc := s.haproxyConfig()
