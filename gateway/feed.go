@@ -45,12 +45,9 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, rq *request) error
 	if err != nil {
 		return err
 	}
-	wait, ok := parseWait(q.Get("wait"))
-	if !ok || (q.Has("wait") && q.Get("wait") == "") {
-		return E(op, KindInvalid, "wait must be a duration like 30s or whole seconds")
-	}
-	if wait > s.cfg.Limits.MaxWait {
-		return E(op, KindInvalid, "wait must be at most %s", s.cfg.Limits.MaxWait)
+	wait, err := s.waitParam(q, op)
+	if err != nil {
+		return err
 	}
 	var req api.FeedRequest
 	if err := decodeJSON(w, r, op, feedBodyLimit(s.cfg.Limits), &req); err != nil {

@@ -1044,6 +1044,19 @@ func (s *Server) stillAllowed(op string, rq *request) error {
 	return s.checkReissue(rq.ident)
 }
 
+// waitParam is a long poll's wait parameter: absent is 0 (answer at
+// once), at most limits.max_wait.
+func (s *Server) waitParam(q url.Values, op string) (time.Duration, error) {
+	wait, ok := parseWait(q.Get("wait"))
+	if !ok || (q.Has("wait") && q.Get("wait") == "") {
+		return 0, E(op, KindInvalid, "wait must be a duration like 30s or whole seconds")
+	}
+	if wait > s.cfg.Limits.MaxWait {
+		return 0, E(op, KindInvalid, "wait must be at most %s", s.cfg.Limits.MaxWait)
+	}
+	return wait, nil
+}
+
 // parseWait accepts a Go duration ("30s") or whole seconds ("30").
 func parseWait(v string) (time.Duration, bool) {
 	if v == "" {
@@ -1073,12 +1086,9 @@ func (s *Server) changes(w http.ResponseWriter, r *http.Request, rq *request) er
 	if err != nil {
 		return err
 	}
-	wait, ok := parseWait(q.Get("wait"))
-	if !ok || (q.Has("wait") && q.Get("wait") == "") {
-		return E(op, KindInvalid, "wait must be a duration like 30s or whole seconds")
-	}
-	if wait > s.cfg.Limits.MaxWait {
-		return E(op, KindInvalid, "wait must be at most %s", s.cfg.Limits.MaxWait)
+	wait, err := s.waitParam(q, op)
+	if err != nil {
+		return err
 	}
 	rq.rec.Object = "since=" + strconv.FormatInt(since, 10)
 	release, err := s.admitLongPoll(op, rq, wait)

@@ -311,12 +311,9 @@ func (s *Server) presenceList(w http.ResponseWriter, r *http.Request, rq *reques
 	if since != "" && (len(since) != 32 || !isLowerHex(since)) {
 		return E(op, KindInvalid, "since must be the tag of an earlier answer (32 lowercase hex characters)")
 	}
-	wait, ok := parseWait(q.Get("wait"))
-	if !ok || (q.Has("wait") && q.Get("wait") == "") {
-		return E(op, KindInvalid, "wait must be a duration like 30s or whole seconds")
-	}
-	if wait > s.cfg.Limits.MaxWait {
-		return E(op, KindInvalid, "wait must be at most %s", s.cfg.Limits.MaxWait)
+	wait, err := s.waitParam(q, op)
+	if err != nil {
+		return err
 	}
 	rq.rec.Object = "since=" + since
 	release, err := s.admitLongPoll(op, rq, wait)
