@@ -78,57 +78,34 @@ install_minio() {
 	say "minio $MINIO_VERSION: $dir/minio"
 }
 
-install_hydra() {
-	grep -q "github.com/ory/hydra/v2 $HYDRA_VERSION\$" "$root/tools/hydra/go.mod" ||
-		{ say "tools/hydra/go.mod does not require hydra $HYDRA_VERSION (tools/versions.env)"; exit 1; }
-	local sum dir
-	sum=$(cat "$root/tools/hydra/go.mod" "$root/tools/hydra/go.sum" "$root/tools/hydra/main.go" | sha256sum | cut -c1-12)
-	dir=$cache/hydra-${HYDRA_VERSION#v}-$sum
-	if [ ! -x "$dir/hydra" ]; then
-		say "building hydra ${HYDRA_VERSION#v} (cold build takes 10-20 minutes on 2 cores)..."
+# build_module NAME MODULE VERSION NOTE: builds tools/NAME, a module that
+# requires MODULE at VERSION, once per content of its go.mod, go.sum and
+# main.go, into the cache, and links it.
+build_module() {
+	local name=$1 module=$2 version=$3 note=$4 sum dir
+	grep -q "$module $version\$" "$root/tools/$name/go.mod" ||
+		{ say "tools/$name/go.mod does not require $name $version (tools/versions.env)"; exit 1; }
+	sum=$(cat "$root/tools/$name/go.mod" "$root/tools/$name/go.sum" "$root/tools/$name/main.go" | sha256sum | cut -c1-12)
+	dir=$cache/$name-${version#v}-$sum
+	if [ ! -x "$dir/$name" ]; then
+		say "building $name ${version#v} ($note)..."
 		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-		(cd "$root/tools/hydra" && GOFLAGS="$GOFLAGS -mod=readonly" go build -o "$dir.tmp/hydra" .)
-		publish hydra "$dir"
+		(cd "$root/tools/$name" && GOFLAGS="$GOFLAGS -mod=readonly" go build -o "$dir.tmp/$name" .)
+		publish "$name" "$dir"
 	fi
-	ln -sf "$dir/hydra" "$bin/hydra"
-	say "hydra ${HYDRA_VERSION#v}: $dir/hydra"
+	ln -sf "$dir/$name" "$bin/$name"
+	say "$name ${version#v}: $dir/$name"
 }
+
+install_hydra() { build_module hydra github.com/ory/hydra/v2 "$HYDRA_VERSION" "cold build takes 10-20 minutes on 2 cores"; }
 
 # Mailpit (the SMTP server receiving share recipients' codes in tests and
 # make run) is never taken from PATH: tests read its API of this version.
-install_mailpit() {
-	grep -q "github.com/axllent/mailpit $MAILPIT_VERSION\$" "$root/tools/mailpit/go.mod" ||
-		{ say "tools/mailpit/go.mod does not require mailpit $MAILPIT_VERSION (tools/versions.env)"; exit 1; }
-	local sum dir
-	sum=$(cat "$root/tools/mailpit/go.mod" "$root/tools/mailpit/go.sum" "$root/tools/mailpit/main.go" | sha256sum | cut -c1-12)
-	dir=$cache/mailpit-${MAILPIT_VERSION#v}-$sum
-	if [ ! -x "$dir/mailpit" ]; then
-		say "building mailpit ${MAILPIT_VERSION#v} (cold build: about 2.5 CPU-minutes, 2-3 minutes on 2 idle cores)..."
-		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-		(cd "$root/tools/mailpit" && GOFLAGS="$GOFLAGS -mod=readonly" go build -o "$dir.tmp/mailpit" .)
-		publish mailpit "$dir"
-	fi
-	ln -sf "$dir/mailpit" "$bin/mailpit"
-	say "mailpit ${MAILPIT_VERSION#v}: $dir/mailpit"
-}
+install_mailpit() { build_module mailpit github.com/axllent/mailpit "$MAILPIT_VERSION" "cold build: about 2.5 CPU-minutes, 2-3 minutes on 2 idle cores"; }
 
 # rclone is never taken from PATH: the bench compares against one pinned
 # version.
-install_rclone() {
-	grep -q "github.com/rclone/rclone $RCLONE_VERSION\$" "$root/tools/rclone/go.mod" ||
-		{ say "tools/rclone/go.mod does not require rclone $RCLONE_VERSION (tools/versions.env)"; exit 1; }
-	local sum dir
-	sum=$(cat "$root/tools/rclone/go.mod" "$root/tools/rclone/go.sum" "$root/tools/rclone/main.go" | sha256sum | cut -c1-12)
-	dir=$cache/rclone-${RCLONE_VERSION#v}-$sum
-	if [ ! -x "$dir/rclone" ]; then
-		say "building rclone ${RCLONE_VERSION#v} (cold build takes about 5 minutes on 2 cores)..."
-		rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-		(cd "$root/tools/rclone" && GOFLAGS="$GOFLAGS -mod=readonly" go build -o "$dir.tmp/rclone" .)
-		publish rclone "$dir"
-	fi
-	ln -sf "$dir/rclone" "$bin/rclone"
-	say "rclone ${RCLONE_VERSION#v}: $dir/rclone"
-}
+install_rclone() { build_module rclone github.com/rclone/rclone "$RCLONE_VERSION" "cold build takes about 5 minutes on 2 cores"; }
 
 install_staticcheck() {
 	local dir=$cache/staticcheck-$STATICCHECK_VERSION
