@@ -128,8 +128,8 @@ func TestConsoleAssets(t *testing.T) {
 
 	// The API behind is untouched: no CSP of the console, its own refusals.
 	r := consoleGet(t, g, "GET", "/v1/matters")
-	if r.status != 401 || r.header.Get("Content-Security-Policy") != "" {
-		t.Errorf("GET /v1/matters without a token: %d, CSP %q", r.status, r.header.Get("Content-Security-Policy"))
+	if r.status != 401 || r.header.Get("Content-Security-Policy") != "" || r.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("GET /v1/matters without a token: %d, CSP %q, X-Content-Type-Options %q", r.status, r.header.Get("Content-Security-Policy"), r.header.Get("X-Content-Type-Options"))
 	}
 	if r := consoleGet(t, g, "GET", "/consolex"); r.status == 200 || r.header.Get("Content-Security-Policy") != "" {
 		t.Errorf("GET /consolex reached the console: %d", r.status)

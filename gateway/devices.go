@@ -195,7 +195,7 @@ func (s *Server) putDeviceRevoked(r *http.Request, rq *request, denied error) er
 		s.metrics.denials.WithLabelValues("rate_limited").Inc()
 		return &Error{Op: "device.report", Kind: KindRateLimited, Msg: "too many device reports from a revoked user", RetryAfter: wait}
 	}
-	leave, err := s.admitRequest(rq, "device.report")
+	leave, err := s.admitRequest(r, rq, "device.report")
 	if err != nil {
 		return err
 	}

@@ -54,11 +54,12 @@ func newInflight(maxBytes int64, perUser, perUserReads, perUserAll int) *infligh
 }
 
 // admitRequest counts one more request of the caller in flight, or refuses
-// it with 429 beyond limits.max_requests_per_user. Long polls (the feeds)
-// are not counted: they have caps of their own, and an old agent holds one
-// per matter.
-func (s *Server) admitRequest(rq *request, action string) (leave func(), err error) {
-	if action == "changes" || action == "feed" || rq.ident == nil {
+// it with 429 beyond limits.max_requests_per_user. Long polls (the feeds
+// and the presence list asked with a wait) are not counted: they have caps
+// of their own, and an old agent holds one per matter. The same routes
+// asked without a wait answer at once and count like any request.
+func (s *Server) admitRequest(r *http.Request, rq *request, action string) (leave func(), err error) {
+	if rq.ident == nil || longPoll(r, action) {
 		return func() {}, nil
 	}
 	leave, ok := s.inflight.enter(s.inflight.all, rq.ident.Entity, s.inflight.perUserA)
@@ -68,6 +69,18 @@ func (s *Server) admitRequest(rq *request, action string) (leave func(), err err
 			Msg: "too many requests at once from this user"}
 	}
 	return leave, nil
+}
+
+// longPoll tells whether r is a long poll: a feed or the presence list
+// asked with a wait above zero (an invalid wait is refused by the handler,
+// after counting).
+func longPoll(r *http.Request, action string) bool {
+	switch action {
+	case "changes", "feed", "presence.list":
+		w, ok := parseWait(r.URL.Query().Get("wait"))
+		return ok && w > 0
+	}
+	return false
 }
 
 // enter counts one more request of entity in counts, unless it already has

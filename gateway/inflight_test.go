@@ -172,7 +172,7 @@ func TestStalledReadsCannotStarveUploads(t *testing.T) {
 // TestRequestsPerUser: one user's requests in flight are bounded whatever
 // they are (max_requests_per_user): stalled downloads fill it, the user's
 // next request is refused with 429, another user's is served, and long
-// polls are not counted.
+// polls (asked with a wait) are not counted.
 func TestRequestsPerUser(t *testing.T) {
 	g := gatewaytest.Start(t, gatewaytest.Options{Config: func(c *gateway.Config) {
 		c.Limits.MaxRequestsPerUser = 3
@@ -212,8 +212,12 @@ func TestRequestsPerUser(t *testing.T) {
 	if res := get(reader, "/v1/matters"); res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
 		t.Fatalf("a 4th request of a user with 3 in flight: %d", res.StatusCode)
 	}
-	if res := get(reader, "/v1/matters/"+m+"/changes?since=0"); res.StatusCode != http.StatusOK {
-		t.Fatalf("the feed of that user: %d", res.StatusCode)
+	if res := get(reader, "/v1/matters/"+m+"/changes?since=0&wait=1s"); res.StatusCode != http.StatusOK {
+		t.Fatalf("the long poll of that user: %d", res.StatusCode)
+	}
+	// Without a wait the feed answers at once: not a long poll, counted.
+	if res := get(reader, "/v1/matters/"+m+"/changes?since=0"); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the feed without wait of a user with 3 in flight: %d, want 429", res.StatusCode)
 	}
 	if res := get(g.Token(t, "ent-bob", "matter-"+m+"-ro"), "/v1/matters"); res.StatusCode != http.StatusOK {
 		t.Fatalf("another user: %d", res.StatusCode)

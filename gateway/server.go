@@ -430,7 +430,7 @@ func (s *Server) handle(pattern string, methods map[string]method) {
 		}
 		if err == nil {
 			var leave, release func()
-			if leave, err = s.admitRequest(rq, m.action); err == nil {
+			if leave, err = s.admitRequest(r, rq, m.action); err == nil {
 				defer leave()
 				if release, err = s.admitBody(r, rq, m.action); err == nil {
 					defer release()
@@ -483,6 +483,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rq.rec = audit.Record{Time: rq.start, Source: s.source(r), RequestID: rq.id, Action: "unknown"}
 	sw := &statusWriter{ResponseWriter: w}
 	sw.Header().Set(api.HeaderRequestID, rq.id)
+	// The API shares its origin with the console: no answer of it may be
+	// sniffed into something a browser runs.
+	sw.Header().Set("X-Content-Type-Options", "nosniff")
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rq))
 	rc := http.NewResponseController(sw)
 	deadline := rq.start.Add(s.cfg.Limits.RequestTimeout)
