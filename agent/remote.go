@@ -85,7 +85,10 @@ type politeRemote struct {
 // retryAfter returns how long to wait before retrying err, or false.
 func retryAfter(err error) (time.Duration, bool) {
 	switch remoteCode(err) {
-	case api.CodeRateLimited, api.CodeUnavailable:
+	// incomplete_body: the gateway got less of the body than this agent
+	// sent (a connection cut on the way, as when a replica behind the
+	// balancer dies): sending it again is all there is to do.
+	case api.CodeRateLimited, api.CodeUnavailable, api.CodeIncompleteBody:
 		d := time.Second
 		var ce *client.Error
 		if errors.As(err, &ce) && ce.RetryAfter > 0 {

@@ -454,6 +454,11 @@ func retryable(err error) bool {
 		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			return true
 		}
+		// The body was cut on the way (a replica killed behind HAProxy):
+		// the agent sends it again too (agent/remote.go).
+		if e.Body.Code == api.CodeIncompleteBody {
+			return true
+		}
 	}
 	return fault.Of(err) == fault.Unavailable
 }
