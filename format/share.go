@@ -53,12 +53,18 @@ func NewShareKey() [ShareKeySize]byte {
 
 // shareAEADs derives the metadata and data keys from a share key.
 func shareAEADs(key [ShareKeySize]byte) (meta, data cipher.AEAD, err error) {
-	prk, err := hkdf.Extract(sha256.New, key[:], []byte(shareSalt))
+	return segAEADs(key[:], shareSalt)
+}
+
+// segAEADs derives the metadata and data keys of a share or drop object
+// from its input key material and salt (which names the object kind).
+func segAEADs(ikm []byte, salt string) (meta, data cipher.AEAD, err error) {
+	prk, err := hkdf.Extract(sha256.New, ikm, []byte(salt))
 	if err != nil {
 		return nil, nil, err
 	}
 	mk := func(label string) (cipher.AEAD, error) {
-		k, err := hkdf.Expand(sha256.New, prk, shareSalt+" "+label, 32)
+		k, err := hkdf.Expand(sha256.New, prk, salt+" "+label, 32)
 		if err != nil {
 			return nil, err
 		}
@@ -87,9 +93,11 @@ func shareNonce(i uint64, last bool) []byte {
 	return n
 }
 
-func shareHeader(seg uint32) []byte {
+func shareHeader(seg uint32) []byte { return segHeader(shareMagic, seg) }
+
+func segHeader(magic [4]byte, seg uint32) []byte {
 	h := make([]byte, shareHeaderSize)
-	copy(h, shareMagic[:])
+	copy(h, magic[:])
 	h[4] = 1
 	binary.BigEndian.PutUint32(h[8:], seg)
 	binary.BigEndian.PutUint32(h[12:], shareMetaSize+16)
@@ -113,14 +121,20 @@ func SealShare(w io.Writer, key [ShareKeySize]byte, meta ShareMeta, r io.Reader)
 }
 
 func sealShare(w io.Writer, key [ShareKeySize]byte, meta ShareMeta, r io.Reader, seg int) error {
-	if err := meta.check(); err != nil {
-		return err
-	}
 	maead, daead, err := shareAEADs(key)
 	if err != nil {
 		return err
 	}
-	hdr := shareHeader(uint32(seg))
+	return sealSegments(w, shareHeader(uint32(seg)), maead, daead, meta, r, seg)
+}
+
+// sealSegments writes prefix (the clear header, authenticated as every
+// sealed part's AAD), the padded metadata and the data segments: the
+// layout share objects and drop objects (appendix C) have in common.
+func sealSegments(w io.Writer, prefix []byte, maead, daead cipher.AEAD, meta ShareMeta, r io.Reader, seg int) error {
+	if err := meta.check(); err != nil {
+		return err
+	}
 	js, err := json.Marshal(meta)
 	if err != nil {
 		return err
@@ -128,7 +142,7 @@ func sealShare(w io.Writer, key [ShareKeySize]byte, meta ShareMeta, r io.Reader,
 	mp := make([]byte, shareMetaSize)
 	binary.BigEndian.PutUint16(mp, uint16(len(js)))
 	copy(mp[2:], js)
-	out := append(hdr, maead.Seal(nil, make([]byte, 12), mp, hdr)...)
+	out := append(bytes.Clone(prefix), maead.Seal(nil, make([]byte, 12), mp, prefix)...)
 	if _, err := w.Write(out); err != nil {
 		return err
 	}
@@ -137,17 +151,17 @@ func sealShare(w io.Writer, key [ShareKeySize]byte, meta ShareMeta, r io.Reader,
 	for i := uint64(0); ; i++ {
 		n := int(min(int64(seg), meta.Size-done))
 		if _, err := io.ReadFull(r, buf[:n]); err != nil {
-			return fmt.Errorf("format: seal share: reading the file: %w", err)
+			return fmt.Errorf("format: seal: reading the file: %w", err)
 		}
 		done += int64(n)
 		last := done == meta.Size
 		if last {
 			var one [1]byte
 			if k, _ := r.Read(one[:]); k > 0 {
-				return errors.New("format: seal share: the file is larger than its size")
+				return errors.New("format: seal: the file is larger than its size")
 			}
 		}
-		if _, err := w.Write(daead.Seal(nil, shareNonce(i, last), buf[:n], hdr)); err != nil {
+		if _, err := w.Write(daead.Seal(nil, shareNonce(i, last), buf[:n], prefix)); err != nil {
 			return err
 		}
 		if last {
@@ -169,36 +183,56 @@ func OpenShare(obj []byte, key [ShareKeySize]byte) (ShareMeta, []byte, error) {
 }
 
 func openShare(obj []byte, key [ShareKeySize]byte) (ShareMeta, []byte, error) {
-	var meta ShareMeta
-	if len(obj) < shareHeaderSize {
-		return meta, nil, fmt.Errorf("format: open share: %w", ErrTruncated)
-	}
-	hdr := obj[:shareHeaderSize]
-	if !bytes.Equal(hdr[:4], shareMagic[:]) {
-		return meta, nil, fmt.Errorf("format: open share: %w", ErrBadHeader)
-	}
-	if hdr[4] != 1 {
-		return meta, nil, fmt.Errorf("format: open share: %w", ErrUnsupportedVersion)
-	}
-	seg := int64(binary.BigEndian.Uint32(hdr[8:]))
-	if hdr[5]|hdr[6]|hdr[7] != 0 || seg == 0 || seg > 16<<20 || binary.BigEndian.Uint32(hdr[12:]) != shareMetaSize+16 {
-		return meta, nil, fmt.Errorf("format: open share: %w", ErrBadHeader)
+	seg, err := checkSegHeader(obj, shareMagic)
+	if err != nil {
+		return ShareMeta{}, nil, fmt.Errorf("format: open share: %w", err)
 	}
 	maead, daead, err := shareAEADs(key)
 	if err != nil {
-		return meta, nil, err
+		return ShareMeta{}, nil, err
 	}
-	rest := obj[shareHeaderSize:]
-	if len(rest) < shareMetaSize+16 {
-		return meta, nil, fmt.Errorf("format: open share: %w", ErrTruncated)
-	}
-	mp, err := maead.Open(nil, make([]byte, 12), rest[:shareMetaSize+16], hdr)
+	meta, out, err := openSegments(obj, shareHeaderSize, maead, daead, seg)
 	if err != nil {
-		return meta, nil, fmt.Errorf("format: open share: %w", ErrAuth)
+		return ShareMeta{}, nil, fmt.Errorf("format: open share: %w", err)
+	}
+	return meta, out, nil
+}
+
+// checkSegHeader checks the clear header of a share or drop object and
+// returns its segment size.
+func checkSegHeader(obj []byte, magic [4]byte) (int64, error) {
+	if len(obj) < shareHeaderSize {
+		return 0, ErrTruncated
+	}
+	hdr := obj[:shareHeaderSize]
+	if !bytes.Equal(hdr[:4], magic[:]) {
+		return 0, ErrBadHeader
+	}
+	if hdr[4] != 1 {
+		return 0, ErrUnsupportedVersion
+	}
+	seg := int64(binary.BigEndian.Uint32(hdr[8:]))
+	if hdr[5]|hdr[6]|hdr[7] != 0 || seg == 0 || seg > 16<<20 || binary.BigEndian.Uint32(hdr[12:]) != shareMetaSize+16 {
+		return 0, ErrBadHeader
+	}
+	return seg, nil
+}
+
+// openSegments opens the metadata and data segments that follow the
+// first prefix bytes of obj (authenticated as AAD), all or nothing.
+func openSegments(obj []byte, prefix int, maead, daead cipher.AEAD, seg int64) (ShareMeta, []byte, error) {
+	var meta ShareMeta
+	if len(obj) < prefix+shareMetaSize+16 {
+		return meta, nil, ErrTruncated
+	}
+	aad, rest := obj[:prefix], obj[prefix:]
+	mp, err := maead.Open(nil, make([]byte, 12), rest[:shareMetaSize+16], aad)
+	if err != nil {
+		return meta, nil, ErrAuth
 	}
 	n := int(binary.BigEndian.Uint16(mp))
 	if n > shareMetaSize-2 || json.Unmarshal(mp[2:2+n], &meta) != nil || meta.check() != nil {
-		return meta, nil, fmt.Errorf("format: open share: metadata: %w", ErrMalformed)
+		return ShareMeta{}, nil, fmt.Errorf("metadata: %w", ErrMalformed)
 	}
 	rest = rest[shareMetaSize+16:]
 	// The segments the size implies: at least one (an empty file has an
@@ -207,16 +241,16 @@ func openShare(obj []byte, key [ShareKeySize]byte) (ShareMeta, []byte, error) {
 	want := meta.Size + segs*16
 	switch {
 	case int64(len(rest)) < want:
-		return meta, nil, fmt.Errorf("format: open share: %w", ErrTruncated)
+		return ShareMeta{}, nil, ErrTruncated
 	case int64(len(rest)) > want:
-		return meta, nil, fmt.Errorf("format: open share: %w", ErrBadHeader)
+		return ShareMeta{}, nil, ErrBadHeader
 	}
 	out := make([]byte, 0, meta.Size)
 	for i := int64(0); i < segs; i++ {
 		n := min(seg, meta.Size-i*seg) + 16
-		p, err := daead.Open(out[len(out):], shareNonce(uint64(i), i == segs-1), rest[:n], hdr)
+		p, err := daead.Open(out[len(out):], shareNonce(uint64(i), i == segs-1), rest[:n], aad)
 		if err != nil {
-			return meta, nil, fmt.Errorf("format: open share: segment %d: %w", i, ErrAuth)
+			return ShareMeta{}, nil, fmt.Errorf("segment %d: %w", i, ErrAuth)
 		}
 		out = out[:len(out)+len(p)]
 		rest = rest[n:]
