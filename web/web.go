@@ -4,7 +4,9 @@
 //
 // static/format.js reads the at-rest format (docs/FORMAT.md) with WebCrypto;
 // it is the decoder the console and the share pages use, and it passes every
-// vector of format/testdata/vectors in Chromium (vectors_test.go). The
+// vector of format/testdata/vectors in Chromium (vectors_test.go);
+// static/drop.js seals a client's uploads through a request link
+// (docs/FORMAT.md, appendix C; drop_test.go). The
 // browser holds keys only in memory; the gateway that serves these files
 // never sees a key, a Vault token or a name.
 package web
