@@ -38,6 +38,15 @@ var indexHTML string
 
 var indexTemplate = template.Must(template.New("index").Parse(indexHTML))
 
+// SharePrefix is where the gateway serves share links: the recipient's
+// page at SharePrefix + id (ServeSharePage), its API below it.
+const SharePrefix = "/s/"
+
+//go:embed share.html
+var shareHTML string
+
+var shareTemplate = template.Must(template.New("share").Parse(shareHTML))
+
 // Config says what the page may talk to besides its own origin.
 type Config struct {
 	// VaultAddress is Vault's URL (the gateway's vault.address): the page
@@ -57,6 +66,7 @@ type Config struct {
 type Console struct {
 	version string
 	index   []byte
+	share   []byte           // the recipient's page of a share link
 	assets  map[string]asset // by path below the versioned prefix
 	csp     string
 	hsts    bool
@@ -95,6 +105,11 @@ func New(cfg Config) (*Console, error) {
 		return nil, fmt.Errorf("web: index page: %w", err)
 	}
 	c.index = buf.Bytes()
+	buf = bytes.Buffer{}
+	if err := shareTemplate.Execute(&buf, struct{ Assets string }{Prefix + c.version + "/"}); err != nil {
+		return nil, fmt.Errorf("web: share page: %w", err)
+	}
+	c.share = buf.Bytes()
 	return c, nil
 }
 
@@ -201,6 +216,26 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The version in the path changes with any byte of any asset.
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	c.write(w, r, a.ctype, a.body)
+}
+
+// ServeSharePage serves the recipient's page of a share link, the same for
+// every link (GET or HEAD SharePrefix + id): the page reads the share's ID
+// from its path and the key from the fragment, which the browser never
+// sends, and loads its script from the console's versioned assets. The
+// gateway routes GET SharePrefix + id here and answers the rest itself.
+// Never cached: a new gateway build must not leave a page naming assets
+// that are gone.
+func (c *Console) ServeSharePage(w http.ResponseWriter, r *http.Request) {
+	// The console's policy without Vault: the page talks to the gateway's
+	// share routes only.
+	SetHeaders(w.Header(), CSP(""), c.hsts || r.TLS != nil)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	c.write(w, r, "text/html; charset=utf-8", c.share)
 }
 
 func (c *Console) write(w http.ResponseWriter, r *http.Request, ctype string, body []byte) {

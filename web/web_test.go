@@ -39,7 +39,7 @@ func TestConsoleVersioned(t *testing.T) {
 	if !strings.HasPrefix(c.Version(), "v-") || len(c.Version()) != 18 {
 		t.Fatalf("version %q", c.Version())
 	}
-	want := []string{"console.css", "console.js", "format.js", "share.js", "vendor/fzstd/LICENSE", "vendor/fzstd/VERSION", "vendor/fzstd/fzstd.js", "zstd.js"}
+	want := []string{"console.css", "console.js", "format.js", "share.js", "sharepage.css", "sharepage.js", "vendor/fzstd/LICENSE", "vendor/fzstd/VERSION", "vendor/fzstd/fzstd.js", "zstd.js"}
 	if got := c.Assets(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("assets %v, want %v", got, want)
 	}
@@ -66,5 +66,29 @@ func TestConsoleVersioned(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", web.Prefix+"nope", nil))
 	if rec.Code != 404 || rec.Header().Get("Strict-Transport-Security") == "" || rec.Header().Get("Content-Security-Policy") == "" {
 		t.Fatalf("404 with HSTS config: %d %v", rec.Code, rec.Header())
+	}
+}
+
+// TestSharePage: the recipient's page is served under the CSP without
+// Vault, names the versioned module, and is never cached.
+func TestSharePage(t *testing.T) {
+	c, err := web.New(web.Config{VaultAddress: "https://vault.example:8200"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	c.ServeSharePage(rec, httptest.NewRequest("GET", web.SharePrefix+"abc", nil))
+	if rec.Code != 200 || rec.Header().Get("Content-Security-Policy") != web.CSP("") || rec.Header().Get("Cache-Control") != "no-store" ||
+		rec.Header().Get("Referrer-Policy") != "no-referrer" {
+		t.Fatalf("share page: %d %v", rec.Code, rec.Header())
+	}
+	if !strings.Contains(rec.Body.String(), web.Prefix+c.Version()+"/sharepage.js") || strings.Contains(rec.Body.String(), "<script>") ||
+		strings.Contains(rec.Body.String(), " style=") {
+		t.Fatalf("share page body:\n%s", rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	c.ServeSharePage(rec, httptest.NewRequest("POST", web.SharePrefix+"abc", nil))
+	if rec.Code != 405 {
+		t.Fatalf("POST: %d", rec.Code)
 	}
 }
