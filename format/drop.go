@@ -2,7 +2,6 @@ package format
 
 import (
 	"bytes"
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/rand"
@@ -46,11 +45,7 @@ func requestWrapAEAD(matter string, epoch uint32, epochKey []byte) (cipher.AEAD,
 	if err != nil {
 		return nil, err
 	}
-	b, err := aes.NewCipher(k)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(b)
+	return newGCM(k, true)
 }
 
 func requestWrapAD(matter string, pub []byte) []byte {
@@ -75,12 +70,8 @@ func WrapRequestKey(matter string, epoch uint32, epochKey []byte, priv *ecdh.Pri
 	out := make([]byte, 5, requestWrapSize)
 	out[0] = 1
 	binary.BigEndian.PutUint32(out[1:], epoch)
-	nonce := make([]byte, 12)
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	out = append(out, nonce...)
-	return aead.Seal(out, nonce, priv.Bytes(), requestWrapAD(matter, priv.PublicKey().Bytes())), nil
+	// The nonce is drawn inside the FIPS module and stored first.
+	return aead.Seal(out, nil, priv.Bytes(), requestWrapAD(matter, priv.PublicKey().Bytes())), nil
 }
 
 // RequestKeyEpoch returns the epoch whose key unwraps wrapped.
@@ -110,7 +101,7 @@ func UnwrapRequestKey(matter string, epochKey, wrapped, pub []byte) (*ecdh.Priva
 	if err != nil {
 		return nil, err
 	}
-	raw, err := aead.Open(nil, wrapped[5:17], wrapped[17:], requestWrapAD(matter, pub))
+	raw, err := aead.Open(nil, nil, wrapped[5:], requestWrapAD(matter, pub))
 	if err != nil {
 		return nil, fmt.Errorf("format: unwrap request key: %w", ErrAuth)
 	}

@@ -68,17 +68,27 @@ func segAEADs(ikm []byte, salt string) (meta, data cipher.AEAD, err error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := aes.NewCipher(k)
-		if err != nil {
-			return nil, err
-		}
-		return cipher.NewGCM(b)
+		return newGCM(k, false)
 	}
 	if meta, err = mk("meta"); err != nil {
 		return nil, nil, err
 	}
 	data, err = mk("data")
 	return meta, data, err
+}
+
+// newGCM returns AES-256-GCM under key: with nonces drawn inside the
+// FIPS module and stored before the ciphertext (random), or given by the
+// caller (counter nonces under keys used once).
+func newGCM(key []byte, random bool) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	if random {
+		return cipher.NewGCMWithRandomNonce(b)
+	}
+	return cipher.NewGCM(b)
 }
 
 // shareNonce is segment i's nonce: 3 zero bytes, be64(i), and 1 for the
