@@ -158,6 +158,10 @@ func (s *Server) denyAdd(w http.ResponseWriter, r *http.Request, rq *request) er
 	}
 	s.live.setDenied(gen, req.EntityID, true)
 	s.clearDenied(r.Context(), req.EntityID, rq.rec.RequestID)
+	// A revoked user's links stop working too (each share.revoke
+	// recorded); on every deny, so a retry after a failure revokes what
+	// the first attempt left.
+	s.revokeSharesOf(r.Context(), store.ShareFilter{Entity: req.EntityID}, rq.ident.User, "user revoked", rq)
 	if !created {
 		// Already denied: nothing changed; audited as answered.
 		return s.respond(r.Context(), w, rq, http.StatusOK, entry)

@@ -74,6 +74,9 @@ func (s *Server) closePost(w http.ResponseWriter, r *http.Request, rq *request) 
 		rq.rec.Status, rq.rec.Result = 0, ""
 		return storeErr(op, err)
 	}
+	// A closed matter's links stop working (each share.revoke recorded);
+	// on a repeated close too, so a retry revokes what a failure left.
+	s.revokeSharesOf(r.Context(), store.ShareFilter{Matter: rq.matter}, rq.ident.User, "matter closed", rq)
 	if again {
 		rq.rec.Object = "matter=" + rq.matter + " already closed"
 		return s.respond(r.Context(), w, rq, http.StatusOK, closedBody(c))

@@ -20,6 +20,7 @@ import (
 	"github.com/mattersync/mattersync/gateway/alerts"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/lifecycle"
+	"github.com/mattersync/mattersync/gateway/share"
 )
 
 // Config is the gateway's configuration file (configs/gateway.yaml). Secrets
@@ -48,7 +49,10 @@ type Config struct {
 	Audit       Audit       `yaml:"audit"`
 	// Lifecycle: retention, purge and garbage collection (LIFECYCLE.md).
 	Lifecycle lifecycle.Config `yaml:"lifecycle"`
-	Log       Log              `yaml:"log"`
+	// Sharing with people outside the firm (docs/SHARING.md); nil (no
+	// sharing: section) is off.
+	Sharing *share.Config `yaml:"sharing"`
+	Log     Log           `yaml:"log"`
 	// TrustedProxies are the load balancers (CIDRs) whose
 	// X-Forwarded-For is believed for the audit record's source address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -294,6 +298,9 @@ func (c *Config) applyDerived() {
 	if c.Vault.JWKSURL == "" && addr != "" {
 		c.Vault.JWKSURL = addr + "/v1/identity/oidc/.well-known/keys"
 	}
+	if c.Sharing != nil {
+		c.Sharing.FillDefaults()
+	}
 }
 
 // Validate reports every problem in c at once.
@@ -449,6 +456,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Lifecycle.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Sharing != nil {
+		if err := c.Sharing.Validate(c.InsecureDev); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

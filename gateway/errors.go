@@ -38,6 +38,13 @@ const (
 	KindPreconditionRequired
 	KindRateLimited
 	KindMatterClosed
+	KindSharingOff
+	KindShareExpired
+	KindShareRevoked
+	KindShareUsedUp
+	KindCodeWrong
+	KindCodeLimit
+	KindGrantInvalid
 	KindUnavailable
 )
 
@@ -72,6 +79,13 @@ func kinds() [KindUnavailable + 1]kindInfo {
 		KindPreconditionRequired: {http.StatusPreconditionRequired, api.CodePreconditionRequired, audit.ResultInvalid},
 		KindRateLimited:          {http.StatusTooManyRequests, api.CodeRateLimited, audit.ResultDenied},
 		KindMatterClosed:         {http.StatusGone, api.CodeMatterClosed, audit.ResultDenied},
+		KindSharingOff:           {http.StatusForbidden, api.CodeSharingOff, audit.ResultDenied},
+		KindShareExpired:         {http.StatusGone, api.CodeShareExpired, audit.ResultDenied},
+		KindShareRevoked:         {http.StatusGone, api.CodeShareRevoked, audit.ResultDenied},
+		KindShareUsedUp:          {http.StatusGone, api.CodeShareUsedUp, audit.ResultDenied},
+		KindCodeWrong:            {http.StatusForbidden, api.CodeCodeWrong, audit.ResultDenied},
+		KindCodeLimit:            {http.StatusTooManyRequests, api.CodeCodeLimit, audit.ResultDenied},
+		KindGrantInvalid:         {http.StatusForbidden, api.CodeGrantInvalid, audit.ResultDenied},
 		KindUnavailable:          {http.StatusServiceUnavailable, api.CodeUnavailable, audit.ResultError},
 	}
 }

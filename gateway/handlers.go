@@ -144,6 +144,7 @@ func (s *Server) routes() {
 	s.witnessRoutes()
 	s.lifecycleRoutes()
 	s.presenceRoutes()
+	s.shareRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, requestFrom(r), E("route", KindNotFound, "no such endpoint"))
 	})
@@ -491,13 +492,9 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 	case size > s.cfg.Limits.MaxChunkBytes:
 		return E(op, KindTooLarge, "chunk larger than %d bytes", s.cfg.Limits.MaxChunkBytes)
 	}
-	var sum [32]byte
-	hs := r.Header.Values(api.HeaderChecksum)
-	if len(hs) != 1 || len(hs[0]) != 64 || strings.ToLower(hs[0]) != hs[0] {
-		return E(op, KindInvalid, "%s must be the body's SHA-256 in 64 lowercase hex characters", api.HeaderChecksum)
-	}
-	if _, err := hex.Decode(sum[:], []byte(hs[0])); err != nil {
-		return E(op, KindInvalid, "%s must be the body's SHA-256 in 64 lowercase hex characters", api.HeaderChecksum)
+	sum, err := checksumHeader(r, op)
+	if err != nil {
+		return err
 	}
 	if len(r.Header.Values(api.HeaderReplaces)) > 0 {
 		return s.replaceChunk(w, r, rq, id, size, sum)
@@ -542,6 +539,19 @@ func (s *Server) putChunk(w http.ResponseWriter, r *http.Request, rq *request) e
 	s.mutated(rq)
 	writeJSON(w, status, api.ChunkPut{ID: id.String(), Size: size, Created: created && status == http.StatusCreated})
 	return nil
+}
+
+// checksumHeader reads the body's SHA-256 from api.HeaderChecksum.
+func checksumHeader(r *http.Request, op string) ([32]byte, error) {
+	var sum [32]byte
+	hs := r.Header.Values(api.HeaderChecksum)
+	if len(hs) != 1 || len(hs[0]) != 64 || strings.ToLower(hs[0]) != hs[0] {
+		return sum, E(op, KindInvalid, "%s must be the body's SHA-256 in 64 lowercase hex characters", api.HeaderChecksum)
+	}
+	if _, err := hex.Decode(sum[:], []byte(hs[0])); err != nil {
+		return sum, E(op, KindInvalid, "%s must be the body's SHA-256 in 64 lowercase hex characters", api.HeaderChecksum)
+	}
+	return sum, nil
 }
 
 // maxReferences is the most chunk references a file of at most maxSize

@@ -130,6 +130,12 @@ func (s *Server) bodyWeight(r *http.Request, action string) int64 {
 		return bounded(missingBodyLimit(l), 2)
 	case "chunk.get", "file.get":
 		return readWeight
+	case "share.create":
+		// Streamed to the bucket as it comes: a copy buffer's worth.
+		if r.ContentLength <= 0 {
+			return 0
+		}
+		return readWeight
 	}
 	return 0 // admin bodies: at most 16 KiB
 }

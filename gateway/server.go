@@ -37,6 +37,7 @@ import (
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/auth"
 	"github.com/mattersync/mattersync/gateway/lifecycle"
+	"github.com/mattersync/mattersync/web"
 )
 
 // Blobs is the object storage as the gateway uses it (blob.Store).
@@ -161,6 +162,9 @@ type Deps struct {
 	Registerer prometheus.Registerer
 	// Gatherer serves /metrics (nil: the private registry).
 	Gatherer prometheus.Gatherer
+	// Mailer sends share recipients their codes; nil: one from the
+	// config's sharing.smtp (credentials from the environment).
+	Mailer Mailer
 	// LifecycleBlobs is the bucket as purge and garbage collection use
 	// it; nil: Blobs, if it can (blob.Store and memblob.Store can). Without
 	// one the lifecycle is off and its routes answer 503.
@@ -212,6 +216,11 @@ type Server struct {
 	// lifecycle runs purge and garbage collection; nil if off.
 	lifecycle      *lifecycle.Runner
 	lifecycleRoles lifecycle.Stores
+
+	// Shares with people outside the firm (shares.go, sharepage.go).
+	shares        ShareStore
+	sharingPolicy SharingPolicyStore
+	sharing       *sharing
 }
 
 // New builds a Server. It loads the deny list once, so the gateway never
@@ -252,6 +261,12 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		revokedReports: newLimiter(1/revokedReportEvery.Seconds(), 1),
 		presence:       d.Stores.Presence,
 		presenceHub:    newPresenceHub(d.Stores.Presence),
+		shares:         d.Stores.Shares,
+		sharingPolicy:  d.Stores.Sharing,
+	}
+	var err error
+	if s.sharing, err = newSharing(cfg.Sharing, d.Mailer, web.Config{VaultAddress: cfg.Vault.Address, HSTS: cfg.TLS.CertFile != ""}); err != nil {
+		return nil, err
 	}
 	for _, p := range cfg.TrustedProxies {
 		_, n, err := net.ParseCIDR(p)
@@ -260,7 +275,6 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		}
 		s.proxies = append(s.proxies, n)
 	}
-	var err error
 	if s.metrics, err = newMetrics(reg); err != nil {
 		return nil, err
 	}
@@ -497,6 +511,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// is not already canonical is refused before routing.
 	if strings.Contains(r.URL.RawPath, "%") || strings.Contains(r.URL.EscapedPath(), "%") || path.Clean(r.URL.Path) != r.URL.Path || r.URL.Path == "" {
 		s.refuse(sw, r, rq, E("route", KindInvalid, "path is not canonical"))
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/s/") {
+		s.serveRecipient(sw, r, rq)
 		return
 	}
 	if !strings.HasPrefix(r.URL.Path, "/v1/") {

@@ -467,6 +467,9 @@ func (s *Server) shredPost(w http.ResponseWriter, r *http.Request, rq *request) 
 		return storeErr(op, err)
 	}
 	s.mutated(rq)
+	// Closed before it was shredded, so its shares were revoked then;
+	// this catches any a failed revocation left.
+	s.revokeSharesOf(r.Context(), store.ShareFilter{Matter: rq.matter}, rq.ident.User, "matter shredded", rq)
 	if err != nil {
 		// Shredded and audited; the run starts with the next scheduled one.
 		s.log.Error("shred: run not recorded", "matter", rq.matter, "err", err)

@@ -102,6 +102,15 @@ const (
 	CodeRateLimited          Code = "rate_limited"          // 429
 	CodeInternal             Code = "internal"              // 500
 	CodeUnavailable          Code = "unavailable"           // 503
+
+	// Sharing (docs/SHARING.md): what the recipient's page shows.
+	CodeSharingOff   Code = "sharing_off"   // 403: the gateway or the matter does not share
+	CodeShareExpired Code = "share_expired" // 410
+	CodeShareRevoked Code = "share_revoked" // 410
+	CodeShareUsedUp  Code = "share_used_up" // 410: its downloads are used up
+	CodeCodeWrong    Code = "code_wrong"    // 403: wrong, used or expired one-time code
+	CodeCodeLimit    Code = "code_limit"    // 429: too many codes sent or tried this hour (Retry-After)
+	CodeGrantInvalid Code = "grant_invalid" // 403: the download capability is unknown, used or expired
 )
 
 // Fault is the kind of failure c stands for, in the vocabulary kms shares
@@ -114,15 +123,15 @@ func (c Code) Fault() fault.Kind {
 		return fault.Invalid
 	case CodeUnauthenticated:
 		return fault.Unauthenticated
-	case CodeForbidden, CodeRevoked:
+	case CodeForbidden, CodeRevoked, CodeSharingOff, CodeCodeWrong, CodeGrantInvalid:
 		return fault.Denied
 	case CodeNotFound:
 		return fault.NotFound
 	case CodeMissingChunks, CodeChunksPresent, CodeAlreadyDeleted, CodeVersionMismatch:
 		return fault.Conflict
-	case CodeLegalHold, CodeStaleEpoch, CodeMatterClosed:
+	case CodeLegalHold, CodeStaleEpoch, CodeMatterClosed, CodeShareExpired, CodeShareRevoked, CodeShareUsedUp:
 		return fault.Refused
-	case CodeRateLimited, CodeUnavailable:
+	case CodeRateLimited, CodeUnavailable, CodeCodeLimit:
 		return fault.Unavailable
 	}
 	return fault.Other

@@ -63,6 +63,8 @@ func TestCodeFault(t *testing.T) {
 		CodeLengthRequired: fault.Invalid, CodeVersionMismatch: fault.Conflict, CodeTooLarge: fault.Invalid,
 		CodePreconditionRequired: fault.Invalid, CodeRateLimited: fault.Unavailable, CodeInternal: fault.Other,
 		CodeUnavailable: fault.Unavailable, "no_such_code": fault.Other,
+		CodeSharingOff: fault.Denied, CodeShareExpired: fault.Refused, CodeShareRevoked: fault.Refused, CodeShareUsedUp: fault.Refused,
+		CodeCodeWrong: fault.Denied, CodeCodeLimit: fault.Unavailable, CodeGrantInvalid: fault.Denied,
 	} {
 		if got := c.Fault(); got != want {
 			t.Errorf("%s.Fault() = %v, want %v", c, got, want)

@@ -3,6 +3,7 @@
 //
 //	m/<matter>/c/<chunkID>
 //	m/<matter>/v/<fileID>/<version>
+//	m/<matter>/s/<shareID>
 //
 // Every PUT is one single-part request whose body S3 checks against the
 // SHA-256 the caller states (x-amz-checksum-sha256) before the object becomes
@@ -100,6 +101,18 @@ func ManifestAttemptKey(matter string, file format.ID, version int64, attempt st
 		return "", fmt.Errorf("blob: attempt %q is not 1 to 64 of a-z, 0-9", attempt)
 	}
 	return key + "." + attempt, nil
+}
+
+// ShareKey is the object key of a share object (docs/SHARING.md): id is
+// the share's ID, 32 lowercase hex characters.
+func ShareKey(matter, id string) (string, error) {
+	if err := format.ValidateMatterID(matter); err != nil {
+		return "", fmt.Errorf("blob: %w", err)
+	}
+	if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("blob: share ID %q is not 32 lowercase hex characters", id)
+	}
+	return "m/" + matter + "/s/" + id, nil
 }
 
 // Put stores exactly size bytes from r under key, if and only if their
