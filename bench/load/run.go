@@ -550,7 +550,10 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		timeline = append(timeline, struct {
 			at time.Duration
 			do func()
-		}{cfg.Duration / 4, func() { deny = r.probeDeny(ctx, r.probe); r.say("deny reached the replicas: %s", deny) }})
+		}{cfg.Duration / 4, func() {
+			deny = r.probeDeny(ctx, r.probe, start)
+			r.say("deny reached the replicas: %s", deny)
+		}})
 	}
 	if cfg.Kill {
 		timeline = append(timeline, struct {
