@@ -728,7 +728,12 @@ func (s *Server) respond(ctx context.Context, w http.ResponseWriter, rq *request
 // even that record cannot be written the answer becomes 503: no request is
 // answered without its record.
 func (s *Server) fail(w http.ResponseWriter, rq *request, e *Error) {
-	if e.Kind == KindInternal || e.Kind == KindUnavailable {
+	switch {
+	case e.Kind == KindUnavailable && errors.Is(e, context.Canceled):
+		// The caller went away (a long poll given up, a laptop asleep):
+		// nothing failed here, and at ERROR it hid the real failures.
+		s.log.Debug("request cancelled by the client", "request_id", rq.id, "op", e.Op)
+	case e.Kind == KindInternal || e.Kind == KindUnavailable:
 		s.log.Error("request failed", "request_id", rq.id, "op", e.Op, "err", e)
 	}
 	if !rq.appended && rq.preAuth && !s.collapse.record(sourceKey(rq.rec.Source), e.Kind.Status(), rq.rec.Matter, time.Now()) {
