@@ -42,6 +42,18 @@ type DenyStore interface {
 	Counters(ctx context.Context) (store.Counters, error)
 }
 
+// Pusher is a store that pushes other writers' changes as they commit
+// (PostgreSQL's LISTEN/NOTIFY), so a replica learns of a deny within a
+// round trip rather than at its next poll.
+type Pusher interface {
+	// Listen holds a connection of its own, outside the requests' pool,
+	// and calls push for every deny-list change and every other
+	// replica's commit, until ctx ends (nil) or the connection fails
+	// (its error). Once listening it calls push with store.PushResync:
+	// what changed before went unannounced.
+	Listen(ctx context.Context, push func(store.Push)) error
+}
+
 // live is what a replica learns by polling the store: the deny list, the
 // reissue stamps, and whether another replica committed something (to wake
 // long polls); and the long polls waiting here.
@@ -72,6 +84,11 @@ type live struct {
 	credit  int64          // own commits known to fall between the last read and the next
 	polls   map[string]int // long polls in flight per entity
 	mpolls  map[entityMatter]int
+
+	// kick asks the store poll for a refresh now (a pushed deny-list
+	// change, or the push connection re-established); one pending kick
+	// stands for any number.
+	kick chan struct{}
 }
 
 type entityMatter struct{ entity, matter string }
@@ -86,7 +103,8 @@ type localChange struct {
 
 func newLive(s DenyStore, log *slog.Logger, m *metrics) *live {
 	return &live{store: s, log: log, metrics: m, deny: map[string]struct{}{}, floors: map[string]time.Time{},
-		wake: map[string]chan struct{}{}, multi: map[string]map[*multiWait]struct{}{}, denyGen: -1, polls: map[string]int{}, mpolls: map[entityMatter]int{}}
+		wake: map[string]chan struct{}{}, multi: map[string]map[*multiWait]struct{}{}, denyGen: -1, polls: map[string]int{}, mpolls: map[entityMatter]int{},
+		kick: make(chan struct{}, 1)}
 }
 
 // refresh polls the store's counters and reloads the deny list and the
@@ -137,6 +155,9 @@ func (l *live) refresh(ctx context.Context, force bool) error {
 		if gen != l.denyGen {
 			// Long polls check their caller again.
 			defer l.broadcastLocked()
+			// When this replica learned of a change, to match against
+			// the time IT's change was acknowledged (a rare event).
+			l.log.Info("deny list reloaded", "generation", gen, "entries", len(set), "floors", len(floors))
 		}
 		l.denyGen = gen
 		kept := l.local[:0]
@@ -234,6 +255,33 @@ func (l *live) committing() int64 {
 	return l.reads
 }
 
+// kickRefresh makes the store poll refresh now.
+func (l *live) kickRefresh() {
+	select {
+	case l.kick <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// woken wakes the long polls of matter after another replica committed
+// to it (a push). The store poll still wakes everyone when it sees the
+// change counter move: a push is never relied on.
+func (l *live) woken(matter string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.wakeLocked(matter)
+}
+
+func (l *live) wakeLocked(matter string) {
+	if ch := l.wake[matter]; ch != nil {
+		close(ch)
+		delete(l.wake, matter)
+	}
+	for mw := range l.multi[matter] {
+		l.fireLocked(mw)
+	}
+}
+
 // committed wakes the long polls of matter after this replica committed
 // to it. began is what committing returned: a commit that began after the
 // last counter read and ended before the next one started moved the
@@ -247,13 +295,7 @@ func (l *live) committed(matter string, began int64) {
 	if began == l.reads && !l.reading {
 		l.credit++
 	}
-	if ch := l.wake[matter]; ch != nil {
-		close(ch)
-		delete(l.wake, matter)
-	}
-	for mw := range l.multi[matter] {
-		l.fireLocked(mw)
-	}
+	l.wakeLocked(matter)
 }
 
 func (l *live) broadcastLocked() {

@@ -32,6 +32,8 @@ type metrics struct {
 	auditSuppressed prometheus.Counter
 	inflightBytes   prometheus.Gauge
 	checkpoints     prometheus.Counter
+	pushes          *prometheus.CounterVec
+	listening       prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -61,8 +63,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Request body bytes reserved by requests in flight (limits.max_inflight_bytes)."}),
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "audit_checkpoints_total",
 			Help: "Audit checkpoints this replica signed."}),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "store_pushes_total",
+			Help: "Changes the store pushed to this replica (PostgreSQL LISTEN/NOTIFY), by kind: deny (deny list or reissue stamp), commit (another replica's), resync (the listening connection (re-)established)."}, []string{"kind"}),
+		listening: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "store_listening",
+			Help: "1 while this replica holds its listening connection to the store (PostgreSQL); 0: it learns of other replicas' changes by polling only."}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bytesIn, m.bytesOut, m.denials, m.auditAppends, m.auditSeconds, m.denyEntries, m.chainBroken, m.checkpoints, m.auditSuppressed, m.inflightBytes} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.bytesIn, m.bytesOut, m.denials, m.auditAppends, m.auditSeconds, m.denyEntries, m.chainBroken, m.checkpoints, m.auditSuppressed, m.inflightBytes, m.pushes, m.listening} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

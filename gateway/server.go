@@ -37,6 +37,7 @@ import (
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/auth"
 	"github.com/mattersync/mattersync/gateway/lifecycle"
+	"github.com/mattersync/mattersync/gateway/store"
 	"github.com/mattersync/mattersync/web"
 )
 
@@ -89,6 +90,9 @@ type Stores struct {
 	// Lifecycle is the roles of retention, purge and garbage collection
 	// (gateway/lifecycle).
 	Lifecycle lifecycle.Stores
+	// Push, optional, pushes other replicas' changes (live.go); without
+	// it a replica learns of them by polling only.
+	Push Pusher
 }
 
 // StoresOf gives every role st plays to st. A role it does not play stays
@@ -112,6 +116,7 @@ func StoresOf(st any) Stores {
 	s.Shares, _ = st.(ShareStore)
 	s.Sharing, _ = st.(SharingPolicyStore)
 	s.Lifecycle = lifecycle.StoresOf(st)
+	s.Push, _ = st.(Pusher)
 	return s
 }
 
@@ -181,6 +186,7 @@ type Server struct {
 	epochs   EpochStore
 	usage    UsageStore
 	deny     DenyStore
+	pusher   Pusher // nil: the store pushes nothing (SQLite)
 	auditLog AuditStore
 	pinger   Pinger
 	// memberships keeps the membership history.
@@ -243,7 +249,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, chunks: d.Stores.Chunks, files: d.Stores.Files, holds: d.Stores.Holds, epochs: d.Stores.Epochs,
-		usage: d.Stores.Usage, deny: d.Stores.Deny, auditLog: d.Stores.Audit, pinger: d.Stores.Ping, blobs: d.Blobs, verifier: d.Verifier, key: d.SigningKey,
+		usage: d.Stores.Usage, deny: d.Stores.Deny, pusher: d.Stores.Push, auditLog: d.Stores.Audit, pinger: d.Stores.Ping, blobs: d.Blobs, verifier: d.Verifier, key: d.SigningKey,
 		keys: append([]ed25519.PublicKey{d.SigningKey.Public().(ed25519.PublicKey)}, d.TrustedKeys...),
 		log:  log, gatherer: gatherer,
 		limiter:  newLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst),
@@ -311,6 +317,11 @@ func (s *Server) Run(ctx context.Context) error {
 	polled := make(chan struct{})
 	go func() { s.pollStore(ctx); close(polled) }()
 	defer func() { <-polled }()
+	if s.pusher != nil {
+		listened := make(chan struct{})
+		go func() { s.listenStore(ctx, s.pusher); close(listened) }()
+		defer func() { <-listened }()
+	}
 	cp := time.NewTicker(s.cfg.Audit.CheckpointInterval)
 	defer cp.Stop()
 	summarized := make(chan struct{})
@@ -349,19 +360,79 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // pollStore reads the deny list and change generations every
-// poll_interval until ctx ends (live.refresh).
+// poll_interval until ctx ends (live.refresh), and at once when the store
+// pushes a deny-list change or its push connection was re-established
+// (listenStore).
 func (s *Server) pollStore(ctx context.Context) {
 	poll := time.NewTicker(s.cfg.Limits.PollInterval)
 	defer poll.Stop()
 	for {
+		force := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-poll.C:
-			if err := s.live.refresh(ctx, false); err != nil && ctx.Err() == nil {
-				s.log.Warn("store poll failed", "err", err)
-			}
+		case <-s.live.kick:
+			force = true
 		}
+		if err := s.live.refresh(ctx, force); err != nil && ctx.Err() == nil {
+			s.log.Warn("store poll failed", "err", err)
+		}
+	}
+}
+
+// listenStore holds the store's push connection until ctx ends, again
+// after each failure (backing off up to listenBackoff): every deny-list
+// change and every other replica's commit arrives within a round trip
+// instead of the next poll. The poll goes on beside it: it bounds the
+// deny list's staleness (deny_max_staleness), and catches whatever a
+// lost push missed.
+func (s *Server) listenStore(ctx context.Context, p Pusher) {
+	wait := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		began := time.Now()
+		err := p.Listen(ctx, func(ev store.Push) {
+			switch ev.Kind {
+			case store.PushResync:
+				s.metrics.listening.Set(1)
+				s.metrics.pushes.WithLabelValues("resync").Inc()
+				s.live.kickRefresh()
+			case store.PushDeny:
+				s.metrics.pushes.WithLabelValues("deny").Inc()
+				s.live.kickRefresh()
+			case store.PushCommit:
+				s.metrics.pushes.WithLabelValues("commit").Inc()
+				s.live.woken(ev.Matter)
+			}
+		})
+		s.metrics.listening.Set(0)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("store push connection lost; polling only until it is back", "err", err)
+		if time.Since(began) > listenBackoff {
+			wait = 100 * time.Millisecond // it had been up: try again soon
+		}
+		if !sleepCtx(ctx, wait) {
+			return
+		}
+		wait = min(2*wait, listenBackoff)
+	}
+}
+
+// listenBackoff bounds the wait between attempts to re-establish the
+// store's push connection.
+const listenBackoff = 5 * time.Second
+
+// sleepCtx sleeps d, or less if ctx ends first (then it reports false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

@@ -203,6 +203,27 @@ type Counters struct {
 	Deny    int64
 }
 
+// Push is a change another writer made, as a store that pushes them
+// (PostgreSQL's LISTEN/NOTIFY) tells a replica, so it need not wait for
+// its next poll of Counters.
+type Push struct {
+	Kind   PushKind
+	Matter string // PushCommit's matter
+}
+
+// PushKind says what a Push is about.
+type PushKind int
+
+const (
+	// PushDeny: the deny list or a reissue stamp changed.
+	PushDeny PushKind = iota + 1
+	// PushCommit: another replica committed to Matter.
+	PushCommit
+	// PushResync: the push connection was (re-)established; anything
+	// may have changed unannounced before it.
+	PushResync
+)
+
 // Errors a store returns when a request is refused.
 var (
 	ErrNotFound = errors.New("store: not found")

@@ -126,7 +126,8 @@ func (s *Stack) startCluster(ctx context.Context) error {
 }
 
 // replicaConns is each replica's store.max_conns: the gateway's default
-// (32) unless the replicas, each with two connections more of its own,
+// (32) unless the replicas, each with three connections more of its own
+// (two for the store poll and /readyz, one listening for pushes),
 // would take more than the server's max_connections less 20 for
 // everything else (tests, bench/load's checks, psql). A developer's
 // PostgreSQL allows 100: three replicas of 34 were refused ("too many
@@ -141,7 +142,7 @@ func replicaConns(ctx context.Context, dsn string, replicas int) (int, error) {
 	if err := conn.QueryRow(ctx, "SELECT current_setting('max_connections')::int").Scan(&limit); err != nil {
 		return 0, fmt.Errorf("devstack: max_connections: %w", err)
 	}
-	n := min(32, (limit-20)/replicas-2)
+	n := min(32, (limit-20)/replicas-3)
 	if n < 4 {
 		return 0, fmt.Errorf("devstack: PostgreSQL's max_connections (%d) leaves fewer than 4 connections for each of %d replicas", limit, replicas)
 	}

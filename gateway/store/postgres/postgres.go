@@ -47,6 +47,9 @@ type Store struct {
 	*sqlcore.Store
 	pool    *pgxpool.Pool
 	control *pgxpool.Pool // the deny-list poll and readiness ping (engine.control)
+	// listenConfig is the connection Listen makes, outside both pools.
+	listenConfig *pgx.ConnConfig
+	own          *ownBackends // the backends of pool (listen.go)
 }
 
 // Open connects to dsn and applies pending migrations.
@@ -62,6 +65,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	// The control pool and the listening connection are copies made
+	// before the hooks: only the request pool's backends commit.
+	ccfg := cfg.Copy()
+	ccfg.MaxConns, ccfg.MinConns = 2, 0
+	listen := cfg.ConnConfig.Copy()
+	own := &ownBackends{pids: map[uint32]struct{}{}}
+	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error { own.add(c); return nil }
+	cfg.BeforeClose = own.remove
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -72,14 +83,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	// behind them, the deny list went stale and the replica refused
 	// everything with 503 and failed /readyz (PERFORMANCE.md, "Where the
 	// 503s came from").
-	ccfg := cfg.Copy()
-	ccfg.MaxConns, ccfg.MinConns = 2, 0
 	control, err := pgxpool.NewWithConfig(ctx, ccfg)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{Store: sqlcore.New(engine{pool, control}, dialect), pool: pool, control: control}
+	s := &Store{Store: sqlcore.New(engine{pool, control}, dialect), pool: pool, control: control, listenConfig: listen, own: own}
 	if opts.NoMigrate {
 		return s, nil
 	}

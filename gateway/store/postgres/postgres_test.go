@@ -179,3 +179,64 @@ func TestHoldReadInsideCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestListen: a store's Listen hears, after its resync, the deny-list
+// changes and reissue stamps of every writer and the commits of other
+// stores (with their matter), not its own commits, and nothing of a
+// transaction rolled back.
+func TestListen(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	a, b := open(t, dsn), open(t, dsn)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pushes := make(chan store.Push, 100)
+	done := make(chan error, 1)
+	go func() { done <- b.Listen(ctx, func(p store.Push) { pushes <- p }) }()
+	next := func(what string) store.Push {
+		t.Helper()
+		select {
+		case p := <-pushes:
+			return p
+		case err := <-done:
+			t.Fatalf("%s: Listen ended: %v", what, err)
+		case <-time.After(time.Minute): // a hung test, not a latency bound
+			t.Fatalf("%s: nothing pushed", what)
+		}
+		return store.Push{}
+	}
+	if p := next("resync"); p.Kind != store.PushResync {
+		t.Fatalf("first push %+v, want a resync", p)
+	}
+	// b's own commit first: it must not be pushed, so the next push is
+	// a's deny.
+	if _, err := b.Commit(ctx, store.Commit{Matter: "own", File: storetest.RandomID(t), Time: time.Now()}, nil, storetest.Rec("file.commit", "own")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.AddDeny(ctx, store.DenyEntry{Entity: "e1", Name: "n", Time: time.Now()}, storetest.Rec("admin.deny", "")); err != nil {
+		t.Fatal(err)
+	}
+	if p := next("deny"); p.Kind != store.PushDeny {
+		t.Fatalf("after b's own commit and a's deny: %+v, want the deny alone", p)
+	}
+	// A commit whose manifest write fails rolls back: no push.
+	fail := func(context.Context, int64) (string, error) { return "", errors.New("blob write failed") }
+	if _, err := a.Commit(ctx, store.Commit{Matter: "rolledback", File: storetest.RandomID(t), Time: time.Now()}, fail, storetest.Rec("file.commit", "rolledback")); err == nil {
+		t.Fatal("a commit whose manifest write failed succeeded")
+	}
+	if _, err := a.Commit(ctx, store.Commit{Matter: "m-1", File: storetest.RandomID(t), Time: time.Now()}, nil, storetest.Rec("file.commit", "m-1")); err != nil {
+		t.Fatal(err)
+	}
+	if p := next("commit"); p.Kind != store.PushCommit || p.Matter != "m-1" {
+		t.Fatalf("after a's commit to m-1: %+v", p)
+	}
+	if _, _, err := b.SetTokenFloor(ctx, store.TokenFloor{Entity: "e2", NotBefore: time.Now(), Time: time.Now()}, storetest.Rec("admin.reissue", "")); err != nil {
+		t.Fatal(err)
+	}
+	if p := next("token floor"); p.Kind != store.PushDeny {
+		t.Fatalf("after b's reissue stamp: %+v, want a deny push", p)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Listen after its context ended: %v", err)
+	}
+}
