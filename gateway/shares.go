@@ -307,7 +307,8 @@ func (s *Server) createShare(w http.ResponseWriter, r *http.Request, rq *request
 	if v.Deleted {
 		return E(op, KindNotFound, "version %d of the file is its deletion: nothing to share", version)
 	}
-	now := time.Now()
+	// The store keeps microseconds: the answer says what it keeps.
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	sh := store.Share{ID: newShareID(), Matter: rq.matter, File: file, Version: version, Recipient: to,
 		Entity: rq.ident.Entity, User: rq.ident.User, Created: now, Expires: now.Add(time.Duration(expires) * time.Second),
 		MaxDownloads: maxDownloads, Size: size}

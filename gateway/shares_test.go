@@ -16,6 +16,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
@@ -23,6 +24,7 @@ import (
 	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/gateway/gatewaytest"
 	"github.com/mattersync/mattersync/gateway/share"
+	"github.com/mattersync/mattersync/gateway/store"
 	"github.com/mattersync/mattersync/internal/testenv"
 )
 
@@ -358,4 +360,248 @@ func TestSharingOff(t *testing.T) {
 	}
 	wantCode(t, "info", e.recipient("GET", "/s/"+strings.Repeat("ab", 16)+"/info", nil, nil), http.StatusNotFound, api.CodeNotFound)
 	wantCode(t, "page", e.recipient("GET", "/s/"+strings.Repeat("ab", 16), nil, nil), http.StatusNotFound, api.CodeNotFound)
+}
+
+// TestShareRecipient: the recipient's side on real MinIO and Mailpit, on
+// both engines: the page, a code mailed, verified and spent on a download
+// whose bytes are the share object's; then every refusal, each with its
+// code and no bytes: a reused code and grant, a wrong code, another
+// share's code, the download limit, expiry (share.expire recorded once),
+// a revocation by the creator, by an admin and by revoking the creator,
+// brute force of codes per share and per address, codes sent per share
+// and per address, malformed and unknown IDs. Every step is audited with
+// the recipient.
+func TestShareRecipient(t *testing.T) {
+	for _, pg := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sqlite", true: "postgres"}[pg], func(t *testing.T) { testShareRecipient(t, pg) })
+	}
+}
+
+func testShareRecipient(t *testing.T, pg bool) {
+	e := startSharing(t, shareOpts{postgres: pg, tune: func(c *share.Config) {
+		c.Codes = share.CodeLimits{SentPerShare: 5, SentPerAddress: 8, WrongPerShare: 5, WrongPerAddress: 8}
+	}})
+	ctx := context.Background()
+	const m = "2026-0310"
+	g := e.g
+	rw := g.Client(t, g.Token(t, "ent-alice", "matter-"+m+"-rw"), "LAPTOP")
+	ro := g.Client(t, g.Token(t, "ent-carol", "matter-"+m+"-ro"), "LAPTOP")
+	frank := g.Client(t, g.Token(t, "ent-frank", "matter-"+m+"-rw"), "LAPTOP")
+	admin := g.Client(t, g.Token(t, "ent-root", auth.AdminGroup), "ADMIN")
+	f := e.file(m, rw)
+	addr := testenv.RandomName("client") + "@example.com"
+	body := object(2<<20 + 12345)
+	sh, err := e.share(ro, m, f, addr, body, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The page: the same for every ID, under the console's CSP.
+	r := e.recipient("GET", "/s/"+sh.ID, nil, nil)
+	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(r.header.Get("Content-Security-Policy"), "default-src 'none'") || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("page: %d %v", r.status, r.header)
+	}
+	r = e.recipient("GET", "/s/"+sh.ID+"/info", nil, nil)
+	var info api.ShareInfo
+	if json.Unmarshal(r.body, &info); r.status != http.StatusOK || info.State != api.ShareOK || info.RecipientHint != addr[:1]+"•••@example.com" || !info.Expires.Equal(sh.Expires) {
+		t.Fatalf("info: %d %s", r.status, r.body)
+	}
+
+	// The happy path: bytes identical, not cacheable.
+	code := e.code(sh.ID, addr, 1)
+	grant := e.grant(sh.ID, code)
+	r = e.download(sh.ID, grant)
+	if r.status != http.StatusOK || !bytes.Equal(r.body, body) || r.header.Get("Cache-Control") != "no-store" || r.header.Get("Content-Length") != strconv.Itoa(len(body)) {
+		t.Fatalf("download: %d, %d bytes, %v", r.status, len(r.body), r.header)
+	}
+	wantCode(t, "reused code", e.verify(sh.ID, code), http.StatusForbidden, api.CodeCodeWrong)
+	wantCode(t, "reused grant", e.download(sh.ID, grant), http.StatusForbidden, api.CodeGrantInvalid)
+	wantCode(t, "no grant", e.recipient("GET", "/s/"+sh.ID+"/object", nil, nil), http.StatusForbidden, api.CodeGrantInvalid)
+	wantCode(t, "bearer", e.recipient("GET", "/s/"+sh.ID+"/object", map[string]string{"Authorization": "Bearer " + grant}, nil), http.StatusForbidden, api.CodeGrantInvalid)
+	code2 := e.code(sh.ID, addr, 2)
+	wrong := "000000"
+	if code2 == wrong {
+		wrong = "000001"
+	}
+	wantCode(t, "wrong code", e.verify(sh.ID, wrong), http.StatusForbidden, api.CodeCodeWrong)
+	wantCode(t, "not 6 digits", e.verify(sh.ID, "12345"), http.StatusBadRequest, api.CodeInvalidRequest)
+	if r := e.download(sh.ID, e.grant(sh.ID, code2)); r.status != http.StatusOK || !bytes.Equal(r.body, body) {
+		t.Fatalf("second download: %d", r.status)
+	}
+	// Used up: no more codes, and the page says so.
+	wantCode(t, "used up", e.recipient("POST", "/s/"+sh.ID+"/code", nil, nil), http.StatusGone, api.CodeShareUsedUp)
+	if r := e.recipient("GET", "/s/"+sh.ID+"/info", nil, nil); !strings.Contains(string(r.body), `"state":"used_up"`) {
+		t.Fatalf("info of a used-up share: %s", r.body)
+	}
+	for action, n := range map[string]int{"share.create": 1, "share.open": 2, "share.code": 2, "share.verify": 4, "share.download": 2} {
+		recs := e.records(action, "share="+sh.ID+" to="+addr)
+		if len(recs) < n {
+			t.Errorf("%d %s records naming the recipient, want %d", len(recs), action, n)
+		}
+		for _, rec := range recs {
+			if rec.Matter != m || strings.Contains(rec.Object, code) || strings.Contains(rec.Object, code2) {
+				t.Errorf("%s record %+v", action, rec)
+			}
+		}
+	}
+	if denied := e.records("share.verify", "share="+sh.ID); !hasResult(denied, audit.ResultDenied, 2) {
+		t.Errorf("wrong and reused codes not audited as denied: %+v", denied)
+	}
+	var ok, refused int
+	for _, r := range e.records("share.download", "share="+sh.ID) {
+		switch {
+		case r.Result == audit.ResultOK && r.Bytes == int64(len(body)):
+			ok++
+		case r.Result == audit.ResultDenied && r.Bytes == 0:
+			refused++
+		default:
+			t.Errorf("share.download record %+v", r)
+		}
+	}
+	if ok != 2 || refused != 3 {
+		t.Errorf("share.download records: %d released, %d refused; want 2 and 3", ok, refused)
+	}
+
+	// Another share's code is wrong here.
+	addrB := testenv.RandomName("other") + "@example.com"
+	a, _ := e.share(ro, m, f, addr, body[:1000], 0)
+	b, _ := e.share(ro, m, f, addrB, body[:1000], 0)
+	codeA := e.code(a.ID, addr, 3)
+	codeB := e.code(b.ID, addrB, 1)
+	if codeA != codeB {
+		wantCode(t, "another share's code", e.verify(b.ID, codeA), http.StatusForbidden, api.CodeCodeWrong)
+	}
+
+	// Expired: refused, share.expire recorded once.
+	fid, err := format.ParseID(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := store.Share{ID: strings.Repeat("e", 31) + "1", Matter: m, File: fid, Version: 1, Recipient: addr, Entity: "ent-carol", User: "user-ent-carol",
+		Created: time.Now().Add(-2 * time.Hour), Expires: time.Now().Add(-time.Hour), MaxDownloads: 3, Size: 1000, ObjectKey: "m/" + m + "/s/" + a.ID}
+	if err := g.Stores.Shares.CreateShare(ctx, exp, &audit.Record{Time: time.Now(), Action: "share.create", Matter: m, Result: audit.ResultOK, RequestID: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.recipient("GET", "/s/"+exp.ID+"/info", nil, nil); !strings.Contains(string(r.body), `"state":"expired"`) {
+		t.Fatalf("info of an expired share: %s", r.body)
+	}
+	wantCode(t, "expired code", e.recipient("POST", "/s/"+exp.ID+"/code", nil, nil), http.StatusGone, api.CodeShareExpired)
+	wantCode(t, "expired verify", e.verify(exp.ID, "123456"), http.StatusGone, api.CodeShareExpired)
+	if n := len(e.records("share.expire", "share="+exp.ID+" to="+addr)); n != 1 {
+		t.Fatalf("%d share.expire records, want 1", n)
+	}
+
+	// Revoked by its creator (another member cannot), then refused.
+	if _, err := rw.RevokeShare(ctx, m, a.ID, ""); client.Code(err) != api.CodeNotFound {
+		t.Fatalf("another member revoked a share: %v", err)
+	}
+	rv, err := ro.RevokeShare(ctx, m, a.ID, "wrong client")
+	if err != nil || len(rv.Revoked) != 1 || rv.Revoked[0].State != api.ShareRevoked || rv.Revoked[0].RevokeReason != "wrong client" {
+		t.Fatalf("revoke: %+v, %v", rv, err)
+	}
+	wantCode(t, "revoked code", e.recipient("POST", "/s/"+a.ID+"/code", nil, nil), http.StatusGone, api.CodeShareRevoked)
+	wantCode(t, "revoked verify", e.verify(a.ID, codeA), http.StatusGone, api.CodeShareRevoked)
+	if n := len(e.records("share.revoke", "share="+a.ID+" to="+addr)); n != 1 {
+		t.Fatalf("%d share.revoke records, want 1", n)
+	}
+	// By an admin.
+	if rv, err := admin.AdminRevokeShare(ctx, b.ID, "client asked"); err != nil || len(rv.Revoked) != 1 {
+		t.Fatalf("admin revoke: %+v, %v", rv, err)
+	}
+	wantCode(t, "admin-revoked verify", e.verify(b.ID, codeB), http.StatusGone, api.CodeShareRevoked)
+	// By revoking its creator.
+	fr, err := e.share(frank, m, f, addrB, body[:1000], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Deny(ctx, "ent-frank", "frank", "left the firm"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "revoked creator", e.recipient("POST", "/s/"+fr.ID+"/code", nil, nil), http.StatusGone, api.CodeShareRevoked)
+	list, err := admin.Shares(ctx, m, "user-ent-frank")
+	if err != nil || len(list) != 1 || list[0].ID != fr.ID || list[0].RevokeReason != "user revoked" || list[0].State != api.ShareRevoked {
+		t.Fatalf("frank's shares: %+v, %v", list, err)
+	}
+	if list, err := admin.Shares(ctx, "", "ent-carol"); err != nil || len(list) != 4 {
+		t.Fatalf("carol's shares: %d, %v", len(list), err)
+	}
+	screenedAdmin := g.Client(t, g.Token(t, "ent-root2", auth.AdminGroup, "matter-"+m+"-screened"), "ADMIN")
+	if list, err := screenedAdmin.Shares(ctx, m, ""); err != nil || len(list) != 0 {
+		t.Fatalf("a screened admin listed %d shares: %v", len(list), err)
+	}
+
+	// Brute force: wrong codes per share, then per address; even the
+	// right code is refused once the bound is reached.
+	addrC := testenv.RandomName("brute") + "@example.com"
+	c1, _ := e.share(ro, m, f, addrC, body[:100], 0)
+	c2, _ := e.share(ro, m, f, addrC, body[:100], 0)
+	right := e.code(c1.ID, addrC, 1)
+	guess := 0
+	next := func() string {
+		for {
+			s := strconv.Itoa(100000 + guess)
+			guess++
+			if s != right {
+				return s
+			}
+		}
+	}
+	for i := 0; i < 5; i++ {
+		wantCode(t, "guess", e.verify(c1.ID, next()), http.StatusForbidden, api.CodeCodeWrong)
+	}
+	r = e.verify(c1.ID, right)
+	wantCode(t, "right code after 5 wrong ones", r, http.StatusTooManyRequests, api.CodeCodeLimit)
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("code_limit without Retry-After")
+	}
+	for i := 0; i < 3; i++ {
+		wantCode(t, "guess on the second share", e.verify(c2.ID, next()), http.StatusForbidden, api.CodeCodeWrong)
+	}
+	wantCode(t, "9th guess for the address", e.verify(c2.ID, next()), http.StatusTooManyRequests, api.CodeCodeLimit)
+
+	// Codes sent: 5 per share, 8 per address (c1 had 1).
+	for i := 0; i < 4; i++ {
+		if r := e.recipient("POST", "/s/"+c1.ID+"/code", nil, nil); r.status != http.StatusOK {
+			t.Fatalf("code %d: %d %s", i+2, r.status, r.body)
+		}
+	}
+	wantCode(t, "6th code of a share", e.recipient("POST", "/s/"+c1.ID+"/code", nil, nil), http.StatusTooManyRequests, api.CodeCodeLimit)
+	for i := 0; i < 3; i++ {
+		if r := e.recipient("POST", "/s/"+c2.ID+"/code", nil, nil); r.status != http.StatusOK {
+			t.Fatalf("code %d of the second share: %d %s", i+1, r.status, r.body)
+		}
+	}
+	wantCode(t, "9th code to the address", e.recipient("POST", "/s/"+c2.ID+"/code", nil, nil), http.StatusTooManyRequests, api.CodeCodeLimit)
+
+	// Malformed and unknown IDs, unknown routes and methods.
+	for _, p := range []string{"/s/xyz/info", "/s/" + strings.Repeat("AB", 16) + "/info", "/s/" + strings.Repeat("ab", 16) + "/info", "/s/" + sh.ID + "/nope", "/s/" + strings.Repeat("ab", 17) + "/info"} {
+		wantCode(t, p, e.recipient("GET", p, nil, nil), http.StatusNotFound, api.CodeNotFound)
+	}
+	wantCode(t, "POST info", e.recipient("POST", "/s/"+sh.ID+"/info", nil, nil), http.StatusMethodNotAllowed, api.CodeMethodNotAllowed)
+	wantCode(t, "page of a bad ID", e.recipient("GET", "/s/xyz", nil, nil), http.StatusNotFound, api.CodeNotFound)
+}
+
+func hasResult(recs []*audit.Record, result string, n int) bool {
+	k := 0
+	for _, r := range recs {
+		if r.Result == result {
+			k++
+		}
+	}
+	return k >= n
+}
+
+// TestShareSourceLimit: the recipient's routes are limited per source
+// address before anything is looked at.
+func TestShareSourceLimit(t *testing.T) {
+	e := startSharing(t, shareOpts{noMail: true, tune: func(c *share.Config) { c.RequestsPerSecond, c.Burst = 0.001, 3 }})
+	for i := 0; i < 3; i++ {
+		wantCode(t, "unknown", e.recipient("GET", "/s/"+strings.Repeat("ab", 16)+"/info", nil, nil), http.StatusNotFound, api.CodeNotFound)
+	}
+	r := e.recipient("GET", "/s/"+strings.Repeat("ab", 16)+"/info", nil, nil)
+	wantCode(t, "4th", r, http.StatusTooManyRequests, api.CodeRateLimited)
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
 }

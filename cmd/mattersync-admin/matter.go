@@ -15,7 +15,7 @@ func matterCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "matter", Short: "create matters, manage members and ethical walls, rotate, shred"}
 	cmd.AddCommand(matterCreateCmd(a), matterListCmd(a), matterGrantCmd(a), matterRemoveCmd(a),
 		matterScreenCmd(a), matterUnscreenCmd(a), matterMembersCmd(a), matterRotateCmd(a), matterShredCmd(a),
-		matterRetentionCmd(a), matterUsageCmd(a), matterCloseCmd(a), matterDestructionCmd(a), matterResyncCmd(a))
+		matterRetentionCmd(a), matterUsageCmd(a), matterCloseCmd(a), matterDestructionCmd(a), matterResyncCmd(a), matterSharingCmd(a))
 	cmd.PersistentFlags().StringVar(&a.reason, "reason", "", "why (grant, remove, screen, unscreen, create, resync): kept in the membership history")
 	return cmd
 }
