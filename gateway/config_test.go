@@ -144,3 +144,52 @@ func TestSigningKeyFiles(t *testing.T) {
 }
 
 func sprintf(f string, v any) string { return fmt.Sprintf(f, v) }
+
+// TestSharingConfig: the sharing: section is strict, takes its defaults
+// for what it leaves out, and names each problem; without it sharing is
+// off.
+func TestSharingConfig(t *testing.T) {
+	cfg, err := gateway.ParseConfig([]byte(minimal))
+	if err != nil || cfg.Sharing != nil {
+		t.Fatalf("no sharing section: %+v, %v", cfg.Sharing, err)
+	}
+	ok := minimal + `
+sharing:
+  default: on
+  public_url: http://127.0.0.1:8443
+  smtp: {host: 127.0.0.1, port: 1025, from: "Shares <shares@firm.test>", tls: none}
+  codes: {wrong_per_share: 3}
+`
+	cfg, err = gateway.ParseConfig([]byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Sharing
+	if s.Default != "on" || s.Codes.WrongPerShare != 3 || s.Codes.SentPerShare != 5 || s.Codes.WrongPerAddress != 10 || s.CodeTTL != 10*time.Minute ||
+		s.MaxObjectBytes != 2<<30 || s.DefaultExpiry != 7*24*time.Hour || s.MaxExpiry != 30*24*time.Hour || s.DefaultMaxDownloads != 3 || s.Link("ab") != "http://127.0.0.1:8443/s/ab" {
+		t.Fatalf("sharing defaults: %+v", s)
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"sharing: {default: maybe, public_url: 'https://s.example', smtp: {host: h, port: 25, from: a@b.c}}", "sharing.default"},
+		{"sharing: {public_url: 'ftp://s.example', smtp: {host: h, port: 25, from: a@b.c}}", "sharing.public_url"},
+		{"sharing: {public_url: 'https://s.example/#x', smtp: {host: h, port: 25, from: a@b.c}}", "sharing.public_url"},
+		{"sharing: {public_url: 'https://s.example', smtp: {host: h, port: 25, from: a@b.c}, max_object_bytes: 6000000000}", "sharing.max_object_bytes"},
+		{"sharing: {public_url: 'https://s.example', smtp: {host: h, port: 25, from: a@b.c}, default_max_downloads: 30}", "sharing.default_max_downloads"},
+		{"sharing: {public_url: 'https://s.example', smtp: {host: h, port: 25, from: a@b.c}, codes: {wrong_per_share: 1000}}", "sharing.codes"},
+		{"sharing: {public_url: 'https://s.example', smtp: {port: 25, from: a@b.c}}", "smtp.host"},
+		{"sharing: {public_url: 'https://s.example', smtp: {host: h, port: 25, from: a@b.c}, unknown_key: 1}", "unknown_key"},
+	} {
+		_, err := gateway.ParseConfig([]byte(minimal + c.yaml))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error naming %s", c.yaml, err, c.want)
+		}
+	}
+	// Plain http and tls: none only with insecure_dev.
+	secure := strings.Replace(ok, "insecure_dev: true", "insecure_dev: false\ntls: {cert_file: c, key_file: k}", 1)
+	secure = strings.Replace(secure, "s3: {endpoint: \"127.0.0.1:9000\", bucket: b, insecure: true}", "s3: {endpoint: \"127.0.0.1:9000\", bucket: b}", 1)
+	secure = strings.Replace(secure, "http://127.0.0.1:8200", "https://127.0.0.1:8200", 1)
+	_, err = gateway.ParseConfig([]byte(secure))
+	if err == nil || !strings.Contains(err.Error(), "sharing.public_url: plain http requires insecure_dev") || !strings.Contains(err.Error(), "tls: none requires insecure_dev") {
+		t.Fatalf("secure config with http and tls none: %v", err)
+	}
+}
