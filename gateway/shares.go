@@ -423,6 +423,10 @@ func (s *Server) markExpired(ctx context.Context, sh store.Share, requestID stri
 // share.revoke record (naming the recipient) per share, by by for reason.
 // rec is the template of the records (time, who, request ID).
 func (s *Server) revokeShares(ctx context.Context, f store.ShareFilter, by, reason string, rec audit.Record) ([]store.Share, error) {
+	if f.Entity == "" && f.Matter == "" {
+		// An empty filter selects every share of the firm.
+		return nil, errors.New("gateway: revoke shares: no entity or matter named")
+	}
 	list, err := s.shares.Shares(ctx, f)
 	if err != nil {
 		return nil, err
@@ -445,7 +449,20 @@ func (s *Server) revokeShares(ctx context.Context, f store.ShareFilter, by, reas
 		}
 		out = append(out, done...)
 	}
-	return out, nil
+	// A share recorded after the listing (its creation in flight when
+	// the user was denied or the matter closed) is revoked too, with one
+	// record for all of them.
+	r := rec
+	r.Time, r.Matter, r.Action, r.Result, r.Status = now, f.Matter, "share.revoke", audit.ResultOK, http.StatusOK
+	r.Object = "shares of entity=" + f.Entity + " matter=" + f.Matter + " created during the revocation reason=" + strconv.Quote(reason)
+	late, err := s.shares.RevokeShares(ctx, f, by, reason, now, &r)
+	if err != nil {
+		return out, err
+	}
+	if len(late) > 0 {
+		s.metrics.auditAppends.WithLabelValues("ok").Inc()
+	}
+	return append(out, late...), nil
 }
 
 // revokeSharesOf is the hook of user revocation, matter close and shred:
