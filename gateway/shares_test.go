@@ -21,6 +21,7 @@ import (
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/auth"
+	"github.com/mattersync/mattersync/gateway/auth/authtest"
 	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/gateway/gatewaytest"
 	"github.com/mattersync/mattersync/gateway/share"
@@ -29,7 +30,7 @@ import (
 )
 
 // shareEnv is a gateway that shares, on real MinIO, with its codes mailed
-// to Mailpit (mail nil: to a mailer that fails the test if used).
+// to Mailpit (mail nil: to 127.0.0.1:9, where nothing listens).
 type shareEnv struct {
 	t    *testing.T
 	g    *gatewaytest.Gateway
@@ -42,6 +43,9 @@ type shareOpts struct {
 	noMail   bool                // no Mailpit: the test sends no code
 	tune     func(*share.Config) // after the test defaults
 	off      bool                // no sharing: section
+	// dsn, bucket and issuer: a replica of another env's gateway.
+	dsn, bucket string
+	issuer      *authtest.Issuer
 }
 
 func startSharing(t *testing.T, so shareOpts) *shareEnv {
@@ -69,6 +73,9 @@ func startSharing(t *testing.T, so shareOpts) *shareEnv {
 			c.Sharing = &sc
 		}
 	}}
+	if so.dsn != "" {
+		o.Postgres, o.PostgresDSN, o.MinIO, o.Bucket, o.Issuer = false, so.dsn, false, so.bucket, so.issuer
+	}
 	e.g = gatewaytest.Start(t, o)
 	return e
 }
@@ -603,5 +610,53 @@ func TestShareSourceLimit(t *testing.T) {
 	wantCode(t, "4th", r, http.StatusTooManyRequests, api.CodeRateLimited)
 	if r.header.Get("Retry-After") == "" {
 		t.Fatal("no Retry-After")
+	}
+}
+
+// TestShareReplicas: two replicas on one PostgreSQL database and bucket
+// agree on the codes' key (made by the first code, kept in the bucket): a
+// code mailed through one verifies through the other, whose grant
+// downloads there.
+func TestShareReplicas(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	a := startSharing(t, shareOpts{dsn: dsn, bucket: testenv.MinIO(t).Bucket(t), issuer: authtest.New(t)})
+	b := startSharing(t, shareOpts{dsn: dsn, bucket: a.g.Bucket, issuer: a.g.Issuer})
+	const m = "2026-0320"
+	rw := a.g.Client(t, a.g.Token(t, "ent-alice", "matter-"+m+"-rw"), "LAPTOP")
+	f := a.file(m, rw)
+	addr := testenv.RandomName("replica") + "@example.com"
+	body := object(5000)
+	sh, err := a.share(rw, m, f, addr, body, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := a.code(sh.ID, addr, 1)
+	if r := b.download(sh.ID, b.grant(sh.ID, code)); r.status != http.StatusOK || !bytes.Equal(r.body, body) {
+		t.Fatalf("download through the other replica: %d", r.status)
+	}
+	// And the other way round, with a code the second replica mailed.
+	code = b.code(sh.ID, addr, 2)
+	if r := a.download(sh.ID, a.grant(sh.ID, code)); r.status != http.StatusOK || !bytes.Equal(r.body, body) {
+		t.Fatalf("download through the first replica: %d", r.status)
+	}
+}
+
+// TestShareCodeMailFails: a relay that refuses the code's mail answers
+// 503 (retry later), with a second share.code record saying so; the code
+// counts against the limits.
+func TestShareCodeMailFails(t *testing.T) {
+	e := startSharing(t, shareOpts{noMail: true}) // the relay is 127.0.0.1:9: nothing listens
+	const m = "2026-0321"
+	rw := e.g.Client(t, e.g.Token(t, "ent-alice", "matter-"+m+"-rw"), "LAPTOP")
+	f := e.file(m, rw)
+	sh, err := e.share(rw, m, f, "client@example.com", object(100), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.recipient("POST", "/s/"+sh.ID+"/code", nil, nil)
+	wantCode(t, "code without a relay", r, http.StatusServiceUnavailable, api.CodeUnavailable)
+	recs := e.records("share.code", "share="+sh.ID+" to=client@example.com")
+	if len(recs) != 2 || recs[0].Result != audit.ResultOK || recs[1].Result != audit.ResultError || !strings.Contains(recs[1].Object, "mail failed") {
+		t.Fatalf("share.code records: %+v", recs)
 	}
 }
