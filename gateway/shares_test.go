@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -51,17 +50,12 @@ type shareOpts struct {
 func startSharing(t *testing.T, so shareOpts) *shareEnv {
 	t.Helper()
 	e := &shareEnv{t: t, seal: gatewaytest.NewSealer(t)}
-	sc := share.DefaultConfig()
-	sc.Default = share.PolicyOn
-	sc.PublicURL = "https://share.firm.test/"
-	sc.RequestsPerSecond, sc.Burst = 1e6, 1e6
-	sc.SMTP = share.SMTPConfig{Host: "127.0.0.1", Port: 9, From: "Firm shares <shares@firm.test>", TLS: share.TLSNone}
+	smtp := "127.0.0.1:9" // nothing listens
 	if !so.noMail {
 		e.mail = testenv.Mailpit(t)
-		host, port, _ := net.SplitHostPort(e.mail.SMTPAddr)
-		sc.SMTP.Host = host
-		sc.SMTP.Port, _ = strconv.Atoi(port)
+		smtp = e.mail.SMTPAddr
 	}
+	sc := *gatewaytest.SharingConfig(t, "https://share.firm.test/", smtp)
 	if so.tune != nil {
 		so.tune(&sc)
 	}

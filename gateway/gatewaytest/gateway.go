@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/mattersync/mattersync/gateway/blob"
 	"github.com/mattersync/mattersync/gateway/blob/memblob"
 	"github.com/mattersync/mattersync/gateway/client"
+	"github.com/mattersync/mattersync/gateway/share"
 	"github.com/mattersync/mattersync/gateway/store/postgres"
 	"github.com/mattersync/mattersync/gateway/store/sqlite"
 	"github.com/mattersync/mattersync/internal/testenv"
@@ -327,4 +329,30 @@ func (g *Gateway) ClientWith(t testing.TB, ts client.TokenSource, device string)
 		t.Fatalf("gatewaytest: client: %v", err)
 	}
 	return c
+}
+
+// SharingConfig is a sharing: section for a test gateway (set it in
+// Options.Config as c.Sharing): every matter shares unless set off, links
+// start with publicURL, codes go over plain SMTP to smtpAddr (host:port,
+// e.g. testenv.Mailpit's SMTPAddr), and the per-address bucket of the
+// recipient's routes does not get in a test's way. The code limits are
+// the defaults.
+func SharingConfig(t testing.TB, publicURL, smtpAddr string) *share.Config {
+	t.Helper()
+	host, port, err := net.SplitHostPort(smtpAddr)
+	if err != nil {
+		t.Fatalf("gatewaytest: smtp address %q: %v", smtpAddr, err)
+	}
+	c := share.DefaultConfig()
+	c.Default = share.PolicyOn
+	c.PublicURL = publicURL
+	c.RequestsPerSecond, c.Burst = 1e6, 1_000_000
+	c.SMTP = share.SMTPConfig{Host: host, From: "Firm shares <shares@firm.test>", TLS: share.TLSNone}
+	if c.SMTP.Port, err = strconv.Atoi(port); err != nil {
+		t.Fatalf("gatewaytest: smtp address %q: %v", smtpAddr, err)
+	}
+	if err := c.Validate(true); err != nil {
+		t.Fatalf("gatewaytest: %v", err)
+	}
+	return &c
 }
