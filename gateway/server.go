@@ -332,6 +332,9 @@ func (s *Server) Run(ctx context.Context) error {
 	presenceDone := make(chan struct{})
 	go func() { s.runPresence(ctx, s.cfg.Limits.PollInterval); close(presenceDone) }()
 	defer func() { <-presenceDone }()
+	swept := make(chan struct{})
+	go func() { s.sweepExpiredShares(ctx); close(swept) }()
+	defer func() { <-swept }()
 	lifecycleDone := make(chan struct{})
 	go func() {
 		if s.lifecycle != nil {

@@ -419,6 +419,37 @@ func (s *Server) markExpired(ctx context.Context, sh store.Share, requestID stri
 	}
 }
 
+// sweepExpiredShares records share.expire for the shares that expired
+// without anyone asking for them, every sharing.expire_sweep until ctx
+// ends. Replicas all sweep; the mark makes each record once.
+func (s *Server) sweepExpiredShares(ctx context.Context) {
+	if s.sharing.cfg == nil {
+		return
+	}
+	t := time.NewTicker(s.sharing.cfg.ExpireSweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		list, err := s.shares.Shares(ctx, store.ShareFilter{})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("expired shares not swept (the next sweep tries again)", "err", err)
+			}
+			continue
+		}
+		now := time.Now()
+		for _, sh := range list {
+			if sh.Revoked.IsZero() && !now.Before(sh.Expires) {
+				s.markExpired(ctx, sh, newRequestID())
+			}
+		}
+	}
+}
+
 // revokeShares revokes the live shares f selects, one transaction and one
 // share.revoke record (naming the recipient) per share, by by for reason.
 // rec is the template of the records (time, who, request ID).

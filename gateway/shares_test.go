@@ -654,3 +654,29 @@ func TestShareCodeMailFails(t *testing.T) {
 		t.Fatalf("share.code records: %+v", recs)
 	}
 }
+
+// TestShareExpireSweep: a share that expires unseen gets its share.expire
+// record from the sweep, once, and is then refused as expired.
+func TestShareExpireSweep(t *testing.T) {
+	e := startSharing(t, shareOpts{noMail: true, tune: func(c *share.Config) { c.ExpireSweep = 50 * time.Millisecond }})
+	ctx := context.Background()
+	const m = "2026-0322"
+	fid := randomID(t)
+	id := strings.Repeat("5", 32)
+	if err := e.g.Stores.Shares.CreateShare(ctx, store.Share{ID: id, Matter: m, File: fid, Version: 1, Recipient: "c@example.com", Entity: "ent-a", User: "a",
+		Created: time.Now().Add(-2 * time.Hour), Expires: time.Now().Add(-time.Hour), MaxDownloads: 1, Size: 1, ObjectKey: "m/" + m + "/s/" + id},
+		&audit.Record{Time: time.Now(), Action: "share.create", Matter: m, Result: audit.ResultOK, RequestID: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; len(e.records("share.expire", "share="+id+" to=c@example.com")) == 0; i++ {
+		if i > 400 {
+			t.Fatal("no share.expire record from the sweep")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	wantCode(t, "swept share", e.recipient("POST", "/s/"+id+"/code", nil, nil), http.StatusGone, api.CodeShareExpired)
+	time.Sleep(200 * time.Millisecond) // a few more sweeps
+	if n := len(e.records("share.expire", "share="+id)); n != 1 {
+		t.Fatalf("%d share.expire records, want 1", n)
+	}
+}

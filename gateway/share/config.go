@@ -51,6 +51,9 @@ type Config struct {
 	// before anything else is looked at (defaults 1 and 30).
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
 	Burst             int     `yaml:"burst"`
+	// ExpireSweep is how often each replica looks for shares that
+	// expired unseen, to record their share.expire (default 10m).
+	ExpireSweep time.Duration `yaml:"expire_sweep"`
 }
 
 // CodeLimits bound one-time codes per hour: codes sent and wrong codes
@@ -78,6 +81,7 @@ func DefaultConfig() Config {
 		MaxDownloads:        20,
 		RequestsPerSecond:   1,
 		Burst:               30,
+		ExpireSweep:         10 * time.Minute,
 	}
 }
 
@@ -121,6 +125,7 @@ func (c *Config) FillDefaults() {
 		c.RequestsPerSecond = d.RequestsPerSecond
 	}
 	num(&c.Burst, d.Burst)
+	dur(&c.ExpireSweep, d.ExpireSweep)
 }
 
 // Validate reports every problem in c at once, each named "sharing.<key>".
@@ -170,6 +175,9 @@ func (c *Config) Validate(insecureDev bool) error {
 	}
 	if c.RequestsPerSecond <= 0 || c.Burst < 1 {
 		bad("requests_per_second and burst must be positive")
+	}
+	if c.ExpireSweep < 10*time.Millisecond || c.ExpireSweep > 24*time.Hour {
+		bad("expire_sweep: %v must be between 10ms and 24h", c.ExpireSweep)
 	}
 	return errors.Join(errs...)
 }
