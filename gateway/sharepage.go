@@ -96,9 +96,41 @@ func (s *Server) serveRecipient(w http.ResponseWriter, r *http.Request, rq *requ
 	// A share exists: from here every answer is a record of its own.
 	rq.preAuth = false
 	rq.matter, rq.rec.Matter, rq.rec.Object = sh.Matter, sh.Matter, shareObject(sh)
+	if err := s.stillShared(r.Context(), op.action, &sh); err != nil {
+		s.fail(w, rq, asError(op.action, err))
+		return
+	}
 	if err := op.h(w, r, rq, sh); err != nil {
 		s.fail(w, rq, asError(op.action, err))
 	}
+}
+
+// stillShared treats a live share as revoked when its creator is on the
+// deny list or its matter is closed: the revocation that the deny or the
+// close runs may have failed or not reached this share yet, and neither
+// may leave a link working. A replica that cannot see the deny list
+// answers 503, as it does for members.
+func (s *Server) stillShared(ctx context.Context, op string, sh *store.Share) error {
+	if !sh.Revoked.IsZero() {
+		return nil
+	}
+	denied, fresh := s.live.denied(sh.Entity, s.cfg.Limits.DenyMaxStaleness)
+	if !fresh {
+		return &Error{Op: op, Kind: KindUnavailable, Msg: "gateway cannot reach its store", RetryAfter: time.Second}
+	}
+	reason := ""
+	if denied {
+		reason = "user revoked"
+	} else if err := s.refuseClosed(ctx, op, sh.Matter); err != nil {
+		if asError(op, err).Kind != KindMatterClosed {
+			return err
+		}
+		reason = "matter closed"
+	}
+	if reason != "" {
+		sh.Revoked, sh.RevokeReason = time.Now(), reason
+	}
+	return nil
 }
 
 // sharePage serves the recipient's page: web's share page if the build

@@ -680,3 +680,50 @@ func TestShareExpireSweep(t *testing.T) {
 		t.Fatalf("%d share.expire records, want 1", n)
 	}
 }
+
+// TestShareRevokedWithoutHook: a link stops working as soon as its
+// creator is on the deny list or its matter is closed, even if the
+// revocation those run never reached it (here: both written to the store
+// directly, as another replica whose revocation failed would leave them).
+func TestShareRevokedWithoutHook(t *testing.T) {
+	e := startSharing(t, shareOpts{noMail: true})
+	ctx := context.Background()
+	const m, m2 = "2026-0323", "2026-0324"
+	g := e.g
+	rw := g.Client(t, g.Token(t, "ent-alice", "matter-"+m+"-rw", "matter-"+m2+"-rw"), "LAPTOP")
+	bob := g.Client(t, g.Token(t, "ent-bob", "matter-"+m+"-rw"), "LAPTOP")
+	f, f2 := e.file(m, rw), e.file(m2, rw)
+	byBob, err := e.share(bob, m, f, "c@example.com", object(100), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inClosed, err := e.share(rw, m2, f2, "c@example.com", object(100), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(action string) *audit.Record {
+		return &audit.Record{Time: time.Now(), Action: action, Result: audit.ResultOK, RequestID: "test"}
+	}
+	if _, _, err := g.Stores.Deny.AddDeny(ctx, store.DenyEntry{Entity: "ent-bob", Name: "bob", Reason: "left", CreatedBy: "test", Time: time.Now()}, rec("admin.deny.add")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := g.Stores.Closed.CloseMatter(ctx, m2, "test", "done", time.Now(), rec("admin.close")); err != nil {
+		t.Fatal(err)
+	}
+	// The replica sees the deny list within its poll.
+	for i := 0; ; i++ {
+		r := e.recipient("GET", "/s/"+byBob.ID+"/info", nil, nil)
+		if strings.Contains(string(r.body), `"state":"revoked"`) {
+			break
+		}
+		if i > 200 {
+			t.Fatalf("a denied creator's link still answers %d %s", r.status, r.body)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	wantCode(t, "creator denied", e.recipient("POST", "/s/"+byBob.ID+"/code", nil, nil), http.StatusGone, api.CodeShareRevoked)
+	wantCode(t, "matter closed", e.recipient("POST", "/s/"+inClosed.ID+"/code", nil, nil), http.StatusGone, api.CodeShareRevoked)
+	if r := e.recipient("GET", "/s/"+inClosed.ID+"/info", nil, nil); !strings.Contains(string(r.body), `"state":"revoked"`) {
+		t.Fatalf("info of a closed matter's share: %s", r.body)
+	}
+}
