@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -725,5 +726,37 @@ func TestShareRevokedWithoutHook(t *testing.T) {
 	wantCode(t, "matter closed", e.recipient("POST", "/s/"+inClosed.ID+"/code", nil, nil), http.StatusGone, api.CodeShareRevoked)
 	if r := e.recipient("GET", "/s/"+inClosed.ID+"/info", nil, nil); !strings.Contains(string(r.body), `"state":"revoked"`) {
 		t.Fatalf("info of a closed matter's share: %s", r.body)
+	}
+}
+
+// TestShareUnknownIDsCollapsed: guesses of share IDs from one address do
+// not buy an audit append each: they are counted into auth.failures
+// summaries, like refused tokens.
+func TestShareUnknownIDsCollapsed(t *testing.T) {
+	e := startSharing(t, shareOpts{noMail: true})
+	const n = 40
+	for i := 0; i < n; i++ {
+		id := strings.Repeat("0", 28) + strconv.Itoa(1000+i)
+		wantCode(t, "guess", e.recipient("POST", "/s/"+id+"/verify", map[string]string{"Content-Type": "application/json"}, []byte(`{"code":"123456"}`)), http.StatusNotFound, api.CodeNotFound)
+	}
+	own := len(e.records("share.verify", ""))
+	if own >= n/2 {
+		t.Fatalf("%d of %d guesses got a record of their own", own, n)
+	}
+	for i := 0; ; i++ {
+		suppressed := 0
+		for _, r := range e.records("auth.failures", "suppressed=") {
+			var k int
+			if _, err := fmt.Sscanf(r.Object, "suppressed=%d", &k); err == nil {
+				suppressed += k
+			}
+		}
+		if own+suppressed == n {
+			break
+		}
+		if i > 400 {
+			t.Fatalf("%d guesses recorded alone, %d counted in summaries; want %d in all", own, suppressed, n)
+		}
+		time.Sleep(25 * time.Millisecond)
 	}
 }
