@@ -74,6 +74,9 @@ type Agent struct {
 	disk     api.DiskEncryption
 	devices  deviceReporter
 
+	// shares creates share links (share.go); nil if the Remote cannot.
+	shares shareRemote
+
 	// passes serializes each matter's sync passes with the status page's
 	// actions on the same folder (restore.go).
 	passes matterLocks
@@ -196,6 +199,7 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	heads, _ := remote.(headSource)
 	pres, _ := remote.(presenceRemote)
 	devices, _ := remote.(deviceReporter)
+	shares, _ := remote.(shareRemote)
 	// Back-pressure (429, 503) is waited out here, up to two minutes per
 	// request, before a pass gives up and backs off as a whole.
 	remote = politeRemote{Remote: remote, maxWait: 2 * time.Minute}
@@ -220,6 +224,7 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	if n := cfg.Bandwidth.DownloadKiBps; n > 0 {
 		a.downLimit = rate.NewLimiter(rate.Limit(n*1024), format.MaxChunkSize+format.Overhead)
 	}
+	a.shares = shares
 	a.devices, a.disk = devices, diskReport(existingAncestor(cfg.Root))
 	if a.deviceID, err = LoadDeviceID(cfg.DataDir); err != nil {
 		log.Warn("no device ID: this device is not in the gateway's device inventory", "err", err)

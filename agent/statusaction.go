@@ -31,19 +31,24 @@ var ErrAgentNotRunning = errors.New("agent not running")
 type cliActions interface {
 	Restore(ctx context.Context, path string, version int64) (int64, error)
 	RestoreFolderAtPath(ctx context.Context, dir string, at time.Time) (FolderRestore, error)
+	Share(ctx context.Context, path string, o ShareOptions) (ShareLink, error)
 }
 
 type actionRequest struct {
-	Op      string    `json:"op"` // "restore" | "restore-folder"
-	Path    string    `json:"path"`
-	Version int64     `json:"version,omitempty"`
-	At      time.Time `json:"at,omitzero"`
+	Op      string        `json:"op"` // "restore" | "restore-folder" | "share"
+	Path    string        `json:"path"`
+	Version int64         `json:"version,omitempty"`
+	At      time.Time     `json:"at,omitzero"`
+	Share   *ShareOptions `json:"share,omitempty"`
 }
 
 type actionResponse struct {
 	Version int64          `json:"version,omitempty"`
 	Folder  *FolderRestore `json:"folder,omitempty"`
-	Error   string         `json:"error,omitempty"`
+	// Share is the link made, its key included: the answer goes over
+	// loopback to the CLI of the same user, proven like the request.
+	Share *ShareLink `json:"share,omitempty"`
+	Error string     `json:"error,omitempty"`
 }
 
 // registerActions serves POST /action for acts (nothing if acts is nil).
@@ -81,6 +86,15 @@ func registerActions(mux *http.ServeMux, token, self string, acts cliActions) {
 			var out FolderRestore
 			out, err = acts.RestoreFolderAtPath(r.Context(), req.Path, req.At)
 			resp.Folder = &out
+		case "share":
+			if req.Share == nil {
+				err = errors.New("share: no options")
+				break
+			}
+			var link ShareLink
+			if link, err = acts.Share(r.Context(), req.Path, *req.Share); err == nil {
+				resp.Share = &link
+			}
 		default:
 			err = fmt.Errorf("unknown action %q", req.Op)
 		}
@@ -194,4 +208,24 @@ func RestoreFolderThroughAgent(ctx context.Context, dataDir, dir string, at time
 		return out, errors.New(resp.Error)
 	}
 	return out, nil
+}
+
+// ShareThroughAgent asks the running agent to share the file at path (see
+// Share); ErrAgentNotRunning if none runs.
+func ShareThroughAgent(ctx context.Context, dataDir, path string, o ShareOptions) (ShareLink, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ShareLink{}, err
+	}
+	resp, err := askAgent(ctx, dataDir, actionRequest{Op: "share", Path: abs, Share: &o})
+	if err != nil {
+		return ShareLink{}, err
+	}
+	if resp.Error != "" {
+		return ShareLink{}, errors.New(resp.Error)
+	}
+	if resp.Share == nil {
+		return ShareLink{}, errors.New("the agent made no share")
+	}
+	return *resp.Share, nil
 }

@@ -41,6 +41,8 @@ type world struct {
 	matter string
 	// gateway is gw.URL.
 	gateway string
+	// logTo, if set, gets the INFO log of the agents started after.
+	logTo io.Writer
 }
 
 // newWorld returns a real world.
@@ -152,7 +154,9 @@ func (w *world) agentWith(u kmstest.User, cfg agent.Config) *testAgent {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
+	if w.logTo != nil {
+		log = slog.New(slog.NewTextHandler(w.logTo, nil))
+	} else if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	a, err := agent.New(cfg, idx, kr, gw, u.Name, u.EntityID, log)

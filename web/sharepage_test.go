@@ -49,7 +49,7 @@ func (f *fakeShares) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusTooManyRequests, "code_limit")
 			return
 		}
-		w.WriteHeader(http.StatusAccepted)
+		json.NewEncoder(w).Encode(map[string]string{"recipient_hint": "c•••@example.com", "expires": "2026-12-07T10:10:00Z"})
 	case "verify":
 		var body struct{ Code string }
 		json.NewDecoder(r.Body).Decode(&body)
@@ -93,7 +93,7 @@ func TestSharePageInChromium(t *testing.T) {
 	fake := &fakeShares{obj: obj.Bytes()}
 	mux := http.NewServeMux()
 	mux.Handle(web.Prefix, c)
-	mux.HandleFunc("GET /s/{id}", c.ServeSharePage)
+	mux.HandleFunc("GET /s/{id}", c.ServeShare)
 	mux.Handle("/s/{id}/", fake)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

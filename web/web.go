@@ -39,7 +39,7 @@ var indexHTML string
 var indexTemplate = template.Must(template.New("index").Parse(indexHTML))
 
 // SharePrefix is where the gateway serves share links: the recipient's
-// page at SharePrefix + id (ServeSharePage), its API below it.
+// page at SharePrefix + id (ServeShare), its API below it.
 const SharePrefix = "/s/"
 
 //go:embed share.html
@@ -218,14 +218,14 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.write(w, r, a.ctype, a.body)
 }
 
-// ServeSharePage serves the recipient's page of a share link, the same for
+// ServeShare serves the recipient's page of a share link, the same for
 // every link (GET or HEAD SharePrefix + id): the page reads the share's ID
 // from its path and the key from the fragment, which the browser never
 // sends, and loads its script from the console's versioned assets. The
 // gateway routes GET SharePrefix + id here and answers the rest itself.
 // Never cached: a new gateway build must not leave a page naming assets
 // that are gone.
-func (c *Console) ServeSharePage(w http.ResponseWriter, r *http.Request) {
+func (c *Console) ServeShare(w http.ResponseWriter, r *http.Request) {
 	// The console's policy without Vault: the page talks to the gateway's
 	// share routes only.
 	SetHeaders(w.Header(), CSP(""), c.hsts || r.TLS != nil)

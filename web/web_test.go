@@ -39,7 +39,7 @@ func TestConsoleVersioned(t *testing.T) {
 	if !strings.HasPrefix(c.Version(), "v-") || len(c.Version()) != 18 {
 		t.Fatalf("version %q", c.Version())
 	}
-	want := []string{"console.css", "console.js", "format.js", "share.js", "sharepage.css", "sharepage.js", "vendor/fzstd/LICENSE", "vendor/fzstd/VERSION", "vendor/fzstd/fzstd.js", "zstd.js"}
+	want := []string{"console.css", "console.js", "drop.js", "format.js", "share.js", "sharepage.css", "sharepage.js", "vendor/fzstd/LICENSE", "vendor/fzstd/VERSION", "vendor/fzstd/fzstd.js", "zstd.js"}
 	if got := c.Assets(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("assets %v, want %v", got, want)
 	}
@@ -77,7 +77,7 @@ func TestSharePage(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	c.ServeSharePage(rec, httptest.NewRequest("GET", web.SharePrefix+"abc", nil))
+	c.ServeShare(rec, httptest.NewRequest("GET", web.SharePrefix+"abc", nil))
 	if rec.Code != 200 || rec.Header().Get("Content-Security-Policy") != web.CSP("") || rec.Header().Get("Cache-Control") != "no-store" ||
 		rec.Header().Get("Referrer-Policy") != "no-referrer" {
 		t.Fatalf("share page: %d %v", rec.Code, rec.Header())
@@ -87,7 +87,7 @@ func TestSharePage(t *testing.T) {
 		t.Fatalf("share page body:\n%s", rec.Body)
 	}
 	rec = httptest.NewRecorder()
-	c.ServeSharePage(rec, httptest.NewRequest("POST", web.SharePrefix+"abc", nil))
+	c.ServeShare(rec, httptest.NewRequest("POST", web.SharePrefix+"abc", nil))
 	if rec.Code != 405 {
 		t.Fatalf("POST: %d", rec.Code)
 	}

@@ -131,14 +131,23 @@ func Eval[T any](t *testing.T, b *Browser, expr string) T {
 	return v
 }
 
-// WaitFor polls until the JavaScript expression cond is true.
+// WaitFor polls until the JavaScript expression cond is true. A poll
+// that finds no page (one being replaced by a navigation) is tried again.
 func (b *Browser) WaitFor(t *testing.T, cond string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.Ctx, 2*time.Minute)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
-		t.Fatalf("chromiumtest: waiting for %s: %v", cond, err)
+	deadline := time.Now().Add(2 * time.Minute)
+	var err error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(b.Ctx, 10*time.Second)
+		var ok bool
+		ok, err = chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+cond+")"))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+	t.Fatalf("chromiumtest: waiting for %s: %v", cond, err)
 }
 
 // Dialogs returns the JavaScript dialogs (alert, confirm, prompt) pages

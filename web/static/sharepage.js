@@ -103,8 +103,9 @@ async function download(base, key, grant) {
 	status('Downloading and decrypting…');
 	let parts = [];
 	let info;
+	const body = res.body.getReader();
 	try {
-		const reader = new ShareReader(key, res.body.getReader());
+		const reader = new ShareReader(key, body);
 		info = await reader.meta();
 		let got = 0;
 		for await (const p of reader.segments()) {
@@ -114,7 +115,7 @@ async function download(base, key, grant) {
 		}
 	} catch (e) {
 		parts = [];
-		res.body.cancel().catch(() => {});
+		body.cancel().catch(() => {}); // the rest is not wanted
 		if (e instanceof Refusal) throw e;
 		// A wrong key fails on the metadata: the fragment was changed.
 		throw new Refusal(e.kind === 'auth failure' && !info ? 'altered' : 'damaged');
@@ -153,9 +154,10 @@ async function main() {
 
 	$('send').addEventListener('click', () => guard(async () => {
 		$('send').disabled = true;
+		setState('sending');
 		status('Sending the code…');
-		await call(`${base}/code`, { method: 'POST' });
-		status('A code is on its way. It is valid for 10 minutes and works once.');
+		const sent = await (await call(`${base}/code`, { method: 'POST' })).json().catch(() => ({}));
+		status(sent.expires ? `A code is on its way. It works once, until ${formatTime(sent.expires)}.` : 'A code is on its way. It works once.');
 		$('send').textContent = 'Send another code';
 		$('send').disabled = false;
 		show('verify', true);
@@ -174,6 +176,7 @@ async function main() {
 			show('error', false);
 			delete document.documentElement.dataset.shareError;
 			$('download').disabled = true;
+			setState('checking');
 			status('Checking the code…');
 			const v = await (await call(`${base}/verify`, {
 				method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }),

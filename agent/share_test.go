@@ -1,0 +1,179 @@
+package agent_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mattersync/mattersync/agent"
+	"github.com/mattersync/mattersync/agent/agenttest"
+	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway"
+	"github.com/mattersync/mattersync/gateway/gatewaytest"
+	"github.com/mattersync/mattersync/kms/kmstest"
+)
+
+// lockedBuffer is a log sink safe for the agent's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Only a committed version is shared: a file not synced yet, or changed
+// since, is refused with ErrNotCommitted and nothing is sent. The share
+// object in the bucket opens with the link's key to the file's bytes and
+// base name; neither the key nor the name is in the INFO log. Beside a
+// running agent the command asks it (ShareThroughAgent).
+func TestShareCommittedOnly(t *testing.T) {
+	eachSharingWorld(t, func(w *world) {
+		t := w.t
+		var log lockedBuffer
+		w.logTo = &log
+		alice := w.agent(w.member("ro"))
+		ctx := context.Background()
+		o := agent.ShareOptions{To: "client@example.com", Expires: 7 * 24 * time.Hour, MaxDownloads: 3}
+		data := bytes.Repeat([]byte("settlement terms, privileged\n"), 50_000) // 1.4 MB: two segments
+		const name = "Settlement draft (v2).docx"
+		// The reader-only member cannot commit: the file comes from a
+		// writer.
+		bob := w.agent(w.member("rw"))
+		bob.write("Drafts/"+name, data)
+		if _, err := alice.Share(ctx, alice.path("Drafts/"+name), o); err == nil {
+			t.Fatal("share of a file this laptop does not have: no error")
+		}
+		bob.sync()
+		alice.sync()
+		alice.write("local only.txt", []byte("not synced"))
+		if _, err := alice.Share(ctx, alice.path("local only.txt"), o); !errors.Is(err, agent.ErrNotCommitted) || !strings.Contains(err.Error(), "not synced yet") {
+			t.Fatalf("share of a file not synced: %v", err)
+		}
+		alice.write("Drafts/"+name, append(bytes.Clone(data), '!'))
+		if _, err := alice.Share(ctx, alice.path("Drafts/"+name), o); !errors.Is(err, agent.ErrNotCommitted) || !strings.Contains(err.Error(), "changes not synced yet") {
+			t.Fatalf("share of a changed file: %v", err)
+		}
+		alice.write("Drafts/"+name, data)
+		alice.sync()
+		if _, err := alice.Share(ctx, alice.folder, o); err == nil {
+			t.Fatal("share of the matter folder: no error")
+		}
+		if _, err := alice.Share(ctx, alice.path("Drafts/"+name), agent.ShareOptions{To: "client", Expires: time.Hour, MaxDownloads: 1}); err == nil {
+			t.Fatal("share to no address: no error")
+		}
+		sharesBefore := shareObjects(w)
+
+		link, err := alice.Share(ctx, alice.path("Drafts/"+name), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if link.Version != 1 || link.Size != int64(len(data)) || link.Recipient != o.To || link.MaxDownloads != 3 || link.ID == "" ||
+			!strings.HasSuffix(strings.SplitN(link.Link, "#", 2)[0], "/s/"+link.ID) {
+			t.Fatalf("share: %+v", link)
+		}
+		checkShareObject(t, w, link, name, data)
+		if len(sharesBefore) != 0 {
+			t.Fatalf("refused shares left objects: %v", sharesBefore)
+		}
+
+		// Through the running agent, as the command does beside it.
+		alice.runWithPage()
+		link2, err := agent.ShareThroughAgent(ctx, alice.cfg.DataDir, alice.path("Drafts/"+name), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if link2.ID == link.ID || link2.Link == link.Link {
+			t.Fatalf("two shares, one link: %+v", link2)
+		}
+		checkShareObject(t, w, link2, name, data)
+		if _, err := agent.ShareThroughAgent(ctx, alice.cfg.DataDir, alice.path("local only.txt"), o); err == nil || !strings.Contains(err.Error(), "not synced yet") {
+			t.Fatalf("through the agent, a file not synced: %v", err)
+		}
+		// The log of sync names files (it is the laptop's, which has
+		// them); the share's lines do not, and no line holds a key.
+		shares := 0
+		for _, line := range strings.Split(log.String(), "\n") {
+			for _, l := range []agent.ShareLink{link, link2} {
+				_, key, _ := strings.Cut(l.Link, "#")
+				if strings.Contains(line, key) {
+					t.Fatalf("the log holds a share key:\n%s", line)
+				}
+			}
+			if strings.Contains(line, "share") {
+				shares++
+				if strings.Contains(line, "Settlement") {
+					t.Fatalf("the share's log line names the file:\n%s", line)
+				}
+			}
+		}
+		if shares != 2 {
+			t.Fatalf("%d share lines in the log, want 2:\n%s", shares, log.String())
+		}
+	})
+}
+
+// eachSharingWorld is eachWorld with a gateway that shares (codes are
+// mailed nowhere: these tests send none).
+func eachSharingWorld(t *testing.T, f func(w *world)) {
+	cfg := func(c *gateway.Config) {
+		c.Sharing = gatewaytest.SharingConfig(t, "https://shares.firm.test", "127.0.0.1:9")
+	}
+	t.Run("fake", func(t *testing.T) { f(setupWorld(t, agenttest.NewFake(t), nil, gatewaytest.Options{Config: cfg})) })
+	t.Run("real", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("integration test: real Vault and MinIO")
+		}
+		v := kmstest.Setup(t)
+		f(setupWorld(t, agenttest.Real(v), v, gatewaytest.Options{MinIO: true, Config: cfg}))
+	})
+}
+
+// shareObjects returns the share objects in the world's storage, by key.
+func shareObjects(w *world) map[string][]byte {
+	out := map[string][]byte{}
+	for k, b := range w.objects() {
+		if strings.Contains(k, "/s/") {
+			out[k] = b
+		}
+	}
+	return out
+}
+
+// checkShareObject opens the share object of link with the link's key.
+func checkShareObject(t *testing.T, w *world, link agent.ShareLink, name string, data []byte) {
+	t.Helper()
+	_, k, _ := strings.Cut(link.Link, "#")
+	raw, err := base64.RawURLEncoding.DecodeString(k)
+	if err != nil || len(raw) != format.ShareKeySize {
+		t.Fatalf("link key %q: %v", k, err)
+	}
+	var found bool
+	for key, obj := range shareObjects(w) {
+		if !strings.HasSuffix(key, "/"+link.ID) {
+			continue
+		}
+		found = true
+		meta, got, err := format.OpenShare(obj, [format.ShareKeySize]byte(raw))
+		if err != nil || meta.Name != name || !bytes.Equal(got, data) {
+			t.Fatalf("share object %s: %v, name %q, %d bytes", key, err, meta.Name, len(got))
+		}
+	}
+	if !found {
+		t.Fatalf("no share object for %s", link.ID)
+	}
+}
