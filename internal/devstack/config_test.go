@@ -8,6 +8,7 @@ import (
 
 	"github.com/mattersync/mattersync/agent"
 	"github.com/mattersync/mattersync/gateway"
+	"github.com/mattersync/mattersync/internal/testenv"
 )
 
 // TestGatewayConfig: the gateway `make run` starts takes its config (a
@@ -24,6 +25,18 @@ func TestGatewayConfig(t *testing.T) {
 	}
 	if got := s.GatewayOpsURL(); got != "http://127.0.0.1:9443" {
 		t.Fatalf("GatewayOpsURL = %s", got)
+	}
+	if cfg.Sharing != nil {
+		t.Fatal("a sharing: section without Mailpit")
+	}
+	// With Mailpit, share links are on and mail their codes to it.
+	s.mailpit = &testenv.MailpitServer{SMTPAddr: "127.0.0.1:2525", APIURL: "http://127.0.0.1:8025"}
+	cfg, err = gateway.ParseConfig([]byte(s.singleConfig("/tmp/gw.db", "/tmp/key.pem")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sh := cfg.Sharing; sh == nil || sh.PublicURL != "http://127.0.0.1:8443" || sh.SMTP.Host != "127.0.0.1" || sh.SMTP.Port != 2525 || sh.Default != "on" {
+		t.Fatalf("sharing: %+v", cfg.Sharing)
 	}
 }
 

@@ -87,6 +87,9 @@ type Stack struct {
 	Agents map[string]*Agent
 	unlock func() // releases the state folder (lockDir)
 	hydra  *testenv.HydraServer
+	// mailpit receives the share links' one-time codes (docs/SHARING.md):
+	// the gateways mail them to it, the developer reads them in its web UI.
+	mailpit *testenv.MailpitServer
 }
 
 // Agent is one demo user's agent.
@@ -173,6 +176,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		if err := s.startSSO(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.startMailpit(); err != nil {
+		return nil, err
 	}
 	start := s.startGateway
 	if o.Replicas > 1 {
@@ -498,7 +504,50 @@ limits:
 audit:
   signing_key_file: %q
   checkpoint_interval: 1m
-%s`, listen, ops, s.MinIOEndpoint(), s.Bucket(), store, s.VaultAddr(), key, proxies)
+%s%s`, listen, ops, s.MinIOEndpoint(), s.Bucket(), store, s.VaultAddr(), key, proxies, s.sharingConfig())
+}
+
+// sharingConfig is the gateways' sharing: section: share links on by
+// default, their codes mailed to the stack's Mailpit over plain SMTP
+// (insecure_dev allows it), links starting at the gateway's URL.
+func (s *Stack) sharingConfig() string {
+	if s.mailpit == nil {
+		return ""
+	}
+	host, port, _ := net.SplitHostPort(s.mailpit.SMTPAddr)
+	return fmt.Sprintf(`sharing:
+  default: "on"
+  public_url: %q
+  smtp:
+    host: %q
+    port: %s
+    from: "Demo firm shares <shares@demo-firm.test>"
+    tls: none                # Mailpit on loopback; a real relay needs starttls or tls
+`, s.GatewayURL(), host, port)
+}
+
+// startMailpit starts Mailpit for the share links' codes (on fresh ports
+// each start; the gateways' config is written after it).
+func (s *Stack) startMailpit() error {
+	bin := s.tool("mailpit")
+	if bin == "mailpit" {
+		bin = "" // not in Tools nor on PATH: FindBinary says where it looked
+	}
+	m, err := testenv.StartMailpit(bin)
+	if err != nil {
+		return fmt.Errorf("devstack: mailpit: %w", err)
+	}
+	s.mailpit = m
+	s.say("mail of share codes goes to Mailpit at %s", m.APIURL)
+	return nil
+}
+
+// MailpitURL is Mailpit's web UI and API ("" before Start).
+func (s *Stack) MailpitURL() string {
+	if s.mailpit == nil {
+		return ""
+	}
+	return s.mailpit.APIURL
 }
 
 // agentConfig is the config of a demo user's agent: userpass with the
@@ -664,6 +713,10 @@ func (s *Stack) Stop() {
 		s.StopAgent(u)
 	}
 	s.stopSSO()
+	if s.mailpit != nil {
+		s.mailpit.Stop()
+		s.mailpit = nil
+	}
 	names := []string{"haproxy", "gateway"}
 	for i := range s.opts.Replicas {
 		names = append(names, replicaName(i))
@@ -698,6 +751,9 @@ func (s *Stack) Guide() string {
 		fmt.Fprintf(&b, "  Vault:    %s\n\n", s.VaultAddr())
 	} else {
 		fmt.Fprintf(&b, "  Gateway:  %s   (/healthz, /readyz, /metrics at %s)\n  Vault:    %s\n\n", s.GatewayURL(), s.GatewayOpsURL(), s.VaultAddr())
+	}
+	if s.mailpit != nil {
+		fmt.Fprintf(&b, "  Mail:     %s   (Mailpit: the one-time codes of share links; docs/SHARING.md)\n\n", s.mailpit.APIURL)
 	}
 	b.WriteString(s.ssoGuide())
 	fmt.Fprintf(&b, "  As IT, in another terminal (%s is the demo admin; its password is in %s):\n", s.st.Admin, s.statePath())
