@@ -185,12 +185,43 @@ func (a *Agent) Share(ctx context.Context, path string, o ShareOptions) (ShareLi
 	rec, err := a.shares.CreateShare(ctx, m.id, api.ShareRequest{File: fid.String(), Version: version, To: o.To, Expires: o.Expires,
 		MaxDownloads: int64(o.MaxDownloads), SHA256: sum}, obj, size)
 	if err != nil {
-		return ShareLink{}, fmt.Errorf("share %s: %w", SafeText(rel), err)
+		return ShareLink{}, fmt.Errorf("share %s: %w", SafeText(rel), explainShareRefusal(err, o))
 	}
 	a.log.Info("share created", "matter", m.id, "share", rec.ID, "file", fid.String(), "version", version, "expires", rec.Expires, "max_downloads", rec.MaxDownloads)
 	a.log.Debug("share created", "share", rec.ID, "path", rel)
 	return ShareLink{Link: rec.URL + "#" + base64.RawURLEncoding.EncodeToString(key[:]), ID: rec.ID, Recipient: rec.Recipient,
 		Expires: rec.Expires, MaxDownloads: int(rec.MaxDownloads), Version: version, Size: row.Size}, nil
+}
+
+// explainShareRefusal says the gateway's refusal of a share's bounds in the
+// command's terms: the gateway speaks of query parameters in seconds, and
+// its maxima are IT's settings, which the command cannot know before.
+func explainShareRefusal(err error, o ShareOptions) error {
+	var ce codeError
+	if !errors.As(err, &ce) || ce.APIError().Code != api.CodeInvalidRequest {
+		return err
+	}
+	msg := ce.APIError().Message
+	var lo, hi int64
+	if _, e := fmt.Sscanf(msg, "expires must be an integer from %d to %d", &lo, &hi); e == nil {
+		return fmt.Errorf("--expires %s is longer than this gateway allows (at most %s): %w", days(o.Expires), days(time.Duration(hi)*time.Second), err)
+	}
+	if _, e := fmt.Sscanf(msg, "max_downloads must be an integer from %d to %d", &lo, &hi); e == nil {
+		return fmt.Errorf("--max-downloads %d is more than this gateway allows (at most %d): %w", o.MaxDownloads, hi, err)
+	}
+	return err
+}
+
+// days renders a duration in days when it is whole days.
+func days(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		n := d / (24 * time.Hour)
+		if n == 1 {
+			return "1 day"
+		}
+		return fmt.Sprintf("%d days", n)
+	}
+	return d.String()
 }
 
 // sealShare seals the file at rel under key into a temporary file of the

@@ -76,6 +76,16 @@ func TestShareCommittedOnly(t *testing.T) {
 		if _, err := alice.Share(ctx, alice.path("Drafts/"+name), agent.ShareOptions{To: "client", Expires: time.Hour, MaxDownloads: 1}); err == nil {
 			t.Fatal("share to no address: no error")
 		}
+		// Beyond the gateway's maxima (IT's, 30 days and 20 downloads by
+		// default): refused in the command's terms.
+		if _, err := alice.Share(ctx, alice.path("Drafts/"+name), agent.ShareOptions{To: o.To, Expires: 60 * 24 * time.Hour}); err == nil ||
+			!strings.Contains(err.Error(), "--expires 60 days is longer than this gateway allows (at most 30 days)") {
+			t.Fatalf("share for 60 days: %v", err)
+		}
+		if _, err := alice.Share(ctx, alice.path("Drafts/"+name), agent.ShareOptions{To: o.To, MaxDownloads: 50}); err == nil ||
+			!strings.Contains(err.Error(), "--max-downloads 50 is more than this gateway allows (at most 20)") {
+			t.Fatalf("share for 50 downloads: %v", err)
+		}
 		sharesBefore := shareObjects(w)
 
 		link, err := alice.Share(ctx, alice.path("Drafts/"+name), o)
