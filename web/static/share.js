@@ -51,25 +51,44 @@ export class ShareReader {
 	constructor(key, reader) {
 		this.key = key;
 		this.reader = reader;
-		this.buf = new Uint8Array(0);
+		// What arrived and is not taken yet: chunks as the stream gave them
+		// (the first from off on), so each byte is copied once, when taken,
+		// however small the stream's chunks are beside a segment.
+		this.chunks = [];
+		this.off = 0;
+		this.buffered = 0;
 		this.done = false;
 	}
 
 	// need reads until n bytes are buffered (false: the stream ended first).
 	async need(n) {
-		while (this.buf.length < n && !this.done) {
+		while (this.buffered < n && !this.done) {
 			const { value, done } = await this.reader.read();
 			if (done) { this.done = true; break; }
-			const b = new Uint8Array(this.buf.length + value.length);
-			b.set(this.buf); b.set(value, this.buf.length);
-			this.buf = b;
+			if (value.length) {
+				this.chunks.push(value);
+				this.buffered += value.length;
+			}
 		}
-		return this.buf.length >= n;
+		return this.buffered >= n;
 	}
 
+	// take returns the next n buffered bytes (n ≤ what need made sure of).
 	take(n) {
-		const out = this.buf.slice(0, n);
-		this.buf = this.buf.slice(n);
+		const out = new Uint8Array(n);
+		let got = 0;
+		while (got < n) {
+			const c = this.chunks[0];
+			const k = Math.min(c.length - this.off, n - got);
+			out.set(c.subarray(this.off, this.off + k), got);
+			got += k;
+			this.off += k;
+			if (this.off === c.length) {
+				this.chunks.shift();
+				this.off = 0;
+			}
+		}
+		this.buffered -= n;
 		return out;
 	}
 
