@@ -34,7 +34,7 @@ func (f *fakeShares) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	fail := func(status int, kind string) {
 		w.Header().Set("Content-Type", "application/json")
-		if status == http.StatusTooManyRequests {
+		if kind == "code_limit" {
 			w.Header().Set("Retry-After", "600")
 		}
 		w.WriteHeader(status)
@@ -43,6 +43,10 @@ func (f *fakeShares) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/s/"), "/")
 	switch rest {
 	case "info":
+		if f.state == "flood" {
+			fail(http.StatusTooManyRequests, "rate_limited")
+			return
+		}
 		json.NewEncoder(w).Encode(map[string]any{"recipient_hint": "c•••@example.com", "expires": "2026-12-14T10:00:00Z", "state": f.state})
 	case "code":
 		if f.code == "limit" {
@@ -145,6 +149,8 @@ func TestSharePageInChromium(t *testing.T) {
 	refused("used up", "share_used_up", "as many times as the sender allowed")
 	open("revoked", "", fragment)
 	refused("revoked", "share_revoked", "withdrawn")
+	open("flood", "", fragment)
+	refused("source rate limited", "rate_limited", "Wait a minute, then reload")
 	open("ok", "", "")
 	refused("no fragment", "altered", "altered or is incomplete")
 	open("ok", "limit", fragment)

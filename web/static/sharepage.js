@@ -24,6 +24,7 @@ const MESSAGES = {
 	not_found: 'This link does not exist. Check that you copied all of it, or ask the sender for it again.',
 	altered: 'This link was altered or is incomplete: the file could not be decrypted, and nothing was saved. Ask the sender for the link again.',
 	damaged: 'The file arrived damaged or incomplete, and nothing was saved. Ask the sender for a new link.',
+	rate_limited: 'Too many requests came from your network. Wait a minute, then reload this page.',
 	network: 'The server could not be reached. Check your connection and try again.',
 	unknown: 'Something went wrong, and nothing was saved. Try again later, or ask the sender for a new link.',
 };
@@ -48,6 +49,10 @@ function status(text) { $('status').textContent = text; }
 // refuse shows why nothing more can happen now; what the page held is gone.
 function refuse(kind, retryAfter) {
 	let text = MESSAGES[kind] || MESSAGES.unknown;
+	if (kind === 'rate_limited' && retryAfter > 60) {
+		const min = Math.ceil(retryAfter / 60);
+		text = `Too many requests came from your network. Wait ${min} minutes, then reload this page.`;
+	}
 	if (kind === 'code_limit' && retryAfter > 0) {
 		const min = Math.ceil(retryAfter / 60);
 		text = `Too many codes were asked for or tried. Wait ${min} minute${min === 1 ? '' : 's'}, then try again.`;
