@@ -53,6 +53,8 @@ type Config struct {
 	// sharing: section) is off.
 	Sharing *share.Config `yaml:"sharing"`
 	Log     Log           `yaml:"log"`
+	// Console is what the web console's page needs to sign in to Vault.
+	Console Console `yaml:"console"`
 	// TrustedProxies are the load balancers (CIDRs) whose
 	// X-Forwarded-For is believed for the audit record's source address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -201,6 +203,34 @@ type Audit struct {
 	Alerts alerts.Config `yaml:"alerts"`
 }
 
+// Console is what the web console's page (served at /console/, docs/
+// CONSOLE.md) is told about Vault: the page signs in there itself and asks
+// Vault for the identity token it calls the admin API with.
+type Console struct {
+	// VaultAddress is Vault's URL as IT's browsers reach it, when not
+	// vault.address (a gateway reaching Vault on an internal name).
+	VaultAddress string `yaml:"vault_address"`
+	// OIDCMount is Vault's OIDC auth mount (vault init --oidc-mount).
+	OIDCMount string `yaml:"vault_oidc_mount"`
+	// TokenRole is the identity token role: the Vault layout's name
+	// (mattersync-admin --layout), as the CLI uses.
+	TokenRole string `yaml:"vault_token_role"`
+}
+
+// consoleName accepts Vault mount and role names the page puts in URL
+// paths: letters, digits, '-', '_', and '/' between parts of a mount.
+func consoleName(s string) bool {
+	if s == "" || len(s) > 128 || strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/") || strings.Contains(s, "//") {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '/') {
+			return false
+		}
+	}
+	return true
+}
+
 // Log configures the JSON log on stderr.
 type Log struct {
 	Level string `yaml:"level"` // debug, info, warn, error
@@ -213,6 +243,7 @@ func DefaultConfig() Config {
 		OpsListen: "127.0.0.1:9090",
 		S3:        S3{Region: "us-east-1", AccessKeyEnv: "MATTERSYNC_S3_ACCESS_KEY", SecretKeyEnv: "MATTERSYNC_S3_SECRET_KEY"},
 		Store:     StoreConfig{Driver: "sqlite", SQLitePath: "/var/lib/mattersync/gateway.db", PostgresPasswordEnv: "MATTERSYNC_PG_PASSWORD", MaxConns: 32},
+		Console:   Console{OIDCMount: "oidc", TokenRole: "mattersync"},
 		Vault:     Vault{Audience: "mattersync", Leeway: 30 * time.Second, ReissueLeeway: 5 * time.Second, JWKSRefresh: 5 * time.Minute, MaxTokenLifetime: 15 * time.Minute},
 		Limits: Limits{
 			MaxChunkBytes: 16 << 20,
@@ -364,6 +395,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Vault.Audience == "" {
 		bad("vault.audience is required")
+	}
+	if !consoleName(c.Console.OIDCMount) || !consoleName(c.Console.TokenRole) {
+		bad("console.vault_oidc_mount and console.vault_token_role must be Vault names (letters, digits, '-', '_', '/')")
+	}
+	if a := c.Console.VaultAddress; a != "" {
+		if u, err := url.Parse(a); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && c.InsecureDev)) || u.Host == "" || u.User != nil {
+			bad("console.vault_address must be an https URL (http with insecure_dev)")
+		}
 	}
 	if c.Vault.Leeway < 0 || c.Vault.Leeway > 5*time.Minute {
 		bad("vault.leeway must be between 0 and 5m")

@@ -24,7 +24,11 @@ import (
 
 // withConsole puts the console's routes in front of the API handler.
 func (s *Server) withConsole(apiHandler http.Handler) http.Handler {
-	c, err := web.New(web.Config{VaultAddress: s.cfg.Vault.Address, HSTS: s.cfg.TLS.CertFile != ""})
+	vault := s.cfg.Console.VaultAddress
+	if vault == "" {
+		vault = s.cfg.Vault.Address
+	}
+	c, err := web.New(web.Config{VaultAddress: vault, OIDCMount: s.cfg.Console.OIDCMount, TokenRole: s.cfg.Console.TokenRole, HSTS: s.cfg.TLS.CertFile != ""})
 	if err != nil {
 		// The assets are embedded: only a broken build gets here. The API
 		// still serves; /console/ answers 404 through it.

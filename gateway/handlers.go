@@ -145,6 +145,7 @@ func (s *Server) routes() {
 	s.lifecycleRoutes()
 	s.presenceRoutes()
 	s.shareRoutes()
+	s.consoleRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, requestFrom(r), E("route", KindNotFound, "no such endpoint"))
 	})

@@ -100,6 +100,10 @@ type InitOptions struct {
 	// MFA, if set, enforces TOTP login MFA on the OIDC and userpass mounts
 	// (and MFA.Mounts).
 	MFA *MFAOptions
+	// Console lists the web console's URLs (the gateway's URL as IT's
+	// browsers reach it): Vault's CORS allows their origins, and the OIDC
+	// role their callbacks (docs/CONSOLE.md).
+	Console []string
 	// DryRun reports what Init would change without changing anything.
 	DryRun bool
 }
@@ -127,6 +131,21 @@ func (a *Admin) Init(ctx context.Context, opt InitOptions, progress Progress) ([
 		return err
 	}
 	dry := opt.DryRun
+	var origins []string
+	for _, c := range opt.Console {
+		o, err := ConsoleOrigin(c)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(origins, o) {
+			origins = append(origins, o)
+		}
+	}
+	if opt.OIDC != nil && len(origins) > 0 {
+		o := *opt.OIDC
+		o.RedirectURIs = union(o.RedirectURIs, consoleRedirects(origins))
+		opt.OIDC = &o
+	}
 	todo := []initStep{
 		{"transit mount " + l.Transit, func() (string, error) { return a.ensureMount(ctx, l.Transit, "transit", nil, dry) }},
 		{"KV v2 mount " + l.KV, func() (string, error) {
@@ -158,6 +177,9 @@ func (a *Admin) Init(ctx context.Context, opt InitOptions, progress Progress) ([
 	}...)
 	if opt.MFA != nil {
 		todo = append(todo, a.mfaSteps(ctx, opt.MFA, dry)...)
+	}
+	if len(origins) > 0 {
+		todo = append(todo, a.consoleSteps(ctx, origins, opt.OIDC, dry)...)
 	}
 	for _, t := range todo {
 		if err := run(t.name, t.f); err != nil {

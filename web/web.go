@@ -30,6 +30,10 @@ import (
 // Prefix is where the gateway mounts the console.
 const Prefix = "/console/"
 
+// CallbackPath is the sign-in callback below Prefix: the redirect URI the
+// page gives Vault's OIDC auth method (kms.ConsoleCallbackPath).
+const CallbackPath = "callback"
+
 //go:embed static
 var static embed.FS
 
@@ -54,6 +58,10 @@ type Config struct {
 	// other one in connect-src. Empty: the page may connect to its own
 	// origin only.
 	VaultAddress string
+	// OIDCMount and TokenRole are Vault's OIDC auth mount and identity
+	// token role: the page signs in at the first and asks the second
+	// for the token it calls the admin API with, as the CLI does.
+	OIDCMount, TokenRole string
 	// HSTS adds Strict-Transport-Security: set it when the listener
 	// serves TLS.
 	HSTS bool
@@ -101,7 +109,8 @@ func New(cfg Config) (*Console, error) {
 	}
 	c.version = "v-" + hex.EncodeToString(h.Sum(nil))[:16]
 	var buf bytes.Buffer
-	if err := indexTemplate.Execute(&buf, struct{ Assets string }{Prefix + c.version + "/"}); err != nil {
+	page := struct{ Assets, Vault, OIDCMount, TokenRole string }{Prefix + c.version + "/", origin(cfg.VaultAddress), cfg.OIDCMount, cfg.TokenRole}
+	if err := indexTemplate.Execute(&buf, page); err != nil {
 		return nil, fmt.Errorf("web: index page: %w", err)
 	}
 	c.index = buf.Bytes()
@@ -198,7 +207,10 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix, http.StatusMovedPermanently)
 		return
 	}
-	if p == Prefix {
+	// The callback is the page itself: the sign-in window comes back
+	// there from the identity provider and hands the answer to the
+	// console's window (console-signin.js).
+	if p == Prefix || p == Prefix+CallbackPath {
 		w.Header().Set("Cache-Control", "no-cache")
 		c.write(w, r, "text/html; charset=utf-8", c.index)
 		return

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,7 +33,12 @@ With --oidc-discovery-url, --oidc-client-id and the client secret (from
 --oidc-client-secret-file or $MATTERSYNC_OIDC_CLIENT_SECRET) it also sets up
 sign-in through the firm's identity provider (Vault's OIDC auth method); with
 --mfa, Vault asks everyone who logs in for a code from their authenticator
-app (TOTP). See docs/SSO.md.`,
+app (TOTP). See docs/SSO.md.
+
+With --console-url (the gateway's URL as IT's browsers reach it) Vault's
+CORS allows the web console's page to sign in there, and the OIDC role
+allows its callback <url>/console/callback (register it at the identity
+provider too). See docs/CONSOLE.md.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := sso.apply(a, &opt); err != nil {
@@ -44,8 +50,16 @@ app (TOTP). See docs/SSO.md.`,
 					return err
 				}
 				printTokenConfig(a, tc)
+				var console []string
+				for _, c := range opt.Console {
+					if o, err := kms.ConsoleOrigin(c); err == nil && !slices.Contains(console, o+kms.ConsoleCallbackPath) {
+						console = append(console, o+kms.ConsoleCallbackPath)
+					}
+				}
 				if opt.OIDC != nil {
-					a.printf("sign-in: register these redirect URIs at the identity provider: %s\n", strings.Join(append([]string{kms.LoopbackRedirectURI}, opt.OIDC.RedirectURIs...), " "))
+					a.printf("sign-in: register these redirect URIs at the identity provider: %s\n", strings.Join(append(append([]string{kms.LoopbackRedirectURI}, opt.OIDC.RedirectURIs...), console...), " "))
+				} else if len(console) > 0 {
+					a.printf("web console: register this redirect URI at the identity provider: %s\n", strings.Join(console, " "))
 				}
 				return nil
 			})(cmd, args)
@@ -55,6 +69,7 @@ app (TOTP). See docs/SSO.md.`,
 	cmd.Flags().BoolVar(&opt.Userpass, "userpass", false, "enable the userpass auth mount (dev/test, small firms without OIDC/LDAP)")
 	cmd.Flags().StringVar(&opt.Issuer, "issuer", "", "identity token issuer base URL, written to Vault's global identity/oidc/config (default: Vault's api_addr)")
 	cmd.Flags().DurationVar(&opt.TokenTTL, "token-ttl", kms.DefaultTokenTTL, "identity token lifetime")
+	cmd.Flags().StringSliceVar(&opt.Console, "console-url", nil, "the gateway's URL as IT's browsers reach it (e.g. https://mattersync.firm.example:8443): Vault's CORS and the OIDC role let the web console sign in there; repeatable")
 	cmd.Flags().BoolVar(&opt.DryRun, "dry-run", false, "report what would change, change nothing")
 	return cmd
 }

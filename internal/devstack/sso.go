@@ -54,14 +54,15 @@ func (s *Stack) startSSO(ctx context.Context) error {
 		h.IdP.SetUser(idp.User{Name: u, Password: su.IdPPassword, Email: ssoLogin(u), FullName: strings.ToUpper(u[:1]) + u[1:]})
 	}
 	// Hydra's database is new at every start: so is Vault's client there.
-	c := idp.Client{ID: "vault", Secret: randomHex(20), RedirectURIs: []string{"http://127.0.0.1/oidc/callback"}}
+	c := idp.Client{ID: "vault", Secret: randomHex(20), RedirectURIs: []string{"http://127.0.0.1/oidc/callback", "http://127.0.0.1/console/callback"}}
 	if err := idp.RegisterClient(ctx, h.AdminURL, c); err != nil {
 		return fmt.Errorf("devstack: %w", err)
 	}
-	s.say("mattersync-admin vault init --oidc-discovery-url %s --mfa", h.Issuer)
+	// The web console signs in from the gateway's origin (docs/CONSOLE.md).
+	s.say("mattersync-admin vault init --oidc-discovery-url %s --mfa --console-url %s", h.Issuer, s.GatewayURL())
 	if _, err := s.adminEnv(ctx, []string{"MATTERSYNC_OIDC_CLIENT_SECRET=" + c.Secret}, "",
 		"vault", "init", "--userpass", "--issuer", s.VaultAddr(), "--oidc-discovery-url", h.Issuer, "--oidc-client-id", c.ID,
-		"--mfa", "--mfa-mount", "oidc"); err != nil {
+		"--mfa", "--mfa-mount", "oidc", "--console-url", s.GatewayURL()); err != nil {
 		return err
 	}
 	for _, u := range s.opts.Users {

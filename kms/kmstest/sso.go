@@ -38,9 +38,32 @@ type SSOUser struct {
 // SSO configures OIDC against h and MFA in e's Vault.
 func (e *Env) SSO(t testing.TB, h *testenv.HydraServer) *SSO {
 	t.Helper()
-	c := h.RegisterClient(t, kms.LoopbackRedirectURI)
+	return e.sso(t, h)
+}
+
+// SSOConsole is SSO that also lets the web console sign in from a gateway
+// on 127.0.0.1 (any port: Vault and Hydra ignore the port of loopback
+// redirect URIs). Vault's CORS is the test's to set once the gateway's
+// origin is known: ConsoleCORS.
+func (e *Env) SSOConsole(t testing.TB, h *testenv.HydraServer) *SSO {
+	t.Helper()
+	return e.sso(t, h, "http://127.0.0.1"+kms.ConsoleCallbackPath)
+}
+
+// ConsoleCORS lets the web console at consoleURL call Vault (vault init
+// --console-url).
+func (s *SSO) ConsoleCORS(t testing.TB, consoleURL string) {
+	t.Helper()
+	if _, err := s.Env.Admin.Init(context.Background(), kms.InitOptions{Console: []string{consoleURL}}, nil); err != nil {
+		t.Fatalf("kmstest: init console: %v", err)
+	}
+}
+
+func (e *Env) sso(t testing.TB, h *testenv.HydraServer, redirects ...string) *SSO {
+	t.Helper()
+	c := h.RegisterClient(t, append([]string{kms.LoopbackRedirectURI}, redirects...)...)
 	_, err := e.Admin.Init(context.Background(), kms.InitOptions{
-		OIDC: &kms.OIDCOptions{DiscoveryURL: h.Issuer, ClientID: c.ID, ClientSecret: c.Secret},
+		OIDC: &kms.OIDCOptions{DiscoveryURL: h.Issuer, ClientID: c.ID, ClientSecret: c.Secret, RedirectURIs: redirects},
 		MFA:  &kms.MFAOptions{},
 	}, nil)
 	if err != nil {

@@ -1,0 +1,44 @@
+// The gateway's admin API as the console calls it: same origin, the
+// identity token as a Bearer token (exactly as mattersync-admin sends it),
+// never a cookie, never the Vault token.
+
+export class APIError extends Error {
+	constructor(status, code, message, requestID) {
+		super(message);
+		this.name = 'APIError';
+		this.status = status;
+		this.code = code;
+		this.requestID = requestID;
+	}
+}
+
+export class API {
+	constructor(session) {
+		this.session = session;
+	}
+
+	async call(method, path, { body, query } = {}) {
+		const url = new URL(path, location.origin);
+		for (const [k, v] of Object.entries(query || {})) url.searchParams.set(k, v);
+		const token = await this.session.identityToken();
+		const headers = { Authorization: 'Bearer ' + token };
+		if (body !== undefined) headers['Content-Type'] = 'application/json';
+		const resp = await fetch(url, {
+			method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+			credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer',
+		});
+		const text = await resp.text();
+		let doc = null;
+		try { doc = text ? JSON.parse(text) : null; } catch { doc = null; }
+		if (!resp.ok) {
+			const d = doc && typeof doc === 'object' ? doc : {};
+			throw new APIError(resp.status, String(d.code || ''), String(d.message || `the gateway answered ${resp.status}`), String(d.request_id || resp.headers.get('X-Request-Id') || ''));
+		}
+		return doc;
+	}
+
+	signIn() { return this.call('POST', '/v1/admin/console/signin'); }
+	devices() { return this.call('GET', '/v1/admin/devices'); }
+	holds() { return this.call('GET', '/v1/admin/holds'); }
+	verifyAudit() { return this.call('POST', '/v1/admin/audit/verify'); }
+}
