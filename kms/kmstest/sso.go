@@ -38,16 +38,17 @@ type SSOUser struct {
 // SSO configures OIDC against h and MFA in e's Vault.
 func (e *Env) SSO(t testing.TB, h *testenv.HydraServer) *SSO {
 	t.Helper()
-	return e.sso(t, h)
+	return e.sso(t, h, &kms.MFAOptions{})
 }
 
 // SSOConsole is SSO that also lets the web console sign in from a gateway
 // on 127.0.0.1 (any port: Vault and Hydra ignore the port of loopback
-// redirect URIs). Vault's CORS is the test's to set once the gateway's
-// origin is known: ConsoleCORS.
+// redirect URIs), with MFA on the OIDC mount only: the test's agents and
+// scripts log in with userpass (as make run SSO=1 does). Vault's CORS is
+// the test's to set once the gateway's origin is known: ConsoleCORS.
 func (e *Env) SSOConsole(t testing.TB, h *testenv.HydraServer) *SSO {
 	t.Helper()
-	return e.sso(t, h, "http://127.0.0.1"+kms.ConsoleCallbackPath)
+	return e.sso(t, h, &kms.MFAOptions{Mounts: []string{e.Config.Layout.OIDCMount()}}, "http://127.0.0.1"+kms.ConsoleCallbackPath)
 }
 
 // ConsoleCORS lets the web console at consoleURL call Vault (vault init
@@ -59,12 +60,12 @@ func (s *SSO) ConsoleCORS(t testing.TB, consoleURL string) {
 	}
 }
 
-func (e *Env) sso(t testing.TB, h *testenv.HydraServer, redirects ...string) *SSO {
+func (e *Env) sso(t testing.TB, h *testenv.HydraServer, mfa *kms.MFAOptions, redirects ...string) *SSO {
 	t.Helper()
 	c := h.RegisterClient(t, append([]string{kms.LoopbackRedirectURI}, redirects...)...)
 	_, err := e.Admin.Init(context.Background(), kms.InitOptions{
 		OIDC: &kms.OIDCOptions{DiscoveryURL: h.Issuer, ClientID: c.ID, ClientSecret: c.Secret, RedirectURIs: redirects},
-		MFA:  &kms.MFAOptions{},
+		MFA:  mfa,
 	}, nil)
 	if err != nil {
 		t.Fatalf("kmstest: init OIDC and MFA: %v", err)

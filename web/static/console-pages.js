@@ -129,7 +129,7 @@ export function overviewPage({ devices, holds, staleDays = 14 }, { onVerify }, n
 
 function verifyReport(r) {
 	const parts = [el('p', { class: r.ok ? 'ok' : 'error' }, r.ok ? `Intact: ${r.records} records, ${r.checkpoints} signed checkpoints.` : 'BROKEN: ' + (r.problem ? `record ${r.problem.seq}: ${r.problem.reason || r.problem.kind}` : 'see the problems below'))];
-	parts.push(el('p', {}, `Last checkpoint: record ${r.last_checkpoint}, signed ${when(r.last_checkpoint_time)}. Verified ${when(Date.now())}.`));
+	parts.push(el('p', {}, (r.checkpoints ? `Last signed checkpoint: record ${r.last_checkpoint}, signed ${when(r.last_checkpoint_time)}.` : 'No signed checkpoint yet: the records are protected by their links alone.') + ` Verified ${when(Date.now())}.`));
 	for (const p of (r.problems || []).slice(0, 20)) parts.push(el('p', { class: 'error' }, `${p.kind}: records ${p.seq}${p.to ? '..' + p.to : ''}: ${p.reason || ''}`));
 	for (const w of (r.warnings || []).slice(0, 20)) parts.push(el('p', { class: 'warning' }, 'Warning: ' + w));
 	return el('div', {}, parts);
