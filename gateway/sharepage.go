@@ -199,6 +199,20 @@ func (s *Server) shareInfo(w http.ResponseWriter, r *http.Request, rq *request, 
 	if st == api.ShareExpired && sh.Revoked.IsZero() {
 		s.markExpired(r.Context(), sh, rq.id)
 	}
+	if st == api.ShareOK {
+		// The rules (sharerules.go): a share they refuse is revoked.
+		_, err := s.shares.CheckShare(r.Context(), sh.ID, nil, now, s.shareRules())
+		var b *store.ShareBlocked
+		switch {
+		case errors.As(err, &b):
+			s.revokeBlocked(r.Context(), sh, b.Reason, rq.id)
+			st = api.ShareRevoked
+		case err != nil && !errors.Is(err, store.ErrShareRevoked) && !errors.Is(err, store.ErrShareUsedUp) && !errors.Is(err, store.ErrShareExpired):
+			return storeErr("share.open", err)
+		case err != nil:
+			st = shareState(sh, now) // changed since read: answered as it was read
+		}
+	}
 	rq.rec.Object += " state=" + string(st)
 	return s.respond(r.Context(), w, rq, http.StatusOK, api.ShareInfo{RecipientHint: recipientHint(sh.Recipient), Expires: sh.Expires, State: st})
 }
@@ -233,7 +247,7 @@ func (s *Server) shareCode(w http.ResponseWriter, r *http.Request, rq *request, 
 	ttl := s.sharing.cfg.CodeTTL
 	c := store.ShareCode{Share: sh.ID, Hash: codeHash(key, sh.ID, code), Created: now, Expires: now.Add(ttl)}
 	rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
-	if err := s.shares.AddShareCode(ctx, c, s.codeLimits(), &rq.rec); err != nil {
+	if err := s.shares.AddShareCode(ctx, c, s.codeLimits(), s.shareRules(), &rq.rec); err != nil {
 		rq.rec.Status, rq.rec.Result = 0, ""
 		return s.shareRefusal(ctx, op, rq, sh, err)
 	}
@@ -284,7 +298,7 @@ func (s *Server) shareVerify(w http.ResponseWriter, r *http.Request, rq *request
 	rand.Read(secret)
 	g := store.ShareGrant{Hash: sha256.Sum256(secret), Expires: now.Add(s.sharing.cfg.GrantTTL)}
 	rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
-	if _, err := s.shares.VerifyShareCode(ctx, sh.ID, codeHash(key, sh.ID, req.Code), g, now, s.codeLimits(), &rq.rec); err != nil {
+	if _, err := s.shares.VerifyShareCode(ctx, sh.ID, codeHash(key, sh.ID, req.Code), g, now, s.codeLimits(), s.shareRules(), &rq.rec); err != nil {
 		rq.rec.Status, rq.rec.Result = 0, ""
 		return s.shareRefusal(ctx, op, rq, sh, err)
 	}
@@ -328,6 +342,12 @@ func (s *Server) shareObject(w http.ResponseWriter, r *http.Request, rq *request
 	if err := sh.Usable(now); err != nil {
 		return s.shareRefusal(ctx, op, rq, sh, err)
 	}
+	// The grant and the rules read first: a refused download costs no
+	// S3 GET. ReleaseShare checks again in its transaction.
+	rules := s.shareRules()
+	if _, err := s.shares.CheckShare(ctx, sh.ID, &grant, now, rules); err != nil {
+		return s.shareRefusal(ctx, op, rq, sh, err)
+	}
 	body, size, err := s.blobs.Get(ctx, sh.ObjectKey)
 	if err != nil {
 		return notStored(op, err, "share object")
@@ -337,7 +357,7 @@ func (s *Server) shareObject(w http.ResponseWriter, r *http.Request, rq *request
 		return wrap(op, KindInternal, fmt.Errorf("object %s has %d bytes, the share records %d", sh.ObjectKey, size, sh.Size), "share object size mismatch in storage")
 	}
 	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = size, http.StatusOK, audit.ResultOK
-	_, err = s.shares.ReleaseShare(ctx, sh.ID, grant, now, &rq.rec)
+	_, err = s.shares.ReleaseShare(ctx, sh.ID, grant, now, rules, &rq.rec)
 	if err != nil {
 		rq.rec.Bytes, rq.rec.Status, rq.rec.Result = 0, 0, ""
 		return s.shareRefusal(ctx, op, rq, sh, err)

@@ -32,16 +32,22 @@ import (
 // codes and download capabilities (docs/SHARING.md). Every change
 // appends its audit record in the same transaction.
 type ShareStore interface {
-	CreateShare(ctx context.Context, sh store.Share, rec *audit.Record) error
+	// CreateShare, AddShareCode, VerifyShareCode, ReleaseShare and
+	// CheckShare refuse, inside their transaction (or read), a share
+	// store.ShareRules refuse: a *store.ShareBlocked.
+	CreateShare(ctx context.Context, sh store.Share, r store.ShareRules, rec *audit.Record) error
 	// Share returns a share or store.ErrNotFound.
 	Share(ctx context.Context, id string) (store.Share, error)
 	Shares(ctx context.Context, f store.ShareFilter) ([]store.Share, error)
 	// RevokeShares revokes the live shares f selects and returns them;
 	// rec (may be nil) is appended only when any was.
 	RevokeShares(ctx context.Context, f store.ShareFilter, by, reason string, now time.Time, rec *audit.Record) ([]store.Share, error)
-	AddShareCode(ctx context.Context, c store.ShareCode, lim store.CodeLimits, rec *audit.Record) error
-	VerifyShareCode(ctx context.Context, id string, hash [32]byte, g store.ShareGrant, now time.Time, lim store.CodeLimits, rec *audit.Record) (store.Share, error)
-	ReleaseShare(ctx context.Context, id string, grant [32]byte, now time.Time, rec *audit.Record) (store.Share, error)
+	AddShareCode(ctx context.Context, c store.ShareCode, lim store.CodeLimits, r store.ShareRules, rec *audit.Record) error
+	VerifyShareCode(ctx context.Context, id string, hash [32]byte, g store.ShareGrant, now time.Time, lim store.CodeLimits, r store.ShareRules, rec *audit.Record) (store.Share, error)
+	ReleaseShare(ctx context.Context, id string, grant [32]byte, now time.Time, r store.ShareRules, rec *audit.Record) (store.Share, error)
+	// CheckShare reads whether share id can be used now (and, with a
+	// grant, whether that grant is live) without changing anything.
+	CheckShare(ctx context.Context, id string, grant *[32]byte, now time.Time, r store.ShareRules) (store.Share, error)
 }
 
 // SharingPolicyStore keeps each matter's sharing policy: whether its
@@ -158,7 +164,8 @@ func codeHash(key []byte, id, code string) [32]byte {
 
 func (s *Server) codeLimits() store.CodeLimits {
 	l := s.sharing.cfg.Codes
-	return store.CodeLimits{SentPerShare: l.SentPerShare, SentPerAddress: l.SentPerAddress, WrongPerShare: l.WrongPerShare, WrongPerAddress: l.WrongPerAddress}
+	return store.CodeLimits{SentPerShare: l.SentPerShare, SentPerAddress: l.SentPerAddress, WrongPerShare: l.WrongPerShare, WrongPerAddress: l.WrongPerAddress,
+		WrongPerShareTotal: l.WrongPerShareTotal}
 }
 
 func (s *Server) shareRoutes() {
@@ -328,9 +335,18 @@ func (s *Server) createShare(w http.ResponseWriter, r *http.Request, rq *request
 		return storeErr(op, err)
 	}
 	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = size, http.StatusCreated, audit.ResultOK
-	if err := s.shares.CreateShare(ctx, sh, &rq.rec); err != nil {
+	// The rules again, in the record's transaction: a deny, close,
+	// shred, policy change or membership change that committed while the
+	// body streamed refuses the share (its hook ran before the share
+	// existed).
+	rules := s.shareRules()
+	rules.Token = rq.ident.IssuedAt.Add(-s.cfg.Vault.ReissueLeeway)
+	if err := s.shares.CreateShare(ctx, sh, rules, &rq.rec); err != nil {
 		rq.rec.Bytes, rq.rec.Status, rq.rec.Result = 0, 0, ""
 		s.log.Warn("share object stored but the share not recorded: it is garbage", "request_id", rq.id, "key", sh.ObjectKey, "err", err)
+		if kind, msg, ok := blockedCreate(err); ok {
+			return wrap(op, kind, err, msg)
+		}
 		return storeErr(op, err)
 	}
 	s.mutated(rq)
@@ -378,7 +394,18 @@ func shareState(sh store.Share, now time.Time) api.ShareState {
 // refused with err. The first refusal for expiry marks the share expired
 // with its share.expire record.
 func (s *Server) shareRefusal(ctx context.Context, op string, rq *request, sh store.Share, err error) error {
+	var b *store.ShareBlocked
 	switch {
+	case errors.As(err, &b):
+		s.revokeBlocked(ctx, sh, b.Reason, rq.id)
+		return E(op, KindShareRevoked, "this link was revoked by the firm")
+	case errors.Is(err, store.ErrCodeCap):
+		reason := fmt.Sprintf("%d wrong codes", s.sharing.cfg.Codes.WrongPerShareTotal)
+		// The creator is told through the log and the record (the
+		// alert rules see share.revoke).
+		s.log.Warn("share revoked after too many wrong codes", "share", sh.ID, "matter", sh.Matter, "creator", sh.User, "request_id", rq.id)
+		s.revokeBlocked(ctx, sh, reason, rq.id)
+		return E(op, KindShareRevoked, "this link was revoked by the firm")
 	case errors.Is(err, store.ErrShareExpired):
 		s.markExpired(ctx, sh, rq.id)
 		return E(op, KindShareExpired, "this link expired on %s", sh.Expires.UTC().Format(time.RFC1123))
@@ -420,8 +447,9 @@ func (s *Server) markExpired(ctx context.Context, sh store.Share, requestID stri
 }
 
 // sweepExpiredShares records share.expire for the shares that expired
-// without anyone asking for them, every sharing.expire_sweep until ctx
-// ends. Replicas all sweep; the mark makes each record once.
+// without anyone asking for them, and revokes those the rules refuse
+// (sharerules.go), every sharing.expire_sweep until ctx ends. Replicas
+// all sweep; the mark makes each record once.
 func (s *Server) sweepExpiredShares(ctx context.Context) {
 	if s.sharing.cfg == nil {
 		return
@@ -434,18 +462,8 @@ func (s *Server) sweepExpiredShares(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		list, err := s.shares.Shares(ctx, store.ShareFilter{})
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("expired shares not swept (the next sweep tries again)", "err", err)
-			}
-			continue
-		}
-		now := time.Now()
-		for _, sh := range list {
-			if sh.Revoked.IsZero() && !now.Before(sh.Expires) {
-				s.markExpired(ctx, sh, newRequestID())
-			}
+		if err := s.sweepShares(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("shares not swept (the next sweep tries again)", "err", err)
 		}
 	}
 }
@@ -496,14 +514,25 @@ func (s *Server) revokeShares(ctx context.Context, f store.ShareFilter, by, reas
 	return append(out, late...), nil
 }
 
-// revokeSharesOf is the hook of user revocation, matter close and shred:
-// their own request is already answered for, so a failure is logged (the
-// shares stay revocable with mattersync-admin share revoke).
+// revokeSharesOf is the hook of user revocation, matter close and shred
+// and sharing off: it revokes the shares it finds, trying three times.
+// It is not what stops the links: every use checks the rules in its own
+// transaction (sharerules.go), so a share the hook missed or failed to
+// revoke is refused anyway, revoked at its first refused use, and by the
+// next sweep (sharing.expire_sweep) if nobody uses it.
 func (s *Server) revokeSharesOf(ctx context.Context, f store.ShareFilter, by, reason string, rq *request) {
 	rec := audit.Record{Entity: rq.ident.Entity, User: rq.ident.User, Device: rq.rec.Device, Source: rq.rec.Source, RequestID: rq.id}
-	if _, err := s.revokeShares(context.WithoutCancel(ctx), f, by, reason, rec); err != nil {
-		s.log.Error("shares not revoked: revoke them with mattersync-admin share revoke", "matter", f.Matter, "entity", f.Entity, "reason", reason, "err", err)
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	for try := 0; try < 3; try++ {
+		if try > 0 {
+			time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+		}
+		if _, err = s.revokeShares(ctx, f, by, reason, rec); err == nil {
+			return
+		}
 	}
+	s.log.Error("shares not revoked now: their links are refused at use and the next sweep revokes them", "matter", f.Matter, "entity", f.Entity, "reason", reason, "err", err)
 }
 
 func (s *Server) revokeBody(w http.ResponseWriter, r *http.Request, op string) (string, error) {

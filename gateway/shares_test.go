@@ -381,7 +381,7 @@ func TestShareRecipient(t *testing.T) {
 
 func testShareRecipient(t *testing.T, pg bool) {
 	e := startSharing(t, shareOpts{postgres: pg, tune: func(c *share.Config) {
-		c.Codes = share.CodeLimits{SentPerShare: 5, SentPerAddress: 8, WrongPerShare: 5, WrongPerAddress: 8}
+		c.Codes = share.CodeLimits{SentPerShare: 5, SentPerAddress: 8, WrongPerShare: 5, WrongPerAddress: 8, WrongPerShareTotal: 20}
 	}})
 	ctx := context.Background()
 	const m = "2026-0310"
@@ -482,7 +482,7 @@ func testShareRecipient(t *testing.T, pg bool) {
 	}
 	exp := store.Share{ID: strings.Repeat("e", 31) + "1", Matter: m, File: fid, Version: 1, Recipient: addr, Entity: "ent-carol", User: "user-ent-carol",
 		Created: time.Now().Add(-2 * time.Hour), Expires: time.Now().Add(-time.Hour), MaxDownloads: 3, Size: 1000, ObjectKey: "m/" + m + "/s/" + a.ID}
-	if err := g.Stores.Shares.CreateShare(ctx, exp, &audit.Record{Time: time.Now(), Action: "share.create", Matter: m, Result: audit.ResultOK, RequestID: "test"}); err != nil {
+	if err := g.Stores.Shares.CreateShare(ctx, exp, store.ShareRules{DefaultOn: true}, &audit.Record{Time: time.Now(), Action: "share.create", Matter: m, Result: audit.ResultOK, RequestID: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.recipient("GET", "/s/"+exp.ID+"/info", nil, nil); !strings.Contains(string(r.body), `"state":"expired"`) {
@@ -666,7 +666,7 @@ func TestShareExpireSweep(t *testing.T) {
 	id := strings.Repeat("5", 32)
 	if err := e.g.Stores.Shares.CreateShare(ctx, store.Share{ID: id, Matter: m, File: fid, Version: 1, Recipient: "c@example.com", Entity: "ent-a", User: "a",
 		Created: time.Now().Add(-2 * time.Hour), Expires: time.Now().Add(-time.Hour), MaxDownloads: 1, Size: 1, ObjectKey: "m/" + m + "/s/" + id},
-		&audit.Record{Time: time.Now(), Action: "share.create", Matter: m, Result: audit.ResultOK, RequestID: "test"}); err != nil {
+		store.ShareRules{DefaultOn: true}, &audit.Record{Time: time.Now(), Action: "share.create", Matter: m, Result: audit.ResultOK, RequestID: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; len(e.records("share.expire", "share="+id+" to=c@example.com")) == 0; i++ {

@@ -59,11 +59,14 @@ type Config struct {
 // CodeLimits bound one-time codes per hour: codes sent and wrong codes
 // tried, per share and per recipient address. Once a bound is reached,
 // codes are refused (429 code_limit) until the hour has passed.
+// WrongPerShareTotal bounds wrong codes over a share's whole life: the
+// one that reaches it revokes the share (default 20).
 type CodeLimits struct {
-	SentPerShare    int `yaml:"sent_per_share"`
-	SentPerAddress  int `yaml:"sent_per_address"`
-	WrongPerShare   int `yaml:"wrong_per_share"`
-	WrongPerAddress int `yaml:"wrong_per_address"`
+	SentPerShare       int `yaml:"sent_per_share"`
+	SentPerAddress     int `yaml:"sent_per_address"`
+	WrongPerShare      int `yaml:"wrong_per_share"`
+	WrongPerAddress    int `yaml:"wrong_per_address"`
+	WrongPerShareTotal int `yaml:"wrong_per_share_total"`
 }
 
 // DefaultConfig is a sharing section's defaults; PublicURL and SMTP have
@@ -71,7 +74,7 @@ type CodeLimits struct {
 func DefaultConfig() Config {
 	return Config{
 		Default:             PolicyOff,
-		Codes:               CodeLimits{SentPerShare: 5, SentPerAddress: 10, WrongPerShare: 5, WrongPerAddress: 10},
+		Codes:               CodeLimits{SentPerShare: 5, SentPerAddress: 10, WrongPerShare: 5, WrongPerAddress: 10, WrongPerShareTotal: 20},
 		CodeTTL:             10 * time.Minute,
 		GrantTTL:            10 * time.Minute,
 		MaxObjectBytes:      2 << 30,
@@ -114,6 +117,7 @@ func (c *Config) FillDefaults() {
 	num(&c.Codes.SentPerAddress, d.Codes.SentPerAddress)
 	num(&c.Codes.WrongPerShare, d.Codes.WrongPerShare)
 	num(&c.Codes.WrongPerAddress, d.Codes.WrongPerAddress)
+	num(&c.Codes.WrongPerShareTotal, d.Codes.WrongPerShareTotal)
 	dur(&c.CodeTTL, d.CodeTTL)
 	dur(&c.GrantTTL, d.GrantTTL)
 	num64(&c.MaxObjectBytes, d.MaxObjectBytes)
@@ -148,6 +152,9 @@ func (c *Config) Validate(insecureDev bool) error {
 	l := c.Codes
 	if l.SentPerShare < 1 || l.SentPerAddress < 1 || l.WrongPerShare < 1 || l.WrongPerAddress < 1 {
 		bad("codes: sent_per_share, sent_per_address, wrong_per_share and wrong_per_address must be positive")
+	}
+	if l.WrongPerShareTotal < 1 || l.WrongPerShareTotal > 1000 {
+		bad("codes: wrong_per_share_total must be between 1 and 1000 (wrong codes over a link's life, then it is revoked)")
 	}
 	if l.WrongPerShare > 100 || l.WrongPerAddress > 1000 {
 		bad("codes: wrong_per_share (at most 100) and wrong_per_address (at most 1000) bound the guesses of a 6-digit code")

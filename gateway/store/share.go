@@ -87,11 +87,48 @@ var (
 )
 
 // CodeLimits bound one-time codes per hour: codes sent and wrong codes
-// tried, per share and per recipient address.
+// tried, per share and per recipient address; and wrong codes over a
+// share's lifetime (WrongPerShareTotal, 0: unbounded), after which the
+// share is refused with ErrCodeCap.
 type CodeLimits struct {
 	SentPerShare, SentPerAddress   int
 	WrongPerShare, WrongPerAddress int
+	WrongPerShareTotal             int
 }
+
+// ErrCodeCap: the share's wrong codes reached CodeLimits.WrongPerShareTotal
+// (the wrong code just tried included): it takes no more codes, and the
+// gateway revokes it.
+var ErrCodeCap = errors.New("store: too many wrong codes over the share's lifetime")
+
+// ShareRules are what a share's creation and every use of it check again
+// inside their transaction, besides the share's own state (Usable): the
+// matter is neither closed nor shredded, its sharing policy is on, and the
+// creator is not denied, still a member (where the matter's membership is
+// recorded) and not screened. A share that fails them is refused with a
+// *ShareBlocked.
+type ShareRules struct {
+	// DefaultOn is the gateway's sharing default (sharing.default: on):
+	// the policy of a matter an admin never set.
+	DefaultOn bool
+	// Token, on creation only, is when the creator's identity token
+	// counts as issued (its iat less vault.reissue_leeway): a reissue
+	// stamp at or after it refuses the creation, as the gateway refuses
+	// the token from then on. Zero on use: there a reissue stamp after
+	// the share's creation refuses it unless the matter's membership
+	// history shows the creator still a member.
+	Token time.Time
+}
+
+// ShareBlocked is the refusal of a share's creation or use by its
+// ShareRules; Reason says which ("matter closed", "user revoked", ...).
+// It matches ErrShareRevoked: the link is as good as revoked.
+type ShareBlocked struct{ Reason string }
+
+func (b *ShareBlocked) Error() string { return "store: share refused: " + b.Reason }
+
+// Is makes a ShareBlocked match ErrShareRevoked.
+func (b *ShareBlocked) Is(target error) bool { return target == ErrShareRevoked }
 
 // ShareGrant is the download capability a verified code gives: one
 // download of the share until Expires, presented as a secret whose hash

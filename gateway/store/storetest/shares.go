@@ -18,7 +18,12 @@ var shareTests = []struct {
 	{"ShareCodes", testShareCodes},
 	{"ShareRelease", testShareRelease},
 	{"SharingPolicy", testSharingPolicy},
+	{"ShareRules", testShareRules},
+	{"ShareCodesRetiredAndCapped", testShareCodeCap},
 }
+
+// on are the rules of a gateway whose sharing default is on.
+var on = store.ShareRules{DefaultOn: true}
 
 var shareLimits = store.CodeLimits{SentPerShare: 3, SentPerAddress: 4, WrongPerShare: 3, WrongPerAddress: 5}
 
@@ -27,7 +32,7 @@ func newShare(t *testing.T, s gateway.Stores, id, matter, entity, to string, max
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	sh := store.Share{ID: id, Matter: matter, File: RandomID(t), Version: 3, Recipient: to, Entity: entity, User: "alice",
 		Created: now, Expires: now.Add(2 * time.Hour), MaxDownloads: maxDL, Size: 1234, ObjectKey: "m/" + matter + "/s/" + id}
-	if err := s.Shares.CreateShare(ctx(t), sh, Rec("share.create", matter)); err != nil {
+	if err := s.Shares.CreateShare(ctx(t), sh, on, Rec("share.create", matter)); err != nil {
 		t.Fatalf("CreateShare %s: %v", id, err)
 	}
 	return sh
@@ -112,13 +117,13 @@ func testShareCodes(t *testing.T, h Harness) {
 	now := time.Now()
 	code := func(share string, at time.Time) [32]byte {
 		hash := secret(t)
-		if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: share, Hash: hash, Created: at, Expires: at.Add(10 * time.Minute)}, shareLimits, Rec("share.code", "m1")); err != nil {
+		if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: share, Hash: hash, Created: at, Expires: at.Add(10 * time.Minute)}, shareLimits, on, Rec("share.code", "m1")); err != nil {
 			t.Fatalf("AddShareCode: %v", err)
 		}
 		return hash
 	}
 	verify := func(share string, hash [32]byte, at time.Time) error {
-		_, err := s.Shares.VerifyShareCode(ctx(t), share, hash, store.ShareGrant{Hash: secret(t), Expires: at.Add(time.Minute)}, at, shareLimits, Rec("share.verify", "m1"))
+		_, err := s.Shares.VerifyShareCode(ctx(t), share, hash, store.ShareGrant{Hash: secret(t), Expires: at.Add(time.Minute)}, at, shareLimits, on, Rec("share.verify", "m1"))
 		return err
 	}
 	good := code("c1", now)
@@ -150,13 +155,13 @@ func testShareCodes(t *testing.T, h Harness) {
 		t.Fatalf("expired code an hour later: %v, want ErrCodeWrong", err)
 	}
 	// Codes sent: 3 for c1 in the last hour reach SentPerShare.
-	if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "c1", Hash: secret(t), Created: now, Expires: now.Add(time.Minute)}, shareLimits, Rec("share.code", "m1")); !errors.Is(err, store.ErrCodeLimit) {
+	if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "c1", Hash: secret(t), Created: now, Expires: now.Add(time.Minute)}, shareLimits, on, Rec("share.code", "m1")); !errors.Is(err, store.ErrCodeLimit) {
 		t.Fatalf("fourth code for a share within an hour: %v, want ErrCodeLimit", err)
 	}
 	// Per address: another share to the same address gets one more (4).
 	newShare(t, s, "c2", "m1", "e-a", "x@client.example", 5)
 	code("c2", now)
-	if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "c2", Hash: secret(t), Created: now, Expires: now.Add(time.Minute)}, shareLimits, Rec("share.code", "m1")); !errors.Is(err, store.ErrCodeLimit) {
+	if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "c2", Hash: secret(t), Created: now, Expires: now.Add(time.Minute)}, shareLimits, on, Rec("share.code", "m1")); !errors.Is(err, store.ErrCodeLimit) {
 		t.Fatalf("fifth code for an address within an hour: %v, want ErrCodeLimit", err)
 	}
 	// Wrong codes per address: 4 tries on c1 (the one an hour later
@@ -180,47 +185,47 @@ func testShareRelease(t *testing.T, h Harness) {
 	newShare(t, s, "r1", "m1", "e-a", "y@client.example", 1)
 	now := time.Now()
 	hash, grant := secret(t), secret(t)
-	if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "r1", Hash: hash, Created: now, Expires: now.Add(10 * time.Minute)}, shareLimits, Rec("share.code", "m1")); err != nil {
+	if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "r1", Hash: hash, Created: now, Expires: now.Add(10 * time.Minute)}, shareLimits, on, Rec("share.code", "m1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Shares.ReleaseShare(ctx(t), "r1", grant, now, Rec("share.download", "m1")); !errors.Is(err, store.ErrGrantInvalid) {
+	if _, err := s.Shares.ReleaseShare(ctx(t), "r1", grant, now, on, Rec("share.download", "m1")); !errors.Is(err, store.ErrGrantInvalid) {
 		t.Fatalf("release before verification: %v, want ErrGrantInvalid", err)
 	}
-	if _, err := s.Shares.VerifyShareCode(ctx(t), "r1", hash, store.ShareGrant{Hash: grant, Expires: now.Add(time.Minute)}, now, shareLimits, Rec("share.verify", "m1")); err != nil {
+	if _, err := s.Shares.VerifyShareCode(ctx(t), "r1", hash, store.ShareGrant{Hash: grant, Expires: now.Add(time.Minute)}, now, shareLimits, on, Rec("share.verify", "m1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Shares.ReleaseShare(ctx(t), "r1", grant, now.Add(2*time.Minute), Rec("share.download", "m1")); !errors.Is(err, store.ErrGrantInvalid) {
+	if _, err := s.Shares.ReleaseShare(ctx(t), "r1", grant, now.Add(2*time.Minute), on, Rec("share.download", "m1")); !errors.Is(err, store.ErrGrantInvalid) {
 		t.Fatalf("release after the capability expired: %v, want ErrGrantInvalid", err)
 	}
 	before := auditCount(t, s)
-	sh, err := s.Shares.ReleaseShare(ctx(t), "r1", grant, now, Rec("share.download", "m1"))
+	sh, err := s.Shares.ReleaseShare(ctx(t), "r1", grant, now, on, Rec("share.download", "m1"))
 	if err != nil || sh.Downloads != 1 {
 		t.Fatalf("release: %+v, %v", sh, err)
 	}
 	if n := auditCount(t, s) - before; n != 1 {
 		t.Fatalf("%d audit records for a download", n)
 	}
-	if _, err := s.Shares.ReleaseShare(ctx(t), "r1", grant, now, Rec("share.download", "m1")); !errors.Is(err, store.ErrShareUsedUp) {
+	if _, err := s.Shares.ReleaseShare(ctx(t), "r1", grant, now, on, Rec("share.download", "m1")); !errors.Is(err, store.ErrShareUsedUp) {
 		t.Fatalf("second release of a one-download share: %v, want ErrShareUsedUp", err)
 	}
-	if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "r1", Hash: secret(t), Created: now, Expires: now.Add(time.Minute)}, shareLimits, Rec("share.code", "m1")); !errors.Is(err, store.ErrShareUsedUp) {
+	if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "r1", Hash: secret(t), Created: now, Expires: now.Add(time.Minute)}, shareLimits, on, Rec("share.code", "m1")); !errors.Is(err, store.ErrShareUsedUp) {
 		t.Fatalf("code for a used-up share: %v, want ErrShareUsedUp", err)
 	}
 	newShare(t, s, "r2", "m1", "e-a", "y@client.example", 3)
-	if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "r2", Hash: secret(t), Created: now.Add(3 * time.Hour), Expires: now.Add(4 * time.Hour)}, shareLimits, Rec("share.code", "m1")); !errors.Is(err, store.ErrShareExpired) {
+	if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "r2", Hash: secret(t), Created: now.Add(3 * time.Hour), Expires: now.Add(4 * time.Hour)}, shareLimits, on, Rec("share.code", "m1")); !errors.Is(err, store.ErrShareExpired) {
 		t.Fatalf("code for an expired share: %v, want ErrShareExpired", err)
 	}
 	hash, grant = secret(t), secret(t)
-	if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "r2", Hash: hash, Created: now, Expires: now.Add(10 * time.Minute)}, shareLimits, Rec("share.code", "m1")); err != nil {
+	if err := s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "r2", Hash: hash, Created: now, Expires: now.Add(10 * time.Minute)}, shareLimits, on, Rec("share.code", "m1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Shares.VerifyShareCode(ctx(t), "r2", hash, store.ShareGrant{Hash: grant, Expires: now.Add(time.Minute)}, now, shareLimits, Rec("share.verify", "m1")); err != nil {
+	if _, err := s.Shares.VerifyShareCode(ctx(t), "r2", hash, store.ShareGrant{Hash: grant, Expires: now.Add(time.Minute)}, now, shareLimits, on, Rec("share.verify", "m1")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Shares.RevokeShares(ctx(t), store.ShareFilter{ID: "r2"}, "it", "x", now, Rec("admin.share.revoke", "m1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Shares.ReleaseShare(ctx(t), "r2", grant, now, Rec("share.download", "m1")); !errors.Is(err, store.ErrShareRevoked) {
+	if _, err := s.Shares.ReleaseShare(ctx(t), "r2", grant, now, on, Rec("share.download", "m1")); !errors.Is(err, store.ErrShareRevoked) {
 		t.Fatalf("release of a revoked share with a live capability: %v, want ErrShareRevoked", err)
 	}
 }
@@ -265,4 +270,171 @@ func sameShareIDs(l []store.Share, want []string) bool {
 		}
 	}
 	return true
+}
+
+// testShareRules: creation, every use and CheckShare refuse a share whose
+// matter is closed or shares by no policy, whose creator is denied, no
+// longer a recorded member, screened, or reissued after the share (no
+// membership recorded), with a *store.ShareBlocked matching
+// ErrShareRevoked; a creation whose token predates a reissue stamp too.
+func testShareRules(t *testing.T, h Harness) {
+	s := h.Open(t)
+	now := time.Now()
+	blocked := func(what string, err error, reason string) {
+		t.Helper()
+		var b *store.ShareBlocked
+		if !errors.As(err, &b) || b.Reason != reason || !errors.Is(err, store.ErrShareRevoked) {
+			t.Fatalf("%s: %v, want refused (%s)", what, err, reason)
+		}
+	}
+	check := func(id string, r store.ShareRules) error {
+		_, err := s.Shares.CheckShare(ctx(t), id, nil, time.Now(), r)
+		return err
+	}
+	newShare(t, s, "p1", "mp", "e-a", "x@client.example", 5)
+	if err := check("p1", on); err != nil {
+		t.Fatalf("live share: %v", err)
+	}
+	// Policy: the default, then the matter's own.
+	off := store.ShareRules{}
+	blocked("default off", check("p1", off), "sharing off")
+	blocked("code, default off", s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "p1", Hash: secret(t), Created: now, Expires: now.Add(time.Minute)}, shareLimits, off, Rec("share.code", "mp")), "sharing off")
+	if err := s.Sharing.SetSharing(ctx(t), "mp", store.SharingOn, Rec("admin.sharing.set", "mp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := check("p1", off); err != nil {
+		t.Fatalf("matter on, default off: %v", err)
+	}
+	if err := s.Sharing.SetSharing(ctx(t), "mp", store.SharingOff, Rec("admin.sharing.set", "mp")); err != nil {
+		t.Fatal(err)
+	}
+	blocked("matter off", check("p1", on), "sharing off")
+	sh := store.Share{ID: "p2", Matter: "mp", File: RandomID(t), Version: 1, Recipient: "x@client.example", Entity: "e-a", User: "alice",
+		Created: now, Expires: now.Add(time.Hour), MaxDownloads: 1, Size: 1, ObjectKey: "m/mp/s/p2"}
+	blocked("create, matter off", s.Shares.CreateShare(ctx(t), sh, on, Rec("share.create", "mp")), "sharing off")
+	if _, err := s.Shares.Share(ctx(t), "p2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("refused creation stored: %v", err)
+	}
+	if err := s.Sharing.SetSharing(ctx(t), "mp", store.SharingOn, Rec("admin.sharing.set", "mp")); err != nil {
+		t.Fatal(err)
+	}
+
+	// The creator denied, then allowed again.
+	if _, _, err := s.Deny.AddDeny(ctx(t), store.DenyEntry{Entity: "e-a", Name: "alice", Reason: "left", CreatedBy: "it", Time: now}, Rec("admin.deny.add", "")); err != nil {
+		t.Fatal(err)
+	}
+	blocked("denied", check("p1", on), "user revoked")
+	blocked("create, denied", s.Shares.CreateShare(ctx(t), sh, on, Rec("share.create", "mp")), "user revoked")
+	hash, grant := secret(t), secret(t)
+	blocked("release, denied", func() error {
+		_, err := s.Shares.ReleaseShare(ctx(t), "p1", grant, now, on, Rec("share.download", "mp"))
+		return err
+	}(), "user revoked")
+	blocked("verify, denied", func() error {
+		_, err := s.Shares.VerifyShareCode(ctx(t), "p1", hash, store.ShareGrant{Hash: grant, Expires: now.Add(time.Minute)}, now, shareLimits, on, Rec("share.verify", "mp"))
+		return err
+	}(), "user revoked")
+	if _, _, err := s.Deny.RemoveDeny(ctx(t), "e-a", Rec("admin.deny.remove", "")); err != nil {
+		t.Fatal(err)
+	}
+	if err := check("p1", on); err != nil {
+		t.Fatalf("deny removed: %v", err)
+	}
+
+	// Membership, once recorded: rw or ro, never screened.
+	members := func(ms ...store.Member) {
+		t.Helper()
+		if _, err := s.Members.RecordMembership(ctx(t), store.MembershipSnapshot{Matter: "mp", Members: ms, Source: store.SourceVault, By: "sync", Time: time.Now()},
+			Rec("admin.members.record", "mp")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	members(store.Member{Entity: "e-b", Name: "bob", Role: "rw"})
+	blocked("not a member", check("p1", on), "creator no longer a member of the matter")
+	members(store.Member{Entity: "e-b", Name: "bob", Role: "rw"}, store.Member{Entity: "e-a", Name: "alice", Role: "ro"})
+	if err := check("p1", on); err != nil {
+		t.Fatalf("ro member: %v", err)
+	}
+	members(store.Member{Entity: "e-a", Name: "alice", Role: "ro"}, store.Member{Entity: "e-a", Name: "alice", Role: "screened"})
+	blocked("screened", check("p1", on), "creator screened from the matter")
+	members(store.Member{Entity: "e-a", Name: "alice", Role: "rw"})
+	if err := check("p1", on); err != nil {
+		t.Fatalf("rw member again: %v", err)
+	}
+
+	// A reissue stamp after the share, where no membership is recorded.
+	newShare(t, s, "f1", "mf", "e-c", "x@client.example", 5)
+	floor := time.Now().Add(time.Second)
+	if _, _, err := s.Deny.SetTokenFloor(ctx(t), store.TokenFloor{Entity: "e-c", NotBefore: floor, Reason: "removed", SetBy: "it", Time: floor}, Rec("admin.deny.reissue", "")); err != nil {
+		t.Fatal(err)
+	}
+	blocked("reissued after the share", check("f1", on), "creator's access changed (reissue)")
+	// A share created after the stamp is fine; a creation whose token
+	// predates it is refused.
+	later := store.Share{ID: "f2", Matter: "mf", File: RandomID(t), Version: 1, Recipient: "x@client.example", Entity: "e-c", User: "carol",
+		Created: floor.Add(time.Second).UTC().Truncate(time.Microsecond), Expires: floor.Add(time.Hour).UTC().Truncate(time.Microsecond), MaxDownloads: 1, Size: 1, ObjectKey: "m/mf/s/f2"}
+	blocked("create with an old token", s.Shares.CreateShare(ctx(t), later, store.ShareRules{DefaultOn: true, Token: floor.Add(-time.Minute)}, Rec("share.create", "mf")), "creator's access changed (reissue)")
+	if err := s.Shares.CreateShare(ctx(t), later, store.ShareRules{DefaultOn: true, Token: floor.Add(time.Millisecond)}, Rec("share.create", "mf")); err != nil {
+		t.Fatalf("create with a fresh token: %v", err)
+	}
+	if _, err := s.Shares.CheckShare(ctx(t), "f2", nil, floor.Add(2*time.Second), on); err != nil {
+		t.Fatalf("share made after the stamp: %v", err)
+	}
+
+	// Closed.
+	if _, _, err := s.Closed.CloseMatter(ctx(t), "mp", "it", "done", time.Now(), Rec("admin.close", "mp")); err != nil {
+		t.Fatal(err)
+	}
+	blocked("closed", check("p1", on), "matter closed")
+	sh.ID, sh.ObjectKey = "p3", "m/mp/s/p3"
+	blocked("create, closed", s.Shares.CreateShare(ctx(t), sh, on, Rec("share.create", "mp")), "matter closed")
+}
+
+// testShareCodeCap: a new code retires the share's unused ones; wrong codes
+// over the share's life reach WrongPerShareTotal, and the one that does
+// (and every code after, right or new) is refused with ErrCodeCap.
+func testShareCodeCap(t *testing.T, h Harness) {
+	s := h.Open(t)
+	newShare(t, s, "k1", "mk", "e-a", "z@client.example", 5)
+	now := time.Now()
+	lim := store.CodeLimits{SentPerShare: 100, SentPerAddress: 100, WrongPerShare: 100, WrongPerAddress: 100, WrongPerShareTotal: 3}
+	code := func(at time.Time) ([32]byte, error) {
+		hash := secret(t)
+		return hash, s.Shares.AddShareCode(ctx(t), store.ShareCode{Share: "k1", Hash: hash, Created: at, Expires: at.Add(10 * time.Minute)}, lim, on, Rec("share.code", "mk"))
+	}
+	verify := func(hash [32]byte, at time.Time) error {
+		_, err := s.Shares.VerifyShareCode(ctx(t), "k1", hash, store.ShareGrant{Hash: secret(t), Expires: at.Add(time.Minute)}, at, lim, on, Rec("share.verify", "mk"))
+		return err
+	}
+	first, err := code(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := code(now.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := verify(first, now.Add(2*time.Second)); !errors.Is(err, store.ErrCodeWrong) {
+		t.Fatalf("code retired by a newer one: %v, want ErrCodeWrong", err)
+	}
+	if err := verify(second, now.Add(2*time.Second)); err != nil {
+		t.Fatalf("newest code: %v", err)
+	}
+	live, err := code(now.Add(3 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One wrong already (the retired code); two more reach 3, over an hour apart.
+	if err := verify(secret(t), now.Add(70*time.Minute)); !errors.Is(err, store.ErrCodeWrong) {
+		t.Fatalf("second wrong code: %v", err)
+	}
+	if err := verify(secret(t), now.Add(100*time.Minute)); !errors.Is(err, store.ErrCodeCap) {
+		t.Fatalf("third wrong code over the share's life: %v, want ErrCodeCap", err)
+	}
+	if err := verify(live, now.Add(4*time.Second)); !errors.Is(err, store.ErrCodeCap) {
+		t.Fatalf("right code after the cap: %v, want ErrCodeCap", err)
+	}
+	if _, err := code(now.Add(5 * time.Second)); !errors.Is(err, store.ErrCodeCap) {
+		t.Fatalf("new code after the cap: %v, want ErrCodeCap", err)
+	}
 }

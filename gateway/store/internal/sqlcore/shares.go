@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -36,10 +37,23 @@ func (s *Store) scanShare(r Scanner) (store.Share, error) {
 }
 
 // CreateShare stores sh (its ID, times and counts as given) and appends
-// rec, in one transaction.
-func (s *Store) CreateShare(ctx context.Context, sh store.Share, rec *audit.Record) error {
+// rec, in one transaction, unless r refuses it (*store.ShareBlocked).
+func (s *Store) CreateShare(ctx context.Context, sh store.Share, r store.ShareRules, rec *audit.Record) error {
 	err := s.db.Write(ctx, func(tx Querier) error {
 		if err := ensureMatter(ctx, tx, sh.Matter); err != nil {
+			return err
+		}
+		// The audit chain's head before the rules: every deny, close,
+		// shred, policy change and membership record appends to the
+		// chain, so each of them either committed before (the rules below
+		// see it) or commits after this share (and its revocation hook
+		// finds it). After ensureMatter: a close holding the matter's row
+		// waits for the head, so waiting for that row while holding the
+		// head would deadlock.
+		if err := s.lockAuditHead(ctx, tx); err != nil {
+			return err
+		}
+		if err := s.shareRules(ctx, tx, sh, r); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO shares (id, matter, file, version, recipient, entity, username, created_us, expires_us,
@@ -57,6 +71,107 @@ func (s *Store) CreateShare(ctx context.Context, sh store.Share, rec *audit.Reco
 func (s *Store) Share(ctx context.Context, id string) (store.Share, error) {
 	sh, err := s.scanShare(s.db.Read().QueryRow(ctx, `SELECT `+shareCols+` FROM shares WHERE id = $1`, id))
 	return sh, s.wrapShare("share", err)
+}
+
+// CheckShare returns the share id if it can be used at now: its Usable
+// error, r's *store.ShareBlocked, or, with a grant, store.ErrGrantInvalid
+// unless that download capability is live. It only reads: the uses check
+// again in their transactions.
+func (s *Store) CheckShare(ctx context.Context, id string, grant *[32]byte, now time.Time, r store.ShareRules) (store.Share, error) {
+	q := s.db.Read()
+	sh, err := s.scanShare(q.QueryRow(ctx, `SELECT `+shareCols+` FROM shares WHERE id = $1`, id))
+	if err == nil {
+		err = sh.Usable(now)
+	}
+	if err == nil {
+		err = s.shareRules(ctx, q, sh, r)
+	}
+	if err == nil && grant != nil {
+		var n int
+		err = q.QueryRow(ctx, `SELECT count(*) FROM share_grants WHERE share = $1 AND hash = $2 AND used_us = 0 AND expires_us > $3`,
+			id, grant[:], store.Micros(now)).Scan(&n)
+		if err == nil && n == 0 {
+			err = store.ErrGrantInvalid
+		}
+	}
+	return sh, s.wrapShare("check share", err)
+}
+
+func (s *Store) lockAuditHead(ctx context.Context, tx Querier) error {
+	var seq int64
+	var hb []byte
+	err := tx.QueryRow(ctx, s.d.AuditHead).Scan(&seq, &hb)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("audit head: %w", err)
+	}
+	return nil
+}
+
+// shareRules refuses sh (*store.ShareBlocked) when its matter is closed or
+// shredded, its sharing policy is off (r.DefaultOn for a matter never
+// set), or its creator is denied, screened, no longer a member, or was
+// reissued after the share (docs/SHARING.md, "What stops a link").
+func (s *Store) shareRules(ctx context.Context, q Querier, sh store.Share, r store.ShareRules) error {
+	blocked := func(reason string) error { return &store.ShareBlocked{Reason: reason} }
+	var closed, shredded, policy int64
+	err := q.QueryRow(ctx, `SELECT closed_us, shredded_us, sharing FROM matters WHERE id = $1`, sh.Matter).Scan(&closed, &shredded, &policy)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	switch {
+	case shredded > 0:
+		return blocked("matter shredded")
+	case closed > 0:
+		return blocked("matter closed")
+	case store.SharingPolicy(policy) == store.SharingOff,
+		store.SharingPolicy(policy) == store.SharingDefault && !r.DefaultOn:
+		return blocked("sharing off")
+	}
+	var n int
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM deny WHERE entity = $1`, sh.Entity).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return blocked("user revoked")
+	}
+	// The matter's membership, where mattersync-admin or the sync records
+	// it: the creator must hold rw or ro now, and not be screened.
+	rows, err := queryAll(ctx, q, nil, func(sc Scanner) (store.MembershipChange, error) {
+		var c store.MembershipChange
+		return c, sc.Scan(&c.Entity, &c.Role, &c.Added)
+	}, `SELECT entity, role, added FROM membership_history WHERE matter = $1 AND (entity = $2 OR entity = '') ORDER BY n`, sh.Matter, sh.Entity)
+	if err != nil {
+		return err
+	}
+	recorded := len(rows) > 0 // the baseline row (entity '') starts every history
+	roles := map[string]bool{}
+	for _, c := range rows {
+		if c.Entity != "" {
+			roles[c.Role] = c.Added
+		}
+	}
+	switch {
+	case roles["screened"]:
+		return blocked("creator screened from the matter")
+	case recorded && !roles["rw"] && !roles["ro"]:
+		return blocked("creator no longer a member of the matter")
+	}
+	var floor int64
+	err = q.QueryRow(ctx, `SELECT not_before_us FROM token_floors WHERE entity = $1`, sh.Entity).Scan(&floor)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	switch {
+	case floor == 0:
+	case !r.Token.IsZero() && floor >= store.Micros(r.Token):
+		// The creator's token would be refused now.
+		return blocked("creator's access changed (reissue)")
+	case r.Token.IsZero() && !recorded && floor > store.Micros(sh.Created):
+		// Access changed after the share was made, and no membership
+		// history says whether it still holds here: refused.
+		return blocked("creator's access changed (reissue)")
+	}
+	return nil
 }
 
 // Shares returns the shares f selects, oldest first.
@@ -117,6 +232,22 @@ func (s *Store) RevokeShares(ctx context.Context, f store.ShareFilter, by, reaso
 	return out, nil
 }
 
+// wrongCap refuses a share whose wrong codes reached
+// lim.WrongPerShareTotal (store.ErrCodeCap).
+func wrongCap(ctx context.Context, tx Querier, id string, lim store.CodeLimits) error {
+	if lim.WrongPerShareTotal <= 0 {
+		return nil
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM share_attempts WHERE share = $1`, id).Scan(&n); err != nil {
+		return err
+	}
+	if n >= lim.WrongPerShareTotal {
+		return store.ErrCodeCap
+	}
+	return nil
+}
+
 func itoa(n int) string {
 	if n < 10 {
 		return string(rune('0' + n))
@@ -124,17 +255,32 @@ func itoa(n int) string {
 	return itoa(n/10) + string(rune('0'+n%10))
 }
 
-// AddShareCode stores c for the share's recipient and appends rec, unless
-// lim's codes per hour for the share or the address are reached
-// (store.ErrCodeLimit), or the share can release nothing (its Usable
-// error).
-func (s *Store) AddShareCode(ctx context.Context, c store.ShareCode, lim store.CodeLimits, rec *audit.Record) error {
+// AddShareCode stores c for the share's recipient, retiring the share's
+// earlier unused codes, and appends rec, unless lim's codes per hour for
+// the share or the address are reached (store.ErrCodeLimit), its wrong
+// codes reached lim.WrongPerShareTotal (store.ErrCodeCap), the share can
+// release nothing (its Usable error) or r refuses it
+// (*store.ShareBlocked).
+func (s *Store) AddShareCode(ctx context.Context, c store.ShareCode, lim store.CodeLimits, r store.ShareRules, rec *audit.Record) error {
 	err := s.db.Write(ctx, func(tx Querier) error {
 		sh, err := s.scanShare(tx.QueryRow(ctx, `SELECT `+shareCols+` FROM shares WHERE id = $1`+s.d.RowLock, c.Share))
 		if err != nil {
 			return err
 		}
 		if err := sh.Usable(c.Created); err != nil {
+			return err
+		}
+		// The head (after the share's row, the order every share
+		// transaction takes them in) serializes the per-address counts
+		// across shares of one recipient, and makes the rules see every
+		// change committed before.
+		if err := s.lockAuditHead(ctx, tx); err != nil {
+			return err
+		}
+		if err := s.shareRules(ctx, tx, sh, r); err != nil {
+			return err
+		}
+		if err := wrongCap(ctx, tx, c.Share, lim); err != nil {
 			return err
 		}
 		hour := store.Micros(c.Created.Add(-time.Hour))
@@ -148,8 +294,14 @@ func (s *Store) AddShareCode(ctx context.Context, c store.ShareCode, lim store.C
 		if perShare >= lim.SentPerShare || perAddr >= lim.SentPerAddress {
 			return store.ErrCodeLimit
 		}
+		// The new code retires the share's earlier unused ones: a guess
+		// is tried against one live code, never against several.
+		t := store.Micros(c.Created)
+		if _, err := tx.Exec(ctx, `UPDATE share_codes SET expires_us = $1 WHERE share = $2 AND used_us = 0 AND expires_us > $1`, t, c.Share); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO share_codes (share, hash, recipient, created_us, expires_us) VALUES ($1, $2, $3, $4, $5)`,
-			c.Share, c.Hash[:], sh.Recipient, store.Micros(c.Created), store.Micros(c.Expires)); err != nil {
+			c.Share, c.Hash[:], sh.Recipient, t, store.Micros(c.Expires)); err != nil {
 			return err
 		}
 		return s.appendAudit(ctx, tx, rec)
@@ -162,9 +314,11 @@ func (s *Store) AddShareCode(ctx context.Context, c store.ShareCode, lim store.C
 // transaction. A wrong (used, expired) code is counted and refused with
 // store.ErrCodeWrong; once lim's wrong codes per hour for the share or its
 // address are reached, every code is refused with store.ErrCodeLimit
-// without being looked at. A share that can release nothing is refused
-// with its Usable error.
-func (s *Store) VerifyShareCode(ctx context.Context, id string, hash [32]byte, g store.ShareGrant, now time.Time, lim store.CodeLimits, rec *audit.Record) (store.Share, error) {
+// without being looked at, and once lim.WrongPerShareTotal wrong codes
+// were tried over the share's life (the one that reaches it included),
+// with store.ErrCodeCap. A share that can release nothing is refused
+// with its Usable error, one r refuses with a *store.ShareBlocked.
+func (s *Store) VerifyShareCode(ctx context.Context, id string, hash [32]byte, g store.ShareGrant, now time.Time, lim store.CodeLimits, r store.ShareRules, rec *audit.Record) (store.Share, error) {
 	var sh store.Share
 	var refused error // committed: the wrong attempt stays counted
 	err := s.db.Write(ctx, func(tx Querier) error {
@@ -173,6 +327,15 @@ func (s *Store) VerifyShareCode(ctx context.Context, id string, hash [32]byte, g
 			return err
 		}
 		if err := sh.Usable(now); err != nil {
+			return err
+		}
+		if err := s.lockAuditHead(ctx, tx); err != nil { // as in AddShareCode
+			return err
+		}
+		if err := s.shareRules(ctx, tx, sh, r); err != nil {
+			return err
+		}
+		if err := wrongCap(ctx, tx, id, lim); err != nil {
 			return err
 		}
 		hour := store.Micros(now.Add(-time.Hour))
@@ -193,8 +356,14 @@ func (s *Store) VerifyShareCode(ctx context.Context, id string, hash [32]byte, g
 		}
 		if n == 0 {
 			refused = store.ErrCodeWrong
-			_, err := tx.Exec(ctx, `INSERT INTO share_attempts (share, recipient, time_us) VALUES ($1, $2, $3)`, id, sh.Recipient, t)
-			return err
+			if _, err := tx.Exec(ctx, `INSERT INTO share_attempts (share, recipient, time_us) VALUES ($1, $2, $3)`, id, sh.Recipient, t); err != nil {
+				return err
+			}
+			if wrongCap(ctx, tx, id, lim) != nil {
+				// This wrong code was the last one allowed.
+				refused = store.ErrCodeCap
+			}
+			return nil
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO share_grants (share, hash, expires_us) VALUES ($1, $2, $3)`, id, g.Hash[:], store.Micros(g.Expires)); err != nil {
 			return err
@@ -210,9 +379,9 @@ func (s *Store) VerifyShareCode(ctx context.Context, id string, hash [32]byte, g
 // ReleaseShare spends the download capability whose hash is grant: if it
 // is live and the share can still release bytes, the share's downloads
 // go up by one and rec is appended, in one transaction; it returns the
-// share as it is then. Otherwise store.ErrGrantInvalid or the share's
-// Usable error.
-func (s *Store) ReleaseShare(ctx context.Context, id string, grant [32]byte, now time.Time, rec *audit.Record) (store.Share, error) {
+// share as it is then. Otherwise store.ErrGrantInvalid, the share's
+// Usable error or r's *store.ShareBlocked.
+func (s *Store) ReleaseShare(ctx context.Context, id string, grant [32]byte, now time.Time, r store.ShareRules, rec *audit.Record) (store.Share, error) {
 	var sh store.Share
 	err := s.db.Write(ctx, func(tx Querier) error {
 		var err error
@@ -220,6 +389,9 @@ func (s *Store) ReleaseShare(ctx context.Context, id string, grant [32]byte, now
 			return err
 		}
 		if err := sh.Usable(now); err != nil {
+			return err
+		}
+		if err := s.shareRules(ctx, tx, sh, r); err != nil {
 			return err
 		}
 		t := store.Micros(now)
