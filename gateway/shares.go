@@ -172,8 +172,10 @@ func (s *Server) shareRoutes() {
 	s.handle("/v1/matters/{m}/shares", map[string]method{
 		http.MethodPost: {"share.create", permRead, s.createShare},
 	})
+	// A creator revokes their own share with no access to the matter
+	// left (removed, screened): ending a link never needs a grant.
 	s.handle("/v1/matters/{m}/shares/{id}", map[string]method{
-		http.MethodDelete: {"share.revoke", permRead, s.revokeOwnShare},
+		http.MethodDelete: {"share.revoke", permAny, s.revokeOwnShare},
 	})
 	s.handle("/v1/admin/shares", map[string]method{
 		http.MethodGet: {"admin.share.list", permAdmin, s.listShares},
@@ -551,9 +553,9 @@ func (s *Server) revokeBody(w http.ResponseWriter, r *http.Request, op string) (
 	return req.Reason, nil
 }
 
-// revokeOwnShare revokes a share its creator made. Another's share, or one
-// of another matter, is not found: a member learns nothing of shares but
-// their own.
+// revokeOwnShare revokes a share its creator made, whatever the creator's
+// access to the matter now. Another's share, or one of another matter, is
+// not found: a caller learns nothing of shares but their own.
 func (s *Server) revokeOwnShare(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "share.revoke"
 	id := r.PathValue("id")
