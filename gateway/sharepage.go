@@ -96,7 +96,7 @@ func (s *Server) serveRecipient(w http.ResponseWriter, r *http.Request, rq *requ
 	// A share exists: from here every answer is a record of its own.
 	rq.preAuth = false
 	rq.matter, rq.rec.Matter, rq.rec.Object = sh.Matter, sh.Matter, shareObject(sh)
-	if err := s.stillShared(r.Context(), op.action, &sh); err != nil {
+	if err := s.stillShared(r.Context(), op.action, rq.id, &sh); err != nil {
 		s.fail(w, rq, asError(op.action, err))
 		return
 	}
@@ -109,8 +109,10 @@ func (s *Server) serveRecipient(w http.ResponseWriter, r *http.Request, rq *requ
 // deny list or its matter is closed: the revocation that the deny or the
 // close runs may have failed or not reached this share yet, and neither
 // may leave a link working. A replica that cannot see the deny list
-// answers 503, as it does for members.
-func (s *Server) stillShared(ctx context.Context, op string, sh *store.Share) error {
+// answers 503, as it does for members. The share is revoked for good,
+// with its share.revoke record (sharerules.go), the store's rules being
+// checked again by every use.
+func (s *Server) stillShared(ctx context.Context, op, requestID string, sh *store.Share) error {
 	if !sh.Revoked.IsZero() {
 		return nil
 	}
@@ -128,6 +130,7 @@ func (s *Server) stillShared(ctx context.Context, op string, sh *store.Share) er
 		reason = "matter closed"
 	}
 	if reason != "" {
+		s.revokeBlocked(ctx, *sh, reason, requestID)
 		sh.Revoked, sh.RevokeReason = time.Now(), reason
 	}
 	return nil
