@@ -45,6 +45,10 @@ const (
 	KindCodeWrong
 	KindCodeLimit
 	KindGrantInvalid
+	KindRequestExpired
+	KindRequestRevoked
+	KindRequestFull
+	KindDropClaimed
 	KindUnavailable
 )
 
@@ -86,6 +90,10 @@ func kinds() [KindUnavailable + 1]kindInfo {
 		KindCodeWrong:            {http.StatusForbidden, api.CodeCodeWrong, audit.ResultDenied},
 		KindCodeLimit:            {http.StatusTooManyRequests, api.CodeCodeLimit, audit.ResultDenied},
 		KindGrantInvalid:         {http.StatusForbidden, api.CodeGrantInvalid, audit.ResultDenied},
+		KindRequestExpired:       {http.StatusGone, api.CodeRequestExpired, audit.ResultDenied},
+		KindRequestRevoked:       {http.StatusGone, api.CodeRequestRevoked, audit.ResultDenied},
+		KindRequestFull:          {http.StatusGone, api.CodeRequestFull, audit.ResultDenied},
+		KindDropClaimed:          {http.StatusConflict, api.CodeDropClaimed, audit.ResultConflict},
 		KindUnavailable:          {http.StatusServiceUnavailable, api.CodeUnavailable, audit.ResultError},
 	}
 }

@@ -57,6 +57,16 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, rq *request) error
 	if err != nil {
 		return err
 	}
+	// Drops asked for: the matters whose cursor counts them (feed news
+	// of file-request uploads, requests.go).
+	drops := map[string]int64{}
+	var dropMatters []string
+	for _, c := range req.Matters {
+		if c.Drops != nil && s.drops != nil {
+			drops[c.Matter] = *c.Drops
+			dropMatters = append(dropMatters, c.Matter)
+		}
+	}
 	if len(matters) == 1 {
 		rq.rec.Matter = matters[0]
 	}
@@ -94,10 +104,23 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request, rq *request) error
 			stop()
 			return storeErr(op, err)
 		}
+		var dheads map[string]int64
+		if len(dropMatters) > 0 {
+			if dheads, err = s.drops.DropHeads(r.Context(), dropMatters); err != nil {
+				stop()
+				return storeErr(op, err)
+			}
+		}
 		resp := api.Feed{Matters: []api.FeedMatter{}}
 		for i, m := range matters {
-			if h := heads[m]; closed[m] || h != since[i] {
-				resp.Matters = append(resp.Matters, api.FeedMatter{Matter: m, Head: h, Closed: closed[m]})
+			known, asked := drops[m]
+			if h := heads[m]; closed[m] || h != since[i] || asked && dheads[m] != known {
+				fm := api.FeedMatter{Matter: m, Head: h, Closed: closed[m]}
+				if asked {
+					n := dheads[m]
+					fm.Drops = &n
+				}
+				resp.Matters = append(resp.Matters, fm)
 			}
 		}
 		timedOut, woken := false, false
@@ -149,8 +172,8 @@ func (s *Server) feedCursors(rq *request, req api.FeedRequest) (matters []string
 			return nil, nil, E(op, KindInvalid, "matters[%d]: matter %s named twice", i, c.Matter)
 		}
 		seen[c.Matter] = true
-		if c.Since < 0 {
-			return nil, nil, E(op, KindInvalid, "matters[%d]: since must be at least 0", i)
+		if c.Since < 0 || c.Drops != nil && *c.Drops < 0 {
+			return nil, nil, E(op, KindInvalid, "matters[%d]: since and drops must be at least 0", i)
 		}
 		if rq.ident.Role(c.Matter) == auth.None {
 			s.metrics.denials.WithLabelValues("forbidden").Inc()

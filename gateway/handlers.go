@@ -146,6 +146,7 @@ func (s *Server) routes() {
 	s.presenceRoutes()
 	s.shareRoutes()
 	s.consoleRoutes()
+	s.requestRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, requestFrom(r), E("route", KindNotFound, "no such endpoint"))
 	})

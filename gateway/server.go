@@ -87,6 +87,10 @@ type Stores struct {
 	Shares ShareStore
 	// Sharing keeps each matter's sharing policy (shares.go).
 	Sharing SharingPolicyStore
+	// Requests and Drops keep file requests and their uploads
+	// (requests.go).
+	Requests RequestStore
+	Drops    DropStore
 	// Lifecycle is the roles of retention, purge and garbage collection
 	// (gateway/lifecycle).
 	Lifecycle lifecycle.Stores
@@ -115,6 +119,8 @@ func StoresOf(st any) Stores {
 	s.Presence, _ = st.(PresenceStore)
 	s.Shares, _ = st.(ShareStore)
 	s.Sharing, _ = st.(SharingPolicyStore)
+	s.Requests, _ = st.(RequestStore)
+	s.Drops, _ = st.(DropStore)
 	s.Lifecycle = lifecycle.StoresOf(st)
 	s.Push, _ = st.(Pusher)
 	return s
@@ -136,6 +142,8 @@ func (s Stores) Check() error {
 		{"PresenceStore", s.Presence != nil},
 		{"ShareStore", s.Shares != nil},
 		{"SharingPolicyStore", s.Sharing != nil},
+		{"RequestStore", s.Requests != nil},
+		{"DropStore", s.Drops != nil},
 	} {
 		if !r.set {
 			m = append(m, r.name)
@@ -226,6 +234,8 @@ type Server struct {
 	// Shares with people outside the firm (shares.go, sharepage.go).
 	shares        ShareStore
 	sharingPolicy SharingPolicyStore
+	requests      RequestStore
+	drops         DropStore
 	sharing       *sharing
 }
 
@@ -269,6 +279,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		presenceHub:    newPresenceHub(d.Stores.Presence),
 		shares:         d.Stores.Shares,
 		sharingPolicy:  d.Stores.Sharing,
+		requests:       d.Stores.Requests,
+		drops:          d.Stores.Drops,
 	}
 	var err error
 	if s.sharing, err = newSharing(cfg.Sharing, d.Mailer, web.Config{VaultAddress: cfg.Vault.Address, HSTS: cfg.TLS.CertFile != ""}); err != nil {
@@ -589,6 +601,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if strings.HasPrefix(r.URL.Path, "/s/") {
 		s.serveRecipient(sw, r, rq)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/r/") {
+		s.serveRequester(sw, r, rq)
 		return
 	}
 	if !strings.HasPrefix(r.URL.Path, "/v1/") {

@@ -525,6 +525,7 @@ func (s *Server) revokeShares(ctx context.Context, f store.ShareFilter, by, reas
 func (s *Server) revokeSharesOf(ctx context.Context, f store.ShareFilter, by, reason string, rq *request) {
 	rec := audit.Record{Entity: rq.ident.Entity, User: rq.ident.User, Device: rq.rec.Device, Source: rq.rec.Source, RequestID: rq.id}
 	ctx = context.WithoutCancel(ctx)
+	s.revokeRequestsOf(ctx, f, by, reason, rq) // requests.go
 	var err error
 	for try := 0; try < 3; try++ {
 		if try > 0 {

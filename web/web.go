@@ -51,6 +51,16 @@ var shareHTML string
 
 var shareTemplate = template.Must(template.New("share").Parse(shareHTML))
 
+// RequestPrefix is where the gateway serves file-request links: the
+// client's upload page at RequestPrefix + id (ServeRequestPage), its API
+// below it.
+const RequestPrefix = "/r/"
+
+//go:embed request.html
+var requestHTML string
+
+var requestTemplate = template.Must(template.New("request").Parse(requestHTML))
+
 // Config says what the page may talk to besides its own origin.
 type Config struct {
 	// VaultAddress is Vault's URL (the gateway's vault.address): the page
@@ -75,6 +85,7 @@ type Console struct {
 	version string
 	index   []byte
 	share   []byte           // the recipient's page of a share link
+	request []byte           // the client's page of a file request
 	assets  map[string]asset // by path below the versioned prefix
 	csp     string
 	hsts    bool
@@ -119,6 +130,11 @@ func New(cfg Config) (*Console, error) {
 		return nil, fmt.Errorf("web: share page: %w", err)
 	}
 	c.share = buf.Bytes()
+	buf = bytes.Buffer{}
+	if err := requestTemplate.Execute(&buf, struct{ Assets string }{Prefix + c.version + "/"}); err != nil {
+		return nil, fmt.Errorf("web: request page: %w", err)
+	}
+	c.request = buf.Bytes()
 	return c, nil
 }
 
@@ -248,6 +264,21 @@ func (c *Console) ServeShare(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	c.write(w, r, "text/html; charset=utf-8", c.share)
+}
+
+// ServeRequestPage serves the client's upload page of a file request, the
+// same for every link (GET or HEAD RequestPrefix + id), under the same
+// policy as the share page: the page reads the request's ID from its path
+// and the public key from the fragment.
+func (c *Console) ServeRequestPage(w http.ResponseWriter, r *http.Request) {
+	SetHeaders(w.Header(), CSP(""), c.hsts || r.TLS != nil)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	c.write(w, r, "text/html; charset=utf-8", c.request)
 }
 
 func (c *Console) write(w http.ResponseWriter, r *http.Request, ctype string, body []byte) {

@@ -111,6 +111,12 @@ const (
 	CodeCodeWrong    Code = "code_wrong"    // 403: wrong, used or expired one-time code
 	CodeCodeLimit    Code = "code_limit"    // 429: too many codes sent or tried this hour (Retry-After)
 	CodeGrantInvalid Code = "grant_invalid" // 403: the download capability is unknown, used or expired
+
+	// File requests (docs/SHARING.md, "Request files").
+	CodeRequestExpired Code = "request_expired" // 410
+	CodeRequestRevoked Code = "request_revoked" // 410
+	CodeRequestFull    Code = "request_full"    // 410: its files are used up
+	CodeDropClaimed    Code = "drop_claimed"    // 409: another agent holds the drop, or it is finished
 )
 
 // Fault is the kind of failure c stands for, in the vocabulary kms shares
@@ -127,9 +133,10 @@ func (c Code) Fault() fault.Kind {
 		return fault.Denied
 	case CodeNotFound:
 		return fault.NotFound
-	case CodeMissingChunks, CodeChunksPresent, CodeAlreadyDeleted, CodeVersionMismatch:
+	case CodeMissingChunks, CodeChunksPresent, CodeAlreadyDeleted, CodeVersionMismatch, CodeDropClaimed:
 		return fault.Conflict
-	case CodeLegalHold, CodeStaleEpoch, CodeMatterClosed, CodeShareExpired, CodeShareRevoked, CodeShareUsedUp:
+	case CodeLegalHold, CodeStaleEpoch, CodeMatterClosed, CodeShareExpired, CodeShareRevoked, CodeShareUsedUp,
+		CodeRequestExpired, CodeRequestRevoked, CodeRequestFull:
 		return fault.Refused
 	case CodeRateLimited, CodeUnavailable, CodeCodeLimit:
 		return fault.Unavailable
@@ -356,6 +363,10 @@ type FeedRequest struct {
 type FeedCursor struct {
 	Matter string `json:"matter"`
 	Since  int64  `json:"since"`
+	// Drops, if set, is how many drops (file-request uploads) of the
+	// matter the agent knows of: the feed answers the matter when the
+	// gateway has more (an agent of an rw member delivers them).
+	Drops *int64 `json:"drops,omitempty"`
 }
 
 // Feed answers POST /v1/feed: the matters of the request whose head is
@@ -371,6 +382,8 @@ type FeedMatter struct {
 	Matter string `json:"matter"`
 	Head   int64  `json:"head"`
 	Closed bool   `json:"closed,omitempty"`
+	// Drops is the matter's drop count, answered to a cursor that asked.
+	Drops *int64 `json:"drops,omitempty"`
 }
 
 // DenyRequest is the body of POST /v1/admin/deny.

@@ -65,6 +65,7 @@ func TestCodeFault(t *testing.T) {
 		CodeUnavailable: fault.Unavailable, "no_such_code": fault.Other,
 		CodeSharingOff: fault.Denied, CodeShareExpired: fault.Refused, CodeShareRevoked: fault.Refused, CodeShareUsedUp: fault.Refused,
 		CodeCodeWrong: fault.Denied, CodeCodeLimit: fault.Unavailable, CodeGrantInvalid: fault.Denied,
+		CodeRequestExpired: fault.Refused, CodeRequestRevoked: fault.Refused, CodeRequestFull: fault.Refused, CodeDropClaimed: fault.Conflict,
 	} {
 		if got := c.Fault(); got != want {
 			t.Errorf("%s.Fault() = %v, want %v", c, got, want)

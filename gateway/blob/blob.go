@@ -4,6 +4,7 @@
 //	m/<matter>/c/<chunkID>
 //	m/<matter>/v/<fileID>/<version>
 //	m/<matter>/s/<shareID>
+//	m/<matter>/d/<dropID>
 //
 // Every PUT is one single-part request whose body S3 checks against the
 // SHA-256 the caller states (x-amz-checksum-sha256) before the object becomes
@@ -113,6 +114,16 @@ func ShareKey(matter, id string) (string, error) {
 		return "", fmt.Errorf("blob: share ID %q is not 32 lowercase hex characters", id)
 	}
 	return "m/" + matter + "/s/" + id, nil
+}
+
+// DropKey is where a client's upload through a file request (a drop
+// object) is kept: m/<matter>/d/<id>, id a drop's 32 lowercase hex.
+func DropKey(matter, id string) (string, error) {
+	k, err := ShareKey(matter, id)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(k, "/s/"+id) + "/d/" + id, nil
 }
 
 // Put stores exactly size bytes from r under key, if and only if their

@@ -54,6 +54,8 @@ type Config struct {
 	// ExpireSweep is how often each replica looks for shares that
 	// expired unseen, to record their share.expire (default 10m).
 	ExpireSweep time.Duration `yaml:"expire_sweep"`
+	// Requests bounds file requests (request.go).
+	Requests RequestConfig `yaml:"requests"`
 }
 
 // CodeLimits bound one-time codes per hour: codes sent and wrong codes
@@ -85,6 +87,7 @@ func DefaultConfig() Config {
 		RequestsPerSecond:   1,
 		Burst:               30,
 		ExpireSweep:         10 * time.Minute,
+		Requests:            defaultRequestConfig(),
 	}
 }
 
@@ -130,6 +133,7 @@ func (c *Config) FillDefaults() {
 	}
 	num(&c.Burst, d.Burst)
 	dur(&c.ExpireSweep, d.ExpireSweep)
+	c.Requests.fillDefaults()
 }
 
 // Validate reports every problem in c at once, each named "sharing.<key>".
@@ -185,6 +189,9 @@ func (c *Config) Validate(insecureDev bool) error {
 	}
 	if c.ExpireSweep < 10*time.Millisecond || c.ExpireSweep > 24*time.Hour {
 		bad("expire_sweep: %v must be between 10ms and 24h", c.ExpireSweep)
+	}
+	if err := c.Requests.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

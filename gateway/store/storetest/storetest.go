@@ -147,6 +147,7 @@ func Run(t *testing.T, h Harness) {
 	tests = append(tests, lifecycleTests...)
 	tests = append(tests, batchTests...)
 	tests = append(tests, shareTests...)
+	tests = append(tests, requestTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
 	}
