@@ -43,6 +43,10 @@ type Agent struct {
 	// (integrity.go, witness.go); nil if it lacks them.
 	reporter integrityReporter
 	heads    headSource
+	// drops delivers clients' uploads into matters' Incoming folders
+	// (incoming.go); nil if the Remote cannot. incoming is its journal.
+	drops    dropRemote
+	incoming *incomingJournal
 	// presence tells colleagues what is open here and marks what is open
 	// elsewhere (presence.go); nil if the Remote has no presence.
 	presence *presenceMgr
@@ -200,13 +204,15 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 	pres, _ := remote.(presenceRemote)
 	devices, _ := remote.(deviceReporter)
 	shares, _ := remote.(shareRemote)
+	drops, _ := remote.(dropRemote)
 	// Back-pressure (429, 503) is waited out here, up to two minutes per
 	// request, before a pass gives up and backs off as a whole.
 	remote = politeRemote{Remote: remote, maxWait: 2 * time.Minute}
 	activity := &activityLog{}
 	log = slog.New(activity.handler(log.Handler()))
 	a := &Agent{activity: activity, cfg: cfg, log: log, idx: idx, keys: keys, remote: remote, reporter: reporter, heads: heads, user: user, entity: entity, ignore: ig,
-		board: &statusBoard{}, revoked: make(chan struct{}), recheck: make(chan struct{}, 1)}
+		board: &statusBoard{}, revoked: make(chan struct{}), recheck: make(chan struct{}, 1),
+		drops: drops, incoming: newIncomingJournal(cfg.DataDir)}
 	if pres != nil {
 		a.presence = newPresence(a, pres)
 	}
@@ -571,6 +577,11 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 		if err := m.pull(ctx, mk, &res); err != nil {
 			return err
 		}
+		// Clients' uploads first, so this pass's scan commits them
+		// (incoming.go).
+		if written := m.deliverDrops(ctx, mk, full, &res); len(written) > 0 && !full {
+			paths = append(paths, written...)
+		}
 		if full {
 			paths = []string{""}
 			if err := m.retryProblems(ctx, mk, &res); err != nil {
@@ -586,6 +597,7 @@ func (a *Agent) syncMatter(ctx context.Context, m *matterSync, full bool, paths 
 				return err
 			}
 		}
+		m.finishDrops(ctx)
 		if len(paths) == 0 {
 			return nil
 		}

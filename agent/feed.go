@@ -9,6 +9,7 @@ import (
 
 	"github.com/mattersync/mattersync/agent/index"
 	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/kms"
 )
 
 // The agent holds one long poll for all its matters (POST /v1/feed): the
@@ -68,6 +69,7 @@ func (f *feedLoops) snapshot() (map[string]*matterLoop, <-chan struct{}) {
 // every poll while its pass runs.
 func (a *Agent) feed(ctx context.Context, set *feedLoops) {
 	announced := map[string]int64{}  // matter -> head already poked for
+	dropsSeen := map[string]int64{}  // matter -> drops the feed last counted (incoming.go)
 	paused := map[string]time.Time{} // matter -> left out of the feed until
 	backoff := time.Second
 	for ctx.Err() == nil {
@@ -120,7 +122,21 @@ func (a *Agent) feed(ctx context.Context, set *feedLoops) {
 			case <-pctx.Done():
 			}
 		}()
-		feed, err := a.remote.Feed(pctx, cursors, wait)
+		var feed api.Feed
+		var err error
+		if a.drops != nil {
+			// Drop news for the matters whose clients' uploads this
+			// agent delivers (rw): the same long poll, no second one.
+			drops := map[string]int64{}
+			for id := range cursors {
+				if l := loops[id]; l != nil && l.m.role == kms.RoleRW {
+					drops[id] = dropsSeen[id]
+				}
+			}
+			feed, err = a.drops.FeedDrops(pctx, cursors, drops, wait)
+		} else {
+			feed, err = a.remote.Feed(pctx, cursors, wait)
+		}
 		cut := pctx.Err() != nil && ctx.Err() == nil
 		cancel()
 		if cut {
@@ -162,6 +178,10 @@ func (a *Agent) feed(ctx context.Context, set *feedLoops) {
 				announced[m.Matter] = m.Head
 			default:
 				announced[m.Matter] = m.Head
+			}
+			if m.Drops != nil && *m.Drops != dropsSeen[m.Matter] {
+				dropsSeen[m.Matter] = *m.Drops
+				a.incoming.setDue(m.Matter)
 			}
 			l.poke()
 		}

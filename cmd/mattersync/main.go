@@ -49,7 +49,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&opts.configPath, "config", defaultConfigPath(), "agent configuration file (env MATTERSYNC_CONFIG)")
 	root.AddCommand(newConfigCmd(opts), newCheckConfigCmd(opts), newRunCmd(opts), newSyncCmd(opts),
 		newStatusCmd(opts), newConflictsCmd(opts), newVersionsCmd(opts), newRestoreCmd(opts), newShareCmd(opts), newServiceCmd(opts),
-		newLoginCmd(opts), newLogoutCmd(opts), newMattersCmd(opts))
+		newLoginCmd(opts), newLogoutCmd(opts), newMattersCmd(opts), newRequestCmd(opts))
 	return root
 }
 
