@@ -172,8 +172,11 @@ func (s *Server) feedCursors(rq *request, req api.FeedRequest) (matters []string
 			return nil, nil, E(op, KindInvalid, "matters[%d]: matter %s named twice", i, c.Matter)
 		}
 		seen[c.Matter] = true
-		if c.Since < 0 || c.Drops != nil && *c.Drops < 0 {
-			return nil, nil, E(op, KindInvalid, "matters[%d]: since and drops must be at least 0", i)
+		if c.Since < 0 {
+			return nil, nil, E(op, KindInvalid, "matters[%d]: since must be at least 0", i)
+		}
+		if c.Drops != nil && *c.Drops < 0 {
+			return nil, nil, E(op, KindInvalid, "matters[%d]: drops must be at least 0", i)
 		}
 		if rq.ident.Role(c.Matter) == auth.None {
 			s.metrics.denials.WithLabelValues("forbidden").Inc()
