@@ -56,22 +56,25 @@ func idList(first int, ids []format.ID, lead string) (string, []any) {
 
 // engine is the SQLite database as sqlcore runs it.
 type engine struct {
-	wr    *sql.DB // one connection: every write transaction; nil if read-only
-	rd    *sql.DB // read-only pool
-	locks keyedMutex
+	wr      *sql.DB // one connection: every write transaction; nil if read-only
+	rd      *sql.DB // read-only pool
+	wrStmts *stmtCache
+	rdStmts *stmtCache
+	locks   keyedMutex
 }
 
-func (e *engine) Read() sqlcore.Querier { return querier{e.rd} }
+func (e *engine) Read() sqlcore.Querier { return querier{h: e.rd, stmts: e.rdStmts} }
 
 func (e *engine) Write(ctx context.Context, fn func(sqlcore.Querier) error) error {
 	if e.wr == nil {
 		return errors.New("sqlite: store is read-only")
 	}
+	defer e.wrStmts.flush(ctx)
 	tx, err := e.wr.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(querier{tx}); err != nil {
+	if err := fn(querier{h: tx, tx: tx, stmts: e.wrStmts}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -79,12 +82,13 @@ func (e *engine) Write(ctx context.Context, fn func(sqlcore.Querier) error) erro
 }
 
 func (e *engine) Snapshot(ctx context.Context, fn func(sqlcore.Querier) error) error {
+	defer e.rdStmts.flush(ctx)
 	tx, err := e.rd.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	return fn(querier{tx})
+	return fn(querier{h: tx, tx: tx, stmts: e.rdStmts})
 }
 
 // CommitFiles: one gateway owns the database, so an in-process lock per
@@ -105,17 +109,42 @@ func (e *engine) CommitFiles(ctx context.Context, matter string, files []format.
 	return fn(e.Read(), func(apply func(sqlcore.Querier) error) error { return e.Write(ctx, apply) })
 }
 
-// querier runs sqlcore's statements on a handle or transaction.
+// querier runs sqlcore's statements on a handle or transaction, prepared
+// (stmts.go) where it can.
 type querier struct {
 	h interface {
 		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	}
+	tx    *sql.Tx    // h, when it is a transaction
+	stmts *stmtCache // of the handle h is or belongs to
+}
+
+// stmt returns query's prepared statement for q, or nil: run it on q.h.
+func (q querier) stmt(ctx context.Context, query string, args int) *sql.Stmt {
+	st := q.stmts.get(query, args)
+	if st == nil && q.tx == nil {
+		// Outside a transaction preparing takes a connection as the
+		// statement would.
+		q.stmts.flush(ctx)
+		st = q.stmts.get(query, args)
+	}
+	if st != nil && q.tx != nil {
+		return q.tx.StmtContext(ctx, st)
+	}
+	return st
 }
 
 func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := q.h.ExecContext(ctx, placeholders(query), args...)
+	query = placeholders(query)
+	var res sql.Result
+	var err error
+	if st := q.stmt(ctx, query, len(args)); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = q.h.ExecContext(ctx, query, args...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -123,11 +152,22 @@ func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, er
 }
 
 func (q querier) QueryRow(ctx context.Context, query string, args ...any) sqlcore.Scanner {
-	return q.h.QueryRowContext(ctx, placeholders(query), args...)
+	query = placeholders(query)
+	if st := q.stmt(ctx, query, len(args)); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.h.QueryRowContext(ctx, query, args...)
 }
 
 func (q querier) Query(ctx context.Context, query string, args ...any) (sqlcore.Rows, error) {
-	rows, err := q.h.QueryContext(ctx, placeholders(query), args...)
+	query = placeholders(query)
+	var rows *sql.Rows
+	var err error
+	if st := q.stmt(ctx, query, len(args)); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = q.h.QueryContext(ctx, query, args...)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,7 @@ func open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 		}
 		e.wr.SetMaxOpenConns(1)
 		e.wr.SetConnMaxIdleTime(0)
+		e.wrStmts = newStmtCache(e.wr)
 		if err := e.wr.PingContext(ctx); err != nil {
 			e.wr.Close()
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -98,6 +99,10 @@ func open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	e.rd.SetMaxOpenConns(8)
+	// Every connection kept: one closed takes its prepared statements
+	// with it (database/sql keeps 2 idle by default).
+	e.rd.SetMaxIdleConns(8)
+	e.rdStmts = newStmtCache(e.rd)
 	if err := e.rd.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -108,6 +113,8 @@ func open(ctx context.Context, path string, readOnly bool) (*Store, error) {
 // Close closes the database and releases the lock file.
 func (s *Store) Close() error {
 	var errs []error
+	s.db.wrStmts.close()
+	s.db.rdStmts.close()
 	if s.db.wr != nil {
 		errs = append(errs, s.db.wr.Close())
 	}

@@ -6,8 +6,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 
+	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway"
+	"github.com/mattersync/mattersync/gateway/store"
 	"github.com/mattersync/mattersync/gateway/store/sqlite"
 	"github.com/mattersync/mattersync/gateway/store/storetest"
 )
@@ -100,4 +103,42 @@ func TestMigrateEpochs(t *testing.T) {
 	}
 	defer s.Close()
 	storetest.CheckEpochMigration(ctx, t, gateway.StoresOf(s), f)
+}
+
+// BenchmarkCommitBatch: the store's side of one batch of 100 small files
+// (a chunk and a commit each, the manifest write a no-op), as a first sync
+// sends them (issue 22). It reports; it asserts nothing.
+//
+//	go test -run '^$' -bench CommitBatch -benchtime 20x ./gateway/store/sqlite
+func BenchmarkCommitBatch(b *testing.B) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "gateway.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const files = 100
+	b.ResetTimer()
+	for range b.N {
+		bt := &store.Batch{Matter: "m"}
+		for range files {
+			chunk, file := storetest.RandomID(b), storetest.RandomID(b)
+			bt.Chunks = append(bt.Chunks, store.BatchChunk{Chunk: store.Chunk{Matter: "m", ID: chunk, Size: 900, Time: time.Now()},
+				Rec: storetest.Rec("chunk.put", "m"), Stored: true})
+			bt.Commits = append(bt.Commits, store.BatchCommit{
+				Commit: store.Commit{Matter: "m", File: file, Size: 300, Chunks: []format.ID{chunk}, Entity: "e-1", User: "alice", Device: "d", Time: time.Now()},
+				Write:  func(context.Context, int64) (string, error) { return "k/" + file.String(), nil },
+				Rec:    storetest.Rec("file.commit", "m"),
+			})
+		}
+		if err := s.CommitBatch(ctx, bt); err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range bt.Commits {
+			if c.Err != nil {
+				b.Fatal(c.Err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*files)/b.Elapsed().Seconds(), "files/s")
 }
