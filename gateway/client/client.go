@@ -96,7 +96,7 @@ func New(baseURL string, tokens TokenSource, opts Options) (*Client, error) {
 		return nil, fault.Errorf(fault.Invalid, "client: device ID must be 32 lowercase hex characters")
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		opts.HTTPClient = &http.Client{Transport: transport()}
 	}
 	if opts.MaxChunkBytes <= 0 {
 		opts.MaxChunkBytes = 64 << 20
@@ -855,11 +855,25 @@ func (c *Client) AuditVerify(ctx context.Context, opts VerifyOptions) (audit.Rep
 	return out, err
 }
 
+// idleConnsPerHost is how many idle connections to the gateway a client
+// keeps. net/http keeps 2, and an agent has many more requests in flight
+// (chunks and files fetched ahead, two batches, two files uploading):
+// every request beyond two opened a new connection, a TLS handshake in
+// production, and left one in TIME_WAIT.
+const idleConnsPerHost = 64
+
+// transport is net/http's default transport with idleConnsPerHost.
+func transport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = idleConnsPerHost
+	return tr
+}
+
 // HTTPClient returns an HTTP client for the gateway that trusts the
 // system's CAs, or only the PEM certificates in caFile when it is set (a
 // firm's private CA), with TLS 1.2 at least.
 func HTTPClient(caFile string) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := transport()
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
