@@ -34,6 +34,9 @@ type DB struct {
 	db *sql.DB
 	// puts are PutFile rows waiting for their group's transaction.
 	puts putGroup
+	// The statements run once or more per file, prepared at Open:
+	// SQLite otherwise parses each on every call (issue 22).
+	fileByPath, fileByID, putFile *sql.Stmt
 }
 
 // Open opens (creating and migrating if needed) the index at path.
@@ -62,6 +65,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := d.migrate(ctx); err != nil {
 		sdb.Close()
 		return nil, err
+	}
+	// Prepared after the migrations, on the one connection while no
+	// transaction holds it.
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{{&d.fileByPath, fileByPathSQL}, {&d.fileByID, fileByIDSQL}, {&d.putFile, putFileSQL}} {
+		if *p.st, err = sdb.PrepareContext(ctx, p.sql); err != nil {
+			sdb.Close()
+			return nil, fmt.Errorf("index: prepare: %w", err)
+		}
 	}
 	return d, nil
 }

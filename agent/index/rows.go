@@ -121,13 +121,18 @@ func (d *DB) SetSyncResult(ctx context.Context, id string, at time.Time, errMsg 
 
 // File returns the row for a path, or ErrNotFound.
 func (d *DB) File(ctx context.Context, matter, path string) (File, error) {
-	return d.scanFile(d.db.QueryRowContext(ctx, `SELECT matter, path, file_id, size, mtime_ns, mode, hash, version FROM files WHERE matter = ? AND path = ?`, matter, path))
+	return d.scanFile(d.fileByPath.QueryRowContext(ctx, matter, path))
 }
 
 // FileByID returns the row for a file ID, or ErrNotFound.
 func (d *DB) FileByID(ctx context.Context, matter, fileID string) (File, error) {
-	return d.scanFile(d.db.QueryRowContext(ctx, `SELECT matter, path, file_id, size, mtime_ns, mode, hash, version FROM files WHERE matter = ? AND file_id = ?`, matter, fileID))
+	return d.scanFile(d.fileByID.QueryRowContext(ctx, matter, fileID))
 }
+
+const (
+	fileByPathSQL = `SELECT matter, path, file_id, size, mtime_ns, mode, hash, version FROM files WHERE matter = ? AND path = ?`
+	fileByIDSQL   = `SELECT matter, path, file_id, size, mtime_ns, mode, hash, version FROM files WHERE matter = ? AND file_id = ?`
+)
 
 func (d *DB) scanFile(row *sql.Row) (File, error) {
 	var f File
@@ -210,9 +215,11 @@ func (d *DB) PutFile(ctx context.Context, f File) error {
 		g.mu.Unlock()
 		// Not cancelled with the leader's context: the group's other
 		// callers wait for this transaction.
-		err := d.tx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+		ctx := context.WithoutCancel(ctx)
+		err := d.tx(ctx, func(tx *sql.Tx) error {
+			put := tx.StmtContext(ctx, d.putFile)
 			for _, p := range group {
-				if _, err := tx.Exec(putFileSQL, p.f.Matter, p.f.Path, p.f.FileID, p.f.Size, p.f.MtimeNs, p.f.Mode, p.f.Hash, p.f.Version); err != nil {
+				if _, err := put.ExecContext(ctx, p.f.Matter, p.f.Path, p.f.FileID, p.f.Size, p.f.MtimeNs, p.f.Mode, p.f.Hash, p.f.Version); err != nil {
 					return err
 				}
 			}
@@ -222,7 +229,7 @@ func (d *DB) PutFile(ctx context.Context, f File) error {
 			if err != nil && len(group) > 1 {
 				// One row's failure (its matter just removed, say) is
 				// not the others': each is tried alone.
-				p.done <- d.putOne(context.WithoutCancel(ctx), p.f)
+				p.done <- d.putOne(ctx, p.f)
 				continue
 			}
 			if err != nil {
@@ -242,7 +249,10 @@ const putFileSQL = `INSERT INTO files (matter, path, file_id, size, mtime_ns, mo
 	mode = excluded.mode, hash = excluded.hash, version = excluded.version`
 
 func (d *DB) putOne(ctx context.Context, f File) error {
-	return d.exec(ctx, "put file", putFileSQL, f.Matter, f.Path, f.FileID, f.Size, f.MtimeNs, f.Mode, f.Hash, f.Version)
+	if _, err := d.putFile.ExecContext(ctx, f.Matter, f.Path, f.FileID, f.Size, f.MtimeNs, f.Mode, f.Hash, f.Version); err != nil {
+		return fmt.Errorf("index: put file: %w", err)
+	}
+	return nil
 }
 
 // DeleteFile removes a file row; removing a missing row is not an error.
