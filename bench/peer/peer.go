@@ -122,7 +122,7 @@ func run(ctx context.Context, o options) (*results, error) {
 		}
 		for _, p := range order {
 			name := fmt.Sprintf("r%d-mixed", round)
-			ms, err := p.upload(ctx, name, res.mixed)
+			ms, err := withServers(s, func() (measure, error) { return p.upload(ctx, name, res.mixed) })
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", p.name(), wUpload, err)
 			}
@@ -132,7 +132,11 @@ func run(ctx context.Context, o options) (*results, error) {
 		for _, p := range order {
 			name := fmt.Sprintf("r%d-mixed", round)
 			dst := filepath.Join(o.Work, "download", fmt.Sprintf("%s-%d", p.name(), round))
-			ms, got, err := p.download(ctx, name, dst)
+			var got string
+			ms, err := withServers(s, func() (ms measure, err error) {
+				ms, got, err = p.download(ctx, name, dst)
+				return ms, err
+			})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", p.name(), wDownload, err)
 			}
@@ -144,7 +148,7 @@ func run(ctx context.Context, o options) (*results, error) {
 			res.add(wDownload, p.name(), ms)
 		}
 		for _, p := range order {
-			ms, err := p.upload(ctx, fmt.Sprintf("r%d-small", round), res.small)
+			ms, err := withServers(s, func() (measure, error) { return p.upload(ctx, fmt.Sprintf("r%d-small", round), res.small) })
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", p.name(), wSmall, err)
 			}
@@ -155,14 +159,36 @@ func run(ctx context.Context, o options) (*results, error) {
 	return res, nil
 }
 
-func median(ms []measure) (time.Duration, int64) {
+// withServers runs fn and adds to its measure the CPU time the stack's
+// servers used meanwhile.
+func withServers(s *devstack.Stack, fn func() (measure, error)) (measure, error) {
+	total := func() time.Duration {
+		var t time.Duration
+		for _, pid := range s.ServerPIDs() {
+			if d, err := cpuTime(pid); err == nil {
+				t += d
+			}
+		}
+		return t
+	}
+	before := total()
+	ms, err := fn()
+	ms.cpu += total() - before
+	return ms, err
+}
+
+// median returns the median time and CPU time of ms (each its own
+// median) and the highest peak RSS.
+func median(ms []measure) (time.Duration, time.Duration, int64) {
 	ds := make([]time.Duration, len(ms))
+	cs := make([]time.Duration, len(ms))
 	rs := make([]int64, len(ms))
 	for i, m := range ms {
-		ds[i], rs[i] = m.d, m.rss
+		ds[i], cs[i], rs[i] = m.d, m.cpu, m.rss
 	}
 	slices.Sort(ds)
-	return ds[len(ds)/2], slices.Max(rs)
+	slices.Sort(cs)
+	return ds[len(ds)/2], cs[len(cs)/2], slices.Max(rs)
 }
 
 // table prints the results: per workload the median time of each tool,
@@ -202,7 +228,7 @@ func (r *results) table(w io.Writer) {
 				rsss = append(rsss, "-")
 				continue
 			}
-			d, rss := median(ms)
+			d, _, rss := median(ms)
 			cell := fmt.Sprintf("%.2f s", d.Seconds())
 			if wl == wSmall {
 				cell += fmt.Sprintf(" (%.0f files/s)", float64(r.small.files)/d.Seconds())
@@ -220,6 +246,48 @@ func (r *results) table(w io.Writer) {
 		}
 		for _, x := range rsss {
 			row += " " + x + " |"
+		}
+		fmt.Fprintln(w, row)
+	}
+	r.cpuTable(w, tools)
+}
+
+// cpuTable prints the median CPU time of each tool per workload: its own
+// process's and the stack's servers' during its runs (for rclone, MinIO's
+// is what counts), and mattersync's as a multiple of rclone's.
+func (r *results) cpuTable(w io.Writer, tools []string) {
+	fmt.Fprintln(w, "\nCPU time: the tool's process + the gateway, MinIO and Vault during its runs (medians)")
+	fmt.Fprintln(w)
+	head, rule := "| workload |", "|---|"
+	for _, t := range tools {
+		head += " " + t + " |"
+		rule += "---|"
+	}
+	for _, t := range tools[1:] {
+		head += " " + t + " ratio |"
+		rule += "---|"
+	}
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, rule)
+	for _, wl := range []string{wUpload, wDownload, wSmall} {
+		row := "| " + wl + " |"
+		cpus := make([]time.Duration, len(tools))
+		for i, t := range tools {
+			if ms := r.m[wl][t]; len(ms) > 0 {
+				_, cpus[i], _ = median(ms)
+			}
+			if cpus[i] == 0 {
+				row += " - |"
+				continue
+			}
+			row += fmt.Sprintf(" %.2f s |", cpus[i].Seconds())
+		}
+		for i := range tools[1:] {
+			if cpus[0] == 0 || cpus[i+1] == 0 {
+				row += " - |"
+				continue
+			}
+			row += fmt.Sprintf(" %.2f× |", cpus[i+1].Seconds()/cpus[0].Seconds())
 		}
 		fmt.Fprintln(w, row)
 	}

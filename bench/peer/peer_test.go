@@ -81,7 +81,7 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: no rclone run", wl)
 		}
 	}
-	if !strings.Contains(out.String(), wSmall) {
+	if !strings.Contains(out.String(), wSmall) || !strings.Contains(out.String(), "CPU time") {
 		t.Errorf("table lacks a row:\n%s", out.String())
 	}
 }

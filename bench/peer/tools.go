@@ -21,6 +21,11 @@ import (
 type measure struct {
 	d   time.Duration
 	rss int64 // peak resident set of the process, bytes
+	// cpu is the CPU time of the process and of the stack's servers
+	// (gateway, MinIO, Vault) during the run: on a shared machine a
+	// tool's wall time is mostly its share of the cores, and the CPU it
+	// spends is the steadier measure of the work it makes.
+	cpu time.Duration
 }
 
 // peer is one tool under test. upload stores a corpus under name (a name
@@ -40,8 +45,9 @@ func timed(cmd *exec.Cmd) (measure, error) {
 	start := time.Now()
 	err := cmd.Run()
 	m := measure{d: time.Since(start)}
-	if cmd.ProcessState != nil {
-		m.rss = peakRSS(cmd.ProcessState)
+	if ps := cmd.ProcessState; ps != nil {
+		m.rss = peakRSS(ps)
+		m.cpu = ps.UserTime() + ps.SystemTime()
 	}
 	if err != nil {
 		tail := out.String()
