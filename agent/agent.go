@@ -29,6 +29,7 @@ import (
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/internal/fault"
 	"github.com/mattersync/mattersync/kms"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 )
 
@@ -61,6 +62,8 @@ type Agent struct {
 	sealBufs  chan *[]byte // sealedInFlight buffers for sealed chunks being uploaded (encode.go)
 	chunkers  sync.Pool    // *format.Chunker
 	bufs      sync.Pool    // *[]byte: plaintext copies of pending chunks
+	// downBudget: the bytes of chunks being downloaded (fetch.go).
+	downBudget *semaphore.Weighted
 
 	upLimit, downLimit *rate.Limiter // nil: unlimited
 
@@ -217,6 +220,7 @@ func New(cfg Config, idx *index.DB, keys Keys, remote Remote, user, entity strin
 		a.presence = newPresence(a, pres)
 	}
 	a.chunkers.New = func() any { return format.NewChunker(nil) }
+	a.downBudget = semaphore.NewWeighted(downloadBudget)
 	a.sealBufs = make(chan *[]byte, sealedInFlight)
 	for range sealedInFlight {
 		a.sealBufs <- new([]byte)

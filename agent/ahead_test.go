@@ -39,6 +39,9 @@ func TestDownloadAheadVerifiesEveryChunk(t *testing.T) {
 		for rel, want := range files {
 			bob.wantFile(rel, want)
 		}
+		if !bob.DownloadBudgetWhole() {
+			w.t.Fatal("bob's downloads ended holding some of the download budget")
+		}
 
 		// Flip a byte of one chunk of the big file (its chunks are the only
 		// large objects) in the storage.
@@ -58,6 +61,9 @@ func TestDownloadAheadVerifiesEveryChunk(t *testing.T) {
 		sum := carol.sync()
 		if errs := carol.matterStatus().Errors; sum.Downloaded != len(files)-1 || len(errs) != 1 {
 			w.t.Fatalf("carol: %+v, errors %q; want %d files downloaded and one problem", sum, errs, len(files)-1)
+		}
+		if !carol.DownloadBudgetWhole() {
+			w.t.Fatal("carol's downloads (one refused) ended holding some of the download budget")
 		}
 		if _, err := carol.read("Exhibits/Big.bin"); err == nil {
 			w.t.Fatal("the file with a tampered chunk was written")

@@ -15,10 +15,20 @@ import (
 // (each at most format.MaxChunkSize) per download.
 const chunksAhead = 4
 
+// downloadBudget bounds, agent-wide, the plaintext bytes of the chunks
+// being fetched or waiting for their writer: filesAhead files of
+// chunksAhead+1 chunks of up to format.MaxChunkSize would otherwise be
+// 360 MiB. A tree of small files holds little of it, so more of them are
+// fetched at once: their round trips through the gateway (each read's
+// audit record committed before it is served), not their bytes, bound
+// such a download.
+const downloadBudget = 64 << 20
+
 // fetchedChunk is one chunk of a download, opened and checked, or why not.
 type fetchedChunk struct {
-	plain *[]byte // from Agent.bufs
-	err   error
+	plain  *[]byte // from Agent.bufs
+	err    error
+	weight int64 // of Agent.downBudget, released once written or dropped
 }
 
 // writeChunks fetches the chunks of man, up to chunksAhead at once, opens
@@ -33,13 +43,25 @@ func (m *matterSync) writeChunks(ctx context.Context, mk *matterKeys, man *forma
 	go func() {
 		defer close(order)
 		for i, ref := range man.Chunks {
+			// Taken in chunk order, so a file's next chunk to write
+			// always holds its share: every holder is a fetch under way
+			// or a chunk its writer is about to take.
+			w := min(int64(ref.Size), downloadBudget)
+			if err := m.a.downBudget.Acquire(ctx, w); err != nil {
+				return
+			}
 			res := make(chan fetchedChunk, 1)
 			select {
 			case order <- res:
 			case <-ctx.Done():
+				m.a.downBudget.Release(w)
 				return
 			}
-			go func() { res <- m.fetchChunk(ctx, mk, man.Path, i, ref) }()
+			go func() {
+				c := m.fetchChunk(ctx, mk, man.Path, i, ref)
+				c.weight = w
+				res <- c
+			}()
 		}
 	}()
 	var total uint64
@@ -61,6 +83,7 @@ func (m *matterSync) writeChunks(ctx context.Context, mk *matterKeys, man *forma
 		if c.plain != nil {
 			m.a.bufs.Put(c.plain)
 		}
+		m.a.downBudget.Release(c.weight)
 	}
 	return total, err
 }
