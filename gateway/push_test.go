@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -196,4 +197,40 @@ func TestPushRecovers(t *testing.T) {
 			t.Fatalf("replica c had %v deny pushes with the trigger disabled", n)
 		}
 	})
+}
+
+// TestCancelledPollNotAnError: a long poll its client gives up (an agent
+// stopping, a laptop asleep) is not logged as a failed request: at ERROR
+// it buried the real failures of the replicas' logs.
+func TestCancelledPollNotAnError(t *testing.T) {
+	logs := &logBuffer{}
+	e := newEnv(t, envOpts{logs: logs})
+	tok := e.token("ent-1", "matter-m-rw")
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, "GET", e.url+"/v1/matters/m/changes?since=0&wait=20s", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	done := make(chan struct{})
+	go func() {
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+		close(done)
+	}()
+	time.Sleep(100 * time.Millisecond) // let the poll wait; the test holds without it
+	cancel()
+	<-done
+	eventually(t, "the cancelled poll was never logged", func() bool {
+		for _, l := range logs.lines("request") {
+			if l["route"] == "/v1/matters/{m}/changes" {
+				return true
+			}
+		}
+		return false
+	})
+	if failed := logs.lines("request failed"); len(failed) > 0 {
+		t.Fatalf("a cancelled long poll logged as failed: %v", failed)
+	}
 }
