@@ -8,6 +8,7 @@ import (
 
 	"github.com/mattersync/mattersync/gateway"
 	"github.com/mattersync/mattersync/gateway/audit"
+	"github.com/mattersync/mattersync/gateway/store"
 	"github.com/mattersync/mattersync/gateway/store/postgres"
 	"github.com/mattersync/mattersync/internal/testenv"
 )
@@ -76,5 +77,39 @@ func TestBusyPoolKeepsDenyListFresh(t *testing.T) {
 	time.Sleep(3 * e.cfg.Limits.DenyMaxStaleness)
 	if r := e.opsGet("/readyz"); r.status != http.StatusOK {
 		t.Fatalf("readyz with every request connection taken: %d %s", r.status, r.body)
+	}
+}
+
+// TestBusyPoolReloadsDenyList: with every request connection taken, a
+// deny another replica made is still reloaded here, and the replica stays
+// fresh. The reload (after the generation moved) read the list on the
+// request pool: it waited behind the requests past deny_max_staleness, so
+// the replica refused everyone with 503 and enforced the deny seconds late
+// (the 200-agent failover run, PERFORMANCE.md).
+func TestBusyPoolReloadsDenyList(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	e := newEnv(t, envOpts{postgresDSN: dsn})
+	other, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	pool := e.db.(*postgres.Store).Pool()
+	ctx := context.Background()
+	for range int(pool.Config().MaxConns) {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
+	}
+	if _, _, err := other.AddDeny(ctx, store.DenyEntry{Entity: "ent-leaver", Name: "leaver", Time: time.Now()}, &audit.Record{Time: time.Now(), Action: "admin.deny", Result: audit.ResultOK}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the deny list was not reloaded with every request connection taken", func() bool {
+		return e.metric("mattersync_gateway_deny_list_entries") == 1
+	})
+	if r := e.opsGet("/readyz"); r.status != http.StatusOK {
+		t.Fatalf("readyz with every request connection taken, after a deny elsewhere: %d %s", r.status, r.body)
 	}
 }

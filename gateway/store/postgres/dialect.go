@@ -74,7 +74,16 @@ func (e engine) Write(ctx context.Context, fn func(sqlcore.Querier) error) error
 // Snapshot: repeatable read, so every statement sees the first one's
 // snapshot.
 func (e engine) Snapshot(ctx context.Context, fn func(sqlcore.Querier) error) error {
-	return pgx.BeginTxFunc(ctx, e.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+	return snapshot(ctx, e.pool, fn)
+}
+
+// ControlSnapshot implements sqlcore.Controller.
+func (e engine) ControlSnapshot(ctx context.Context, fn func(sqlcore.Querier) error) error {
+	return snapshot(ctx, e.control, fn)
+}
+
+func snapshot(ctx context.Context, pool *pgxpool.Pool, fn func(sqlcore.Querier) error) error {
+	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error { return fn(querier{tx}) })
 }
 

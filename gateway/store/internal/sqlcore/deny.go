@@ -24,11 +24,12 @@ func (s *Store) TokenFloors(ctx context.Context) ([]store.TokenFloor, int64, err
 }
 
 // withDenyGen reads every row of query and the deny generation, from one
-// snapshot.
+// snapshot, on the control connections: the store poll reloads them, and
+// must not wait behind requests (Controller).
 func withDenyGen[T any](ctx context.Context, s *Store, what string, scan func(Scanner) (T, error), query string) ([]T, int64, error) {
 	out := []T{}
 	var gen int64
-	err := s.db.Snapshot(ctx, func(q Querier) error {
+	err := s.controlSnapshot(ctx, func(q Querier) error {
 		if err := q.QueryRow(ctx, denyGen).Scan(&gen); err != nil {
 			return err
 		}

@@ -57,6 +57,11 @@ type DB interface {
 // reads do not queue).
 type Controller interface {
 	Control() Querier
+	// ControlSnapshot is DB.Snapshot on those connections: the deny
+	// list's reload after its generation moved (on the request pool it
+	// waited behind the requests, past deny_max_staleness, and the
+	// replica refused everyone with 503 and enforced the deny late).
+	ControlSnapshot(ctx context.Context, fn func(Querier) error) error
 }
 
 // control is where reads that must never wait behind requests for a
@@ -69,6 +74,15 @@ func (s *Store) control() Querier {
 		return c.Control()
 	}
 	return s.db.Read()
+}
+
+// controlSnapshot is Snapshot on the Controller's connections, where the
+// DB has them.
+func (s *Store) controlSnapshot(ctx context.Context, fn func(Querier) error) error {
+	if c, ok := s.db.(Controller); ok {
+		return c.ControlSnapshot(ctx, fn)
+	}
+	return s.db.Snapshot(ctx, fn)
 }
 
 // Dialect is the SQL in which the engines differ.
