@@ -42,7 +42,7 @@ func main() {
 	flag.StringVar(&c.PostgresRestart, "postgres-restart", "pg_ctlcluster 15 main restart", "command restarting the PostgreSQL server (disturbs every other user of it)")
 	flag.IntVar(&c.Flood, "flood", 0, "forged-token requests per second from 60% to 90% of the run")
 	flag.StringVar(&c.Profile, "profile", "", "write a CPU profile of the last replica (up to 20 s, from 35% of the run, or during the flood) to this file")
-	flag.BoolVar(&c.DenyProbe, "deny-probe", true, "deny a user at a quarter of the run and time each replica's refusal")
+	flag.BoolVar(&c.DenyProbe, "deny-probe", true, "deny a user at a quarter of the run (and, with -kill or -postgres-fault, again at 55%, after them) and time each replica's refusal")
 	flag.StringVar(&c.Dir, "dir", "", "work folder (default: a new temporary one, removed after)")
 	keep := flag.Bool("keep", false, "keep the work folder")
 	verbose := flag.Bool("v", false, "say what the stack and the run do")
@@ -99,8 +99,18 @@ func (r *Report) Problems() []string {
 	if !r.AuditIntact {
 		p = append(p, "audit verify: "+r.AuditOut)
 	}
-	if r.Deny != nil && r.Deny.Err != "" {
-		p = append(p, "deny probe: "+r.Deny.Err)
+	for _, d := range []*denyResult{r.Deny, r.DenyAfterFaults} {
+		if d == nil {
+			continue
+		}
+		if d.Err != "" {
+			p = append(p, "deny probe: "+d.Err)
+		}
+		for i, tr := range d.Replica {
+			if tr.ServedAfter > 0 {
+				p = append(p, fmt.Sprintf("deny probe: replica %d served the denied user %d times after refusing it", i+1, tr.ServedAfter))
+			}
+		}
 	}
 	if r.FailedCount > 0 {
 		p = append(p, "operations that failed after every retry: "+r.Failed)
@@ -141,6 +151,9 @@ func (r *Report) Print(w io.Writer) {
 	}
 	if r.Deny != nil {
 		row("deny reached (after IT's ack)", "%s", r.Deny)
+	}
+	if r.DenyAfterFaults != nil {
+		row("deny after the faults", "%s", r.DenyAfterFaults)
 	}
 	row("cpu measured over", "%v (saving and draining)", r.Sampled.Round(time.Second))
 	names := make([]string, 0, len(r.CPU))

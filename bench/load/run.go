@@ -56,7 +56,8 @@ type Config struct {
 	// run, or during the flood (from 62%) when there is one.
 	Profile string
 	// DenyProbe puts a user on the deny list at a quarter of the run and
-	// measures when each replica refuses it.
+	// measures when each replica refuses it; with faults, again at 55%,
+	// after them.
 	DenyProbe bool
 
 	MaxAttempts int           // per request, as the agent's backoff
@@ -222,6 +223,7 @@ type Report struct {
 	Sampled                   time.Duration // the window CPU is measured over
 	Flood                     *floodResult
 	Deny                      *denyResult
+	DenyAfterFaults           *denyResult // the probe again once the faults are over
 	Faults                    []string
 	Matters, MembersPerMatter int
 }
@@ -555,6 +557,19 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 			r.say("deny reached the replicas: %s", deny)
 		}})
 	}
+	var denyAfter *denyResult
+	if cfg.DenyProbe && (cfg.Kill || cfg.PostgresFault != "") {
+		// Again after the restarted replica and PostgreSQL's drop (every
+		// replica's store connections, its listening one too, cut at half
+		// the run): a replica must catch up, not only stay up.
+		timeline = append(timeline, struct {
+			at time.Duration
+			do func()
+		}{cfg.Duration * 55 / 100, func() {
+			denyAfter = r.probeDeny(ctx, r.probe, start)
+			r.say("deny after the faults reached the replicas: %s", denyAfter)
+		}})
+	}
 	if cfg.Kill {
 		timeline = append(timeline, struct {
 			at time.Duration
@@ -652,7 +667,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	rep := &Report{Config: cfg, Elapsed: saving, Requests: requests, Polls: r.polls.Load(), Downloaded: r.downloaded.Load(),
 		CommitLat: r.commitLat.summary(), CommitReqLat: r.commitReqLat.summary(), QuietLat: r.quietLat.summary(), FloodLat: r.floodLat.summary(),
 		Errors: r.errs.String(), Retries: r.retries.String(), Failed: r.failed.String(), FailedCount: r.failed.total(), Events: r.events.String(),
-		NotReached: r.notReached(), BytesSaved: r.bytesSaved.Load(), Flood: flood, Deny: deny, Faults: faults,
+		NotReached: r.notReached(), BytesSaved: r.bytesSaved.Load(), Flood: flood, Deny: deny, DenyAfterFaults: denyAfter, Faults: faults,
 		Matters: len(r.member), MembersPerMatter: cfg.MembersPerMatter}
 	rep.Commits = len(r.commits)
 	var prop []time.Duration
