@@ -42,11 +42,13 @@ type denyTrace struct {
 	Attempts         int
 }
 
-// probeEvery is how often an attempt starts on each replica, and
-// probeInflight how many may wait for their answer at once.
+// probeEvery is how often an attempt starts on each replica,
+// probeInflight how many may wait for their answer at once, and
+// probeTimeout how long one may wait.
 const (
 	probeEvery    = 20 * time.Millisecond
 	probeInflight = 16
+	probeTimeout  = 20 * time.Second
 )
 
 func (d *denyResult) String() string {
@@ -178,14 +180,24 @@ func (r *runner) probeDeny(ctx context.Context, p denyProbe, start time.Time) *d
 	}
 	var replicas []*client.Client
 	for i := range r.cfg.Replicas {
-		c, err := client.New(r.s.ReplicaURL(i), user, client.Options{Device: "probe", HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+		// A refusal is answered once its audit record is written: under
+		// load that took 4–6 s, and a shorter timeout counted a replica
+		// that refused at once as unavailable.
+		c, err := client.New(r.s.ReplicaURL(i), user, client.Options{Device: "probe", HTTPClient: &http.Client{Timeout: probeTimeout}})
 		if err != nil {
 			res.Err = err.Error()
 			return res
 		}
-		if _, err := c.Matters(ctx); err != nil {
-			res.Err = fmt.Sprintf("replica %d before the deny: %v", i+1, err)
-			return res
+		for try := 1; ; try++ {
+			_, err := c.Matters(ctx)
+			if err == nil {
+				break
+			}
+			if try == 3 || ctx.Err() != nil {
+				res.Err = fmt.Sprintf("replica %d before the deny: %v", i+1, err)
+				return res
+			}
+			sleep(ctx, time.Second)
 		}
 		replicas = append(replicas, c)
 	}
