@@ -404,11 +404,15 @@ func (s *Server) pollStore(ctx context.Context) {
 // lost push missed.
 func (s *Server) listenStore(ctx context.Context, p Pusher) {
 	wait := 100 * time.Millisecond
+	var lost time.Time // when the connection was last lost
 	for ctx.Err() == nil {
-		began := time.Now()
+		began, up := time.Now(), false
 		err := p.Listen(ctx, func(ev store.Push) {
 			switch ev.Kind {
 			case store.PushResync:
+				if up = true; !lost.IsZero() {
+					s.log.Info("store push connection back", "after", time.Since(lost).Round(time.Millisecond).String())
+				}
 				s.metrics.listening.Set(1)
 				s.metrics.pushes.WithLabelValues("resync").Inc()
 				s.live.kickRefresh()
@@ -424,7 +428,12 @@ func (s *Server) listenStore(ctx context.Context, p Pusher) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Warn("store push connection lost; polling only until it is back", "err", err)
+		if up {
+			lost = time.Now()
+			s.log.Warn("store push connection lost; polling only until it is back", "err", err)
+		} else {
+			s.log.Warn("store push connection not established; polling only", "err", err, "retry_in", wait.String())
+		}
 		if time.Since(began) > listenBackoff {
 			wait = 100 * time.Millisecond // it had been up: try again soon
 		}
