@@ -215,6 +215,9 @@ type Console struct {
 	// TokenRole is the identity token role: the Vault layout's name
 	// (mattersync-admin --layout), as the CLI uses.
 	TokenRole string `yaml:"vault_token_role"`
+	// KVMount is the layout's KV mount (vault init: mattersync): the
+	// Matters page lists the matters there with the admin's sign-in.
+	KVMount string `yaml:"vault_kv_mount"`
 }
 
 // consoleName accepts Vault mount and role names the page puts in URL
@@ -243,7 +246,7 @@ func DefaultConfig() Config {
 		OpsListen: "127.0.0.1:9090",
 		S3:        S3{Region: "us-east-1", AccessKeyEnv: "MATTERSYNC_S3_ACCESS_KEY", SecretKeyEnv: "MATTERSYNC_S3_SECRET_KEY"},
 		Store:     StoreConfig{Driver: "sqlite", SQLitePath: "/var/lib/mattersync/gateway.db", PostgresPasswordEnv: "MATTERSYNC_PG_PASSWORD", MaxConns: 32},
-		Console:   Console{OIDCMount: "oidc", TokenRole: "mattersync"},
+		Console:   Console{OIDCMount: "oidc", TokenRole: "mattersync", KVMount: "mattersync"},
 		Vault:     Vault{Audience: "mattersync", Leeway: 30 * time.Second, ReissueLeeway: 5 * time.Second, JWKSRefresh: 5 * time.Minute, MaxTokenLifetime: 15 * time.Minute},
 		Limits: Limits{
 			MaxChunkBytes: 16 << 20,
@@ -396,8 +399,8 @@ func (c *Config) Validate() error {
 	if c.Vault.Audience == "" {
 		bad("vault.audience is required")
 	}
-	if !consoleName(c.Console.OIDCMount) || !consoleName(c.Console.TokenRole) {
-		bad("console.vault_oidc_mount and console.vault_token_role must be Vault names (letters, digits, '-', '_', '/')")
+	if !consoleName(c.Console.OIDCMount) || !consoleName(c.Console.TokenRole) || !consoleName(c.Console.KVMount) {
+		bad("console.vault_oidc_mount, console.vault_token_role and console.vault_kv_mount must be Vault names (letters, digits, '-', '_', '/')")
 	}
 	if a := c.Console.VaultAddress; a != "" {
 		if u, err := url.Parse(a); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && c.InsecureDev)) || u.Host == "" || u.User != nil {

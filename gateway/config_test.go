@@ -99,7 +99,7 @@ func TestConfigValidate(t *testing.T) {
 		{"batch beyond the burst", minimal + "limits: {burst: 10, max_batch_items: 101}\n", "limits.burst must be at least twice limits.max_batch_items"},
 		{"token lifetime", strings.Replace(minimal, `vault: {address: "http://127.0.0.1:8200"}`, `vault: {address: "http://127.0.0.1:8200", max_token_lifetime: 30s}`, 1), "vault.max_token_lifetime must be between"},
 		{"no source limit", minimal + "limits: {unauthenticated_burst: 0}\n", "limits.unauthenticated_per_second and limits.unauthenticated_burst must be positive"},
-		{"console role with a path", minimal + "console: {vault_token_role: '../sys'}\n", "console.vault_oidc_mount and console.vault_token_role"},
+		{"console role with a path", minimal + "console: {vault_token_role: '../sys'}\n", "console.vault_oidc_mount, console.vault_token_role and console.vault_kv_mount"},
 		{"console vault not a URL", minimal + "console: {vault_address: 'vault:8200'}\n", "console.vault_address must be"},
 		{"bad env name", strings.Replace(minimal, "insecure: true", "insecure: true, access_key_env: 'MY KEY'", 1), "must name environment variables"},
 	}

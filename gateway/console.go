@@ -28,7 +28,7 @@ func (s *Server) withConsole(apiHandler http.Handler) http.Handler {
 	if vault == "" {
 		vault = s.cfg.Vault.Address
 	}
-	c, err := web.New(web.Config{VaultAddress: vault, OIDCMount: s.cfg.Console.OIDCMount, TokenRole: s.cfg.Console.TokenRole, HSTS: s.cfg.TLS.CertFile != ""})
+	c, err := web.New(web.Config{VaultAddress: vault, OIDCMount: s.cfg.Console.OIDCMount, TokenRole: s.cfg.Console.TokenRole, KVMount: s.cfg.Console.KVMount, HSTS: s.cfg.TLS.CertFile != ""})
 	if err != nil {
 		// The assets are embedded: only a broken build gets here. The API
 		// still serves; /console/ answers 404 through it.

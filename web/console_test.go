@@ -23,6 +23,7 @@ import (
 	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/gateway/gatewaytest"
 	"github.com/mattersync/mattersync/internal/testenv"
+	"github.com/mattersync/mattersync/kms"
 	"github.com/mattersync/mattersync/kms/kmstest"
 )
 
@@ -47,7 +48,7 @@ func startConsoleStack(t *testing.T) *consoleStack {
 	sso := v.SSOConsole(t, testenv.Hydra(t))
 	l := v.Config.Layout
 	gw := gatewaytest.Start(t, gatewaytest.Options{Vault: v, MinIO: true, Config: func(c *gateway.Config) {
-		c.Console = gateway.Console{VaultAddress: v.Config.Address, OIDCMount: l.OIDCMount(), TokenRole: l.Name}
+		c.Console = gateway.Console{VaultAddress: v.Config.Address, OIDCMount: l.OIDCMount(), TokenRole: l.Name, KVMount: l.KV}
 	}})
 	sso.ConsoleCORS(t, gw.URL)
 
@@ -278,13 +279,44 @@ func TestConsole(t *testing.T) {
 		t.Errorf("hostile names became %d elements", n)
 	}
 
-	// 3. Revoke the colleague (the admin API, as `user revoke` does first);
-	// the laptop keeps trying and is flagged.
+	// 2b. Matters: members by role from Vault's groups, the hold from the
+	// gateway; a matter title with markup shown as text.
 	adminTok := s.v.IdentityToken(t, s.v.User(t, true))
 	adminClient, err := client.New(s.gw.URL, client.StaticToken(adminTok.Raw), client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	matter := testenv.RandomName("m-")
+	if _, err := s.v.Admin.CreateMatter(ctx, matter, "Smith v. Jones "+hostile, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.v.Grant(t, matter, colleague, kms.RoleRW)
+	s.v.Grant(t, matter, lawyer.User, kms.RoleRO)
+	walledOff := s.v.User(t, false)
+	s.v.Screen(t, matter, walledOff)
+	if _, err := adminClient.SetHold(ctx, matter, api.HoldRequest{Reason: "litigation " + hostile, Case: "2026-CV-7"}); err != nil {
+		t.Fatal(err)
+	}
+	tb.run(chromedp.Click(chromedp.CSS(`button[data-page=matters]`)))
+	tb.waitView("matters")
+	if title := tb.text(`tr[data-matter-row="` + matter + `"] .matter-title`); title != "Smith v. Jones "+hostile {
+		t.Errorf("matter title %q", title)
+	}
+	tb.run(chromedp.Click(chromedp.CSS(`button[data-matter="`+matter+`"]`)), chromedp.WaitReady(chromedp.CSS(`#matter-hold`)))
+	rw, ro, walled := tb.text(`[data-role=rw] ul`), tb.text(`[data-role=ro] ul`), tb.text(`[data-role=screened] ul`)
+	if rw != colleague.Name || ro != lawyer.Name || walled != walledOff.Name {
+		t.Errorf("members: rw %q ro %q screened %q", rw, ro, walled)
+	}
+	if hold := tb.text(`#matter-hold`); !strings.Contains(hold, "Legal hold since") || !strings.Contains(hold, "litigation "+hostile) {
+		t.Errorf("hold: %q", hold)
+	}
+	if n := evalIn[int](tb, `document.querySelectorAll('#page-matters img, #page-matters script, #page-matters b').length`); n != 0 {
+		t.Errorf("hostile matter data became %d elements", n)
+	}
+	tb.screenshot(s.shots, "matters")
+
+	// 3. Revoke the colleague (the admin API, as `user revoke` does first);
+	// the laptop keeps trying and is flagged.
 	if err := adminClient.Deny(ctx, colleague.EntityID, colleague.Name, "left the firm"); err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,9 @@ type Config struct {
 	// token role: the page signs in at the first and asks the second
 	// for the token it calls the admin API with, as the CLI does.
 	OIDCMount, TokenRole string
+	// KVMount is the Vault KV mount of the layout: the Matters page lists
+	// the matters there.
+	KVMount string
 	// HSTS adds Strict-Transport-Security: set it when the listener
 	// serves TLS.
 	HSTS bool
@@ -120,7 +123,7 @@ func New(cfg Config) (*Console, error) {
 	}
 	c.version = "v-" + hex.EncodeToString(h.Sum(nil))[:16]
 	var buf bytes.Buffer
-	page := struct{ Assets, Vault, OIDCMount, TokenRole string }{Prefix + c.version + "/", origin(cfg.VaultAddress), cfg.OIDCMount, cfg.TokenRole}
+	page := struct{ Assets, Vault, OIDCMount, TokenRole, KVMount string }{Prefix + c.version + "/", origin(cfg.VaultAddress), cfg.OIDCMount, cfg.TokenRole, cfg.KVMount}
 	if err := indexTemplate.Execute(&buf, page); err != nil {
 		return nil, fmt.Errorf("web: index page: %w", err)
 	}

@@ -39,7 +39,7 @@ func TestConsoleVersioned(t *testing.T) {
 	if !strings.HasPrefix(c.Version(), "v-") || len(c.Version()) != 18 {
 		t.Fatalf("version %q", c.Version())
 	}
-	want := []string{"console-api.js", "console-pages.js", "console-signin.js", "console.css", "console.js", "drop.js", "format.js", "requestpage.js", "share.js", "sharepage.css", "sharepage.js", "vendor/fzstd/LICENSE", "vendor/fzstd/VERSION", "vendor/fzstd/fzstd.js", "zstd.js"}
+	want := []string{"console-api.js", "console-matters.js", "console-pages.js", "console-signin.js", "console.css", "console.js", "drop.js", "format.js", "requestpage.js", "share.js", "sharepage.css", "sharepage.js", "vendor/fzstd/LICENSE", "vendor/fzstd/VERSION", "vendor/fzstd/fzstd.js", "zstd.js"}
 	if got := c.Assets(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("assets %v, want %v", got, want)
 	}

@@ -41,4 +41,6 @@ export class API {
 	devices() { return this.call('GET', '/v1/admin/devices'); }
 	holds() { return this.call('GET', '/v1/admin/holds'); }
 	verifyAudit() { return this.call('POST', '/v1/admin/audit/verify'); }
+	hold(matter) { return this.call('GET', `/v1/admin/matters/${encodeURIComponent(matter)}/hold`); }
+	holdHistory(matter) { return this.call('GET', `/v1/admin/matters/${encodeURIComponent(matter)}/hold/history`); }
 }

@@ -122,6 +122,20 @@ export class Session {
 		return token;
 	}
 
+	// vaultRead reads a Vault path with this sign-in's token (the Matters
+	// page: matters and their groups, as the admin policy allows). null
+	// when Vault has nothing there (404). The token never leaves.
+	async vaultRead(path, { list = false } = {}) {
+		if (!this.#vaultToken) throw new SignInError('Signed out: sign in again.');
+		try {
+			return await this.vault.call('GET', path, { token: this.#vaultToken, query: list ? { list: 'true' } : undefined });
+		} catch (e) {
+			if (e.status === 404) return null;
+			if (e.status === 403) throw new SignInError('Vault refused to read ' + path + ' with this sign-in (expired, revoked, or not in the admin policy).', { status: 403, cause: e });
+			throw e;
+		}
+	}
+
 	// close revokes the Vault token (best effort: it expires by itself) and
 	// drops both tokens from memory.
 	async close() {

@@ -9,6 +9,7 @@
 import { Vault, signIn, answerCallback, SignInError } from './console-signin.js';
 import { API } from './console-api.js';
 import { el, devicesPage, overviewPage } from './console-pages.js';
+import { loadMatters, members, mattersPage, matterDetail } from './console-matters.js';
 
 const root = document.documentElement;
 const main = document.getElementById('app');
@@ -80,12 +81,13 @@ async function checkWithGateway(s) {
 	session = s;
 	session.user = who.user;
 	session.entity = who.entity;
+	session.screened = Array.isArray(who.screened) ? who.screened : [];
 	shell();
 	show('overview');
 }
 
 function shell() {
-	const pages = [['overview', 'Overview'], ['devices', 'People and devices']];
+	const pages = [['overview', 'Overview'], ['matters', 'Matters'], ['devices', 'People and devices']];
 	const buttons = pages.map(([id, label]) => {
 		const b = el('button', { type: 'button', 'data-page': id }, label);
 		b.addEventListener('click', () => show(id));
@@ -103,6 +105,15 @@ async function show(page) {
 	try {
 		if (page === 'devices') {
 			view('devices', devicesPage(await api.devices()));
+		} else if (page === 'matters') {
+			const s = session;
+			const [matters, holds] = await Promise.all([loadMatters(s, root.dataset.kvMount || 'mattersync'), api.holds()]);
+			view('matters', mattersPage(matters, holds, s.screened, {
+				open: async (id, title) => {
+					const [m, hold, history] = await Promise.all([members(s, id), api.hold(id), api.holdHistory(id)]);
+					return matterDetail(id, title, m, hold, history);
+				},
+			}));
 		} else {
 			const [devices, holds] = await Promise.all([api.devices(), api.holds()]);
 			view('overview', overviewPage({ devices, holds }, { onVerify: () => api.verifyAudit() }));
