@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -236,6 +237,7 @@ func (a *Agent) sealShare(l *localFS, rel string, key [format.ShareKeySize]byte,
 		return nil, 0, sum, err
 	}
 	defer f.Close()
+	removeStaleShareTemps(a.cfg.DataDir)
 	tmp, err := os.CreateTemp(a.cfg.DataDir, "share-*.tmp")
 	if err != nil {
 		return nil, 0, sum, err
@@ -266,6 +268,19 @@ func (a *Agent) sealShare(l *localFS, rel string, key [format.ShareKeySize]byte,
 	}
 	copy(sum[:], objHash.Sum(nil))
 	return tmp, n, sum, nil
+}
+
+// removeStaleShareTemps removes share objects a share that stopped half
+// way (a crash, a kill) left in the data dir: ciphertext under a key that
+// is gone, only taking space. A day old: no share takes that long, and one
+// running beside (the agent's and a command's) is never touched.
+func removeStaleShareTemps(dataDir string) {
+	names, _ := filepath.Glob(filepath.Join(dataDir, "share-*.tmp"))
+	for _, n := range names {
+		if fi, err := os.Lstat(n); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > 24*time.Hour {
+			os.Remove(n)
+		}
+	}
 }
 
 // countingHash counts what it hashes.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -88,9 +90,23 @@ func TestShareCommittedOnly(t *testing.T) {
 		}
 		sharesBefore := shareObjects(w)
 
+		// What a share stopped half way left (a day old) goes; a fresh one
+		// (a share running beside) stays.
+		stale, fresh := filepath.Join(alice.cfg.DataDir, "share-1.tmp"), filepath.Join(alice.cfg.DataDir, "share-2.tmp")
+		for _, p := range []string{stale, fresh} {
+			if err := os.WriteFile(p, []byte("ciphertext"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(stale, time.Now().Add(-25*time.Hour), time.Now().Add(-25*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 		link, err := alice.Share(ctx, alice.path("Drafts/"+name), o)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(alice.cfg.DataDir, "share-*.tmp")); len(left) != 1 || left[0] != fresh {
+			t.Fatalf("share temp files left: %v, want only %s", left, fresh)
 		}
 		if link.Version != 1 || link.Size != int64(len(data)) || link.Recipient != o.To || link.MaxDownloads != 3 || link.ID == "" ||
 			!strings.HasSuffix(strings.SplitN(link.Link, "#", 2)[0], "/s/"+link.ID) {
