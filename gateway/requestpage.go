@@ -8,11 +8,13 @@ package gateway
 // once it is.
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,6 +89,18 @@ func (s *Server) serveRequester(w http.ResponseWriter, r *http.Request, rq *requ
 	}
 	rq.preAuth = false
 	rq.matter, rq.rec.Matter, rq.rec.Object = q.Matter, q.Matter, requestObject(q)
+	if q.Revoked.IsZero() {
+		if err := s.requestStillOpen(r.Context(), rq, q); err != nil {
+			if now, rerr := s.requests.Request(r.Context(), id); rerr == nil && op.action == "request.open" {
+				// The page is told the state, as for any revoked request.
+				err = op.h(w, r, rq, now)
+			}
+			if err != nil {
+				s.fail(w, rq, asError(op.action, err))
+			}
+			return
+		}
+	}
 	if err := op.h(w, r, rq, q); err != nil {
 		s.fail(w, rq, asError(op.action, err))
 	}
@@ -235,4 +249,48 @@ func (s *Server) requestUpload(w http.ResponseWriter, r *http.Request, rq *reque
 	s.live.woken(q.Matter)
 	writeJSON(w, http.StatusCreated, api.DropUploaded{ID: d.ID, Files: q.Files + 1, MaxFiles: q.MaxFiles, Bytes: q.Bytes + size, MaxBytes: q.MaxBytes})
 	return nil
+}
+
+// requestStillOpen checks, at each use, what the revocation hooks would
+// have acted on: the matter open, sharing on for it, the maker neither
+// denied nor screened from it. A request it refuses is revoked for good
+// (request.revoke by the gateway) and answered as revoked. Unlike the
+// shares' rules these checks are made before the store's transaction, not
+// inside it: a hook racing an upload may let that one upload through,
+// whose drop is delivered to members like any other.
+func (s *Server) requestStillOpen(ctx context.Context, rq *request, q store.Request) error {
+	reason := ""
+	if s.closed != nil {
+		c, err := s.closed.MatterClosed(ctx, q.Matter)
+		if err != nil {
+			return storeErr("request", err)
+		}
+		if !c.Time.IsZero() {
+			reason = "matter closed"
+		}
+	}
+	if reason == "" {
+		on, err := s.sharingOn(ctx, q.Matter)
+		if err != nil {
+			return storeErr("request", err)
+		}
+		if !on {
+			reason = "sharing off"
+		}
+	}
+	if denied, _ := s.live.denied(q.Entity, s.cfg.Limits.DenyMaxStaleness); reason == "" && denied {
+		reason = "user revoked"
+	}
+	if reason == "" {
+		return nil
+	}
+	now := time.Now()
+	rec := &audit.Record{Time: now, Matter: q.Matter, Action: "request.revoke", Object: requestObject(q) + " reason=" + strconv.Quote(reason),
+		Result: audit.ResultOK, Status: http.StatusOK, RequestID: rq.id, User: revokedByGateway}
+	if done, err := s.requests.RevokeRequests(context.WithoutCancel(ctx), store.RequestFilter{ID: q.ID}, revokedByGateway, reason, now, rec); err != nil {
+		s.log.Warn("refused request not marked revoked (refused meanwhile)", "request", q.ID, "err", err)
+	} else if len(done) > 0 {
+		s.metrics.auditAppends.WithLabelValues("ok").Inc()
+	}
+	return E("request", KindRequestRevoked, "this link was withdrawn by the firm")
 }

@@ -12,12 +12,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/auth"
 	"github.com/mattersync/mattersync/gateway/share"
+	"github.com/mattersync/mattersync/gateway/store"
 )
 
 // TestRequestFlow: a file request from the member's side to the client's
@@ -190,6 +192,25 @@ func testRequestFlow(t *testing.T, pg bool) {
 	wantCode(t, "code of a revoked request", e.recipient("POST", "/r/"+q2.ID+"/code", nil, nil), http.StatusGone, api.CodeRequestRevoked)
 	if recs := e.records("request.revoke", "request="+q2.ID); len(recs) != 1 {
 		t.Fatalf("request.revoke records: %d", len(recs))
+	}
+	// Sharing turned off behind the hooks' back (in the store): the
+	// request is refused, and revoked, at its next use.
+	q4, err := rw2.CreateRequest(ctx, m, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Stores.Sharing.SetSharing(ctx, m, store.SharingOff, &audit.Record{Time: time.Now(), Action: "admin.sharing.set", Matter: m, Result: audit.ResultOK}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "code with sharing off", e.recipient("POST", "/r/"+q4.ID+"/code", nil, nil), http.StatusGone, api.CodeRequestRevoked)
+	if r := e.recipient("GET", "/r/"+q4.ID+"/info", nil, nil); !strings.Contains(string(r.body), `"state":"revoked"`) {
+		t.Fatalf("info with sharing off: %s", r.body)
+	}
+	if recs := e.records("request.revoke", "request="+q4.ID); len(recs) != 1 || !strings.Contains(recs[0].Object, "sharing off") {
+		t.Fatalf("request.revoke of the refused request: %+v", recs)
+	}
+	if err := g.Stores.Sharing.SetSharing(ctx, m, store.SharingOn, &audit.Record{Time: time.Now(), Action: "admin.sharing.set", Matter: m, Result: audit.ResultOK}); err != nil {
+		t.Fatal(err)
 	}
 	// Closing the matter revokes its live requests.
 	q3, err := rw.CreateRequest(ctx, m, req)
