@@ -40,6 +40,15 @@ func TestSSOAdmin(t *testing.T) {
 	}
 	c.must(t, exitOK, "", "vault", "status")
 
+	// The web console: Vault's CORS for the gateway's origin and its
+	// callback on the role, printed to register at the provider.
+	const console = "https://mattersync.firm.example:8443"
+	r = c.must(t, exitOK, "", "vault", "init", "--console-url", console)
+	if !strings.Contains(r.stdout, "CORS for the web console") || !strings.Contains(r.stdout, console+kms.ConsoleCallbackPath) {
+		t.Fatalf("vault init --console-url output: %s", r.stdout)
+	}
+	c.must(t, exitUsage, "", "vault", "init", "--console-url", "http://mattersync.firm.example")
+
 	// A user who signs in through the identity provider, no password.
 	name := testenv.RandomName("it-")
 	r = c.must(t, exitOK, "", "user", "create", name, "--sso", name+"@firm.example", "--admin")
