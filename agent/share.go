@@ -123,13 +123,6 @@ func (a *Agent) Share(ctx context.Context, path string, o ShareOptions) (ShareLi
 	if err != nil {
 		return ShareLink{}, err
 	}
-	row, err := a.idx.File(ctx, m.id, rel)
-	if errors.Is(err, index.ErrNotFound) || (err == nil && row.Version == 0) {
-		return ShareLink{}, fmt.Errorf("%s is not synced yet: %w; wait until `mattersync status` shows it synced, then share again", SafeText(rel), ErrNotCommitted)
-	}
-	if err != nil {
-		return ShareLink{}, err
-	}
 	l, err := openLocal(m.dir)
 	if err != nil {
 		return ShareLink{}, fmt.Errorf("matter folder: %w", err)
@@ -146,6 +139,13 @@ func (a *Agent) Share(ctx context.Context, path string, o ShareOptions) (ShareLi
 	}
 	if !before.mode.IsRegular() {
 		return ShareLink{}, fmt.Errorf("%s is not a file", SafeText(rel))
+	}
+	row, err := a.idx.File(ctx, m.id, rel)
+	if errors.Is(err, index.ErrNotFound) || (err == nil && row.Version == 0) {
+		return ShareLink{}, fmt.Errorf("%s is not synced yet: %w; wait until `mattersync status` shows it synced, then share again", SafeText(rel), ErrNotCommitted)
+	}
+	if err != nil {
+		return ShareLink{}, err
 	}
 	if !before.matches(row.Size, row.MtimeNs) {
 		return ShareLink{}, changed

@@ -57,8 +57,8 @@ func TestShareCommittedOnly(t *testing.T) {
 		// writer.
 		bob := w.agent(w.member("rw"))
 		bob.write("Drafts/"+name, data)
-		if _, err := alice.Share(ctx, alice.path("Drafts/"+name), o); err == nil {
-			t.Fatal("share of a file this laptop does not have: no error")
+		if _, err := alice.Share(ctx, alice.path("Drafts/"+name), o); err == nil || !strings.Contains(err.Error(), "no such file") {
+			t.Fatalf("share of a file this laptop does not have: %v", err)
 		}
 		bob.sync()
 		alice.sync()
