@@ -155,39 +155,68 @@ loop:
 	return took, tr
 }
 
-// probeDeny denies the probe user through HAProxy as IT, measures when
-// every replica refuses the user, then lifts the deny again.
-func (r *runner) probeDeny(ctx context.Context, p denyProbe, start time.Time) *denyResult {
-	res := &denyResult{}
+// probeSession is the probe user's and IT's Vault sessions and their
+// clients, opened before the agents start: under load the logins and the
+// first identity tokens took 7–17 s, which slid the run's timeline of
+// faults (each event waits for the one before).
+type probeSession struct {
+	name     string
+	user     *kms.Keyring
+	adm      *kms.Admin
+	it       *client.Client
+	replicas []*client.Client
+}
+
+func (s *probeSession) Close() {
+	if s.user != nil {
+		s.user.Close()
+	}
+	if s.adm != nil {
+		s.adm.Close()
+	}
+}
+
+// openProbe logs the probe user and IT in and asks each replica once as
+// the user (fetching its identity token).
+func (r *runner) openProbe(ctx context.Context, p denyProbe) (*probeSession, error) {
+	ps := &probeSession{name: p.name}
 	kcfg := kms.DefaultConfig()
 	kcfg.Address = r.s.VaultAddr()
-	user, err := kms.Login(ctx, kcfg, kms.UserpassAuth{Mount: "userpass", Username: p.name, Password: p.password})
-	if err != nil {
-		res.Err = err.Error()
-		return res
+	var err error
+	if ps.user, err = kms.Login(ctx, kcfg, kms.UserpassAuth{Mount: "userpass", Username: p.name, Password: p.password}); err != nil {
+		return ps, err
 	}
-	defer user.Close()
-	adm, err := kms.Connect(ctx, kcfg, kms.UserpassAuth{Mount: "userpass", Username: r.s.AdminUser(), Password: r.s.Password(r.s.AdminUser())})
-	if err != nil {
-		res.Err = err.Error()
-		return res
+	if ps.adm, err = kms.Connect(ctx, kcfg, kms.UserpassAuth{Mount: "userpass", Username: r.s.AdminUser(), Password: r.s.Password(r.s.AdminUser())}); err != nil {
+		return ps, err
 	}
-	defer adm.Close()
-	it, err := client.New(r.s.GatewayURL(), adm, client.Options{Device: "it-desk"})
-	if err != nil {
-		res.Err = err.Error()
-		return res
+	if ps.it, err = client.New(r.s.GatewayURL(), ps.adm, client.Options{Device: "it-desk"}); err != nil {
+		return ps, err
 	}
-	var replicas []*client.Client
+	if _, err := ps.it.Matters(ctx); err != nil { // IT's identity token
+		return ps, fmt.Errorf("IT: %w", err)
+	}
 	for i := range r.cfg.Replicas {
 		// A refusal is answered once its audit record is written: under
 		// load that took 4–6 s, and a shorter timeout counted a replica
 		// that refused at once as unavailable.
-		c, err := client.New(r.s.ReplicaURL(i), user, client.Options{Device: "probe", HTTPClient: &http.Client{Timeout: probeTimeout}})
+		c, err := client.New(r.s.ReplicaURL(i), ps.user, client.Options{Device: "probe", HTTPClient: &http.Client{Timeout: probeTimeout}})
 		if err != nil {
-			res.Err = err.Error()
-			return res
+			return ps, err
 		}
+		if _, err := c.Matters(ctx); err != nil {
+			return ps, fmt.Errorf("replica %d: %w", i+1, err)
+		}
+		ps.replicas = append(ps.replicas, c)
+	}
+	return ps, nil
+}
+
+// probeDeny denies the probe user through HAProxy as IT, measures when
+// every replica refuses the user, then lifts the deny again.
+func (r *runner) probeDeny(ctx context.Context, ps *probeSession, start time.Time) *denyResult {
+	res := &denyResult{}
+	user, it, replicas := ps.user, ps.it, ps.replicas
+	for i, c := range replicas {
 		for try := 1; ; try++ {
 			_, err := c.Matters(ctx)
 			if err == nil {
@@ -199,9 +228,8 @@ func (r *runner) probeDeny(ctx context.Context, p denyProbe, start time.Time) *d
 			}
 			sleep(ctx, time.Second)
 		}
-		replicas = append(replicas, c)
 	}
-	if err := it.Deny(ctx, user.EntityID(), p.name, "bench/load deny propagation"); err != nil {
+	if err := it.Deny(ctx, user.EntityID(), ps.name, "bench/load deny propagation"); err != nil {
 		res.Err = "deny: " + err.Error()
 		return res
 	}

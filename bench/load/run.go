@@ -522,6 +522,14 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var probe *probeSession
+	if cfg.DenyProbe {
+		probe, err = r.openProbe(ctx, r.probe)
+		defer probe.Close()
+		if err != nil {
+			return nil, fmt.Errorf("load: deny probe: %w", err)
+		}
+	}
 	r.say("%d agents saving for %v (one save every %v each, on average) through %d replica(s)", len(r.agents), cfg.Duration, cfg.SaveEvery, cfg.Replicas)
 	start := time.Now()
 	saveCtx, stopSaving := context.WithTimeout(ctx, cfg.Duration)
@@ -553,7 +561,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 			at time.Duration
 			do func()
 		}{cfg.Duration / 4, func() {
-			deny = r.probeDeny(ctx, r.probe, start)
+			deny = r.probeDeny(ctx, probe, start)
 			r.say("deny reached the replicas: %s", deny)
 		}})
 	}
@@ -566,7 +574,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 			at time.Duration
 			do func()
 		}{cfg.Duration * 55 / 100, func() {
-			denyAfter = r.probeDeny(ctx, r.probe, start)
+			denyAfter = r.probeDeny(ctx, probe, start)
 			r.say("deny after the faults reached the replicas: %s", denyAfter)
 		}})
 	}
