@@ -525,10 +525,11 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	var probe *probeSession
 	if cfg.DenyProbe {
 		probe, err = r.openProbe(ctx, r.probe)
-		defer probe.Close()
 		if err != nil {
+			probe.Close()
 			return nil, fmt.Errorf("load: deny probe: %w", err)
 		}
+		defer probe.Close()
 	}
 	r.say("%d agents saving for %v (one save every %v each, on average) through %d replica(s)", len(r.agents), cfg.Duration, cfg.SaveEvery, cfg.Replicas)
 	start := time.Now()
