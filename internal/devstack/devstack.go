@@ -52,6 +52,9 @@ type Options struct {
 	// Replicas > 1 runs that many gateways on PostgreSQL behind HAProxy,
 	// and MinIO on four drives: the production shape (cluster.go).
 	Replicas int
+	// Mail runs Mailpit and turns share links on, their one-time codes
+	// mailed to it (make run; the tests that share start their own).
+	Mail bool
 	// PostgresDSN is the replicas' database (default: mattersync_devstack
 	// on the local server).
 	PostgresDSN string
@@ -177,8 +180,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	if err := s.startMailpit(); err != nil {
-		return nil, err
+	if o.Mail {
+		if err := s.startMailpit(); err != nil {
+			return nil, err
+		}
 	}
 	start := s.startGateway
 	if o.Replicas > 1 {

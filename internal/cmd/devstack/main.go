@@ -24,6 +24,7 @@ func main() {
 	flag.IntVar(&o.Ports.Gateway, "gateway-port", 18443, "gateway port")
 	flag.IntVar(&o.Replicas, "replicas", 1, "gateway replicas; more than 1 runs them on PostgreSQL behind HAProxy with MinIO on four drives (make run REPLICAS=3)")
 	flag.StringVar(&o.PostgresDSN, "postgres-dsn", "", "the replicas' database (default: mattersync_devstack on 127.0.0.1:5432)")
+	flag.BoolVar(&o.Mail, "mail", true, "run Mailpit and turn share links on, their codes mailed to it")
 	flag.BoolVar(&o.SSO, "sso", false, "sign in through an identity provider (ORY Hydra) with TOTP MFA (make run SSO=1)")
 	totpUser := flag.String("totp", "", "print the current TOTP code of this demo user's authenticator app (after -sso) and exit")
 	flag.Parse()
