@@ -95,7 +95,11 @@ func TestParseKey(t *testing.T) {
 	ck, _ := blob.ChunkKey("2026-0001", id)
 	mk, _ := blob.ManifestKey("2026-0001", id, 12)
 	ak, _ := blob.ManifestAttemptKey("2026-0001", id, 12, "0af3")
+	sk, _ := blob.ShareKey("2026-0001", strings.Repeat("5e", 16))
 	for key, want := range map[string]blob.Key{
+		sk:       {Matter: "2026-0001", Kind: blob.KeyShare, Share: strings.Repeat("5e", 16)},
+		sk + "0": {Matter: "2026-0001"},
+		"m/2026-0001/s/" + strings.Repeat("5E", 16): {Matter: "2026-0001"},
 		ck:                     {Matter: "2026-0001", Kind: blob.KeyChunk, ID: id},
 		ck + ".r1":             {Matter: "2026-0001", Kind: blob.KeyChunk, ID: id, Attempt: "r1"},
 		mk:                     {Matter: "2026-0001", Kind: blob.KeyManifest, ID: id, Version: 12},

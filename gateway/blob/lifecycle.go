@@ -25,6 +25,7 @@ const (
 	KeyOther    KeyKind = iota // not a key the gateway builds
 	KeyChunk                   // m/<matter>/c/<chunk>[.<attempt>]
 	KeyManifest                // m/<matter>/v/<file>/<version>[.<attempt>]
+	KeyShare                   // m/<matter>/s/<share> (ShareKey)
 )
 
 // Key is what a key the gateway built names.
@@ -34,11 +35,13 @@ type Key struct {
 	ID      format.ID // the chunk, or the manifest's file
 	Version int64     // the manifest's version
 	Attempt string    // the suffix after the ID or version ("" for a plain key)
+	Share   string    // the share's ID (KeyShare)
 }
 
-// ParseKey reads a key ChunkKey, ManifestKey or ManifestAttemptKey built,
-// or a chunk's replacement key (the chunk key, '.', a request ID). Any
-// other key is KeyOther, with only Matter set when it is under a matter.
+// ParseKey reads a key ChunkKey, ManifestKey, ManifestAttemptKey or
+// ShareKey built, or a chunk's replacement key (the chunk key, '.', a
+// request ID). Any other key is KeyOther, with only Matter set when it is
+// under a matter.
 func ParseKey(key string) Key {
 	rest, ok := strings.CutPrefix(key, "m/")
 	if !ok {
@@ -79,6 +82,12 @@ func ParseKey(key string) Key {
 			return other
 		}
 		return Key{Matter: matter, Kind: KeyManifest, ID: id, Version: n, Attempt: att}
+	case strings.HasPrefix(rest, "s/"):
+		id := rest[2:]
+		if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+			return other
+		}
+		return Key{Matter: matter, Kind: KeyShare, Share: id}
 	}
 	return other
 }

@@ -50,8 +50,10 @@ type Collector interface {
 	PurgeBatch(ctx context.Context, p store.Purge, rec *audit.Record) (store.PurgeResult, error)
 	CollectBatch(ctx context.Context, c store.Collect, rec *audit.Record) (store.CollectResult, error)
 	FreedBy(ctx context.Context, matter string, before time.Time, gone []store.VersionRef) (store.CollectResult, error)
-	Unreferenced(ctx context.Context, matter string, objs []store.ObjectKey) ([]store.ObjectKey, error)
-	DoomOrphans(ctx context.Context, matter, why string, objs []store.ObjectKey, rec *audit.Record) (n, bytes int64, err error)
+	// Unreferenced and DoomOrphans take the grace's cut: a share object
+	// is named by its share until the share ended before it.
+	Unreferenced(ctx context.Context, matter string, before time.Time, objs []store.ObjectKey) ([]store.ObjectKey, error)
+	DoomOrphans(ctx context.Context, matter, why string, before time.Time, objs []store.ObjectKey, rec *audit.Record) (n, bytes int64, err error)
 	LifecycleUsage(ctx context.Context, matter string) (store.LifecycleUsage, error)
 }
 

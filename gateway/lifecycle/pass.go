@@ -247,7 +247,7 @@ func (r *Runner) sweep(ctx context.Context, prefix string, before time.Time, hel
 		defer func() { batch = batch[:0] }()
 		if o.DryRun {
 			// Counted, not queued: a dry run writes nothing.
-			objs, err := r.st.Collector.Unreferenced(ctx, matter, batch)
+			objs, err := r.st.Collector.Unreferenced(ctx, matter, before, batch)
 			if err != nil {
 				return err
 			}
@@ -261,7 +261,7 @@ func (r *Runner) sweep(ctx context.Context, prefix string, before time.Time, hel
 		if shredded[matter] {
 			why, action = store.DoomShred, "lifecycle.shred"
 		}
-		n, bytes, err := r.st.Collector.DoomOrphans(ctx, matter, why, batch, r.rec(action, matter, o.Run))
+		n, bytes, err := r.st.Collector.DoomOrphans(ctx, matter, why, before, batch, r.rec(action, matter, o.Run))
 		if errors.Is(err, store.ErrLegalHold) {
 			held[matter] = true
 			return nil

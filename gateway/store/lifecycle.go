@@ -140,6 +140,7 @@ const (
 	KeyOther    KeyKind = iota // not one the gateway builds: never deleted
 	KeyChunk                   // m/<matter>/c/<chunk>[.<attempt>]
 	KeyManifest                // m/<matter>/v/<file>/<version>[.<attempt>]
+	KeyShare                   // m/<matter>/s/<share>: named by its share until it ended before the grace
 )
 
 // ObjectKey is an object in the bucket, as the gateway names it.

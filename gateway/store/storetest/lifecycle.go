@@ -286,7 +286,7 @@ func testPurgeHold(t *testing.T, h Harness) {
 	if _, err := s.Lifecycle.Collector.CollectBatch(ctx(t), store.Collect{Matter: "m", Before: time.Now().Add(time.Hour)}, sysRec("lifecycle.gc", "m")); !errors.Is(err, store.ErrLegalHold) {
 		t.Fatalf("collection under hold: %v", err)
 	}
-	if _, _, err := s.Lifecycle.Collector.DoomOrphans(ctx(t), "m", store.DoomOrphan, nil, sysRec("lifecycle.orphans", "m")); !errors.Is(err, store.ErrLegalHold) {
+	if _, _, err := s.Lifecycle.Collector.DoomOrphans(ctx(t), "m", store.DoomOrphan, time.Now(), nil, sysRec("lifecycle.orphans", "m")); !errors.Is(err, store.ErrLegalHold) {
 		t.Fatalf("orphans under hold: %v", err)
 	}
 	if auditCount(t, s) != before {
@@ -516,15 +516,15 @@ func testOrphans(t *testing.T, h Harness) {
 		key(blob.ManifestKey("m", f, 2)), // no such version
 		{Key: "m/m/notes.txt", Matter: "m", Kind: store.KeyOther, Size: 3},
 	}
-	dry, err := s.Lifecycle.Collector.Unreferenced(ctx(t), "m", objs)
+	dry, err := s.Lifecycle.Collector.Unreferenced(ctx(t), "m", time.Now(), objs)
 	if err != nil || len(dry) != 5 {
 		t.Fatalf("Unreferenced = %d, %v; want 5", len(dry), err)
 	}
-	n, b, err := s.Lifecycle.Collector.DoomOrphans(ctx(t), "m", store.DoomOrphan, objs, sysRec("lifecycle.orphans", "m"))
+	n, b, err := s.Lifecycle.Collector.DoomOrphans(ctx(t), "m", store.DoomOrphan, time.Now(), objs, sysRec("lifecycle.orphans", "m"))
 	if err != nil || n != 5 || b != 15 {
 		t.Fatalf("DoomOrphans = %d, %d, %v; want 5, 15", n, b, err)
 	}
-	if n, _, err := s.Lifecycle.Collector.DoomOrphans(ctx(t), "m", store.DoomOrphan, objs, sysRec("lifecycle.orphans", "m")); err != nil || n != 0 {
+	if n, _, err := s.Lifecycle.Collector.DoomOrphans(ctx(t), "m", store.DoomOrphan, time.Now(), objs, sysRec("lifecycle.orphans", "m")); err != nil || n != 0 {
 		t.Fatalf("queued again: %d, %v", n, err)
 	}
 	// An orphan recorded meanwhile (a chunk whose record came late) leaves

@@ -3,6 +3,8 @@ package storetest
 import (
 	"crypto/rand"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ var shareTests = []struct {
 	{"SharingPolicy", testSharingPolicy},
 	{"ShareRules", testShareRules},
 	{"ShareCodesRetiredAndCapped", testShareCodeCap},
+	{"ShareObjectsUnreferenced", testShareObjects},
 }
 
 // on are the rules of a gateway whose sharing default is on.
@@ -436,5 +439,52 @@ func testShareCodeCap(t *testing.T, h Harness) {
 	}
 	if _, err := code(now.Add(5 * time.Second)); !errors.Is(err, store.ErrCodeCap) {
 		t.Fatalf("new code after the cap: %v, want ErrCodeCap", err)
+	}
+}
+
+// testShareObjects: a share object is named by its share while the share
+// can be used or ended at or after the grace's cut; an object no share
+// names is an orphan; DoomOrphans queues what is not named.
+func testShareObjects(t *testing.T, h Harness) {
+	s := h.Open(t)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	newShare(t, s, "o-live", "mo", "e-a", "x@client.example", 2)
+	newShare(t, s, "o-revoked", "mo", "e-a", "x@client.example", 2)
+	if _, err := s.Shares.RevokeShares(ctx(t), store.ShareFilter{ID: "o-revoked"}, "it", "x", now, Rec("share.revoke", "mo")); err != nil {
+		t.Fatal(err)
+	}
+	exp := store.Share{ID: "o-expired", Matter: "mo", File: RandomID(t), Version: 1, Recipient: "x@client.example", Entity: "e-a", User: "alice",
+		Created: now.Add(-2 * time.Hour), Expires: now.Add(-time.Hour), MaxDownloads: 1, Size: 10, ObjectKey: "m/mo/s/o-expired"}
+	if err := s.Shares.CreateShare(ctx(t), exp, on, Rec("share.create", "mo")); err != nil {
+		t.Fatal(err)
+	}
+	var objs []store.ObjectKey
+	for _, id := range []string{"o-live", "o-revoked", "o-expired", "o-orphan"} {
+		objs = append(objs, store.ObjectKey{Key: "m/mo/s/" + id, Matter: "mo", Kind: store.KeyShare, Size: 10, Time: now.Add(-3 * time.Hour)})
+	}
+	keys := func(l []store.ObjectKey) []string {
+		var out []string
+		for _, o := range l {
+			out = append(out, strings.TrimPrefix(o.Key, "m/mo/s/"))
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, c := range []struct {
+		before time.Time
+		want   []string
+	}{
+		{now.Add(-90 * time.Minute), []string{"o-orphan"}},              // nothing ended before the cut
+		{now.Add(-30 * time.Minute), []string{"o-expired", "o-orphan"}}, // expired an hour ago
+		{now.Add(time.Minute), []string{"o-expired", "o-orphan", "o-revoked"}},
+	} {
+		got, err := s.Lifecycle.Collector.Unreferenced(ctx(t), "mo", c.before, objs)
+		if err != nil || !slices.Equal(keys(got), c.want) {
+			t.Fatalf("Unreferenced(before %v) = %v, %v, want %v", now.Sub(c.before), keys(got), err, c.want)
+		}
+	}
+	n, _, err := s.Lifecycle.Collector.DoomOrphans(ctx(t), "mo", store.DoomOrphan, now.Add(time.Minute), objs, Rec("lifecycle.orphans", "mo"))
+	if err != nil || n != 3 {
+		t.Fatalf("DoomOrphans = %d, %v, want 3", n, err)
 	}
 }

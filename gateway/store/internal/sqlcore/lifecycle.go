@@ -641,13 +641,55 @@ func unlocked(query string) string {
 	return query
 }
 
+// namedShares marks in named the share objects of matter that their
+// shares still name: those of shares that can be used, or ended at or
+// after before (a download may still be streaming; the grace). A
+// shredded matter's name none. An object no share names is an orphan:
+// its share was never recorded (the object is stored first).
+func (s *Store) namedShares(ctx context.Context, q Querier, matter string, before time.Time, named map[string]bool) error {
+	var shredded int64
+	err := q.QueryRow(ctx, `SELECT shredded_us FROM matters WHERE id = $1`, matter).Scan(&shredded)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if shredded > 0 {
+		return nil
+	}
+	now, cut := store.Micros(time.Now()), store.Micros(before)
+	_, err = queryAll(ctx, q, []struct{}(nil), func(sc Scanner) (struct{}, error) {
+		var key string
+		var revoked, expires, downloads, maxDownloads, lastUse int64
+		if err := sc.Scan(&key, &revoked, &expires, &downloads, &maxDownloads, &lastUse); err != nil {
+			return struct{}{}, err
+		}
+		var ended int64 // 0: can still be used
+		switch {
+		case revoked > 0:
+			ended = revoked
+		case expires <= now:
+			ended = expires
+		case downloads >= maxDownloads:
+			ended = max(lastUse, 1)
+		}
+		if ended == 0 || ended >= cut {
+			named[key] = true
+		}
+		return struct{}{}, nil
+	}, `SELECT object_key, revoked_us, expires_us, downloads, max_downloads,
+		(SELECT CAST(coalesce(max(used_us), 0) AS BIGINT) FROM share_grants g WHERE g.share = shares.id)
+		FROM shares WHERE matter = $1`, matter)
+	return err
+}
+
 // DoomOrphans queues for deletion, as why (store.DoomOrphan, or
 // store.DoomShred for a shredded matter), those of objs (objects of matter
 // found in the bucket, stored before the grace period) that no record
 // names and that are not queued yet, appending rec; it returns how many
-// and their bytes. Keys the gateway does not build (store.KeyOther) are never
-// queued. Under legal hold it is refused (store.ErrLegalHold).
-func (s *Store) DoomOrphans(ctx context.Context, matter, why string, objs []store.ObjectKey, rec *audit.Record) (n, bytes int64, err error) {
+// and their bytes; a share object counts as named until its share ended
+// before before (unreferenced). Keys the gateway does not build
+// (store.KeyOther) are never queued. Under legal hold it is refused
+// (store.ErrLegalHold).
+func (s *Store) DoomOrphans(ctx context.Context, matter, why string, before time.Time, objs []store.ObjectKey, rec *audit.Record) (n, bytes int64, err error) {
 	err = s.db.Write(ctx, func(tx Querier) error {
 		held, err := holdOn(ctx, tx, matter, s.d.ShareLock)
 		if err != nil {
@@ -656,7 +698,7 @@ func (s *Store) DoomOrphans(ctx context.Context, matter, why string, objs []stor
 		if held {
 			return store.ErrLegalHold
 		}
-		orphans, err := s.unreferenced(ctx, tx, matter, objs)
+		orphans, err := s.unreferenced(ctx, tx, matter, before, objs)
 		if err != nil {
 			return err
 		}
@@ -688,8 +730,8 @@ func (s *Store) DoomOrphans(ctx context.Context, matter, why string, objs []stor
 
 // Unreferenced returns those of objs (of matter) that no record names and
 // the gateway built (DoomOrphans' choice, without queueing: dry runs).
-func (s *Store) Unreferenced(ctx context.Context, matter string, objs []store.ObjectKey) ([]store.ObjectKey, error) {
-	out, err := s.unreferenced(ctx, s.db.Read(), matter, objs)
+func (s *Store) Unreferenced(ctx context.Context, matter string, before time.Time, objs []store.ObjectKey) ([]store.ObjectKey, error) {
+	out, err := s.unreferenced(ctx, s.db.Read(), matter, before, objs)
 	if err != nil {
 		return nil, s.wrap("unreferenced", err)
 	}
@@ -698,19 +740,30 @@ func (s *Store) Unreferenced(ctx context.Context, matter string, objs []store.Ob
 
 // unreferenced returns those of objs (of matter) that no record names:
 // a chunk's key is named by its chunk's record (its object key, its plain
-// key, the keys of its replacements); a manifest's by its version's record.
-func (s *Store) unreferenced(ctx context.Context, q Querier, matter string, objs []store.ObjectKey) ([]store.ObjectKey, error) {
+// key, the keys of its replacements); a manifest's by its version's
+// record; a share object's by its share while the share can be used or
+// ended (revoked, expired, used up) at or after before, and never once
+// the matter is shredded.
+func (s *Store) unreferenced(ctx context.Context, q Querier, matter string, before time.Time, objs []store.ObjectKey) ([]store.ObjectKey, error) {
 	var chunkIDs, fileIDs []format.ID
+	named := map[string]bool{}
+	shares := false
 	for _, o := range objs {
 		switch o.Kind {
 		case store.KeyChunk:
 			chunkIDs = append(chunkIDs, o.ID)
 		case store.KeyManifest:
 			fileIDs = append(fileIDs, o.ID)
+		case store.KeyShare:
+			shares = true
+		}
+	}
+	if shares {
+		if err := s.namedShares(ctx, q, matter, before, named); err != nil {
+			return nil, err
 		}
 	}
 	chunkIDs, fileIDs = store.Dedup(chunkIDs), store.Dedup(fileIDs)
-	named := map[string]bool{}
 	chunkRows := map[format.ID]bool{}
 	for _, batch := range s.batches(chunkIDs) {
 		in, args := s.d.InIDs("id", 2, batch)
@@ -770,6 +823,10 @@ func (s *Store) unreferenced(ctx context.Context, q Querier, matter string, objs
 			}
 		case store.KeyManifest:
 			if key, ok := versions[ref{o.ID, o.Version}]; ok && (key == o.Key || key == "" && o.Plain) {
+				continue
+			}
+		case store.KeyShare:
+			if named[o.Key] {
 				continue
 			}
 		default:
@@ -849,7 +906,9 @@ func (s *Store) ClaimDoomed(ctx context.Context, claim, matter string, now, retr
 		}
 		free := map[string]bool{}
 		for m, keys := range byMatter {
-			un, err := s.unreferenced(ctx, tx, m, keys)
+			// A share that ended stays ended: its object is still free
+			// whatever the grace was when it was queued.
+			un, err := s.unreferenced(ctx, tx, m, now, keys)
 			if err != nil {
 				return err
 			}
