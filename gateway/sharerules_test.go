@@ -199,7 +199,7 @@ func testShareRulesAtUse(t *testing.T, pg bool) {
 	revokedFor(b, "user revoked")
 
 	// The matter closed in the store only.
-	d, addr := shareIn("ent-dave", "2026-0514")
+	d, _ := shareIn("ent-dave", "2026-0514")
 	if _, _, err := g.Stores.Closed.CloseMatter(ctx, "2026-0514", "test", "done", time.Now(), rec("admin.close")); err != nil {
 		t.Fatal(err)
 	}
