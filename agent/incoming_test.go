@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"regexp"
 	"strconv"
@@ -23,6 +26,7 @@ import (
 	"github.com/mattersync/mattersync/agent/agenttest"
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway"
+	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/gatewaytest"
 	"github.com/mattersync/mattersync/gateway/share"
@@ -352,4 +356,69 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// TestRequestDeliveredThroughFeed: running agents hear of a client's
+// upload in the combined feed they already long-poll (their full passes
+// are an hour apart): one delivers it, the other gets it by sync, and
+// the drop is marked done once. The client here is Go speaking the
+// page's routes.
+func TestRequestDeliveredThroughFeed(t *testing.T) {
+	w, mail := requestWorld(t)
+	ctx := context.Background()
+	a := w.runningAgent(w.member(kms.RoleRW))
+	b := w.runningAgent(w.member(kms.RoleRW))
+	var q agent.FileRequest
+	eventually(t, "the request", func() error {
+		var err error
+		q, err = a.Request(ctx, a.folder, agent.RequestOptions{From: "feed@example.com"})
+		return err
+	})
+	post := func(path string, hdr map[string]string, body []byte) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, w.gateway+path, bytes.NewReader(body))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		out, _ := io.ReadAll(res.Body)
+		if res.StatusCode/100 != 2 {
+			t.Fatalf("%s: %d %s", path, res.StatusCode, out)
+		}
+		return out
+	}
+	post("/r/"+q.ID+"/code", nil, nil)
+	msgs, err := mail.WaitMessages(ctx, "feed@example.com", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := codeRE.FindStringSubmatch(msgs[0].Text)[1]
+	var g api.RequestGrant
+	if err := json.Unmarshal(post("/r/"+q.ID+"/verify", map[string]string{"Content-Type": "application/json"}, []byte(`{"code":"`+code+`"}`)), &g); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := base64.RawURLEncoding.DecodeString(strings.SplitN(q.Link, "#", 2)[1])
+	plain := []byte(uploadMarker + " through the feed")
+	var obj bytes.Buffer
+	if err := format.SealDrop(&obj, pub, format.ShareMeta{Name: "Letter.pdf", Size: int64(len(plain))}, bytes.NewReader(plain)); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(obj.Bytes())
+	post("/r/"+q.ID+"/drops", map[string]string{"Authorization": "Grant " + g.Grant, api.HeaderChecksum: hex.EncodeToString(sum[:])}, obj.Bytes())
+
+	for _, ag := range []*testAgent{a, b} {
+		eventually(t, ag.user.Name+"'s Incoming/Letter.pdf", func() error { return ag.hasFile("Incoming/Letter.pdf", plain) })
+	}
+	eventually(t, "the drop marked done", func() error {
+		l, err := w.gw.Stores.Drops.Drops(ctx, w.matter, false, 0)
+		// Whichever agent's feed woke first delivered it, once.
+		if err != nil || len(l) != 1 || l[0].Done.IsZero() || l[0].DoneBy != a.user.Name && l[0].DoneBy != b.user.Name {
+			return fmt.Errorf("drops %+v, %v", l, err)
+		}
+		return nil
+	})
 }

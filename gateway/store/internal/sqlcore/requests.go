@@ -246,6 +246,9 @@ func (s *Store) AddDrop(ctx context.Context, d store.Drop, grant [32]byte, rec *
 		if _, err := tx.Exec(ctx, `UPDATE requests SET files = files + 1, bytes = bytes + $1 WHERE id = $2`, d.Size, d.Request); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `UPDATE matters SET drops = drops + 1 WHERE id = $1`, q.Matter); err != nil {
+			return err
+		}
 		return s.appendAudit(ctx, tx, rec)
 	})
 	return s.wrapShare("add drop", err)
@@ -310,7 +313,8 @@ func (s *Store) Drops(ctx context.Context, matter string, pending bool, limit in
 
 // DropHeads returns, for each of matters that has drops, how many were
 // uploaded: a number that changes with every upload, which the combined
-// feed compares with what an agent last saw.
+// feed compares with what an agent last saw. One row per matter (the
+// matter's counter, kept by AddDrop), whatever the drops.
 func (s *Store) DropHeads(ctx context.Context, matters []string) (map[string]int64, error) {
 	out := map[string]int64{}
 	if len(matters) == 0 {
@@ -321,7 +325,7 @@ func (s *Store) DropHeads(ctx context.Context, matters []string) (map[string]int
 	for i, m := range matters {
 		ph[i], args[i] = "$"+itoa(i+1), m
 	}
-	rows, err := s.db.Read().Query(ctx, `SELECT matter, count(*) FROM drops WHERE matter IN (`+strings.Join(ph, ", ")+`) GROUP BY matter`, args...)
+	rows, err := s.db.Read().Query(ctx, `SELECT id, drops FROM matters WHERE drops > 0 AND id IN (`+strings.Join(ph, ", ")+`)`, args...)
 	if err != nil {
 		return nil, s.wrapShare("drop heads", err)
 	}
