@@ -204,7 +204,7 @@ func (s *Server) shareInfo(w http.ResponseWriter, r *http.Request, rq *request, 
 	}
 	if st == api.ShareOK {
 		// The rules (sharerules.go): a share they refuse is revoked.
-		_, err := s.shares.CheckShare(r.Context(), sh.ID, nil, now, s.shareRules())
+		cur, err := s.shares.CheckShare(r.Context(), sh.ID, nil, now, s.shareRules())
 		var b *store.ShareBlocked
 		switch {
 		case errors.As(err, &b):
@@ -213,7 +213,7 @@ func (s *Server) shareInfo(w http.ResponseWriter, r *http.Request, rq *request, 
 		case err != nil && !errors.Is(err, store.ErrShareRevoked) && !errors.Is(err, store.ErrShareUsedUp) && !errors.Is(err, store.ErrShareExpired):
 			return storeErr("share.open", err)
 		case err != nil:
-			st = shareState(sh, now) // changed since read: answered as it was read
+			st = shareState(cur, now) // revoked, used up or expired since it was read
 		}
 	}
 	rq.rec.Object += " state=" + string(st)
