@@ -21,7 +21,7 @@ func addGatewayCommands(root *cobra.Command, a *app) {
 	deny.AddCommand(denyAddCmd(a), denyRemoveCmd(a), denyListCmd(a), denyReissueCmd(a))
 	epoch := &cobra.Command{Use: "epoch", Short: "the epoch the gateway enforces per matter (`matter create|rotate|remove|screen` and `user revoke` set it; these are for repairs)"}
 	epoch.AddCommand(epochSetCmd(a), epochShowCmd(a))
-	root.AddCommand(auditCmd, hold, deny, epoch, usageCmd(a), membershipCmd(a), reportCmd(a), storageCmd(a), deviceCmd(a), shareCmd(a))
+	root.AddCommand(auditCmd, hold, deny, epoch, usageCmd(a), membershipCmd(a), reportCmd(a), storageCmd(a), deviceCmd(a), shareCmd(a), requestCmd(a))
 }
 
 func usageCmd(a *app) *cobra.Command {
