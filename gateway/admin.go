@@ -410,11 +410,30 @@ func timeParam(v, op, name string) (int64, error) {
 	return t.UnixMicro(), nil
 }
 
+// actionsParam parses the export's action filter: up to 16 actions,
+// comma-separated, each as the gateway names them (file.commit,
+// admin.console.signin). The console's Audit page sends one.
+func actionsParam(v, op string) ([]string, error) {
+	if v == "" {
+		return nil, nil
+	}
+	actions := strings.Split(v, ",")
+	if len(actions) > 16 {
+		return nil, E(op, KindInvalid, "at most 16 actions")
+	}
+	for _, a := range actions {
+		if a == "" || len(a) > 64 || strings.Trim(a, "abcdefghijklmnopqrstuvwxyz0123456789._-") != "" {
+			return nil, E(op, KindInvalid, "action must be a comma-separated list of actions such as file.commit")
+		}
+	}
+	return actions, nil
+}
+
 // auditExport streams matching records as JSON lines, in sequence order.
 // The export request's own record is written first (fail closed).
 func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, rq *request) error {
 	const op = "admin.audit.export"
-	q, err := queryParams(r, op, "since", "until", "matter", "user", "entity", "after_seq", "limit")
+	q, err := queryParams(r, op, "since", "until", "matter", "user", "entity", "action", "result", "after_seq", "limit")
 	if err != nil {
 		return err
 	}
@@ -437,6 +456,14 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, rq *request
 	aq.Matter, aq.User, aq.Entity = q.Get("matter"), q.Get("user"), q.Get("entity")
 	if !validText(aq.Matter, 64) || !validText(aq.User, 256) || !validText(aq.Entity, 128) {
 		return E(op, KindInvalid, "filter too long or has control characters")
+	}
+	if aq.Actions, err = actionsParam(q.Get("action"), op); err != nil {
+		return err
+	}
+	switch aq.Result = q.Get("result"); aq.Result {
+	case "", audit.ResultOK, audit.ResultDenied, audit.ResultInvalid, audit.ResultConflict, audit.ResultLegalHold, audit.ResultError:
+	default:
+		return E(op, KindInvalid, "result must be one of ok, denied, invalid, conflict, legal_hold, error")
 	}
 	rq.rec.Object = r.URL.RawQuery
 	if len(rq.rec.Object) > 512 {

@@ -213,6 +213,8 @@ func TestBadInput(t *testing.T) {
 		{name: "deny unknown field", method: "POST", path: "/v1/admin/deny", body: []byte(`{"entity_id":"x","admin":true}`), status: 400, code: api.CodeInvalidRequest},
 		{name: "deny bad entity", method: "POST", path: "/v1/admin/deny", body: []byte(`{"entity_id":"../x"}`), status: 400, code: api.CodeInvalidRequest},
 		{name: "hold without reason", method: "PUT", path: "/v1/admin/matters/a/hold", body: []byte(`{}`), status: 400, code: api.CodeInvalidRequest},
+		{name: "audit export bad result", method: "GET", path: "/v1/admin/audit?result=fine", status: 400, code: api.CodeInvalidRequest},
+		{name: "audit export bad action", method: "GET", path: "/v1/admin/audit?action=file.commit,%3Cx%3E", status: 400, code: api.CodeInvalidRequest},
 		{name: "audit export bad time", method: "GET", path: "/v1/admin/audit?since=yesterday", status: 400, code: api.CodeInvalidRequest},
 	}
 	if len(cases) < 30 {

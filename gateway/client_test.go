@@ -218,6 +218,17 @@ func TestClient(t *testing.T) {
 			t.Fatalf("alice's records: %v, want %v", actions, want)
 		}
 	}
+	// The action and result filters (the console's Audit page).
+	n := 0
+	if err := admin.AuditExport(ctx, client.AuditQuery{User: "user-ent-alice", Matter: m, Actions: []string{"file.commit", "file.delete"}, Result: audit.ResultConflict}, func(r *audit.Record) error {
+		if r.Action != "file.commit" || r.Result != audit.ResultConflict {
+			t.Errorf("filtered export: %+v", r)
+		}
+		n++
+		return nil
+	}); err != nil || n != 2 {
+		t.Fatalf("filtered export: %d records, %v", n, err)
+	}
 	if err := e.srv.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}

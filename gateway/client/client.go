@@ -781,6 +781,8 @@ type AuditQuery struct {
 	Matter       string
 	User         string
 	Entity       string
+	Actions      []string // any of these actions (at most 16)
+	Result       string   // audit.ResultOK, ResultDenied, …
 	AfterSeq     int64
 	Limit        int
 }
@@ -799,7 +801,7 @@ func (c *Client) AuditExport(ctx context.Context, aq AuditQuery, fn func(*audit.
 	if !aq.Until.IsZero() {
 		q.Set("until", aq.Until.UTC().Format(time.RFC3339Nano))
 	}
-	for k, v := range map[string]string{"matter": aq.Matter, "user": aq.User, "entity": aq.Entity} {
+	for k, v := range map[string]string{"matter": aq.Matter, "user": aq.User, "entity": aq.Entity, "action": strings.Join(aq.Actions, ","), "result": aq.Result} {
 		if v != "" {
 			q.Set(k, v)
 		}
