@@ -20,7 +20,7 @@ export function el(tag, attrs = {}, ...children) {
 
 const DAY = 24 * 3600 * 1000;
 
-function when(t) {
+export function when(t) {
 	if (!t) return '—';
 	const d = new Date(t);
 	if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 2000) return '—';
@@ -127,7 +127,7 @@ export function overviewPage({ devices, holds, staleDays = 14 }, { onVerify }, n
 				verifyOut, button)));
 }
 
-function verifyReport(r) {
+export function verifyReport(r) {
 	const parts = [el('p', { class: r.ok ? 'ok' : 'error' }, r.ok ? `Intact: ${r.records} records, ${r.checkpoints} signed checkpoints.` : 'BROKEN: ' + (r.problem ? `record ${r.problem.seq}: ${r.problem.reason || r.problem.kind}` : 'see the problems below'))];
 	parts.push(el('p', {}, (r.checkpoints ? `Last signed checkpoint: record ${r.last_checkpoint}, signed ${when(r.last_checkpoint_time)}.` : 'No signed checkpoint yet: the records are protected by their links alone.') + ` Verified ${when(Date.now())}.`));
 	for (const p of (r.problems || []).slice(0, 20)) parts.push(el('p', { class: 'error' }, `${p.kind}: records ${p.seq}${p.to ? '..' + p.to : ''}: ${p.reason || ''}`));

@@ -1,6 +1,6 @@
 // Entry point of the web console (docs/CONSOLE.md). It signs in to Vault
 // (console-signin.js), checks the sign-in with the gateway, and shows the
-// pages (console-pages.js) from the gateway's admin API (console-api.js).
+// pages (console-pages.js, console-matters.js, console-audit.js) from the gateway's admin API (console-api.js).
 // Text from anywhere goes in with textContent only, never as markup.
 //
 // State lives in this module's variables only: a reload or a new tab
@@ -10,6 +10,7 @@ import { Vault, signIn, answerCallback, SignInError } from './console-signin.js'
 import { API } from './console-api.js';
 import { el, devicesPage, overviewPage } from './console-pages.js';
 import { loadMatters, members, mattersPage, matterDetail } from './console-matters.js';
+import { auditPage } from './console-audit.js';
 
 const root = document.documentElement;
 const main = document.getElementById('app');
@@ -87,7 +88,7 @@ async function checkWithGateway(s) {
 }
 
 function shell() {
-	const pages = [['overview', 'Overview'], ['matters', 'Matters'], ['devices', 'People and devices']];
+	const pages = [['overview', 'Overview'], ['matters', 'Matters'], ['devices', 'People and devices'], ['audit', 'Audit']];
 	const buttons = pages.map(([id, label]) => {
 		const b = el('button', { type: 'button', 'data-page': id }, label);
 		b.addEventListener('click', () => show(id));
@@ -103,7 +104,9 @@ async function show(page) {
 	for (const b of nav.querySelectorAll('button[data-page]')) b.setAttribute('aria-current', b.dataset.page === page ? 'page' : 'false');
 	view('loading', message('Loading…'));
 	try {
-		if (page === 'devices') {
+		if (page === 'audit') {
+			view('audit', auditPage(api, session.screened));
+		} else if (page === 'devices') {
 			view('devices', devicesPage(await api.devices()));
 		} else if (page === 'matters') {
 			const s = session;
