@@ -237,11 +237,12 @@ func TestRequestFilesIntoIncoming(t *testing.T) {
 		t.Errorf("script ran from the name: %v", d)
 	}
 
-	// Alice's agent delivers, Bob's receives by sync.
+	// Alice's agent delivers, Bob's and Carol's (ro) receive by sync.
 	a.sync()
 	b.sync()
+	c.sync()
 	safe := "Incoming/_img src=x onerror=alert(1)_.pdf"
-	for _, ag := range []*testAgent{a, b} {
+	for _, ag := range []*testAgent{a, b, c} {
 		got, err := ag.read(safe)
 		if err != nil || string(got) != uploadMarker+" statement" {
 			t.Fatalf("%s: %s = %q, %v", ag.user.Name, safe, got, err)
