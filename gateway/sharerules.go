@@ -54,8 +54,18 @@ func blockedCreate(err error) (Kind, string, bool) {
 // replica sees it first. A failure leaves it to the next refusal or sweep:
 // the rules refuse it meanwhile.
 func (s *Server) revokeBlocked(ctx context.Context, sh store.Share, reason, requestID string) {
+	s.revokeMarked(ctx, sh, "", reason, requestID)
+}
+
+// revokeMarked is revokeBlocked with mark (an alerts.Object* marker, or
+// "") starting the record's object.
+func (s *Server) revokeMarked(ctx context.Context, sh store.Share, mark, reason, requestID string) {
 	now := time.Now()
-	rec := &audit.Record{Time: now, Matter: sh.Matter, Action: "share.revoke", Object: shareObject(sh) + " reason=" + strconv.Quote(reason),
+	obj := shareObject(sh) + " reason=" + strconv.Quote(reason)
+	if mark != "" {
+		obj = mark + " " + shareObject(sh) + " creator=" + sh.User + " reason=" + strconv.Quote(reason)
+	}
+	rec := &audit.Record{Time: now, Matter: sh.Matter, Action: "share.revoke", Object: obj,
 		Result: audit.ResultOK, Status: http.StatusOK, RequestID: requestID, User: revokedByGateway}
 	done, err := s.shares.RevokeShares(context.WithoutCancel(ctx), store.ShareFilter{ID: sh.ID}, revokedByGateway, reason, now, rec)
 	if err != nil {

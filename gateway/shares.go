@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/alerts"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/blob"
@@ -403,10 +404,10 @@ func (s *Server) shareRefusal(ctx context.Context, op string, rq *request, sh st
 		return E(op, KindShareRevoked, "this link was revoked by the firm")
 	case errors.Is(err, store.ErrCodeCap):
 		reason := fmt.Sprintf("%d wrong codes", s.sharing.cfg.Codes.WrongPerShareTotal)
-		// The creator is told through the log and the record (the
-		// alert rules see share.revoke).
+		// The creator is told through the log and the share_codes alert
+		// (the record's marker).
 		s.log.Warn("share revoked after too many wrong codes", "share", sh.ID, "matter", sh.Matter, "creator", sh.User, "request_id", rq.id)
-		s.revokeBlocked(ctx, sh, reason, rq.id)
+		s.revokeMarked(ctx, sh, alerts.ObjectCodeCap, reason, rq.id)
 		return E(op, KindShareRevoked, "this link was revoked by the firm")
 	case errors.Is(err, store.ErrShareExpired):
 		s.markExpired(ctx, sh, rq.id)

@@ -31,6 +31,7 @@ const (
 	RuleWallAttempt   = "wall_attempt"
 	RuleRevokedDevice = "revoked_device"
 	RuleIntegrity     = "integrity"
+	RuleShareCodes    = "share_codes"
 )
 
 // Markers the gateway puts in a refused request's audit object, so the
@@ -38,6 +39,9 @@ const (
 const (
 	ObjectWall    = "deny:wall"
 	ObjectRevoked = "deny:revoked"
+	// ObjectCodeCap starts the share.revoke of a link whose wrong codes
+	// reached their cap over its life (sharing.codes.wrong_per_share_total).
+	ObjectCodeCap = "codes:cap"
 )
 
 // Severities.
@@ -315,6 +319,12 @@ func (e *Engine) Observe(ctx context.Context, r *audit.Record) []Alert {
 	if ok && (r.Action == "chunk.replace" || strings.HasPrefix(r.Action, "integrity.") && r.Action != "integrity.resync") &&
 		!e.quietFor(RuleIntegrity+"/"+r.Entity+"/"+r.Matter+"/"+r.Action, r.Time, e.cfg.Cooldown) {
 		out = append(out, newAlert(RuleIntegrity, Critical, r, fmt.Sprintf("integrity event %s on matter %s by %s (device %q): %s", r.Action, r.Matter, who(r), r.Device, r.Object)))
+	}
+	if ok && r.Action == "share.revoke" && strings.HasPrefix(r.Object, ObjectCodeCap+" ") {
+		// Someone holding the link may be guessing codes: the creator
+		// (named in the object) should hear of it and share again.
+		out = append(out, newAlert(RuleShareCodes, Warning, r, fmt.Sprintf("a share link of matter %s was revoked after too many wrong codes: %s",
+			r.Matter, strings.TrimPrefix(r.Object, ObjectCodeCap+" "))))
 	}
 	if r.Result == audit.ResultDenied {
 		// A revoked device's report keeps the marker first and adds

@@ -149,6 +149,13 @@ func TestRules(t *testing.T) {
 		{alerts.RuleIntegrity, "u12", "2026-0012", func(s *script) {
 			s.add(afternoon, "u12", "2026-0012", "chunk.replace", audit.ResultOK, "c:replaced", 1<<20)
 		}},
+		{alerts.RuleShareCodes, "mattersync-gateway", "2026-0014", func(s *script) {
+			s.add(afternoon, "mattersync-gateway", "2026-0014", "share.revoke", audit.ResultOK,
+				alerts.ObjectCodeCap+" share=0123456789abcdef0123456789abcdef to=c@example.com creator=u14 reason=\"20 wrong codes\"", 0)
+			// Other revocations are not alerted.
+			s.add(afternoon.Add(time.Minute), "mattersync-gateway", "2026-0014", "share.revoke", audit.ResultOK,
+				"share=0123456789abcdef0123456789abcdef to=c@example.com reason=\"matter closed\"", 0)
+		}},
 		{alerts.RuleIntegrity, "u04", "2026-0004", func(s *script) {
 			// A flood of reports (a broken or hostile agent) is one
 			// alert per cooldown, each report still audited.
