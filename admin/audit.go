@@ -7,7 +7,6 @@ package admin
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -108,10 +107,10 @@ func (s *Session) ExportAudit(ctx context.Context, q client.AuditQuery, f Export
 		enc := json.NewEncoder(w)
 		write, flush = func(r *audit.Record) error { return enc.Encode(r) }, func() error { return nil }
 	case CSV:
-		cw := csv.NewWriter(w)
+		cw := NewCSVWriter(w)
 		cw.Write(csvHeader())
-		write = func(r *audit.Record) error { return cw.Write(csvRow(r)) }
-		flush = func() error { cw.Flush(); return cw.Error() }
+		write = func(r *audit.Record) error { cw.Write(csvRow(r)); return nil }
+		flush = cw.Flush
 	default:
 		return 0, fault.Errorf(fault.Invalid, "export format %q: use %s or %s", f, JSONLines, CSV)
 	}

@@ -4,7 +4,6 @@ package admin
 // parameters and the audit chain's status.
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -42,7 +41,7 @@ func WriteReport(w io.Writer, t Table, f ReportFormat) error {
 // parameters, generated, chain status, notes), then the header and the
 // rows.
 func writeCSV(w io.Writer, t Table) error {
-	cw := csv.NewWriter(w)
+	cw := NewCSVWriter(w)
 	cw.Write([]string{"#", "report", t.Title})
 	for _, p := range t.Params {
 		cw.Write([]string{"#", p[0], p[1]})
@@ -56,8 +55,7 @@ func writeCSV(w io.Writer, t Table) error {
 	for _, r := range t.Rows {
 		cw.Write(r)
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.Flush()
 }
 
 // writeJSONL writes a first line describing the report and the chain,

@@ -4,7 +4,6 @@ package main
 // inventory").
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -114,24 +113,18 @@ func printDevices(a *app, ds []api.Device, formatName string) error {
 		e.SetIndent("", "  ")
 		return e.Encode(api.Devices{Devices: ds})
 	case "csv":
-		w := csv.NewWriter(a.stdout)
+		w := admin.NewCSVWriter(a.stdout)
 		w.Write(deviceColumns)
 		for _, d := range ds {
 			row := deviceRow(d)
 			for i, c := range row {
 				if c == "-" {
-					row[i], c = "", "" // never
-				}
-				// A host name starting with = or + is not a formula in
-				// the spreadsheet it is opened in.
-				if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-					row[i] = "'" + c
+					row[i] = "" // never: the table's dash, an empty cell in CSV
 				}
 			}
 			w.Write(row)
 		}
-		w.Flush()
-		return w.Error()
+		return w.Flush()
 	}
 	if len(ds) == 0 {
 		a.printf("no devices\n")

@@ -4,12 +4,10 @@ package main
 // matters (docs/SHARING.md, "Request files").
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -78,21 +76,13 @@ func printRequests(a *app, list []api.Request, formatName string) error {
 		e.SetIndent("", "  ")
 		return e.Encode(api.RequestList{Requests: list})
 	case "csv":
-		w := csv.NewWriter(a.stdout)
+		w := admin.NewCSVWriter(a.stdout)
 		w.Write(requestColumns)
 		for _, q := range list {
 			row := requestRow(q)
-			for i, c := range row {
-				// An address or reason starting with = or + is not a
-				// formula in the spreadsheet it is opened in.
-				if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-					row[i] = "'" + c
-				}
-			}
 			w.Write(row)
 		}
-		w.Flush()
-		return w.Error()
+		return w.Flush()
 	}
 	if len(list) == 0 {
 		a.printf("no file requests\n")

@@ -3,12 +3,10 @@ package main
 // matter sharing on|off and the share commands (docs/SHARING.md).
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -106,21 +104,13 @@ func printShares(a *app, list []api.Share, formatName string) error {
 		e.SetIndent("", "  ")
 		return e.Encode(api.ShareList{Shares: list})
 	case "csv":
-		w := csv.NewWriter(a.stdout)
+		w := admin.NewCSVWriter(a.stdout)
 		w.Write(shareColumns)
 		for _, sh := range list {
 			row := shareRow(sh)
-			for i, c := range row {
-				// A recipient or reason starting with = or + is not a
-				// formula in the spreadsheet it is opened in.
-				if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-					row[i] = "'" + c
-				}
-			}
 			w.Write(row)
 		}
-		w.Flush()
-		return w.Error()
+		return w.Flush()
 	}
 	if len(list) == 0 {
 		a.printf("no shares\n")

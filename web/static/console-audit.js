@@ -16,8 +16,12 @@ const RESULTS = ['ok', 'denied', 'invalid', 'conflict', 'legal_hold', 'error'];
 // so a file from the page and one from the CLI line up.
 const CSV_COLUMNS = ['seq', 'time', 'entity', 'user', 'device', 'source', 'matter', 'action', 'object', 'result', 'status', 'bytes', 'request_id', 'prev_hash', 'hash'];
 
+// A cell starting with = + - @ or a tab or CR gets a leading apostrophe, as
+// in the CLI's CSV (admin/csvout.go): a spreadsheet shows a user name such
+// as =HYPERLINK(...) as text instead of running it.
 function csvCell(v) {
-	const s = v === undefined || v === null ? '' : String(v);
+	let s = v === undefined || v === null ? '' : String(v);
+	if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
 	return /[",\r\n]/.test(s) || s.startsWith(' ') ? '"' + s.replaceAll('"', '""') + '"' : s;
 }
 
