@@ -15,6 +15,7 @@ import (
 type Requester interface {
 	Requests(ctx context.Context, matter, user string) ([]api.Request, error)
 	AdminRevokeRequest(ctx context.Context, id, reason string) (api.RequestRevocation, error)
+	UndeliveredDrops(ctx context.Context, matter string) ([]api.Drop, error)
 }
 
 func (s *Session) requester(ctx context.Context) (Requester, error) {
@@ -60,4 +61,19 @@ func (s *Session) RevokeRequest(ctx context.Context, id, reason string) ([]api.R
 		return nil, fmt.Errorf("request revoke: %w", err)
 	}
 	return out.Revoked, nil
+}
+
+// UndeliveredDrops lists the clients' uploads not delivered into a matter
+// yet, of matter or of all (""): pending ones, and those no agent could
+// deliver (the problem says why).
+func (s *Session) UndeliveredDrops(ctx context.Context, matter string) ([]api.Drop, error) {
+	r, err := s.requester(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := r.UndeliveredDrops(ctx, matter)
+	if err != nil {
+		return nil, fmt.Errorf("request drops: %w", err)
+	}
+	return list, nil
 }

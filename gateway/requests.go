@@ -84,6 +84,9 @@ func (s *Server) requestRoutes() {
 	s.handle("/v1/admin/requests", map[string]method{
 		http.MethodGet: {"admin.request.list", permAdmin, s.listRequests},
 	})
+	s.handle("/v1/admin/drops", map[string]method{
+		http.MethodGet: {"admin.drop.list", permAdmin, s.listUndelivered},
+	})
 	s.handle("/v1/admin/requests/{id}", map[string]method{
 		http.MethodDelete: {"request.revoke", permAdmin, s.revokeRequestAdmin},
 	})
@@ -564,4 +567,42 @@ func (s *Server) finishDrop(w http.ResponseWriter, r *http.Request, rq *request)
 	s.mutated(rq)
 	writeJSON(w, http.StatusOK, dropBody(d, q))
 	return nil
+}
+
+// maxAdminDrops bounds the drops an admin listing reads.
+const maxAdminDrops = 10_000
+
+// listUndelivered answers the drops not delivered yet, of one matter or
+// all: pending ones and those left with a problem (a name refused, a drop
+// no member can open), but those of matters the administrator is
+// screened from.
+func (s *Server) listUndelivered(w http.ResponseWriter, r *http.Request, rq *request) error {
+	const op = "admin.drop.list"
+	q, err := queryParams(r, op, "matter")
+	if err != nil {
+		return err
+	}
+	matter := q.Get("matter")
+	if matter != "" {
+		if err := format.ValidateMatterID(matter); err != nil {
+			return E(op, KindInvalid, "invalid matter ID")
+		}
+		rq.rec.Matter = matter
+	}
+	rq.rec.Object = "matter=" + matter
+	ctx := r.Context()
+	list, err := s.drops.Drops(ctx, matter, false, maxAdminDrops)
+	if err != nil {
+		return storeErr(op, err)
+	}
+	out := api.DropList{Drops: []api.Drop{}}
+	for _, d := range list {
+		if !d.Done.IsZero() || screenedFrom(rq.ident, d.Matter) {
+			continue
+		}
+		b := dropBody(d, store.Request{})
+		b.PublicKey, b.WrappedKey, b.Matter = "", "", d.Matter
+		out.Drops = append(out.Drops, b)
+	}
+	return s.respond(ctx, w, rq, http.StatusOK, out)
 }

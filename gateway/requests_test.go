@@ -166,11 +166,28 @@ func testRequestFlow(t *testing.T, pg bool) {
 	if _, err := rw.FinishDrop(ctx, m, d.ID, api.DropDone{File: file}); err != nil {
 		t.Fatal(err)
 	}
-	if drops, err := rw2.Drops(ctx, m); err != nil || len(drops) != 1 {
-		t.Fatalf("pending after one done = %d, %v", len(drops), err)
+	if pending, err := rw2.Drops(ctx, m); err != nil || len(pending) != 1 {
+		t.Fatalf("pending after one done = %d, %v", len(pending), err)
 	}
 	if recs := e.records("drop.done", "file="+file); len(recs) != 1 || recs[0].Device != "LAPTOP-A" {
 		t.Fatalf("drop.done records: %+v", recs)
+	}
+	// The admin's list of what is not delivered: the other drop, without
+	// keys; then left with a problem, still listed, with it.
+	if l, err := admin.UndeliveredDrops(ctx, m); err != nil || len(l) != 1 || l[0].ID != drops[1].ID || l[0].WrappedKey != "" || l[0].Matter != m {
+		t.Fatalf("undelivered = %+v, %v", l, err)
+	}
+	if _, err := rw2.ClaimDrop(ctx, m, drops[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rw2.FinishDrop(ctx, m, drops[1].ID, api.DropDone{Problem: "does not open with the request's key"}); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := admin.UndeliveredDrops(ctx, ""); err != nil || len(l) != 1 || l[0].Problem == "" {
+		t.Fatalf("undelivered with a problem = %+v, %v", l, err)
+	}
+	if _, err := rw.UndeliveredDrops(ctx, m); codeOf(err) != api.CodeForbidden {
+		t.Fatalf("a member listed the admin's drops: %v", err)
 	}
 
 	// Revocation: by the admin; the page is told, codes are refused.

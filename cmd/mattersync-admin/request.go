@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 
 func requestCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{Use: "request", Short: "file requests (clients uploading into matters): list, revoke"}
-	cmd.AddCommand(requestListCmd(a), requestRevokeCmd(a))
+	cmd.AddCommand(requestListCmd(a), requestRevokeCmd(a), requestDropsCmd(a))
 	return cmd
 }
 
@@ -124,5 +125,45 @@ func requestRevokeCmd(a *app) *cobra.Command {
 		}),
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded with the revocation and in the audit log)")
+	return cmd
+}
+
+func requestDropsCmd(a *app) *cobra.Command {
+	var matter string
+	cmd := &cobra.Command{
+		Use:   "drops [--matter M]",
+		Short: "list clients' uploads not delivered yet: waiting for a member's agent, or left with a problem",
+		Args:  args(cobra.NoArgs),
+		RunE: withGateway(a, func(cmd *cobra.Command, s *admin.Session, _ []string) error {
+			list, err := s.UndeliveredDrops(cmd.Context(), matter)
+			if err != nil {
+				return err
+			}
+			if len(list) == 0 {
+				a.printf("no undelivered uploads\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "DROP\tMATTER\tREQUEST\tFROM\tSIZE\tUPLOADED\tSTATE")
+			for _, d := range list {
+				state := "waiting for a member's agent"
+				switch {
+				case d.Problem != "":
+					// The agent's words: printable ASCII only on a terminal.
+					state = "not delivered: " + strings.Map(func(r rune) rune {
+						if r < 0x20 || r > 0x7e {
+							return '?'
+						}
+						return r
+					}, d.Problem)
+				case d.ClaimUntil != nil && d.ClaimUntil.After(time.Now()):
+					state = "being delivered (claimed until " + d.ClaimUntil.UTC().Format(time.RFC3339) + ")"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Matter, d.Request, d.Sender, d.Size, d.Uploaded.UTC().Format(time.RFC3339), state)
+			}
+			return tw.Flush()
+		}),
+	}
+	cmd.Flags().StringVar(&matter, "matter", "", "only this matter's uploads")
 	return cmd
 }

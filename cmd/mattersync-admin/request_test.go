@@ -62,6 +62,9 @@ func TestRequestCommands(t *testing.T) {
 		t.Fatalf("request revoke again:\n%s", r.stdout)
 	}
 	c.must(t, exitUsage, "", "request", "revoke", "xyz")
+	if r := c.must(t, exitOK, "", "request", "drops", "--matter", m); !strings.Contains(r.stdout, "no undelivered uploads") {
+		t.Fatalf("request drops:\n%s", r.stdout)
+	}
 	if r := c.must(t, exitOK, "", "request", "list", "--matter", m); !strings.Contains(r.stdout, "revoked (wrong client)") {
 		t.Fatalf("request list after revoke:\n%s", r.stdout)
 	}

@@ -100,12 +100,13 @@ type DropUploaded struct {
 // wrapped private key, to open it.
 type Drop struct {
 	ID         string     `json:"id"`
+	Matter     string     `json:"matter,omitempty"` // in the admin listing
 	Request    string     `json:"request"`
 	Sender     string     `json:"sender"` // the request's verified address
 	Size       int64      `json:"size"`
 	Uploaded   time.Time  `json:"uploaded"`
-	PublicKey  string     `json:"public_key"`  // base64url
-	WrappedKey string     `json:"wrapped_key"` // base64url
+	PublicKey  string     `json:"public_key,omitempty"`  // base64url (not in the admin listing)
+	WrappedKey string     `json:"wrapped_key,omitempty"` // base64url (not in the admin listing)
 	ClaimUntil *time.Time `json:"claim_until,omitempty"`
 	Done       *time.Time `json:"done,omitempty"`
 	File       string     `json:"file,omitempty"` // the file ID delivered
@@ -113,7 +114,8 @@ type Drop struct {
 }
 
 // DropList answers GET /v1/matters/{m}/drops: the pending drops, oldest
-// first (at most 100).
+// first (at most 100); and GET /v1/admin/drops: the drops not delivered,
+// pending or left with a problem.
 type DropList struct {
 	Drops []Drop `json:"drops"`
 }

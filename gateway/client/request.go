@@ -154,3 +154,18 @@ func (c *Client) FeedDrops(ctx context.Context, cursors, drops map[string]int64,
 	_, _, err := c.doJSON(ctx, http.MethodPost, "/v1/feed", q, nil, req, &out, http.StatusOK)
 	return out, err
 }
+
+// UndeliveredDrops lists the drops not delivered yet, of matter or of
+// all ("") (mattersync-admins): pending, or left with a problem.
+func (c *Client) UndeliveredDrops(ctx context.Context, matter string) ([]api.Drop, error) {
+	q := url.Values{}
+	if matter != "" {
+		if err := format.ValidateMatterID(matter); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		q.Set("matter", matter)
+	}
+	var out api.DropList
+	_, _, err := c.doJSON(ctx, http.MethodGet, "/v1/admin/drops", q, nil, nil, &out, http.StatusOK)
+	return out.Drops, err
+}
