@@ -10,7 +10,7 @@
 // numbers gapless, and the audit chain intact. It reports; the exit code
 // says whether the checks held.
 //
-//	go run ./bench/load -agents 50 -replicas 3 -duration 2m [-kill] [-postgres-fault drop] [-flood 10000]
+//	go run ./bench/load -agents 50 -replicas 3 -duration 2m [-kill] [-rolling] [-postgres-fault drop] [-flood 10000]
 package main
 
 import (
@@ -38,6 +38,7 @@ func main() {
 	maxBig := flag.Int("max-big-mib", 8, "size of the largest files (MiB, at most 12)")
 	flag.BoolVar(&c.Download, "download", true, "agents download and open what other members commit")
 	flag.BoolVar(&c.Kill, "kill", false, "kill -9 replica 1 at a third of the run and restart it")
+	flag.BoolVar(&c.Rolling, "rolling", false, "restart the replicas one at a time (graceful stop, start, ready) from 40% of the run")
 	flag.StringVar(&c.PostgresFault, "postgres-fault", "", `at half the run: "drop" (PostgreSQL drops the replicas' connections) or "restart" (-postgres-restart)`)
 	flag.StringVar(&c.PostgresRestart, "postgres-restart", "pg_ctlcluster 15 main restart", "command restarting the PostgreSQL server (disturbs every other user of it)")
 	flag.IntVar(&c.Flood, "flood", 0, "forged-token requests per second from 60% to 90% of the run")
@@ -50,6 +51,10 @@ func main() {
 	c.MaxBig = *maxBig << 20
 	if c.PostgresFault != "" && c.PostgresFault != "drop" && c.PostgresFault != "restart" {
 		fmt.Fprintln(os.Stderr, `load: -postgres-fault is "drop" or "restart"`)
+		os.Exit(2)
+	}
+	if (c.Kill || c.Rolling) && c.Replicas < 2 {
+		fmt.Fprintln(os.Stderr, "load: -kill and -rolling need -replicas 2 or more (one gateway has no others to serve meanwhile)")
 		os.Exit(2)
 	}
 	if c.Dir == "" {
@@ -132,7 +137,7 @@ func (r *Report) Print(w io.Writer) {
 	row("commits acknowledged", "%d (%.1f/s, %.1f MiB saved); %d versions downloaded and opened", r.Commits, float64(r.Commits)/secs, float64(r.BytesSaved)/(1<<20), r.Downloaded)
 	row("save latency (upload + commit)", "%s", r.CommitLat)
 	row("  commit request alone", "%s", r.CommitReqLat)
-	if c.Kill || c.PostgresFault != "" || c.Flood > 0 {
+	if c.Kill || c.Rolling || c.PostgresFault != "" || c.Flood > 0 {
 		row("  outside faults and flood", "%s", r.QuietLat)
 	}
 	if c.Flood > 0 {

@@ -44,7 +44,10 @@ type Config struct {
 	Download                          bool          // agents download and open what others commit
 	Wait                              time.Duration // long-poll wait
 
-	Kill          bool   // kill -9 replica 1 at a third of the run, restart it 3 s later
+	Kill bool // kill -9 replica 1 at a third of the run, restart it 3 s later
+	// Rolling restarts the replicas one at a time (SIGTERM, start, ready,
+	// 2 s for HAProxy's checks to take it back) from 40% of the run.
+	Rolling       bool
 	PostgresFault string // at half the run: "drop" (every connection of the database) or "restart"
 	// PostgresRestart is the shell command that restarts the PostgreSQL
 	// server for PostgresFault "restart" (it disturbs everything else on
@@ -596,6 +599,29 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 			}
 			r.setPIDs()
 			faults = append(faults, fmt.Sprintf("replica 1 killed with SIGKILL at %v, started again 3 s later (ready in %v)", (cfg.Duration/3).Round(time.Second), time.Since(t).Round(time.Millisecond)))
+		}})
+	}
+	if cfg.Rolling {
+		timeline = append(timeline, struct {
+			at time.Duration
+			do func()
+		}{cfg.Duration * 4 / 10, func() {
+			r.fault.Store(true)
+			defer r.fault.Store(false)
+			t := time.Now()
+			for i := range cfg.Replicas {
+				r.say("rolling restart: replica %d", i+1)
+				r.s.StopReplica(i)
+				if err := r.s.StartReplica(i); err != nil {
+					faults = append(faults, fmt.Sprintf("rolling restart: replica %d did not start: %v", i+1, err))
+					return
+				}
+				r.setPIDs()
+				// HAProxy checks every 500 ms and takes a replica back
+				// after two good checks: the next one stops only then.
+				sleep(ctx, 2*time.Second)
+			}
+			faults = append(faults, fmt.Sprintf("rolling restart of %d replicas from %v, one at a time (took %v)", cfg.Replicas, (cfg.Duration*4/10).Round(time.Second), time.Since(t).Round(time.Millisecond)))
 		}})
 	}
 	if cfg.PostgresFault != "" {
