@@ -96,7 +96,11 @@ func TestParseKey(t *testing.T) {
 	mk, _ := blob.ManifestKey("2026-0001", id, 12)
 	ak, _ := blob.ManifestAttemptKey("2026-0001", id, 12, "0af3")
 	sk, _ := blob.ShareKey("2026-0001", strings.Repeat("5e", 16))
+	dk, _ := blob.DropKey("2026-0001", strings.Repeat("d0", 16))
 	for key, want := range map[string]blob.Key{
+		dk:       {Matter: "2026-0001", Kind: blob.KeyDrop, Drop: strings.Repeat("d0", 16)},
+		dk + "0": {Matter: "2026-0001"},
+		"m/2026-0001/d/" + strings.Repeat("D0", 16): {Matter: "2026-0001"},
 		sk:       {Matter: "2026-0001", Kind: blob.KeyShare, Share: strings.Repeat("5e", 16)},
 		sk + "0": {Matter: "2026-0001"},
 		"m/2026-0001/s/" + strings.Repeat("5E", 16): {Matter: "2026-0001"},

@@ -26,6 +26,7 @@ const (
 	KeyChunk                   // m/<matter>/c/<chunk>[.<attempt>]
 	KeyManifest                // m/<matter>/v/<file>/<version>[.<attempt>]
 	KeyShare                   // m/<matter>/s/<share> (ShareKey)
+	KeyDrop                    // m/<matter>/d/<drop> (DropKey)
 )
 
 // Key is what a key the gateway built names.
@@ -36,10 +37,11 @@ type Key struct {
 	Version int64     // the manifest's version
 	Attempt string    // the suffix after the ID or version ("" for a plain key)
 	Share   string    // the share's ID (KeyShare)
+	Drop    string    // the drop's ID (KeyDrop)
 }
 
-// ParseKey reads a key ChunkKey, ManifestKey, ManifestAttemptKey or
-// ShareKey built, or a chunk's replacement key (the chunk key, '.', a
+// ParseKey reads a key ChunkKey, ManifestKey, ManifestAttemptKey,
+// ShareKey or DropKey built, or a chunk's replacement key (the chunk key, '.', a
 // request ID). Any other key is KeyOther, with only Matter set when it is
 // under a matter.
 func ParseKey(key string) Key {
@@ -88,6 +90,12 @@ func ParseKey(key string) Key {
 			return other
 		}
 		return Key{Matter: matter, Kind: KeyShare, Share: id}
+	case strings.HasPrefix(rest, "d/"):
+		id := rest[2:]
+		if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+			return other
+		}
+		return Key{Matter: matter, Kind: KeyDrop, Drop: id}
 	}
 	return other
 }

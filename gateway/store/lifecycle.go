@@ -141,6 +141,7 @@ const (
 	KeyChunk                   // m/<matter>/c/<chunk>[.<attempt>]
 	KeyManifest                // m/<matter>/v/<file>/<version>[.<attempt>]
 	KeyShare                   // m/<matter>/s/<share>: named by its share until it ended before the grace
+	KeyDrop                    // m/<matter>/d/<drop>: named by its drop until it was delivered before the grace
 )
 
 // ObjectKey is an object in the bucket, as the gateway names it.

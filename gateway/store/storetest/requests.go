@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ var requestTests = []struct {
 	{"Requests", testRequests},
 	{"RequestUploads", testRequestUploads},
 	{"DropClaims", testDropClaims},
+	{"DropObjectsUnreferenced", testDropObjects},
 }
 
 func newRequest(t *testing.T, s gateway.Stores, id, matter, entity, to string, maxFiles int64) store.Request {
@@ -198,5 +201,68 @@ func testDropClaims(t *testing.T, h Harness) {
 	}
 	if l, err := s.Drops.Drops(ctx(t), "m1", false, 0); err != nil || len(l) != 2 || l[0].File != file {
 		t.Fatalf("all drops = %+v, %v", l, err)
+	}
+}
+
+// testDropObjects: a drop object is named by its drop until the drop was
+// delivered before the grace's cut; a drop waiting for an agent or left
+// with a problem is never collected, whatever its age; an object no drop
+// names is an orphan; DoomOrphans queues what is not named.
+func testDropObjects(t *testing.T, h Harness) {
+	s := h.Open(t)
+	newRequest(t, s, "o1", "mo", "e-a", "client@example.com", 5)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	code, grant := secret(t), secret(t)
+	if err := s.Requests.AddRequestCode(ctx(t), store.ShareCode{Share: "o1", Hash: code, Created: now, Expires: now.Add(10 * time.Minute)}, shareLimits, Rec("request.code", "mo")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Requests.VerifyRequestCode(ctx(t), "o1", code, store.ShareGrant{Hash: grant, Expires: now.Add(time.Hour)}, now, shareLimits, Rec("request.verify", "mo")); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"o-waiting", "o-delivered", "o-problem"} {
+		if err := s.Requests.AddDrop(ctx(t), store.Drop{ID: id, Request: "o1", Size: 10, ObjectKey: "m/mo/d/" + id, Uploaded: now.Add(-3 * time.Hour)}, grant, Rec("request.upload", "mo")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finish := func(id, problem string, at time.Time) {
+		t.Helper()
+		c := store.DropClaim{Drop: id, Entity: "e-a", Device: "A", User: "alice", Until: at.Add(10 * time.Minute)}
+		if _, err := s.Drops.ClaimDrop(ctx(t), c, at, Rec("drop.claim", "mo")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Drops.FinishDrop(ctx(t), c, RandomID(t), problem, at, Rec("drop.done", "mo")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finish("o-delivered", "", now.Add(-time.Hour))
+	finish("o-problem", "no member can open it", now.Add(-2*time.Hour))
+	var objs []store.ObjectKey
+	for _, id := range []string{"o-waiting", "o-delivered", "o-problem", "o-orphan"} {
+		objs = append(objs, store.ObjectKey{Key: "m/mo/d/" + id, Matter: "mo", Kind: store.KeyDrop, Size: 10, Time: now.Add(-3 * time.Hour)})
+	}
+	keys := func(l []store.ObjectKey) []string {
+		var out []string
+		for _, o := range l {
+			out = append(out, strings.TrimPrefix(o.Key, "m/mo/d/"))
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, c := range []struct {
+		before time.Time
+		want   []string
+	}{
+		{now.Add(-90 * time.Minute), []string{"o-orphan"}},                // delivered after the cut
+		{now.Add(-30 * time.Minute), []string{"o-delivered", "o-orphan"}}, // delivered an hour ago
+		{now.Add(24 * time.Hour), []string{"o-delivered", "o-orphan"}},    // undelivered ones stay
+	} {
+		got, err := s.Lifecycle.Collector.Unreferenced(ctx(t), "mo", c.before, objs)
+		if err != nil || !slices.Equal(keys(got), c.want) {
+			t.Fatalf("Unreferenced(before %v) = %v, %v, want %v", now.Sub(c.before), keys(got), err, c.want)
+		}
+	}
+	n, _, err := s.Lifecycle.Collector.DoomOrphans(ctx(t), "mo", store.DoomOrphan, now.Add(time.Minute), objs, Rec("lifecycle.orphans", "mo"))
+	if err != nil || n != 2 {
+		t.Fatalf("DoomOrphans = %d, %v, want 2", n, err)
 	}
 }

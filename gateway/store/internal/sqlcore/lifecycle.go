@@ -681,12 +681,39 @@ func (s *Store) namedShares(ctx context.Context, q Querier, matter string, befor
 	return err
 }
 
+// namedDrops marks in named the drop objects of matter that their drops
+// still name: every drop not delivered (waiting for an agent, or left
+// with a problem for an administrator: the client's only copy), and those
+// delivered at or after before (the grace: another agent may still be
+// reading it). A shredded matter's name none. An object no drop names is
+// an orphan: its drop was never recorded (the object is stored first).
+func (s *Store) namedDrops(ctx context.Context, q Querier, matter string, before time.Time, named map[string]bool) error {
+	var shredded int64
+	err := q.QueryRow(ctx, `SELECT shredded_us FROM matters WHERE id = $1`, matter).Scan(&shredded)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if shredded > 0 {
+		return nil
+	}
+	_, err = queryAll(ctx, q, []struct{}(nil), func(sc Scanner) (struct{}, error) {
+		var key string
+		if err := sc.Scan(&key); err != nil {
+			return struct{}{}, err
+		}
+		named[key] = true
+		return struct{}{}, nil
+	}, `SELECT object_key FROM drops WHERE matter = $1 AND (done_us = 0 OR done_us >= $2)`, matter, store.Micros(before))
+	return err
+}
+
 // DoomOrphans queues for deletion, as why (store.DoomOrphan, or
 // store.DoomShred for a shredded matter), those of objs (objects of matter
 // found in the bucket, stored before the grace period) that no record
 // names and that are not queued yet, appending rec; it returns how many
 // and their bytes; a share object counts as named until its share ended
-// before before (unreferenced). Keys the gateway does not build
+// before before, a drop object until its drop was delivered before before
+// (unreferenced). Keys the gateway does not build
 // (store.KeyOther) are never queued. Under legal hold it is refused
 // (store.ErrLegalHold).
 func (s *Store) DoomOrphans(ctx context.Context, matter, why string, before time.Time, objs []store.ObjectKey, rec *audit.Record) (n, bytes int64, err error) {
@@ -743,11 +770,13 @@ func (s *Store) Unreferenced(ctx context.Context, matter string, before time.Tim
 // key, the keys of its replacements); a manifest's by its version's
 // record; a share object's by its share while the share can be used or
 // ended (revoked, expired, used up) at or after before, and never once
-// the matter is shredded.
+// the matter is shredded; a drop object's by its drop until it was
+// delivered before before (an undelivered drop is never collected), and
+// never once the matter is shredded.
 func (s *Store) unreferenced(ctx context.Context, q Querier, matter string, before time.Time, objs []store.ObjectKey) ([]store.ObjectKey, error) {
 	var chunkIDs, fileIDs []format.ID
 	named := map[string]bool{}
-	shares := false
+	shares, drops := false, false
 	for _, o := range objs {
 		switch o.Kind {
 		case store.KeyChunk:
@@ -756,10 +785,17 @@ func (s *Store) unreferenced(ctx context.Context, q Querier, matter string, befo
 			fileIDs = append(fileIDs, o.ID)
 		case store.KeyShare:
 			shares = true
+		case store.KeyDrop:
+			drops = true
 		}
 	}
 	if shares {
 		if err := s.namedShares(ctx, q, matter, before, named); err != nil {
+			return nil, err
+		}
+	}
+	if drops {
+		if err := s.namedDrops(ctx, q, matter, before, named); err != nil {
 			return nil, err
 		}
 	}
@@ -825,7 +861,7 @@ func (s *Store) unreferenced(ctx context.Context, q Querier, matter string, befo
 			if key, ok := versions[ref{o.ID, o.Version}]; ok && (key == o.Key || key == "" && o.Plain) {
 				continue
 			}
-		case store.KeyShare:
+		case store.KeyShare, store.KeyDrop:
 			if named[o.Key] {
 				continue
 			}
@@ -906,8 +942,9 @@ func (s *Store) ClaimDoomed(ctx context.Context, claim, matter string, now, retr
 		}
 		free := map[string]bool{}
 		for m, keys := range byMatter {
-			// A share that ended stays ended: its object is still free
-			// whatever the grace was when it was queued.
+			// A share that ended stays ended, a delivered drop stays
+			// delivered: its object is still free whatever the grace was
+			// when it was queued.
 			un, err := s.unreferenced(ctx, tx, m, now, keys)
 			if err != nil {
 				return err
