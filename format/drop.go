@@ -6,6 +6,7 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -157,23 +158,119 @@ func OpenDrop(obj []byte, priv *ecdh.PrivateKey) (ShareMeta, []byte, error) {
 	if len(obj) < dropPrefixSize {
 		return ShareMeta{}, nil, fmt.Errorf("format: open drop: %w", ErrTruncated)
 	}
-	ephPub := obj[shareHeaderSize:dropPrefixSize]
-	pub, err := ecdh.X25519().NewPublicKey(ephPub)
+	maead, daead, err := dropOpenAEADs(obj[shareHeaderSize:dropPrefixSize], priv)
 	if err != nil {
-		return ShareMeta{}, nil, fmt.Errorf("format: open drop: %w", ErrBadHeader)
-	}
-	shared, err := priv.ECDH(pub)
-	if err != nil {
-		// A low-order ephemeral key gives an all-zero secret: refused.
-		return ShareMeta{}, nil, fmt.Errorf("format: open drop: %w", ErrAuth)
-	}
-	maead, daead, err := dropAEADs(shared, ephPub, priv.PublicKey().Bytes())
-	if err != nil {
-		return ShareMeta{}, nil, err
+		return ShareMeta{}, nil, fmt.Errorf("format: open drop: %w", err)
 	}
 	meta, out, err := openSegments(obj, dropPrefixSize, maead, daead, seg)
 	if err != nil {
 		return ShareMeta{}, nil, fmt.Errorf("format: open drop: %w", err)
 	}
 	return meta, out, nil
+}
+
+// dropOpenAEADs derives a drop object's keys on the opening side, from
+// its ephemeral public key and the request's private key.
+func dropOpenAEADs(ephPub []byte, priv *ecdh.PrivateKey) (meta, data cipher.AEAD, err error) {
+	pub, err := ecdh.X25519().NewPublicKey(ephPub)
+	if err != nil {
+		return nil, nil, ErrBadHeader
+	}
+	shared, err := priv.ECDH(pub)
+	if err != nil {
+		// A low-order ephemeral key gives an all-zero secret: refused.
+		return nil, nil, ErrAuth
+	}
+	return dropAEADs(shared, ephPub, priv.PublicKey().Bytes())
+}
+
+// OpenDropTo opens a drop object of size bytes read from r with the
+// request's private key, segment by segment, and writes the file's bytes
+// to w as each segment authenticates: it holds one segment (at most 16
+// MiB, 1 MiB as browsers seal) whatever the object's size. It returns the
+// metadata only once the last segment authenticated and r held exactly
+// size bytes. On any error, what w received must be discarded: it is a
+// prefix of the file, never an unauthenticated byte, but a later segment
+// failed, or was cut, or the object was longer. The errors are OpenDrop's
+// (ErrTruncated, ErrBadHeader, ErrUnsupportedVersion, ErrAuth,
+// ErrMalformed; r ending before size bytes is ErrTruncated), or r's or
+// w's own.
+func OpenDropTo(w io.Writer, r io.Reader, size int64, priv *ecdh.PrivateKey) (ShareMeta, error) {
+	meta, err := openDropTo(w, r, size, priv)
+	if err != nil {
+		return ShareMeta{}, fmt.Errorf("format: open drop: %w", err)
+	}
+	return meta, nil
+}
+
+func openDropTo(w io.Writer, r io.Reader, size int64, priv *ecdh.PrivateKey) (ShareMeta, error) {
+	// read fills b from r; r ending early is a truncated object.
+	read := func(b []byte) error {
+		_, err := io.ReadFull(r, b)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return ErrTruncated
+		}
+		return err
+	}
+	// The clear header, the ephemeral key and the metadata, checked in
+	// OpenDrop's order so both give the same error for the same bytes.
+	if size < shareHeaderSize {
+		return ShareMeta{}, ErrTruncated
+	}
+	head := make([]byte, dropPrefixSize+shareMetaSize+16)
+	if err := read(head[:shareHeaderSize]); err != nil {
+		return ShareMeta{}, err
+	}
+	seg, err := checkSegHeader(head[:shareHeaderSize], dropMagic)
+	if err != nil {
+		return ShareMeta{}, err
+	}
+	if size < dropPrefixSize {
+		return ShareMeta{}, ErrTruncated
+	}
+	if err := read(head[shareHeaderSize:dropPrefixSize]); err != nil {
+		return ShareMeta{}, err
+	}
+	maead, daead, err := dropOpenAEADs(head[shareHeaderSize:dropPrefixSize], priv)
+	if err != nil {
+		return ShareMeta{}, err
+	}
+	if size < int64(len(head)) {
+		return ShareMeta{}, ErrTruncated
+	}
+	if err := read(head[dropPrefixSize:]); err != nil {
+		return ShareMeta{}, err
+	}
+	aad := head[:dropPrefixSize]
+	meta, err := openShareMeta(maead, head[dropPrefixSize:], aad)
+	if err != nil {
+		return ShareMeta{}, err
+	}
+	segs := max((meta.Size+seg-1)/seg, 1)
+	switch want, rest := meta.Size+segs*16, size-int64(len(head)); {
+	case rest < want:
+		return ShareMeta{}, ErrTruncated
+	case rest > want:
+		return ShareMeta{}, ErrBadHeader
+	}
+	buf := make([]byte, seg+16)
+	for i := int64(0); i < segs; i++ {
+		n := min(seg, meta.Size-i*seg) + 16
+		if err := read(buf[:n]); err != nil {
+			return ShareMeta{}, err
+		}
+		p, err := daead.Open(buf[:0], shareNonce(uint64(i), i == segs-1), buf[:n], aad)
+		if err != nil {
+			return ShareMeta{}, fmt.Errorf("segment %d: %w", i, ErrAuth)
+		}
+		if _, err := w.Write(p); err != nil {
+			return ShareMeta{}, err
+		}
+	}
+	// r holds more than size says: not the object the size described.
+	var one [1]byte
+	if k, _ := io.ReadFull(r, one[:]); k > 0 {
+		return ShareMeta{}, ErrBadHeader
+	}
+	return meta, nil
 }

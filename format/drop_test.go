@@ -3,11 +3,15 @@ package format
 import (
 	"bytes"
 	"crypto/ecdh"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
+	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func sealDropBytes(t *testing.T, eph *ecdh.PrivateKey, reqPub []byte, meta ShareMeta, data []byte, seg int) []byte {
@@ -61,11 +65,21 @@ func TestDropRoundTrip(t *testing.T) {
 	}
 }
 
-// Every way to alter a drop object fails with its error and no bytes.
-func TestDropRefusals(t *testing.T) {
-	req := NewRequestKey()
-	data := []byte(strings.Repeat("statement of account ", 10)) // 210 bytes: 4 segments of 64
-	obj := sealDropBytes(t, NewRequestKey(), req.PublicKey().Bytes(), ShareMeta{Name: "a.txt", Size: int64(len(data))}, data, 64)
+// dropRefusal is a way to alter a drop object, and the error both openers
+// give it.
+type dropRefusal struct {
+	name string
+	obj  []byte
+	key  *ecdh.PrivateKey
+	want error
+}
+
+// dropRefusals returns the ways to alter obj, a drop of data (210 bytes
+// in 4 segments of 64) sealed to req, that the openers refuse.
+func dropRefusals(t *testing.T) (req *ecdh.PrivateKey, data, obj []byte, cases []dropRefusal) {
+	req = NewRequestKey()
+	data = []byte(strings.Repeat("statement of account ", 10)) // 210 bytes: 4 segments of 64
+	obj = sealDropBytes(t, NewRequestKey(), req.PublicKey().Bytes(), ShareMeta{Name: "a.txt", Size: int64(len(data))}, data, 64)
 	segStart := dropPrefixSize + shareMetaSize + 16
 	flip := func(i int) []byte { o := bytes.Clone(obj); o[i] ^= 1; return o }
 	swapped := bytes.Clone(obj)
@@ -74,12 +88,7 @@ func TestDropRefusals(t *testing.T) {
 	share := sealShareBytes(t, NewShareKey(), ShareMeta{Name: "a.txt", Size: 1}, []byte("x"), 64)
 	lowOrder := bytes.Clone(obj)
 	copy(lowOrder[shareHeaderSize:dropPrefixSize], make([]byte, RequestKeySize)) // the zero point
-	for _, c := range []struct {
-		name string
-		obj  []byte
-		key  *ecdh.PrivateKey
-		want error
-	}{
+	return req, data, obj, []dropRefusal{
 		{"another request's key", obj, NewRequestKey(), ErrAuth},
 		{"flipped header bit (segment size)", flip(10), req, ErrAuth},
 		{"flipped ephemeral key bit", flip(shareHeaderSize + 5), req, ErrAuth},
@@ -95,7 +104,13 @@ func TestDropRefusals(t *testing.T) {
 		{"a newer version", func() []byte { o := bytes.Clone(obj); o[4] = 2; return o }(), req, ErrUnsupportedVersion},
 		{"header only", obj[:shareHeaderSize], req, ErrTruncated},
 		{"empty", nil, req, ErrTruncated},
-	} {
+	}
+}
+
+// Every way to alter a drop object fails with its error and no bytes.
+func TestDropRefusals(t *testing.T) {
+	_, _, obj, cases := dropRefusals(t)
+	for _, c := range cases {
 		m, got, err := OpenDrop(c.obj, c.key)
 		if !errors.Is(err, c.want) || got != nil || m != (ShareMeta{}) {
 			t.Errorf("%s: %v (%d bytes, %+v), want %v and nothing", c.name, err, len(got), m, c.want)
@@ -109,6 +124,92 @@ func TestDropRefusals(t *testing.T) {
 		t.Error("sealed to a malformed public key")
 	}
 }
+
+// The streaming opener refuses every altered object as OpenDrop does,
+// with the same error, and what it wrote is never more than a prefix of
+// the file (the segments that authenticated before the failure).
+func TestOpenDropToRefusals(t *testing.T) {
+	req, data, obj, cases := dropRefusals(t)
+	var w bytes.Buffer
+	check := func(name string, r io.Reader, size int64, key *ecdh.PrivateKey, want error) {
+		t.Helper()
+		w.Reset()
+		m, err := OpenDropTo(&w, r, size, key)
+		if !errors.Is(err, want) || m != (ShareMeta{}) || !bytes.HasPrefix(data, w.Bytes()) {
+			t.Errorf("%s: %v (%+v, wrote %q), want %v and a prefix at most", name, err, m, w.Bytes(), want)
+		}
+	}
+	for _, c := range cases {
+		check(c.name, bytes.NewReader(c.obj), int64(len(c.obj)), c.key, c.want)
+	}
+	// The size and the stream disagree.
+	check("stream shorter than its size", bytes.NewReader(obj[:len(obj)-1]), int64(len(obj)), req, ErrTruncated)
+	check("stream ends inside the header", bytes.NewReader(obj[:10]), int64(len(obj)), req, ErrTruncated)
+	check("stream longer than its size", bytes.NewReader(append(bytes.Clone(obj), 0)), int64(len(obj)), req, ErrBadHeader)
+	check("size larger than the object", bytes.NewReader(obj), int64(len(obj))+1, req, ErrBadHeader)
+	check("size smaller than the object", bytes.NewReader(obj), int64(len(obj))-1, req, ErrTruncated)
+	// A reader's own error is passed on, not taken for a damaged object.
+	cut := errors.New("connection reset")
+	check("reader error", io.MultiReader(bytes.NewReader(obj[:700]), iotest.ErrReader(cut)), int64(len(obj)), req, cut)
+	if w.Len() == 0 || w.Len() >= len(data) {
+		t.Errorf("reader error after the first segment: wrote %d bytes", w.Len())
+	}
+	// And the writer's.
+	full := errors.New("disk full")
+	if _, err := OpenDropTo(failWriter{full}, bytes.NewReader(obj), int64(len(obj)), req); !errors.Is(err, full) {
+		t.Errorf("writer error: %v", err)
+	}
+}
+
+type failWriter struct{ err error }
+
+func (f failWriter) Write([]byte) (int, error) { return 0, f.err }
+
+func TestOpenDropToRoundTrip(t *testing.T) {
+	req := NewRequestKey()
+	for _, seg := range []int{16, 64} {
+		for _, n := range []int{0, 1, seg - 1, seg, seg + 1, 3 * seg, 3*seg + 5} {
+			data := make([]byte, n)
+			rand.Read(data)
+			meta := ShareMeta{Name: "Vertrag.docx", Size: int64(n)}
+			obj := sealDropBytes(t, NewRequestKey(), req.PublicKey().Bytes(), meta, data, seg)
+			var w bytes.Buffer
+			// One byte at a time: short reads are the network's way.
+			m, err := OpenDropTo(&w, iotest.OneByteReader(bytes.NewReader(obj)), int64(len(obj)), req)
+			if err != nil || m != meta || !bytes.Equal(w.Bytes(), data) {
+				t.Fatalf("seg %d, %d bytes: %+v, %d bytes, %v", seg, n, m, w.Len(), err)
+			}
+		}
+	}
+}
+
+// TestOpenDropToBoundedMemory: opening a 32 MiB drop allocates about one
+// segment (1 MiB), not the object (OpenDrop holds it and the file). Bytes
+// allocated, not time, are measured.
+func TestOpenDropToBoundedMemory(t *testing.T) {
+	req := NewRequestKey()
+	const size = 32 << 20
+	var obj bytes.Buffer
+	if err := SealDrop(&obj, req.PublicKey().Bytes(), ShareMeta{Name: "scan.pdf", Size: size}, io.LimitReader(zeroReader{}, size)); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := OpenDropTo(h, bytes.NewReader(obj.Bytes()), int64(obj.Len()), req); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("opened a %d MiB drop allocating %d KiB", size>>20, alloc>>10)
+	if alloc > 4<<20 {
+		t.Fatalf("opening a %d MiB drop allocated %d KiB: more than a few segments", size>>20, alloc>>10)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 func TestRequestKeyWrap(t *testing.T) {
 	ek := bytes.Repeat([]byte{7}, EpochKeySize)
@@ -166,4 +267,36 @@ func TestDropVector(t *testing.T) {
 	if got := hex.EncodeToString(sum[:]); got != want {
 		t.Fatalf("drop vector: sha256 %s, want %s", got, want)
 	}
+}
+
+// FuzzOpenDropTo: on any bytes, the streaming opener and OpenDrop agree:
+// the same error kind, or the same file.
+func FuzzOpenDropTo(f *testing.F) {
+	req := fixedX25519(&testing.T{}, 0x20)
+	_, _, _, cases := dropRefusals(&testing.T{})
+	for _, c := range cases {
+		f.Add(c.obj)
+	}
+	var ok bytes.Buffer
+	if err := sealDrop(&ok, fixedX25519(&testing.T{}, 0x40), req.PublicKey().Bytes(), ShareMeta{Name: "a.txt", Size: 70}, bytes.NewReader(make([]byte, 70)), 32); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(ok.Bytes())
+	kinds := []error{ErrTruncated, ErrBadHeader, ErrUnsupportedVersion, ErrAuth, ErrMalformed}
+	kind := func(err error) error {
+		for _, k := range kinds {
+			if errors.Is(err, k) {
+				return k
+			}
+		}
+		return err
+	}
+	f.Fuzz(func(t *testing.T, obj []byte) {
+		m1, b1, err1 := OpenDrop(obj, req)
+		var w bytes.Buffer
+		m2, err2 := OpenDropTo(&w, bytes.NewReader(obj), int64(len(obj)), req)
+		if kind(err1) != kind(err2) || m1 != m2 || err1 == nil && !bytes.Equal(b1, w.Bytes()) {
+			t.Fatalf("OpenDrop: %+v, %v; OpenDropTo: %+v, %v", m1, err1, m2, err2)
+		}
+	})
 }

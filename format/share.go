@@ -231,18 +231,13 @@ func checkSegHeader(obj []byte, magic [4]byte) (int64, error) {
 // openSegments opens the metadata and data segments that follow the
 // first prefix bytes of obj (authenticated as AAD), all or nothing.
 func openSegments(obj []byte, prefix int, maead, daead cipher.AEAD, seg int64) (ShareMeta, []byte, error) {
-	var meta ShareMeta
 	if len(obj) < prefix+shareMetaSize+16 {
-		return meta, nil, ErrTruncated
+		return ShareMeta{}, nil, ErrTruncated
 	}
 	aad, rest := obj[:prefix], obj[prefix:]
-	mp, err := maead.Open(nil, make([]byte, 12), rest[:shareMetaSize+16], aad)
+	meta, err := openShareMeta(maead, rest[:shareMetaSize+16], aad)
 	if err != nil {
-		return meta, nil, ErrAuth
-	}
-	n := int(binary.BigEndian.Uint16(mp))
-	if n > shareMetaSize-2 || json.Unmarshal(mp[2:2+n], &meta) != nil || meta.check() != nil {
-		return ShareMeta{}, nil, fmt.Errorf("metadata: %w", ErrMalformed)
+		return ShareMeta{}, nil, err
 	}
 	rest = rest[shareMetaSize+16:]
 	// The segments the size implies: at least one (an empty file has an
@@ -266,4 +261,19 @@ func openSegments(obj []byte, prefix int, maead, daead cipher.AEAD, seg int64) (
 		rest = rest[n:]
 	}
 	return meta, out, nil
+}
+
+// openShareMeta opens the sealed, padded metadata of a share or drop
+// object (shareMetaSize+16 bytes) with the object's prefix as AAD.
+func openShareMeta(maead cipher.AEAD, sealed, aad []byte) (ShareMeta, error) {
+	var meta ShareMeta
+	mp, err := maead.Open(nil, make([]byte, 12), sealed, aad)
+	if err != nil {
+		return ShareMeta{}, ErrAuth
+	}
+	n := int(binary.BigEndian.Uint16(mp))
+	if n > shareMetaSize-2 || json.Unmarshal(mp[2:2+n], &meta) != nil || meta.check() != nil {
+		return ShareMeta{}, fmt.Errorf("metadata: %w", ErrMalformed)
+	}
+	return meta, nil
 }
