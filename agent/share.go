@@ -123,6 +123,35 @@ func (a *Agent) Share(ctx context.Context, path string, o ShareOptions) (ShareLi
 	if err != nil {
 		return ShareLink{}, err
 	}
+	return a.shareIn(ctx, m, rel, o)
+}
+
+// ShareFile is Share for a file named by matter and matter-relative path,
+// as the status page names it: the same checks and the same work.
+func (a *Agent) ShareFile(ctx context.Context, matter, rel string, o ShareOptions) (ShareLink, error) {
+	if err := o.Validate(); err != nil {
+		return ShareLink{}, err
+	}
+	if a.shares == nil {
+		return ShareLink{}, errors.New("this gateway does not offer sharing")
+	}
+	m, err := a.matterByID(ctx, matter)
+	if err != nil {
+		return ShareLink{}, err
+	}
+	clean, err := cleanRel(rel)
+	if err != nil {
+		return ShareLink{}, fmt.Errorf("%q does not name a file: %w", SafeText(rel), err)
+	}
+	if clean == "" {
+		return ShareLink{}, errors.New("choose a file to share, not the matter folder")
+	}
+	return a.shareIn(ctx, m, rel, o)
+}
+
+// shareIn shares the committed version of rel in m (see Share); o is
+// valid.
+func (a *Agent) shareIn(ctx context.Context, m *matterSync, rel string, o ShareOptions) (ShareLink, error) {
 	l, err := openLocal(m.dir)
 	if err != nil {
 		return ShareLink{}, fmt.Errorf("matter folder: %w", err)

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"html"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,4 +205,92 @@ func checkShareObject(t *testing.T, w *world, link agent.ShareLink, name string,
 	if !found {
 		t.Fatalf("no share object for %s", link.ID)
 	}
+}
+
+// Sharing from the status page (the file page's form): the link the page
+// shows once opens the share object to the file's bytes and name; the
+// refusals are the command's, in the form's words; a POST from another
+// site makes no share; the key is in no log line and no other page.
+func TestPageShare(t *testing.T) {
+	eachSharingWorld(t, func(w *world) {
+		t := w.t
+		var log lockedBuffer
+		w.logTo = &log
+		alice := w.agent(w.member("rw"))
+		data := bytes.Repeat([]byte("heads of terms, privileged\n"), 1000)
+		const name = "Heads of terms.docx"
+		alice.write("Drafts/"+name, data)
+		alice.sync()
+		p := alice.runWithPage()
+		file := "/file?" + url.Values{"m": {w.matter}, "f": {"Drafts/" + name}}.Encode()
+		code, body := p.get(file)
+		if code != http.StatusOK || !strings.Contains(body, "Make the link") {
+			t.Fatalf("file page without the share form: %d\n%s", code, body)
+		}
+		form := func(to, expires, max string) url.Values {
+			return url.Values{"m": {w.matter}, "f": {"Drafts/" + name}, "to": {to}, "expires": {expires}, "max": {max}}
+		}
+
+		// Refused, with the reason in the form's words; nothing stored.
+		for _, c := range []struct {
+			form url.Values
+			want string
+		}{
+			{form("client", "", ""), `the address &#34;client&#34; is not an e-mail address`},
+			{form("client@example.com", "a week", ""), `the expiry &#34;a week&#34; is not a duration`},
+			{form("client@example.com", "60d", ""), "the expiry 60 days is longer than this gateway allows (at most 30 days)"},
+			{form("client@example.com", "", "50"), "the download limit 50 is more than this gateway allows (at most 20)"},
+			{form("client@example.com", "", "0"), "the download limit &#34;0&#34; is not a number from 1 to 100"},
+			{url.Values{"m": {w.matter}, "f": {"nothing here.txt"}, "to": {"client@example.com"}}, "nothing here.txt: no such file"},
+		} {
+			code, out := p.postRaw(file, "/share", c.form)
+			if code != http.StatusOK || !strings.Contains(out, "Not done: ") || !strings.Contains(out, c.want) {
+				t.Errorf("share %v: %d, want %q:\n%s", c.form, code, c.want, between(out, "<h1>", "</main>"))
+			}
+		}
+		// A form posted from another site, with the right token even.
+		f := form("attacker@example.com", "", "")
+		f.Set("csrf", between(body, `name="csrf" value="`, `"`))
+		req, _ := http.NewRequest(http.MethodPost, p.base+"/share", strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "https://evil.example")
+		resp, err := p.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("cross-site share POST: %s, want 403", resp.Status)
+		}
+		if n := len(shareObjects(w)); n != 0 {
+			t.Fatalf("refused shares left %d objects", n)
+		}
+
+		out := p.post(file, "/share", form("client@example.com", "2d", "2"))
+		raw := html.UnescapeString(between(out, `readonly value="`, `"`))
+		id := between(raw, "/s/", "#")
+		if !strings.HasPrefix(raw, "https://shares.firm.test/s/") || id == "" || strings.Count(raw, "#") != 1 {
+			t.Fatalf("share result without a link:\n%s", out)
+		}
+		for _, want := range []string{"for <strong>client@example.com</strong>", "at most 2 downloads", "version 1 of Drafts/" + name} {
+			if !strings.Contains(out, want) {
+				t.Errorf("share result lacks %q:\n%s", want, out)
+			}
+		}
+		checkShareObject(t, w, agent.ShareLink{Link: raw, ID: id}, name, data)
+		_, key, _ := strings.Cut(raw, "#")
+		for _, pg := range []string{"/", file, "/matter?m=" + url.QueryEscape(w.matter)} {
+			if _, b := p.get(pg); strings.Contains(b, key) {
+				t.Errorf("GET %s shows the key again", pg)
+			}
+		}
+		if strings.Contains(log.String(), key) {
+			t.Fatalf("the agent's log holds the share key:\n%s", log.String())
+		}
+		for _, line := range strings.Split(log.String(), "\n") {
+			if strings.Contains(line, "share") && strings.Contains(line, "Heads of terms") {
+				t.Errorf("a share log line names the file:\n%s", line)
+			}
+		}
+	})
 }

@@ -50,7 +50,7 @@ import (
 //     all) sees nothing.
 //   - The Host header must be the agent's own loopback address: a web page
 //     whose name was re-pointed at 127.0.0.1 (DNS rebinding) is refused.
-//   - A POST (restore, conflict) needs the CSRF token of the session (an
+//   - A POST (restore, conflict, share) needs the CSRF token of the session (an
 //     HMAC of the session ID) and, when the browser sends one, an Origin of
 //     this page.
 //   - The pages use no script at all; the Content-Security-Policy forbids
@@ -186,6 +186,7 @@ func (p *statusPage) routes(mux *http.ServeMux) {
 	mux.Handle(in("POST", "restore"), p.guard(true, p.post(p.restore)))
 	mux.Handle(in("POST", "restore-folder"), p.guard(true, p.post(p.restoreFolder)))
 	mux.Handle(in("POST", "conflict"), p.guard(true, p.post(p.conflict)))
+	mux.Handle(in("POST", "share"), p.guard(true, p.post(p.share)))
 	mux.Handle(in("GET", "matters"), p.guard(true, p.matters))
 	mux.Handle(in("POST", "matters"), p.guard(true, p.post(p.chooseMatter)))
 	mux.Handle(p.prefix, p.guard(true, func(w http.ResponseWriter, _ *http.Request, _ string) {
@@ -473,6 +474,8 @@ func (p *statusPage) file(w http.ResponseWriter, r *http.Request, sid string) {
 		data["Versions"] = vs
 		if len(vs) > 0 {
 			data["Head"] = vs[0].Version
+			_, canShare := p.acts.(pageShares)
+			data["CanShare"] = canShare && !vs[0].Deleted
 		}
 	}
 	p.render(w, "file.html", sid, data)

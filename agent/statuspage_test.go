@@ -64,6 +64,18 @@ func (f *fakeActions) RestoreFolderAt(_ context.Context, m, dir string, _ time.T
 	f.record("restore-folder " + m + " " + dir)
 	return FolderRestore{Restored: []string{"a"}}, nil
 }
+func (f *fakeActions) ShareFile(_ context.Context, m, rel string, o ShareOptions) (ShareLink, error) {
+	if err := o.Validate(); err != nil {
+		return ShareLink{}, err
+	}
+	f.record("share " + m + " " + rel + " " + o.To)
+	return ShareLink{Link: "https://shares.firm.test/s/0123#" + fakeShareKey, ID: "0123", Recipient: o.To, Expires: time.Now().Add(o.Expires),
+		MaxDownloads: o.MaxDownloads, Version: 3, Size: 10}, nil
+}
+
+// fakeShareKey is the key in fakeActions' links.
+const fakeShareKey = "mC3vKEYKEYKEYKEYKEYKEYKEYKEYKEYKEYKEYKEYKEY"
+
 func (f *fakeActions) RecentActivity(int) []Activity {
 	return []Activity{{Time: time.Now(), Message: "file uploaded", Matter: "2026-0001", Path: "<script>alert(2)</script>.pdf"}}
 }
@@ -288,7 +300,7 @@ func TestStatusPageCSRF(t *testing.T) {
 	if otherCSRF == csrf || otherCSRF == "" {
 		t.Fatalf("two sessions share a CSRF token")
 	}
-	form := url.Values{"m": {"2026-0001"}, "f": {"a.txt"}, "v": {"2"}}
+	form := url.Values{"m": {"2026-0001"}, "f": {"a.txt"}, "v": {"2"}, "to": {"attacker@example.com"}}
 	for name, mod := range map[string]func(*http.Request){
 		"no token":           func(*http.Request) {},
 		"another session's":  func(r *http.Request) { setBody(r, form, otherCSRF) },
@@ -296,10 +308,12 @@ func TestStatusPageCSRF(t *testing.T) {
 		"cross-site fetch":   func(r *http.Request) { setBody(r, form, csrf); r.Header.Set("Sec-Fetch-Site", "cross-site") },
 		"token in the query": func(r *http.Request) { r.URL.RawQuery = "csrf=" + csrf },
 	} {
-		req := postForm(t, base+"/restore", form)
-		mod(req)
-		if resp, _ := do(t, c, req); resp.StatusCode != http.StatusForbidden {
-			t.Errorf("POST /restore with %s: %s, want 403", name, resp.Status)
+		for _, action := range []string{"/restore", "/share"} {
+			req := postForm(t, base+action, form)
+			mod(req)
+			if resp, body := do(t, c, req); resp.StatusCode != http.StatusForbidden || strings.Contains(body, fakeShareKey) {
+				t.Errorf("POST %s with %s: %s, want 403", action, name, resp.Status)
+			}
 		}
 	}
 	if got := acts.Calls(); len(got) != 0 {
@@ -559,5 +573,46 @@ func TestStatusPageLinksCarryPrefix(t *testing.T) {
 				t.Errorf("%s: link %q is not under %s", name, m[1], prefix)
 			}
 		}
+	}
+}
+
+// The share form sends the file's name back exactly and the result shows
+// a hostile name, recipient and link as text; the link with its key is in
+// the answer's body only (not a redirect, not stored: no-store).
+func TestStatusPageShareForm(t *testing.T) {
+	acts := &fakeActions{versions: []VersionInfo{{Version: 3, Size: 10}}}
+	_, dir := startPage(t, acts)
+	c, base := signIn(t, dir)
+	rel := "Drafts/" + hostileCopy
+	resp, body := get(t, c, base+"/file?"+url.Values{"m": {"2026-0001"}, "f": {rel}}.Encode())
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `action="`+strings.TrimPrefix(base, "http://"+resp.Request.URL.Host)+`/share"`) {
+		t.Fatalf("file page without the share form: %s\n%s", resp.Status, body)
+	}
+	for _, bad := range []string{"<script", "<img"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("the file page holds %q raw", bad)
+		}
+	}
+	csrf := between(body, `name="csrf" value="`, `"`)
+	req := postForm(t, base+"/share", url.Values{"m": {"2026-0001"}, "f": {rel}, "to": {"client@example.com"}, "expires": {"36h"}, "max": {"2"}, "csrf": {csrf}})
+	resp, out := do(t, c, req)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Fatalf("POST /share: %s %v", resp.Status, resp.Header)
+	}
+	if got := acts.Calls(); len(got) != 1 || got[0] != "share 2026-0001 "+rel+" client@example.com" {
+		t.Fatalf("calls %q", got)
+	}
+	for _, bad := range []string{"<script", "<img"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("the share result holds %q raw:\n%s", bad, out)
+		}
+	}
+	if !strings.Contains(out, `value="https://shares.firm.test/s/0123#`+fakeShareKey+`"`) || !strings.Contains(out, "at most 2 downloads") {
+		t.Fatalf("share result:\n%s", out)
+	}
+	// A refusal is the command's, in the form's words.
+	req = postForm(t, base+"/share", url.Values{"m": {"2026-0001"}, "f": {rel}, "to": {"Client <client@example.com>"}, "csrf": {csrf}})
+	if _, out := do(t, c, req); !strings.Contains(out, "Not done: the address &#34;Client &lt;client@example.com&gt;&#34; is not an e-mail address") {
+		t.Fatalf("share to a named address:\n%s", out)
 	}
 }

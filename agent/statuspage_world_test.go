@@ -103,6 +103,21 @@ func (p *page) post(from, path string, form url.Values) string {
 	return string(b)
 }
 
+// postRaw sends a form as post does and returns the answer, whatever it
+// is.
+func (p *page) postRaw(from, path string, form url.Values) (int, string) {
+	p.t.Helper()
+	_, body := p.get(from)
+	form.Set("csrf", between(body, `name="csrf" value="`, `"`))
+	resp, err := p.c.PostForm(p.base+path, form)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func (a *testAgent) mustRead(rel string) string {
 	a.w.t.Helper()
 	b, err := a.read(rel)
