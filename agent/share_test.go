@@ -19,6 +19,7 @@ import (
 	"github.com/mattersync/mattersync/agent/agenttest"
 	"github.com/mattersync/mattersync/format"
 	"github.com/mattersync/mattersync/gateway"
+	"github.com/mattersync/mattersync/gateway/client"
 	"github.com/mattersync/mattersync/gateway/gatewaytest"
 	"github.com/mattersync/mattersync/kms/kmstest"
 )
@@ -247,6 +248,20 @@ func TestPageShare(t *testing.T) {
 			if code != http.StatusOK || !strings.Contains(out, "Not done: ") || !strings.Contains(out, c.want) {
 				t.Errorf("share %v: %d, want %q:\n%s", c.form, code, c.want, between(out, "<h1>", "</main>"))
 			}
+		}
+		// Sharing turned off by IT for the matter: the page says so.
+		it, err := client.New(w.gateway, w.v.Login(t, w.v.User(t, true)), client.Options{Device: "it"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := it.SetSharing(context.Background(), w.matter, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, out := p.postRaw(file, "/share", form("client@example.com", "", "")); !strings.Contains(out, "Not done: Sharing outside the firm is turned off for this matter") {
+			t.Errorf("share with sharing off:\n%s", between(out, "<h1>", "</main>"))
+		}
+		if _, err := it.SetSharing(context.Background(), w.matter, true); err != nil {
+			t.Fatal(err)
 		}
 		// A form posted from another site, with the right token even.
 		f := form("attacker@example.com", "", "")

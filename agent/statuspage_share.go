@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/mattersync/mattersync/gateway/api"
 )
 
 // Sharing from the status page: the file page offers a form (recipient,
@@ -72,5 +74,21 @@ func (p *statusPage) share(w http.ResponseWriter, r *http.Request, sid string) {
 // it goes to the log at DEBUG only, as Share's own lines do.
 func (p *statusPage) shareRefused(w http.ResponseWriter, sid string, err error, back string) {
 	p.log.Debug("status page share refused", "err", err)
-	p.render(w, "result.html", sid, map[string]any{"Title": "Share", "Back": back, "Error": shareFlagWords.Replace(explainOr(err))})
+	p.render(w, "result.html", sid, map[string]any{"Title": "Share", "Back": back, "Error": shareRefusalText(err)})
+}
+
+// shareRefusalText says why a share was refused. explain's sentences are
+// about syncing ("syncing is paused"): a share refused by the gateway
+// (sharing off, a screened or removed member, a closed matter) gets its
+// own, and the rest the command's words.
+func shareRefusalText(err error) string {
+	switch remoteCode(err) {
+	case api.CodeSharingOff:
+		return "Sharing outside the firm is turned off for this matter (or on the firm's server): IT decides this. Nothing was shared."
+	case api.CodeForbidden:
+		return "The firm's server refuses a share from you in this matter: you may be screened from it, or your access was changed. Nothing was shared; ask IT."
+	case api.CodeMatterClosed:
+		return "This matter is closed: nothing in it can be shared."
+	}
+	return shareFlagWords.Replace(explainOr(err))
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/mattersync/mattersync/agent/index"
+	"github.com/mattersync/mattersync/gateway/api"
+	"github.com/mattersync/mattersync/internal/fault"
 )
 
 // fakeActions records what the page asked the agent to do.
@@ -68,10 +71,20 @@ func (f *fakeActions) ShareFile(_ context.Context, m, rel string, o ShareOptions
 	if err := o.Validate(); err != nil {
 		return ShareLink{}, err
 	}
+	if o.To == "screened@example.com" {
+		return ShareLink{}, fmt.Errorf("share %s: %w", rel, gatewayRefusal{api.Error{Code: api.CodeForbidden, Message: "screened from matter " + m}})
+	}
 	f.record("share " + m + " " + rel + " " + o.To)
 	return ShareLink{Link: "https://shares.firm.test/s/0123#" + fakeShareKey, ID: "0123", Recipient: o.To, Expires: time.Now().Add(o.Expires),
 		MaxDownloads: o.MaxDownloads, Version: 3, Size: 10}, nil
 }
+
+// gatewayRefusal is a gateway's answer as the client returns it.
+type gatewayRefusal struct{ e api.Error }
+
+func (g gatewayRefusal) Error() string        { return "gateway: " + string(g.e.Code) + ": " + g.e.Message }
+func (g gatewayRefusal) APIError() *api.Error { return &g.e }
+func (g gatewayRefusal) Fault() fault.Kind    { return g.e.Code.Fault() }
 
 // fakeShareKey is the key in fakeActions' links.
 const fakeShareKey = "mC3vKEYKEYKEYKEYKEYKEYKEYKEYKEYKEYKEYKEYKEY"
@@ -614,5 +627,11 @@ func TestStatusPageShareForm(t *testing.T) {
 	req = postForm(t, base+"/share", url.Values{"m": {"2026-0001"}, "f": {rel}, "to": {"Client <client@example.com>"}, "csrf": {csrf}})
 	if _, out := do(t, c, req); !strings.Contains(out, "Not done: the address &#34;Client &lt;client@example.com&gt;&#34; is not an e-mail address") {
 		t.Fatalf("share to a named address:\n%s", out)
+	}
+	// The gateway's refusal of a screened member, in a share's words (not
+	// the sync's "syncing is paused").
+	req = postForm(t, base+"/share", url.Values{"m": {"2026-0001"}, "f": {rel}, "to": {"screened@example.com"}, "csrf": {csrf}})
+	if _, out := do(t, c, req); !strings.Contains(out, "Not done: The firm&#39;s server refuses a share from you in this matter: you may be screened from it") {
+		t.Fatalf("share refused as screened:\n%s", out)
 	}
 }
