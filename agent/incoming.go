@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path"
@@ -51,8 +52,9 @@ type dropRemote interface {
 	FeedDrops(ctx context.Context, cursors, drops map[string]int64, wait time.Duration) (api.Feed, error)
 }
 
-// maxDropBytes bounds a drop the agent opens (it is opened in memory):
-// above the gateway's limit on what a page may upload.
+// maxDropBytes bounds a drop the agent opens: above the gateway's limit
+// on what a page may upload. A drop is opened as a stream into a temp
+// file (one segment in memory), so this bounds the disk it takes.
 const maxDropBytes = 2<<30 + 1<<20
 
 // incomingEntry is a drop written into a matter but not yet marked done.
@@ -225,30 +227,95 @@ func (m *matterSync) deliverDrop(ctx context.Context, d api.Drop) (string, error
 	if err != nil {
 		return "", err
 	}
-	obj, err := io.ReadAll(io.LimitReader(body, maxDropBytes+1))
-	body.Close()
+	defer body.Close()
+	if size != d.Size {
+		return "", fmt.Errorf("drop download of %d bytes, the drop has %d", size, d.Size)
+	}
+	// The file is written to a temp file in Incoming/ as its segments
+	// authenticate (one segment in memory, whatever the size), and
+	// renamed into place only once the whole object opened; on any
+	// failure the temp file goes.
+	f, tmp, err := m.fs.createTemp(path.Join(IncomingFolder, "drop"))
 	if err != nil {
 		return "", err
 	}
-	if int64(len(obj)) != size || size != d.Size {
-		return "", fmt.Errorf("drop download cut: %d of %d bytes", len(obj), d.Size)
+	installed := false
+	defer func() {
+		if !installed {
+			m.fs.remove(tmp)
+		}
+	}()
+	src := &dropSource{r: body}
+	dst := &dropSink{w: f, h: sha256.New()}
+	meta, err := format.OpenDropTo(dst, src, size, priv)
+	if err == nil {
+		err = f.Sync()
 	}
-	meta, plain, err := format.OpenDrop(obj, priv)
-	if err != nil {
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err == nil:
+	case dst.err != nil:
+		return "", localErr(dst.err)
+	case src.err != nil || src.n < size && errors.Is(err, format.ErrTruncated):
+		// The gateway stored exactly d.Size bytes: a shorter stream is
+		// the network's doing, tried again, not a damaged upload.
+		return "", fmt.Errorf("drop download cut after %d of %d bytes: %w", src.n, size, err)
+	case errors.Is(err, format.ErrTruncated), errors.Is(err, format.ErrBadHeader), errors.Is(err, format.ErrUnsupportedVersion),
+		errors.Is(err, format.ErrAuth), errors.Is(err, format.ErrMalformed):
 		return "", fmt.Errorf("%w: it does not open with the request's key (the link's key was altered, or the upload damaged): %w", errDropRefused, err)
+	default:
+		return "", localErr(err)
 	}
 	name, err := incomingName(meta.Name)
 	if err != nil {
 		return "", fmt.Errorf("%w: its file name %q: %w", errDropRefused, clipName(meta.Name, 200), err)
 	}
-	sum := sha256.Sum256(plain)
-	rel, err := m.writeIncoming(ctx, d.ID, name, plain, sum)
-	clear(plain)
+	var sum [32]byte
+	dst.h.Sum(sum[:0])
+	rel, err := m.installIncoming(ctx, d.ID, name, tmp, sum)
 	if err != nil {
 		return "", err
 	}
-	a.log.Info("client upload delivered into the matter", "matter", m.id, "drop", d.ID, "from", d.Sender, "path", rel, "bytes", len(obj))
+	installed = true
+	a.log.Info("client upload delivered into the matter", "matter", m.id, "drop", d.ID, "from", d.Sender, "path", rel, "bytes", size)
 	return rel, nil
+}
+
+// dropSource counts what a drop's download gave and keeps its error, so
+// a cut download is told from a damaged object.
+type dropSource struct {
+	r   io.Reader
+	n   int64
+	err error // the first error other than io.EOF
+}
+
+func (s *dropSource) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// dropSink writes a drop's plaintext to its temp file and hashes it, and
+// keeps the file's error (a full disk is this laptop's problem, not the
+// upload's).
+type dropSink struct {
+	w   io.Writer
+	h   hash.Hash
+	err error
+}
+
+func (s *dropSink) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	s.h.Write(p[:n])
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return n, err
 }
 
 // incomingName is the path in the matter a client's file name lands at:
@@ -269,10 +336,11 @@ func incomingName(name string) (string, error) {
 	return format.NormalizePath(IncomingFolder + "/" + name)
 }
 
-// writeIncoming writes plain at rel or, if something is there, at the
-// first free "name (n).ext", durably; the journal learns of it before
-// the rename makes it visible.
-func (m *matterSync) writeIncoming(ctx context.Context, drop, rel string, plain []byte, sum [32]byte) (string, error) {
+// installIncoming renames tmp, a finished temp file in Incoming/ holding
+// a drop's plaintext, to rel or, if something is there, to the first free
+// "name (n).ext", durably; the journal learns of it before the rename
+// makes it visible. On an error tmp is left for the caller to remove.
+func (m *matterSync) installIncoming(ctx context.Context, drop, rel, tmp string, sum [32]byte) (string, error) {
 	stem, ext := splitExt(path.Base(rel))
 	for n := 1; n < 1000; n++ {
 		cand := rel
@@ -294,39 +362,23 @@ func (m *matterSync) writeIncoming(ctx context.Context, drop, rel string, plain 
 		} else if err != nil && !errors.Is(err, index.ErrNotFound) {
 			return "", err
 		}
-		f, tmp, err := m.fs.createTemp(cand)
-		if err != nil {
-			return "", err
-		}
-		_, werr := f.Write(plain)
-		if werr == nil {
-			werr = f.Sync()
-		}
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			m.fs.remove(tmp)
-			return "", localErr(werr)
-		}
 		if err := m.a.incoming.update(func(j map[string]incomingEntry) {
 			j[drop] = incomingEntry{Matter: m.id, Path: cand, SHA256: fmt.Sprintf("%x", sum)}
 		}); err != nil {
-			m.fs.remove(tmp)
 			return "", err
 		}
 		err = m.fs.install(tmp, cand, st, time.Now())
 		if errors.Is(err, errLocalChanged) {
-			m.fs.remove(tmp)
 			continue // a file appeared there meanwhile: the next name
 		}
 		if err != nil {
-			m.fs.remove(tmp)
 			_ = m.a.incoming.update(func(j map[string]incomingEntry) { delete(j, drop) })
 			return "", err
 		}
 		return cand, nil
 	}
+	// A name tried last may be in the journal: nothing was written there.
+	_ = m.a.incoming.update(func(j map[string]incomingEntry) { delete(j, drop) })
 	return "", fmt.Errorf("%w: no free name for %s in %s", errDropRefused, path.Base(rel), IncomingFolder)
 }
 

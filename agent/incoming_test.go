@@ -423,3 +423,104 @@ func TestRequestDeliveredThroughFeed(t *testing.T) {
 		return nil
 	})
 }
+
+// TestDropStreamedIntoIncoming: the agent opens a drop as a stream into a
+// temp file in Incoming/ and renames it into place only once every
+// segment authenticated. A drop of several segments whose last segment
+// was altered (its first segments do authenticate, so plaintext reached
+// the temp file) is reported and left for an administrator, and leaves
+// neither the file nor a temp file; a good multi-segment drop arrives
+// byte for byte. The client here is Go speaking the page's routes.
+func TestDropStreamedIntoIncoming(t *testing.T) {
+	w, mail := requestWorld(t)
+	ctx := context.Background()
+	a := w.agent(w.member(kms.RoleRW))
+	q, err := a.Request(ctx, a.folder, agent.RequestOptions{From: "stream@example.com", MaxFiles: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(path string, hdr map[string]string, body []byte) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, w.gateway+path, bytes.NewReader(body))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		out, _ := io.ReadAll(res.Body)
+		if res.StatusCode/100 != 2 {
+			t.Fatalf("%s: %d %s", path, res.StatusCode, out)
+		}
+		return out
+	}
+	post("/r/"+q.ID+"/code", nil, nil)
+	msgs, err := mail.WaitMessages(ctx, "stream@example.com", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g api.RequestGrant
+	if err := json.Unmarshal(post("/r/"+q.ID+"/verify", map[string]string{"Content-Type": "application/json"},
+		[]byte(`{"code":"`+codeRE.FindStringSubmatch(msgs[0].Text)[1]+`"}`)), &g); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := base64.RawURLEncoding.DecodeString(strings.SplitN(q.Link, "#", 2)[1])
+	upload := func(name string, plain []byte, alter func([]byte)) {
+		t.Helper()
+		var obj bytes.Buffer
+		if err := format.SealDrop(&obj, pub, format.ShareMeta{Name: name, Size: int64(len(plain))}, bytes.NewReader(plain)); err != nil {
+			t.Fatal(err)
+		}
+		b := obj.Bytes()
+		if alter != nil {
+			alter(b)
+		}
+		sum := sha256.Sum256(b)
+		post("/r/"+q.ID+"/drops", map[string]string{"Authorization": "Grant " + g.Grant, api.HeaderChecksum: hex.EncodeToString(sum[:])}, b)
+	}
+	temps := func() []string {
+		var out []string
+		ents, _ := os.ReadDir(a.folder + "/" + agent.IncomingFolder)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".mattersync-tmp-") {
+				out = append(out, e.Name())
+			}
+		}
+		return out
+	}
+
+	// 3 segments of 1 MiB (format.ShareSegmentSize); the last one's tag
+	// altered.
+	plain := make([]byte, 3*format.ShareSegmentSize-100)
+	rand.Read(plain)
+	upload("Damaged late.bin", plain, func(b []byte) { b[len(b)-1] ^= 1 })
+	sum, err := a.SyncOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(sum.Problems, "\n"), "does not open with the request's key") {
+		t.Errorf("the damaged drop was not reported: %v", sum.Problems)
+	}
+	if _, err := a.read("Incoming/Damaged late.bin"); !os.IsNotExist(err) {
+		t.Errorf("a drop whose last segment fails was written: %v", err)
+	}
+	if l := temps(); len(l) != 0 {
+		t.Errorf("temp files left in Incoming: %v", l)
+	}
+	if l, err := w.gw.Stores.Drops.Drops(ctx, w.matter, false, 0); err != nil || len(l) != 1 || l[0].Problem == "" || !l[0].Done.IsZero() {
+		t.Fatalf("the damaged drop: %+v, %v", l, err)
+	}
+
+	upload("Statement.bin", plain, nil)
+	if _, err := a.SyncOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.read("Incoming/Statement.bin"); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("Incoming/Statement.bin: %d bytes, %v", len(got), err)
+	}
+	if l := temps(); len(l) != 0 {
+		t.Errorf("temp files left in Incoming: %v", l)
+	}
+}
