@@ -177,7 +177,7 @@ func (m *matterSync) deliverDrops(ctx context.Context, mk *matterKeys, full bool
 			// lists it with mattersync-admin request drops).
 			a.log.Error("client upload not delivered: left for an administrator", "matter", m.id, "drop", d.ID, "from", d.Sender, "err", err)
 			res.skip(IncomingFolder, "an upload from %s could not be delivered: %v", d.Sender, err)
-			if _, ferr := a.drops.FinishDrop(ctx, m.id, d.ID, api.DropDone{Problem: clipName(err.Error(), 1000)}); ferr != nil {
+			if _, ferr := a.drops.FinishDrop(ctx, m.id, d.ID, api.DropDone{Problem: dropProblem(err)}); ferr != nil {
 				a.log.Warn("drop problem not recorded", "drop", d.ID, "err", ferr)
 			}
 		case remoteCode(err) == api.CodeDropClaimed:
@@ -192,6 +192,26 @@ func (m *matterSync) deliverDrops(ctx context.Context, mk *matterKeys, full bool
 // errDropRefused marks a drop no member can deliver (it does not open, or
 // its name is refused): left for an administrator.
 var errDropRefused = errors.New("refused")
+
+// dropRefusal is a refusal whose whole story names the client's file:
+// the gateway is told only reason (it must never learn a name), this
+// laptop's log and status get the rest.
+type dropRefusal struct {
+	reason string // for the gateway: no name in it
+	err    error  // the details, names included
+}
+
+func (r *dropRefusal) Error() string   { return "refused: " + r.reason + ": " + r.err.Error() }
+func (r *dropRefusal) Unwrap() []error { return []error{errDropRefused, r.err} }
+
+// dropProblem is what the gateway records of a refused drop: never the
+// client's file name.
+func dropProblem(err error) string {
+	if r, ok := errors.AsType[*dropRefusal](err); ok {
+		return "refused: " + r.reason
+	}
+	return clipName(err.Error(), 1000)
+}
 
 // deliverDrop claims drop d, opens it and writes its file into Incoming/.
 func (m *matterSync) deliverDrop(ctx context.Context, d api.Drop) (string, error) {
@@ -270,7 +290,7 @@ func (m *matterSync) deliverDrop(ctx context.Context, d api.Drop) (string, error
 	}
 	name, err := incomingName(meta.Name)
 	if err != nil {
-		return "", fmt.Errorf("%w: its file name %q: %w", errDropRefused, clipName(meta.Name, 200), err)
+		return "", &dropRefusal{"its file name is not allowed on every laptop (the name is in the delivering agent's log)", fmt.Errorf("its file name %q: %w", clipName(meta.Name, 200), err)}
 	}
 	var sum [32]byte
 	dst.h.Sum(sum[:0])
@@ -348,7 +368,7 @@ func (m *matterSync) installIncoming(ctx context.Context, drop, rel, tmp string,
 			cand = path.Join(IncomingFolder, fmt.Sprintf("%s (%d)%s", stem, n, ext))
 		}
 		if _, err := format.NormalizePath(cand); err != nil {
-			return "", fmt.Errorf("%w: %w", errDropRefused, err)
+			return "", &dropRefusal{"its file name is not allowed here (the name is in the delivering agent's log)", err}
 		}
 		st, err := m.fs.lstat(cand)
 		if err != nil {
@@ -379,7 +399,7 @@ func (m *matterSync) installIncoming(ctx context.Context, drop, rel, tmp string,
 	}
 	// A name tried last may be in the journal: nothing was written there.
 	_ = m.a.incoming.update(func(j map[string]incomingEntry) { delete(j, drop) })
-	return "", fmt.Errorf("%w: no free name for %s in %s", errDropRefused, path.Base(rel), IncomingFolder)
+	return "", &dropRefusal{"no free name in " + IncomingFolder, fmt.Errorf("no free name for %s in %s", path.Base(rel), IncomingFolder)}
 }
 
 // finishDrops marks done the drops written into the matter whose file the

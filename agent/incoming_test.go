@@ -523,4 +523,31 @@ func TestDropStreamedIntoIncoming(t *testing.T) {
 	if l := temps(); len(l) != 0 {
 		t.Errorf("temp files left in Incoming: %v", l)
 	}
+
+	// A name no laptop may hold (a trailing dot) is refused and left for
+	// an administrator: this laptop says which file, the gateway (its drop
+	// row, its audit log) never learns the name.
+	upload("Zebrafisch Vergleich.", []byte("x"), nil)
+	if sum, err = a.SyncOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(sum.Problems, "\n"), "Zebrafisch") {
+		t.Errorf("the refused name is not in this laptop's report: %v", sum.Problems)
+	}
+	l, err := w.gw.Stores.Drops.Drops(ctx, w.matter, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := l[len(l)-1]
+	if last.Problem == "" || strings.Contains(last.Problem, "Zebrafisch") {
+		t.Errorf("the gateway's record of the refused drop: %q (want a reason without the name)", last.Problem)
+	}
+	if err := w.gw.Stores.Audit.AuditRecords(ctx, audit.Query{}, func(r *audit.Record) error {
+		if strings.Contains(r.Object, "Zebrafisch") {
+			t.Errorf("audit record %d names the client's file: %s %s", r.Seq, r.Action, r.Object)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
