@@ -71,10 +71,10 @@ func TestDropObjectsCollected(t *testing.T) {
 			rand.Read(grant[:])
 			now := time.Now()
 			lim := store.CodeLimits{SentPerShare: 3, SentPerAddress: 100, WrongPerShare: 3, WrongPerAddress: 100}
-			if err := e.store.Requests.AddRequestCode(ctx, store.ShareCode{Share: q.ID, Hash: code, Created: now, Expires: now.Add(time.Hour)}, lim, rec("request.code", matter)); err != nil {
+			if err := e.store.Requests.AddRequestCode(ctx, store.ShareCode{Share: q.ID, Hash: code, Created: now, Expires: now.Add(time.Hour)}, lim, store.ShareRules{DefaultOn: true}, rec("request.code", matter)); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.store.Requests.VerifyRequestCode(ctx, q.ID, code, store.ShareGrant{Hash: grant, Expires: now.Add(time.Hour)}, now, lim, rec("request.verify", matter)); err != nil {
+			if _, err := e.store.Requests.VerifyRequestCode(ctx, q.ID, code, store.ShareGrant{Hash: grant, Expires: now.Add(time.Hour)}, now, lim, store.ShareRules{DefaultOn: true}, rec("request.verify", matter)); err != nil {
 				t.Fatal(err)
 			}
 			return q.ID, grant
@@ -95,7 +95,7 @@ func TestDropObjectsCollected(t *testing.T) {
 			id := hex.EncodeToString(b[:])
 			put(matter, id)
 			key, _ := blob.DropKey(matter, id)
-			if err := e.store.Requests.AddDrop(ctx, store.Drop{ID: id, Request: q, Size: 10, ObjectKey: key, Uploaded: time.Now()}, grant, rec("request.upload", matter)); err != nil {
+			if err := e.store.Requests.AddDrop(ctx, store.Drop{ID: id, Request: q, Size: 10, ObjectKey: key, Uploaded: time.Now()}, grant, store.ShareRules{DefaultOn: true}, rec("request.upload", matter)); err != nil {
 				t.Fatal(err)
 			}
 			return id

@@ -14,7 +14,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -140,7 +139,7 @@ func (s *Server) requestCode(w http.ResponseWriter, r *http.Request, rq *request
 	ttl := s.sharing.cfg.CodeTTL
 	c := store.ShareCode{Share: q.ID, Hash: codeHash(key, q.ID, code), Created: now, Expires: now.Add(ttl)}
 	rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
-	if err := s.requests.AddRequestCode(ctx, c, s.codeLimits(), &rq.rec); err != nil {
+	if err := s.requests.AddRequestCode(ctx, c, s.codeLimits(), s.shareRules(), &rq.rec); err != nil {
 		rq.rec.Status, rq.rec.Result = 0, ""
 		return s.requestRefusal(ctx, op, rq, q, err)
 	}
@@ -182,7 +181,7 @@ func (s *Server) requestVerify(w http.ResponseWriter, r *http.Request, rq *reque
 	rand.Read(secret)
 	g := store.ShareGrant{Hash: sha256.Sum256(secret), Expires: now.Add(s.sharing.cfg.Requests.UploadTTL)}
 	rq.rec.Status, rq.rec.Result = http.StatusOK, audit.ResultOK
-	if _, err := s.requests.VerifyRequestCode(ctx, q.ID, codeHash(key, q.ID, req.Code), g, now, s.codeLimits(), &rq.rec); err != nil {
+	if _, err := s.requests.VerifyRequestCode(ctx, q.ID, codeHash(key, q.ID, req.Code), g, now, s.codeLimits(), s.shareRules(), &rq.rec); err != nil {
 		rq.rec.Status, rq.rec.Result = 0, ""
 		return s.requestRefusal(ctx, op, rq, q, err)
 	}
@@ -220,7 +219,7 @@ func (s *Server) requestUpload(w http.ResponseWriter, r *http.Request, rq *reque
 	}
 	ctx := r.Context()
 	now := time.Now()
-	if q, err = s.requests.CheckUpload(ctx, q.ID, grant, size, now); err != nil {
+	if q, err = s.requests.CheckUpload(ctx, q.ID, grant, size, now, s.shareRules()); err != nil {
 		return s.requestRefusal(ctx, op, rq, q, err)
 	}
 	if err := s.refuseClosed(ctx, op, q.Matter); err != nil {
@@ -240,7 +239,7 @@ func (s *Server) requestUpload(w http.ResponseWriter, r *http.Request, rq *reque
 		return storeErr(op, err)
 	}
 	rq.rec.Bytes, rq.rec.Status, rq.rec.Result = size, http.StatusCreated, audit.ResultOK
-	if err := s.requests.AddDrop(ctx, d, grant, &rq.rec); err != nil {
+	if err := s.requests.AddDrop(ctx, d, grant, s.shareRules(), &rq.rec); err != nil {
 		rq.rec.Bytes, rq.rec.Status, rq.rec.Result = 0, 0, ""
 		s.log.Warn("drop object stored but the drop not recorded: it is garbage", "request_id", rq.id, "key", d.ObjectKey, "err", err)
 		return s.requestRefusal(ctx, op, rq, q, err)
@@ -253,11 +252,11 @@ func (s *Server) requestUpload(w http.ResponseWriter, r *http.Request, rq *reque
 
 // requestStillOpen checks, at each use, what the revocation hooks would
 // have acted on: the matter open, sharing on for it, the maker neither
-// denied nor screened from it. A request it refuses is revoked for good
-// (request.revoke by the gateway) and answered as revoked. Unlike the
-// shares' rules these checks are made before the store's transaction, not
-// inside it: a hook racing an upload may let that one upload through,
-// whose drop is delivered to members like any other.
+// denied from it. A request it refuses is revoked for good
+// (request.revoke by the gateway) and answered as revoked. It only spares
+// the page a round trip: the store checks the request's whole rules
+// (membership, screening, reissue, its key's epoch too) inside each use's
+// transaction (AddRequestCode, VerifyRequestCode, AddDrop).
 func (s *Server) requestStillOpen(ctx context.Context, rq *request, q store.Request) error {
 	reason := ""
 	if s.closed != nil {
@@ -284,13 +283,6 @@ func (s *Server) requestStillOpen(ctx context.Context, rq *request, q store.Requ
 	if reason == "" {
 		return nil
 	}
-	now := time.Now()
-	rec := &audit.Record{Time: now, Matter: q.Matter, Action: "request.revoke", Object: requestObject(q) + " reason=" + strconv.Quote(reason),
-		Result: audit.ResultOK, Status: http.StatusOK, RequestID: rq.id, User: revokedByGateway}
-	if done, err := s.requests.RevokeRequests(context.WithoutCancel(ctx), store.RequestFilter{ID: q.ID}, revokedByGateway, reason, now, rec); err != nil {
-		s.log.Warn("refused request not marked revoked (refused meanwhile)", "request", q.ID, "err", err)
-	} else if len(done) > 0 {
-		s.metrics.auditAppends.WithLabelValues("ok").Inc()
-	}
+	s.revokeRequestFor(ctx, q, "", reason, rq.id)
 	return E("request", KindRequestRevoked, "this link was withdrawn by the firm")
 }

@@ -16,12 +16,14 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/mattersync/mattersync/format"
+	"github.com/mattersync/mattersync/gateway/alerts"
 	"github.com/mattersync/mattersync/gateway/api"
 	"github.com/mattersync/mattersync/gateway/audit"
 	"github.com/mattersync/mattersync/gateway/share"
@@ -39,12 +41,15 @@ type RequestStore interface {
 	// RevokeRequests revokes the live requests f selects and returns
 	// them; rec (may be nil) is appended only when any was.
 	RevokeRequests(ctx context.Context, f store.RequestFilter, by, reason string, now time.Time, rec *audit.Record) ([]store.Request, error)
-	AddRequestCode(ctx context.Context, c store.ShareCode, lim store.CodeLimits, rec *audit.Record) error
-	VerifyRequestCode(ctx context.Context, id string, hash [32]byte, g store.ShareGrant, now time.Time, lim store.CodeLimits, rec *audit.Record) (store.Request, error)
+	// The uses below check the request's rules (the shares' rules, rw
+	// membership, and its key's epoch still the matter's) in their
+	// transaction: a refusal is a *store.ShareBlocked.
+	AddRequestCode(ctx context.Context, c store.ShareCode, lim store.CodeLimits, r store.ShareRules, rec *audit.Record) error
+	VerifyRequestCode(ctx context.Context, id string, hash [32]byte, g store.ShareGrant, now time.Time, lim store.CodeLimits, r store.ShareRules, rec *audit.Record) (store.Request, error)
 	// CheckUpload says whether AddDrop would take an upload of size
 	// bytes now, before its object is stored.
-	CheckUpload(ctx context.Context, id string, grant [32]byte, size int64, now time.Time) (store.Request, error)
-	AddDrop(ctx context.Context, d store.Drop, grant [32]byte, rec *audit.Record) error
+	CheckUpload(ctx context.Context, id string, grant [32]byte, size int64, now time.Time, r store.ShareRules) (store.Request, error)
+	AddDrop(ctx context.Context, d store.Drop, grant [32]byte, r store.ShareRules, rec *audit.Record) error
 }
 
 // DropStore keeps the drops and who delivers them.
@@ -221,7 +226,17 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, rq *reque
 // refused with err; the first refusal for expiry marks the request
 // expired with its request.expire record.
 func (s *Server) requestRefusal(ctx context.Context, op string, rq *request, q store.Request, err error) error {
+	var b *store.ShareBlocked
 	switch {
+	case errors.As(err, &b):
+		// The maker is told by the request.revoke record's reason (the
+		// request list shows it).
+		s.revokeRequestFor(ctx, q, "", b.Reason, rq.id)
+		return E(op, KindRequestRevoked, "this link was withdrawn by the firm")
+	case errors.Is(err, store.ErrCodeCap):
+		s.log.Warn("request revoked after too many wrong codes", "request", q.ID, "matter", q.Matter, "maker", q.User, "request_id", rq.id)
+		s.revokeRequestFor(ctx, q, alerts.ObjectCodeCap, fmt.Sprintf("%d wrong codes", s.sharing.cfg.Codes.WrongPerShareTotal), rq.id)
+		return E(op, KindRequestRevoked, "this link was withdrawn by the firm")
 	case errors.Is(err, store.ErrRequestExpired):
 		s.markRequestExpired(ctx, q, rq.id)
 		return E(op, KindRequestExpired, "this link expired on %s", q.Expires.UTC().Format(time.RFC1123))
@@ -236,6 +251,29 @@ func (s *Server) requestRefusal(ctx context.Context, op string, rq *request, q s
 		return E(op, KindTooLarge, "the file is larger than this link allows (%d bytes per file, %d in all, %d used)", q.MaxFileBytes, q.MaxBytes, q.Bytes)
 	}
 	return s.shareRefusal(ctx, op, rq, store.Share{}, err)
+}
+
+// revokeRequestFor revokes q, which its rules (or the wrong-code cap)
+// refused, for reason, with its request.revoke record (mark, an
+// alerts.Object* marker or "", starting the object, as the shares'
+// revokeMarked does); once, whichever replica sees it first. A failure
+// is logged: the rules refuse it meanwhile.
+func (s *Server) revokeRequestFor(ctx context.Context, q store.Request, mark, reason, requestID string) {
+	now := time.Now()
+	obj := requestObject(q) + " reason=" + strconv.Quote(reason)
+	if mark != "" {
+		obj = mark + " " + requestObject(q) + " creator=" + q.User + " reason=" + strconv.Quote(reason)
+	}
+	rec := &audit.Record{Time: now, Matter: q.Matter, Action: "request.revoke", Object: obj,
+		Result: audit.ResultOK, Status: http.StatusOK, RequestID: requestID, User: revokedByGateway}
+	done, err := s.requests.RevokeRequests(context.WithoutCancel(ctx), store.RequestFilter{ID: q.ID}, revokedByGateway, reason, now, rec)
+	if err != nil {
+		s.log.Warn("refused request not marked revoked (refused meanwhile)", "request", q.ID, "err", err)
+		return
+	}
+	if len(done) > 0 {
+		s.metrics.auditAppends.WithLabelValues("ok").Inc()
+	}
 }
 
 // markRequestExpired records request.expire for q, once (as markExpired

@@ -320,11 +320,12 @@ func (e *Engine) Observe(ctx context.Context, r *audit.Record) []Alert {
 		!e.quietFor(RuleIntegrity+"/"+r.Entity+"/"+r.Matter+"/"+r.Action, r.Time, e.cfg.Cooldown) {
 		out = append(out, newAlert(RuleIntegrity, Critical, r, fmt.Sprintf("integrity event %s on matter %s by %s (device %q): %s", r.Action, r.Matter, who(r), r.Device, r.Object)))
 	}
-	if ok && r.Action == "share.revoke" && strings.HasPrefix(r.Object, ObjectCodeCap+" ") {
+	if ok && (r.Action == "share.revoke" || r.Action == "request.revoke") && strings.HasPrefix(r.Object, ObjectCodeCap+" ") {
 		// Someone holding the link may be guessing codes: the creator
 		// (named in the object) should hear of it and share again.
-		out = append(out, newAlert(RuleShareCodes, Warning, r, fmt.Sprintf("a share link of matter %s was revoked after too many wrong codes: %s",
-			r.Matter, strings.TrimPrefix(r.Object, ObjectCodeCap+" "))))
+		// A file request's link is guarded by the same codes.
+		out = append(out, newAlert(RuleShareCodes, Warning, r, fmt.Sprintf("a %s link of matter %s was revoked after too many wrong codes: %s",
+			strings.TrimSuffix(r.Action, ".revoke"), r.Matter, strings.TrimPrefix(r.Object, ObjectCodeCap+" "))))
 	}
 	if r.Result == audit.ResultDenied {
 		// A revoked device's report keeps the marker first and adds

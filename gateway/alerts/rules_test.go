@@ -156,6 +156,13 @@ func TestRules(t *testing.T) {
 			s.add(afternoon.Add(time.Minute), "mattersync-gateway", "2026-0014", "share.revoke", audit.ResultOK,
 				"share=0123456789abcdef0123456789abcdef to=c@example.com reason=\"matter closed\"", 0)
 		}},
+		{alerts.RuleShareCodes, "mattersync-gateway", "2026-0016", func(s *script) {
+			// A file request's link, guarded by the same codes.
+			s.add(afternoon, "mattersync-gateway", "2026-0016", "request.revoke", audit.ResultOK,
+				alerts.ObjectCodeCap+" request=0123456789abcdef0123456789abcdef from=c@example.com creator=u16 reason=\"20 wrong codes\"", 0)
+			s.add(afternoon.Add(time.Minute), "mattersync-gateway", "2026-0016", "request.revoke", audit.ResultOK,
+				"request=0123456789abcdef0123456789abcdef from=c@example.com reason=\"matter closed\"", 0)
+		}},
 		{alerts.RuleIntegrity, "u04", "2026-0004", func(s *script) {
 			// A flood of reports (a broken or hostile agent) is one
 			// alert per cooldown, each report still audited.

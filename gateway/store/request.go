@@ -107,3 +107,9 @@ var (
 	// is done (or left with a problem) already.
 	ErrDropClaimed = errors.New("store: the drop is claimed by another agent or finished")
 )
+
+// ReasonEpochRotated is the *ShareBlocked reason of a request whose
+// private key is wrapped under an epoch older than the matter's: a member
+// removed since may hold that epoch's key, so the request is revoked and
+// its maker makes a new one (the words the request list shows them).
+const ReasonEpochRotated = "the matter's key was rotated: make a new request"

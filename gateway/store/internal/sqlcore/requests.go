@@ -7,6 +7,8 @@ package sqlcore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strings"
 	"time"
 
@@ -100,28 +102,77 @@ func (s *Store) RevokeRequests(ctx context.Context, f store.RequestFilter, by, r
 	return out, nil
 }
 
+// requestRules refuses q (*store.ShareBlocked) when the shares' rules
+// refuse its maker (rw membership required), or the matter's epoch moved
+// past the one its key is wrapped under. Every use runs them inside its
+// transaction after the audit head, as the shares' uses do: a rotation,
+// close, policy change or membership record either committed before
+// (seen here) or commits after (and its hook revokes the request).
+func (s *Store) requestRules(ctx context.Context, tx Querier, q store.Request, r store.ShareRules) error {
+	if err := s.makerRules(ctx, tx, maker{matter: q.Matter, entity: q.Entity, created: q.Created, rw: true}, r); err != nil {
+		return err
+	}
+	var cur int64
+	err := tx.QueryRow(ctx, `SELECT epoch FROM matters WHERE id = $1`, q.Matter).Scan(&cur)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	epoch, err := format.RequestKeyEpoch(q.WrappedKey)
+	if err != nil {
+		return &store.ShareBlocked{Reason: "request key unreadable"}
+	}
+	if int64(epoch) < cur {
+		return &store.ShareBlocked{Reason: store.ReasonEpochRotated}
+	}
+	return nil
+}
+
+// lockRequestRules locks the request id's row, then the audit head (the
+// order every share and request transaction takes them in), and checks
+// q.Usable at now and the request's rules.
+func (s *Store) lockRequestRules(ctx context.Context, tx Querier, id string, now time.Time, r store.ShareRules) (store.Request, error) {
+	q, err := s.lockRequest(ctx, tx, id)
+	if err != nil {
+		return q, err
+	}
+	if err := q.Usable(now); err != nil {
+		return q, err
+	}
+	if err := s.lockAuditHead(ctx, tx); err != nil {
+		return q, err
+	}
+	return q, s.requestRules(ctx, tx, q, r)
+}
+
 func (s *Store) lockRequest(ctx context.Context, tx Querier, id string) (store.Request, error) {
 	return scanRequest(tx.QueryRow(ctx, `SELECT `+requestCols+` FROM requests WHERE id = $1`+s.d.RowLock, id))
 }
 
 // AddRequestCode stores c (c.Share is the request's ID) for the request's
-// recipient and appends rec, unless lim's codes per hour for the request
-// or the address are reached (store.ErrCodeLimit) or the request takes
-// no upload (its Usable error).
-func (s *Store) AddRequestCode(ctx context.Context, c store.ShareCode, lim store.CodeLimits, rec *audit.Record) error {
+// recipient, retiring the request's earlier unused codes, and appends rec,
+// unless lim's codes per hour for the request or the address are reached
+// (store.ErrCodeLimit), its wrong codes reached lim.WrongPerShareTotal
+// (store.ErrCodeCap), the request takes no upload (its Usable error) or
+// its rules refuse it (*store.ShareBlocked).
+func (s *Store) AddRequestCode(ctx context.Context, c store.ShareCode, lim store.CodeLimits, r store.ShareRules, rec *audit.Record) error {
 	err := s.db.Write(ctx, func(tx Querier) error {
-		q, err := s.lockRequest(ctx, tx, c.Share)
+		q, err := s.lockRequestRules(ctx, tx, c.Share, c.Created, r)
 		if err != nil {
 			return err
 		}
-		if err := q.Usable(c.Created); err != nil {
+		if err := wrongCap(ctx, tx, c.Share, lim); err != nil {
 			return err
 		}
 		if err := codesSent(ctx, tx, c.Share, q.Recipient, c.Created, lim); err != nil {
 			return err
 		}
+		// As for shares: a guess is tried against one live code.
+		t := store.Micros(c.Created)
+		if _, err := tx.Exec(ctx, `UPDATE share_codes SET expires_us = $1 WHERE share = $2 AND used_us = 0 AND expires_us > $1`, t, c.Share); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO share_codes (share, hash, recipient, created_us, expires_us) VALUES ($1, $2, $3, $4, $5)`,
-			c.Share, c.Hash[:], q.Recipient, store.Micros(c.Created), store.Micros(c.Expires)); err != nil {
+			c.Share, c.Hash[:], q.Recipient, t, store.Micros(c.Expires)); err != nil {
 			return err
 		}
 		return s.appendAudit(ctx, tx, rec)
@@ -149,16 +200,17 @@ func codesSent(ctx context.Context, tx Querier, key, addr string, now time.Time,
 // VerifyRequestCode uses the request's live code whose hash is hash,
 // stores g as the upload capability it gives (good for uploads until it
 // expires), and appends rec, in one transaction; wrong codes are counted
-// and limited as VerifyShareCode's are.
-func (s *Store) VerifyRequestCode(ctx context.Context, id string, hash [32]byte, g store.ShareGrant, now time.Time, lim store.CodeLimits, rec *audit.Record) (store.Request, error) {
+// and limited (ErrCodeCap over the request's life included), and the
+// request's rules checked, as VerifyShareCode's are.
+func (s *Store) VerifyRequestCode(ctx context.Context, id string, hash [32]byte, g store.ShareGrant, now time.Time, lim store.CodeLimits, r store.ShareRules, rec *audit.Record) (store.Request, error) {
 	var q store.Request
 	var refused error // committed: the wrong attempt stays counted
 	err := s.db.Write(ctx, func(tx Querier) error {
 		var err error
-		if q, err = s.lockRequest(ctx, tx, id); err != nil {
+		if q, err = s.lockRequestRules(ctx, tx, id, now, r); err != nil {
 			return err
 		}
-		if err := q.Usable(now); err != nil {
+		if err := wrongCap(ctx, tx, id, lim); err != nil {
 			return err
 		}
 		hour := store.Micros(now.Add(-time.Hour))
@@ -179,8 +231,13 @@ func (s *Store) VerifyRequestCode(ctx context.Context, id string, hash [32]byte,
 		}
 		if n == 0 {
 			refused = store.ErrCodeWrong
-			_, err := tx.Exec(ctx, `INSERT INTO share_attempts (share, recipient, time_us) VALUES ($1, $2, $3)`, id, q.Recipient, t)
-			return err
+			if _, err := tx.Exec(ctx, `INSERT INTO share_attempts (share, recipient, time_us) VALUES ($1, $2, $3)`, id, q.Recipient, t); err != nil {
+				return err
+			}
+			if wrongCap(ctx, tx, id, lim) != nil {
+				refused = store.ErrCodeCap // this wrong code was the last one allowed
+			}
+			return nil
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO share_grants (share, hash, expires_us) VALUES ($1, $2, $3)`, id, g.Hash[:], store.Micros(g.Expires)); err != nil {
 			return err
@@ -196,11 +253,19 @@ func (s *Store) VerifyRequestCode(ctx context.Context, id string, hash [32]byte,
 // CheckUpload says whether an upload of size bytes under grant would be
 // taken now (nil), without taking it: the gateway asks before it stores
 // the object, so a refused upload leaves nothing in the bucket.
-func (s *Store) CheckUpload(ctx context.Context, id string, grant [32]byte, size int64, now time.Time) (store.Request, error) {
+func (s *Store) CheckUpload(ctx context.Context, id string, grant [32]byte, size int64, now time.Time, r store.ShareRules) (store.Request, error) {
 	var q store.Request
 	err := s.db.Write(ctx, func(tx Querier) error {
 		var err error
 		if q, err = scanRequest(tx.QueryRow(ctx, `SELECT `+requestCols+` FROM requests WHERE id = $1`, id)); err != nil {
+			return err
+		}
+		if err := q.Usable(now); err != nil {
+			return err
+		}
+		// The rules before the grant: a request they stop is revoked
+		// (the gateway's answer), whatever the grant.
+		if err := s.requestRules(ctx, tx, q, r); err != nil {
 			return err
 		}
 		return uploadAllowed(ctx, tx, q, grant, size, now)
@@ -229,10 +294,12 @@ func uploadAllowed(ctx context.Context, tx Querier, q store.Request, grant [32]b
 // AddDrop records d, an upload under the request's live grant, counts it
 // against the request's limits and appends rec, in one transaction; a
 // revoked, expired or full request, a dead grant or a passed size limit
-// refuse it (the object the gateway stored first is then garbage).
-func (s *Store) AddDrop(ctx context.Context, d store.Drop, grant [32]byte, rec *audit.Record) error {
+// refuse it (the object the gateway stored first is then garbage), and
+// so do the request's rules (*store.ShareBlocked), checked after the
+// audit head: an upload cannot straddle a change that stops the request.
+func (s *Store) AddDrop(ctx context.Context, d store.Drop, grant [32]byte, r store.ShareRules, rec *audit.Record) error {
 	err := s.db.Write(ctx, func(tx Querier) error {
-		q, err := s.lockRequest(ctx, tx, d.Request)
+		q, err := s.lockRequestRules(ctx, tx, d.Request, d.Uploaded, r)
 		if err != nil {
 			return err
 		}

@@ -112,9 +112,24 @@ func (s *Store) lockAuditHead(ctx context.Context, tx Querier) error {
 // set), or its creator is denied, screened, no longer a member, or was
 // reissued after the share (docs/SHARING.md, "What stops a link").
 func (s *Store) shareRules(ctx context.Context, q Querier, sh store.Share, r store.ShareRules) error {
+	return s.makerRules(ctx, q, maker{matter: sh.Matter, entity: sh.Entity, created: sh.Created}, r)
+}
+
+// maker is who made a share or a file request, where and when: what the
+// rules check at every use.
+type maker struct {
+	matter, entity string
+	created        time.Time
+	// rw: only rw membership keeps it (a request: uploads land in the
+	// matter); otherwise rw or ro (a share).
+	rw bool
+}
+
+// makerRules are the rules of shares and requests alike (shareRules).
+func (s *Store) makerRules(ctx context.Context, q Querier, m maker, r store.ShareRules) error {
 	blocked := func(reason string) error { return &store.ShareBlocked{Reason: reason} }
 	var closed, shredded, policy int64
-	err := q.QueryRow(ctx, `SELECT closed_us, shredded_us, sharing FROM matters WHERE id = $1`, sh.Matter).Scan(&closed, &shredded, &policy)
+	err := q.QueryRow(ctx, `SELECT closed_us, shredded_us, sharing FROM matters WHERE id = $1`, m.matter).Scan(&closed, &shredded, &policy)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
@@ -128,7 +143,7 @@ func (s *Store) shareRules(ctx context.Context, q Querier, sh store.Share, r sto
 		return blocked("sharing off")
 	}
 	var n int
-	if err := q.QueryRow(ctx, `SELECT count(*) FROM deny WHERE entity = $1`, sh.Entity).Scan(&n); err != nil {
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM deny WHERE entity = $1`, m.entity).Scan(&n); err != nil {
 		return err
 	}
 	if n > 0 {
@@ -139,7 +154,7 @@ func (s *Store) shareRules(ctx context.Context, q Querier, sh store.Share, r sto
 	rows, err := queryAll(ctx, q, nil, func(sc Scanner) (store.MembershipChange, error) {
 		var c store.MembershipChange
 		return c, sc.Scan(&c.Entity, &c.Role, &c.Added)
-	}, `SELECT entity, role, added FROM membership_history WHERE matter = $1 AND (entity = $2 OR entity = '') ORDER BY n`, sh.Matter, sh.Entity)
+	}, `SELECT entity, role, added FROM membership_history WHERE matter = $1 AND (entity = $2 OR entity = '') ORDER BY n`, m.matter, m.entity)
 	if err != nil {
 		return err
 	}
@@ -153,11 +168,13 @@ func (s *Store) shareRules(ctx context.Context, q Querier, sh store.Share, r sto
 	switch {
 	case roles["screened"]:
 		return blocked("creator screened from the matter")
+	case recorded && m.rw && !roles["rw"]:
+		return blocked("creator no longer has rw on the matter")
 	case recorded && !roles["rw"] && !roles["ro"]:
 		return blocked("creator no longer a member of the matter")
 	}
 	var floor int64
-	err = q.QueryRow(ctx, `SELECT not_before_us FROM token_floors WHERE entity = $1`, sh.Entity).Scan(&floor)
+	err = q.QueryRow(ctx, `SELECT not_before_us FROM token_floors WHERE entity = $1`, m.entity).Scan(&floor)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
@@ -166,7 +183,7 @@ func (s *Store) shareRules(ctx context.Context, q Querier, sh store.Share, r sto
 	case !r.Token.IsZero() && floor >= store.Micros(r.Token):
 		// The creator's token would be refused now.
 		return blocked("creator's access changed (reissue)")
-	case r.Token.IsZero() && !recorded && floor > store.Micros(sh.Created):
+	case r.Token.IsZero() && !recorded && floor > store.Micros(m.created):
 		// Access changed after the share was made, and no membership
 		// history says whether it still holds here: refused.
 		return blocked("creator's access changed (reissue)")
