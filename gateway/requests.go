@@ -324,46 +324,24 @@ func (s *Server) revokeRequestsOf(ctx context.Context, f store.ShareFilter, by, 
 }
 
 func (s *Server) revokeOwnRequest(w http.ResponseWriter, r *http.Request, rq *request) error {
-	const op = "request.revoke"
-	id := r.PathValue("id")
-	if !validShareID(id) {
-		rq.rec.Object = quoteBad(id)
-		return E(op, KindNotFound, "no such request")
-	}
-	rq.rec.Object = "request=" + id
-	reason, err := s.revokeBody(w, r, op)
+	q, reason, err := linkToRevoke(s, w, r, rq, "request", s.requests.Request)
 	if err != nil {
 		return err
 	}
-	q, err := s.requests.Request(r.Context(), id)
-	if err != nil {
-		return notFound(op, err, "no such request")
-	}
 	if q.Matter != rq.matter || q.Entity != rq.ident.Entity {
-		return E(op, KindNotFound, "no such request")
+		return E("request.revoke", KindNotFound, "no such request")
 	}
 	return s.revokeOneRequest(w, r, rq, q, reason)
 }
 
 func (s *Server) revokeRequestAdmin(w http.ResponseWriter, r *http.Request, rq *request) error {
-	const op = "request.revoke"
-	id := r.PathValue("id")
-	if !validShareID(id) {
-		rq.rec.Object = quoteBad(id)
-		return E(op, KindNotFound, "no such request")
-	}
-	rq.rec.Object = "request=" + id
-	reason, err := s.revokeBody(w, r, op)
+	q, reason, err := linkToRevoke(s, w, r, rq, "request", s.requests.Request)
 	if err != nil {
 		return err
 	}
-	q, err := s.requests.Request(r.Context(), id)
-	if err != nil {
-		return notFound(op, err, "no such request")
-	}
 	rq.matter, rq.rec.Matter = q.Matter, q.Matter
 	if screenedFrom(rq.ident, q.Matter) {
-		return E(op, KindNotFound, "no such request")
+		return E("request.revoke", KindNotFound, "no such request")
 	}
 	return s.revokeOneRequest(w, r, rq, q, reason)
 }

@@ -559,48 +559,49 @@ func (s *Server) revokeBody(w http.ResponseWriter, r *http.Request, op string) (
 // access to the matter now. Another's share, or one of another matter, is
 // not found: a caller learns nothing of shares but their own.
 func (s *Server) revokeOwnShare(w http.ResponseWriter, r *http.Request, rq *request) error {
-	const op = "share.revoke"
-	id := r.PathValue("id")
-	if !validShareID(id) {
-		rq.rec.Object = quoteBad(id)
-		return E(op, KindNotFound, "no such share")
-	}
-	rq.rec.Object = "share=" + id
-	reason, err := s.revokeBody(w, r, op)
+	sh, reason, err := linkToRevoke(s, w, r, rq, "share", s.shares.Share)
 	if err != nil {
 		return err
 	}
-	sh, err := s.shares.Share(r.Context(), id)
-	if err != nil {
-		return notFound(op, err, "no such share")
-	}
 	if sh.Matter != rq.matter || sh.Entity != rq.ident.Entity {
-		return E(op, KindNotFound, "no such share")
+		return E("share.revoke", KindNotFound, "no such share")
 	}
 	return s.revokeOne(w, r, rq, sh, reason)
 }
 
 func (s *Server) revokeShareAdmin(w http.ResponseWriter, r *http.Request, rq *request) error {
-	const op = "share.revoke"
-	id := r.PathValue("id")
-	if !validShareID(id) {
-		rq.rec.Object = quoteBad(id)
-		return E(op, KindNotFound, "no such share")
-	}
-	rq.rec.Object = "share=" + id
-	reason, err := s.revokeBody(w, r, op)
+	sh, reason, err := linkToRevoke(s, w, r, rq, "share", s.shares.Share)
 	if err != nil {
 		return err
 	}
-	sh, err := s.shares.Share(r.Context(), id)
-	if err != nil {
-		return notFound(op, err, "no such share")
-	}
 	rq.matter, rq.rec.Matter = sh.Matter, sh.Matter
 	if screenedFrom(rq.ident, sh.Matter) {
-		return E(op, KindNotFound, "no such share")
+		return E("share.revoke", KindNotFound, "no such share")
 	}
 	return s.revokeOne(w, r, rq, sh, reason)
+}
+
+// linkToRevoke reads what a revocation of a link to outside the firm (kind
+// "share" or "request") names: the ID in the path, the reason in the body,
+// the link from the store (load). A malformed or unknown ID is not found.
+func linkToRevoke[T any](s *Server, w http.ResponseWriter, r *http.Request, rq *request, kind string, load func(context.Context, string) (T, error)) (T, string, error) {
+	op, missing := kind+".revoke", "no such "+kind
+	var zero T
+	id := r.PathValue("id")
+	if !validShareID(id) {
+		rq.rec.Object = quoteBad(id)
+		return zero, "", E(op, KindNotFound, "%s", missing)
+	}
+	rq.rec.Object = kind + "=" + id
+	reason, err := s.revokeBody(w, r, op)
+	if err != nil {
+		return zero, "", err
+	}
+	link, err := load(r.Context(), id)
+	if err != nil {
+		return zero, "", notFound(op, err, missing)
+	}
+	return link, reason, nil
 }
 
 // revokeOne revokes sh with the request's own record; revoking a share
